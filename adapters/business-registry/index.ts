@@ -1,0 +1,22 @@
+import type { AdapterModule } from '../module.ts';
+import type { BusinessRegistry } from '../../src/core/enterprises.ts';
+import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import { createBusinessRegistryClient } from './client.ts';
+import { createBusinessRegistrySimulator } from './simulator/server.ts';
+
+export const businessRegistry: AdapterModule<BusinessRegistry> = {
+  id: 'business-registry',
+  name: 'National business registration system',
+  protocol: 'REST/JSON',
+  create(deps, options) {
+    const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
+    const client = createBusinessRegistryClient({ http, policy: deps.policy }, { retryAfterSeconds: options.retryAfterSeconds });
+    return {
+      id: 'business-registry',
+      ops: { getEnterprise: client.getEnterprise },
+      health: client.health,
+      close: () => http.close(),
+    };
+  },
+  simulator: createBusinessRegistrySimulator,
+};

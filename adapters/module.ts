@@ -1,0 +1,39 @@
+import type { RequestListener } from 'node:http';
+import type { Adapter, SystemId } from '../src/core/ports.ts';
+import type { Logger } from '../src/logging.ts';
+import type { UpstreamPolicy } from '../src/resilience/policy.ts';
+import type { FaultBoard } from '../src/sandbox/faults.ts';
+
+/** What the composition root hands every adapter. */
+export interface AdapterDeps {
+  log: Logger;
+  /** This upstream's timeout and circuit breaker; every call goes through it. */
+  policy: UpstreamPolicy;
+}
+
+/** Options every adapter gets from its `upstreams.<id>` config section. */
+export interface AdapterOptions {
+  url: string;
+  maxResponseBytes: number;
+  /** Seconds suggested to callers in Retry-After when the system is failing. */
+  retryAfterSeconds: number;
+}
+
+export interface SimulatorDeps {
+  faults: FaultBoard;
+  log: Logger;
+}
+
+/**
+ * One national system: how to build its client and its sandbox stand-in. Registered once, in
+ * adapters/index.ts.
+ */
+export interface AdapterModule<Ops> {
+  id: SystemId;
+  /** Human name, shown by the sandbox and GET /v1/upstreams. */
+  name: string;
+  protocol: string;
+  create(deps: AdapterDeps, options: AdapterOptions): Adapter<Ops>;
+  /** The simulator: a real HTTP handler speaking the same wire protocol. */
+  simulator(deps: SimulatorDeps): RequestListener;
+}

@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import * as OpenApiValidator from 'express-openapi-validator';
+import type { Config } from './config/schema.ts';
+import type { EnterpriseService } from './core/enterprises.ts';
+import { GatewayError } from './errors/gateway-error.ts';
+import { authenticate, authorize, rateLimit, requireAccountability, type AuthenticatedClient } from './http/auth.ts';
+import type { Contract, Operation } from './http/contract.ts';
+import { notImplemented, type Handlers } from './http/handlers.ts';
+import { problemHandler } from './http/problem.ts';
+import type { RateLimiter } from './http/rate-limit.ts';
+import { enterpriseHandlers } from './http/routes/enterprises.ts';
+import { operationsRouter, type ReadinessCheck } from './http/routes/operations.ts';
+import { maskIdentifiers, type Logger } from './logging.ts';
+import type { Metrics } from './metrics.ts';
+
+/** Everything the HTTP layer needs; built by main.ts (or a test), never inside createApp. */
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  contract: Contract;
+  limiter: RateLimiter;
+  services: { enterprises: EnterpriseService };
+  readiness: ReadinessCheck[];
+  isShuttingDown(): boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function requestId(): RequestHandler {
+  return (req, res, next) => {
+    const given = req.get('x-request-id');
+    const id = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('x-request-id', id);
+    next();
+  };
+}
+
+/** Finds the contract operation for the request: 404 and 405 come from here. */
+function resolveOperation(contract: Contract): RequestHandler {
+  return (req, res, next) => {
+    const found = contract.match(req.method, req.path);
+    if (!found) return next(new GatewayError('ROUTE_NOT_FOUND', { detail: `no resource at ${maskIdentifiers(req.path)}` }));
+    if ('allowed' in found) {
+      return next(
+        new GatewayError('METHOD_NOT_ALLOWED', {
+          detail: `${req.method} is not allowed here; use ${found.allowed.join(', ')}`,
+          headers: { allow: found.allowed.join(', ') },
+        }),
+      );
+    }
+    res.locals.operation = found.operation;
+    next();
+  };
+}
+
+function measure(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const operation = (res.locals.operation as Operation | undefined)?.operationId ?? (req.path.startsWith('/docs') ? 'apiReference' : 'unmatched');
+      const labels = { operation, method: req.method, status: String(res.statusCode) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    next();
+  };
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { config, contract } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.server.trustProxy);
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use(requestId());
+  app.use(
+    pinoHttp({
+      logger: deps.log,
+      genReqId: (_req, res) => String(res.getHeader('x-request-id')),
+      // Headers, query strings and bodies are never logged: they carry keys and personal data.
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: maskIdentifiers(req.url.split('?')[0] ?? '') }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customProps: (_req, res) => {
+        const locals = (res as unknown as { locals?: Record<string, unknown> }).locals ?? {};
+        return {
+          operation: (locals.operation as Operation | undefined)?.operationId,
+          client: (locals.client as AuthenticatedClient | undefined)?.id,
+        };
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+    }),
+  );
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: { 'script-src': ["'self'"], 'img-src': ["'self'", 'data:'], 'connect-src': ["'self'"] },
+      },
+    }),
+  );
+  app.use(measure(deps.metrics));
+  app.use(operationsRouter({ metrics: deps.metrics, document: contract.document, checks: deps.readiness, isShuttingDown: deps.isShuttingDown }));
+
+  app.use(resolveOperation(contract));
+  app.use(authenticate({ config, limiter: deps.limiter }));
+  app.use(authorize());
+  app.use(rateLimit({ limiter: deps.limiter }));
+  app.use(requireAccountability({ config }));
+  // Bodies are read only once the caller is known and allowed.
+  app.use(express.json({ limit: config.server.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true }));
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: structuredClone(contract.document) as never,
+      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
+      validateResponses: config.server.validateResponses ? { removeAdditional: false } : false,
+      validateSecurity: false,
+      validateFormats: true,
+      ignoreUndocumented: true,
+      $refParser: { mode: 'dereference' },
+    }),
+  );
+
+  const handlers: Handlers = {
+    ...enterpriseHandlers({ enterprises: deps.services.enterprises }),
+  };
+  for (const operation of contract.operations) {
+    if (!operation.authenticated) continue; // served by the operations router
+    app[operation.method](operation.expressPath, handlers[operation.operationId] ?? notImplemented);
+  }
+  app.use(problemHandler());
+  return app;
+}

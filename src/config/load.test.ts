@@ -1,0 +1,74 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, hashApiKey, loadConfig } from './load.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'lienthong-config-'));
+function file(text: string): string {
+  const path = join(dir, `${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('gives working defaults with nothing configured', () => {
+    const config = loadConfig({});
+    expect(config.server.port).toBe(8080);
+    expect(config.database.sqlitePath).toBe('./data/lienthong.db');
+    expect(config.upstreams['business-registry'].timeoutMs).toBe(5000);
+    expect(config.upstreams['business-registry'].breaker.resetTimeoutMs).toBe(10_000);
+    expect(config.env.production).toBe(false);
+  });
+
+  it('applies the environment over the file', () => {
+    const path = file('server:\n  port: 9000\nlog:\n  level: warn\n');
+    const config = loadConfig({ PORT: '9100', UPSTREAM_BUSINESS_REGISTRY_URL: 'https://dkkd.example.vn' }, { file: path });
+    expect(config.server.port).toBe(9100);
+    expect(config.log.level).toBe('warn');
+    expect(config.upstreams['business-registry'].url).toBe('https://dkkd.example.vn');
+  });
+
+  it('is frozen, all the way down', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.upstreams['business-registry'].breaker)).toBe(true);
+    expect(() => {
+      (config.server as { port: number }).port = 1;
+    }).toThrow();
+  });
+
+  it('names the bad setting and where it came from', () => {
+    expect(problems(() => loadConfig({ PORT: 'eighty' }))).toEqual(['PORT: expected a whole number, got "eighty"']);
+    expect(problems(() => loadConfig({ PORT: '70000' }))[0]).toMatch(/^server\.port \(from PORT\): /);
+    expect(problems(() => loadConfig({ DATABASE_URL: 'mysql://x' }))[0]).toMatch(/^database\.url \(from DATABASE_URL\): .*postgres/);
+    expect(problems(() => loadConfig({}, { file: file('server:\n  prot: 1\n') }))[0]).toMatch(/server/);
+    expect(problems(() => loadConfig({}, { file: file('clients:\n  - id: x1\n    agency: H52\n    roles: [king]\n    keyHash: sha256:00\n') })).join('\n')).toMatch(
+      /clients\.0\.roles\.0[\s\S]*clients\.0\.keyHash/,
+    );
+    expect(problems(() => loadConfig({}, { file: join(dir, 'missing.yaml') }))[0]).toMatch(/missing\.yaml/);
+    expect(problems(() => loadConfig({}, { file: file('server: [1, 2\n') }))[0]).toMatch(/config file/);
+  });
+
+  it('refuses duplicate client ids', () => {
+    const client = `  - id: portal\n    agency: H52\n    roles: [portal]\n    keyHash: ${hashApiKey('k1234567890')}\n`;
+    expect(problems(() => loadConfig({}, { file: file(`clients:\n${client}${client}`) }))).toEqual(['clients: duplicate client id "portal"']);
+  });
+
+  it('refuses the sandbox keys in production', () => {
+    expect(loadConfig({}, { file: 'config/sandbox.yaml' }).clients).toHaveLength(4);
+    const found = problems(() => loadConfig({ NODE_ENV: 'production' }, { file: 'config/sandbox.yaml' }));
+    expect(found).toHaveLength(4);
+    expect(found[0]).toMatch(/sandbox keys are refused when NODE_ENV=production/);
+  });
+});

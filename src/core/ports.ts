@@ -1,0 +1,35 @@
+import type { Logger } from '../logging.ts';
+import type { SystemId } from '../config/schema.ts';
+
+export type { SystemId };
+
+/** What every call into an adapter carries: who asks, why, and how to give up. */
+export interface CallContext {
+  requestId: string;
+  /** The exchange this call belongs to; returned to the caller as X-Exchange-Id. */
+  exchangeId: string;
+  signal: AbortSignal;
+  log: Logger;
+  /** Calling client and its agency code. */
+  clientId: string;
+  agency: string;
+  /** X-Purpose and X-User-Id, on operations that touch personal data. */
+  purpose?: string | undefined;
+  userId?: string | undefined;
+  /** Called by the upstream policy when the call really goes out (after local validation). */
+  exchangeStarted?: (() => void) | undefined;
+}
+
+export interface Health {
+  status: 'up' | 'down';
+  latencyMs: number;
+  detail?: string;
+}
+
+/** A connected national system: its operations and a health probe. */
+export interface Adapter<Ops> {
+  readonly id: SystemId;
+  readonly ops: Ops;
+  health(ctx: CallContext): Promise<Health>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,21 @@
+/** Vietnam has kept UTC+07:00 all year since 1975; the API speaks that offset. */
+const OFFSET_MS = 7 * 60 * 60 * 1000;
+
+/** ISO 8601 with the +07:00 offset and whole seconds, e.g. 2026-11-28T06:42:51+07:00. */
+export function toVietnamIso(date: Date): string {
+  return new Date(date.getTime() + OFFSET_MS).toISOString().slice(0, 19) + '+07:00';
+}
+
+/** `yyyyMMdd` (wire) to `yyyy-MM-dd`, or null when it is not a real calendar date. */
+export function wireDateToIso(value: string): string | null {
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
+  if (!m) return null;
+  const iso = `${m[1]}-${m[2]}-${m[3]}`;
+  const parsed = new Date(`${iso}T00:00:00Z`);
+  return !Number.isNaN(parsed.getTime()) && parsed.toISOString().startsWith(iso) ? iso : null;
+}
+
+/** `yyyy-MM-dd` to `yyyyMMdd`. */
+export function isoDateToWire(value: string): string {
+  return value.replaceAll('-', '');
+}

@@ -1,0 +1,41 @@
+/**
+ * The error catalogue: every error the gateway can answer with. Each code has one HTTP status,
+ * one title and one problem `type` URI. `openapi/gateway.yaml` (schema `ErrorCode`) lists exactly
+ * these codes; a test fails when the two disagree.
+ */
+export const PROBLEM_BASE = 'https://lienthong.sonla.gov.vn/problems/';
+
+interface CodeSpec {
+  status: number;
+  title: string;
+}
+
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, title: 'The request is not valid' },
+  INVALID_IDENTIFIER: { status: 400, title: 'The identifier is not valid' },
+  ACCOUNTABILITY_REQUIRED: { status: 400, title: 'Acting user and purpose are required' },
+  UNAUTHENTICATED: { status: 401, title: 'Authentication is required' },
+  FORBIDDEN: { status: 403, title: 'The client may not call this operation' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such resource' },
+  SUBJECT_NOT_FOUND: { status: 404, title: 'The national system holds no such record' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed on this resource' },
+  CONFLICT: { status: 409, title: 'The request conflicts with the current state' },
+  INVALID_TRANSITION: { status: 409, title: 'The status change is not allowed' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'The idempotency key was used with another request' },
+  VERIFICATION_MISMATCH: { status: 422, title: 'The national system does not confirm the evidence' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  INTERNAL_ERROR: { status: 500, title: 'Internal error' },
+  NOT_IMPLEMENTED: { status: 501, title: 'Not built yet in this release' },
+  UPSTREAM_BAD_RESPONSE: { status: 502, title: 'The national system answered with an invalid response' },
+  UPSTREAM_UNAVAILABLE: { status: 503, title: 'The national system is unavailable' },
+  UPSTREAM_CIRCUIT_OPEN: { status: 503, title: 'Calls to the national system are suspended' },
+  UPSTREAM_TIMEOUT: { status: 504, title: 'The national system did not answer in time' },
+} as const satisfies Record<string, CodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function problemType(code: ErrorCode): string {
+  return PROBLEM_BASE + code.toLowerCase().replaceAll('_', '-');
+}

@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { CallContext } from '../core/ports.ts';
+import type { AuthenticatedClient } from './auth.ts';
+
+/**
+ * The context for a call that may reach a national system. It gets an exchange id, returned as
+ * X-Exchange-Id (on success and failure alike) once the call goes out, and an AbortSignal that
+ * fires if the caller hangs up.
+ */
+export function exchangeContext(req: Request, res: Response): CallContext {
+  const client = res.locals.client as AuthenticatedClient;
+  const exchangeId = randomUUID();
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
+  });
+  return {
+    requestId: String(res.getHeader('x-request-id')),
+    exchangeId,
+    signal: controller.signal,
+    log: req.log.child({ exchangeId }),
+    clientId: client.id,
+    agency: client.agency,
+    purpose: res.locals.purpose as string | undefined,
+    userId: res.locals.userId as string | undefined,
+    // Only a request that reached a national system names an exchange.
+    exchangeStarted: () => {
+      if (!res.headersSent) res.setHeader('x-exchange-id', exchangeId);
+    },
+  };
+}

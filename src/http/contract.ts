@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import type { Role } from '../config/schema.ts';
+
+export const CONTRACT_PATH = fileURLToPath(new URL('../../openapi/gateway.yaml', import.meta.url));
+
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+type Method = (typeof METHODS)[number];
+
+/** One operation of openapi/gateway.yaml with the gateway's vendor extensions read out. */
+export interface Operation {
+  operationId: string;
+  method: Method;
+  /** The OpenAPI path, e.g. /v1/enterprises/{enterpriseCode}. */
+  path: string;
+  /** The same path for express, e.g. /v1/enterprises/:enterpriseCode. */
+  expressPath: string;
+  /** x-roles: roles that may call it; empty for public operational endpoints. */
+  roles: Role[];
+  /** x-personal-data: X-User-Id and X-Purpose are required. */
+  personalData: boolean;
+  /** x-exchange: the operation calls a national system. */
+  exchange: boolean;
+  /** False for operational endpoints (security: []). */
+  authenticated: boolean;
+  matcher: RegExp;
+}
+
+export interface Contract {
+  document: Record<string, unknown>;
+  operations: Operation[];
+  byId: Map<string, Operation>;
+  /** The operation for a method and path; `allowed` lists methods when only the path matched. */
+  match(method: string, path: string): { operation: Operation } | { allowed: string[] } | undefined;
+}
+
+interface RawOperation {
+  operationId?: string;
+  security?: unknown[];
+  'x-roles'?: Role[];
+  'x-personal-data'?: boolean;
+  'x-exchange'?: boolean;
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export function loadContract(path: string = CONTRACT_PATH): Contract {
+  const document = parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  const paths = (document.paths ?? {}) as Record<string, Record<string, RawOperation>>;
+  const operations: Operation[] = [];
+  for (const [p, item] of Object.entries(paths)) {
+    for (const method of METHODS) {
+      const raw = item[method];
+      if (!raw) continue;
+      if (!raw.operationId) throw new Error(`${method.toUpperCase()} ${p} has no operationId`);
+      const segments = p.split(/(\{[^}]+\})/).filter(Boolean);
+      const pattern = segments.map((s) => (s.startsWith('{') ? '([^/]+)' : escapeRegex(s))).join('');
+      operations.push({
+        operationId: raw.operationId,
+        method,
+        path: p,
+        expressPath: p.replace(/\{([^}]+)\}/g, ':$1'),
+        roles: raw['x-roles'] ?? [],
+        personalData: raw['x-personal-data'] === true,
+        exchange: raw['x-exchange'] === true,
+        authenticated: !(Array.isArray(raw.security) && raw.security.length === 0),
+        matcher: new RegExp(`^${pattern}/?$`),
+      });
+    }
+  }
+  // Literal paths first, so /v1/accounts/links/x never shadows a literal sibling.
+  operations.sort((a, b) => a.path.split('{').length - b.path.split('{').length);
+  const byId = new Map(operations.map((o) => [o.operationId, o]));
+
+  return {
+    document,
+    operations,
+    byId,
+    match(method, path) {
+      const m = method.toLowerCase();
+      const onPath = operations.filter((o) => o.matcher.test(path));
+      if (onPath.length === 0) return undefined;
+      const exact = onPath.find((o) => o.method === m) ?? (m === 'head' ? onPath.find((o) => o.method === 'get') : undefined);
+      if (exact) {
+        // A literal path (/v1/accounts/sso/start) beats a templated one on the same level.
+        return { operation: exact };
+      }
+      return { allowed: [...new Set(onPath.map((o) => o.method.toUpperCase()))] };
+    },
+  };
+}

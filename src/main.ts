@@ -1,0 +1,133 @@
+import { Redis } from 'ioredis';
+import type { DestinationStream } from 'pino';
+import { adapterModules, type Adapters } from '../adapters/index.ts';
+import { createApp } from './app.ts';
+import { ConfigError } from './config/load.ts';
+import type { Config, SystemId } from './config/schema.ts';
+import { createEnterpriseService } from './core/enterprises.ts';
+import { loadContract } from './http/contract.ts';
+import { listen } from './http/listen.ts';
+import { createRateLimiter } from './http/rate-limit.ts';
+import type { ReadinessCheck } from './http/routes/operations.ts';
+import { createLogger, type Logger } from './logging.ts';
+import { createMetrics } from './metrics.ts';
+import { createPolicy, type UpstreamPolicy } from './resilience/policy.ts';
+import { startSandbox, type Sandbox } from './sandbox/sandbox.ts';
+import { openStore } from './store/store.ts';
+
+export interface Gateway {
+  url: string;
+  log: Logger;
+  /** The sandbox the gateway started because upstream URLs were missing, if it did. */
+  sandbox: Sandbox | undefined;
+  upstreamUrls: Record<SystemId, string>;
+  policies: Map<SystemId, UpstreamPolicy>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where log lines go (tests capture them); stdout by default. */
+  logDestination?: DestinationStream;
+}
+
+/**
+ * The composition root: config → logger → store → sandbox (if needed) → policies → adapters →
+ * use cases → app → listen. The only place that builds things.
+ */
+export async function startGateway(config: Config, options: StartOptions = {}): Promise<Gateway> {
+  const log = createLogger(config.log, options.logDestination);
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn({ err }, 'error while shutting down');
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    const missing = adapterModules.filter((m) => !config.upstreams[m.id].url).map((m) => m.id);
+    if (missing.length > 0 && config.env.production) {
+      throw new ConfigError(missing.map((id) => `upstreams.${id}.url: required when NODE_ENV=production (the sandbox is for development only)`));
+    }
+
+    const store = await openStore({ url: config.database.url, sqlitePath: config.database.sqlitePath });
+    cleanups.push(() => store.close());
+    log.info({ store: store.location, installation: store.installationId }, 'store ready');
+
+    let redis: Redis | undefined;
+    if (config.redis.url) {
+      redis = new Redis(config.redis.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+      redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
+      await redis.connect();
+      cleanups.push(async () => {
+        await redis?.quit();
+      });
+    }
+
+    let sandbox: Sandbox | undefined;
+    if (missing.length > 0) {
+      sandbox = await startSandbox({ log: log.child({ component: 'sandbox' }) }, config.sandbox);
+      cleanups.push(() => sandbox?.close());
+      log.info({ control: sandbox.controlUrl, systems: sandbox.urls }, `no URL configured for ${missing.join(', ')}: using the sandbox`);
+    }
+
+    const metrics = createMetrics();
+    const policies = new Map<SystemId, UpstreamPolicy>();
+    const upstreamUrls = {} as Record<SystemId, string>;
+    const built: Partial<Record<SystemId, unknown>> = {};
+    for (const module of adapterModules) {
+      const upstream = config.upstreams[module.id];
+      const url = upstream.url ?? sandbox!.urls[module.id]!;
+      const policy = createPolicy({ log, metrics }, module.id, upstream);
+      cleanups.push(() => policy.shutdown());
+      policies.set(module.id, policy);
+      upstreamUrls[module.id] = url;
+      const adapter = module.create(
+        { log: log.child({ upstream: module.id }), policy },
+        { url, maxResponseBytes: upstream.maxResponseBytes, retryAfterSeconds: upstream.retryAfterSeconds },
+      );
+      cleanups.push(() => adapter.close());
+      built[module.id] = adapter;
+    }
+    const adapters = built as Adapters;
+
+    const readiness: ReadinessCheck[] = [{ name: 'store', check: () => store.ping() }];
+    if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
+
+    let shuttingDown = false;
+    const app = createApp({
+      config,
+      log,
+      metrics,
+      contract: loadContract(),
+      limiter: createRateLimiter(redis),
+      services: { enterprises: createEnterpriseService({ registry: adapters['business-registry'].ops }) },
+      readiness,
+      isShuttingDown: () => shuttingDown,
+    });
+    const server = await listen(app, config.server.host, config.server.port);
+    log.info({ url: server.url, store: store.dialect, rateLimits: redis ? 'redis' : 'memory' }, 'gateway listening');
+
+    return {
+      url: server.url,
+      log,
+      sandbox,
+      upstreamUrls,
+      policies,
+      close: async () => {
+        shuttingDown = true;
+        log.info({ graceMs: config.server.shutdownGraceMs }, 'shutting down');
+        await server.close(config.server.shutdownGraceMs);
+        await cleanup();
+        log.info('stopped');
+      },
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

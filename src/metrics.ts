@@ -1,0 +1,59 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every metric the gateway exports, on one registry per process (no global default registry). */
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Counter<'operation' | 'method' | 'status'>;
+  httpDuration: Histogram<'operation' | 'method' | 'status'>;
+  upstreamCalls: Counter<'upstream' | 'outcome'>;
+  upstreamDuration: Histogram<'upstream' | 'outcome'>;
+  breakerState: Gauge<'upstream'>;
+  breakerTransitions: Counter<'upstream' | 'to'>;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'lienthong_' });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'lienthong_http_requests_total',
+      help: 'Requests answered, by operation, method and status',
+      labelNames: ['operation', 'method', 'status'],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'lienthong_http_request_duration_seconds',
+      help: 'Time to answer a request, by operation, method and status',
+      labelNames: ['operation', 'method', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    upstreamCalls: new Counter({
+      name: 'lienthong_upstream_calls_total',
+      help: 'Calls to national systems, by upstream and outcome',
+      labelNames: ['upstream', 'outcome'],
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: 'lienthong_upstream_call_duration_seconds',
+      help: 'Duration of calls to national systems',
+      labelNames: ['upstream', 'outcome'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    breakerState: new Gauge({
+      name: 'lienthong_upstream_breaker_state',
+      help: 'Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open',
+      labelNames: ['upstream'],
+      registers,
+    }),
+    breakerTransitions: new Counter({
+      name: 'lienthong_upstream_breaker_transitions_total',
+      help: 'Circuit breaker state changes per upstream',
+      labelNames: ['upstream', 'to'],
+      registers,
+    }),
+  };
+}

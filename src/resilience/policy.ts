@@ -1,0 +1,132 @@
+import CircuitBreaker from 'opossum';
+import { GatewayError, isGatewayError } from '../errors/gateway-error.ts';
+import type { CallContext, SystemId } from '../core/ports.ts';
+import type { Logger } from '../logging.ts';
+import type { Metrics } from '../metrics.ts';
+import type { UpstreamConfig } from '../config/schema.ts';
+
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+/** The one way adapters call their national system: timeout, circuit breaker, metrics. */
+export interface UpstreamPolicy {
+  readonly id: SystemId;
+  execute<T>(ctx: CallContext, call: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  state(): BreakerState;
+  shutdown(): void;
+}
+
+export interface PolicyDeps {
+  log: Logger;
+  metrics: Metrics;
+}
+
+export type PolicyOptions = Pick<UpstreamConfig, 'timeoutMs' | 'retryAfterSeconds' | 'breaker'>;
+
+const STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+/** Thrown inside a call when the caller went away; not the upstream's fault. */
+class CallerAbortedError extends Error {}
+
+export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOptions): UpstreamPolicy {
+  const { log, metrics } = deps;
+  let openedAt = 0;
+
+  const breaker = new CircuitBreaker(async (run: () => Promise<unknown>) => run(), {
+    // Timeouts are enforced by execute() with an AbortSignal, so the socket is really released.
+    timeout: false,
+    errorThresholdPercentage: options.breaker.errorThresholdPercentage,
+    volumeThreshold: options.breaker.volumeThreshold,
+    resetTimeout: options.breaker.resetTimeoutMs,
+    rollingCountTimeout: options.breaker.rollingCountTimeoutMs,
+    rollingCountBuckets: 10,
+    // Business answers (not found, mismatch) and callers hanging up are not the upstream failing.
+    errorFilter: (err: unknown) => err instanceof CallerAbortedError || (isGatewayError(err) && !err.upstreamFailure),
+  });
+
+  const setState = (state: BreakerState) => {
+    metrics.breakerState.set({ upstream: id }, STATE_VALUE[state]);
+    metrics.breakerTransitions.inc({ upstream: id, to: state });
+  };
+  metrics.breakerState.set({ upstream: id }, 0);
+  breaker.on('open', () => {
+    openedAt = Date.now();
+    setState('open');
+    log.warn({ upstream: id, resetTimeoutMs: options.breaker.resetTimeoutMs }, 'circuit opened');
+  });
+  breaker.on('halfOpen', () => {
+    setState('half_open');
+    log.info({ upstream: id }, 'circuit half-open: probing');
+  });
+  breaker.on('close', () => {
+    setState('closed');
+    log.info({ upstream: id }, 'circuit closed');
+  });
+
+  const state = (): BreakerState => (breaker.opened ? 'open' : breaker.halfOpen ? 'half_open' : 'closed');
+
+  async function execute<T>(ctx: CallContext, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const started = performance.now();
+    ctx.exchangeStarted?.();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error('upstream timeout'));
+    }, options.timeoutMs);
+    const onCallerAbort = () => controller.abort(new Error('caller aborted'));
+    if (ctx.signal.aborted) onCallerAbort();
+    else ctx.signal.addEventListener('abort', onCallerAbort, { once: true });
+
+    const run = async (): Promise<T> => {
+      try {
+        return await call(controller.signal);
+      } catch (err) {
+        if (timedOut) {
+          throw new GatewayError('UPSTREAM_TIMEOUT', {
+            detail: `${id} did not answer within ${options.timeoutMs} ms`,
+            retryAfter: options.retryAfterSeconds,
+            upstreamFailure: true,
+            cause: err,
+          });
+        }
+        if (ctx.signal.aborted) throw new CallerAbortedError('caller aborted', { cause: err });
+        if (isGatewayError(err)) {
+          // Every "unavailable" answer tells the caller when to try again.
+          if (err.code === 'UPSTREAM_UNAVAILABLE' && err.retryAfter === undefined) {
+            throw new GatewayError(err.code, { detail: err.detail, retryAfter: options.retryAfterSeconds, upstreamFailure: err.upstreamFailure, cause: err.cause });
+          }
+          throw err;
+        }
+        throw new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `${id} answered in a way the gateway cannot use`, upstreamFailure: true, cause: err });
+      }
+    };
+
+    let outcome = 'success';
+    try {
+      return (await breaker.fire(run)) as T;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EOPENBREAKER') {
+        outcome = 'rejected';
+        const remainingMs = Math.max(0, openedAt + options.breaker.resetTimeoutMs - Date.now());
+        throw new GatewayError('UPSTREAM_CIRCUIT_OPEN', {
+          detail: `calls to ${id} are suspended after repeated failures`,
+          retryAfter: Math.max(1, Math.ceil(remainingMs / 1000)),
+        });
+      }
+      outcome = isGatewayError(err) ? (err.upstreamFailure ? err.code.toLowerCase() : 'business_error') : 'aborted';
+      if (isGatewayError(err) && err.upstreamFailure) {
+        ctx.log.warn({ upstream: id, code: err.code, err: err.cause }, 'upstream call failed');
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', onCallerAbort);
+      const seconds = (performance.now() - started) / 1000;
+      metrics.upstreamCalls.inc({ upstream: id, outcome });
+      metrics.upstreamDuration.observe({ upstream: id, outcome }, seconds);
+      ctx.log.debug({ upstream: id, outcome, latencyMs: Math.round(seconds * 1000), exchangeId: ctx.exchangeId }, 'upstream call');
+    }
+  }
+
+  return { id, execute, state, shutdown: () => breaker.shutdown() };
+}

@@ -1,0 +1,122 @@
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { GatewayError } from '../errors/gateway-error.ts';
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export interface UpstreamRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Path and query, appended to the upstream's base URL. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  signal: AbortSignal;
+}
+
+/** Moves bytes to one national system over a pooled keep-alive connection. */
+export interface UpstreamHttp {
+  readonly baseUrl: string;
+  send(req: UpstreamRequest): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
+export interface UpstreamHttpOptions {
+  baseUrl: string;
+  /** Larger answers are refused as bad responses, so a hostile upstream cannot exhaust memory. */
+  maxResponseBytes: number;
+  connections?: number;
+  /** Inject a dispatcher (tests); by default each upstream gets its own pool. */
+  dispatcher?: Dispatcher;
+}
+
+const TRANSPORT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+function transportCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TRANSPORT_CODES.has(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
+  const base = options.baseUrl.replace(/\/+$/, '');
+  const owned = options.dispatcher ? undefined : new Agent({ connections: options.connections ?? 64, keepAliveTimeout: 10_000 });
+  const dispatcher = options.dispatcher ?? owned!;
+
+  async function send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(base + req.path, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+        signal: req.signal,
+        dispatcher,
+      });
+    } catch (err) {
+      const code = transportCode(err);
+      if (code) {
+        throw new GatewayError('UPSTREAM_UNAVAILABLE', { detail: 'the national system could not be reached', upstreamFailure: true, cause: err });
+      }
+      throw err;
+    }
+    const declared = Number(response.headers['content-length']);
+    if (Number.isFinite(declared) && declared > options.maxResponseBytes) {
+      response.body.destroy();
+      throw tooLarge();
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of response.body) {
+        size += (chunk as Buffer).length;
+        if (size > options.maxResponseBytes) {
+          response.body.destroy();
+          throw tooLarge();
+        }
+        chunks.push(chunk as Buffer);
+      }
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      if (transportCode(err) || err instanceof undiciErrors.UndiciError) {
+        throw new GatewayError('UPSTREAM_UNAVAILABLE', { detail: 'the connection broke while reading the answer', upstreamFailure: true, cause: err });
+      }
+      throw err;
+    }
+    return { status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks) };
+  }
+
+  function tooLarge() {
+    return new GatewayError('UPSTREAM_BAD_RESPONSE', {
+      detail: `the answer exceeds ${options.maxResponseBytes} bytes`,
+      upstreamFailure: true,
+    });
+  }
+
+  return {
+    baseUrl: base,
+    send,
+    close: async () => {
+      if (owned) await owned.close();
+    },
+  };
+}

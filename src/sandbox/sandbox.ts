@@ -1,0 +1,137 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { adapterModules } from '../../adapters/index.ts';
+import type { SystemId } from '../config/schema.ts';
+import { listen, type Listening } from '../http/listen.ts';
+import type { Logger } from '../logging.ts';
+import { FaultBoard, faultSchema } from './faults.ts';
+import { personasSummary } from './personas.ts';
+
+export interface Sandbox {
+  /** The control server: GET /, GET /personas, POST and DELETE /faults. */
+  controlUrl: string;
+  urls: Partial<Record<SystemId, string>>;
+  faults: FaultBoard;
+  close(): Promise<void>;
+}
+
+export interface SandboxOptions {
+  host: string;
+  /** Control server port; simulators take the next ports in the order of adapters/index.ts. 0: any free ports. */
+  port: number;
+}
+
+const MAX_BODY = 16 * 1024;
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        reject(new Error('body too large'));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        reject(new Error('body is not JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function json(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = JSON.stringify(body, null, 2);
+  res.writeHead(status, { 'content-type': `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+function problem(res: ServerResponse, status: number, title: string, detail: string): void {
+  json(res, status, { type: 'about:blank', title, status, detail }, 'application/problem+json');
+}
+
+/** Starts every simulator as its own HTTP server, and the control server beside them. */
+export async function startSandbox(deps: { log: Logger }, options: SandboxOptions): Promise<Sandbox> {
+  const faults = new FaultBoard();
+  const started: Listening[] = [];
+  const urls: Partial<Record<SystemId, string>> = {};
+  const systems: { id: SystemId; name: string; protocol: string; url: string }[] = [];
+  try {
+    for (const [i, module] of adapterModules.entries()) {
+      const port = options.port === 0 ? 0 : options.port + 1 + i;
+      const server = await listen(module.simulator({ faults, log: deps.log.child({ simulator: module.id }) }), options.host, port);
+      started.push(server);
+      urls[module.id] = server.url;
+      systems.push({ id: module.id, name: module.name, protocol: module.protocol, url: server.url });
+    }
+
+    const control = await listen(
+      (req, res) => {
+        void handle(req, res).catch((err: unknown) => {
+          deps.log.error({ err }, 'sandbox control failed');
+          if (!res.headersSent) problem(res, 500, 'Internal error', 'the control server failed');
+        });
+      },
+      options.host,
+      options.port,
+    );
+    started.push(control);
+
+    async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+      const url = new URL(req.url ?? '/', 'http://sandbox');
+      if (url.pathname === '/' && req.method === 'GET') {
+        return json(res, 200, {
+          systems: systems.map((s) => ({ ...s, fault: faults.get(s.id) ?? null })),
+          personas: `${control.url}/personas`,
+          faults: `${control.url}/faults`,
+        });
+      }
+      if (url.pathname === '/personas' && req.method === 'GET') return json(res, 200, personasSummary());
+      if (url.pathname === '/faults') {
+        if (req.method === 'GET') return json(res, 200, { faults: faults.list() });
+        if (req.method === 'POST') {
+          let body: unknown;
+          try {
+            body = await readJson(req);
+          } catch (err) {
+            return problem(res, 400, 'Bad request', (err as Error).message);
+          }
+          const parsed = faultSchema.safeParse(body);
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0]!;
+            return problem(res, 400, 'Bad request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+          }
+          if (!urls[parsed.data.system]) return problem(res, 400, 'Bad request', `system: ${parsed.data.system} has no simulator in this sandbox`);
+          faults.set(parsed.data);
+          deps.log.info({ fault: parsed.data }, 'sandbox fault set');
+          return json(res, 200, { faults: faults.list() });
+        }
+        if (req.method === 'DELETE') {
+          const system = url.searchParams.get('system');
+          if (system && !(system in urls)) return problem(res, 400, 'Bad request', `system: unknown system ${system}`);
+          faults.clear((system as SystemId | null) ?? undefined);
+          deps.log.info({ system: system ?? 'all' }, 'sandbox faults cleared');
+          return json(res, 200, { faults: faults.list() });
+        }
+        res.setHeader('allow', 'GET, POST, DELETE');
+        return problem(res, 405, 'Method not allowed', `${req.method} is not allowed on /faults`);
+      }
+      return problem(res, 404, 'Not found', `no ${url.pathname} on the sandbox control server`);
+    }
+
+    return {
+      controlUrl: control.url,
+      urls,
+      faults,
+      close: async () => {
+        await Promise.all(started.map((s) => s.close(0)));
+      },
+    };
+  } catch (err) {
+    await Promise.all(started.map((s) => s.close(0)));
+    throw err;
+  }
+}

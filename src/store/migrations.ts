@@ -1,0 +1,68 @@
+import { Migrator, sql, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
+import type { DatabaseHandle } from './database.ts';
+
+/**
+ * The one list of migrations, for SQLite and PostgreSQL alike: only types and statements both
+ * understand. Names sort in the order they run; never edit one that has shipped.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_gateway_meta': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('gateway_meta')
+        .addColumn('key', 'varchar(100)', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(40)', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('gateway_meta').execute();
+    },
+  },
+};
+
+export const MIGRATION_NAMES = Object.keys(migrations).sort();
+
+export class MigrationError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MigrationError';
+  }
+}
+
+/**
+ * Brings the schema to the latest migration; safe to run from several processes at once.
+ * PostgreSQL: Kysely's advisory lock and one transaction. SQLite: Kysely takes no lock there, so
+ * the whole run sits in one BEGIN IMMEDIATE transaction that other processes wait for.
+ */
+export async function migrateToLatest(handle: Pick<DatabaseHandle, 'db' | 'dialect' | 'schema'>): Promise<MigrationResultSet> {
+  const { db, dialect, schema } = handle;
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    // Named explicitly: otherwise a migration table in another schema is taken for ours.
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  let result: MigrationResultSet;
+  const pending = async () => (await migrator.getMigrations()).some((m) => m.executedAt === undefined);
+  if (dialect === 'sqlite' && !(await pending())) {
+    result = { results: [] };
+  } else if (dialect === 'sqlite') {
+    // better-sqlite3 is one connection: these statements and the migrator's share it.
+    await sql`begin immediate`.execute(db);
+    try {
+      result = await migrator.migrateToLatest();
+    } finally {
+      await sql.raw(result! && !result.error ? 'commit' : 'rollback').execute(db);
+    }
+  } else {
+    result = await migrator.migrateToLatest();
+  }
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error');
+    throw new MigrationError(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${String(result.error)}`, {
+      cause: result.error,
+    });
+  }
+  return result;
+}
