@@ -92,7 +92,7 @@ describe('GET /v1/enterprises/{enterpriseCode}', () => {
 
 describe('authentication and access', () => {
   it('answers 401 without a key, with a wrong key, and with a malformed header', async () => {
-    for (const headers of [{}, { authorization: 'Bearer not-a-real-key-at-all' }, { authorization: 'Basic c2FuZGJveA==' }]) {
+    for (const headers of [{}, { authorization: 'Bearer not-a-real-key-at-all' }, { authorization: 'Basic c2FuZGJveA==' }] as Record<string, string>[]) {
       const res = await gw.fetch(`/v1/enterprises/${known.enterpriseCode}`, { key: null, headers });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
