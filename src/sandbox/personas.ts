@@ -1,5 +1,5 @@
 import { withCheckDigit } from '../core/identifiers/tax-code.ts';
-import type { EnterpriseStatus, LegalForm } from '../core/enterprises.ts';
+import type { Enterprise, EnterpriseStatus, LegalForm } from '../core/enterprises.ts';
 
 /**
  * The synthetic people, enterprises, taxpayers and insured persons every simulator knows. They
@@ -33,17 +33,10 @@ export interface Person {
   insuranceCode: string | null;
 }
 
-export interface EnterprisePersona {
-  enterpriseCode: string;
-  name: string;
-  foreignName: string | null;
-  abbreviatedName: string | null;
-  legalForm: LegalForm;
-  status: EnterpriseStatus;
-  registrationDate: string;
+/** An enterprise as the registry holds it: the API's record, with the representative by ID number. */
+export interface EnterprisePersona extends Omit<Enterprise, 'headOffice' | 'legalRepresentative' | 'retrievedAt'> {
   headOffice: PersonaAddress;
   legalRepresentative: { idNumber: string; position: string };
-  charterCapital: number | null;
 }
 
 const SON_LA = { province: 'Sơn La', provinceCode: '14' };
