@@ -48,7 +48,7 @@ export const LEGAL_FORMS: Record<string, LegalForm> = {
   TNHH1TV: 'single_member_llc',
   TNHH2TV: 'multi_member_llc',
   CP: 'joint_stock',
-  HTX: 'partnership',
+  HD: 'partnership',
   CN: 'branch',
   VPDD: 'representative_office',
 };

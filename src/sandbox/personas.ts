@@ -182,13 +182,13 @@ export const enterprises: readonly EnterprisePersona[] = [
   },
   enterprise(
     '550034567',
-    'HỢP TÁC XÃ DỆT THỔ CẨM BẢN MÒNG',
+    'CÔNG TY HỢP DANH KIỂM TOÁN VÀ TƯ VẤN TÂY BẮC',
     'partnership',
     'active',
     '2018-06-01',
-    address('Bản Mòng', 'Xã Hua La', '04075', 'Thành phố Sơn La', '116'),
+    address('Số 5, đường Tô Hiệu', 'Phường Tô Hiệu', '04054', 'Thành phố Sơn La', '116'),
     'Cầm Thị Hoa',
-    'Giám đốc',
+    'Thành viên hợp danh',
     800_000_000,
   ),
   enterprise(

@@ -14,7 +14,7 @@ const LEGAL_FORM_NAMES: Record<string, string> = {
   TNHH1TV: 'Công ty trách nhiệm hữu hạn một thành viên',
   TNHH2TV: 'Công ty trách nhiệm hữu hạn hai thành viên trở lên',
   CP: 'Công ty cổ phần',
-  HTX: 'Hợp tác xã',
+  HD: 'Công ty hợp danh',
   CN: 'Chi nhánh',
   VPDD: 'Văn phòng đại diện',
 };
