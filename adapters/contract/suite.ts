@@ -102,7 +102,7 @@ export function adapterContract<Ops>(subject: ContractSubject<Ops>): void {
     it('gives up on a silent upstream with UPSTREAM_TIMEOUT', async () => {
       build();
       faults.set({ system: subject.module.id, mode: 'timeout' });
-      expect(await failure(subject.known(adapter.ops, ctx()))).toMatchObject({ code: 'UPSTREAM_TIMEOUT', status: 504 });
+      expect(await failure(subject.known(adapter.ops, ctx()))).toMatchObject({ code: 'UPSTREAM_TIMEOUT', status: 503, retryAfter: 3 });
     });
 
     it('refuses a malformed answer with UPSTREAM_BAD_RESPONSE', async () => {

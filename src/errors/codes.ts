@@ -29,9 +29,10 @@ export const ERROR_CODES = {
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   NOT_IMPLEMENTED: { status: 501, title: 'Not built yet in this release' },
   UPSTREAM_BAD_RESPONSE: { status: 502, title: 'The national system answered with an invalid response' },
+  UPSTREAM_AUTH: { status: 502, title: "The national system refused the gateway's credentials" },
   UPSTREAM_UNAVAILABLE: { status: 503, title: 'The national system is unavailable' },
   UPSTREAM_CIRCUIT_OPEN: { status: 503, title: 'Calls to the national system are suspended' },
-  UPSTREAM_TIMEOUT: { status: 504, title: 'The national system did not answer in time' },
+  UPSTREAM_TIMEOUT: { status: 503, title: 'The national system did not answer in time' },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

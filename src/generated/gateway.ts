@@ -138,7 +138,7 @@ export interface paths {
          *     filtered by text, implementing agency or field. Answers come from the gateway's cache when
          *     fresh (`X-Cache: hit`) or from the portal (`miss`). When the portal is unreachable, the
          *     cached copy is served with `X-Cache: stale` and a `Warning: 110 - "Response is stale"`
-         *     header; only when nothing is cached does the call fail with 502, 503 or 504.
+         *     header; only when nothing is cached does the call fail with 502 or 503.
          */
         get: operations["listProcedures"];
         put?: never;
@@ -756,12 +756,13 @@ export interface components {
          *     | `INTERNAL_ERROR` | 500 | Unexpected fault in the gateway. |
          *     | `NOT_IMPLEMENTED` | 501 | The operation is not built yet in this release. |
          *     | `UPSTREAM_BAD_RESPONSE` | 502 | The national system answered malformed or badly signed data. |
+         *     | `UPSTREAM_AUTH` | 502 | The national system refused the gateway's own credentials. |
          *     | `UPSTREAM_UNAVAILABLE` | 503 | The national system cannot be reached; see Retry-After. |
          *     | `UPSTREAM_CIRCUIT_OPEN` | 503 | Calls to the national system are suspended by its circuit breaker; see Retry-After. |
-         *     | `UPSTREAM_TIMEOUT` | 504 | The national system did not answer in time. |
+         *     | `UPSTREAM_TIMEOUT` | 503 | The national system did not answer in time; see Retry-After. |
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_TIMEOUT";
+        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_TIMEOUT";
         /**
          * @description Personal identification number (số định danh cá nhân), 12 digits `PPPGYYNNNNNN`: birth registration province (014 Sơn La), gender and century digit, last two digits of the year of birth, serial. No check digit.
          * @example 014089001234
@@ -1672,7 +1673,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The national system answered something unusable: malformed, unsigned, wrongly signed or signed with an untrusted, expired or revoked certificate (`UPSTREAM_BAD_RESPONSE`). */
+        /** @description The national system answered something unusable: malformed, unsigned, wrongly signed or signed with an untrusted, expired or revoked certificate (`UPSTREAM_BAD_RESPONSE`), or it refused the gateway's own credentials (`UPSTREAM_AUTH`). */
         BadGateway: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -1683,23 +1684,12 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The national system is down (`UPSTREAM_UNAVAILABLE`) or its circuit breaker is open and calls fail fast (`UPSTREAM_CIRCUIT_OPEN`). Retry after `Retry-After` seconds. */
+        /** @description The national system is down (`UPSTREAM_UNAVAILABLE`), did not answer within the gateway's timeout (`UPSTREAM_TIMEOUT`), or its circuit breaker is open and calls fail fast (`UPSTREAM_CIRCUIT_OPEN`). Retry after `Retry-After` seconds. */
         ServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
                 "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
                 "Retry-After": components["headers"]["RetryAfter"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description The national system did not answer in time (`UPSTREAM_TIMEOUT`). */
-        GatewayTimeout: {
-            headers: {
-                "X-Request-Id": components["headers"]["XRequestId"];
-                "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
                 [name: string]: unknown;
             };
             content: {
@@ -1881,7 +1871,6 @@ export interface operations {
             501: components["responses"]["NotImplemented"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
-            504: components["responses"]["GatewayTimeout"];
         };
     };
     lookupCitizen: {
@@ -1935,7 +1924,6 @@ export interface operations {
             501: components["responses"]["NotImplemented"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
-            504: components["responses"]["GatewayTimeout"];
         };
     };
     getEnterprise: {
@@ -1978,7 +1966,6 @@ export interface operations {
             500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
-            504: components["responses"]["GatewayTimeout"];
         };
     };
     getTaxpayer: {
@@ -2032,7 +2019,6 @@ export interface operations {
             501: components["responses"]["NotImplemented"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
-            504: components["responses"]["GatewayTimeout"];
         };
     };
     lookupSocialInsurance: {
@@ -2086,7 +2072,6 @@ export interface operations {
             501: components["responses"]["NotImplemented"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
-            504: components["responses"]["GatewayTimeout"];
         };
     };
     listProcedures: {
@@ -2151,7 +2136,6 @@ export interface operations {
             501: components["responses"]["NotImplemented"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
-            504: components["responses"]["GatewayTimeout"];
         };
     };
     getProcedure: {
@@ -2197,7 +2181,6 @@ export interface operations {
             501: components["responses"]["NotImplemented"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
-            504: components["responses"]["GatewayTimeout"];
         };
     };
     listDossiers: {
@@ -2562,7 +2545,6 @@ export interface operations {
             501: components["responses"]["NotImplemented"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
-            504: components["responses"]["GatewayTimeout"];
         };
     };
     deleteAccountLink: {
@@ -2664,7 +2646,6 @@ export interface operations {
             501: components["responses"]["NotImplemented"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
-            504: components["responses"]["GatewayTimeout"];
         };
     };
     completeSso: {
@@ -2723,7 +2704,6 @@ export interface operations {
             501: components["responses"]["NotImplemented"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
-            504: components["responses"]["GatewayTimeout"];
         };
     };
     confirmSsoLink: {

@@ -238,11 +238,12 @@ describe('a national system that fails', () => {
     expect(await metric(gw.url, 'lienthong_upstream_breaker_state', { upstream: 'business-registry' })).toBe(0);
   });
 
-  it('answers 504 when the registry does not answer, and 502 when it answers garbage', async () => {
+  it('answers 503 UPSTREAM_TIMEOUT when the registry does not answer, and 502 when it answers garbage', async () => {
     await setFault(gw.controlUrl, { system: 'business-registry', mode: 'timeout' });
     try {
       const res = await lookup();
-      expect(res.status).toBe(504);
+      expect(res.status).toBe(503);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect((await problem(res)).code).toBe('UPSTREAM_TIMEOUT');
       await setFault(gw.controlUrl, { system: 'business-registry', mode: 'malformed' });
       const bad = await lookup();
