@@ -17,6 +17,10 @@ export interface AdapterOptions {
   maxResponseBytes: number;
   /** Seconds suggested to callers in Retry-After when the system is failing. */
   retryAfterSeconds: number;
+  /** The gateway's account, for systems that need a login; unset means the sandbox's account. */
+  credentials?: { username: string; password: string } | undefined;
+  /** The agency code the gateway calls as (Sơn La: H52), for systems that want one per session. */
+  gatewayAgency: string;
 }
 
 export interface SimulatorDeps {

@@ -88,7 +88,13 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       upstreamUrls[module.id] = url;
       const adapter = module.create(
         { log: log.child({ upstream: module.id }), policy },
-        { url, maxResponseBytes: upstream.maxResponseBytes, retryAfterSeconds: upstream.retryAfterSeconds },
+        {
+          url,
+          maxResponseBytes: upstream.maxResponseBytes,
+          retryAfterSeconds: upstream.retryAfterSeconds,
+          credentials: upstream.credentials,
+          gatewayAgency: config.gateway.agency,
+        },
       );
       cleanups.push(() => adapter.close());
       built[module.id] = adapter;

@@ -68,7 +68,7 @@ export function adapterContract<Ops>(subject: ContractSubject<Ops>): void {
         retryAfterSeconds: 3,
         breaker: { errorThresholdPercentage: 50, volumeThreshold: 1000, resetTimeoutMs: RESET_MS, rollingCountTimeoutMs: 10_000, ...breaker },
       });
-      adapter = subject.module.create({ log, policy }, { url: simulator.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3 });
+      adapter = subject.module.create({ log, policy }, { url: simulator.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: 'H52' });
     };
     afterEach(async () => {
       faults.clear();

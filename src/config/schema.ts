@@ -44,6 +44,8 @@ const upstream = z
     /** Seconds suggested to callers in Retry-After when the system is down. */
     retryAfterSeconds: z.number().int().min(1).default(5),
     maxResponseBytes: z.number().int().min(1024).default(1_048_576),
+    /** The gateway's own account, for systems that need a login (the national portal). */
+    credentials: z.object({ username: z.string().min(1), password: z.string().min(1) }).strict().optional(),
     breaker: breaker.prefault({}),
   })
   .strict();

@@ -19,3 +19,17 @@ export function wireDateToIso(value: string): string | null {
 export function isoDateToWire(value: string): string {
   return value.replaceAll('-', '');
 }
+
+/** `yyyyMMddHHmmss` in Vietnam time (the national portal's format) to ISO 8601 with +07:00, or null. */
+export function wireDateTimeToIso(value: string): string | null {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(value);
+  if (!m) return null;
+  const [, y, mo, d, h, mi, s] = m;
+  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59 || !wireDateToIso(`${y}${mo}${d}`)) return null;
+  return `${y}-${mo}-${d}T${h}:${mi}:${s}+07:00`;
+}
+
+/** An instant as `yyyyMMddHHmmss` in Vietnam time. */
+export function toWireDateTime(date: Date): string {
+  return toVietnamIso(date).slice(0, 19).replace(/[-:T]/g, '');
+}
