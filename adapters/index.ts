@@ -1,7 +1,11 @@
 import type { AdapterModule } from './module.ts';
 import { businessRegistry } from './business-registry/index.ts';
 import type { BusinessRegistry } from '../src/core/enterprises.ts';
+import type { PopulationRegistry } from '../src/core/citizens-port.ts';
 import type { Adapter } from '../src/core/ports.ts';
+import type { ProcedureCatalogue } from '../src/core/procedures-port.ts';
+import type { SocialInsuranceRegistry } from '../src/core/social-insurance-port.ts';
+import type { TaxRegistry } from '../src/core/taxpayers-port.ts';
 
 /** Every national system the gateway connects to. Adding one is one line here. */
 export const adapterModules = [businessRegistry] as const satisfies readonly AdapterModule<unknown>[];
@@ -9,4 +13,8 @@ export const adapterModules = [businessRegistry] as const satisfies readonly Ada
 /** The built adapters, by system id, as the composition root hands them to the use cases. */
 export interface Adapters {
   'business-registry': Adapter<BusinessRegistry>;
+  population: Adapter<PopulationRegistry>;
+  tax: Adapter<TaxRegistry>;
+  'social-insurance': Adapter<SocialInsuranceRegistry>;
+  dvcqg: Adapter<ProcedureCatalogue>;
 }

@@ -4,14 +4,20 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Config } from './config/schema.ts';
+import type { CitizenService } from './core/citizens.ts';
 import type { EnterpriseService } from './core/enterprises.ts';
+import type { ProcedureService } from './core/procedures.ts';
+import type { createSocialInsuranceService, createTaxpayerService } from './core/registries.ts';
 import { GatewayError } from './errors/gateway-error.ts';
 import { authenticate, authorize, rateLimit, requireAccountability, type AuthenticatedClient } from './http/auth.ts';
 import type { Contract, Operation } from './http/contract.ts';
 import { notImplemented, type Handlers } from './http/handlers.ts';
 import { problemHandler } from './http/problem.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
+import { citizenHandlers } from './http/routes/citizens.ts';
 import { enterpriseHandlers } from './http/routes/enterprises.ts';
+import { procedureHandlers } from './http/routes/procedures.ts';
+import { registryHandlers } from './http/routes/registries.ts';
 import { operationsRouter, type ReadinessCheck } from './http/routes/operations.ts';
 import { maskIdentifiers, type Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
@@ -23,7 +29,15 @@ export interface AppDeps {
   metrics: Metrics;
   contract: Contract;
   limiter: RateLimiter;
-  services: { enterprises: EnterpriseService };
+  services: {
+    enterprises: EnterpriseService;
+    citizens: CitizenService;
+    taxpayers: ReturnType<typeof createTaxpayerService>;
+    socialInsurance: ReturnType<typeof createSocialInsuranceService>;
+    procedures: ProcedureService;
+  };
+  /** Public keys for checking the gateway's attestations. */
+  jwks(): { keys: object[] };
   readiness: ReadinessCheck[];
   isShuttingDown(): boolean;
 }
@@ -108,7 +122,9 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(measure(deps.metrics));
-  app.use(operationsRouter({ metrics: deps.metrics, document: contract.document, checks: deps.readiness, isShuttingDown: deps.isShuttingDown }));
+  app.use(
+    operationsRouter({ metrics: deps.metrics, document: contract.document, checks: deps.readiness, isShuttingDown: deps.isShuttingDown, jwks: deps.jwks }),
+  );
 
   app.use(resolveOperation(contract));
   app.use(authenticate({ config, limiter: deps.limiter }));
@@ -129,8 +145,12 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
+  const { services } = deps;
   const handlers: Handlers = {
-    ...enterpriseHandlers({ enterprises: deps.services.enterprises }),
+    ...enterpriseHandlers({ enterprises: services.enterprises }),
+    ...citizenHandlers({ citizens: services.citizens }),
+    ...registryHandlers({ taxpayers: services.taxpayers, socialInsurance: services.socialInsurance }),
+    ...procedureHandlers({ procedures: services.procedures }),
   };
   for (const operation of contract.operations) {
     if (!operation.authenticated) continue; // served by the operations router

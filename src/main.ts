@@ -4,7 +4,11 @@ import { adapterModules, type Adapters } from '../adapters/index.ts';
 import { createApp } from './app.ts';
 import { ConfigError } from './config/load.ts';
 import type { Config, SystemId } from './config/schema.ts';
+import { createCitizenService, type CitizenField } from './core/citizens.ts';
 import { createEnterpriseService } from './core/enterprises.ts';
+import { createProcedureService } from './core/procedures.ts';
+import { createSocialInsuranceService, createTaxpayerService } from './core/registries.ts';
+import { createAttestationSigner, loadAttestationKey } from './signing/attestation.ts';
 import { loadContract } from './http/contract.ts';
 import { listen } from './http/listen.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
@@ -104,6 +108,19 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const readiness: ReadinessCheck[] = [{ name: 'store', check: () => store.ping() }];
     if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
 
+    let attester: Awaited<ReturnType<typeof createAttestationSigner>>;
+    try {
+      const attestationKey = loadAttestationKey(config.signing.attestationKeyFile, { create: !config.env.production });
+      attester = await createAttestationSigner(attestationKey, { issuer: config.signing.issuer });
+    } catch (err) {
+      throw new ConfigError([`signing.attestationKeyFile: ${(err as Error).message}`]);
+    }
+    const clientFields = new Map(config.clients.map((c) => [c.id, c.citizenFields]));
+    const fieldPolicy = (clientId: string, purpose: string | undefined): readonly CitizenField[] => {
+      const byPurpose = clientFields.get(clientId);
+      return (purpose ? byPurpose?.[purpose] : undefined) ?? byPurpose?.['*'] ?? config.citizenLookup.defaultFields;
+    };
+
     let shuttingDown = false;
     const app = createApp({
       config,
@@ -111,7 +128,17 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       metrics,
       contract: loadContract(),
       limiter: createRateLimiter(redis),
-      services: { enterprises: createEnterpriseService({ registry: adapters['business-registry'].ops }) },
+      services: {
+        enterprises: createEnterpriseService({ registry: adapters['business-registry'].ops }),
+        citizens: createCitizenService({ population: adapters.population.ops, attester, fieldPolicy }),
+        taxpayers: createTaxpayerService({ tax: adapters.tax.ops }),
+        socialInsurance: createSocialInsuranceService({ socialInsurance: adapters['social-insurance'].ops }),
+        procedures: createProcedureService(
+          { catalogue: adapters.dvcqg.ops },
+          { ttlMs: config.catalogue.ttlSeconds * 1000, maxStaleMs: config.catalogue.maxStaleSeconds * 1000 },
+        ),
+      },
+      jwks: () => attester.jwks(),
       readiness,
       isShuttingDown: () => shuttingDown,
     });

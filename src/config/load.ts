@@ -34,6 +34,8 @@ const ENV_SETTINGS: [string, string[], Kind][] = [
   ['SQLITE_PATH', ['database', 'sqlitePath'], 'string'],
   ['REDIS_URL', ['redis', 'url'], 'string'],
   ['GATEWAY_AGENCY', ['gateway', 'agency'], 'string'],
+  ['ATTESTATION_KEY_FILE', ['signing', 'attestationKeyFile'], 'string'],
+  ['CATALOGUE_TTL_SECONDS', ['catalogue', 'ttlSeconds'], 'int'],
   ['SANDBOX_HOST', ['sandbox', 'host'], 'string'],
   ['SANDBOX_PORT', ['sandbox', 'port'], 'int'],
   ...SYSTEM_IDS.map(

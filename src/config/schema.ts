@@ -1,6 +1,14 @@
 import { z } from 'zod';
 
 export const ROLES = ['portal', 'agency', 'auditor', 'operator'] as const;
+
+/** Citizen record fields a client can be allowed to see (CitizenField in the contract). */
+export const CITIZEN_FIELD_NAMES = [
+  'oldIdNumber', 'fullName', 'familyName', 'middleName', 'givenName', 'gender', 'dateOfBirth', 'ethnicity',
+  'religion', 'nationality', 'maritalStatus', 'bloodType', 'birthRegistrationPlace', 'hometown',
+  'permanentAddress', 'currentAddress', 'father', 'mother', 'spouse', 'householdHead',
+] as const;
+const citizenFields = z.array(z.enum(CITIZEN_FIELD_NAMES));
 export type Role = (typeof ROLES)[number];
 
 /** National systems the gateway talks to; the order is the order of the sandbox's ports. */
@@ -24,6 +32,11 @@ const client = z
     operations: z.array(z.string().min(1)).min(1).default(['*']),
     keyHash: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits>'),
     rateLimit: rateLimit.optional(),
+    /**
+     * Citizen fields this client may see in POST /v1/citizens/lookup, by purpose code (or
+     * procedure code); `*` applies to any other purpose. Absent: citizenLookup.defaultFields.
+     */
+    citizenFields: z.record(z.string().min(1), citizenFields).optional(),
     disabled: z.boolean().default(false),
   })
   .strict();
@@ -112,6 +125,27 @@ export const configSchema = z
       .strict()
       .prefault({}),
     clients: z.array(client).default([]),
+    citizenLookup: z
+      .object({ defaultFields: citizenFields.default(['fullName', 'dateOfBirth', 'permanentAddress']) })
+      .strict()
+      .prefault({}),
+    catalogue: z
+      .object({
+        ttlSeconds: z.number().int().min(0).default(300),
+        /** How old a cached copy may be and still be served while the national portal fails. */
+        maxStaleSeconds: z.number().int().min(0).default(7 * 24 * 3600),
+      })
+      .strict()
+      .prefault({}),
+    signing: z
+      .object({
+        /** PKCS#8 PEM key that signs verification attestations; generated here outside production. */
+        attestationKeyFile: z.string().min(1).default('./data/attestation-key.pem'),
+        /** The `iss` of attestations. */
+        issuer: z.string().min(1).default('https://lienthong.sonla.gov.vn'),
+      })
+      .strict()
+      .prefault({}),
     upstreams: upstreams.prefault({}),
     sandbox: z
       .object({

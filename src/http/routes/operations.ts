@@ -15,6 +15,7 @@ export interface OperationsDeps {
   checks: ReadinessCheck[];
   /** True once shutdown has begun: load balancers should stop sending traffic. */
   isShuttingDown(): boolean;
+  jwks(): { keys: object[] };
 }
 
 const CHECK_TIMEOUT_MS = 2_000;
@@ -78,6 +79,11 @@ export function operationsRouter(deps: OperationsDeps): Router {
 
   router.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  router.get('/.well-known/jwks.json', (_req, res) => {
+    res.setHeader('cache-control', 'public, max-age=3600');
+    res.json(deps.jwks());
   });
 
   router.get('/openapi.json', (_req, res) => {

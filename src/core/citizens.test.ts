@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { GatewayError } from '../errors/gateway-error.ts';
+import { createLogger } from '../logging.ts';
+import { createAttestationSigner, loadAttestationKey } from '../signing/attestation.ts';
+import { createCitizenService, type CitizenField } from './citizens.ts';
+import type { CitizenRecord, IdentityQuery, PopulationRegistry } from './citizens-port.ts';
+import { sameName } from './names.ts';
+import type { CallContext } from './ports.ts';
+
+const ctx: CallContext = {
+  requestId: 'r',
+  exchangeId: randomUUID(),
+  signal: new AbortController().signal,
+  log: createLogger({ level: 'silent' }),
+  clientId: 'desk',
+  agency: 'H52.101.114',
+  purpose: 'XAC_MINH_DANH_TINH',
+  userId: 'officer-7',
+};
+
+const thang: CitizenRecord = {
+  idNumber: '014089001234',
+  oldIdNumber: '050712345',
+  fullName: 'Lò Văn Thắng',
+  familyName: 'Lò',
+  middleName: 'Văn',
+  givenName: 'Thắng',
+  gender: 'male',
+  dateOfBirth: '1989-04-17',
+  ethnicity: 'Thái',
+  permanentAddress: { detail: 'Bản Hụm', commune: 'Phường Tô Hiệu', district: null, province: 'Sơn La', provinceCode: '14', districtCode: null, communeCode: '04054', country: 'VN' },
+};
+
+/** The population port over one record, recording every question asked. */
+function fakePopulation() {
+  const asked: IdentityQuery[] = [];
+  let lookups = 0;
+  const population: PopulationRegistry = {
+    exists: async (_ctx, q) => {
+      asked.push(q);
+      return q.idNumber === thang.idNumber && (q.fullName === undefined || sameName(q.fullName, thang.fullName)) && (q.dateOfBirth === undefined || q.dateOfBirth === thang.dateOfBirth);
+    },
+    lookup: async (_ctx, idNumber) => {
+      lookups++;
+      if (idNumber !== thang.idNumber) throw new GatewayError('SUBJECT_NOT_FOUND');
+      return thang;
+    },
+  };
+  return { population, asked, lookups: () => lookups };
+}
+
+async function service(fields: CitizenField[] = ['fullName', 'dateOfBirth', 'permanentAddress']) {
+  const key = loadAttestationKey(join(mkdtempSync(join(tmpdir(), 'lt-att-')), 'k.pem'), { create: true });
+  const attester = await createAttestationSigner(key, { issuer: 'https://lienthong.test' });
+  const fake = fakePopulation();
+  return { ...fake, attester, citizens: createCitizenService({ population: fake.population, attester, fieldPolicy: () => fields }) };
+}
+
+describe('citizen verification', () => {
+  it('matches with one question, whatever the form of the name', async () => {
+    const { citizens, asked } = await service();
+    for (const fullName of ['Lò Văn Thắng', 'Lò Văn Thắng'.normalize('NFD'), 'LÒ  VĂN THẮNG']) {
+      const r = await citizens.verify(ctx, { idNumber: thang.idNumber, fullName, dateOfBirth: thang.dateOfBirth });
+      expect(r.result).toBe('match');
+      expect(r.fields).toEqual({ fullName: 'match', dateOfBirth: 'match' });
+    }
+    expect(asked).toHaveLength(3);
+    // The name is sent NFC and tidied, never as the caller typed it.
+    expect(asked.every((q) => q.fullName === q.fullName!.normalize('NFC') && !q.fullName!.includes('  '))).toBe(true);
+  });
+
+  it('names the field that differs, and never fetches the record', async () => {
+    const { citizens, lookups } = await service();
+    expect((await citizens.verify(ctx, { idNumber: thang.idNumber, fullName: 'Lò Văn Thắm', dateOfBirth: thang.dateOfBirth })).fields).toEqual({ fullName: 'mismatch', dateOfBirth: 'match' });
+    expect((await citizens.verify(ctx, { idNumber: thang.idNumber, fullName: thang.fullName, dateOfBirth: '1989-04-18' })).fields).toEqual({ fullName: 'match', dateOfBirth: 'mismatch' });
+    const both = await citizens.verify(ctx, { idNumber: thang.idNumber, fullName: 'Lo Van Thang', dateOfBirth: '1989-05-17' });
+    expect(both).toMatchObject({ result: 'mismatch', fields: { fullName: 'mismatch', dateOfBirth: 'mismatch' } });
+    const missing = await citizens.verify(ctx, { idNumber: '014089999999', fullName: thang.fullName, dateOfBirth: thang.dateOfBirth });
+    expect(missing.result).toBe('not_found');
+    expect(missing.fields).toBeUndefined();
+    expect(lookups()).toBe(0);
+  });
+
+  it('refuses contradictory or impossible numbers before asking anyone', async () => {
+    const { citizens, asked } = await service();
+    await expect(citizens.verify(ctx, { idNumber: '014089001234', fullName: 'X', dateOfBirth: '1990-01-01' })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER', errors: [{ field: 'body.dateOfBirth' }] });
+    await expect(citizens.verify(ctx, { idNumber: '003089001234', fullName: 'X', dateOfBirth: '1989-01-01' })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER', errors: [{ field: 'body.idNumber' }] });
+    await expect(citizens.verify(ctx, { idNumber: '014289001234', fullName: 'X', dateOfBirth: '1989-01-01' })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
+    expect(asked).toHaveLength(0);
+  });
+
+  it('signs an attestation that verifies with the published keys and holds no personal data', async () => {
+    const { citizens, attester } = await service();
+    const r = await citizens.verify(ctx, { idNumber: thang.idNumber, fullName: thang.fullName, dateOfBirth: thang.dateOfBirth });
+    const { payload } = await jwtVerify(r.attestation, createLocalJWKSet(attester.jwks() as never), { issuer: 'https://lienthong.test' });
+    expect(payload).toMatchObject({ result: 'match', jti: ctx.exchangeId, aud: 'desk', purpose: 'XAC_MINH_DANH_TINH', checkedAt: r.checkedAt });
+    expect(decodeProtectedHeader(r.attestation)).toMatchObject({ alg: 'ES256', kid: attester.kid });
+    const text = JSON.stringify(payload);
+    expect(text).not.toContain(thang.idNumber);
+    expect(text).not.toContain('Thắng');
+    // A changed result does not verify.
+    const [h, , s] = r.attestation.split('.');
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...payload, result: 'mismatch' })).toString('base64url')}.${s}`;
+    await expect(jwtVerify(forged, createLocalJWKSet(attester.jwks() as never))).rejects.toThrow();
+  });
+});
+
+describe('citizen lookup', () => {
+  it('returns only the fields the client may see for the purpose and names the rest', async () => {
+    const { citizens } = await service(['fullName', 'dateOfBirth']);
+    const all = await citizens.lookup(ctx, { idNumber: thang.idNumber });
+    expect(Object.keys(all).sort()).toEqual(['dateOfBirth', 'fullName', 'idNumber', 'redactedFields']);
+    expect(all.redactedFields).toContain('ethnicity');
+    expect(all.redactedFields).not.toContain('fullName');
+    const asked = await citizens.lookup(ctx, { idNumber: thang.idNumber, fields: ['fullName', 'ethnicity'] });
+    expect(asked).toEqual({ idNumber: thang.idNumber, fullName: thang.fullName, redactedFields: ['ethnicity'] });
+  });
+
+  it('does not ask the database when no requested field is allowed', async () => {
+    const { citizens, lookups } = await service(['fullName']);
+    await expect(citizens.lookup(ctx, { idNumber: thang.idNumber, fields: ['father'] })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(lookups()).toBe(0);
+  });
+});

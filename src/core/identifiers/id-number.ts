@@ -1,0 +1,74 @@
+import type { ParseResult } from './tax-code.ts';
+
+/**
+ * Province codes of the birth-registration place in personal ID numbers (Circular 07/2016/TT-BCA,
+ * still used after the 2025 mergers).
+ */
+export const PROVINCE_CODES: Readonly<Record<string, string>> = {
+  '001': 'Hà Nội', '002': 'Hà Giang', '004': 'Cao Bằng', '006': 'Bắc Kạn', '008': 'Tuyên Quang',
+  '010': 'Lào Cai', '011': 'Điện Biên', '012': 'Lai Châu', '014': 'Sơn La', '015': 'Yên Bái',
+  '017': 'Hòa Bình', '019': 'Thái Nguyên', '020': 'Lạng Sơn', '022': 'Quảng Ninh', '024': 'Bắc Giang',
+  '025': 'Phú Thọ', '026': 'Vĩnh Phúc', '027': 'Bắc Ninh', '030': 'Hải Dương', '031': 'Hải Phòng',
+  '033': 'Hưng Yên', '034': 'Thái Bình', '035': 'Hà Nam', '036': 'Nam Định', '037': 'Ninh Bình',
+  '038': 'Thanh Hóa', '040': 'Nghệ An', '042': 'Hà Tĩnh', '044': 'Quảng Bình', '045': 'Quảng Trị',
+  '046': 'Thừa Thiên Huế', '048': 'Đà Nẵng', '049': 'Quảng Nam', '051': 'Quảng Ngãi', '052': 'Bình Định',
+  '054': 'Phú Yên', '056': 'Khánh Hòa', '058': 'Ninh Thuận', '060': 'Bình Thuận', '062': 'Kon Tum',
+  '064': 'Gia Lai', '066': 'Đắk Lắk', '067': 'Đắk Nông', '068': 'Lâm Đồng', '070': 'Bình Phước',
+  '072': 'Tây Ninh', '074': 'Bình Dương', '075': 'Đồng Nai', '077': 'Bà Rịa - Vũng Tàu',
+  '079': 'Hồ Chí Minh', '080': 'Long An', '082': 'Tiền Giang', '083': 'Bến Tre', '084': 'Trà Vinh',
+  '086': 'Vĩnh Long', '087': 'Đồng Tháp', '089': 'An Giang', '091': 'Kiên Giang', '092': 'Cần Thơ',
+  '093': 'Hậu Giang', '094': 'Sóc Trăng', '095': 'Bạc Liêu', '096': 'Cà Mau',
+};
+
+/** A 12-digit personal identification number, `PPP G YY NNNNNN`. */
+export interface IdNumber {
+  value: string;
+  provinceCode: string;
+  province: string;
+  gender: 'male' | 'female';
+  /** First year of the century the digit G names (1900, 2000, …). */
+  century: number;
+  /** Last two digits of the year of birth. */
+  yearOfCentury: number;
+}
+
+export function parseIdNumber(input: string): ParseResult<IdNumber> {
+  if (!/^\d{12}$/.test(input)) return { ok: false, reason: 'must be 12 digits' };
+  const provinceCode = input.slice(0, 3);
+  const province = PROVINCE_CODES[provinceCode];
+  if (!province) return { ok: false, reason: `province code ${provinceCode} does not exist` };
+  const g = Number(input[3]);
+  return {
+    ok: true,
+    value: {
+      value: input,
+      provinceCode,
+      province,
+      gender: g % 2 === 0 ? 'male' : 'female',
+      century: 1900 + Math.floor(g / 2) * 100,
+      yearOfCentury: Number(input.slice(4, 6)),
+    },
+  };
+}
+
+/** Whether the number's gender/century digit and year agree with a date of birth (yyyy-MM-dd). */
+export function checkBirthYear(id: IdNumber, dateOfBirth: string): ParseResult<true> {
+  const year = Number(dateOfBirth.slice(0, 4));
+  if (year < id.century || year >= id.century + 100) {
+    return { ok: false, reason: `the 4th digit says born ${id.century}–${id.century + 99}, the date of birth says ${year}` };
+  }
+  if (year % 100 !== id.yearOfCentury) {
+    return { ok: false, reason: `digits 5–6 say a year ending ${String(id.yearOfCentury).padStart(2, '0')}, the date of birth says ${year}` };
+  }
+  return { ok: true, value: true };
+}
+
+/** 12-digit personal ID, 9-digit old card (CMND): integrations tell them apart by length. */
+export function isOldCardNumber(input: string): boolean {
+  return /^\d{9}$/.test(input);
+}
+
+/** Social-insurance code: 10 digits, no public check digit. */
+export function parseInsuranceCode(input: string): ParseResult<string> {
+  return /^\d{10}$/.test(input) ? { ok: true, value: input } : { ok: false, reason: 'must be 10 digits' };
+}
