@@ -1,5 +1,9 @@
 import type { AdapterModule } from './module.ts';
 import { businessRegistry } from './business-registry/index.ts';
+import { dvcqg } from './dvcqg/index.ts';
+import { population } from './population/index.ts';
+import { socialInsurance } from './social-insurance/index.ts';
+import { tax } from './tax/index.ts';
 import type { BusinessRegistry } from '../src/core/enterprises.ts';
 import type { PopulationRegistry } from '../src/core/citizens-port.ts';
 import type { Adapter } from '../src/core/ports.ts';
@@ -8,7 +12,7 @@ import type { SocialInsuranceRegistry } from '../src/core/social-insurance-port.
 import type { TaxRegistry } from '../src/core/taxpayers-port.ts';
 
 /** Every national system the gateway connects to. Adding one is one line here. */
-export const adapterModules = [businessRegistry] as const satisfies readonly AdapterModule<unknown>[];
+export const adapterModules = [businessRegistry, population, tax, socialInsurance, dvcqg] as const satisfies readonly AdapterModule<unknown>[];
 
 /** The built adapters, by system id, as the composition root hands them to the use cases. */
 export interface Adapters {

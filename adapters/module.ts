@@ -37,6 +37,8 @@ export interface AdapterModule<Ops> {
   /** Human name, shown by the sandbox and GET /v1/upstreams. */
   name: string;
   protocol: string;
+  /** A GET on the simulator (and the real system) that answers 200 when the system is up. */
+  healthPath: string;
   create(deps: AdapterDeps, options: AdapterOptions): Adapter<Ops>;
   /** The simulator: a real HTTP handler speaking the same wire protocol. */
   simulator(deps: SimulatorDeps): RequestListener;

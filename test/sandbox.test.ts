@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseIdNumber } from '../src/core/identifiers/id-number.ts';
 import { parseEnterpriseCode } from '../src/core/identifiers/tax-code.ts';
 import { createLogger } from '../src/logging.ts';
 import { startSandbox, type Sandbox } from '../src/sandbox/sandbox.ts';
@@ -16,24 +17,33 @@ const post = (body: unknown) =>
 
 describe('sandbox control server', () => {
   it('lists each simulator with its own URL', async () => {
-    const index = (await (await fetch(sandbox.controlUrl)).json()) as { systems: { id: string; url: string; fault: unknown }[] };
-    expect(index.systems.map((s) => s.id)).toContain('business-registry');
+    const index = (await (await fetch(sandbox.controlUrl)).json()) as { systems: { id: string; url: string; health: string; fault: unknown }[] };
+    expect(index.systems.map((s) => s.id)).toEqual(['business-registry', 'population', 'tax', 'social-insurance', 'dvcqg']);
+    expect(new Set(index.systems.map((s) => s.url)).size).toBe(index.systems.length);
     for (const system of index.systems) {
       expect(system.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(system.url).not.toBe(sandbox.controlUrl);
-      // A separate, real HTTP server.
-      expect((await fetch(`${system.url}/api/v1/trang-thai`)).status).toBe(200);
+      // A separate, real HTTP server, up.
+      expect((await fetch(system.health)).status, system.id).toBe(200);
     }
   });
 
   it('shows personas that look like Sơn La and whose identifiers are valid', async () => {
     const personas = (await (await fetch(`${sandbox.controlUrl}/personas`)).json()) as {
-      people: { idNumber: string; fullName: string; dateOfBirth: string; gender: string }[];
+      people: { idNumber: string; oldIdNumber: string | null; fullName: string; dateOfBirth: string; gender: string; deceased: boolean }[];
       enterprises: { enterpriseCode: string; name: string; status: string }[];
+      taxpayers: { taxCode: string; taxpayerType: string }[];
+      insured: { insuranceCode: string; idNumber: string }[];
+      procedures: { code: string; agencies: string[] }[];
     };
-    expect(personas.people.length).toBeGreaterThanOrEqual(10);
+    expect(personas.people.length).toBeGreaterThanOrEqual(200);
+    expect(new Set(personas.people.map((p) => p.idNumber)).size).toBe(personas.people.length);
+    expect(personas.people.filter((p) => p.idNumber.startsWith('014')).length / personas.people.length).toBeGreaterThan(0.75);
+    expect(personas.people.some((p) => p.deceased)).toBe(true);
+    expect(personas.people.some((p) => p.oldIdNumber && /^\d{9}$/.test(p.oldIdNumber))).toBe(true);
+    expect(new Set(personas.people.map((p) => `${p.gender}:${p.dateOfBirth.slice(0, 2)}`))).toEqual(new Set(['male:19', 'female:19', 'male:20', 'female:20']));
     for (const p of personas.people) {
-      expect(p.idNumber).toMatch(/^014\d{9}$/);
+      expect(parseIdNumber(p.idNumber).ok, p.idNumber).toBe(true);
       // Gender/century digit and year agree with the date of birth (DOMAIN.md).
       const year = Number(p.dateOfBirth.slice(0, 4));
       const digit = Number(p.idNumber[3]);
@@ -45,7 +55,17 @@ describe('sandbox control server', () => {
     expect(personas.people.some((p) => /^(Lò|Cầm|Quàng|Tòng|Vì) /.test(p.fullName))).toBe(true);
     expect(personas.people.some((p) => /^(Giàng|Sùng|Mùa) /.test(p.fullName))).toBe(true);
     expect(new Set(personas.enterprises.map((e) => e.status))).toEqual(new Set(['active', 'suspended', 'dissolving', 'dissolved', 'bankrupt']));
+    expect(personas.enterprises.length).toBeGreaterThanOrEqual(50);
+    expect(personas.enterprises.some((e) => e.enterpriseCode.endsWith('-001'))).toBe(true);
     for (const e of personas.enterprises) expect(parseEnterpriseCode(e.enterpriseCode).ok, e.enterpriseCode).toBe(true);
+    // Every enterprise is a taxpayer too; individuals pay under their personal ID number.
+    const taxCodes = new Set(personas.taxpayers.map((t) => t.taxCode));
+    for (const e of personas.enterprises) expect(taxCodes.has(e.enterpriseCode)).toBe(true);
+    expect(new Set(personas.taxpayers.map((t) => t.taxpayerType))).toEqual(new Set(['organization', 'individual', 'household_business']));
+    expect(personas.insured.length).toBeGreaterThanOrEqual(50);
+    for (const i of personas.insured) expect(i.insuranceCode).toMatch(/^\d{10}$/);
+    expect(personas.procedures.length).toBeGreaterThanOrEqual(30);
+    for (const p of personas.procedures) expect(p.code).toMatch(/^1\.\d{6}\.000\.00\.00\.H52$/);
   });
 
   it('sets, lists and clears faults, and refuses bad ones naming the field', async () => {

@@ -8,6 +8,7 @@ export const businessRegistry: AdapterModule<BusinessRegistry> = {
   id: 'business-registry',
   name: 'National business registration system',
   protocol: 'REST/JSON',
+  healthPath: '/api/v1/trang-thai',
   create(deps, options) {
     const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
     const client = createBusinessRegistryClient({ http, policy: deps.policy }, { retryAfterSeconds: options.retryAfterSeconds });

@@ -58,14 +58,14 @@ export async function startSandbox(deps: { log: Logger }, options: SandboxOption
   const faults = new FaultBoard();
   const started: Listening[] = [];
   const urls: Partial<Record<SystemId, string>> = {};
-  const systems: { id: SystemId; name: string; protocol: string; url: string }[] = [];
+  const systems: { id: SystemId; name: string; protocol: string; url: string; health: string }[] = [];
   try {
     for (const [i, module] of adapterModules.entries()) {
       const port = options.port === 0 ? 0 : options.port + 1 + i;
       const server = await listen(module.simulator({ faults, log: deps.log.child({ simulator: module.id }) }), options.host, port);
       started.push(server);
       urls[module.id] = server.url;
-      systems.push({ id: module.id, name: module.name, protocol: module.protocol, url: server.url });
+      systems.push({ id: module.id, name: module.name, protocol: module.protocol, url: server.url, health: server.url + module.healthPath });
     }
 
     const control = await listen(

@@ -144,16 +144,24 @@ describe('the rest of the contract', () => {
 
   it('answers 501 NOT_IMPLEMENTED on planned operations, after checking the request', async () => {
     const person = people[1]!;
-    const planned = await gw.fetch('/v1/citizens/verify', {
-      method: 'POST',
-      headers: accountable,
-      body: JSON.stringify({ idNumber: person.idNumber, fullName: person.fullName, dateOfBirth: person.dateOfBirth }),
-    });
+    const dossier = {
+      code: 'H52.101.114-261127-0001',
+      procedureCode: '1.004616.000.00.00.H52',
+      procedureName: 'Đăng ký khai sinh',
+      field: { code: 'HT', name: 'Hộ tịch' },
+      receiptNumber: '000.00.14.H52-261127-0001',
+      applicant: { type: 'citizen', identifier: person.idNumber, name: person.fullName },
+      summary: 'Đăng ký khai sinh',
+      receivedAt: '2026-11-27T08:00:00+07:00',
+      dueAt: '2026-11-27T17:00:00+07:00',
+      channel: 'in_person',
+      handlingAgency: 'H52.101.114',
+    };
+    const planned = await gw.fetch('/v1/dossiers', { method: 'POST', headers: accountable, body: JSON.stringify(dossier) });
     expect(planned.status).toBe(501);
     expect((await problem(planned)).code).toBe('NOT_IMPLEMENTED');
 
     for (const [path, key] of [
-      ['/v1/procedures', KEYS.portal],
       ['/v1/upstreams', KEYS.operator],
       ['/v1/audit/checkpoint', KEYS.auditor],
     ] as const) {

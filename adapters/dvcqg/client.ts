@@ -1,0 +1,120 @@
+import { GatewayError } from '../../src/errors/gateway-error.ts';
+import type { CallContext, Health } from '../../src/core/ports.ts';
+import type { ProcedureCatalogue } from '../../src/core/procedures-port.ts';
+import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
+import type { UpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import { interpretLoginAnswer, interpretServiceAnswer } from './errors.ts';
+import { MappingError, toProcedure, toProcedureSummary, wireProcedure, wireSummaryList } from './mapping.ts';
+import { createSessionCache } from './session-cache.ts';
+
+export const LOGIN_PATH = '/api/login';
+export const SERVICE_PATH = '/api/service';
+export const HEALTH_PATH = '/api/health';
+
+/** Catalogue service names on the portal. */
+export const SERVICES = {
+  list: 'LayDanhSachTTHC',
+  get: 'LayThuTuc',
+} as const;
+
+export interface DvcqgClient extends ProcedureCatalogue {
+  health(ctx: CallContext): Promise<Health>;
+}
+
+export interface DvcqgClientOptions {
+  retryAfterSeconds: number;
+  /** Sent as `madonvi` on every service call: the agency the gateway acts for (Sơn La: H52). */
+  gatewayAgency: string;
+  credentials: { username: string; password: string };
+}
+
+function bad(detail: string, cause?: unknown): GatewayError {
+  return new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `national portal: ${detail}`, upstreamFailure: true, cause });
+}
+
+/** Runs a mapping, turning what the mapping refuses into a bad response. */
+function mapped<T>(map: () => T): T {
+  try {
+    return map();
+  } catch (err) {
+    if (err instanceof MappingError) throw bad(err.message, err);
+    throw err;
+  }
+}
+
+export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPolicy }, options: DvcqgClientOptions): DvcqgClient {
+  const { http, policy } = deps;
+  const { retryAfterSeconds } = options;
+  // The province's agency code: procedure codes end with it, and LayDanhSachTTHC filters on it.
+  const province = options.gatewayAgency.split('.')[0]!;
+
+  const headers = (requestId?: string): Record<string, string> => ({
+    accept: 'application/json',
+    'content-type': 'application/json; charset=utf-8',
+    ...(requestId ? { 'x-request-id': requestId } : {}),
+  });
+
+  const sessions = createSessionCache(async (signal) => {
+    const response = await http.send({ method: 'POST', path: LOGIN_PATH, headers: headers(), body: JSON.stringify(options.credentials), signal });
+    return interpretLoginAnswer(response, retryAfterSeconds);
+  });
+
+  /**
+   * One service call with the shared session. An expired session is replaced once (by this call's
+   * login, or by one another call already started) and the call repeated once; the whole exchange
+   * runs inside the caller's policy.execute, so its timeout covers the logins too.
+   */
+  async function callService(ctx: CallContext, signal: AbortSignal, service: string, params: Record<string, string>) {
+    const attempt = async (session: string) => {
+      const body = JSON.stringify({ session, madonvi: options.gatewayAgency, service, ...params });
+      const response = await http.send({ method: 'POST', path: SERVICE_PATH, headers: headers(ctx.requestId), body, signal });
+      return interpretServiceAnswer(response, retryAfterSeconds);
+    };
+    const first = await sessions.get(signal);
+    const outcome = await attempt(first);
+    if (outcome.kind !== 'session-expired') return outcome;
+    sessions.invalidate(first);
+    const second = await sessions.get(signal);
+    const retried = await attempt(second);
+    if (retried.kind !== 'session-expired') return retried;
+    sessions.invalidate(second);
+    throw new GatewayError('UPSTREAM_AUTH', {
+      detail: 'the national public-service portal rejected a session it had just issued',
+      upstreamFailure: true,
+    });
+  }
+
+  return {
+    list: (ctx) =>
+      policy.execute(ctx, async (signal) => {
+        const outcome = await callService(ctx, signal, SERVICES.list, { MaTinh: province });
+        if (outcome.kind !== 'ok') throw bad(`${SERVICES.list} answered "not found"`);
+        const parsed = wireSummaryList.safeParse(outcome.data);
+        if (!parsed.success) throw bad(`${SERVICES.list} data does not have the documented shape`, parsed.error);
+        return mapped(() => parsed.data.map(toProcedureSummary));
+      }),
+
+    get: (ctx, code) =>
+      policy.execute(ctx, async (signal) => {
+        const outcome = await callService(ctx, signal, SERVICES.get, { MaTTHC: code });
+        if (outcome.kind === 'not-found') {
+          throw new GatewayError('SUBJECT_NOT_FOUND', { detail: 'the national procedure catalogue has no procedure with this code' });
+        }
+        const parsed = wireProcedure.safeParse(outcome.data);
+        if (!parsed.success) throw bad(`${SERVICES.get} data does not have the documented shape`, parsed.error);
+        if (parsed.data.MATTHC !== code) throw bad('answered about another procedure than the one asked for');
+        return mapped(() => toProcedure(parsed.data, new Date()));
+      }),
+
+    async health(ctx) {
+      const started = performance.now();
+      try {
+        const response = await http.send({ method: 'GET', path: HEALTH_PATH, headers: { accept: 'application/json' }, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(2000)]) });
+        const latencyMs = Math.round(performance.now() - started);
+        return response.status === 200 ? { status: 'up', latencyMs } : { status: 'down', latencyMs, detail: `HTTP ${response.status}` };
+      } catch (err) {
+        return { status: 'down', latencyMs: Math.round(performance.now() - started), detail: (err as Error).message };
+      }
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { GatewayError } from '../../src/errors/gateway-error.ts';
+import type { UpstreamResponse } from '../../src/resilience/upstream-http.ts';
+import { isSuccessCode, wireLoginAnswer, wireServiceAnswer } from './mapping.ts';
+
+/** The portal's `error_code` values (inferred, see README.md). "0" and "00" are success. */
+export const WIRE_CODES = {
+  /** Login refused: wrong user name or password. */
+  loginRefused: '1',
+  /** The request lacks a field or names no known service. */
+  badRequest: '400',
+  /** The session token is unknown or has expired: log in again. */
+  sessionExpired: '401',
+  /** The account may not act for this `madonvi`. */
+  agencyRefused: '403',
+  /** LayThuTuc: no procedure with this MaTTHC. */
+  notFound: '404',
+  /** The portal's own failure (HTTP 500). */
+  systemError: '500',
+} as const;
+
+/** What a service call came to, short of an error the caller sees. */
+export type ServiceOutcome = { kind: 'ok'; data: unknown } | { kind: 'session-expired' } | { kind: 'not-found' };
+
+function bad(detail: string, cause?: unknown): GatewayError {
+  return new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `national portal: ${detail}`, upstreamFailure: true, cause });
+}
+
+/** The portal's text goes to the log (through `cause`), never to the caller. */
+function wireCause(status: number, code: string, message: string | null | undefined): Error {
+  return new Error(`HTTP ${status}, error_code ${code}: ${(message ?? '').slice(0, 200)}`);
+}
+
+function readJson(response: UpstreamResponse, retryAfterSeconds: number): unknown {
+  if (response.status >= 500 || response.status === 429) {
+    throw new GatewayError('UPSTREAM_UNAVAILABLE', {
+      detail: 'the national public-service portal is failing',
+      retryAfter: retryAfterSeconds,
+      upstreamFailure: true,
+      cause: new Error(`HTTP ${response.status}: ${response.body.subarray(0, 200).toString('utf8')}`),
+    });
+  }
+  const contentType = String(response.headers['content-type'] ?? '');
+  if (!/^application\/json\b/i.test(contentType)) throw bad(`unexpected content type "${contentType.slice(0, 60)}"`);
+  try {
+    return JSON.parse(response.body.toString('utf8'));
+  } catch (err) {
+    throw bad('the answer is not JSON', err);
+  }
+}
+
+/**
+ * The login answer: the session token, or UPSTREAM_AUTH when the portal refuses the gateway's
+ * account. That is the gateway's misconfiguration, not a business answer about a subject, so it
+ * counts against the breaker.
+ */
+export function interpretLoginAnswer(response: UpstreamResponse, retryAfterSeconds: number): string {
+  const parsed = wireLoginAnswer.safeParse(readJson(response, retryAfterSeconds));
+  if (!parsed.success) throw bad('the login answer does not have the documented shape', parsed.error);
+  const answer = parsed.data;
+  if (answer.error_code === WIRE_CODES.loginRefused && (response.status === 200 || response.status === 401)) {
+    throw new GatewayError('UPSTREAM_AUTH', {
+      detail: "the national public-service portal refused the gateway's account",
+      upstreamFailure: true,
+      cause: wireCause(response.status, answer.error_code, answer.message),
+    });
+  }
+  if (response.status !== 200 || !isSuccessCode(answer.error_code) || !answer.session) {
+    throw bad(`refused the login (HTTP ${response.status}, code ${answer.error_code})`, wireCause(response.status, answer.error_code, answer.message));
+  }
+  return answer.session;
+}
+
+/**
+ * A service answer: its data, or the two outcomes the client handles itself (an expired session
+ * is retried after a new login; "not found" means something only to the service that was asked).
+ */
+export function interpretServiceAnswer(response: UpstreamResponse, retryAfterSeconds: number): ServiceOutcome {
+  const parsed = wireServiceAnswer.safeParse(readJson(response, retryAfterSeconds));
+  if (!parsed.success) throw bad('the answer does not have the documented shape', parsed.error);
+  const answer = parsed.data;
+  const code = answer.error_code;
+  if (response.status === 200 && isSuccessCode(code)) {
+    if (answer.data === undefined || answer.data === null) throw bad('a success answer without data');
+    return { kind: 'ok', data: answer.data };
+  }
+  if (code === WIRE_CODES.sessionExpired && (response.status === 200 || response.status === 401)) return { kind: 'session-expired' };
+  if (code === WIRE_CODES.notFound && (response.status === 200 || response.status === 404)) return { kind: 'not-found' };
+  if (code === WIRE_CODES.agencyRefused && (response.status === 200 || response.status === 403)) {
+    throw new GatewayError('UPSTREAM_AUTH', {
+      detail: "the national public-service portal refused the gateway's agency code",
+      upstreamFailure: true,
+      cause: wireCause(response.status, code, answer.message),
+    });
+  }
+  throw bad(`refused the request (HTTP ${response.status}, code ${code})`, wireCause(response.status, code, answer.message));
+}

@@ -1,0 +1,31 @@
+import type { AdapterModule } from '../module.ts';
+import type { ProcedureCatalogue } from '../../src/core/procedures-port.ts';
+import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import { createDvcqgClient } from './client.ts';
+import { SANDBOX_ACCOUNT } from './sandbox-account.ts';
+import { createDvcqgSimulator } from './simulator/server.ts';
+
+export { SANDBOX_ACCOUNT } from './sandbox-account.ts';
+export { createDvcqgSimulator, type DvcqgSimulator, type DvcqgSimulatorOptions } from './simulator/server.ts';
+
+export const dvcqg: AdapterModule<ProcedureCatalogue> = {
+  id: 'dvcqg',
+  name: 'National Public Service Portal (Cổng Dịch vụ công quốc gia)',
+  protocol: 'session login, then JSON POST',
+  healthPath: '/api/health',
+  create(deps, options) {
+    if (!options.credentials) deps.log.info({ upstream: 'dvcqg' }, 'no portal account configured: using the sandbox account');
+    const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
+    const client = createDvcqgClient(
+      { http, policy: deps.policy },
+      { retryAfterSeconds: options.retryAfterSeconds, gatewayAgency: options.gatewayAgency, credentials: options.credentials ?? SANDBOX_ACCOUNT },
+    );
+    return {
+      id: 'dvcqg',
+      ops: { list: client.list, get: client.get },
+      health: client.health,
+      close: () => http.close(),
+    };
+  },
+  simulator: (deps) => createDvcqgSimulator(deps),
+};

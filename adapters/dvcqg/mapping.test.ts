@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { isGatewayError } from '../../src/errors/gateway-error.ts';
+import type { UpstreamResponse } from '../../src/resilience/upstream-http.ts';
+import { interpretLoginAnswer, interpretServiceAnswer } from './errors.ts';
+import { MappingError, toLevel, toProcedure, toProcedureSummary, wireProcedure, wireServiceAnswer, wireSummaryList } from './mapping.ts';
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+const data = (name: string): unknown => wireServiceAnswer.parse(JSON.parse(fixture(name).toString('utf8'))).data;
+const response = (status: number, body: Buffer | string, type = 'application/json; charset=utf-8'): UpstreamResponse => ({
+  status,
+  headers: { 'content-type': type },
+  body: Buffer.isBuffer(body) ? body : Buffer.from(body),
+});
+const at = new Date('2026-11-27T23:42:51Z');
+
+function caught(fn: () => unknown) {
+  try {
+    fn();
+  } catch (err) {
+    if (isGatewayError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected an error');
+}
+
+describe('dvcqg mapping', () => {
+  it('maps the LayDanhSachTTHC list with agency codes, and normalises names to NFC', () => {
+    const summaries = wireSummaryList.parse(data('procedure-list.json')).map(toProcedureSummary);
+    expect(summaries).toEqual([
+      {
+        code: '1.003541.000.00.00.H52',
+        name: 'Đăng ký khai sinh',
+        field: { code: 'HT', name: 'Hộ tịch' },
+        agencies: ['H52.101.114', 'H52.118.101', 'H52.128.101'],
+        level: 'Toàn trình',
+      },
+      {
+        code: '1.006223.000.00.00.H52',
+        name: 'Cấp Phiếu lý lịch tư pháp',
+        field: { code: 'LLTP', name: 'Lý lịch tư pháp' },
+        agencies: ['H52.20'],
+        level: 'Toàn trình',
+      },
+      {
+        code: '1.002896.000.00.00.H52',
+        name: 'Cấp giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm',
+        field: { code: 'ATTP', name: 'An toàn thực phẩm' },
+        agencies: ['H52.21', 'H52.25'],
+        level: 'Một phần',
+      },
+    ]);
+    // The fixture sends the second name decomposed (NFD); it must come out composed.
+    expect(fixture('procedure-list.json').toString('utf8')).toContain('\\u0301');
+    expect(summaries[1]!.name).toBe(summaries[1]!.name.normalize('NFC'));
+    expect(summaries[1]!.name.length).toBe('Cấp Phiếu lý lịch tư pháp'.length);
+  });
+
+  it('maps a LayThuTuc procedure with agency names, and takes retrievedAt from the fetch', () => {
+    const procedure = toProcedure(wireProcedure.parse(data('procedure.json')), at);
+    expect(procedure).toEqual({
+      code: '1.003541.000.00.00.H52',
+      name: 'Đăng ký khai sinh',
+      field: { code: 'HT', name: 'Hộ tịch' },
+      steps: expect.stringMatching(/^Bước 1: Tổ chức, cá nhân nộp hồ sơ/),
+      channels: 'Trực tiếp; Trực tuyến; Dịch vụ bưu chính',
+      dossierComponents: [{ name: 'Tờ khai đăng ký khai sinh (theo mẫu)', copies: 1 }, { name: 'Giấy tờ tùy thân của người yêu cầu' }],
+      legalBasis: ['Luật Hộ tịch số 60/2014/QH13', 'Nghị định số 118/2025/NĐ-CP về thực hiện thủ tục hành chính theo cơ chế một cửa, một cửa liên thông'],
+      implementingAgencies: ['Ủy ban nhân dân phường Tô Hiệu', 'Ủy ban nhân dân phường Mộc Châu', 'Ủy ban nhân dân xã Vân Hồ'],
+      results: ['Giấy khai sinh'],
+      fees: null,
+      processingTime: 'Ngay trong ngày làm việc',
+      retrievedAt: '2026-11-28T06:42:51+07:00',
+    });
+    // "Vân Hồ" arrives decomposed in the fixture.
+    expect(procedure.implementingAgencies[2]).toBe('Ủy ban nhân dân xã Vân Hồ'.normalize('NFC'));
+    expect(procedure.dossierComponents[1]).not.toHaveProperty('copies');
+  });
+
+  it('keeps fees as worded and reads copies written as text', () => {
+    const wire = wireProcedure.parse(data('procedure-with-fee.json'));
+    expect(toProcedure(wire, at)).toMatchObject({ fees: '200.000 đồng/lần', processingTime: '10 ngày', implementingAgencies: ['Sở Tư pháp tỉnh Sơn La'] });
+    const textCopies = wireProcedure.parse({ ...wire, THANHPHANHOSO: [{ TENGIAYTO: 'Bản sao giấy khai sinh', SOBAN: '02' }] });
+    expect(toProcedure(textCopies, at).dossierComponents).toEqual([{ name: 'Bản sao giấy khai sinh', copies: 2 }]);
+    expect(toProcedure({ ...wire, LEPHI: '  ', THOIHANGIAIQUYET: '' }, at)).toMatchObject({ fees: null, processingTime: null });
+  });
+
+  it('maps the service levels of Decree 43/2011 to those of Decree 42/2022', () => {
+    expect(toLevel('4')).toBe('Toàn trình');
+    expect(toLevel(3)).toBe('Một phần');
+    expect(toLevel('2')).toBeNull();
+    expect(toLevel(null)).toBeNull();
+    expect(toLevel('')).toBeNull();
+    expect(toLevel('Mo\u0302\u0323t pha\u0302\u0300n')).toBe('Một phần');
+    expect(() => toLevel('7')).toThrow(MappingError);
+  });
+
+  it('refuses what it cannot read instead of guessing', () => {
+    const wire = wireProcedure.parse(data('procedure.json'));
+    expect(() => toProcedure({ ...wire, NGAYCAPNHAT: '20250231080000' }, at)).toThrow(MappingError);
+    expect(() => toProcedure({ ...wire, THANHPHANHOSO: [{ TENGIAYTO: 'Tờ khai', SOBAN: 1.5 }] }, at)).toThrow(MappingError);
+    expect(wireProcedure.safeParse({ ...wire, LINHVUCTHUCHIEN: undefined }).success).toBe(false);
+    expect(wireSummaryList.safeParse([{ MATTHC: '1.003541.000.00.00.H52' }]).success).toBe(false);
+  });
+});
+
+describe('dvcqg answers', () => {
+  it('accepts both success codes, "0" and "00"', () => {
+    expect(interpretServiceAnswer(response(200, fixture('procedure-list.json')), 5)).toMatchObject({ kind: 'ok', data: expect.any(Array) });
+    expect(interpretServiceAnswer(response(200, fixture('procedure.json')), 5)).toMatchObject({ kind: 'ok', data: { MATTHC: '1.003541.000.00.00.H52' } });
+    for (const code of ['0', '00', 0]) {
+      expect(interpretServiceAnswer(response(200, JSON.stringify({ error_code: code, data: [] })), 5)).toEqual({ kind: 'ok', data: [] });
+    }
+  });
+
+  it('reads the login session, and refuses the gateway account with UPSTREAM_AUTH counted against the upstream', () => {
+    expect(interpretLoginAnswer(response(200, fixture('login-ok.json')), 5)).toBe('q3v0cJx1m9yZ8kS2bT7pW4eR6uA5dF0h');
+    for (const status of [200, 401]) {
+      const refused = caught(() => interpretLoginAnswer(response(status, fixture('login-refused.json')), 5));
+      expect(refused).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502, upstreamFailure: true });
+      expect(refused.detail).not.toContain('mật khẩu');
+    }
+    expect(caught(() => interpretLoginAnswer(response(200, '{"error_code":"0"}'), 5)).code).toBe('UPSTREAM_BAD_RESPONSE');
+  });
+
+  it('recognises an expired session and "not found"', () => {
+    expect(interpretServiceAnswer(response(200, fixture('session-expired.json')), 5)).toEqual({ kind: 'session-expired' });
+    expect(interpretServiceAnswer(response(401, fixture('session-expired.json')), 5)).toEqual({ kind: 'session-expired' });
+    expect(interpretServiceAnswer(response(200, fixture('not-found.json')), 5)).toEqual({ kind: 'not-found' });
+  });
+
+  it('turns failures into upstream errors without passing on the portal text', () => {
+    const unavailable = caught(() => interpretServiceAnswer(response(500, fixture('system-error.json')), 7));
+    expect(unavailable).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryAfter: 7, upstreamFailure: true });
+    expect(unavailable.detail).not.toContain('Lỗi');
+    expect(caught(() => interpretLoginAnswer(response(503, fixture('system-error.json')), 7))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryAfter: 7 });
+
+    const agency = caught(() => interpretServiceAnswer(response(200, '{"error_code":"403","message":"Tài khoản không được phép"}'), 5));
+    expect(agency).toMatchObject({ code: 'UPSTREAM_AUTH', upstreamFailure: true });
+
+    const cases: [number, string, string][] = [
+      [200, '{"error_code":"0","data":{"MATTHC":', 'application/json'],
+      [200, '<html>bảo trì</html>', 'text/html'],
+      [200, '{"error_code":"0"}', 'application/json'],
+      [200, '{"message":"Thành công","data":[]}', 'application/json'],
+      [200, '{"error_code":"400","message":"Dịch vụ không tồn tại"}', 'application/json'],
+      [400, '{"error_code":"0","data":[]}', 'application/json'],
+      [200, '{"error_code":"99"}', 'application/json'],
+    ];
+    for (const [status, body, type] of cases) {
+      const err = caught(() => interpretServiceAnswer(response(status, body, type), 5));
+      expect(err).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', status: 502, upstreamFailure: true });
+      expect(err.detail).not.toMatch(/Dịch vụ|bảo trì/);
+    }
+  });
+});

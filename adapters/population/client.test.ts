@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestListener } from 'node:http';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { CallContext } from '../../src/core/ports.ts';
+import { GatewayError, isGatewayError } from '../../src/errors/gateway-error.ts';
+import { listen, type Listening } from '../../src/http/listen.ts';
+import { createLogger } from '../../src/logging.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { createPolicy, type UpstreamPolicy } from '../../src/resilience/policy.ts';
+import { FaultBoard } from '../../src/sandbox/faults.ts';
+import { people, UNKNOWN } from '../../src/sandbox/personas.ts';
+import { createPopulationClient, type PopulationClient, type PopulationClientOptions } from './client.ts';
+import type { RawAnswer } from './errors.ts';
+import { createPopulationSimulator, type ReceivedRequest } from './simulator/server.ts';
+
+const log = createLogger({ level: 'silent' });
+const faults = new FaultBoard();
+const received: ReceivedRequest[] = [];
+let wsdlFetches = 0;
+let abandoned = 0;
+let server: Listening;
+
+const living = people.find((p) => p.dateOfDeath === null && p.oldIdNumber !== null)!;
+const deceased = people.find((p) => p.dateOfDeath !== null)!;
+
+beforeAll(async () => {
+  const simulator = createPopulationSimulator({ faults, log }, { onRequest: (r) => received.push(r) });
+  // Counts what the tests need to see from outside: WSDL fetches and connections given up on.
+  const counting: RequestListener = (req, res) => {
+    if (req.method === 'GET') wsdlFetches++;
+    res.on('close', () => {
+      if (!res.writableFinished) abandoned++;
+    });
+    simulator(req, res);
+  };
+  server = await listen(counting, '127.0.0.1', 0);
+});
+afterAll(async () => {
+  await server.close();
+});
+
+let policy: UpstreamPolicy;
+let client: PopulationClient;
+const built: { policy: UpstreamPolicy; client: PopulationClient }[] = [];
+const build = (options: Partial<PopulationClientOptions> = {}) => {
+  policy = createPolicy({ log, metrics: createMetrics({ defaultMetrics: false }) }, 'population', {
+    timeoutMs: 400,
+    retryAfterSeconds: 3,
+    breaker: { errorThresholdPercentage: 50, volumeThreshold: 1000, resetTimeoutMs: 600, rollingCountTimeoutMs: 10_000 },
+  });
+  client = createPopulationClient({ policy }, { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, integrationCode: 'LIENTHONG-H52', ...options });
+  built.push({ policy, client });
+};
+beforeEach(() => {
+  received.length = 0;
+  build();
+});
+afterEach(async () => {
+  faults.clear();
+  for (const b of built.splice(0)) {
+    b.policy.shutdown();
+    await b.client.close();
+  }
+});
+
+const ctx = (over: Partial<CallContext> = {}): CallContext => ({
+  requestId: randomUUID(),
+  exchangeId: randomUUID(),
+  signal: new AbortController().signal,
+  log,
+  clientId: 'sandbox-agency',
+  agency: 'H52.101.114',
+  purpose: '1.001612.000.00.00.H52',
+  userId: 'canbo.motcua.01',
+  ...over,
+});
+
+async function failure(promise: Promise<unknown>): Promise<GatewayError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isGatewayError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('population client: XacThucThongTinCongDan', () => {
+  it('confirms the exact persona, and the same name in NFD, in other letter case and spacing', async () => {
+    const { idNumber, fullName, dateOfBirth } = living;
+    expect(await client.exists(ctx(), { idNumber, fullName, dateOfBirth })).toBe(true);
+    expect(await client.exists(ctx(), { idNumber, fullName: fullName.normalize('NFD'), dateOfBirth })).toBe(true);
+    expect(await client.exists(ctx(), { idNumber, fullName: fullName.toLocaleUpperCase('vi'), dateOfBirth })).toBe(true);
+    expect(await client.exists(ctx(), { idNumber, fullName: `  ${fullName.toLocaleLowerCase('vi').replaceAll(' ', '   ')} ` })).toBe(true);
+    expect(await client.exists(ctx(), { idNumber })).toBe(true);
+  });
+
+  it('answers false for a wrong date of birth, a wrong name, an unknown number or a deceased person', async () => {
+    const { idNumber, fullName, dateOfBirth } = living;
+    const nextDay = new Date(Date.parse(`${dateOfBirth}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    expect(await client.exists(ctx(), { idNumber, fullName, dateOfBirth: nextDay })).toBe(false);
+    expect(await client.exists(ctx(), { idNumber, fullName: `${fullName} Anh`, dateOfBirth })).toBe(false);
+    // Diacritics matter: "Lo Van Thang" is another name than "Lò Văn Thắng".
+    expect(await client.exists(ctx(), { idNumber, fullName: fullName.normalize('NFD').replace(/\p{M}/gu, ''), dateOfBirth })).toBe(false);
+    expect(await client.exists(ctx(), { idNumber: UNKNOWN.idNumber })).toBe(false);
+    expect(await client.exists(ctx(), { idNumber: deceased.idNumber, fullName: deceased.fullName, dateOfBirth: deceased.dateOfBirth })).toBe(false);
+  });
+
+  it('sends a fresh MaYeuCau and the agency, officer and purpose of the context on every request', async () => {
+    const contexts = [ctx(), ctx({ agency: 'H52.20', userId: 'canbo.tuphap.07', purpose: 'XAC_MINH_DANH_TINH' }), ctx()];
+    await client.exists(contexts[0]!, { idNumber: living.idNumber, fullName: living.fullName.normalize('NFD'), dateOfBirth: living.dateOfBirth });
+    await client.exists(contexts[1]!, { idNumber: living.idNumber });
+    await client.lookup(contexts[2]!, living.idNumber);
+
+    expect(received.map((r) => r.operation)).toEqual(['XacThucThongTinCongDan', 'XacThucThongTinCongDan', 'TraCuuThongTinCongDan']);
+    received.forEach((request, i) => {
+      const c = contexts[i]!;
+      expect(request.fields).toMatchObject({ MaDonVi: c.agency, MaCanBo: c.userId, MaDVC: c.purpose, MaTichHop: 'LIENTHONG-H52', SoDinhDanh: living.idNumber });
+      expect(request.fields.MaYeuCau).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(request.soapAction).toBe(`http://dancuquocgia.gov.vn/lienthong/${request.operation}`);
+    });
+    expect(new Set(received.map((r) => r.fields.MaYeuCau)).size).toBe(3);
+    // Names go out in NFC, whatever the caller sent; fields not asked about are not sent.
+    expect(received[0]!.fields.HoVaTen).toBe(living.fullName.normalize('NFC'));
+    expect(received[0]!.fields.NgayThangNamSinh).toBe(living.dateOfBirth.replaceAll('-', ''));
+    expect(Object.keys(received[1]!.fields)).not.toContain('HoVaTen');
+    expect(Object.keys(received[1]!.fields)).not.toContain('NgayThangNamSinh');
+  });
+
+  it('refuses to call without officer or purpose, and refuses malformed numbers, before any exchange', async () => {
+    expect((await failure(client.exists(ctx({ userId: undefined }), { idNumber: living.idNumber }))).code).toBe('ACCOUNTABILITY_REQUIRED');
+    expect((await failure(client.lookup(ctx({ purpose: undefined }), living.idNumber))).code).toBe('ACCOUNTABILITY_REQUIRED');
+    expect((await failure(client.lookup(ctx(), '050712345'))).code).toBe('INVALID_IDENTIFIER');
+    expect((await failure(client.exists(ctx(), { idNumber: living.idNumber, dateOfBirth: '17/04/1989' }))).code).toBe('VALIDATION_FAILED');
+    expect(received).toEqual([]);
+  });
+});
+
+describe('population client: TraCuuThongTinCongDan', () => {
+  it('returns the record, deceased people included', async () => {
+    expect(await client.lookup(ctx(), living.idNumber)).toMatchObject({ idNumber: living.idNumber, oldIdNumber: living.oldIdNumber, deceased: false });
+    expect(await client.lookup(ctx(), deceased.idNumber)).toMatchObject({ idNumber: deceased.idNumber, fullName: deceased.fullName, deceased: true });
+  });
+});
+
+describe('population client: the WSDL and the soap client', () => {
+  it('fetches the WSDL once, shared by concurrent first calls, and posts to the configured endpoint', async () => {
+    const before = wsdlFetches;
+    await Promise.all([client.lookup(ctx(), living.idNumber), client.exists(ctx(), { idNumber: living.idNumber }), client.lookup(ctx(), living.idNumber)]);
+    await client.lookup(ctx(), living.idNumber);
+    expect(wsdlFetches - before).toBe(1);
+    // The WSDL's soap:address names a production host that does not answer here.
+    expect(received).toHaveLength(4);
+  });
+
+  it('builds the soap client again after a failed attempt', async () => {
+    const before = wsdlFetches;
+    faults.set({ system: 'population', mode: 'error' });
+    expect(await failure(client.lookup(ctx(), living.idNumber))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryAfter: 3 });
+    faults.clear();
+    expect((await client.lookup(ctx(), living.idNumber)).idNumber).toBe(living.idNumber);
+    expect(wsdlFetches - before).toBe(2);
+  });
+
+  it('refuses a WSDL that does not describe the service', async () => {
+    faults.set({ system: 'population', mode: 'malformed' });
+    expect(await failure(client.lookup(ctx(), living.idNumber))).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
+  });
+});
+
+describe('population client: faults once the client is built', () => {
+  const warm = async () => {
+    await client.exists(ctx(), { idNumber: living.idNumber });
+    return wsdlFetches;
+  };
+
+  it('maps a Server fault (HTTP 500) to UPSTREAM_UNAVAILABLE', async () => {
+    const fetched = await warm();
+    faults.set({ system: 'population', mode: 'error' });
+    const err = await failure(client.lookup(ctx(), living.idNumber));
+    expect(err).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', status: 503, retryAfter: 3, upstreamFailure: true });
+    expect(String((err.cause as Error).message)).toMatch(/soap:Server/);
+    expect(wsdlFetches).toBe(fetched);
+  });
+
+  it('maps a Client fault to UPSTREAM_BAD_RESPONSE, counted against the upstream', async () => {
+    build({ integrationCode: '' });
+    const err = await failure(client.lookup(ctx(), living.idNumber));
+    expect(err).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', status: 502, upstreamFailure: true });
+    expect(String((err.cause as Error).message)).toMatch(/soap:Client.*MaTichHop/);
+  });
+
+  it('maps a truncated answer to UPSTREAM_BAD_RESPONSE and a dropped connection to UPSTREAM_UNAVAILABLE', async () => {
+    await warm();
+    faults.set({ system: 'population', mode: 'malformed' });
+    expect((await failure(client.lookup(ctx(), living.idNumber))).code).toBe('UPSTREAM_BAD_RESPONSE');
+    faults.set({ system: 'population', mode: 'down' });
+    expect((await failure(client.exists(ctx(), { idNumber: living.idNumber }))).code).toBe('UPSTREAM_UNAVAILABLE');
+  });
+
+  it('abandons the connection of a silent upstream when the policy times out', async () => {
+    await warm();
+    faults.set({ system: 'population', mode: 'timeout' });
+    const before = abandoned;
+    expect((await failure(client.lookup(ctx(), living.idNumber))).code).toBe('UPSTREAM_TIMEOUT');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(abandoned - before).toBe(1);
+  });
+
+  it('refuses answers larger than maxResponseBytes', async () => {
+    build({ maxResponseBytes: 1024 });
+    expect((await failure(client.lookup(ctx(), living.idNumber))).code).toBe('UPSTREAM_BAD_RESPONSE');
+  });
+});
+
+describe('population client: the message-security seams', () => {
+  it('shows each raw answer to verifyAnswer before parsing, and lets it refuse the answer', async () => {
+    const seen: RawAnswer[] = [];
+    build({ verifyAnswer: (answer) => void seen.push(answer) });
+    await client.lookup(ctx(), living.idNumber);
+    expect(seen.map((a) => a.kind)).toEqual(['wsdl', 'soap']);
+    const answer = seen[1]!;
+    expect(answer).toMatchObject({ status: 200, url: `${server.url}/CongDanService` });
+    expect(answer.body.startsWith('<?xml')).toBe(true);
+    expect(answer.body).toContain(`<MaYeuCau>${received[0]!.fields.MaYeuCau}</MaYeuCau>`);
+
+    const refusal = new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: 'unsigned answer', upstreamFailure: true });
+    build({
+      verifyAnswer: (a) => {
+        if (a.kind === 'soap') throw refusal;
+      },
+    });
+    expect(await failure(client.lookup(ctx(), living.idNumber))).toBe(refusal);
+  });
+
+  it('puts the security header of `security` into each request', async () => {
+    const marker = '<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"/>';
+    build({ security: { toXML: () => marker } });
+    await client.exists(ctx(), { idNumber: living.idNumber });
+    expect(received[0]!.xml).toContain(`<soap:Header>${marker}</soap:Header>`);
+  });
+});

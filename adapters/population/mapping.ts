@@ -1,0 +1,244 @@
+import { z } from 'zod';
+import type { CitizenRecord, IdentityQuery } from '../../src/core/citizens-port.ts';
+import { isoDateToWire, wireDateToIso } from '../../src/core/time.ts';
+
+/**
+ * Wire format of the population database's CongDanService (see README.md and
+ * congdan-service.wsdl). The only file, with the WSDL and fixtures, that knows the database's
+ * field names: a real specification changes these three.
+ *
+ * The schemas below check the objects the `soap` package builds from an answer with our WSDL:
+ * elements become properties, repeated `CongDan` always an array, empty elements `''` or `null`.
+ */
+export const NAMESPACE = 'http://dancuquocgia.gov.vn/lienthong';
+
+export const OPERATIONS = {
+  verify: 'XacThucThongTinCongDan',
+  lookup: 'TraCuuThongTinCongDan',
+} as const;
+export type Operation = (typeof OPERATIONS)[keyof typeof OPERATIONS];
+
+/** Result codes (MaKetQua) of a successful answer. Failures are SOAP Faults, not codes. */
+export const RESULT_OK = '00';
+export const RESULT_NOT_FOUND = '04';
+
+/** GioiTinh codes (inferred; QCVN 109 leaves the catalogue to the database). */
+export const GENDERS: Record<string, NonNullable<CitizenRecord['gender']>> = { '1': 'male', '2': 'female', '3': 'other' };
+
+/** TinhTrangHonNhan codes (inferred). */
+export const MARITAL_STATUSES: Record<string, NonNullable<CitizenRecord['maritalStatus']>> = {
+  '1': 'single',
+  '2': 'married',
+  '3': 'divorced',
+  '4': 'widowed',
+};
+
+export const MARITAL_STATUS_NAMES: Record<string, string> = {
+  '1': 'Chưa kết hôn',
+  '2': 'Đã kết hôn',
+  '3': 'Ly hôn',
+  '4': 'Góa',
+};
+
+/** What every request carries besides the subject: who asks, for what, under which integration. */
+export interface RequestHeader {
+  /** Fresh per request, echoed in the answer. */
+  MaYeuCau: string;
+  /** Service or purpose code (the caller's X-Purpose). */
+  MaDVC: string;
+  /** The gateway's integration code, constant per deployment. */
+  MaTichHop: string;
+  /** Calling agency (the API client's agency). */
+  MaDonVi: string;
+  /** Calling officer (the caller's X-User-Id). */
+  MaCanBo: string;
+}
+
+export interface VerificationRequest extends RequestHeader {
+  SoDinhDanh: string;
+  HoVaTen?: string;
+  NgayThangNamSinh?: string;
+}
+
+export interface LookupRequest extends RequestHeader {
+  SoDinhDanh: string;
+}
+
+const optionalText = z.string().nullish();
+
+/**
+ * A boolean as `xs:boolean` allows it. The client tells `soap` to leave anything else as text
+ * (STRICT_BOOLEANS in client.ts), so that a garbled answer is refused here instead of read as false.
+ */
+const wireBoolean = z.boolean();
+
+export const wireAddress = z.object({
+  MaTinhThanh: optionalText,
+  TenTinhThanh: optionalText,
+  MaQuanHuyen: optionalText,
+  TenQuanHuyen: optionalText,
+  MaPhuongXa: optionalText,
+  TenPhuongXa: optionalText,
+  ChiTiet: optionalText,
+  QuocGia: optionalText,
+});
+
+export const wireRelative = z.object({
+  HoVaTen: z.string().min(1),
+  SoDinhDanh: optionalText,
+  SoCMND: optionalText,
+});
+
+export const wireCitizen = z.object({
+  SoDinhDanh: z.string().regex(/^\d{12}$/),
+  SoCMND: optionalText,
+  HoVaTen: z.object({ Ho: z.string().min(1), ChuDem: optionalText, Ten: z.string().min(1) }),
+  GioiTinh: z.string(),
+  DanToc: optionalText,
+  TonGiao: optionalText,
+  TinhTrangHonNhan: optionalText,
+  NhomMau: optionalText,
+  NgayThangNamSinh: z.object({ Nam: z.string().regex(/^\d{4}$/), NgayThangNam: optionalText }),
+  QuocTich: optionalText,
+  NoiDangKyKhaiSinh: wireAddress.nullish(),
+  QueQuan: wireAddress.nullish(),
+  ThuongTru: wireAddress.nullish(),
+  NoiOHienTai: wireAddress.nullish(),
+  Cha: wireRelative.nullish(),
+  Me: wireRelative.nullish(),
+  VoChong: wireRelative.nullish(),
+  NguoiDaiDien: wireRelative.nullish(),
+  ChuHo: wireRelative.nullish(),
+  NgayMat: optionalText,
+});
+
+export const wireVerificationAnswer = z.object({
+  MaYeuCau: z.string().min(1),
+  MaKetQua: z.string(),
+  MoTa: optionalText,
+  TonTai: wireBoolean,
+});
+
+export const wireLookupAnswer = z.object({
+  MaYeuCau: z.string().min(1),
+  MaKetQua: z.string(),
+  MoTa: optionalText,
+  // An empty collection element reaches us as null.
+  CongdanCollection: z.object({ CongDan: z.array(wireCitizen).nullish() }).nullish(),
+});
+
+export type WireAddress = z.infer<typeof wireAddress>;
+export type WireRelative = z.infer<typeof wireRelative>;
+export type WireCitizen = z.infer<typeof wireCitizen>;
+export type WireVerificationAnswer = z.infer<typeof wireVerificationAnswer>;
+export type WireLookupAnswer = z.infer<typeof wireLookupAnswer>;
+
+export class MappingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MappingError';
+  }
+}
+
+/** Names as the database holds them: NFC, single spaces, no surrounding space. */
+export function normaliseText(text: string): string {
+  return text.normalize('NFC').replace(/\s+/gu, ' ').trim();
+}
+
+const textOrNull = (value: string | null | undefined): string | null => {
+  if (value === null || value === undefined) return null;
+  const text = normaliseText(value);
+  return text === '' ? null : text;
+};
+
+function wireDate(value: string, field: string): string {
+  const iso = wireDateToIso(value);
+  if (!iso) throw new MappingError(`${field} is not a yyyyMMdd date`);
+  return iso;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+/** XacThucThongTinCongDan: only the fields the caller gave, so only those are compared. */
+export function toVerificationRequest(header: RequestHeader, query: IdentityQuery): VerificationRequest {
+  return {
+    ...header,
+    SoDinhDanh: query.idNumber,
+    ...(query.fullName !== undefined ? { HoVaTen: normaliseText(query.fullName) } : {}),
+    ...(query.dateOfBirth !== undefined ? { NgayThangNamSinh: isoDateToWire(query.dateOfBirth) } : {}),
+  };
+}
+
+export function toLookupRequest(header: RequestHeader, idNumber: string): LookupRequest {
+  return { ...header, SoDinhDanh: idNumber };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+
+function toAddress(wire: WireAddress | null | undefined): NonNullable<CitizenRecord['permanentAddress']> | null {
+  if (!wire) return null;
+  return {
+    detail: textOrNull(wire.ChiTiet) ?? '',
+    commune: textOrNull(wire.TenPhuongXa),
+    district: textOrNull(wire.TenQuanHuyen),
+    // The database may send only codes; the API then shows an empty province name with its code.
+    province: textOrNull(wire.TenTinhThanh) ?? '',
+    provinceCode: textOrNull(wire.MaTinhThanh),
+    districtCode: textOrNull(wire.MaQuanHuyen),
+    communeCode: textOrNull(wire.MaPhuongXa),
+    country: textOrNull(wire.QuocGia) ?? 'VN',
+  };
+}
+
+function toRelative(wire: WireRelative | null | undefined): NonNullable<CitizenRecord['father']> | null {
+  if (!wire) return null;
+  return { fullName: normaliseText(wire.HoVaTen), idNumber: textOrNull(wire.SoDinhDanh) };
+}
+
+/** One `CongDan` as our API's citizen record. Unknown codes and impossible dates are refused. */
+export function toCitizenRecord(wire: WireCitizen): CitizenRecord {
+  const gender = GENDERS[wire.GioiTinh];
+  if (!gender) throw new MappingError(`unknown GioiTinh code ${wire.GioiTinh}`);
+  const maritalCode = textOrNull(wire.TinhTrangHonNhan);
+  const maritalStatus = maritalCode === null ? null : MARITAL_STATUSES[maritalCode];
+  if (maritalStatus === undefined) throw new MappingError(`unknown TinhTrangHonNhan code ${maritalCode}`);
+
+  const birth = wire.NgayThangNamSinh;
+  // Old records may hold a birth year only; the API's dateOfBirth is a full date, so such a
+  // record cannot be shown faithfully and is refused rather than given an invented day.
+  if (!birth.NgayThangNam) throw new MappingError('NgayThangNamSinh carries a year only');
+  const dateOfBirth = wireDate(birth.NgayThangNam, 'NgayThangNamSinh.NgayThangNam');
+  if (!dateOfBirth.startsWith(birth.Nam)) throw new MappingError('NgayThangNamSinh.Nam disagrees with NgayThangNam');
+  const deathDate = textOrNull(wire.NgayMat);
+  if (deathDate !== null) wireDate(deathDate, 'NgayMat');
+
+  const familyName = normaliseText(wire.HoVaTen.Ho);
+  const middleName = textOrNull(wire.HoVaTen.ChuDem);
+  const givenName = normaliseText(wire.HoVaTen.Ten);
+  return {
+    idNumber: wire.SoDinhDanh,
+    oldIdNumber: textOrNull(wire.SoCMND),
+    fullName: [familyName, middleName, givenName].filter(Boolean).join(' '),
+    familyName,
+    middleName,
+    givenName,
+    gender,
+    dateOfBirth,
+    ethnicity: textOrNull(wire.DanToc),
+    religion: textOrNull(wire.TonGiao),
+    nationality: textOrNull(wire.QuocTich),
+    maritalStatus,
+    bloodType: textOrNull(wire.NhomMau),
+    birthRegistrationPlace: toAddress(wire.NoiDangKyKhaiSinh),
+    hometown: toAddress(wire.QueQuan),
+    permanentAddress: toAddress(wire.ThuongTru),
+    currentAddress: toAddress(wire.NoiOHienTai),
+    father: toRelative(wire.Cha),
+    mother: toRelative(wire.Me),
+    spouse: toRelative(wire.VoChong),
+    householdHead: toRelative(wire.ChuHo),
+    deceased: deathDate !== null,
+  };
+}

@@ -1,0 +1,307 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { isoDateToWire } from '../../../src/core/time.ts';
+import { applyFault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { people, type Person, type PersonaAddress, type Relative } from '../../../src/sandbox/personas.ts';
+import type { SimulatorDeps } from '../../module.ts';
+import { SERVICE_PATH } from '../client.ts';
+import {
+  GENDERS,
+  MARITAL_STATUSES,
+  NAMESPACE,
+  OPERATIONS,
+  RESULT_NOT_FOUND,
+  RESULT_OK,
+  type Operation,
+  type WireAddress,
+  type WireCitizen,
+  type WireRelative,
+} from '../mapping.ts';
+
+/** The service description, served as is at `GET /CongDanService?wsdl`. */
+export const WSDL = readFileSync(new URL('../congdan-service.wsdl', import.meta.url), 'utf8');
+
+/** What the simulator received, for tests that check what the gateway sends. */
+export interface ReceivedRequest {
+  operation: Operation;
+  /** The SOAPAction header, without quotes. */
+  soapAction: string | undefined;
+  /** The operation element's children, as text. */
+  fields: Record<string, string>;
+  /** The request envelope as received. */
+  xml: string;
+}
+
+export interface PopulationSimulatorOptions {
+  onRequest?: (request: ReceivedRequest) => void;
+}
+
+/** Business error codes in a fault's detail (`LoiNghiepVu/MaLoi`), inferred. */
+export const FAULT_CODES = {
+  missingField: '01',
+  invalidField: '02',
+  unknownOperation: '03',
+  systemError: '99',
+} as const;
+
+const GENDER_CODES = Object.fromEntries(Object.entries(GENDERS).map(([code, gender]) => [gender, code]));
+const MARITAL_CODES = Object.fromEntries(Object.entries(MARITAL_STATUSES).map(([code, status]) => [status, code]));
+const REQUIRED = ['MaYeuCau', 'MaDVC', 'MaTichHop', 'MaDonVi', 'MaCanBo', 'SoDinhDanh'] as const;
+const MAX_REQUEST_BYTES = 256 * 1024;
+const XML_CONTENT_TYPE = 'text/xml; charset=utf-8';
+
+// ---------------------------------------------------------------------------------------------
+// Comparison, as the database does it
+
+/** Names compare as Unicode NFC, ignoring letter case and runs of whitespace. */
+export function sameName(a: string, b: string): boolean {
+  const key = (s: string) => s.normalize('NFC').replace(/\s+/gu, ' ').trim().toLocaleLowerCase('vi').normalize('NFC');
+  return key(a) === key(b);
+}
+
+/** XacThuc: a living person whose every given field matches. */
+export function matches(person: Person | undefined, fields: Record<string, string>): boolean {
+  if (!person || person.dateOfDeath !== null) return false;
+  if (fields.HoVaTen !== undefined && !sameName(fields.HoVaTen, person.fullName)) return false;
+  if (fields.NgayThangNamSinh !== undefined && fields.NgayThangNamSinh !== isoDateToWire(person.dateOfBirth)) return false;
+  if (fields.SoCMND !== undefined && fields.SoCMND !== person.oldIdNumber) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Personas as the database sends them
+
+const orNull = (text: string | null | undefined) => (text ? text : null);
+
+function wireAddress(a: PersonaAddress): WireAddress {
+  return {
+    MaTinhThanh: orNull(a.provinceCode),
+    TenTinhThanh: orNull(a.province),
+    MaQuanHuyen: orNull(a.districtCode),
+    TenQuanHuyen: orNull(a.district),
+    MaPhuongXa: orNull(a.communeCode),
+    TenPhuongXa: orNull(a.commune),
+    ChiTiet: orNull(a.detail),
+    QuocGia: 'VN',
+  };
+}
+
+function wireRelative(r: Relative | null): WireRelative | null {
+  return r ? { HoVaTen: r.fullName, SoDinhDanh: r.idNumber } : null;
+}
+
+/** A persona as a QCVN 109 `CongDan`, fields in the schema's order. */
+export function toWireCitizen(p: Person): WireCitizen {
+  return {
+    SoDinhDanh: p.idNumber,
+    SoCMND: p.oldIdNumber,
+    HoVaTen: { Ho: p.familyName, ChuDem: orNull(p.middleName), Ten: p.givenName },
+    GioiTinh: GENDER_CODES[p.gender]!,
+    DanToc: p.ethnicity,
+    TonGiao: p.religion,
+    TinhTrangHonNhan: MARITAL_CODES[p.maritalStatus]!,
+    NhomMau: p.bloodType,
+    NgayThangNamSinh: { Nam: p.dateOfBirth.slice(0, 4), NgayThangNam: isoDateToWire(p.dateOfBirth) },
+    QuocTich: p.nationality,
+    NoiDangKyKhaiSinh: wireAddress(p.birthRegistrationPlace),
+    QueQuan: wireAddress(p.hometown),
+    ThuongTru: wireAddress(p.permanentAddress),
+    NoiOHienTai: wireAddress(p.currentAddress),
+    Cha: wireRelative(p.father),
+    Me: wireRelative(p.mother),
+    VoChong: wireRelative(p.spouse),
+    NguoiDaiDien: null,
+    ChuHo: wireRelative(p.householdHead),
+    NgayMat: p.dateOfDeath ? isoDateToWire(p.dateOfDeath) : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// XML out
+
+type XmlValue = string | boolean | null | undefined | XmlValue[] | { [name: string]: XmlValue };
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+export const escapeXml = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+
+/** Elements in property order; null and undefined are left out, arrays repeat the element. */
+function element(name: string, value: XmlValue, attributes = ''): string {
+  if (value === null || value === undefined) return '';
+  if (Array.isArray(value)) return value.map((v) => element(name, v)).join('');
+  if (typeof value === 'object') {
+    return `<${name}${attributes}>${Object.entries(value).map(([child, v]) => element(child, v)).join('')}</${name}>`;
+  }
+  return `<${name}${attributes}>${escapeXml(String(value))}</${name}>`;
+}
+
+function envelope(body: string): string {
+  return (
+    '<?xml version="1.0" encoding="utf-8"?>' +
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header/>' +
+    `<soap:Body>${body}</soap:Body></soap:Envelope>`
+  );
+}
+
+/** An operation's answer, its children in the target namespace. */
+export function answerEnvelope(operation: Operation, content: Record<string, XmlValue>): string {
+  return envelope(element(`${operation}Response`, content, ` xmlns="${NAMESPACE}"`));
+}
+
+/** A SOAP 1.1 Fault with the database's error code in its detail. */
+export function faultEnvelope(side: 'Client' | 'Server', message: string, code: string): string {
+  return envelope(
+    '<soap:Fault>' +
+      `<faultcode>soap:${side}</faultcode>` +
+      `<faultstring xml:lang="vi">${escapeXml(message)}</faultstring>` +
+      `<detail>${element('LoiNghiepVu', { MaLoi: code, MoTa: message }, ` xmlns="${NAMESPACE}"`)}</detail>` +
+      '</soap:Fault>',
+  );
+}
+
+const faultResponses: FaultResponses = {
+  error: () => ({ status: 500, contentType: XML_CONTENT_TYPE, body: faultEnvelope('Server', 'Lỗi hệ thống, vui lòng thử lại sau', FAULT_CODES.systemError) }),
+  malformed: () => ({
+    status: 200,
+    contentType: XML_CONTENT_TYPE,
+    // Cut off mid-element, as an answer truncated by a failing proxy would be.
+    body:
+      '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>' +
+      `<TraCuuThongTinCongDanResponse xmlns="${NAMESPACE}"><MaKetQua>00</MaKetQua><CongdanCollection><CongDan><SoDinhDanh>0140`,
+  }),
+};
+
+// ---------------------------------------------------------------------------------------------
+// XML in
+
+const parser = new XMLParser({
+  removeNSPrefix: true,
+  ignoreAttributes: true,
+  parseTagValue: false,
+  trimValues: true,
+  processEntities: true,
+  // Decodes numeric character references (&#7855;) as well as the five XML entities.
+  htmlEntities: true,
+});
+
+class ClientFault extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+function readRequest(xml: string): { operation: Operation; fields: Record<string, string> } {
+  if (/<!DOCTYPE/i.test(xml)) throw new ClientFault('Yêu cầu không được chứa DTD', FAULT_CODES.invalidField);
+  if (XMLValidator.validate(xml) !== true) throw new ClientFault('Yêu cầu không phải XML hợp lệ', FAULT_CODES.invalidField);
+  const doc = parser.parse(xml) as { Envelope?: { Body?: unknown } };
+  const body = doc.Envelope?.Body;
+  if (!body || typeof body !== 'object') throw new ClientFault('Yêu cầu không phải SOAP Envelope', FAULT_CODES.invalidField);
+  const [name, content] = Object.entries(body)[0] ?? [];
+  const operation = Object.values(OPERATIONS).find((op) => op === name);
+  if (!operation) throw new ClientFault(`Không có thao tác ${String(name ?? '')}`.trim(), FAULT_CODES.unknownOperation);
+  const fields: Record<string, string> = {};
+  for (const [field, value] of Object.entries(content && typeof content === 'object' ? content : {})) {
+    if (typeof value !== 'string') throw new ClientFault(`Trường ${field} không hợp lệ`, FAULT_CODES.invalidField);
+    fields[field] = value;
+  }
+  return { operation, fields };
+}
+
+function checkRequest(operation: Operation, fields: Record<string, string>, soapAction: string | undefined): void {
+  if (soapAction && soapAction !== `${NAMESPACE}/${operation}`) throw new ClientFault('SOAPAction không khớp với thao tác', FAULT_CODES.invalidField);
+  const missing = REQUIRED.filter((f) => !fields[f]);
+  if (missing.length > 0) throw new ClientFault(`Thiếu thông tin bắt buộc: ${missing.join(', ')}`, FAULT_CODES.missingField);
+  if (!/^\d{12}$/.test(fields.SoDinhDanh!)) throw new ClientFault('Số định danh cá nhân phải có 12 chữ số', FAULT_CODES.invalidField);
+  if (fields.NgayThangNamSinh !== undefined && !/^\d{8}$/.test(fields.NgayThangNamSinh)) {
+    throw new ClientFault('Ngày tháng năm sinh phải có dạng yyyyMMdd', FAULT_CODES.invalidField);
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REQUEST_BYTES) {
+        resolve(undefined);
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service
+
+/**
+ * The population database's stand-in: SOAP 1.1 over real HTTP, document/literal as described by
+ * congdan-service.wsdl, serving the people of the sandbox personas, with the sandbox's faults.
+ */
+export function createPopulationSimulator(deps: SimulatorDeps, options: PopulationSimulatorOptions = {}): RequestListener {
+  const byId = new Map(people.map((p) => [p.idNumber, p]));
+
+  const send = (res: ServerResponse, status: number, body: string, contentType = XML_CONTENT_TYPE) => {
+    res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) }).end(body);
+  };
+  const fault = (res: ServerResponse, side: 'Client' | 'Server', message: string, code: string) => send(res, 500, faultEnvelope(side, message, code));
+
+  function answer(operation: Operation, fields: Record<string, string>): string {
+    const person = byId.get(fields.SoDinhDanh!);
+    if (operation === OPERATIONS.verify) {
+      return answerEnvelope(operation, { MaYeuCau: fields.MaYeuCau, MaKetQua: RESULT_OK, MoTa: 'Thành công', TonTai: matches(person, fields) });
+    }
+    if (!person) {
+      return answerEnvelope(operation, { MaYeuCau: fields.MaYeuCau, MaKetQua: RESULT_NOT_FOUND, MoTa: 'Không tìm thấy công dân', CongdanCollection: {} });
+    }
+    return answerEnvelope(operation, {
+      MaYeuCau: fields.MaYeuCau,
+      MaKetQua: RESULT_OK,
+      MoTa: 'Thành công',
+      CongdanCollection: { CongDan: [toWireCitizen(person)] },
+    });
+  }
+
+  return (req, res) => {
+    void (async () => {
+      if (await applyFault(deps.faults, 'population', req, res, faultResponses)) return;
+      const url = new URL(req.url ?? '/', 'http://population');
+      if (url.pathname !== SERVICE_PATH) return send(res, 404, 'Không có dịch vụ này', 'text/plain; charset=utf-8');
+      if (req.method === 'GET') {
+        if ([...url.searchParams.keys()].some((k) => k.toLowerCase() === 'wsdl')) return send(res, 200, WSDL);
+        return send(res, 404, 'Dùng ?wsdl để lấy mô tả dịch vụ', 'text/plain; charset=utf-8');
+      }
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'GET, POST');
+        return send(res, 405, 'Phương thức không được hỗ trợ', 'text/plain; charset=utf-8');
+      }
+      const xml = await readBody(req);
+      if (xml === undefined) return fault(res, 'Client', 'Yêu cầu quá lớn', FAULT_CODES.invalidField);
+      if (!/^\s*text\/xml\b/i.test(req.headers['content-type'] ?? '')) {
+        return fault(res, 'Client', 'SOAP 1.1 yêu cầu Content-Type text/xml', FAULT_CODES.invalidField);
+      }
+      const action = req.headers.soapaction;
+      const soapAction = typeof action === 'string' && action !== '' ? action.replace(/^"|"$/g, '') : undefined;
+      try {
+        const { operation, fields } = readRequest(xml);
+        options.onRequest?.({ operation, soapAction, fields, xml });
+        checkRequest(operation, fields, soapAction);
+        send(res, 200, answer(operation, fields));
+      } catch (err) {
+        if (err instanceof ClientFault) return fault(res, 'Client', err.message, err.code);
+        throw err;
+      }
+    })().catch((err: unknown) => {
+      deps.log.error({ err }, 'population simulator failed');
+      if (!res.headersSent) fault(res, 'Server', 'Lỗi hệ thống', FAULT_CODES.systemError);
+    });
+  };
+}

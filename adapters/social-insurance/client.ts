@@ -1,0 +1,84 @@
+import { GatewayError } from '../../src/errors/gateway-error.ts';
+import type { SocialInsuranceQuery, SocialInsuranceRegistry } from '../../src/core/social-insurance-port.ts';
+import type { CallContext, Health } from '../../src/core/ports.ts';
+import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
+import type { UpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import { interpretAnswer } from './errors.ts';
+import type { AnswerVerifier } from './jws-answer.ts';
+import { MappingError, toSocialInsuranceRecord, type WireRequest } from './mapping.ts';
+
+export const LOOKUP_PATH = '/api/v1/tra-cuu-bhxh';
+export const HEALTH_PATH = '/api/v1/trang-thai';
+
+export interface SocialInsuranceClient extends SocialInsuranceRegistry {
+  health(ctx: CallContext): Promise<Health>;
+}
+
+export interface SocialInsuranceClientDeps {
+  http: UpstreamHttp;
+  policy: UpstreamPolicy;
+  /** Verifies each answer's signature; without it answers are only decoded (see README.md). */
+  verify?: AnswerVerifier | undefined;
+  /** The clock that dates `retrievedAt` and decides whether a card is valid today. */
+  now?: () => Date;
+}
+
+/** Refused before any call goes out: a malformed identifier is the caller's mistake, not the system's. */
+function toWireRequest(ctx: CallContext, query: SocialInsuranceQuery): WireRequest {
+  const base = { maYeuCau: ctx.exchangeId, maDonVi: ctx.agency };
+  if ('insuranceCode' in query) {
+    if (!/^\d{10}$/.test(query.insuranceCode)) {
+      throw new GatewayError('INVALID_IDENTIFIER', { detail: 'a social-insurance code has 10 digits', errors: [{ field: 'body.insuranceCode', message: 'must be 10 digits' }] });
+    }
+    return { ...base, maSoBhxh: query.insuranceCode };
+  }
+  if (!/^\d{12}$/.test(query.idNumber)) {
+    throw new GatewayError('INVALID_IDENTIFIER', { detail: 'a personal ID number has 12 digits', errors: [{ field: 'body.idNumber', message: 'must be 12 digits' }] });
+  }
+  return { ...base, soDinhDanh: query.idNumber };
+}
+
+export function createSocialInsuranceClient(deps: SocialInsuranceClientDeps, options: { retryAfterSeconds: number }): SocialInsuranceClient {
+  const { http, policy, verify } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  return {
+    async lookup(ctx, query) {
+      const request = toWireRequest(ctx, query);
+      return policy.execute(ctx, async (signal) => {
+        const response = await http.send({
+          method: 'POST',
+          path: LOOKUP_PATH,
+          headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/jose', 'x-request-id': ctx.requestId },
+          body: JSON.stringify(request),
+          signal,
+        });
+        const wire = await interpretAnswer(response, request, { retryAfterSeconds: options.retryAfterSeconds, verify });
+        try {
+          return toSocialInsuranceRecord(wire, now());
+        } catch (err) {
+          if (err instanceof MappingError) {
+            throw new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `social insurance: ${err.message}`, upstreamFailure: true, cause: err });
+          }
+          throw err;
+        }
+      });
+    },
+
+    async health(ctx) {
+      const started = performance.now();
+      try {
+        const response = await http.send({
+          method: 'GET',
+          path: HEALTH_PATH,
+          headers: { accept: 'application/json', 'x-request-id': ctx.requestId },
+          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(2000)]),
+        });
+        const latencyMs = Math.round(performance.now() - started);
+        return response.status === 200 ? { status: 'up', latencyMs } : { status: 'down', latencyMs, detail: `HTTP ${response.status}` };
+      } catch (err) {
+        return { status: 'down', latencyMs: Math.round(performance.now() - started), detail: (err as Error).message };
+      }
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { isGatewayError } from '../../src/errors/gateway-error.ts';
+import type { TaxRegistry } from '../../src/core/taxpayers-port.ts';
+import type { CallContext, Health } from '../../src/core/ports.ts';
+import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
+import type { UpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import { badResponse, interpretAnswer, readAnswer } from './errors.ts';
+import { lookupRequestXml, MappingError, toTaxpayer } from './mapping.ts';
+
+export const LOOKUP_PATH = '/tra-cuu/nguoi-nop-thue';
+export const HEALTH_PATH = '/trang-thai';
+
+/**
+ * Checks the enveloped XML signature of an answer. It receives the raw document text (decoded
+ * UTF-8, already free of any DTD) before anything is parsed, so what is verified is exactly what
+ * is then read. Throw to refuse the answer: a GatewayError passes through, anything else becomes
+ * UPSTREAM_BAD_RESPONSE.
+ */
+export type AnswerVerifier = (xml: string, ctx: CallContext) => void | Promise<void>;
+
+/** Until the signatures work lands, answers are accepted unsigned; that work replaces this. */
+export const acceptUnsigned: AnswerVerifier = () => {};
+
+export interface TaxClient extends TaxRegistry {
+  health(ctx: CallContext): Promise<Health>;
+}
+
+export function createTaxClient(
+  deps: { http: UpstreamHttp; policy: UpstreamPolicy; verifyAnswer?: AnswerVerifier },
+  options: { retryAfterSeconds: number },
+): TaxClient {
+  const { http, policy } = deps;
+  const verifyAnswer = deps.verifyAnswer ?? acceptUnsigned;
+
+  async function verified(xml: string, ctx: CallContext): Promise<void> {
+    try {
+      await verifyAnswer(xml, ctx);
+    } catch (err) {
+      if (isGatewayError(err)) throw err;
+      throw badResponse('the answer does not carry a valid signature', err);
+    }
+  }
+
+  return {
+    getTaxpayer: (ctx, taxCode) =>
+      policy.execute(ctx, async (signal) => {
+        // Fresh per attempt, so the tax administration never sees one request id twice.
+        const maYeuCau = randomUUID();
+        ctx.log.debug({ upstream: 'tax', exchangeId: ctx.exchangeId, maYeuCau }, 'tax lookup');
+        const response = await http.send({
+          method: 'POST',
+          path: LOOKUP_PATH,
+          headers: { 'content-type': 'application/xml; charset=utf-8', accept: 'application/xml', 'x-request-id': ctx.requestId },
+          body: lookupRequestXml({ MaYeuCau: maYeuCau, MaDonVi: ctx.agency, MaSoThue: taxCode }),
+          signal,
+        });
+        const xml = readAnswer(response, options.retryAfterSeconds);
+        await verified(xml, ctx);
+        const wire = interpretAnswer(response.status, xml, { maSoThue: taxCode, maYeuCau });
+        try {
+          return toTaxpayer(wire, new Date());
+        } catch (err) {
+          if (err instanceof MappingError) throw badResponse(err.message, err);
+          throw err;
+        }
+      }),
+
+    async health(ctx) {
+      const started = performance.now();
+      try {
+        const response = await http.send({
+          method: 'GET',
+          path: HEALTH_PATH,
+          headers: { accept: 'application/xml', 'x-request-id': ctx.requestId },
+          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(2000)]),
+        });
+        const latencyMs = Math.round(performance.now() - started);
+        return response.status === 200 ? { status: 'up', latencyMs } : { status: 'down', latencyMs, detail: `HTTP ${response.status}` };
+      } catch (err) {
+        return { status: 'down', latencyMs: Math.round(performance.now() - started), detail: (err as Error).message };
+      }
+    },
+  };
+}

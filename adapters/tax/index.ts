@@ -1,0 +1,23 @@
+import type { AdapterModule } from '../module.ts';
+import type { TaxRegistry } from '../../src/core/taxpayers-port.ts';
+import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import { createTaxClient } from './client.ts';
+import { createTaxSimulator } from './simulator/server.ts';
+
+export const tax: AdapterModule<TaxRegistry> = {
+  id: 'tax',
+  name: 'Tax administration (taxpayer lookup)',
+  protocol: 'XML over HTTP POST',
+  healthPath: '/trang-thai',
+  create(deps, options) {
+    const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
+    const client = createTaxClient({ http, policy: deps.policy }, { retryAfterSeconds: options.retryAfterSeconds });
+    return {
+      id: 'tax',
+      ops: { getTaxpayer: client.getTaxpayer },
+      health: client.health,
+      close: () => http.close(),
+    };
+  },
+  simulator: (deps) => createTaxSimulator(deps),
+};

@@ -1,0 +1,156 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { taxpayers, type PersonaAddress, type TaxpayerPersona } from '../../../src/sandbox/personas.ts';
+import { applyFault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { isoDateToWire } from '../../../src/core/time.ts';
+import type { SimulatorDeps } from '../../module.ts';
+import { HEALTH_PATH, LOOKUP_PATH } from '../client.ts';
+import {
+  RESULT_CODES,
+  STATUSES,
+  STATUS_NAMES,
+  TAXPAYER_TYPES,
+  TAXPAYER_TYPE_NAMES,
+  wireLookupDocument,
+  type WireAddress,
+  type WireAnswer,
+  type WireLookup,
+  type WireTaxpayer,
+} from '../mapping.ts';
+import { buildXml, parseXml, XmlRefusedError } from '../safe-xml.ts';
+
+const TYPE_CODES = new Map([...TAXPAYER_TYPES].map(([code, type]) => [type, code]));
+const STATUS_CODES = new Map([...STATUSES].map(([code, status]) => [status, code]));
+
+/** A lookup request is a few hundred bytes; anything near this is not one. */
+const MAX_REQUEST_BYTES = 64 * 1024;
+const XML_TYPE = /^(application|text)\/xml\s*(;|$)/i;
+
+function wireAddress(a: PersonaAddress): WireAddress {
+  return {
+    SoNhaDuong: a.detail,
+    MaPhuongXa: a.communeCode,
+    TenPhuongXa: a.commune,
+    // Records made since the July 2025 reform carry no district at all.
+    MaQuanHuyen: a.districtCode ?? undefined,
+    TenQuanHuyen: a.district ?? undefined,
+    MaTinhThanh: a.provinceCode,
+    TenTinhThanh: a.province,
+    QuocGia: 'VN',
+  };
+}
+
+/** A persona as the tax administration would send it, with the code names it adds for people. */
+export function toWire(t: TaxpayerPersona): WireTaxpayer & { TenLoaiNNT: string; TenTrangThai: string } {
+  return {
+    MaSoThue: t.taxCode,
+    TenNNT: t.name,
+    LoaiNNT: TYPE_CODES.get(t.taxpayerType)!,
+    TenLoaiNNT: TAXPAYER_TYPE_NAMES[t.taxpayerType],
+    TrangThai: STATUS_CODES.get(t.status)!,
+    TenTrangThai: STATUS_NAMES[t.status],
+    CoQuanThue: { Ma: t.taxOffice.code, Ten: t.taxOffice.name },
+    NgayDangKy: isoDateToWire(t.registrationDate),
+    DiaChi: t.address ? wireAddress(t.address) : undefined,
+  };
+}
+
+/** An answer document, members in the documented order. */
+export function answerXml(answer: WireAnswer & { NguoiNopThue?: WireTaxpayer | undefined }): string {
+  return buildXml({
+    KetQuaTraCuu: { MaLoi: answer.MaLoi, MoTa: answer.MoTa, MaYeuCau: answer.MaYeuCau, NguoiNopThue: answer.NguoiNopThue },
+  });
+}
+
+const faultResponses: FaultResponses = {
+  error: () => ({
+    status: 500,
+    contentType: 'application/xml; charset=utf-8',
+    body: answerXml({ MaLoi: RESULT_CODES.systemError, MoTa: 'Lỗi hệ thống' }),
+  }),
+  malformed: () => ({
+    status: 200,
+    contentType: 'application/xml; charset=utf-8',
+    body: '<?xml version="1.0" encoding="UTF-8"?><KetQuaTraCuu><MaLoi>00</MaLoi><NguoiNopThue><MaSoThue>55001',
+  }),
+};
+
+export interface TaxSimulatorOptions {
+  /** Sees every lookup the simulator accepted, as it read it (tests check what the client sent). */
+  onLookup?: (lookup: WireLookup, headers: IncomingMessage['headers']) => void;
+}
+
+class RequestTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_REQUEST_BYTES) throw new RequestTooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The tax administration's stand-in: XML over HTTP POST on real sockets, with the sandbox's
+ * faults. It reads requests with the same DTD-refusing parser as the client, so a hostile request
+ * cannot make it expand entities either. `unsigned` and `bad-signature` change nothing yet: its
+ * answers are unsigned until the signatures work adds the enveloped signature.
+ */
+export function createTaxSimulator(deps: SimulatorDeps, options: TaxSimulatorOptions = {}): RequestListener {
+  const byCode = new Map(taxpayers.map((t) => [t.taxCode, t]));
+
+  const send = (res: ServerResponse, status: number, xml: string, extra: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': 'application/xml; charset=utf-8', 'content-length': Buffer.byteLength(xml), ...extra }).end(xml);
+  };
+  const refuse = (res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}) =>
+    send(res, status, answerXml({ MaLoi: RESULT_CODES.invalidRequest, MoTa: message }), extra);
+
+  async function lookup(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!XML_TYPE.test(req.headers['content-type'] ?? '')) {
+      req.resume();
+      return refuse(res, 400, 'Yêu cầu phải là tài liệu XML');
+    }
+    let document: unknown;
+    try {
+      document = parseXml(await readBody(req));
+    } catch (err) {
+      if (err instanceof RequestTooLarge) return refuse(res, 413, 'Yêu cầu quá lớn', { connection: 'close' });
+      if (err instanceof XmlRefusedError) return refuse(res, 400, 'Tài liệu XML không hợp lệ hoặc có khai báo DOCTYPE');
+      throw err;
+    }
+    const parsed = wireLookupDocument.safeParse(document);
+    if (!parsed.success) return refuse(res, 400, 'Thiếu mã yêu cầu, mã đơn vị hoặc mã số thuế');
+    const request = parsed.data.YeuCauTraCuu;
+    options.onLookup?.(request, req.headers);
+    const found = byCode.get(request.MaSoThue);
+    if (!found) {
+      return send(res, 200, answerXml({ MaLoi: RESULT_CODES.notFound, MoTa: 'Không tìm thấy người nộp thuế', MaYeuCau: request.MaYeuCau }));
+    }
+    send(res, 200, answerXml({ MaLoi: RESULT_CODES.success, MoTa: 'Thành công', MaYeuCau: request.MaYeuCau, NguoiNopThue: toWire(found) }));
+  }
+
+  return (req, res) => {
+    void (async () => {
+      if (await applyFault(deps.faults, 'tax', req, res, faultResponses)) return;
+      const { pathname } = new URL(req.url ?? '/', 'http://tax');
+      if (pathname === HEALTH_PATH) {
+        if (req.method !== 'GET') return refuse(res, 405, 'Phương thức không được hỗ trợ', { allow: 'GET' });
+        return send(res, 200, buildXml({ TrangThaiHeThong: { MaLoi: RESULT_CODES.success, MoTa: 'Hoạt động bình thường' } }));
+      }
+      if (pathname !== LOOKUP_PATH) {
+        req.resume();
+        return refuse(res, 404, 'Không có dịch vụ này');
+      }
+      if (req.method !== 'POST') {
+        req.resume();
+        return refuse(res, 405, 'Phương thức không được hỗ trợ', { allow: 'POST' });
+      }
+      await lookup(req, res);
+    })().catch((err: unknown) => {
+      deps.log.error({ err }, 'tax simulator failed');
+      if (!res.headersSent) send(res, 500, answerXml({ MaLoi: RESULT_CODES.systemError, MoTa: 'Lỗi hệ thống' }));
+    });
+  };
+}

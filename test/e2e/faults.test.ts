@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enterprises, insured, people, procedures, taxpayers } from '../../src/sandbox/personas.ts';
+import { KEYS, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+const SYSTEMS = ['business-registry', 'population', 'tax', 'social-insurance', 'dvcqg'] as const;
+type System = (typeof SYSTEMS)[number];
+
+let gw: TestGateway;
+beforeAll(async () => {
+  const overrides: Record<string, unknown> = { 'catalogue.ttlSeconds': 0, 'catalogue.maxStaleSeconds': 0 };
+  for (const id of SYSTEMS) {
+    overrides[`upstreams.${id}.timeoutMs`] = 500;
+    // The breaker has its own tests; here every call must reach the (faulty) simulator.
+    overrides[`upstreams.${id}.breaker.volumeThreshold`] = 100_000;
+  }
+  gw = await startTestGateway(overrides);
+});
+afterAll(async () => {
+  await gw?.close();
+});
+
+const person = people.find((p) => !p.dateOfDeath)!;
+const headers = { 'content-type': 'application/json', 'x-user-id': 'officer-17', 'x-purpose': 'XAC_MINH_DANH_TINH' };
+
+/** One public call per national system, as a portal would make it. */
+const CALLS: Record<System, () => Promise<Response>> = {
+  'business-registry': () => gw.fetch(`/v1/enterprises/${enterprises[0]!.enterpriseCode}`),
+  population: () => gw.fetch('/v1/citizens/lookup', { method: 'POST', key: KEYS.agency, headers, body: JSON.stringify({ idNumber: person.idNumber }) }),
+  tax: () => gw.fetch(`/v1/taxpayers/${taxpayers[0]!.taxCode}`, { headers }),
+  'social-insurance': () => gw.fetch('/v1/social-insurance/lookup', { method: 'POST', headers, body: JSON.stringify({ insuranceCode: insured[0]!.insuranceCode }) }),
+  dvcqg: () => gw.fetch(`/v1/procedures/${procedures[0]!.code}`),
+};
+
+const EXPECTED = {
+  down: [503, 'UPSTREAM_UNAVAILABLE'],
+  error: [503, 'UPSTREAM_UNAVAILABLE'],
+  timeout: [503, 'UPSTREAM_TIMEOUT'],
+  malformed: [502, 'UPSTREAM_BAD_RESPONSE'],
+} as const;
+
+describe.each(SYSTEMS)('%s through the gateway', (system) => {
+  it('answers normally with no fault, and through latency under the timeout', async () => {
+    expect((await CALLS[system]()).status).toBe(200);
+    await setFault(gw.controlUrl, { system, mode: 'latency', ms: 100 });
+    try {
+      expect((await CALLS[system]()).status).toBe(200);
+    } finally {
+      await clearFaults(gw.controlUrl);
+    }
+  });
+
+  for (const [mode, [status, code]] of Object.entries(EXPECTED)) {
+    it(`answers ${status} ${code} when the system is ${mode}`, async () => {
+      await setFault(gw.controlUrl, { system, mode });
+      try {
+        const res = await CALLS[system]();
+        const body = (await res.json()) as { code: string; detail?: string };
+        expect(res.status).toBe(status);
+        expect(res.headers.get('content-type')).toContain('application/problem+json');
+        expect(body.code).toBe(code);
+        if (status === 503) expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect(res.headers.get('x-exchange-id')).toBeTruthy();
+        // Never the upstream's own words.
+        expect(JSON.stringify(body)).not.toMatch(/Lỗi hệ thống|MaLoi|maLoi|error_code|soap:|Fault/);
+      } finally {
+        await clearFaults(gw.controlUrl);
+      }
+    });
+  }
+});
+
+describe('message-level faults', () => {
+  it('refuses an unsigned social-insurance answer with 502', async () => {
+    await setFault(gw.controlUrl, { system: 'social-insurance', mode: 'unsigned' });
+    try {
+      const res = await CALLS['social-insurance']();
+      expect(res.status).toBe(502);
+      expect(((await res.json()) as { code: string }).code).toBe('UPSTREAM_BAD_RESPONSE');
+    } finally {
+      await clearFaults(gw.controlUrl);
+    }
+  });
+});

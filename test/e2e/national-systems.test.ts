@@ -1,0 +1,181 @@
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UNKNOWN, enterprises, insured, people, procedures, taxpayers } from '../../src/sandbox/personas.ts';
+import { KEYS, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+const living = people.filter((p) => !p.dateOfDeath);
+const accountable = (purpose = 'XAC_MINH_DANH_TINH') => ({ 'content-type': 'application/json', 'x-user-id': 'officer-17', 'x-purpose': purpose });
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startTestGateway();
+});
+afterAll(async () => {
+  await gw?.close();
+});
+
+const post = (path: string, body: unknown, key: string = KEYS.agency, purpose?: string) =>
+  gw.fetch(path, { method: 'POST', key, headers: accountable(purpose), body: JSON.stringify(body) });
+const get = (path: string, key: string = KEYS.agency, purpose?: string) => gw.fetch(path, { key, headers: accountable(purpose) });
+
+async function json<T = Record<string, unknown>>(res: Response, status = 200): Promise<T> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  return JSON.parse(text) as T;
+}
+
+describe('POST /v1/citizens/verify', () => {
+  it('matches people from the personas, whatever the Unicode form or letter case of the name', async () => {
+    for (const p of living.slice(0, 8)) {
+      for (const fullName of [p.fullName, p.fullName.normalize('NFD'), p.fullName.toLocaleUpperCase('vi')]) {
+        const r = await json<{ result: string; fields: object }>(await post('/v1/citizens/verify', { idNumber: p.idNumber, fullName, dateOfBirth: p.dateOfBirth }));
+        expect(r, `${p.idNumber} ${fullName}`).toMatchObject({ result: 'match', fields: { fullName: 'match', dateOfBirth: 'match' } });
+      }
+    }
+  });
+
+  it('reports which field mismatched, and not_found for an unknown number', async () => {
+    const p = living[3]!;
+    const wrongName = await json(await post('/v1/citizens/verify', { idNumber: p.idNumber, fullName: `${p.fullName}h`, dateOfBirth: p.dateOfBirth }));
+    expect(wrongName).toMatchObject({ result: 'mismatch', fields: { fullName: 'mismatch', dateOfBirth: 'match' } });
+    const day = p.dateOfBirth.slice(8) === '01' ? '02' : '01';
+    const wrongDay = await json(await post('/v1/citizens/verify', { idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: `${p.dateOfBirth.slice(0, 8)}${day}` }));
+    expect(wrongDay).toMatchObject({ result: 'mismatch', fields: { fullName: 'match', dateOfBirth: 'mismatch' } });
+    const unknown = await json(await post('/v1/citizens/verify', { idNumber: UNKNOWN.idNumber, fullName: p.fullName, dateOfBirth: '1989-01-01' }));
+    expect(unknown).toMatchObject({ result: 'not_found' });
+    expect(unknown.fields).toBeUndefined();
+  });
+
+  it('refuses a number whose province or birth year is impossible, with 400 naming the field', async () => {
+    const p = living[0]!;
+    const province = await json<{ code: string; errors: { field: string }[] }>(await post('/v1/citizens/verify', { idNumber: `003${p.idNumber.slice(3)}`, fullName: p.fullName, dateOfBirth: p.dateOfBirth }), 400);
+    expect(province).toMatchObject({ code: 'INVALID_IDENTIFIER', errors: [{ field: 'body.idNumber' }] });
+    const year = Number(p.dateOfBirth.slice(0, 4)) + 1;
+    const contradiction = await json(await post('/v1/citizens/verify', { idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: `${year}${p.dateOfBirth.slice(4)}` }), 400);
+    expect(contradiction).toMatchObject({ code: 'INVALID_IDENTIFIER', errors: [{ field: 'body.dateOfBirth' }] });
+  });
+
+  it('returns an attestation that verifies with the gateway keys', async () => {
+    const p = living[1]!;
+    const res = await post('/v1/citizens/verify', { idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: p.dateOfBirth });
+    const body = await json<{ attestation: string; checkedAt: string }>(res);
+    const jwks = await json<{ keys: object[] }>(await gw.fetch('/.well-known/jwks.json', { key: null }));
+    const { payload } = await jwtVerify(body.attestation, createLocalJWKSet(jwks as never));
+    expect(payload).toMatchObject({ result: 'match', jti: res.headers.get('x-exchange-id'), aud: 'sandbox-agency', checkedAt: body.checkedAt });
+    expect(JSON.stringify(payload)).not.toContain(p.idNumber);
+  });
+});
+
+describe('POST /v1/citizens/lookup', () => {
+  it('gives the agency only the fields configured for its purpose', async () => {
+    const p = living[0]!;
+    const record = await json<Record<string, unknown>>(await post('/v1/citizens/lookup', { idNumber: p.idNumber }));
+    expect(Object.keys(record).sort()).toEqual(['dateOfBirth', 'fullName', 'gender', 'idNumber', 'permanentAddress', 'redactedFields']);
+    expect(record).toMatchObject({ idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: p.dateOfBirth, gender: p.gender });
+    expect(record.redactedFields).toEqual(expect.arrayContaining(['ethnicity', 'father', 'oldIdNumber']));
+
+    const forDossier = await json<Record<string, unknown>>(await post('/v1/citizens/lookup', { idNumber: p.idNumber, fields: ['oldIdNumber', 'father'] }, KEYS.agency, 'TIEP_NHAN_HO_SO'));
+    expect(forDossier).toEqual({ idNumber: p.idNumber, oldIdNumber: p.oldIdNumber, redactedFields: ['father'] });
+  });
+
+  it('gives other clients the default fields, and 404 for an unknown person', async () => {
+    const p = living[2]!;
+    const record = await json<Record<string, unknown>>(await post('/v1/citizens/lookup', { idNumber: p.idNumber }, KEYS.portal));
+    expect(Object.keys(record).sort()).toEqual(['dateOfBirth', 'fullName', 'idNumber', 'permanentAddress', 'redactedFields']);
+    expect(await json(await post('/v1/citizens/lookup', { idNumber: UNKNOWN.idNumber }), 404)).toMatchObject({ code: 'SUBJECT_NOT_FOUND' });
+  });
+});
+
+describe('GET /v1/taxpayers/{taxCode}', () => {
+  it('returns organisations, branches, individuals and household businesses', async () => {
+    const kinds = [
+      taxpayers.find((t) => t.taxpayerType === 'organization' && !t.taxCode.includes('-'))!,
+      taxpayers.find((t) => t.taxCode.includes('-'))!,
+      taxpayers.find((t) => t.taxpayerType === 'individual')!,
+      taxpayers.find((t) => t.taxpayerType === 'household_business')!,
+    ];
+    for (const t of kinds) {
+      const body = await json(await get(`/v1/taxpayers/${t.taxCode}`));
+      expect(body).toMatchObject({ taxCode: t.taxCode, name: t.name, taxpayerType: t.taxpayerType, status: t.status, taxOffice: t.taxOffice, registrationDate: t.registrationDate });
+    }
+  });
+
+  it('refuses a wrong check digit or an impossible personal number, and 404s an unknown code', async () => {
+    const code = enterprises[0]!.enterpriseCode;
+    const wrong = `${code.slice(0, 9)}${(Number(code[9]) + 1) % 10}`;
+    expect(await json(await get(`/v1/taxpayers/${wrong}`), 400)).toMatchObject({ code: 'INVALID_IDENTIFIER', errors: [{ field: 'path.taxCode' }] });
+    expect(await json(await get('/v1/taxpayers/003089001234'), 400)).toMatchObject({ code: 'INVALID_IDENTIFIER' });
+    expect(await json(await get(`/v1/taxpayers/${UNKNOWN.enterpriseCode}`), 404)).toMatchObject({ code: 'SUBJECT_NOT_FOUND' });
+  });
+});
+
+describe('POST /v1/social-insurance/lookup', () => {
+  it('finds a person by insurance code and by ID number', async () => {
+    const person = insured.find((i) => i.healthInsuranceCard && i.employer)!;
+    const byCode = await json<Record<string, unknown>>(await post('/v1/social-insurance/lookup', { insuranceCode: person.insuranceCode }));
+    expect(byCode).toMatchObject({ insuranceCode: person.insuranceCode, fullName: person.fullName, participationStatus: person.participationStatus, employer: person.employer });
+    expect(byCode.healthInsuranceCard).toMatchObject({ number: person.healthInsuranceCard!.number, validTo: person.healthInsuranceCard!.validTo });
+    const byId = await json(await post('/v1/social-insurance/lookup', { idNumber: person.idNumber }));
+    expect(byId).toMatchObject({ insuranceCode: person.insuranceCode });
+  });
+
+  it('refuses both or neither identifier, and 404s an unknown code', async () => {
+    const person = insured[0]!;
+    expect((await post('/v1/social-insurance/lookup', { insuranceCode: person.insuranceCode, idNumber: person.idNumber })).status).toBe(400);
+    expect((await post('/v1/social-insurance/lookup', {})).status).toBe(400);
+    expect(await json(await post('/v1/social-insurance/lookup', { insuranceCode: UNKNOWN.insuranceCode }), 404)).toMatchObject({ code: 'SUBJECT_NOT_FOUND' });
+  });
+});
+
+describe('procedure catalogue', () => {
+  it('lists, searches, filters and pages the national catalogue', async () => {
+    const all = await json<{ items: { code: string }[]; total: number }>(await get('/v1/procedures?pageSize=100', KEYS.portal));
+    expect(all.total).toBe(procedures.length);
+    expect(all.items.map((p) => p.code).sort()).toEqual(procedures.map((p) => p.code).sort());
+
+    const search = await json<{ items: { name: string }[] }>(await get(`/v1/procedures?q=${encodeURIComponent('khai sinh')}`, KEYS.portal));
+    expect(search.items.map((p) => p.name)).toContain('Đăng ký khai sinh');
+
+    const justice = await json<{ items: { agencies: string[] }[]; total: number }>(await get('/v1/procedures?agency=H52.20&pageSize=100', KEYS.portal));
+    expect(justice.total).toBe(procedures.filter((p) => p.agencies.includes('H52.20')).length);
+    expect(justice.items.every((p) => p.agencies.includes('H52.20'))).toBe(true);
+
+    const civil = await json<{ total: number }>(await get('/v1/procedures?field=HT', KEYS.portal));
+    expect(civil.total).toBe(procedures.filter((p) => p.field.code === 'HT').length);
+
+    const page2 = await json<{ items: unknown[]; page: number; total: number }>(await get('/v1/procedures?page=2&pageSize=10', KEYS.portal));
+    expect(page2).toMatchObject({ page: 2, total: procedures.length });
+    expect(page2.items).toHaveLength(10);
+  });
+
+  it('returns one procedure in full, and 404 for an unknown code', async () => {
+    const p = procedures[0]!;
+    const body = await json(await get(`/v1/procedures/${p.code}`, KEYS.portal));
+    expect(body).toMatchObject({ code: p.code, name: p.name, field: p.field, implementingAgencies: p.implementingAgencies, results: p.results });
+    expect(await json(await get(`/v1/procedures/${UNKNOWN.procedureCode}`, KEYS.portal), 404)).toMatchObject({ code: 'SUBJECT_NOT_FOUND' });
+  });
+});
+
+describe('the catalogue while the national portal is down', () => {
+  it('is served stale with Warning 110 instead of failing', async () => {
+    const stale = await startTestGateway({ 'catalogue.ttlSeconds': 0 });
+    try {
+      const fresh = await stale.fetch('/v1/procedures');
+      expect(fresh.status).toBe(200);
+      expect(fresh.headers.get('x-cache')).toBe('miss');
+      await setFault(stale.controlUrl, { system: 'dvcqg', mode: 'down' });
+      const res = await stale.fetch('/v1/procedures');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-cache')).toBe('stale');
+      expect(res.headers.get('warning')).toBe('110 - "Response is stale"');
+      expect(((await res.json()) as { total: number }).total).toBe(procedures.length);
+      // Nothing cached for this one: the failure shows.
+      const uncached = await stale.fetch(`/v1/procedures/${procedures[5]!.code}`);
+      expect(uncached.status).toBe(503);
+      expect(uncached.headers.get('retry-after')).toBeTruthy();
+    } finally {
+      await clearFaults(stale.controlUrl);
+      await stale.close();
+    }
+  });
+});
