@@ -19,11 +19,18 @@ export interface paths {
          * @description Checks that a person with this ID number exists in the National Population Database with
          *     this full name and date of birth, and says which field differs. Names are compared after
          *     Unicode NFC normalisation, case-insensitively; diacritics count (`Lò Văn Thắng` is not
-         *     `Lo Van Thang`). A date of birth that contradicts the century and year digits of the ID
-         *     number is refused with 400 before any national call.
+         *     `Lo Van Thang`). An ID number whose province code does not exist, or whose century and
+         *     year digits contradict the date of birth, is refused with 400 `INVALID_IDENTIFIER` before
+         *     any national call.
          *
-         *     The response carries `attestation`, a compact JWS signed by the gateway over the result,
-         *     which the caller can keep as evidence of the check.
+         *     The gateway never fetches the citizen's record for this: it asks the population database
+         *     only whether a person with these fields exists (`XacThucThongTinCongDan`), once when all
+         *     fields match, and three more times in parallel on a mismatch to tell which field differs.
+         *     A deceased person is reported as `not_found`.
+         *
+         *     The response carries `attestation`, a compact JWS (ES256) signed by the gateway over the
+         *     result, which the caller can keep as evidence of the check; verify it with the keys at
+         *     `/.well-known/jwks.json`.
          */
         post: operations["verifyCitizen"];
         delete?: never;
@@ -46,7 +53,8 @@ export interface paths {
          * @description Returns the person's record from the National Population Database, reduced to the fields
          *     this client may see for the stated purpose. Ask for fewer fields with `fields`; fields the
          *     client may not see for this purpose are left out of the record and named in
-         *     `redactedFields`. The ID number travels in the body, never in a URL.
+         *     `redactedFields`. When none of the requested fields may be seen, the answer is 403 and the
+         *     national database is not asked. The ID number travels in the body, never in a URL.
          */
         post: operations["lookupCitizen"];
         delete?: never;
