@@ -1,0 +1,185 @@
+/**
+ * Regenerates the sample PKI in certs-sample/ (npm run certs:sample). Sample material only:
+ * the gateway refuses these certificates when NODE_ENV=production.
+ */
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as asn1js from 'asn1js';
+import forge from 'node-forge';
+import * as pkijs from 'pkijs';
+
+const OUT = process.argv[2] ?? 'certs-sample';
+const crypto = new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as Crypto });
+pkijs.setEngine('node', crypto);
+
+type Algo = 'rsa' | 'ec';
+interface Issued {
+  name: string;
+  cert: pkijs.Certificate;
+  keys: CryptoKeyPair;
+  der: ArrayBuffer;
+}
+
+const DAY = 86_400_000;
+const NOW = new Date();
+
+async function keyPair(algo: Algo): Promise<CryptoKeyPair> {
+  const params =
+    algo === 'rsa'
+      ? { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }
+      : { name: 'ECDSA', namedCurve: 'P-256' };
+  return (await webcrypto.subtle.generateKey(params, true, ['sign', 'verify'])) as CryptoKeyPair;
+}
+
+/** C, O and CN, each its own RDN (pkijs would put them all in one multi-valued RDN). */
+function name(cn: string, org = 'Liên thông sandbox (NOT FOR PRODUCTION)'): pkijs.RelativeDistinguishedNames {
+  const rdn = (type: string, value: asn1js.BaseBlock) => new asn1js.Set({ value: [new pkijs.AttributeTypeAndValue({ type, value: value as never }).toSchema()] });
+  const der = new asn1js.Sequence({
+    value: [rdn('2.5.4.6', new asn1js.PrintableString({ value: 'VN' })), rdn('2.5.4.10', new asn1js.Utf8String({ value: org })), rdn('2.5.4.3', new asn1js.Utf8String({ value: cn }))],
+  }).toBER(false);
+  return pkijs.RelativeDistinguishedNames.fromBER(der);
+}
+
+/** A positive serial: random bytes with the top bit cleared. */
+function serial(): asn1js.Integer {
+  const bytes = randomBytes(16);
+  bytes[0] = bytes[0]! & 0x7f;
+  return new asn1js.Integer({ valueHex: bytes });
+}
+
+async function keyId(keys: CryptoKeyPair): Promise<ArrayBuffer> {
+  const spki = new Uint8Array(await webcrypto.subtle.exportKey('spki', keys.publicKey));
+  const info = pkijs.PublicKeyInfo.fromBER(spki);
+  return new Uint8Array(createHash('sha1').update(new Uint8Array(info.subjectPublicKey.valueBlock.valueHexView)).digest()).buffer;
+}
+
+function ext(extnID: string, critical: boolean, value: { toSchema(): asn1js.BaseBlock }): pkijs.Extension {
+  return new pkijs.Extension({ extnID, critical, extnValue: value.toSchema().toBER(false) });
+}
+
+/** keyUsage bits: 0 digitalSignature, 1 nonRepudiation, 5 keyCertSign, 6 cRLSign. */
+function keyUsage(bits: number[]): pkijs.Extension {
+  let value = 0;
+  for (const b of bits) value |= 0x80 >> b;
+  const byte = new Uint8Array([value]);
+  return new pkijs.Extension({ extnID: '2.5.29.15', critical: true, extnValue: new asn1js.BitString({ valueHex: byte.buffer, unusedBits: 1 }).toBER(false) });
+}
+
+interface Profile {
+  cn: string;
+  algo: Algo;
+  ca?: { pathLen?: number };
+  eku?: string[];
+  ekuCritical?: boolean;
+  dns?: string[];
+  ips?: string[];
+  notBefore?: Date;
+  notAfter?: Date;
+}
+
+async function issue(fileName: string, profile: Profile, issuer?: Issued): Promise<Issued> {
+  const keys = await keyPair(profile.algo);
+  const cert = new pkijs.Certificate();
+  cert.version = 2;
+  cert.serialNumber = serial();
+  cert.subject = name(profile.cn);
+  cert.issuer = issuer ? issuer.cert.subject : cert.subject;
+  cert.notBefore.value = profile.notBefore ?? new Date(NOW.getTime() - DAY);
+  cert.notAfter.value = profile.notAfter ?? new Date(NOW.getTime() + (profile.ca ? 7300 : 3650) * DAY);
+  await cert.subjectPublicKeyInfo.importKey(keys.publicKey, crypto);
+  const extensions: pkijs.Extension[] = [];
+  if (profile.ca) {
+    extensions.push(ext('2.5.29.19', true, new pkijs.BasicConstraints({ cA: true, ...(profile.ca.pathLen !== undefined ? { pathLenConstraint: profile.ca.pathLen } : {}) })));
+    extensions.push(keyUsage([5, 6]));
+  } else {
+    extensions.push(ext('2.5.29.19', true, new pkijs.BasicConstraints({ cA: false })));
+    extensions.push(keyUsage([0, 1]));
+  }
+  if (profile.eku) extensions.push(ext('2.5.29.37', profile.ekuCritical ?? false, new pkijs.ExtKeyUsage({ keyPurposes: profile.eku })));
+  const altNames = [
+    ...(profile.dns ?? []).map((value) => new pkijs.GeneralName({ type: 2, value })),
+    ...(profile.ips ?? []).map((ip) => new pkijs.GeneralName({ type: 7, value: new asn1js.OctetString({ valueHex: new Uint8Array(ip.split('.').map(Number)).buffer }) })),
+  ];
+  if (altNames.length) extensions.push(ext('2.5.29.17', false, new pkijs.GeneralNames({ names: altNames })));
+  extensions.push(new pkijs.Extension({ extnID: '2.5.29.14', critical: false, extnValue: new asn1js.OctetString({ valueHex: await keyId(keys) }).toBER(false) }));
+  if (issuer) {
+    extensions.push(ext('2.5.29.35', false, new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: await keyId(issuer.keys) }) })));
+  }
+  cert.extensions = extensions;
+  await cert.sign((issuer ?? { keys }).keys.privateKey, 'SHA-256', crypto);
+  const der = cert.toSchema(true).toBER(false);
+  const issued = { name: fileName, cert, keys, der };
+  await write(issued);
+  return issued;
+}
+
+function pem(label: string, der: ArrayBuffer | Uint8Array): string {
+  const b64 = Buffer.from(der instanceof Uint8Array ? der : new Uint8Array(der)).toString('base64');
+  return `-----BEGIN ${label}-----\n${b64.match(/.{1,64}/g)!.join('\n')}\n-----END ${label}-----\n`;
+}
+
+async function write(issued: Issued): Promise<void> {
+  writeFileSync(join(OUT, `${issued.name}.pem`), pem('CERTIFICATE', issued.der));
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', issued.keys.privateKey);
+  writeFileSync(join(OUT, `${issued.name}.key.pem`), pem('PRIVATE KEY', pkcs8), { mode: 0o600 });
+}
+
+async function crl(issuer: Issued, revoked: Issued[]): Promise<void> {
+  const list = new pkijs.CertificateRevocationList();
+  list.version = 1;
+  list.issuer = issuer.cert.subject;
+  list.thisUpdate = new pkijs.Time({ type: 0, value: new Date(NOW.getTime() - DAY) });
+  list.nextUpdate = new pkijs.Time({ type: 0, value: new Date(NOW.getTime() + 3650 * DAY) });
+  list.revokedCertificates = revoked.map(
+    (r) => new pkijs.RevokedCertificate({ userCertificate: r.cert.serialNumber, revocationDate: new pkijs.Time({ type: 0, value: new Date(NOW.getTime() - DAY / 2) }) }),
+  );
+  list.crlExtensions = new pkijs.Extensions({
+    extensions: [
+      new pkijs.Extension({ extnID: '2.5.29.20', critical: false, extnValue: new asn1js.Integer({ value: 1 }).toBER(false) }),
+      ext('2.5.29.35', false, new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: await keyId(issuer.keys) }) })),
+    ],
+  });
+  await list.sign(issuer.keys.privateKey, 'SHA-256', crypto);
+  writeFileSync(join(OUT, 'issuing-ca.crl.pem'), pem('X509 CRL', list.toSchema(true).toBER(false)));
+}
+
+/** PKCS#12 of the portal client (RSA) for mutual TLS, password "sandbox". */
+async function pkcs12(issued: Issued, chain: Issued[]): Promise<void> {
+  const key = forge.pki.privateKeyFromPem(pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', issued.keys.privateKey)));
+  const certs = [issued, ...chain].map((c) => forge.pki.certificateFromPem(pem('CERTIFICATE', c.der)));
+  const p12 = forge.pkcs12.toPkcs12Asn1(key, certs, 'sandbox', { algorithm: '3des', friendlyName: issued.name });
+  writeFileSync(join(OUT, `${issued.name}.p12`), Buffer.from(forge.asn1.toDer(p12).getBytes(), 'binary'));
+}
+
+/** The national systems, the algorithm each signs with, and the subject the gateway pins. */
+export const SYSTEMS: [string, Algo][] = [
+  ['business-registry', 'ec'],
+  ['population', 'rsa'],
+  ['tax', 'rsa'],
+  ['social-insurance', 'ec'],
+  ['dvcqg', 'rsa'],
+];
+
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  const root = await issue('root-ca', { cn: 'Liên thông Sample National Root CA', algo: 'rsa', ca: {} });
+  const issuing = await issue('issuing-ca', { cn: 'Liên thông Sample Issuing CA', algo: 'rsa', ca: { pathLen: 0 } }, root);
+  await issue('tsa', { cn: 'Liên thông Sample Time-Stamping Authority', algo: 'rsa', eku: ['1.3.6.1.5.5.7.3.8'], ekuCritical: true }, issuing);
+  const tls = { dns: ['localhost'], ips: ['127.0.0.1'] };
+  await issue('gateway', { cn: 'lienthong-gateway.sandbox.sonla.gov.vn', algo: 'rsa', eku: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], ...tls }, issuing);
+  await issue('gateway-ec', { cn: 'lienthong-gateway.sandbox.sonla.gov.vn', algo: 'ec', eku: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], ...tls }, issuing);
+  const portal = await issue('portal-client', { cn: 'sandbox-portal', algo: 'rsa', eku: ['1.3.6.1.5.5.7.3.2'] }, issuing);
+  await pkcs12(portal, [issuing, root]);
+  const revoked: Issued[] = [];
+  for (const [system, algo] of SYSTEMS) {
+    const cn = `${system}.sandbox.lienthong.vn`;
+    await issue(system, { cn, algo, eku: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], ...tls }, issuing);
+    revoked.push(await issue(`${system}-revoked`, { cn, algo }, issuing));
+    await issue(`${system}-expired`, { cn, algo, notBefore: new Date(NOW.getTime() - 400 * DAY), notAfter: new Date(NOW.getTime() - 30 * DAY) }, issuing);
+  }
+  await crl(issuing, revoked);
+  console.log(`sample PKI written to ${OUT}/`);
+}
+
+await main();
