@@ -63,7 +63,10 @@ function keyUsage(bits: number[]): pkijs.Extension {
   let value = 0;
   for (const b of bits) value |= 0x80 >> b;
   const byte = new Uint8Array([value]);
-  return new pkijs.Extension({ extnID: '2.5.29.15', critical: true, extnValue: new asn1js.BitString({ valueHex: byte.buffer, unusedBits: 1 }).toBER(false) });
+  // DER: the unused bits are the trailing zero bits of the last byte.
+  let unusedBits = 0;
+  while (unusedBits < 7 && !(value & (1 << unusedBits))) unusedBits++;
+  return new pkijs.Extension({ extnID: '2.5.29.15', critical: true, extnValue: new asn1js.BitString({ valueHex: byte.buffer, unusedBits }).toBER(false) });
 }
 
 interface Profile {
@@ -107,11 +110,26 @@ async function issue(fileName: string, profile: Profile, issuer?: Issued): Promi
     extensions.push(ext('2.5.29.35', false, new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: await keyId(issuer.keys) }) })));
   }
   cert.extensions = extensions;
-  await cert.sign((issuer ?? { keys }).keys.privateKey, 'SHA-256', crypto);
-  const der = cert.toSchema(true).toBER(false);
+  await signRsa(cert, (issuer ?? { keys }).keys.privateKey);
+  const der = cert.toSchema(false).toBER(false);
   const issued = { name: fileName, cert, keys, der };
   await write(issued);
   return issued;
+}
+
+/**
+ * Signs with the (RSA) issuer, writing sha256WithRSAEncryption with its NULL parameters as
+ * RFC 4055 asks: pkijs leaves them out, and tools that re-encode the outer algorithm (node-forge
+ * in PKCS#12) then see it differ from the signed one.
+ */
+async function signRsa(target: pkijs.Certificate | pkijs.CertificateRevocationList, key: CryptoKey): Promise<void> {
+  const algorithm = () => new pkijs.AlgorithmIdentifier({ algorithmId: '1.2.840.113549.1.1.11', algorithmParams: new asn1js.Null() });
+  target.signature = algorithm();
+  target.signatureAlgorithm = algorithm();
+  const tbs = (target as unknown as { encodeTBS(): asn1js.Sequence }).encodeTBS().toBER(false);
+  target.tbsView = new Uint8Array(tbs);
+  const signature = await webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', key, tbs);
+  target.signatureValue = new asn1js.BitString({ valueHex: signature });
 }
 
 function pem(label: string, der: ArrayBuffer | Uint8Array): string {
@@ -140,8 +158,8 @@ async function crl(issuer: Issued, revoked: Issued[]): Promise<void> {
       ext('2.5.29.35', false, new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: await keyId(issuer.keys) }) })),
     ],
   });
-  await list.sign(issuer.keys.privateKey, 'SHA-256', crypto);
-  writeFileSync(join(OUT, 'issuing-ca.crl.pem'), pem('X509 CRL', list.toSchema(true).toBER(false)));
+  await signRsa(list, issuer.keys.privateKey);
+  writeFileSync(join(OUT, 'issuing-ca.crl.pem'), pem('X509 CRL', list.toSchema(false).toBER(false)));
 }
 
 /** PKCS#12 of the portal client (RSA) for mutual TLS, password "sandbox". */
