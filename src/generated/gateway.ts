@@ -785,12 +785,16 @@ export interface components {
          *     | `NOT_IMPLEMENTED` | 501 | The operation is not built yet in this release. |
          *     | `UPSTREAM_BAD_RESPONSE` | 502 | The national system answered malformed or badly signed data. |
          *     | `UPSTREAM_AUTH` | 502 | The national system refused the gateway's own credentials. |
+         *     | `UPSTREAM_SIGNATURE_INVALID` | 502 | The national system's answer is unsigned or its signature does not verify. |
+         *     | `UPSTREAM_CERT_UNTRUSTED` | 502 | The answer is signed with a certificate that does not chain to a trusted root or is not the pinned one. |
+         *     | `UPSTREAM_CERT_EXPIRED` | 502 | The answer is signed with an expired (or not yet valid) certificate. |
+         *     | `UPSTREAM_CERT_REVOKED` | 502 | The answer is signed with a revoked certificate. |
          *     | `UPSTREAM_UNAVAILABLE` | 503 | The national system cannot be reached; see Retry-After. |
          *     | `UPSTREAM_CIRCUIT_OPEN` | 503 | Calls to the national system are suspended by its circuit breaker; see Retry-After. |
          *     | `UPSTREAM_TIMEOUT` | 503 | The national system did not answer in time; see Retry-After. |
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_TIMEOUT";
+        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_SIGNATURE_INVALID" | "UPSTREAM_CERT_UNTRUSTED" | "UPSTREAM_CERT_EXPIRED" | "UPSTREAM_CERT_REVOKED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_TIMEOUT";
         /**
          * @description Personal identification number (số định danh cá nhân), 12 digits `PPPGYYNNNNNN`: birth registration province (014 Sơn La), gender and century digit, last two digits of the year of birth, serial. No check digit.
          * @example 014089001234
@@ -1701,7 +1705,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The national system answered something unusable: malformed, unsigned, wrongly signed or signed with an untrusted, expired or revoked certificate (`UPSTREAM_BAD_RESPONSE`), or it refused the gateway's own credentials (`UPSTREAM_AUTH`). */
+        /** @description The national system answered something unusable: malformed, unsigned, wrongly signed or signed with an untrusted, expired or revoked certificate (`UPSTREAM_BAD_RESPONSE`, `UPSTREAM_SIGNATURE_INVALID`, `UPSTREAM_CERT_UNTRUSTED`, `UPSTREAM_CERT_EXPIRED`, `UPSTREAM_CERT_REVOKED`), or it refused the gateway's own credentials (`UPSTREAM_AUTH`). */
         BadGateway: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
