@@ -3,12 +3,16 @@ import type { Adapter, SystemId } from '../src/core/ports.ts';
 import type { Logger } from '../src/logging.ts';
 import type { UpstreamPolicy } from '../src/resilience/policy.ts';
 import type { FaultBoard } from '../src/sandbox/faults.ts';
+import type { SimulatorSigning } from '../src/sandbox/signing.ts';
+import type { UpstreamSigning } from '../src/signing/material.ts';
 
 /** What the composition root hands every adapter. */
 export interface AdapterDeps {
   log: Logger;
   /** This upstream's timeout and circuit breaker; every call goes through it. */
   policy: UpstreamPolicy;
+  /** The gateway's signing key and certificate, and the check of this system's certificates. */
+  signing: UpstreamSigning;
 }
 
 /** Options every adapter gets from its `upstreams.<id>` config section. */
@@ -26,6 +30,8 @@ export interface AdapterOptions {
 export interface SimulatorDeps {
   faults: FaultBoard;
   log: Logger;
+  /** The system's certificates (own, revoked, expired) and the check of the gateway's. */
+  signing: SimulatorSigning;
 }
 
 /**

@@ -8,7 +8,8 @@ import { createCitizenService, type CitizenField } from './core/citizens.ts';
 import { createEnterpriseService } from './core/enterprises.ts';
 import { createProcedureService } from './core/procedures.ts';
 import { createSocialInsuranceService, createTaxpayerService } from './core/registries.ts';
-import { createAttestationSigner, loadAttestationKey } from './signing/attestation.ts';
+import { createAttestationSigner, createSubjectHasher, loadHashKey } from './signing/attestation.ts';
+import { loadSigningMaterial } from './signing/material.ts';
 import { loadContract } from './http/contract.ts';
 import { listen } from './http/listen.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
@@ -58,6 +59,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       throw new ConfigError(missing.map((id) => `upstreams.${id}.url: required when NODE_ENV=production (the sandbox is for development only)`));
     }
 
+    const signing = loadSigningMaterial(config);
+    log.info({ certificate: signing.credentials.certificate.subject.replaceAll('\n', ', '), expires: signing.credentials.certificate.validTo }, 'signing certificate loaded');
+
     const store = await openStore({ url: config.database.url, sqlitePath: config.database.sqlitePath });
     cleanups.push(() => store.close());
     log.info({ store: store.location, installation: store.installationId }, 'store ready');
@@ -91,7 +95,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       policies.set(module.id, policy);
       upstreamUrls[module.id] = url;
       const adapter = module.create(
-        { log: log.child({ upstream: module.id }), policy },
+        { log: log.child({ upstream: module.id }), policy, signing: signing.forUpstream(module.id) },
         {
           url,
           maxResponseBytes: upstream.maxResponseBytes,
@@ -108,12 +112,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const readiness: ReadinessCheck[] = [{ name: 'store', check: () => store.ping() }];
     if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
 
-    let attester: Awaited<ReturnType<typeof createAttestationSigner>>;
+    const attester = await createAttestationSigner(signing.credentials, { issuer: config.signing.issuer });
+    let hashKey: Buffer;
     try {
-      const attestationKey = loadAttestationKey(config.signing.attestationKeyFile, { create: !config.env.production });
-      attester = await createAttestationSigner(attestationKey, { issuer: config.signing.issuer });
+      hashKey = loadHashKey(config.privacy.hashKeyFile, { create: !config.env.production });
     } catch (err) {
-      throw new ConfigError([`signing.attestationKeyFile: ${(err as Error).message}`]);
+      throw new ConfigError([`privacy.hashKeyFile: ${(err as Error).message}`]);
     }
     const clientFields = new Map(config.clients.map((c) => [c.id, c.citizenFields]));
     const fieldPolicy = (clientId: string, purpose: string | undefined): readonly CitizenField[] => {
@@ -130,7 +134,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       limiter: createRateLimiter(redis),
       services: {
         enterprises: createEnterpriseService({ registry: adapters['business-registry'].ops }),
-        citizens: createCitizenService({ population: adapters.population.ops, attester, fieldPolicy }),
+        citizens: createCitizenService({ population: adapters.population.ops, attester, fieldPolicy, hashSubject: createSubjectHasher(hashKey) }),
         taxpayers: createTaxpayerService({ tax: adapters.tax.ops }),
         socialInsurance: createSocialInsuranceService({ socialInsurance: adapters['social-insurance'].ops }),
         procedures: createProcedureService(

@@ -5,7 +5,7 @@ import { isSuccessCode, wireAnswer, type WireEnterprise } from './mapping.ts';
 /** Registry error code for "no such enterprise". */
 export const NOT_FOUND_CODE = '04';
 
-function bad(detail: string, cause?: unknown): GatewayError {
+export function badResponse(detail: string, cause?: unknown): GatewayError {
   return new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `business registry: ${detail}`, upstreamFailure: true, cause });
 }
 
@@ -23,22 +23,22 @@ export function interpretAnswer(response: UpstreamResponse, requestedCode: strin
     });
   }
   const contentType = String(response.headers['content-type'] ?? '');
-  if (!/^application\/json\b/i.test(contentType)) throw bad(`unexpected content type "${contentType.slice(0, 60)}"`);
+  if (!/^application\/json\b/i.test(contentType)) throw badResponse(`unexpected content type "${contentType.slice(0, 60)}"`);
   let json: unknown;
   try {
     json = JSON.parse(response.body.toString('utf8'));
   } catch (err) {
-    throw bad('the answer is not JSON', err);
+    throw badResponse('the answer is not JSON', err);
   }
   const parsed = wireAnswer.safeParse(json);
-  if (!parsed.success) throw bad('the answer does not have the documented shape', parsed.error);
+  if (!parsed.success) throw badResponse('the answer does not have the documented shape', parsed.error);
   const answer = parsed.data;
   if (response.status === 404 && answer.MaLoi === NOT_FOUND_CODE) {
     throw new GatewayError('SUBJECT_NOT_FOUND', { detail: 'the business registry has no enterprise with this code' });
   }
   if (response.status !== 200 || !isSuccessCode(answer.MaLoi) || !answer.DuLieu) {
-    throw bad(`refused the request (HTTP ${response.status}, code ${answer.MaLoi})`);
+    throw badResponse(`refused the request (HTTP ${response.status}, code ${answer.MaLoi})`);
   }
-  if (answer.DuLieu.MaSoDoanhNghiep !== requestedCode) throw bad('answered about another enterprise than the one asked for');
+  if (answer.DuLieu.MaSoDoanhNghiep !== requestedCode) throw badResponse('answered about another enterprise than the one asked for');
   return answer.DuLieu;
 }

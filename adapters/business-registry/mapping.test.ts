@@ -1,27 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isGatewayError } from '../../src/errors/gateway-error.ts';
+import { caught, fixtureReader, responder } from '../contract/test-kit.ts';
 import { interpretAnswer } from './errors.ts';
 import { MappingError, toEnterprise, wireAnswer } from './mapping.ts';
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+const fixture = fixtureReader(import.meta.url);
 const answer = (name: string) => wireAnswer.parse(JSON.parse(fixture(name).toString('utf8')));
-const response = (status: number, body: Buffer | string, type = 'application/json; charset=utf-8') => ({
-  status,
-  headers: { 'content-type': type },
-  body: Buffer.isBuffer(body) ? body : Buffer.from(body),
-});
+const response = responder('application/json; charset=utf-8');
 const at = new Date('2026-11-27T23:42:51Z');
-
-function caught(fn: () => unknown) {
-  try {
-    fn();
-  } catch (err) {
-    if (isGatewayError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected an error');
-}
 
 describe('business-registry mapping', () => {
   it('maps a joint-stock company with a legacy district', () => {

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import type { Address, Enterprise, EnterpriseStatus, LegalForm } from '../../src/core/enterprises.ts';
 import { toVietnamIso, wireDateToIso } from '../../src/core/time.ts';
+import { MappingError } from '../mapping-error.ts';
+
+export { MappingError };
 
 /**
  * Wire format of the business registry (see README.md). The only file that knows the
@@ -73,13 +76,6 @@ export const STATUS_NAMES: Record<EnterpriseStatus, string> = {
 /** Success codes: the registry, like other national systems, writes "0" or "00". */
 export function isSuccessCode(code: string): boolean {
   return code === '0' || code === '00';
-}
-
-export class MappingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MappingError';
-  }
 }
 
 function toAddress(wire: WireAddress): Address {

@@ -1,13 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { randomUUID } from 'node:crypto';
 import type { AdapterModule } from '../module.ts';
 import type { Adapter, CallContext } from '../../src/core/ports.ts';
-import { GatewayError, isGatewayError } from '../../src/errors/gateway-error.ts';
 import { listen, type Listening } from '../../src/http/listen.ts';
 import { createLogger } from '../../src/logging.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createPolicy, type UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { FaultBoard } from '../../src/sandbox/faults.ts';
+import { failure, simulatorDeps, testContext, testSigning } from './test-kit.ts';
 
 /** How the suite exercises one adapter: one call that finds its subject, one that finds none. */
 export interface ContractSubject<Ops> {
@@ -20,16 +19,6 @@ export interface ContractSubject<Ops> {
 
 const TIMEOUT_MS = 400;
 const RESET_MS = 600;
-
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isGatewayError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /**
  * The contract every adapter and its simulator must pass, over real sockets: answers, business
@@ -44,19 +33,8 @@ export function adapterContract<Ops>(subject: ContractSubject<Ops>): void {
     let policy: UpstreamPolicy;
     let adapter: Adapter<Ops>;
 
-    const ctx = (signal: AbortSignal = new AbortController().signal): CallContext => ({
-      requestId: randomUUID(),
-      exchangeId: randomUUID(),
-      signal,
-      log,
-      clientId: 'contract-suite',
-      agency: 'H52',
-      purpose: 'XAC_MINH_DANH_TINH',
-      userId: 'officer-1',
-    });
-
     beforeAll(async () => {
-      simulator = await listen(subject.module.simulator({ faults, log }), '127.0.0.1', 0);
+      simulator = await listen(subject.module.simulator(simulatorDeps(subject.module.id, faults)), '127.0.0.1', 0);
     });
     afterAll(async () => {
       await simulator.close();
@@ -68,7 +46,7 @@ export function adapterContract<Ops>(subject: ContractSubject<Ops>): void {
         retryAfterSeconds: 3,
         breaker: { errorThresholdPercentage: 50, volumeThreshold: 1000, resetTimeoutMs: RESET_MS, rollingCountTimeoutMs: 10_000, ...breaker },
       });
-      adapter = subject.module.create({ log, policy }, { url: simulator.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: 'H52' });
+      adapter = subject.module.create({ log, policy, signing: testSigning(subject.module.id) }, { url: simulator.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: 'H52' });
     };
     afterEach(async () => {
       faults.clear();
@@ -78,73 +56,73 @@ export function adapterContract<Ops>(subject: ContractSubject<Ops>): void {
 
     it('answers for a known subject', async () => {
       build();
-      subject.expectKnown(await subject.known(adapter.ops, ctx()));
+      subject.expectKnown(await subject.known(adapter.ops, testContext()));
     });
 
     it('reports an unknown subject as SUBJECT_NOT_FOUND without tripping the breaker', async () => {
       build({ volumeThreshold: 2 });
-      for (let i = 0; i < 5; i++) expect((await failure(subject.unknown(adapter.ops, ctx()))).code).toBe('SUBJECT_NOT_FOUND');
+      for (let i = 0; i < 5; i++) expect((await failure(subject.unknown(adapter.ops, testContext()))).code).toBe('SUBJECT_NOT_FOUND');
       expect(policy.state()).toBe('closed');
     });
 
     it('maps a server error to UPSTREAM_UNAVAILABLE with Retry-After', async () => {
       build();
       faults.set({ system: subject.module.id, mode: 'error' });
-      expect(await failure(subject.known(adapter.ops, ctx()))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', status: 503, retryAfter: 3 });
+      expect(await failure(subject.known(adapter.ops, testContext()))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', status: 503, retryAfter: 3 });
     });
 
     it('maps a dropped connection to UPSTREAM_UNAVAILABLE', async () => {
       build();
       faults.set({ system: subject.module.id, mode: 'down' });
-      expect(await failure(subject.known(adapter.ops, ctx()))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', status: 503 });
+      expect(await failure(subject.known(adapter.ops, testContext()))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', status: 503 });
     });
 
     it('gives up on a silent upstream with UPSTREAM_TIMEOUT', async () => {
       build();
       faults.set({ system: subject.module.id, mode: 'timeout' });
-      expect(await failure(subject.known(adapter.ops, ctx()))).toMatchObject({ code: 'UPSTREAM_TIMEOUT', status: 503, retryAfter: 3 });
+      expect(await failure(subject.known(adapter.ops, testContext()))).toMatchObject({ code: 'UPSTREAM_TIMEOUT', status: 503, retryAfter: 3 });
     });
 
     it('refuses a malformed answer with UPSTREAM_BAD_RESPONSE', async () => {
       build();
       faults.set({ system: subject.module.id, mode: 'malformed' });
-      expect(await failure(subject.known(adapter.ops, ctx()))).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', status: 502 });
+      expect(await failure(subject.known(adapter.ops, testContext()))).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', status: 502 });
     });
 
     it('still answers when latency stays under the timeout, and ignores a fault drawn at rate 0', async () => {
       build();
       faults.set({ system: subject.module.id, mode: 'latency', ms: TIMEOUT_MS / 4 });
-      subject.expectKnown(await subject.known(adapter.ops, ctx()));
+      subject.expectKnown(await subject.known(adapter.ops, testContext()));
       faults.set({ system: subject.module.id, mode: 'down', rate: 0 });
-      subject.expectKnown(await subject.known(adapter.ops, ctx()));
+      subject.expectKnown(await subject.known(adapter.ops, testContext()));
     });
 
     it('opens the breaker after repeated failures, fails fast, then recovers', async () => {
       build({ volumeThreshold: 3 });
       faults.set({ system: subject.module.id, mode: 'error' });
-      for (let i = 0; i < 3; i++) await failure(subject.known(adapter.ops, ctx()));
+      for (let i = 0; i < 3; i++) await failure(subject.known(adapter.ops, testContext()));
       expect(policy.state()).toBe('open');
-      const rejected = await failure(subject.known(adapter.ops, ctx()));
+      const rejected = await failure(subject.known(adapter.ops, testContext()));
       expect(rejected).toMatchObject({ code: 'UPSTREAM_CIRCUIT_OPEN', status: 503 });
       expect(rejected.retryAfter).toBeGreaterThanOrEqual(1);
       faults.clear();
       await new Promise((resolve) => setTimeout(resolve, RESET_MS + 100));
-      subject.expectKnown(await subject.known(adapter.ops, ctx()));
+      subject.expectKnown(await subject.known(adapter.ops, testContext()));
       expect(policy.state()).toBe('closed');
     });
 
     it('reports health up, and down when the system is down', async () => {
       build();
-      expect((await adapter.health(ctx())).status).toBe('up');
+      expect((await adapter.health(testContext())).status).toBe('up');
       faults.set({ system: subject.module.id, mode: 'down' });
-      expect((await adapter.health(ctx())).status).toBe('down');
+      expect((await adapter.health(testContext())).status).toBe('down');
     });
 
     it('stops waiting when the caller hangs up, without counting it against the upstream', async () => {
       build({ volumeThreshold: 1 });
       faults.set({ system: subject.module.id, mode: 'timeout' });
       const controller = new AbortController();
-      const call = subject.known(adapter.ops, ctx(controller.signal));
+      const call = subject.known(adapter.ops, testContext({ signal: controller.signal }));
       setTimeout(() => controller.abort(), 50);
       await expect(call).rejects.toThrow();
       expect(policy.state()).toBe('closed');

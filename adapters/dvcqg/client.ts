@@ -2,9 +2,10 @@ import { GatewayError } from '../../src/errors/gateway-error.ts';
 import type { CallContext, Health } from '../../src/core/ports.ts';
 import type { ProcedureCatalogue } from '../../src/core/procedures-port.ts';
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
-import type { UpstreamHttp } from '../../src/resilience/upstream-http.ts';
-import { interpretLoginAnswer, interpretServiceAnswer } from './errors.ts';
-import { MappingError, toProcedure, toProcedureSummary, wireProcedure, wireSummaryList } from './mapping.ts';
+import { probeHealth, type UpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import { mapped } from '../mapping-error.ts';
+import { badResponse, interpretLoginAnswer, interpretServiceAnswer } from './errors.ts';
+import { toProcedure, toProcedureSummary, wireProcedure, wireSummaryList } from './mapping.ts';
 import { createSessionCache } from './session-cache.ts';
 
 export const LOGIN_PATH = '/api/login';
@@ -26,20 +27,6 @@ export interface DvcqgClientOptions {
   /** Sent as `madonvi` on every service call: the agency the gateway acts for (Sơn La: H52). */
   gatewayAgency: string;
   credentials: { username: string; password: string };
-}
-
-function bad(detail: string, cause?: unknown): GatewayError {
-  return new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `national portal: ${detail}`, upstreamFailure: true, cause });
-}
-
-/** Runs a mapping, turning what the mapping refuses into a bad response. */
-function mapped<T>(map: () => T): T {
-  try {
-    return map();
-  } catch (err) {
-    if (err instanceof MappingError) throw bad(err.message, err);
-    throw err;
-  }
 }
 
 export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPolicy }, options: DvcqgClientOptions): DvcqgClient {
@@ -88,10 +75,10 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
     list: (ctx) =>
       policy.execute(ctx, async (signal) => {
         const outcome = await callService(ctx, signal, SERVICES.list, { MaTinh: province });
-        if (outcome.kind !== 'ok') throw bad(`${SERVICES.list} answered "not found"`);
+        if (outcome.kind !== 'ok') throw badResponse(`${SERVICES.list} answered "not found"`);
         const parsed = wireSummaryList.safeParse(outcome.data);
-        if (!parsed.success) throw bad(`${SERVICES.list} data does not have the documented shape`, parsed.error);
-        return mapped(() => parsed.data.map(toProcedureSummary));
+        if (!parsed.success) throw badResponse(`${SERVICES.list} data does not have the documented shape`, parsed.error);
+        return mapped(() => parsed.data.map(toProcedureSummary), badResponse);
       }),
 
     get: (ctx, code) =>
@@ -101,20 +88,11 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
           throw new GatewayError('SUBJECT_NOT_FOUND', { detail: 'the national procedure catalogue has no procedure with this code' });
         }
         const parsed = wireProcedure.safeParse(outcome.data);
-        if (!parsed.success) throw bad(`${SERVICES.get} data does not have the documented shape`, parsed.error);
-        if (parsed.data.MATTHC !== code) throw bad('answered about another procedure than the one asked for');
-        return mapped(() => toProcedure(parsed.data, new Date()));
+        if (!parsed.success) throw badResponse(`${SERVICES.get} data does not have the documented shape`, parsed.error);
+        if (parsed.data.MATTHC !== code) throw badResponse('answered about another procedure than the one asked for');
+        return mapped(() => toProcedure(parsed.data, new Date()), badResponse);
       }),
 
-    async health(ctx) {
-      const started = performance.now();
-      try {
-        const response = await http.send({ method: 'GET', path: HEALTH_PATH, headers: { accept: 'application/json' }, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(2000)]) });
-        const latencyMs = Math.round(performance.now() - started);
-        return response.status === 200 ? { status: 'up', latencyMs } : { status: 'down', latencyMs, detail: `HTTP ${response.status}` };
-      } catch (err) {
-        return { status: 'down', latencyMs: Math.round(performance.now() - started), detail: (err as Error).message };
-      }
-    },
+    health: (ctx) => probeHealth(http, ctx, HEALTH_PATH, { accept: 'application/json' }),
   };
 }

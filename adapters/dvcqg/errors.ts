@@ -21,7 +21,7 @@ export const WIRE_CODES = {
 /** What a service call came to, short of an error the caller sees. */
 export type ServiceOutcome = { kind: 'ok'; data: unknown } | { kind: 'session-expired' } | { kind: 'not-found' };
 
-function bad(detail: string, cause?: unknown): GatewayError {
+export function badResponse(detail: string, cause?: unknown): GatewayError {
   return new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `national portal: ${detail}`, upstreamFailure: true, cause });
 }
 
@@ -40,11 +40,11 @@ function readJson(response: UpstreamResponse, retryAfterSeconds: number): unknow
     });
   }
   const contentType = String(response.headers['content-type'] ?? '');
-  if (!/^application\/json\b/i.test(contentType)) throw bad(`unexpected content type "${contentType.slice(0, 60)}"`);
+  if (!/^application\/json\b/i.test(contentType)) throw badResponse(`unexpected content type "${contentType.slice(0, 60)}"`);
   try {
     return JSON.parse(response.body.toString('utf8'));
   } catch (err) {
-    throw bad('the answer is not JSON', err);
+    throw badResponse('the answer is not JSON', err);
   }
 }
 
@@ -55,7 +55,7 @@ function readJson(response: UpstreamResponse, retryAfterSeconds: number): unknow
  */
 export function interpretLoginAnswer(response: UpstreamResponse, retryAfterSeconds: number): string {
   const parsed = wireLoginAnswer.safeParse(readJson(response, retryAfterSeconds));
-  if (!parsed.success) throw bad('the login answer does not have the documented shape', parsed.error);
+  if (!parsed.success) throw badResponse('the login answer does not have the documented shape', parsed.error);
   const answer = parsed.data;
   if (answer.error_code === WIRE_CODES.loginRefused && (response.status === 200 || response.status === 401)) {
     throw new GatewayError('UPSTREAM_AUTH', {
@@ -65,7 +65,7 @@ export function interpretLoginAnswer(response: UpstreamResponse, retryAfterSecon
     });
   }
   if (response.status !== 200 || !isSuccessCode(answer.error_code) || !answer.session) {
-    throw bad(`refused the login (HTTP ${response.status}, code ${answer.error_code})`, wireCause(response.status, answer.error_code, answer.message));
+    throw badResponse(`refused the login (HTTP ${response.status}, code ${answer.error_code})`, wireCause(response.status, answer.error_code, answer.message));
   }
   return answer.session;
 }
@@ -76,11 +76,11 @@ export function interpretLoginAnswer(response: UpstreamResponse, retryAfterSecon
  */
 export function interpretServiceAnswer(response: UpstreamResponse, retryAfterSeconds: number): ServiceOutcome {
   const parsed = wireServiceAnswer.safeParse(readJson(response, retryAfterSeconds));
-  if (!parsed.success) throw bad('the answer does not have the documented shape', parsed.error);
+  if (!parsed.success) throw badResponse('the answer does not have the documented shape', parsed.error);
   const answer = parsed.data;
   const code = answer.error_code;
   if (response.status === 200 && isSuccessCode(code)) {
-    if (answer.data === undefined || answer.data === null) throw bad('a success answer without data');
+    if (answer.data === undefined || answer.data === null) throw badResponse('a success answer without data');
     return { kind: 'ok', data: answer.data };
   }
   if (code === WIRE_CODES.sessionExpired && (response.status === 200 || response.status === 401)) return { kind: 'session-expired' };
@@ -92,5 +92,5 @@ export function interpretServiceAnswer(response: UpstreamResponse, retryAfterSec
       cause: wireCause(response.status, code, answer.message),
     });
   }
-  throw bad(`refused the request (HTTP ${response.status}, code ${code})`, wireCause(response.status, code, answer.message));
+  throw badResponse(`refused the request (HTTP ${response.status}, code ${code})`, wireCause(response.status, code, answer.message));
 }

@@ -1,28 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isGatewayError } from '../../src/errors/gateway-error.ts';
-import type { UpstreamResponse } from '../../src/resilience/upstream-http.ts';
+import { caught, fixtureReader, responder } from '../contract/test-kit.ts';
 import { interpretLoginAnswer, interpretServiceAnswer } from './errors.ts';
 import { MappingError, toLevel, toProcedure, toProcedureSummary, wireProcedure, wireServiceAnswer, wireSummaryList } from './mapping.ts';
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+const fixture = fixtureReader(import.meta.url);
 const data = (name: string): unknown => wireServiceAnswer.parse(JSON.parse(fixture(name).toString('utf8'))).data;
-const response = (status: number, body: Buffer | string, type = 'application/json; charset=utf-8'): UpstreamResponse => ({
-  status,
-  headers: { 'content-type': type },
-  body: Buffer.isBuffer(body) ? body : Buffer.from(body),
-});
+const response = responder('application/json; charset=utf-8');
 const at = new Date('2026-11-27T23:42:51Z');
-
-function caught(fn: () => unknown) {
-  try {
-    fn();
-  } catch (err) {
-    if (isGatewayError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected an error');
-}
 
 describe('dvcqg mapping', () => {
   it('maps the LayDanhSachTTHC list with agency codes, and normalises names to NFC', () => {

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import type { Procedure, ProcedureSummary } from '../../src/core/procedures-port.ts';
 import { toVietnamIso, wireDateTimeToIso } from '../../src/core/time.ts';
+import { MappingError } from '../mapping-error.ts';
+
+export { MappingError };
 
 /**
  * Wire format of the national public-service portal (see README.md). The only file that knows
@@ -66,13 +69,6 @@ export type WireProcedure = z.infer<typeof wireProcedure>;
 /** Success codes: the portal writes "0" on some services and "00" on others. */
 export function isSuccessCode(code: string): boolean {
   return code === '0' || code === '00';
-}
-
-export class MappingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MappingError';
-  }
 }
 
 /**

@@ -1,35 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CallContext } from '../../src/core/ports.ts';
-import { isGatewayError, type GatewayError } from '../../src/errors/gateway-error.ts';
 import { listen } from '../../src/http/listen.ts';
 import { createLogger } from '../../src/logging.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createPolicy } from '../../src/resilience/policy.ts';
 import { FaultBoard } from '../../src/sandbox/faults.ts';
 import { procedures } from '../../src/sandbox/personas.ts';
+import { failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { LOGIN_PATH, SERVICE_PATH } from './client.ts';
 import { createDvcqgSimulator, dvcqg, SANDBOX_ACCOUNT, type DvcqgSimulator, type DvcqgSimulatorOptions } from './index.ts';
 
 const log = createLogger({ level: 'silent' });
-const ctx = (): CallContext => ({
-  requestId: randomUUID(),
-  exchangeId: randomUUID(),
-  signal: new AbortController().signal,
-  log,
-  clientId: 'session-test',
-  agency: 'H52.101.114',
-});
-
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isGatewayError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** A simulator on a real socket, the requests it handled, and the adapter wired to it. */
 async function setup(
@@ -37,7 +17,7 @@ async function setup(
 ) {
   const requests: { path: string; body: Record<string, unknown> }[] = [];
   const simulator: DvcqgSimulator = createDvcqgSimulator(
-    { faults: new FaultBoard(), log },
+    simulatorDeps('dvcqg', new FaultBoard()),
     { ...options.simulator, onRequest: ({ path, body }) => requests.push({ path, body: body as Record<string, unknown> }) },
   );
   const server = await listen(simulator, '127.0.0.1', 0);
@@ -47,7 +27,7 @@ async function setup(
     breaker: { errorThresholdPercentage: 50, volumeThreshold: options.volumeThreshold ?? 1000, resetTimeoutMs: 10_000, rollingCountTimeoutMs: 10_000 },
   });
   const adapter = dvcqg.create(
-    { log, policy },
+    { log, policy, signing: testSigning('dvcqg') },
     { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: options.gatewayAgency ?? 'H52', credentials: options.credentials },
   );
   const env = {
@@ -77,8 +57,8 @@ const [first, second, third] = procedures as [(typeof procedures)[number], (type
 describe('dvcqg session', () => {
   it('logs in once with the sandbox account and reuses the session for every call', async () => {
     const env = await setup();
-    expect((await env.ops.list(ctx())).map((p) => p.code)).toEqual(procedures.map((p) => p.code));
-    for (const p of [first, second, third]) expect((await env.ops.get(ctx(), p.code)).code).toBe(p.code);
+    expect((await env.ops.list(testContext())).map((p) => p.code)).toEqual(procedures.map((p) => p.code));
+    for (const p of [first, second, third]) expect((await env.ops.get(testContext(), p.code)).code).toBe(p.code);
 
     expect(env.logins()).toBe(1);
     expect(env.requests[0]!.body).toEqual({ username: SANDBOX_ACCOUNT.username, password: SANDBOX_ACCOUNT.password });
@@ -91,11 +71,11 @@ describe('dvcqg session', () => {
 
   it('logs in again exactly once when the portal has ended the session, and the call succeeds', async () => {
     const env = await setup();
-    await env.ops.get(ctx(), first.code);
+    await env.ops.get(testContext(), first.code);
     env.simulator.expireSessions();
     expect(env.simulator.sessionCount()).toBe(0);
 
-    expect((await env.ops.get(ctx(), second.code)).code).toBe(second.code);
+    expect((await env.ops.get(testContext(), second.code)).code).toBe(second.code);
     expect(env.logins()).toBe(2);
     const calls = env.serviceCalls();
     expect(calls).toHaveLength(3);
@@ -106,17 +86,17 @@ describe('dvcqg session', () => {
 
   it('logs in again when the session outlives its time to live', async () => {
     const env = await setup({ simulator: { sessionTtlMs: 80 } });
-    await env.ops.get(ctx(), first.code);
+    await env.ops.get(testContext(), first.code);
     await new Promise((resolve) => setTimeout(resolve, 150));
-    expect((await env.ops.list(ctx())).length).toBe(procedures.length);
+    expect((await env.ops.list(testContext())).length).toBe(procedures.length);
     expect(env.logins()).toBe(2);
   });
 
   it('shares one re-login between concurrent calls that all find the session expired', async () => {
     const env = await setup();
-    await env.ops.get(ctx(), first.code);
+    await env.ops.get(testContext(), first.code);
     env.simulator.expireSessions();
-    const answers = await Promise.all(procedures.slice(0, 8).map((p) => env.ops.get(ctx(), p.code)));
+    const answers = await Promise.all(procedures.slice(0, 8).map((p) => env.ops.get(testContext(), p.code)));
     expect(answers.map((a) => a.code)).toEqual(procedures.slice(0, 8).map((p) => p.code));
     expect(env.logins()).toBe(2);
   });
@@ -124,7 +104,7 @@ describe('dvcqg session', () => {
   it('gives up with UPSTREAM_AUTH when a fresh session is refused too', async () => {
     // A zero time to live: every session has expired by the time it is used.
     const env = await setup({ simulator: { sessionTtlMs: 0 } });
-    const err = await failure(env.ops.get(ctx(), first.code));
+    const err = await failure(env.ops.get(testContext(), first.code));
     expect(err).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502, upstreamFailure: true });
     expect(env.logins()).toBe(2);
     expect(env.serviceCalls()).toHaveLength(2);
@@ -133,7 +113,7 @@ describe('dvcqg session', () => {
   it('answers UPSTREAM_AUTH for wrong credentials, counts it against the upstream, and never calls a service', async () => {
     const env = await setup({ credentials: { username: SANDBOX_ACCOUNT.username, password: 'wrong' }, volumeThreshold: 2 });
     for (let i = 0; i < 2; i++) {
-      const err = await failure(env.ops.get(ctx(), first.code));
+      const err = await failure(env.ops.get(testContext(), first.code));
       expect(err).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502, upstreamFailure: true });
       expect(err.detail).not.toContain('mật khẩu');
     }
@@ -144,18 +124,18 @@ describe('dvcqg session', () => {
 
   it('uses the configured account instead of the sandbox one', async () => {
     const env = await setup({ credentials: { username: 'lienthong-h52-prod', password: 'other' } });
-    expect((await failure(env.ops.list(ctx()))).code).toBe('UPSTREAM_AUTH');
+    expect((await failure(env.ops.list(testContext()))).code).toBe('UPSTREAM_AUTH');
     expect(env.requests[0]!.body).toEqual({ username: 'lienthong-h52-prod', password: 'other' });
   });
 
   it('answers UPSTREAM_AUTH when the account may not act for the configured agency', async () => {
     const env = await setup({ gatewayAgency: 'H14' });
-    expect(await failure(env.ops.get(ctx(), first.code))).toMatchObject({ code: 'UPSTREAM_AUTH', upstreamFailure: true });
+    expect(await failure(env.ops.get(testContext(), first.code))).toMatchObject({ code: 'UPSTREAM_AUTH', upstreamFailure: true });
   });
 
   it('lets concurrent first calls share one login', async () => {
     const env = await setup();
-    const answers = await Promise.all([env.ops.list(ctx()), ...procedures.slice(0, 9).map((p) => env.ops.get(ctx(), p.code))]);
+    const answers = await Promise.all([env.ops.list(testContext()), ...procedures.slice(0, 9).map((p) => env.ops.get(testContext(), p.code))]);
     expect(answers).toHaveLength(10);
     expect(env.logins()).toBe(1);
     expect(env.serviceCalls()).toHaveLength(10);
@@ -163,8 +143,8 @@ describe('dvcqg session', () => {
 
   it('does not cache a failed login: the next call logs in again', async () => {
     const env = await setup({ credentials: { username: 'lienthong-h52', password: 'wrong' } });
-    await failure(env.ops.list(ctx()));
-    await failure(env.ops.list(ctx()));
+    await failure(env.ops.list(testContext()));
+    await failure(env.ops.list(testContext()));
     expect(env.logins()).toBe(2);
   });
 });

@@ -1,14 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import type { RequestListener } from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { CallContext } from '../../src/core/ports.ts';
-import { GatewayError, isGatewayError } from '../../src/errors/gateway-error.ts';
+import { GatewayError } from '../../src/errors/gateway-error.ts';
 import { listen, type Listening } from '../../src/http/listen.ts';
 import { createLogger } from '../../src/logging.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createPolicy, type UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { FaultBoard } from '../../src/sandbox/faults.ts';
 import { people, UNKNOWN } from '../../src/sandbox/personas.ts';
+import { failure, simulatorDeps, testContext } from '../contract/test-kit.ts';
 import { createPopulationClient, type PopulationClient, type PopulationClientOptions } from './client.ts';
 import type { RawAnswer } from './errors.ts';
 import { createPopulationSimulator, type ReceivedRequest } from './simulator/server.ts';
@@ -24,7 +23,7 @@ const living = people.find((p) => p.dateOfDeath === null && p.oldIdNumber !== nu
 const deceased = people.find((p) => p.dateOfDeath !== null)!;
 
 beforeAll(async () => {
-  const simulator = createPopulationSimulator({ faults, log }, { onRequest: (r) => received.push(r) });
+  const simulator = createPopulationSimulator(simulatorDeps('population', faults), { onRequest: (r) => received.push(r) });
   // Counts what the tests need to see from outside: WSDL fetches and connections given up on.
   const counting: RequestListener = (req, res) => {
     if (req.method === 'GET') wsdlFetches++;
@@ -63,51 +62,29 @@ afterEach(async () => {
   }
 });
 
-const ctx = (over: Partial<CallContext> = {}): CallContext => ({
-  requestId: randomUUID(),
-  exchangeId: randomUUID(),
-  signal: new AbortController().signal,
-  log,
-  clientId: 'sandbox-agency',
-  agency: 'H52.101.114',
-  purpose: '1.001612.000.00.00.H52',
-  userId: 'canbo.motcua.01',
-  ...over,
-});
-
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isGatewayError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
-
 describe('population client: XacThucThongTinCongDan', () => {
   it('confirms the exact persona, and the same name in NFD, in other letter case and spacing', async () => {
     const { idNumber, fullName, dateOfBirth } = living;
-    expect(await client.exists(ctx(), { idNumber, fullName, dateOfBirth })).toBe(true);
-    expect(await client.exists(ctx(), { idNumber, fullName: fullName.normalize('NFD'), dateOfBirth })).toBe(true);
-    expect(await client.exists(ctx(), { idNumber, fullName: fullName.toLocaleUpperCase('vi'), dateOfBirth })).toBe(true);
-    expect(await client.exists(ctx(), { idNumber, fullName: `  ${fullName.toLocaleLowerCase('vi').replaceAll(' ', '   ')} ` })).toBe(true);
-    expect(await client.exists(ctx(), { idNumber })).toBe(true);
+    expect(await client.exists(testContext(), { idNumber, fullName, dateOfBirth })).toBe(true);
+    expect(await client.exists(testContext(), { idNumber, fullName: fullName.normalize('NFD'), dateOfBirth })).toBe(true);
+    expect(await client.exists(testContext(), { idNumber, fullName: fullName.toLocaleUpperCase('vi'), dateOfBirth })).toBe(true);
+    expect(await client.exists(testContext(), { idNumber, fullName: `  ${fullName.toLocaleLowerCase('vi').replaceAll(' ', '   ')} ` })).toBe(true);
+    expect(await client.exists(testContext(), { idNumber })).toBe(true);
   });
 
   it('answers false for a wrong date of birth, a wrong name, an unknown number or a deceased person', async () => {
     const { idNumber, fullName, dateOfBirth } = living;
     const nextDay = new Date(Date.parse(`${dateOfBirth}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
-    expect(await client.exists(ctx(), { idNumber, fullName, dateOfBirth: nextDay })).toBe(false);
-    expect(await client.exists(ctx(), { idNumber, fullName: `${fullName} Anh`, dateOfBirth })).toBe(false);
+    expect(await client.exists(testContext(), { idNumber, fullName, dateOfBirth: nextDay })).toBe(false);
+    expect(await client.exists(testContext(), { idNumber, fullName: `${fullName} Anh`, dateOfBirth })).toBe(false);
     // Diacritics matter: "Lo Van Thang" is another name than "Lò Văn Thắng".
-    expect(await client.exists(ctx(), { idNumber, fullName: fullName.normalize('NFD').replace(/\p{M}/gu, ''), dateOfBirth })).toBe(false);
-    expect(await client.exists(ctx(), { idNumber: UNKNOWN.idNumber })).toBe(false);
-    expect(await client.exists(ctx(), { idNumber: deceased.idNumber, fullName: deceased.fullName, dateOfBirth: deceased.dateOfBirth })).toBe(false);
+    expect(await client.exists(testContext(), { idNumber, fullName: fullName.normalize('NFD').replace(/\p{M}/gu, ''), dateOfBirth })).toBe(false);
+    expect(await client.exists(testContext(), { idNumber: UNKNOWN.idNumber })).toBe(false);
+    expect(await client.exists(testContext(), { idNumber: deceased.idNumber, fullName: deceased.fullName, dateOfBirth: deceased.dateOfBirth })).toBe(false);
   });
 
   it('sends a fresh MaYeuCau and the agency, officer and purpose of the context on every request', async () => {
-    const contexts = [ctx(), ctx({ agency: 'H52.20', userId: 'canbo.tuphap.07', purpose: 'XAC_MINH_DANH_TINH' }), ctx()];
+    const contexts = [testContext(), testContext({ agency: 'H52.20', userId: 'canbo.tuphap.07', purpose: 'XAC_MINH_DANH_TINH' }), testContext()];
     await client.exists(contexts[0]!, { idNumber: living.idNumber, fullName: living.fullName.normalize('NFD'), dateOfBirth: living.dateOfBirth });
     await client.exists(contexts[1]!, { idNumber: living.idNumber });
     await client.lookup(contexts[2]!, living.idNumber);
@@ -128,26 +105,26 @@ describe('population client: XacThucThongTinCongDan', () => {
   });
 
   it('refuses to call without officer or purpose, and refuses malformed numbers, before any exchange', async () => {
-    expect((await failure(client.exists(ctx({ userId: undefined }), { idNumber: living.idNumber }))).code).toBe('ACCOUNTABILITY_REQUIRED');
-    expect((await failure(client.lookup(ctx({ purpose: undefined }), living.idNumber))).code).toBe('ACCOUNTABILITY_REQUIRED');
-    expect((await failure(client.lookup(ctx(), '050712345'))).code).toBe('INVALID_IDENTIFIER');
-    expect((await failure(client.exists(ctx(), { idNumber: living.idNumber, dateOfBirth: '17/04/1989' }))).code).toBe('VALIDATION_FAILED');
+    expect((await failure(client.exists(testContext({ userId: undefined }), { idNumber: living.idNumber }))).code).toBe('ACCOUNTABILITY_REQUIRED');
+    expect((await failure(client.lookup(testContext({ purpose: undefined }), living.idNumber))).code).toBe('ACCOUNTABILITY_REQUIRED');
+    expect((await failure(client.lookup(testContext(), '050712345'))).code).toBe('INVALID_IDENTIFIER');
+    expect((await failure(client.exists(testContext(), { idNumber: living.idNumber, dateOfBirth: '17/04/1989' }))).code).toBe('VALIDATION_FAILED');
     expect(received).toEqual([]);
   });
 });
 
 describe('population client: TraCuuThongTinCongDan', () => {
   it('returns the record, deceased people included', async () => {
-    expect(await client.lookup(ctx(), living.idNumber)).toMatchObject({ idNumber: living.idNumber, oldIdNumber: living.oldIdNumber, deceased: false });
-    expect(await client.lookup(ctx(), deceased.idNumber)).toMatchObject({ idNumber: deceased.idNumber, fullName: deceased.fullName, deceased: true });
+    expect(await client.lookup(testContext(), living.idNumber)).toMatchObject({ idNumber: living.idNumber, oldIdNumber: living.oldIdNumber, deceased: false });
+    expect(await client.lookup(testContext(), deceased.idNumber)).toMatchObject({ idNumber: deceased.idNumber, fullName: deceased.fullName, deceased: true });
   });
 });
 
 describe('population client: the WSDL and the soap client', () => {
   it('fetches the WSDL once, shared by concurrent first calls, and posts to the configured endpoint', async () => {
     const before = wsdlFetches;
-    await Promise.all([client.lookup(ctx(), living.idNumber), client.exists(ctx(), { idNumber: living.idNumber }), client.lookup(ctx(), living.idNumber)]);
-    await client.lookup(ctx(), living.idNumber);
+    await Promise.all([client.lookup(testContext(), living.idNumber), client.exists(testContext(), { idNumber: living.idNumber }), client.lookup(testContext(), living.idNumber)]);
+    await client.lookup(testContext(), living.idNumber);
     expect(wsdlFetches - before).toBe(1);
     // The WSDL's soap:address names a production host that does not answer here.
     expect(received).toHaveLength(4);
@@ -156,28 +133,28 @@ describe('population client: the WSDL and the soap client', () => {
   it('builds the soap client again after a failed attempt', async () => {
     const before = wsdlFetches;
     faults.set({ system: 'population', mode: 'error' });
-    expect(await failure(client.lookup(ctx(), living.idNumber))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryAfter: 3 });
+    expect(await failure(client.lookup(testContext(), living.idNumber))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryAfter: 3 });
     faults.clear();
-    expect((await client.lookup(ctx(), living.idNumber)).idNumber).toBe(living.idNumber);
+    expect((await client.lookup(testContext(), living.idNumber)).idNumber).toBe(living.idNumber);
     expect(wsdlFetches - before).toBe(2);
   });
 
   it('refuses a WSDL that does not describe the service', async () => {
     faults.set({ system: 'population', mode: 'malformed' });
-    expect(await failure(client.lookup(ctx(), living.idNumber))).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
+    expect(await failure(client.lookup(testContext(), living.idNumber))).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
   });
 });
 
 describe('population client: faults once the client is built', () => {
   const warm = async () => {
-    await client.exists(ctx(), { idNumber: living.idNumber });
+    await client.exists(testContext(), { idNumber: living.idNumber });
     return wsdlFetches;
   };
 
   it('maps a Server fault (HTTP 500) to UPSTREAM_UNAVAILABLE', async () => {
     const fetched = await warm();
     faults.set({ system: 'population', mode: 'error' });
-    const err = await failure(client.lookup(ctx(), living.idNumber));
+    const err = await failure(client.lookup(testContext(), living.idNumber));
     expect(err).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', status: 503, retryAfter: 3, upstreamFailure: true });
     expect(String((err.cause as Error).message)).toMatch(/soap:Server/);
     expect(wsdlFetches).toBe(fetched);
@@ -185,7 +162,7 @@ describe('population client: faults once the client is built', () => {
 
   it('maps a Client fault to UPSTREAM_BAD_RESPONSE, counted against the upstream', async () => {
     build({ integrationCode: '' });
-    const err = await failure(client.lookup(ctx(), living.idNumber));
+    const err = await failure(client.lookup(testContext(), living.idNumber));
     expect(err).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', status: 502, upstreamFailure: true });
     expect(String((err.cause as Error).message)).toMatch(/soap:Client.*MaTichHop/);
   });
@@ -193,23 +170,23 @@ describe('population client: faults once the client is built', () => {
   it('maps a truncated answer to UPSTREAM_BAD_RESPONSE and a dropped connection to UPSTREAM_UNAVAILABLE', async () => {
     await warm();
     faults.set({ system: 'population', mode: 'malformed' });
-    expect((await failure(client.lookup(ctx(), living.idNumber))).code).toBe('UPSTREAM_BAD_RESPONSE');
+    expect((await failure(client.lookup(testContext(), living.idNumber))).code).toBe('UPSTREAM_BAD_RESPONSE');
     faults.set({ system: 'population', mode: 'down' });
-    expect((await failure(client.exists(ctx(), { idNumber: living.idNumber }))).code).toBe('UPSTREAM_UNAVAILABLE');
+    expect((await failure(client.exists(testContext(), { idNumber: living.idNumber }))).code).toBe('UPSTREAM_UNAVAILABLE');
   });
 
   it('abandons the connection of a silent upstream when the policy times out', async () => {
     await warm();
     faults.set({ system: 'population', mode: 'timeout' });
     const before = abandoned;
-    expect((await failure(client.lookup(ctx(), living.idNumber))).code).toBe('UPSTREAM_TIMEOUT');
+    expect((await failure(client.lookup(testContext(), living.idNumber))).code).toBe('UPSTREAM_TIMEOUT');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(abandoned - before).toBe(1);
   });
 
   it('refuses answers larger than maxResponseBytes', async () => {
     build({ maxResponseBytes: 1024 });
-    expect((await failure(client.lookup(ctx(), living.idNumber))).code).toBe('UPSTREAM_BAD_RESPONSE');
+    expect((await failure(client.lookup(testContext(), living.idNumber))).code).toBe('UPSTREAM_BAD_RESPONSE');
   });
 });
 
@@ -217,7 +194,7 @@ describe('population client: the message-security seams', () => {
   it('shows each raw answer to verifyAnswer before parsing, and lets it refuse the answer', async () => {
     const seen: RawAnswer[] = [];
     build({ verifyAnswer: (answer) => void seen.push(answer) });
-    await client.lookup(ctx(), living.idNumber);
+    await client.lookup(testContext(), living.idNumber);
     expect(seen.map((a) => a.kind)).toEqual(['wsdl', 'soap']);
     const answer = seen[1]!;
     expect(answer).toMatchObject({ status: 200, url: `${server.url}/CongDanService` });
@@ -230,13 +207,13 @@ describe('population client: the message-security seams', () => {
         if (a.kind === 'soap') throw refusal;
       },
     });
-    expect(await failure(client.lookup(ctx(), living.idNumber))).toBe(refusal);
+    expect(await failure(client.lookup(testContext(), living.idNumber))).toBe(refusal);
   });
 
   it('puts the security header of `security` into each request', async () => {
     const marker = '<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"/>';
     build({ security: { toXML: () => marker } });
-    await client.exists(ctx(), { idNumber: living.idNumber });
+    await client.exists(testContext(), { idNumber: living.idNumber });
     expect(received[0]!.xml).toContain(`<soap:Header>${marker}</soap:Header>`);
   });
 });

@@ -1,6 +1,6 @@
 import { GatewayError } from '../../src/errors/gateway-error.ts';
+import { mapped } from '../mapping-error.ts';
 import {
-  MappingError,
   RESULT_NOT_FOUND,
   RESULT_OK,
   toCitizenRecord,
@@ -166,10 +166,5 @@ export function readLookup(result: unknown, request: LookupRequest): CitizenReco
   if (citizens.length > 1) throw badResponse(`answered ${citizens.length} citizens for one number`);
   const citizen = citizens[0]!;
   if (citizen.SoDinhDanh !== request.SoDinhDanh) throw badResponse('answered about another citizen than the one asked for');
-  try {
-    return toCitizenRecord(citizen);
-  } catch (err) {
-    if (err instanceof MappingError) throw badResponse(err.message, err);
-    throw err;
-  }
+  return mapped(() => toCitizenRecord(citizen), badResponse);
 }

@@ -1,13 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createClientAsync, type WSDL } from 'soap';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GatewayError, isGatewayError } from '../../src/errors/gateway-error.ts';
+import { GatewayError } from '../../src/errors/gateway-error.ts';
+import { caught, fixtureTextReader } from '../contract/test-kit.ts';
 import { STRICT_BOOLEANS } from './client.ts';
 import { checkRawAnswer, fromCallError, fromTransport, readLookup, readVerification, type RawAnswer } from './errors.ts';
 import { MappingError, toCitizenRecord, toVerificationRequest, wireLookupAnswer, type RequestHeader, type WireCitizen } from './mapping.ts';
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+const fixture = fixtureTextReader(import.meta.url);
 
 // Fixtures are parsed exactly as in production: by `soap`, with our WSDL and options.
 let wsdl: WSDL;
@@ -25,16 +25,6 @@ const citizenOf = (name: string): WireCitizen => wireLookupAnswer.parse(lookupAn
 
 const header = (MaYeuCau: string): RequestHeader => ({ MaYeuCau, MaDVC: '1.001612.000.00.00.H52', MaTichHop: 'LIENTHONG-H52', MaDonVi: 'H52.101.114', MaCanBo: 'canbo.motcua.01' });
 const lookupOf = (MaYeuCau: string, SoDinhDanh: string) => ({ ...header(MaYeuCau), SoDinhDanh });
-
-function caught(fn: () => unknown): GatewayError {
-  try {
-    fn();
-  } catch (err) {
-    if (isGatewayError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected an error');
-}
 
 /** What `soap` throws for an answer: a fault, or its own "Invalid XML" object. */
 function thrownBySoap(xml: string): unknown {

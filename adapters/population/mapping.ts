@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import type { CitizenRecord, IdentityQuery } from '../../src/core/citizens-port.ts';
 import { isoDateToWire, wireDateToIso } from '../../src/core/time.ts';
+import { MappingError } from '../mapping-error.ts';
+
+export { MappingError };
 
 /**
  * Wire format of the population database's CongDanService (see README.md and
@@ -132,13 +135,6 @@ export type WireRelative = z.infer<typeof wireRelative>;
 export type WireCitizen = z.infer<typeof wireCitizen>;
 export type WireVerificationAnswer = z.infer<typeof wireVerificationAnswer>;
 export type WireLookupAnswer = z.infer<typeof wireLookupAnswer>;
-
-export class MappingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MappingError';
-  }
-}
 
 /** Names as the database holds them: NFC, single spaces, no surrounding space. */
 export function normaliseText(text: string): string {

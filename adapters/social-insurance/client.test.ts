@@ -1,43 +1,22 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { randomUUID, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { compactVerify, createLocalJWKSet, CompactSign, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Adapter, CallContext } from '../../src/core/ports.ts';
+import type { Adapter } from '../../src/core/ports.ts';
 import type { SocialInsuranceRegistry } from '../../src/core/social-insurance-port.ts';
-import { isGatewayError, type GatewayError } from '../../src/errors/gateway-error.ts';
 import { listen, type Listening } from '../../src/http/listen.ts';
 import { createLogger } from '../../src/logging.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createPolicy, type UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { FaultBoard } from '../../src/sandbox/faults.ts';
 import { insured, UNKNOWN } from '../../src/sandbox/personas.ts';
+import { failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { createSocialInsuranceAdapter } from './index.ts';
 import type { AnswerVerifier } from './jws-answer.ts';
 import { JWKS_PATH, createSocialInsuranceSimulator, toWire, type SocialInsuranceSimulator } from './simulator/server.ts';
 
 const log = createLogger({ level: 'silent' });
 const options = { maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: 'H52' };
-
-const ctx = (agency = 'H52.101.114'): CallContext => ({
-  requestId: randomUUID(),
-  exchangeId: randomUUID(),
-  signal: new AbortController().signal,
-  log,
-  clientId: 'social-insurance-test',
-  agency,
-  purpose: 'XAC_MINH_DANH_TINH',
-  userId: 'officer-1',
-});
-
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isGatewayError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 function buildPolicy(): UpstreamPolicy {
   return createPolicy({ log, metrics: createMetrics({ defaultMetrics: false }) }, 'social-insurance', {
@@ -60,11 +39,11 @@ describe('social-insurance adapter against its simulator', () => {
 
   const build = (verify?: AnswerVerifier) => {
     policy = buildPolicy();
-    adapter = createSocialInsuranceAdapter({ log, policy }, { ...options, url: server.url }, { verify });
+    adapter = createSocialInsuranceAdapter({ log, policy, signing: testSigning('social-insurance') }, { ...options, url: server.url }, { verify });
   };
 
   beforeAll(async () => {
-    simulator = createSocialInsuranceSimulator({ faults, log });
+    simulator = createSocialInsuranceSimulator(simulatorDeps('social-insurance', faults));
     server = await listen(simulator.handler, '127.0.0.1', 0);
   });
   afterAll(async () => {
@@ -79,11 +58,11 @@ describe('social-insurance adapter against its simulator', () => {
   it('finds a participant by ID number as well as by insurance code', async () => {
     build(trusting(simulator.publicKey));
     const person = insured.find((p) => p.healthInsuranceCard === null && p.employer === null)!;
-    const byId = await adapter.ops.lookup(ctx(), { idNumber: person.idNumber });
+    const byId = await adapter.ops.lookup(testContext(), { idNumber: person.idNumber });
     expect(byId).toMatchObject({ insuranceCode: person.insuranceCode, idNumber: person.idNumber, fullName: person.fullName, employer: null, healthInsuranceCard: null });
-    const byCode = await adapter.ops.lookup(ctx(), { insuranceCode: person.insuranceCode });
+    const byCode = await adapter.ops.lookup(testContext(), { insuranceCode: person.insuranceCode });
     expect({ ...byCode, retrievedAt: '' }).toEqual({ ...byId, retrievedAt: '' });
-    expect((await failure(adapter.ops.lookup(ctx(), { idNumber: UNKNOWN.idNumber }))).code).toBe('SUBJECT_NOT_FOUND');
+    expect((await failure(adapter.ops.lookup(testContext(), { idNumber: UNKNOWN.idNumber }))).code).toBe('SUBJECT_NOT_FOUND');
   });
 
   it('serves its public key as a JWK set that verifies its answers', async () => {
@@ -93,55 +72,55 @@ describe('social-insurance adapter against its simulator', () => {
     expect(jwks).toEqual(await simulator.jwks());
     const keys = createLocalJWKSet(jwks);
     build(async (compact) => (await compactVerify(compact, keys, { algorithms: ['ES256'] })).payload);
-    expect((await adapter.ops.lookup(ctx(), { insuranceCode: insured[1]!.insuranceCode })).fullName).toBe(insured[1]!.fullName);
+    expect((await adapter.ops.lookup(testContext(), { insuranceCode: insured[1]!.insuranceCode })).fullName).toBe(insured[1]!.fullName);
   });
 
   it('refuses an unsigned (alg "none") answer with UPSTREAM_BAD_RESPONSE, verifier or not', async () => {
     faults.set({ system: 'social-insurance', mode: 'unsigned' });
     build();
-    expect(await failure(adapter.ops.lookup(ctx(), { insuranceCode: insured[0]!.insuranceCode }))).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', status: 502, upstreamFailure: true });
+    expect(await failure(adapter.ops.lookup(testContext(), { insuranceCode: insured[0]!.insuranceCode }))).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', status: 502, upstreamFailure: true });
     await adapter.close();
     policy.shutdown();
     build(trusting(simulator.publicKey));
-    expect((await failure(adapter.ops.lookup(ctx(), { insuranceCode: insured[0]!.insuranceCode }))).code).toBe('UPSTREAM_BAD_RESPONSE');
+    expect((await failure(adapter.ops.lookup(testContext(), { insuranceCode: insured[0]!.insuranceCode }))).code).toBe('UPSTREAM_BAD_RESPONSE');
     // A "not found" needs a signature too, or an attacker could hide anyone.
-    expect((await failure(adapter.ops.lookup(ctx(), { insuranceCode: UNKNOWN.insuranceCode }))).code).toBe('UPSTREAM_BAD_RESPONSE');
+    expect((await failure(adapter.ops.lookup(testContext(), { insuranceCode: UNKNOWN.insuranceCode }))).code).toBe('UPSTREAM_BAD_RESPONSE');
   });
 
   it('refuses a wrongly signed answer once a verifier is configured', async () => {
     faults.set({ system: 'social-insurance', mode: 'bad-signature' });
     build(trusting(simulator.publicKey));
-    expect(await failure(adapter.ops.lookup(ctx(), { insuranceCode: insured[0]!.insuranceCode }))).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', status: 502, upstreamFailure: true });
-    expect((await failure(adapter.ops.lookup(ctx(), { insuranceCode: UNKNOWN.insuranceCode }))).code).toBe('UPSTREAM_BAD_RESPONSE');
+    expect(await failure(adapter.ops.lookup(testContext(), { insuranceCode: insured[0]!.insuranceCode }))).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', status: 502, upstreamFailure: true });
+    expect((await failure(adapter.ops.lookup(testContext(), { insuranceCode: UNKNOWN.insuranceCode }))).code).toBe('UPSTREAM_BAD_RESPONSE');
   });
 
   it('refuses answers signed by a key it does not trust', async () => {
     const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
     build(trusting(stranger));
-    expect((await failure(adapter.ops.lookup(ctx(), { insuranceCode: insured[0]!.insuranceCode }))).code).toBe('UPSTREAM_BAD_RESPONSE');
+    expect((await failure(adapter.ops.lookup(testContext(), { insuranceCode: insured[0]!.insuranceCode }))).code).toBe('UPSTREAM_BAD_RESPONSE');
   });
 
   it('reads a wrongly signed answer while no verifier is configured (until the signatures work lands)', async () => {
     faults.set({ system: 'social-insurance', mode: 'bad-signature' });
     build();
-    expect((await adapter.ops.lookup(ctx(), { insuranceCode: insured[0]!.insuranceCode })).insuranceCode).toBe(insured[0]!.insuranceCode);
+    expect((await adapter.ops.lookup(testContext(), { insuranceCode: insured[0]!.insuranceCode })).insuranceCode).toBe(insured[0]!.insuranceCode);
   });
 
   it('applies signing faults at their rate', async () => {
     faults.set({ system: 'social-insurance', mode: 'bad-signature', rate: 0 });
     build(trusting(simulator.publicKey));
-    expect((await adapter.ops.lookup(ctx(), { insuranceCode: insured[0]!.insuranceCode })).insuranceCode).toBe(insured[0]!.insuranceCode);
+    expect((await adapter.ops.lookup(testContext(), { insuranceCode: insured[0]!.insuranceCode })).insuranceCode).toBe(insured[0]!.insuranceCode);
   });
 
   it('maps an agency the system refuses to UPSTREAM_AUTH', async () => {
     build(trusting(simulator.publicKey));
-    expect(await failure(adapter.ops.lookup(ctx('not an agency'), { insuranceCode: insured[0]!.insuranceCode }))).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502 });
+    expect(await failure(adapter.ops.lookup(testContext({ agency: 'not an agency' }), { insuranceCode: insured[0]!.insuranceCode }))).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502 });
   });
 
   it('refuses malformed identifiers before calling the system', async () => {
     build();
     for (const query of [{ insuranceCode: '141002345' }, { insuranceCode: '14100234567' }, { idNumber: '01408900123x' }, { idNumber: '1410023456' }]) {
-      expect((await failure(adapter.ops.lookup(ctx(), query))).code).toBe('INVALID_IDENTIFIER');
+      expect((await failure(adapter.ops.lookup(testContext(), query))).code).toBe('INVALID_IDENTIFIER');
     }
   });
 });
@@ -173,9 +152,9 @@ describe('social-insurance request on the wire', () => {
 
   it('posts the documented JSON body with the exchange id and the calling agency', async () => {
     const policy = buildPolicy();
-    const adapter = createSocialInsuranceAdapter({ log, policy }, { ...options, url: recorder.url + '/' });
+    const adapter = createSocialInsuranceAdapter({ log, policy, signing: testSigning('social-insurance') }, { ...options, url: recorder.url + '/' });
     try {
-      const call = ctx();
+      const call = testContext({ agency: 'H52.101.114' });
       await adapter.ops.lookup(call, { insuranceCode: '1410023456' });
       await adapter.ops.lookup(call, { idNumber: '014089001234' });
       expect(seen).toHaveLength(2);
@@ -190,7 +169,7 @@ describe('social-insurance request on the wire', () => {
   });
 
   it('signs with ES256 and the sandbox key id', async () => {
-    const simulator = createSocialInsuranceSimulator({ faults: new FaultBoard(), log });
+    const simulator = createSocialInsuranceSimulator(simulatorDeps('social-insurance', new FaultBoard()));
     const server = await listen(simulator.handler, '127.0.0.1', 0);
     try {
       const response = await fetch(server.url + '/api/v1/tra-cuu-bhxh', {

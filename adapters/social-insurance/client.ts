@@ -2,10 +2,11 @@ import { GatewayError } from '../../src/errors/gateway-error.ts';
 import type { SocialInsuranceQuery, SocialInsuranceRegistry } from '../../src/core/social-insurance-port.ts';
 import type { CallContext, Health } from '../../src/core/ports.ts';
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
-import type { UpstreamHttp } from '../../src/resilience/upstream-http.ts';
-import { interpretAnswer } from './errors.ts';
+import { probeHealth, type UpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import { mapped } from '../mapping-error.ts';
+import { badResponse, interpretAnswer } from './errors.ts';
 import type { AnswerVerifier } from './jws-answer.ts';
-import { MappingError, toSocialInsuranceRecord, type WireRequest } from './mapping.ts';
+import { toSocialInsuranceRecord, type WireRequest } from './mapping.ts';
 
 export const LOOKUP_PATH = '/api/v1/tra-cuu-bhxh';
 export const HEALTH_PATH = '/api/v1/trang-thai';
@@ -54,31 +55,10 @@ export function createSocialInsuranceClient(deps: SocialInsuranceClientDeps, opt
           signal,
         });
         const wire = await interpretAnswer(response, request, { retryAfterSeconds: options.retryAfterSeconds, verify });
-        try {
-          return toSocialInsuranceRecord(wire, now());
-        } catch (err) {
-          if (err instanceof MappingError) {
-            throw new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `social insurance: ${err.message}`, upstreamFailure: true, cause: err });
-          }
-          throw err;
-        }
+        return mapped(() => toSocialInsuranceRecord(wire, now()), badResponse);
       });
     },
 
-    async health(ctx) {
-      const started = performance.now();
-      try {
-        const response = await http.send({
-          method: 'GET',
-          path: HEALTH_PATH,
-          headers: { accept: 'application/json', 'x-request-id': ctx.requestId },
-          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(2000)]),
-        });
-        const latencyMs = Math.round(performance.now() - started);
-        return response.status === 200 ? { status: 'up', latencyMs } : { status: 'down', latencyMs, detail: `HTTP ${response.status}` };
-      } catch (err) {
-        return { status: 'down', latencyMs: Math.round(performance.now() - started), detail: (err as Error).message };
-      }
-    },
+    health: (ctx) => probeHealth(http, ctx, HEALTH_PATH, { accept: 'application/json', 'x-request-id': ctx.requestId }),
   };
 }

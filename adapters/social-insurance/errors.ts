@@ -3,7 +3,7 @@ import type { UpstreamResponse } from '../../src/resilience/upstream-http.ts';
 import { decodeAnswer, type AnswerVerifier } from './jws-answer.ts';
 import { isSuccessCode, RESULT_CODES, wireAnswer, type WireInsured, type WireRequest } from './mapping.ts';
 
-function bad(detail: string, cause?: unknown): GatewayError {
+export function badResponse(detail: string, cause?: unknown): GatewayError {
   return new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `social insurance: ${detail}`, upstreamFailure: true, cause });
 }
 
@@ -33,24 +33,24 @@ export async function interpretAnswer(response: UpstreamResponse, request: WireR
   if (response.status === 401 || response.status === 403) throw refusedCredentials(new Error(`HTTP ${response.status}`));
 
   const contentType = String(response.headers['content-type'] ?? '');
-  if (!/^application\/jose\s*(;|$)/i.test(contentType)) throw bad(`unexpected content type "${contentType.slice(0, 60)}"`);
+  if (!/^application\/jose\s*(;|$)/i.test(contentType)) throw badResponse(`unexpected content type "${contentType.slice(0, 60)}"`);
 
   const payload = await decodeAnswer(response.body.toString('utf8'), options.verify);
   const parsed = wireAnswer.safeParse(payload);
-  if (!parsed.success) throw bad('the answer does not have the documented shape', parsed.error);
+  if (!parsed.success) throw badResponse('the answer does not have the documented shape', parsed.error);
   const answer = parsed.data;
 
   if (answer.maLoi === RESULT_CODES.agencyNotAllowed) throw refusedCredentials(new Error(`code ${answer.maLoi}: ${answer.moTa ?? ''}`));
   // A signed answer made for another request (a replay, a mixed-up connection) says nothing about this one.
-  if (answer.maYeuCau !== request.maYeuCau) throw bad('the answer is not about this request (maYeuCau differs)');
+  if (answer.maYeuCau !== request.maYeuCau) throw badResponse('the answer is not about this request (maYeuCau differs)');
   if (response.status === 200 && answer.maLoi === RESULT_CODES.notFound) {
     throw new GatewayError('SUBJECT_NOT_FOUND', { detail: 'social insurance has no participant with this code or ID number' });
   }
   if (response.status !== 200 || !isSuccessCode(answer.maLoi) || !answer.duLieu) {
-    throw bad(`refused the request (HTTP ${response.status}, code ${answer.maLoi.slice(0, 10)})`);
+    throw badResponse(`refused the request (HTTP ${response.status}, code ${answer.maLoi.slice(0, 10)})`);
   }
   const record = answer.duLieu;
   const sameSubject = request.maSoBhxh !== undefined ? record.maSoBhxh === request.maSoBhxh : record.soDinhDanh === request.soDinhDanh;
-  if (!sameSubject) throw bad('answered about another participant than the one asked for');
+  if (!sameSubject) throw badResponse('answered about another participant than the one asked for');
   return record;
 }

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { base64url, compactVerify, CompactSign, createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
-import { GatewayError, isGatewayError } from '../../src/errors/gateway-error.ts';
+import { GatewayError } from '../../src/errors/gateway-error.ts';
+import { failure, fixtureTextReader } from '../contract/test-kit.ts';
 import { decodeAnswer, type AnswerVerifier } from './jws-answer.ts';
 
-const fixtureText = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+const fixtureText = fixtureTextReader(import.meta.url);
 const recorded = fixtureText('recorded-answer.jws');
 const recordedKeys = createLocalJWKSet(JSON.parse(fixtureText('recorded-answer.jwks.json')) as JSONWebKeySet);
 const recordedPayload = JSON.parse(fixtureText('participating-employer-card.json')) as unknown;
@@ -13,16 +13,6 @@ const recordedPayload = JSON.parse(fixtureText('participating-employer-card.json
 const b64 = (value: unknown) => base64url.encode(typeof value === 'string' ? value : JSON.stringify(value));
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const sign = (payload: Uint8Array, alg = 'ES256') => new CompactSign(payload).setProtectedHeader({ alg }).sign(privateKey);
-
-async function refusal(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isGatewayError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the answer to be refused');
-}
 
 describe('decodeAnswer', () => {
   it('decodes a recorded answer when no verifier is configured', async () => {
@@ -40,7 +30,7 @@ describe('decodeAnswer', () => {
     const verify = vi.fn<AnswerVerifier>();
     const payload = b64(recordedPayload);
     for (const compact of [`${b64({ alg: 'none' })}.${payload}.`, `${b64({ alg: 'none' })}.${payload}.c2lnbmF0dXJl`, `${b64({ alg: 'NONE' })}.${payload}.`]) {
-      const err = await refusal(decodeAnswer(compact, verify));
+      const err = await failure(decodeAnswer(compact, verify));
       expect(err).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
       expect(err.detail).toMatch(/algorithm/);
     }
@@ -50,9 +40,9 @@ describe('decodeAnswer', () => {
   it('refuses algorithms outside the allow-list, HMAC included', async () => {
     const payload = b64(recordedPayload);
     for (const alg of ['HS256', 'ES512', 'EdDSA', 'es256']) {
-      expect((await refusal(decodeAnswer(`${b64({ alg })}.${payload}.c2lnbmF0dXJl`))).detail).toMatch(/refused algorithm/);
+      expect((await failure(decodeAnswer(`${b64({ alg })}.${payload}.c2lnbmF0dXJl`))).detail).toMatch(/refused algorithm/);
     }
-    expect((await refusal(decodeAnswer(`${b64({ kid: 'bhxh-sandbox-1' })}.${payload}.c2lnbmF0dXJl`))).detail).toMatch(/no algorithm/);
+    expect((await failure(decodeAnswer(`${b64({ kid: 'bhxh-sandbox-1' })}.${payload}.c2lnbmF0dXJl`))).detail).toMatch(/no algorithm/);
     // The three allowed algorithms pass the header check.
     for (const alg of ['ES256', 'PS256', 'RS256']) expect(await decodeAnswer(`${b64({ alg })}.${payload}.c2lnbmF0dXJl`)).toEqual(recordedPayload);
   });
@@ -75,7 +65,7 @@ describe('decodeAnswer', () => {
       `${header}.${payload}.`, // an allowed algorithm with an empty signature
     ];
     for (const compact of cases) {
-      const err = await refusal(decodeAnswer(compact));
+      const err = await failure(decodeAnswer(compact));
       expect({ compact, code: err.code, upstreamFailure: err.upstreamFailure }).toEqual({ compact, code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
     }
   });
@@ -83,11 +73,11 @@ describe('decodeAnswer', () => {
   it('refuses an answer the verifier rejects, and passes on the verifier’s own gateway errors', async () => {
     const compact = await sign(new TextEncoder().encode('{"maLoi":"00"}'));
     const verify: AnswerVerifier = async (jws) => (await compactVerify(jws, recordedKeys, { algorithms: ['ES256'] })).payload;
-    const err = await refusal(decodeAnswer(compact, verify));
+    const err = await failure(decodeAnswer(compact, verify));
     expect(err).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
     expect(err.detail).toMatch(/signature/);
 
     const revoked = new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: 'social insurance: the signing certificate is revoked', upstreamFailure: true });
-    expect(await refusal(decodeAnswer(compact, () => Promise.reject(revoked)))).toBe(revoked);
+    expect(await failure(decodeAnswer(compact, () => Promise.reject(revoked)))).toBe(revoked);
   });
 });

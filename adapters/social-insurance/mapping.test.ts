@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { base64url, CompactSign } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { isGatewayError, type GatewayError } from '../../src/errors/gateway-error.ts';
+import { failure, fixtureTextReader, responder } from '../contract/test-kit.ts';
 import { interpretAnswer } from './errors.ts';
 import { isCardValidOn, MappingError, toSocialInsuranceRecord, wireAnswer, type WireRequest } from './mapping.ts';
 
-const fixtureText = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+const fixtureText = fixtureTextReader(import.meta.url);
 const fixture = (name: string) => JSON.parse(fixtureText(name)) as Record<string, unknown>;
 const record = (name: string) => wireAnswer.parse(fixture(name)).duLieu!;
 // 06:42:51 on 28 November 2026 in Vietnam.
@@ -80,23 +79,13 @@ describe('social-insurance mapping', () => {
 describe('social-insurance answers', () => {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const sign = (payload: unknown) => new CompactSign(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader({ alg: 'ES256', kid: 'bhxh-sandbox-1' }).sign(privateKey);
-  const response = (status: number, body: string, type = 'application/jose') => ({ status, headers: { 'content-type': type }, body: Buffer.from(body) });
+  const response = responder('application/jose');
   const request = (name: string, query: Partial<WireRequest> = {}): WireRequest => {
     const payload = fixture(name);
     const duLieu = payload.duLieu as { maSoBhxh: string } | undefined;
     return { maYeuCau: String(payload.maYeuCau), maDonVi: 'H52', maSoBhxh: duLieu?.maSoBhxh ?? '1499999999', ...query };
   };
   const options = { retryAfterSeconds: 5 };
-
-  async function caught(promise: Promise<unknown>): Promise<GatewayError> {
-    try {
-      await promise;
-    } catch (err) {
-      if (isGatewayError(err)) return err;
-      throw err;
-    }
-    throw new Error('expected an error');
-  }
 
   it('reads a signed success answer, asked by insurance code or by ID number', async () => {
     const body = await sign(fixture('participating-employer-card.json'));
@@ -106,23 +95,23 @@ describe('social-insurance answers', () => {
   });
 
   it('turns a signed "not found" into SUBJECT_NOT_FOUND, which does not count against the upstream', async () => {
-    const err = await caught(interpretAnswer(response(200, await sign(fixture('not-found.json'))), request('not-found.json'), options));
+    const err = await failure(interpretAnswer(response(200, await sign(fixture('not-found.json'))), request('not-found.json'), options));
     expect(err.code).toBe('SUBJECT_NOT_FOUND');
     expect(err.upstreamFailure).toBe(false);
   });
 
   it('turns the plain-JSON system error into UPSTREAM_UNAVAILABLE without passing its text on', async () => {
-    const err = await caught(interpretAnswer(response(500, fixtureText('system-error.json'), 'application/json; charset=utf-8'), request('not-found.json'), { retryAfterSeconds: 7 }));
+    const err = await failure(interpretAnswer(response(500, fixtureText('system-error.json'), 'application/json; charset=utf-8'), request('not-found.json'), { retryAfterSeconds: 7 }));
     expect(err).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryAfter: 7, upstreamFailure: true });
     expect(err.detail).not.toContain('Lỗi');
     // Whatever a failing proxy puts in the body, 5xx is the system being unavailable.
-    expect((await caught(interpretAnswer(response(502, '<html>Bad gateway</html>', 'text/html'), request('not-found.json'), options))).code).toBe('UPSTREAM_UNAVAILABLE');
+    expect((await failure(interpretAnswer(response(502, '<html>Bad gateway</html>', 'text/html'), request('not-found.json'), options))).code).toBe('UPSTREAM_UNAVAILABLE');
   });
 
   it('maps a refused calling agency to UPSTREAM_AUTH', async () => {
     const refused = { maLoi: '03', moTa: 'Đơn vị chưa được cấp quyền tra cứu', maYeuCau: 'r-1', thoiGian: '20261128064633' };
-    expect(await caught(interpretAnswer(response(403, await sign(refused)), request('not-found.json'), options))).toMatchObject({ code: 'UPSTREAM_AUTH', upstreamFailure: true });
-    expect((await caught(interpretAnswer(response(200, await sign(refused)), { ...request('not-found.json'), maYeuCau: 'r-1' }, options))).code).toBe('UPSTREAM_AUTH');
+    expect(await failure(interpretAnswer(response(403, await sign(refused)), request('not-found.json'), options))).toMatchObject({ code: 'UPSTREAM_AUTH', upstreamFailure: true });
+    expect((await failure(interpretAnswer(response(200, await sign(refused)), { ...request('not-found.json'), maYeuCau: 'r-1' }, options))).code).toBe('UPSTREAM_AUTH');
   });
 
   it('refuses everything else with UPSTREAM_BAD_RESPONSE', async () => {
@@ -144,7 +133,7 @@ describe('social-insurance answers', () => {
       ['an unknown result code', response(200, await sign({ maLoi: '07', maYeuCau: asked.maYeuCau, thoiGian: '20261128064633' })), asked],
     ];
     for (const [name, answer, asking] of cases) {
-      const err = await caught(interpretAnswer(answer, asking, options));
+      const err = await failure(interpretAnswer(answer, asking, options));
       expect({ name, code: err.code, upstreamFailure: err.upstreamFailure }).toEqual({ name, code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
     }
   });

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import type { SocialInsuranceRecord } from '../../src/core/social-insurance-port.ts';
 import { toVietnamIso, wireDateToIso } from '../../src/core/time.ts';
+import { MappingError } from '../mapping-error.ts';
+
+export { MappingError };
 
 /**
  * Wire format of Vietnam Social Security's lookup (see README.md). The only file that knows its
@@ -82,13 +85,6 @@ export const RESULT_CODES = {
 /** Success codes: like other national systems, "0" or "00". */
 export function isSuccessCode(code: string): boolean {
   return code === '0' || code === '00';
-}
-
-export class MappingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MappingError';
-  }
 }
 
 /** The calendar date in Vietnam at this instant, `yyyy-MM-dd`. */

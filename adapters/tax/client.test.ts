@@ -1,9 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CallContext } from '../../src/core/ports.ts';
-import { GatewayError, isGatewayError } from '../../src/errors/gateway-error.ts';
+import { GatewayError } from '../../src/errors/gateway-error.ts';
 import { listen, type Listening } from '../../src/http/listen.ts';
 import { createLogger } from '../../src/logging.ts';
 import { createMetrics } from '../../src/metrics.ts';
@@ -11,35 +8,15 @@ import { createPolicy, type UpstreamPolicy } from '../../src/resilience/policy.t
 import { createUpstreamHttp, type UpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { FaultBoard } from '../../src/sandbox/faults.ts';
 import { taxpayers } from '../../src/sandbox/personas.ts';
+import { failure, fixtureReader, simulatorDeps, testContext } from '../contract/test-kit.ts';
 import { createTaxClient, HEALTH_PATH, LOOKUP_PATH, type AnswerVerifier, type TaxClient } from './client.ts';
 import type { WireLookup } from './mapping.ts';
 import { parseXml } from './safe-xml.ts';
 import { createTaxSimulator } from './simulator/server.ts';
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+const fixture = fixtureReader(import.meta.url);
 const log = createLogger({ level: 'silent' });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-const ctx = (agency = 'H52.101.114'): CallContext => ({
-  requestId: randomUUID(),
-  exchangeId: randomUUID(),
-  signal: new AbortController().signal,
-  log,
-  clientId: 'tax-tests',
-  agency,
-  purpose: '1.004616.000.00.00.H52',
-  userId: 'officer-7',
-});
-
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isGatewayError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** Every message and cause down the chain, to check nothing hostile was expanded into them. */
 function chainText(err: unknown): string {
@@ -59,7 +36,7 @@ describe('tax client against its simulator and a hostile upstream', () => {
   const built: { policy: UpstreamPolicy; http: UpstreamHttp }[] = [];
 
   beforeAll(async () => {
-    simulator = await listen(createTaxSimulator({ faults, log }, { onLookup: (lookup, headers) => lookups.push({ lookup, headers }) }), '127.0.0.1', 0);
+    simulator = await listen(createTaxSimulator(simulatorDeps('tax', faults), { onLookup: (lookup, headers) => lookups.push({ lookup, headers }) }), '127.0.0.1', 0);
     hostile = await listen((req, res) => {
       req.resume();
       res.writeHead(hostileAnswer.status, { 'content-type': hostileAnswer.type }).end(hostileAnswer.body);
@@ -91,8 +68,8 @@ describe('tax client against its simulator and a hostile upstream', () => {
 
   it('sends a fresh MaYeuCau on every call and the calling agency as MaDonVi', async () => {
     const tax = client(simulator.url);
-    const first = ctx('H52.101.114');
-    const second = ctx('H52.118.101');
+    const first = testContext({ agency: 'H52.101.114' });
+    const second = testContext({ agency: 'H52.118.101' });
     await tax.getTaxpayer(first, '5500123457');
     await tax.getTaxpayer(first, '5500123457');
     await tax.getTaxpayer(second, '014201000415');
@@ -109,7 +86,7 @@ describe('tax client against its simulator and a hostile upstream', () => {
 
   it('escapes what it puts in the request, so the simulator reads the agency code back unchanged', async () => {
     const odd = 'H52 <Sở Tài chính> & "Thuế"';
-    await client(simulator.url).getTaxpayer(ctx(odd), '5500123457');
+    await client(simulator.url).getTaxpayer(testContext({ agency: odd }), '5500123457');
     expect(lookups[0]!.lookup.MaDonVi).toBe(odd);
   });
 
@@ -117,7 +94,7 @@ describe('tax client against its simulator and a hostile upstream', () => {
     const tax = client(simulator.url);
     for (const type of ['individual', 'household_business', 'organization'] as const) {
       const persona = taxpayers.find((t) => t.taxpayerType === type && (type !== 'organization' || t.taxCode.includes('-')))!;
-      expect(await tax.getTaxpayer(ctx(), persona.taxCode)).toMatchObject({ taxCode: persona.taxCode, name: persona.name, taxpayerType: type, status: persona.status });
+      expect(await tax.getTaxpayer(testContext(), persona.taxCode)).toMatchObject({ taxCode: persona.taxCode, name: persona.name, taxpayerType: type, status: persona.status });
     }
   });
 
@@ -127,7 +104,7 @@ describe('tax client against its simulator and a hostile upstream', () => {
     for (const name of ['hostile-billion-laughs.xml', 'hostile-xxe-file.xml', 'hostile-external-dtd.xml']) {
       hostileAnswer = { status: 200, type: 'application/xml; charset=utf-8', body: fixture(name) };
       const started = performance.now();
-      const err = await failure(tax.getTaxpayer(ctx(), '5500123457'));
+      const err = await failure(tax.getTaxpayer(testContext(), '5500123457'));
       expect(err, name).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', status: 502, upstreamFailure: true });
       expect(err.detail).toMatch(/document type declaration/);
       expect(performance.now() - started).toBeLessThan(1000);
@@ -142,19 +119,19 @@ describe('tax client against its simulator and a hostile upstream', () => {
   it('refuses answers that are not XML', async () => {
     const tax = client(hostile.url);
     hostileAnswer = { status: 200, type: 'application/json', body: '{"MaLoi":"00"}' };
-    expect((await failure(tax.getTaxpayer(ctx(), '5500123457'))).code).toBe('UPSTREAM_BAD_RESPONSE');
+    expect((await failure(tax.getTaxpayer(testContext(), '5500123457'))).code).toBe('UPSTREAM_BAD_RESPONSE');
     hostileAnswer = { status: 200, type: 'text/html', body: '<html><body>Bảo trì hệ thống</body></html>' };
-    expect((await failure(tax.getTaxpayer(ctx(), '5500123457'))).code).toBe('UPSTREAM_BAD_RESPONSE');
+    expect((await failure(tax.getTaxpayer(testContext(), '5500123457'))).code).toBe('UPSTREAM_BAD_RESPONSE');
   });
 
   it('maps a refusal of the gateway to UPSTREAM_AUTH', async () => {
     hostileAnswer = { status: 403, type: 'application/xml', body: '<KetQuaTraCuu><MaLoi>03</MaLoi></KetQuaTraCuu>' };
-    expect(await failure(client(hostile.url).getTaxpayer(ctx(), '5500123457'))).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502 });
+    expect(await failure(client(hostile.url).getTaxpayer(testContext(), '5500123457'))).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502 });
   });
 
   it('hands the raw answer to the verifier before parsing, and refuses what it refuses', async () => {
     const seen: string[] = [];
-    await client(simulator.url, (xml) => void seen.push(xml)).getTaxpayer(ctx(), '5500123457');
+    await client(simulator.url, (xml) => void seen.push(xml)).getTaxpayer(testContext(), '5500123457');
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?><KetQuaTraCuu><MaLoi>00<\/MaLoi>/);
     expect(seen[0]).toContain(`<MaYeuCau>${lookups[0]!.lookup.MaYeuCau}</MaYeuCau>`);
@@ -162,21 +139,21 @@ describe('tax client against its simulator and a hostile upstream', () => {
     const refusing = client(simulator.url, () => {
       throw new Error('signature does not verify');
     });
-    expect(await failure(refusing.getTaxpayer(ctx(), '5500123457'))).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
+    expect(await failure(refusing.getTaxpayer(testContext(), '5500123457'))).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
 
     // Before parsing: a broken document reaches the verifier, whose verdict comes first.
     faults.set({ system: 'tax', mode: 'malformed' });
     const untrusted = client(simulator.url, () => {
       throw new GatewayError('UPSTREAM_AUTH', { detail: 'untrusted signer', upstreamFailure: true });
     });
-    expect(await failure(untrusted.getTaxpayer(ctx(), '5500123457'))).toMatchObject({ code: 'UPSTREAM_AUTH', detail: 'untrusted signer' });
+    expect(await failure(untrusted.getTaxpayer(testContext(), '5500123457'))).toMatchObject({ code: 'UPSTREAM_AUTH', detail: 'untrusted signer' });
   });
 
   it('answers as usual under the unsigned and bad-signature faults until answers are signed', async () => {
     const tax = client(simulator.url);
     for (const mode of ['unsigned', 'bad-signature'] as const) {
       faults.set({ system: 'tax', mode });
-      expect((await tax.getTaxpayer(ctx(), '5500123457')).taxCode).toBe('5500123457');
+      expect((await tax.getTaxpayer(testContext(), '5500123457')).taxCode).toBe('5500123457');
     }
   });
 

@@ -3,9 +3,10 @@ import { isGatewayError } from '../../src/errors/gateway-error.ts';
 import type { TaxRegistry } from '../../src/core/taxpayers-port.ts';
 import type { CallContext, Health } from '../../src/core/ports.ts';
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
-import type { UpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import { probeHealth, type UpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import { mapped } from '../mapping-error.ts';
 import { badResponse, interpretAnswer, readAnswer } from './errors.ts';
-import { lookupRequestXml, MappingError, toTaxpayer } from './mapping.ts';
+import { lookupRequestXml, toTaxpayer } from './mapping.ts';
 
 export const LOOKUP_PATH = '/tra-cuu/nguoi-nop-thue';
 export const HEALTH_PATH = '/trang-thai';
@@ -57,28 +58,9 @@ export function createTaxClient(
         const xml = readAnswer(response, options.retryAfterSeconds);
         await verified(xml, ctx);
         const wire = interpretAnswer(response.status, xml, { maSoThue: taxCode, maYeuCau });
-        try {
-          return toTaxpayer(wire, new Date());
-        } catch (err) {
-          if (err instanceof MappingError) throw badResponse(err.message, err);
-          throw err;
-        }
+        return mapped(() => toTaxpayer(wire, new Date()), badResponse);
       }),
 
-    async health(ctx) {
-      const started = performance.now();
-      try {
-        const response = await http.send({
-          method: 'GET',
-          path: HEALTH_PATH,
-          headers: { accept: 'application/xml', 'x-request-id': ctx.requestId },
-          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(2000)]),
-        });
-        const latencyMs = Math.round(performance.now() - started);
-        return response.status === 200 ? { status: 'up', latencyMs } : { status: 'down', latencyMs, detail: `HTTP ${response.status}` };
-      } catch (err) {
-        return { status: 'down', latencyMs: Math.round(performance.now() - started), detail: (err as Error).message };
-      }
-    },
+    health: (ctx) => probeHealth(http, ctx, HEALTH_PATH, { accept: 'application/xml', 'x-request-id': ctx.requestId }),
   };
 }

@@ -1,17 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isGatewayError } from '../../src/errors/gateway-error.ts';
 import { taxpayers } from '../../src/sandbox/personas.ts';
+import { caught, fixtureReader, responder } from '../contract/test-kit.ts';
 import { interpretAnswer, readAnswer, type SentLookup } from './errors.ts';
 import { MappingError, toTaxpayer } from './mapping.ts';
 import { answerXml, toWire } from './simulator/server.ts';
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
-const response = (status: number, body: Buffer | string, type = 'application/xml; charset=utf-8') => ({
-  status,
-  headers: { 'content-type': type },
-  body: Buffer.isBuffer(body) ? body : Buffer.from(body),
-});
+const fixture = fixtureReader(import.meta.url);
+const response = responder('application/xml; charset=utf-8');
 const at = new Date('2026-11-27T23:42:51Z');
 
 /** The request ids recorded in the fixtures, as the client would have sent them. */
@@ -27,16 +22,6 @@ const SENT: Record<string, SentLookup> = {
 /** A fixture read the way the client reads an answer: screened, then interpreted. */
 function wireOf(name: string, body: Buffer | string = fixture(name), status = 200) {
   return interpretAnswer(status, readAnswer(response(status, body), 5), SENT[name]!);
-}
-
-function caught(fn: () => unknown) {
-  try {
-    fn();
-  } catch (err) {
-    if (isGatewayError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected an error');
 }
 
 describe('tax mapping', () => {

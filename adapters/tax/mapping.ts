@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import type { Taxpayer } from '../../src/core/taxpayers-port.ts';
 import { toVietnamIso, wireDateToIso } from '../../src/core/time.ts';
+import { MappingError } from '../mapping-error.ts';
 import { buildXml } from './safe-xml.ts';
+
+export { MappingError };
 
 /**
  * Wire format of the tax administration's lookup (see README.md). The only file that knows its
@@ -105,13 +108,6 @@ export const STATUS_NAMES: Record<TaxpayerStatus, string> = {
   suspended: 'NNT tạm ngừng hoạt động, kinh doanh',
   not_at_address: 'NNT không hoạt động tại địa chỉ đã đăng ký',
 };
-
-export class MappingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MappingError';
-  }
-}
 
 /** The lookup request as sent: a fresh MaYeuCau per call, the calling agency, the tax code. */
 export function lookupRequestXml(request: WireLookup): string {

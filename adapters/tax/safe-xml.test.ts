@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { fixtureReader } from '../contract/test-kit.ts';
 import { buildXml, decodeReferences, parseXml, screenXml, XmlRefusedError } from './safe-xml.ts';
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+const fixture = fixtureReader(import.meta.url);
 
 describe('safe XML', () => {
   it('refuses billion laughs, external entities and external DTDs before any parser runs', () => {

@@ -57,6 +57,8 @@ const upstream = z
     /** Seconds suggested to callers in Retry-After when the system is down. */
     retryAfterSeconds: z.number().int().min(1).default(5),
     maxResponseBytes: z.number().int().min(1024).default(1_048_576),
+    /** The common name the system's signing certificate must have (pinned); sandbox default `<id>.sandbox.lienthong.vn`. */
+    certificateName: z.string().min(1).optional(),
     /** The gateway's own account, for systems that need a login (the national portal). */
     credentials: z.object({ username: z.string().min(1), password: z.string().min(1) }).strict().optional(),
     breaker: breaker.prefault({}),
@@ -139,10 +141,31 @@ export const configSchema = z
       .prefault({}),
     signing: z
       .object({
-        /** PKCS#8 PEM key that signs verification attestations; generated here outside production. */
-        attestationKeyFile: z.string().min(1).default('./data/attestation-key.pem'),
+        /** The gateway's certificate (PEM, leaf first, intermediates after); sample outside production. */
+        certificateFile: z.string().min(1).optional(),
+        keyFile: z.string().min(1).optional(),
+        /** Or both in one PKCS#12 file. */
+        pkcs12File: z.string().min(1).optional(),
+        pkcs12Password: z.string().optional(),
         /** The `iss` of attestations. */
         issuer: z.string().min(1).default('https://lienthong.sonla.gov.vn'),
+      })
+      .strict()
+      .prefault({}),
+    trust: z
+      .object({
+        /** PEM files of the roots every signature must chain to (the national root CA). */
+        roots: z.array(z.string().min(1)).optional(),
+        intermediates: z.array(z.string().min(1)).optional(),
+        /** PEM or DER CRLs, each signed by a trusted CA. */
+        crls: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .prefault({}),
+    privacy: z
+      .object({
+        /** Secret (32+ bytes) for keyed hashes of personal identifiers; generated here outside production. */
+        hashKeyFile: z.string().min(1).default('./data/hash-key'),
       })
       .strict()
       .prefault({}),

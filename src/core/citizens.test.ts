@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { createLogger } from '../logging.ts';
-import { createAttestationSigner, loadAttestationKey } from '../signing/attestation.ts';
+import { createAttestationSigner, createSubjectHasher, verifyAttestation } from '../signing/attestation.ts';
+import { sample } from '../signing/material.ts';
+import { createTrustStore, loadPemCredentials, readCertificates, withChain } from '../signing/trust-store.ts';
 import { createCitizenService, type CitizenField } from './citizens.ts';
 import type { CitizenRecord, IdentityQuery, PopulationRegistry } from './citizens-port.ts';
 import { sameName } from './names.ts';
@@ -54,12 +53,17 @@ function fakePopulation() {
   return { population, asked, lookups: () => lookups };
 }
 
-async function service(fields: CitizenField[] = ['fullName', 'dateOfBirth', 'permanentAddress']) {
-  const key = loadAttestationKey(join(mkdtempSync(join(tmpdir(), 'lt-att-')), 'k.pem'), { create: true });
-  const attester = await createAttestationSigner(key, { issuer: 'https://lienthong.test' });
+const hashSubject = createSubjectHasher(Buffer.alloc(32, 7));
+
+async function service(fields: CitizenField[] = ['fullName', 'dateOfBirth', 'permanentAddress'], credentials = 'gateway') {
+  const loaded = withChain(loadPemCredentials(sample(`${credentials}.pem`), sample(`${credentials}.key.pem`)), readCertificates(sample('issuing-ca.pem')));
+  const attester = await createAttestationSigner(loaded, { issuer: 'https://lienthong.test' });
   const fake = fakePopulation();
-  return { ...fake, attester, citizens: createCitizenService({ population: fake.population, attester, fieldPolicy: () => fields }) };
+  return { ...fake, attester, citizens: createCitizenService({ population: fake.population, attester, fieldPolicy: () => fields, hashSubject }) };
 }
+
+/** What an agency holds: the root certificate only. */
+const rootOnly = createTrustStore({ roots: readCertificates(sample('root-ca.pem')) });
 
 describe('citizen verification', () => {
   it('matches with one question, whatever the form of the name', async () => {
@@ -94,19 +98,27 @@ describe('citizen verification', () => {
     expect(asked).toHaveLength(0);
   });
 
-  it('signs an attestation that verifies with the published keys and holds no personal data', async () => {
-    const { citizens, attester } = await service();
+  it('signs an attestation that verifies with only the root certificate and holds no personal data', async () => {
+    for (const [credentials, alg] of [['gateway', 'RS256'], ['gateway-ec', 'ES256']] as const) {
+      const { citizens, attester } = await service(undefined, credentials);
+      const r = await citizens.verify(ctx, { idNumber: thang.idNumber, fullName: thang.fullName, dateOfBirth: thang.dateOfBirth });
+      const payload = await verifyAttestation(r.attestation, rootOnly, { issuer: 'https://lienthong.test' });
+      expect(payload).toMatchObject({ result: 'match', jti: ctx.exchangeId, aud: 'desk', purpose: 'XAC_MINH_DANH_TINH', requestId: 'r', checkedAt: r.checkedAt });
+      // Who was checked, as a keyed hash only.
+      expect(payload.sub).toBe(hashSubject(thang.idNumber));
+      expect(decodeProtectedHeader(r.attestation)).toMatchObject({ alg, kid: attester.kid, x5c: expect.any(Array) });
+      const text = JSON.stringify(payload);
+      expect(text).not.toContain(thang.idNumber);
+      expect(text).not.toContain('Thắng');
+      // A changed result does not verify.
+      const [h, , s] = r.attestation.split('.');
+      const forged = `${h}.${Buffer.from(JSON.stringify({ ...payload, result: 'mismatch' })).toString('base64url')}.${s}`;
+      await expect(verifyAttestation(forged, rootOnly)).rejects.toThrow();
+    }
+    // Signed under another root: refused.
+    const { citizens } = await service();
     const r = await citizens.verify(ctx, { idNumber: thang.idNumber, fullName: thang.fullName, dateOfBirth: thang.dateOfBirth });
-    const { payload } = await jwtVerify(r.attestation, createLocalJWKSet(attester.jwks() as never), { issuer: 'https://lienthong.test' });
-    expect(payload).toMatchObject({ result: 'match', jti: ctx.exchangeId, aud: 'desk', purpose: 'XAC_MINH_DANH_TINH', checkedAt: r.checkedAt });
-    expect(decodeProtectedHeader(r.attestation)).toMatchObject({ alg: 'ES256', kid: attester.kid });
-    const text = JSON.stringify(payload);
-    expect(text).not.toContain(thang.idNumber);
-    expect(text).not.toContain('Thắng');
-    // A changed result does not verify.
-    const [h, , s] = r.attestation.split('.');
-    const forged = `${h}.${Buffer.from(JSON.stringify({ ...payload, result: 'mismatch' })).toString('base64url')}.${s}`;
-    await expect(jwtVerify(forged, createLocalJWKSet(attester.jwks() as never))).rejects.toThrow();
+    await expect(verifyAttestation(r.attestation, createTrustStore({ roots: readCertificates(sample('tsa.pem')) }))).rejects.toMatchObject({ code: 'UPSTREAM_CERT_UNTRUSTED' });
   });
 });
 

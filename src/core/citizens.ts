@@ -46,7 +46,14 @@ async function existsOrNotFound(ask: () => Promise<boolean>): Promise<boolean> {
   }
 }
 
-export function createCitizenService(deps: { population: PopulationRegistry; attester: Attester; fieldPolicy: FieldPolicy; now?: () => Date }): CitizenService {
+export function createCitizenService(deps: {
+  population: PopulationRegistry;
+  attester: Attester;
+  fieldPolicy: FieldPolicy;
+  /** Keyed hash of an ID number: the attestation names who was checked without saying it. */
+  hashSubject: (idNumber: string) => string;
+  now?: () => Date;
+}): CitizenService {
   const now = deps.now ?? (() => new Date());
 
   return {
@@ -88,7 +95,9 @@ export function createCitizenService(deps: { population: PopulationRegistry; att
       const checkedAt = toVietnamIso(now());
       const attestation = await deps.attester.attest({
         jti: ctx.exchangeId,
+        sub: deps.hashSubject(idNumber),
         aud: ctx.clientId,
+        requestId: ctx.requestId,
         purpose: ctx.purpose,
         result,
         ...(fields ? { fields } : {}),

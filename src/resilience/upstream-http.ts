@@ -1,4 +1,5 @@
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import type { CallContext, Health } from '../core/ports.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 
 export interface UpstreamResponse {
@@ -119,4 +120,22 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
       if (owned) await owned.close();
     },
   };
+}
+
+/** How long a health probe may take before the system counts as down. */
+const HEALTH_TIMEOUT_MS = 2000;
+
+/**
+ * Probes a system's status path with a GET: up on HTTP 200, down on any other status, on any
+ * failure, after 2 s, or when the caller gives up. Never throws.
+ */
+export async function probeHealth(http: UpstreamHttp, ctx: CallContext, path: string, headers?: Record<string, string>): Promise<Health> {
+  const started = performance.now();
+  const latencyMs = () => Math.round(performance.now() - started);
+  try {
+    const response = await http.send({ method: 'GET', path, headers, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(HEALTH_TIMEOUT_MS)]) });
+    return response.status === 200 ? { status: 'up', latencyMs: latencyMs() } : { status: 'down', latencyMs: latencyMs(), detail: `HTTP ${response.status}` };
+  } catch (err) {
+    return { status: 'down', latencyMs: latencyMs(), detail: (err as Error).message };
+  }
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { SYSTEM_IDS, type SystemId } from '../config/schema.ts';
 
-export const FAULT_MODES = ['down', 'latency', 'error', 'timeout', 'malformed', 'unsigned', 'bad-signature'] as const;
+export const FAULT_MODES = ['down', 'latency', 'error', 'timeout', 'malformed', 'unsigned', 'bad-signature', 'revoked-cert', 'expired-cert'] as const;
 export type FaultMode = (typeof FAULT_MODES)[number];
 
 export const faultSchema = z
@@ -57,8 +57,8 @@ export interface FaultResponses {
 
 /**
  * Applies transport-level faults before the simulator handles a request. Returns true when the
- * request was consumed by the fault. `unsigned` and `bad-signature` are left to the simulator's
- * signing step, which reads them from the board.
+ * request was consumed by the fault. `unsigned`, `bad-signature`, `revoked-cert` and
+ * `expired-cert` are left to the simulator's signing step: use `messageFault` to draw them.
  */
 export async function applyFault(
   board: FaultBoard,
@@ -93,4 +93,12 @@ export async function applyFault(
     default:
       return false;
   }
+}
+
+const MESSAGE_MODES = new Set<FaultMode>(['unsigned', 'bad-signature', 'revoked-cert', 'expired-cert']);
+
+/** The message-level fault (signature or certificate) to apply to this answer, if any, after the rate draw. */
+export function messageFault(board: FaultBoard, system: SystemId): Fault | undefined {
+  const fault = board.get(system);
+  return fault && MESSAGE_MODES.has(fault.mode) ? board.draw(system) : undefined;
 }

@@ -5,6 +5,7 @@ import { listen, type Listening } from '../http/listen.ts';
 import type { Logger } from '../logging.ts';
 import { FaultBoard, faultSchema } from './faults.ts';
 import { personasSummary } from './personas.ts';
+import { simulatorSigning } from './signing.ts';
 
 export interface Sandbox {
   /** The control server: GET /, GET /personas, POST and DELETE /faults. */
@@ -62,7 +63,7 @@ export async function startSandbox(deps: { log: Logger }, options: SandboxOption
   try {
     for (const [i, module] of adapterModules.entries()) {
       const port = options.port === 0 ? 0 : options.port + 1 + i;
-      const server = await listen(module.simulator({ faults, log: deps.log.child({ simulator: module.id }) }), options.host, port);
+      const server = await listen(module.simulator({ faults, log: deps.log.child({ simulator: module.id }), signing: simulatorSigning(module.id) }), options.host, port);
       started.push(server);
       urls[module.id] = server.url;
       systems.push({ id: module.id, name: module.name, protocol: module.protocol, url: server.url, health: server.url + module.healthPath });

@@ -1,8 +1,9 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { SignJWT, calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
+import { SignJWT, calculateJwkThumbprint, decodeProtectedHeader, exportJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { Attester } from '../core/citizens.ts';
+import type { Credentials, TrustStore } from './trust-store.ts';
 
 export interface AttestationSigner extends Attester {
   /** The public key set agencies use to check attestations (GET /.well-known/jwks.json). */
@@ -11,39 +12,63 @@ export interface AttestationSigner extends Attester {
   readonly alg: string;
 }
 
-function algorithmOf(key: KeyObject): string {
+/** JWS algorithm for a key: Decree 23/2025 asks RSA at least 2048 bits or ECDSA at least 256. */
+export function jwsAlgorithm(credentials: Credentials): 'RS256' | 'ES256' {
+  const key = credentials.key;
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
   if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return 'RS256';
-  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
-  // Decree 23/2025: RSA at least 2048 bits or ECDSA at least 256 bits.
-  throw new Error(`attestation key must be EC P-256, RSA-2048+ or Ed25519 (got ${key.asymmetricKeyType})`);
+  throw new Error(`signing key must be EC P-256 or RSA-2048+ (got ${key.asymmetricKeyType})`);
 }
 
 /**
- * Reads the gateway's attestation key (PKCS#8 PEM). Where it is missing and `create` is set
- * (development and the sandbox), an EC P-256 key is generated once and kept in that file.
+ * Attestations are compact JWS signed with the gateway's certificate key, carrying the
+ * certificate chain in `x5c`, so anyone holding the root can check them offline.
  */
-export function loadAttestationKey(path: string, options: { create: boolean }): KeyObject {
-  if (!existsSync(path)) {
-    if (!options.create) throw new Error(`attestation key ${path} does not exist`);
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    return privateKey;
-  }
-  return createPrivateKey(readFileSync(path));
-}
-
-export async function createAttestationSigner(privateKey: KeyObject, options: { issuer: string }): Promise<AttestationSigner> {
-  const alg = algorithmOf(privateKey);
-  const publicJwk = await exportJWK(createPublicKey(privateKey));
+export async function createAttestationSigner(credentials: Credentials, options: { issuer: string }): Promise<AttestationSigner> {
+  const alg = jwsAlgorithm(credentials);
+  const x5c = [credentials.certificate, ...credentials.chain].map((c) => c.raw.toString('base64'));
+  const publicJwk = await exportJWK(credentials.certificate.publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
-  const jwk: JWK = { ...publicJwk, kid, alg, use: 'sig' };
+  const jwk: JWK = { ...publicJwk, kid, alg, use: 'sig', x5c };
   return {
     kid,
     alg,
     jwks: () => ({ keys: [jwk] }),
     attest: (claims) =>
-      new SignJWT(claims).setProtectedHeader({ alg, kid, typ: 'JWT' }).setIssuer(options.issuer).setIssuedAt().sign(privateKey),
+      new SignJWT(claims).setProtectedHeader({ alg, kid, x5c, typ: 'JWT' }).setIssuer(options.issuer).setIssuedAt().sign(credentials.key),
   };
+}
+
+/**
+ * The secret for keyed hashes of personal identifiers (HMAC-SHA-256). Where the file is missing
+ * and `create` is set (development and the sandbox), 32 random bytes are written there once.
+ */
+export function loadHashKey(path: string, options: { create: boolean }): Buffer {
+  if (!existsSync(path)) {
+    if (!options.create) throw new Error(`${path} does not exist`);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  }
+  const text = readFileSync(path, 'utf8').trim();
+  const key = /^[0-9a-f]+$/i.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+  if (key.length < 32) throw new Error(`${path} must hold at least 32 bytes (hex or base64)`);
+  return key;
+}
+
+/** A keyed hash of an identifier: the same person gives the same value, and nobody can reverse it without the key. */
+export function createSubjectHasher(key: Buffer): (identifier: string) => string {
+  return (identifier) => createHmac('sha256', key).update(identifier, 'utf8').digest('base64url');
+}
+
+/**
+ * Checks an attestation as an agency would, holding only the root certificate: the `x5c` chain
+ * must lead to the root, then the signature must verify with the leaf's key.
+ */
+export async function verifyAttestation(jws: string, trust: TrustStore, options: { issuer?: string } = {}): Promise<JWTPayload> {
+  const header = decodeProtectedHeader(jws);
+  if (!Array.isArray(header.x5c) || header.x5c.length === 0) throw new Error('the attestation carries no x5c chain');
+  const [leaf, ...chain] = header.x5c.map((b64) => new X509Certificate(Buffer.from(b64, 'base64')));
+  trust.verify(leaf!, { chain });
+  const { payload } = await jwtVerify(jws, leaf!.publicKey, { algorithms: ['RS256', 'ES256'], ...(options.issuer ? { issuer: options.issuer } : {}) });
+  return payload;
 }

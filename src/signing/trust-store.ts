@@ -175,3 +175,17 @@ export function createTrustStore(options: TrustOptions): TrustStore {
     },
   };
 }
+
+/** Completes a chain from known intermediates when the credentials carry only the leaf. */
+export function withChain(credentials: Credentials, intermediates: X509Certificate[]): Credentials {
+  if (credentials.chain.length > 0) return credentials;
+  const chain: X509Certificate[] = [];
+  let current = credentials.certificate;
+  for (let i = 0; i < 4; i++) {
+    const issuer = intermediates.find((c) => c.subject === current.issuer && current.checkIssued(c) && current.verify(c.publicKey) && !chain.includes(c));
+    if (!issuer) break;
+    chain.push(issuer);
+    current = issuer;
+  }
+  return { ...credentials, chain };
+}

@@ -1,6 +1,6 @@
+import { simulatorDeps } from '../../contract/test-kit.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen, type Listening } from '../../../src/http/listen.ts';
-import { createLogger } from '../../../src/logging.ts';
 import { FaultBoard } from '../../../src/sandbox/faults.ts';
 import { procedures } from '../../../src/sandbox/personas.ts';
 import { SANDBOX_ACCOUNT } from '../sandbox-account.ts';
@@ -10,7 +10,7 @@ describe('dvcqg simulator', () => {
   const faults = new FaultBoard();
   let server: Listening;
   beforeAll(async () => {
-    server = await listen(createDvcqgSimulator({ faults, log: createLogger({ level: 'silent' }) }), '127.0.0.1', 0);
+    server = await listen(createDvcqgSimulator(simulatorDeps('dvcqg', faults)), '127.0.0.1', 0);
   });
   afterAll(async () => {
     await server.close();

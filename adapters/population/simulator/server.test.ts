@@ -1,19 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listen, type Listening } from '../../../src/http/listen.ts';
-import { createLogger } from '../../../src/logging.ts';
 import { FaultBoard } from '../../../src/sandbox/faults.ts';
 import { people } from '../../../src/sandbox/personas.ts';
+import { fixtureTextReader, simulatorDeps } from '../../contract/test-kit.ts';
 import { createPopulationSimulator, matches, sameName, type ReceivedRequest } from './server.ts';
 
-const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
-const log = createLogger({ level: 'silent' });
+const fixture = fixtureTextReader(import.meta.url, '../fixtures/');
 const faults = new FaultBoard();
 const received: ReceivedRequest[] = [];
 let server: Listening;
 
 beforeAll(async () => {
-  server = await listen(createPopulationSimulator({ faults, log }, { onRequest: (r) => received.push(r) }), '127.0.0.1', 0);
+  server = await listen(createPopulationSimulator(simulatorDeps('population', faults), { onRequest: (r) => received.push(r) }), '127.0.0.1', 0);
 });
 afterAll(async () => {
   await server.close();

@@ -1,0 +1,90 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Config, SystemId } from '../config/schema.ts';
+import { ConfigError } from '../config/load.ts';
+import { commonName, createTrustStore, loadPemCredentials, loadPkcs12Credentials, readCertificates, withChain, type Credentials, type TrustStore } from './trust-store.ts';
+
+/** The sample PKI shipped for the sandbox and tests (never for production). */
+export const SAMPLE_DIR = fileURLToPath(new URL('../../certs-sample/', import.meta.url));
+export const sample = (file: string) => SAMPLE_DIR + file;
+
+/** The name each sandbox simulator's certificate carries, which the gateway pins by default. */
+export const sandboxName = (system: SystemId) => `${system}.sandbox.lienthong.vn`;
+export const GATEWAY_SANDBOX_NAME = 'lienthong-gateway.sandbox.sonla.gov.vn';
+
+/** What an adapter needs to sign its requests and believe its system's answers. */
+export interface UpstreamSigning {
+  /** The gateway's key and certificate chain. */
+  credentials: Credentials;
+  /** Accepts the certificate an answer was signed with (chain, dates, CRL, pinned name) or throws why not. */
+  verifyPeer(certificate: X509Certificate, chain?: X509Certificate[]): void;
+}
+
+export interface SigningMaterial {
+  credentials: Credentials;
+  trust: TrustStore;
+  forUpstream(id: SystemId): UpstreamSigning;
+}
+
+function fingerprints(files: string[]): Set<string> {
+  return new Set(files.flatMap((f) => readCertificates(sample(f)).map((c) => c.fingerprint256)));
+}
+
+/**
+ * Loads the gateway's signing credentials and the trust store from config, defaulting to the
+ * sample PKI outside production and refusing it in production.
+ */
+export function loadSigningMaterial(config: Config): SigningMaterial {
+  const { signing, trust } = config;
+  const problems: string[] = [];
+  const production = config.env.production;
+  const orSample = (value: string | undefined, file: string, setting: string) => {
+    if (value) return value;
+    if (production) problems.push(`${setting}: required when NODE_ENV=production`);
+    return sample(file);
+  };
+  let credentials: Credentials | undefined;
+  let store: TrustStore | undefined;
+  try {
+    credentials = signing.pkcs12File
+      ? loadPkcs12Credentials(signing.pkcs12File, signing.pkcs12Password ?? '')
+      : loadPemCredentials(orSample(signing.certificateFile, 'gateway.pem', 'signing.certificateFile'), orSample(signing.keyFile, 'gateway.key.pem', 'signing.keyFile'));
+    if (!credentials.certificate.checkPrivateKey(credentials.key)) problems.push('signing: the key does not belong to the certificate');
+  } catch (err) {
+    problems.push(`signing: ${(err as Error).message}`);
+  }
+  try {
+    const roots = (trust.roots ?? (production ? [] : [sample('root-ca.pem')])).flatMap(readCertificates);
+    const intermediates = (trust.intermediates ?? (production ? [] : [sample('issuing-ca.pem')])).flatMap(readCertificates);
+    const crls = (trust.crls ?? (production ? [] : [sample('issuing-ca.crl.pem')])).map((f) => readFileSync(f));
+    if (roots.length === 0) problems.push('trust.roots: at least one root certificate is required');
+    else store = createTrustStore({ roots, intermediates, crls });
+    // Peers need the whole chain in x5c and security tokens, not only the leaf.
+    if (credentials) credentials = withChain(credentials, intermediates);
+    if (production) {
+      const samples = fingerprints(['root-ca.pem', 'issuing-ca.pem', 'gateway.pem', 'gateway-ec.pem']);
+      if (roots.some((r) => samples.has(r.fingerprint256))) problems.push('trust.roots: the sample root is refused when NODE_ENV=production');
+      if (credentials && samples.has(credentials.certificate.fingerprint256)) problems.push('signing: the sample gateway certificate is refused when NODE_ENV=production');
+    }
+  } catch (err) {
+    problems.push(`trust: ${(err as Error).message}`);
+  }
+  if (problems.length > 0 || !credentials || !store) throw new ConfigError(problems);
+  const trustStore = store;
+  const own = credentials;
+  return {
+    credentials: own,
+    trust: trustStore,
+    forUpstream: (id) => {
+      const expectedName = config.upstreams[id].certificateName ?? (production ? undefined : sandboxName(id));
+      return {
+        credentials: own,
+        verifyPeer: (certificate, chain) => trustStore.verify(certificate, { chain, ...(expectedName ? { expectedName } : {}) }),
+      };
+    },
+  };
+}
+
+/** A certificate's name, for logs and problem details. */
+export { commonName };
