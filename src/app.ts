@@ -18,9 +18,11 @@ import { citizenHandlers } from './http/routes/citizens.ts';
 import { enterpriseHandlers } from './http/routes/enterprises.ts';
 import { procedureHandlers } from './http/routes/procedures.ts';
 import { registryHandlers } from './http/routes/registries.ts';
+import { upstreamHandlers, type UpstreamStatus } from './http/routes/upstreams.ts';
 import { operationsRouter, type ReadinessCheck } from './http/routes/operations.ts';
 import { maskIdentifiers, type Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
+import type { TrustStore } from './signing/trust-store.ts';
 
 /** Everything the HTTP layer needs; built by main.ts (or a test), never inside createApp. */
 export interface AppDeps {
@@ -29,6 +31,8 @@ export interface AppDeps {
   metrics: Metrics;
   contract: Contract;
   limiter: RateLimiter;
+  /** Trust for client certificates (mutual TLS). */
+  clientTrust?: TrustStore;
   services: {
     enterprises: EnterpriseService;
     citizens: CitizenService;
@@ -38,6 +42,8 @@ export interface AppDeps {
   };
   /** Public keys for checking the gateway's attestations. */
   jwks(): { keys: object[] };
+  /** Each national system's breaker, error rate, latency, in-flight calls and certificate expiry. */
+  upstreams(): UpstreamStatus[];
   readiness: ReadinessCheck[];
   isShuttingDown(): boolean;
 }
@@ -127,7 +133,7 @@ export function createApp(deps: AppDeps): Express {
   );
 
   app.use(resolveOperation(contract));
-  app.use(authenticate({ config, limiter: deps.limiter }));
+  app.use(authenticate({ config, limiter: deps.limiter, ...(deps.clientTrust ? { clientTrust: deps.clientTrust } : {}) }));
   app.use(authorize());
   app.use(rateLimit({ limiter: deps.limiter }));
   app.use(requireAccountability({ config }));
@@ -151,6 +157,7 @@ export function createApp(deps: AppDeps): Express {
     ...citizenHandlers({ citizens: services.citizens }),
     ...registryHandlers({ taxpayers: services.taxpayers, socialInsurance: services.socialInsurance }),
     ...procedureHandlers({ procedures: services.procedures }),
+    ...upstreamHandlers({ upstreams: deps.upstreams }),
   };
   for (const operation of contract.operations) {
     if (!operation.authenticated) continue; // served by the operations router

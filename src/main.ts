@@ -7,9 +7,11 @@ import type { Config, SystemId } from './config/schema.ts';
 import { createCitizenService, type CitizenField } from './core/citizens.ts';
 import { createEnterpriseService } from './core/enterprises.ts';
 import { createProcedureService } from './core/procedures.ts';
+import { toVietnamIso } from './core/time.ts';
 import { createSocialInsuranceService, createTaxpayerService } from './core/registries.ts';
 import { createAttestationSigner, createSubjectHasher, loadHashKey } from './signing/attestation.ts';
-import { loadSigningMaterial } from './signing/material.ts';
+import { loadSigningMaterial, sample } from './signing/material.ts';
+import { loadPemCredentials, withChain } from './signing/trust-store.ts';
 import { loadContract } from './http/contract.ts';
 import { listen } from './http/listen.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
@@ -22,6 +24,8 @@ import { openStore } from './store/store.ts';
 
 export interface Gateway {
   url: string;
+  /** The HTTPS listener (mutual TLS), when enabled. */
+  tlsUrl: string | undefined;
   log: Logger;
   /** The sandbox the gateway started because upstream URLs were missing, if it did. */
   sandbox: Sandbox | undefined;
@@ -59,7 +63,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       throw new ConfigError(missing.map((id) => `upstreams.${id}.url: required when NODE_ENV=production (the sandbox is for development only)`));
     }
 
-    const signing = loadSigningMaterial(config);
+    const metrics = createMetrics();
+    const expiry = (certificate: { validTo: string }) => Math.floor(new Date(certificate.validTo).getTime() / 1000);
+    const signing = loadSigningMaterial(config, {
+      onPeer: (id, certificate) => metrics.certificateExpiry.set({ role: 'upstream', name: id }, expiry(certificate)),
+    });
+    metrics.certificateExpiry.set({ role: 'gateway', name: 'signing' }, expiry(signing.credentials.certificate));
     log.info({ certificate: signing.credentials.certificate.subject.replaceAll('\n', ', '), expires: signing.credentials.certificate.validTo }, 'signing certificate loaded');
 
     const store = await openStore({ url: config.database.url, sqlitePath: config.database.sqlitePath });
@@ -83,10 +92,10 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       log.info({ control: sandbox.controlUrl, systems: sandbox.urls }, `no URL configured for ${missing.join(', ')}: using the sandbox`);
     }
 
-    const metrics = createMetrics();
     const policies = new Map<SystemId, UpstreamPolicy>();
     const upstreamUrls = {} as Record<SystemId, string>;
     const built: Partial<Record<SystemId, unknown>> = {};
+    const upstreamSigning = new Map<SystemId, ReturnType<typeof signing.forUpstream>>();
     for (const module of adapterModules) {
       const upstream = config.upstreams[module.id];
       const url = upstream.url ?? sandbox!.urls[module.id]!;
@@ -95,7 +104,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       policies.set(module.id, policy);
       upstreamUrls[module.id] = url;
       const adapter = module.create(
-        { log: log.child({ upstream: module.id }), policy, signing: signing.forUpstream(module.id) },
+        { log: log.child({ upstream: module.id }), policy, signing: upstreamSigning.set(module.id, signing.forUpstream(module.id)).get(module.id)! },
         {
           url,
           maxResponseBytes: upstream.maxResponseBytes,
@@ -132,6 +141,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       metrics,
       contract: loadContract(),
       limiter: createRateLimiter(redis),
+      clientTrust: signing.trust,
       services: {
         enterprises: createEnterpriseService({ registry: adapters['business-registry'].ops }),
         citizens: createCitizenService({ population: adapters.population.ops, attester, fieldPolicy, hashSubject: createSubjectHasher(hashKey) }),
@@ -143,14 +153,50 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         ),
       },
       jwks: () => attester.jwks(),
+      upstreams: () =>
+        adapterModules.map((module) => {
+          const stats = policies.get(module.id)!.stats();
+          const peer = upstreamSigning.get(module.id)?.lastPeer?.();
+          return {
+            id: module.id,
+            name: module.name,
+            protocol: module.protocol,
+            url: upstreamUrls[module.id],
+            breaker: stats.state,
+            errorRate: stats.errorRate,
+            latencyMs: stats.latencyMs,
+            inFlight: stats.inFlight,
+            certificateExpiresAt: peer ? toVietnamIso(new Date(peer.validTo)) : null,
+          };
+        }),
       readiness,
       isShuttingDown: () => shuttingDown,
     });
     const server = await listen(app, config.server.host, config.server.port);
-    log.info({ url: server.url, store: store.dialect, rateLimits: redis ? 'redis' : 'memory' }, 'gateway listening');
+    cleanups.push(() => server.close(0));
+    let tlsServer: Awaited<ReturnType<typeof listen>> | undefined;
+    if (config.server.tls.enabled) {
+      const tls = loadPemCredentials(
+        config.server.tls.certificateFile ?? sample('gateway.pem'),
+        config.server.tls.keyFile ?? sample('gateway.key.pem'),
+      );
+      // The certificate is asked for, not required: a client without one may still use a key,
+      // and a refused certificate gets a problem+json answer instead of a failed handshake.
+      tlsServer = await listen(app, config.server.host, config.server.tls.port, {
+        key: tls.key.export({ type: 'pkcs8', format: 'pem' }),
+        cert: [tls.certificate, ...withChain(tls, signing.trust.intermediates).chain].map((c) => c.toString()).join(''),
+        ca: [...signing.trust.roots, ...signing.trust.intermediates].map((c) => c.toString()),
+        requestCert: true,
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+      });
+      cleanups.push(() => tlsServer?.close(0));
+    }
+    log.info({ url: server.url, tls: tlsServer?.url, store: store.dialect, rateLimits: redis ? 'redis' : 'memory' }, 'gateway listening');
 
     return {
       url: server.url,
+      tlsUrl: tlsServer?.url,
       log,
       sandbox,
       upstreamUrls,
@@ -158,7 +204,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       close: async () => {
         shuttingDown = true;
         log.info({ graceMs: config.server.shutdownGraceMs }, 'shutting down');
-        await server.close(config.server.shutdownGraceMs);
+        await Promise.all([server.close(config.server.shutdownGraceMs), tlsServer?.close(config.server.shutdownGraceMs)]);
         await cleanup();
         log.info('stopped');
       },

@@ -9,6 +9,8 @@ export interface Metrics {
   upstreamDuration: Histogram<'upstream' | 'outcome'>;
   breakerState: Gauge<'upstream'>;
   breakerTransitions: Counter<'upstream' | 'to'>;
+  certificateExpiry: Gauge<'role' | 'name'>;
+  upstreamInFlight: Gauge<'upstream'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -46,6 +48,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     breakerState: new Gauge({
       name: 'lienthong_upstream_breaker_state',
       help: 'Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open',
+      labelNames: ['upstream'],
+      registers,
+    }),
+    certificateExpiry: new Gauge({
+      name: 'lienthong_certificate_expiry_timestamp_seconds',
+      help: 'When a certificate in use expires (Unix time): the gateway own (role="gateway") and each national system last seen (role="upstream")',
+      labelNames: ['role', 'name'],
+      registers,
+    }),
+    upstreamInFlight: new Gauge({
+      name: 'lienthong_upstream_in_flight',
+      help: 'Calls to each national system under way',
       labelNames: ['upstream'],
       registers,
     }),

@@ -28,6 +28,8 @@ const ENV_SETTINGS: [string, string[], Kind][] = [
   ['BODY_LIMIT_BYTES', ['server', 'bodyLimitBytes'], 'int'],
   ['SHUTDOWN_GRACE_MS', ['server', 'shutdownGraceMs'], 'int'],
   ['TRUST_PROXY', ['server', 'trustProxy'], 'bool'],
+  ['TLS_ENABLED', ['server', 'tls', 'enabled'], 'bool'],
+  ['TLS_PORT', ['server', 'tls', 'port'], 'int'],
   ['VALIDATE_RESPONSES', ['server', 'validateResponses'], 'bool'],
   ['LOG_LEVEL', ['log', 'level'], 'string'],
   ['DATABASE_URL', ['database', 'url'], 'string'],
@@ -134,11 +136,12 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   for (const c of config.clients) {
     if (ids.has(c.id)) problems.push(`clients: duplicate client id "${c.id}"`);
     ids.add(c.id);
+    if (!c.keyHash && !c.certificateName) problems.push(`clients.${c.id}: give keyHash, certificateName or both`);
   }
   if (production) {
     const sandboxHashes = new Set(SANDBOX_KEYS.map(hashApiKey));
     for (const c of config.clients) {
-      if (sandboxHashes.has(c.keyHash)) problems.push(`clients.${c.id}: sample sandbox keys are refused when NODE_ENV=production`);
+      if (c.keyHash && sandboxHashes.has(c.keyHash)) problems.push(`clients.${c.id}: sample sandbox keys are refused when NODE_ENV=production`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -30,7 +30,9 @@ const client = z
     roles: z.array(z.enum(ROLES)).min(1),
     /** operationIds this client may call; `*` means every operation its roles allow. */
     operations: z.array(z.string().min(1)).min(1).default(['*']),
-    keyHash: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits>'),
+    keyHash: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits>').optional(),
+    /** Common name of the client's certificate, for mutual TLS (chained to the trusted roots). */
+    certificateName: z.string().min(1).optional(),
     rateLimit: rateLimit.optional(),
     /**
      * Citizen fields this client may see in POST /v1/citizens/lookup, by purpose code (or
@@ -86,6 +88,17 @@ export const configSchema = z
         shutdownGraceMs: z.number().int().min(0).default(10_000),
         trustProxy: z.boolean().default(false),
         validateResponses: z.boolean().default(false),
+        /** HTTPS beside HTTP, where clients may authenticate with a certificate (mutual TLS). */
+        tls: z
+          .object({
+            enabled: z.boolean().default(false),
+            port: z.number().int().min(0).max(65535).default(8443),
+            /** Server certificate (PEM, leaf first) and key; the sample gateway certificate outside production. */
+            certificateFile: z.string().min(1).optional(),
+            keyFile: z.string().min(1).optional(),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -1,4 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
+import { TLSSocket } from 'node:tls';
+import { commonName, type TrustStore } from '../signing/trust-store.ts';
 import type { RequestHandler } from 'express';
 import { hashApiKey } from '../config/load.ts';
 import type { ClientConfig, Config } from '../config/schema.ts';
@@ -25,7 +27,7 @@ interface KeyEntry {
  * timingSafeEqual, so the time taken says nothing about which client or how much matched.
  */
 export function createKeyRing(clients: readonly ClientConfig[]) {
-  const entries: KeyEntry[] = clients.map((client) => ({ hash: Buffer.from(client.keyHash.slice(7), 'hex'), client }));
+  const entries: KeyEntry[] = clients.filter((c) => c.keyHash).map((client) => ({ hash: Buffer.from(client.keyHash!.slice(7), 'hex'), client }));
   return (presented: string): ClientConfig | undefined => {
     const hash = Buffer.from(hashApiKey(presented).slice(7), 'hex');
     let found: ClientConfig | undefined;
@@ -38,7 +40,25 @@ export function createKeyRing(clients: readonly ClientConfig[]) {
 
 const BEARER = /^Bearer ([\x21-\x7e]{8,512})$/;
 
-export function authenticate(deps: { config: Config; limiter: RateLimiter }): RequestHandler {
+/**
+ * The client a TLS peer certificate names, if the certificate is trusted (chain to the roots,
+ * dates, CRL); the reason otherwise.
+ */
+function certificateClient(socket: unknown, clients: readonly ClientConfig[], trust: TrustStore | undefined): { client?: ClientConfig; problem?: string } {
+  if (!trust || !(socket instanceof TLSSocket)) return {};
+  const peer = socket.getPeerX509Certificate();
+  if (!peer) return {};
+  try {
+    trust.verify(peer);
+  } catch (err) {
+    return { problem: `the client certificate is refused: ${(err as Error).message}` };
+  }
+  const name = commonName(peer);
+  const client = clients.find((c) => c.certificateName !== undefined && c.certificateName === name);
+  return client ? { client } : { problem: `no client is registered for certificate "${name}"` };
+}
+
+export function authenticate(deps: { config: Config; limiter: RateLimiter; clientTrust?: TrustStore }): RequestHandler {
   const findClient = createKeyRing(deps.config.clients);
   const failureLimit = deps.config.rateLimit.authFailures;
   return async (req, res, next) => {
@@ -52,14 +72,20 @@ export function authenticate(deps: { config: Config; limiter: RateLimiter }): Re
     }
     const header = req.headers.authorization;
     const match = header ? BEARER.exec(header) : null;
-    const client = match ? findClient(match[1]!) : undefined;
+    // A Bearer key wins; without one, a trusted client certificate on an HTTPS connection.
+    const byCertificate = header ? {} : certificateClient(req.socket, deps.config.clients, deps.clientTrust);
+    const client = match ? findClient(match[1]!) : byCertificate.client;
     if (!client || client.disabled) {
       await deps.limiter.consume('auth-failures', address, failureLimit);
-      const detail = !header
-        ? 'send Authorization: Bearer <api key>'
-        : !match
-          ? 'the Authorization header must be "Bearer <api key>"'
-          : 'the API key is not valid';
+      const detail = client?.disabled
+        ? 'this client is disabled'
+        : byCertificate.problem
+          ? byCertificate.problem
+          : !header
+            ? 'send Authorization: Bearer <api key>, or a client certificate over HTTPS'
+            : !match
+              ? 'the Authorization header must be "Bearer <api key>"'
+              : 'the API key is not valid';
       return next(new GatewayError('UNAUTHENTICATED', { detail, errors: [{ field: 'header.authorization', message: detail }] }));
     }
     const authenticated: AuthenticatedClient = {

@@ -1,4 +1,5 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer, type ServerOptions as TlsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface Listening {
@@ -9,9 +10,9 @@ export interface Listening {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Starts an HTTP server and resolves once it listens (port 0 picks a free port). */
-export function listen(handler: RequestListener, host: string, port: number): Promise<Listening> {
-  const server = createServer(handler);
+/** Starts an HTTP (or, given TLS options, HTTPS) server and resolves once it listens (port 0 picks a free port). */
+export function listen(handler: RequestListener, host: string, port: number, tls?: TlsOptions): Promise<Listening> {
+  const server: Server = tls ? createTlsServer(tls, handler) : createServer(handler);
   server.keepAliveTimeout = 5_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -22,7 +23,7 @@ export function listen(handler: RequestListener, host: string, port: number): Pr
       resolve({
         server,
         port: address.port,
-        url: `http://${shownHost}:${address.port}`,
+        url: `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
         close: (graceMs = 0) =>
           new Promise<void>((done) => {
             const force = setTimeout(() => server.closeAllConnections(), graceMs);

@@ -7,11 +7,21 @@ import type { UpstreamConfig } from '../config/schema.ts';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
+/** The upstream's recent behaviour over the breaker's rolling window. */
+export interface PolicyStats {
+  state: BreakerState;
+  /** Failures (including timeouts) over calls that ran, 0–1; rejections while open are not calls. */
+  errorRate: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  inFlight: number;
+}
+
 /** The one way adapters call their national system: timeout, circuit breaker, metrics. */
 export interface UpstreamPolicy {
   readonly id: SystemId;
   execute<T>(ctx: CallContext, call: (signal: AbortSignal) => Promise<T>): Promise<T>;
   state(): BreakerState;
+  stats(): PolicyStats;
   shutdown(): void;
 }
 
@@ -63,10 +73,25 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
   });
 
   const state = (): BreakerState => (breaker.opened ? 'open' : breaker.halfOpen ? 'half_open' : 'closed');
+  let inFlight = 0;
+
+  const stats = (): PolicyStats => {
+    const s = breaker.stats as unknown as { successes: number; failures: number; timeouts: number; percentiles: Record<string, number> };
+    const ran = s.successes + s.failures + s.timeouts;
+    const p = (q: string) => Math.max(0, Math.round(s.percentiles[q] ?? 0));
+    return {
+      state: state(),
+      errorRate: ran === 0 ? 0 : Math.round(((s.failures + s.timeouts) / ran) * 1000) / 1000,
+      latencyMs: { p50: p('0.5'), p95: p('0.95'), p99: p('0.99') },
+      inFlight,
+    };
+  };
 
   async function execute<T>(ctx: CallContext, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const started = performance.now();
     ctx.exchangeStarted?.();
+    inFlight++;
+    metrics.upstreamInFlight.inc({ upstream: id });
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -119,6 +144,8 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
       }
       throw err;
     } finally {
+      inFlight--;
+      metrics.upstreamInFlight.dec({ upstream: id });
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', onCallerAbort);
       const seconds = (performance.now() - started) / 1000;
@@ -128,5 +155,5 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
     }
   }
 
-  return { id, execute, state, shutdown: () => breaker.shutdown() };
+  return { id, execute, state, stats, shutdown: () => breaker.shutdown() };
 }

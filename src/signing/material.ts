@@ -19,6 +19,8 @@ export interface UpstreamSigning {
   credentials: Credentials;
   /** Accepts the certificate an answer was signed with (chain, dates, CRL, pinned name) or throws why not. */
   verifyPeer(certificate: X509Certificate, chain?: X509Certificate[]): void;
+  /** The certificate the system last signed with and the gateway accepted. */
+  lastPeer?(): X509Certificate | undefined;
 }
 
 export interface SigningMaterial {
@@ -35,7 +37,7 @@ function fingerprints(files: string[]): Set<string> {
  * Loads the gateway's signing credentials and the trust store from config, defaulting to the
  * sample PKI outside production and refusing it in production.
  */
-export function loadSigningMaterial(config: Config): SigningMaterial {
+export function loadSigningMaterial(config: Config, options: { onPeer?: (id: SystemId, certificate: X509Certificate) => void } = {}): SigningMaterial {
   const { signing, trust } = config;
   const problems: string[] = [];
   const production = config.env.production;
@@ -78,9 +80,17 @@ export function loadSigningMaterial(config: Config): SigningMaterial {
     trust: trustStore,
     forUpstream: (id) => {
       const expectedName = config.upstreams[id].certificateName ?? (production ? undefined : sandboxName(id));
+      let last: X509Certificate | undefined;
       return {
         credentials: own,
-        verifyPeer: (certificate, chain) => trustStore.verify(certificate, { chain, ...(expectedName ? { expectedName } : {}) }),
+        verifyPeer: (certificate, chain) => {
+          trustStore.verify(certificate, { chain, ...(expectedName ? { expectedName } : {}) });
+          if (last !== certificate && last?.fingerprint256 !== certificate.fingerprint256) {
+            last = certificate;
+            options.onPeer?.(id, certificate);
+          }
+        },
+        lastPeer: () => last,
       };
     },
   };

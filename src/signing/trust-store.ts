@@ -86,6 +86,7 @@ export interface VerifyOptions {
  */
 export interface TrustStore {
   readonly roots: readonly X509Certificate[];
+  readonly intermediates: readonly X509Certificate[];
   verify(leaf: X509Certificate, options?: VerifyOptions): void;
 }
 
@@ -156,6 +157,7 @@ export function createTrustStore(options: TrustOptions): TrustStore {
 
   return {
     roots,
+    intermediates,
     verify(leaf, options = {}) {
       // Chain building costs a few signature checks: remember the answer for a few minutes.
       const key = `${leaf.fingerprint256}|${options.expectedName ?? ''}|${(options.chain ?? []).map((c) => c.fingerprint256).join(',')}`;
@@ -177,7 +179,7 @@ export function createTrustStore(options: TrustOptions): TrustStore {
 }
 
 /** Completes a chain from known intermediates when the credentials carry only the leaf. */
-export function withChain(credentials: Credentials, intermediates: X509Certificate[]): Credentials {
+export function withChain(credentials: Credentials, intermediates: readonly X509Certificate[]): Credentials {
   if (credentials.chain.length > 0) return credentials;
   const chain: X509Certificate[] = [];
   let current = credentials.certificate;
