@@ -23,6 +23,8 @@ import { operationsRouter, type ReadinessCheck } from './http/routes/operations.
 import { maskIdentifiers, type Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 import type { TrustStore } from './signing/trust-store.ts';
+import type { ExchangeLog } from './audit/exchange-log.ts';
+import { recordExchanges } from './http/exchange-recorder.ts';
 
 /** Everything the HTTP layer needs; built by main.ts (or a test), never inside createApp. */
 export interface AppDeps {
@@ -33,6 +35,10 @@ export interface AppDeps {
   limiter: RateLimiter;
   /** Trust for client certificates (mutual TLS). */
   clientTrust?: TrustStore;
+  /** Where every exchange with a national system is made durable before it is answered. */
+  exchangeLog: ExchangeLog;
+  /** Keyed hash (HMAC-SHA-256, hex) of an identifier, for the exchange log. */
+  hashIdentifier(value: string): string;
   services: {
     enterprises: EnterpriseService;
     citizens: CitizenService;
@@ -137,6 +143,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(authorize());
   app.use(rateLimit({ limiter: deps.limiter }));
   app.use(requireAccountability({ config }));
+  app.use(recordExchanges({ log: deps.exchangeLog, hashIdentifier: deps.hashIdentifier }));
   // Bodies are read only once the caller is known and allowed.
   app.use(express.json({ limit: config.server.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true }));
   app.use(

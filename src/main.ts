@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { adapterModules, type Adapters } from '../adapters/index.ts';
 import { createApp } from './app.ts';
+import { createExchangeLog } from './audit/exchange-log.ts';
 import { ConfigError } from './config/load.ts';
 import type { Config, SystemId } from './config/schema.ts';
 import { createCitizenService, type CitizenField } from './core/citizens.ts';
@@ -128,6 +129,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     } catch (err) {
       throw new ConfigError([`privacy.hashKeyFile: ${(err as Error).message}`]);
     }
+    const hashSubject = createSubjectHasher(hashKey);
     const clientFields = new Map(config.clients.map((c) => [c.id, c.citizenFields]));
     const fieldPolicy = (clientId: string, purpose: string | undefined): readonly CitizenField[] => {
       const byPurpose = clientFields.get(clientId);
@@ -142,9 +144,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       contract: loadContract(),
       limiter: createRateLimiter(redis),
       clientTrust: signing.trust,
+      exchangeLog: createExchangeLog({ db: store.db }),
+      hashIdentifier: hashSubject,
       services: {
         enterprises: createEnterpriseService({ registry: adapters['business-registry'].ops }),
-        citizens: createCitizenService({ population: adapters.population.ops, attester, fieldPolicy, hashSubject: createSubjectHasher(hashKey) }),
+        citizens: createCitizenService({ population: adapters.population.ops, attester, fieldPolicy, hashSubject }),
         taxpayers: createTaxpayerService({ tax: adapters.tax.ops }),
         socialInsurance: createSocialInsuranceService({ socialInsurance: adapters['social-insurance'].ops }),
         procedures: createProcedureService(

@@ -16,8 +16,10 @@ export interface CallContext {
   /** X-Purpose and X-User-Id, on operations that touch personal data. */
   purpose?: string | undefined;
   userId?: string | undefined;
-  /** Called by the upstream policy when the call really goes out (after local validation). */
-  exchangeStarted?: (() => void) | undefined;
+  /** Called by the upstream policy when a call really goes out (after local validation). */
+  exchangeStarted?: ((upstream: SystemId) => void) | undefined;
+  /** Called by the upstream policy when a call ends, whatever the outcome, for the exchange log. */
+  recordCall?: ((call: { upstream: SystemId; outcome: 'success' | 'business_error' | 'refused' | 'failed' | 'rejected'; code: string | null; latencyMs: number }) => void) | undefined;
 }
 
 export interface Health {

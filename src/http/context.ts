@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { CallContext } from '../core/ports.ts';
 import type { AuthenticatedClient } from './auth.ts';
+import type { ExchangeState } from './exchange-recorder.ts';
 
 /**
  * The context for a call that may reach a national system. It gets an exchange id, returned as
@@ -11,6 +12,8 @@ import type { AuthenticatedClient } from './auth.ts';
 export function exchangeContext(req: Request, res: Response): CallContext {
   const client = res.locals.client as AuthenticatedClient;
   const exchangeId = randomUUID();
+  const state: ExchangeState = { id: exchangeId, started: performance.now(), startedAt: Date.now(), upstream: null, calls: [], reached: false };
+  res.locals.exchange = state;
   const controller = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
@@ -25,8 +28,13 @@ export function exchangeContext(req: Request, res: Response): CallContext {
     purpose: res.locals.purpose as string | undefined,
     userId: res.locals.userId as string | undefined,
     // Only a request that reached a national system names an exchange.
-    exchangeStarted: () => {
+    exchangeStarted: (upstream) => {
+      state.reached = true;
+      state.upstream ??= upstream;
       if (!res.headersSent) res.setHeader('x-exchange-id', exchangeId);
+    },
+    recordCall: (call) => {
+      state.calls.push(call);
     },
   };
 }

@@ -16,6 +16,7 @@ export function sendProblem(res: Response, err: GatewayError): void {
     ...(err.errors?.length ? { errors: err.errors } : {}),
     ...err.extensions,
   };
+  res.locals.errorCode = err.code;
   for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value);
   if (err.retryAfter !== undefined) res.setHeader('retry-after', String(err.retryAfter));
   if (err.status === 401) res.setHeader('www-authenticate', 'Bearer realm="lienthong"');

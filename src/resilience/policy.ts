@@ -89,7 +89,7 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
 
   async function execute<T>(ctx: CallContext, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const started = performance.now();
-    ctx.exchangeStarted?.();
+    ctx.exchangeStarted?.(id);
     inFlight++;
     metrics.upstreamInFlight.inc({ upstream: id });
     const controller = new AbortController();
@@ -127,11 +127,15 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
     };
 
     let outcome = 'success';
+    let logOutcome: 'success' | 'business_error' | 'refused' | 'failed' | 'rejected' = 'success';
+    let logCode: string | null = null;
     try {
       return (await breaker.fire(run)) as T;
     } catch (err) {
       if ((err as { code?: string }).code === 'EOPENBREAKER') {
         outcome = 'rejected';
+        logOutcome = 'rejected';
+        logCode = 'UPSTREAM_CIRCUIT_OPEN';
         const remainingMs = Math.max(0, openedAt + options.breaker.resetTimeoutMs - Date.now());
         throw new GatewayError('UPSTREAM_CIRCUIT_OPEN', {
           detail: `calls to ${id} are suspended after repeated failures`,
@@ -139,6 +143,14 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
         });
       }
       outcome = isGatewayError(err) ? (err.upstreamFailure ? err.code.toLowerCase() : 'business_error') : 'aborted';
+      logCode = isGatewayError(err) ? err.code : 'CALLER_ABORTED';
+      logOutcome = !isGatewayError(err)
+        ? 'failed'
+        : !err.upstreamFailure
+          ? 'business_error'
+          : err.code === 'UPSTREAM_UNAVAILABLE' || err.code === 'UPSTREAM_TIMEOUT'
+            ? 'failed'
+            : 'refused';
       if (isGatewayError(err) && err.upstreamFailure) {
         ctx.log.warn({ upstream: id, code: err.code, err: err.cause }, 'upstream call failed');
       }
@@ -149,6 +161,7 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', onCallerAbort);
       const seconds = (performance.now() - started) / 1000;
+      ctx.recordCall?.({ upstream: id, outcome: logOutcome, code: logCode, latencyMs: Math.round(seconds * 1000) });
       metrics.upstreamCalls.inc({ upstream: id, outcome });
       metrics.upstreamDuration.observe({ upstream: id, outcome }, seconds);
       ctx.log.debug({ upstream: id, outcome, latencyMs: Math.round(seconds * 1000), exchangeId: ctx.exchangeId }, 'upstream call');

@@ -57,7 +57,7 @@ export function loadHashKey(path: string, options: { create: boolean }): Buffer 
 
 /** A keyed hash of an identifier: the same person gives the same value, and nobody can reverse it without the key. */
 export function createSubjectHasher(key: Buffer): (identifier: string) => string {
-  return (identifier) => createHmac('sha256', key).update(identifier, 'utf8').digest('base64url');
+  return (identifier) => createHmac('sha256', key).update(identifier, 'utf8').digest('hex');
 }
 
 /**

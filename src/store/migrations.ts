@@ -19,6 +19,62 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('gateway_meta').execute();
     },
   },
+  '0002_exchange_log': {
+    async up(db: Kysely<unknown>) {
+      // The only dialect difference: how an increasing key is generated.
+      const postgres = (db.getExecutor().adapter as object).constructor.name === 'PostgresAdapter';
+      await db.schema
+        .createTable('exchange_queue')
+        .addColumn('seq', postgres ? 'serial' : 'integer', (c) => (postgres ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('exchange_id', 'varchar(80)', (c) => c.notNull().unique())
+        .addColumn('leaf', 'text', (c) => c.notNull())
+        .addColumn('enqueued_at', 'varchar(40)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('exchange_entries')
+        .addColumn('idx', 'integer', (c) => c.primaryKey())
+        .addColumn('exchange_id', 'varchar(80)', (c) => c.notNull().unique())
+        .addColumn('leaf', 'text', (c) => c.notNull())
+        .addColumn('leaf_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('time', 'varchar(40)', (c) => c.notNull())
+        .addColumn('client', 'varchar(80)', (c) => c.notNull())
+        .addColumn('operation', 'varchar(80)', (c) => c.notNull())
+        .addColumn('upstream', 'varchar(40)')
+        .addColumn('outcome', 'varchar(20)', (c) => c.notNull())
+        .addColumn('subject_hash', 'varchar(64)')
+        .execute();
+      for (const column of ['time', 'client', 'operation', 'subject_hash', 'outcome']) {
+        await db.schema.createIndex(`exchange_entries_${column}`).on('exchange_entries').column(column).execute();
+      }
+      await db.schema
+        .createTable('merkle_nodes')
+        .addColumn('level', 'integer', (c) => c.notNull())
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('hash', 'varchar(64)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('merkle_nodes_pk', ['level', 'idx'])
+        .execute();
+      await db.schema
+        .createTable('exchange_log_state')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('tree_size', 'integer', (c) => c.notNull())
+        .addColumn('frontier', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(40)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('checkpoints')
+        .addColumn('tree_size', 'integer', (c) => c.primaryKey())
+        .addColumn('root_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('signed_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('timestamp_reply', 'text')
+        .addColumn('timestamped_at', 'varchar(40)')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const table of ['checkpoints', 'exchange_log_state', 'merkle_nodes', 'exchange_entries', 'exchange_queue']) await db.schema.dropTable(table).execute();
+    },
+  },
 };
 
 export const MIGRATION_NAMES = Object.keys(migrations).sort();

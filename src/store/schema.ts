@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /** Table types for Kysely. One interface per table; migrations in migrations.ts create them. */
 export interface GatewayMetaTable {
   key: string;
@@ -5,6 +7,57 @@ export interface GatewayMetaTable {
   updated_at: string;
 }
 
+/** Leaves written on the request path, waiting for the integrator. */
+export interface ExchangeQueueTable {
+  seq: Generated<number>;
+  exchange_id: string;
+  leaf: string;
+  enqueued_at: string;
+}
+
+/** The log itself: leaf `idx` of the Merkle tree, with columns auditors filter on. */
+export interface ExchangeEntriesTable {
+  idx: number;
+  exchange_id: string;
+  leaf: string;
+  leaf_hash: string;
+  time: string;
+  client: string;
+  operation: string;
+  upstream: string | null;
+  outcome: string;
+  subject_hash: string | null;
+}
+
+/** Perfect subtree hashes: node (level, idx) covers leaves [idx·2^level, (idx+1)·2^level). */
+export interface MerkleNodesTable {
+  level: number;
+  idx: number;
+  hash: string;
+}
+
+export interface ExchangeLogStateTable {
+  id: number;
+  tree_size: number;
+  frontier: string;
+  updated_at: string;
+}
+
+export interface CheckpointsTable {
+  tree_size: number;
+  root_hash: string;
+  body: string;
+  signature: string;
+  signed_at: string;
+  timestamp_reply: string | null;
+  timestamped_at: string | null;
+}
+
 export interface Database {
   gateway_meta: GatewayMetaTable;
+  exchange_queue: ExchangeQueueTable;
+  exchange_entries: ExchangeEntriesTable;
+  merkle_nodes: MerkleNodesTable;
+  exchange_log_state: ExchangeLogStateTable;
+  checkpoints: CheckpointsTable;
 }
