@@ -6,6 +6,7 @@ import { probeHealth, type UpstreamHttp } from '../../src/resilience/upstream-ht
 import { mapped } from '../mapping-error.ts';
 import { badResponse, interpretAnswer } from './errors.ts';
 import type { AnswerVerifier } from './jws-answer.ts';
+import type { JwsSigner } from './jws.ts';
 import { toSocialInsuranceRecord, type WireRequest } from './mapping.ts';
 
 export const LOOKUP_PATH = '/api/v1/tra-cuu-bhxh';
@@ -18,8 +19,10 @@ export interface SocialInsuranceClient extends SocialInsuranceRegistry {
 export interface SocialInsuranceClientDeps {
   http: UpstreamHttp;
   policy: UpstreamPolicy;
-  /** Verifies each answer's signature; without it answers are only decoded (see README.md). */
-  verify?: AnswerVerifier | undefined;
+  /** Signs each request body (the JSON text) as a compact JWS with the gateway's certificate. */
+  sign: JwsSigner;
+  /** Verifies each answer's signature and signer before anything in it is read. */
+  verify: AnswerVerifier;
   /** The clock that dates `retrievedAt` and decides whether a card is valid today. */
   now?: () => Date;
 }
@@ -40,18 +43,20 @@ function toWireRequest(ctx: CallContext, query: SocialInsuranceQuery): WireReque
 }
 
 export function createSocialInsuranceClient(deps: SocialInsuranceClientDeps, options: { retryAfterSeconds: number }): SocialInsuranceClient {
-  const { http, policy, verify } = deps;
+  const { http, policy, sign, verify } = deps;
   const now = deps.now ?? (() => new Date());
 
   return {
     async lookup(ctx, query) {
       const request = toWireRequest(ctx, query);
+      // Signed before the call: signing is the gateway's work and never counts against the system.
+      const body = await sign(JSON.stringify(request));
       return policy.execute(ctx, async (signal) => {
         const response = await http.send({
           method: 'POST',
           path: LOOKUP_PATH,
-          headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/jose', 'x-request-id': ctx.requestId },
-          body: JSON.stringify(request),
+          headers: { 'content-type': 'application/jose', accept: 'application/jose', 'x-request-id': ctx.requestId },
+          body,
           signal,
         });
         const wire = await interpretAnswer(response, request, { retryAfterSeconds: options.retryAfterSeconds, verify });

@@ -13,7 +13,8 @@ function refusedCredentials(cause: unknown): GatewayError {
 
 export interface AnswerOptions {
   retryAfterSeconds: number;
-  verify?: AnswerVerifier | undefined;
+  /** Every answer goes through it: there is no unverified path. */
+  verify: AnswerVerifier;
 }
 
 /**
@@ -33,7 +34,13 @@ export async function interpretAnswer(response: UpstreamResponse, request: WireR
   if (response.status === 401 || response.status === 403) throw refusedCredentials(new Error(`HTTP ${response.status}`));
 
   const contentType = String(response.headers['content-type'] ?? '');
-  if (!/^application\/jose\s*(;|$)/i.test(contentType)) throw badResponse(`unexpected content type "${contentType.slice(0, 60)}"`);
+  if (!/^application\/jose\s*(;|$)/i.test(contentType)) {
+    // An answer in plain JSON is an unsigned answer, whatever it says.
+    if (response.status === 200 && /^application\/json\s*(;|$)/i.test(contentType)) {
+      throw new GatewayError('UPSTREAM_SIGNATURE_INVALID', { detail: 'social insurance: the answer is not signed (plain JSON)', upstreamFailure: true });
+    }
+    throw badResponse(`unexpected content type "${contentType.slice(0, 60)}"`);
+  }
 
   const payload = await decodeAnswer(response.body.toString('utf8'), options.verify);
   const parsed = wireAnswer.safeParse(payload);

@@ -3,17 +3,16 @@ import type { SocialInsuranceRegistry } from '../../src/core/social-insurance-po
 import type { Adapter } from '../../src/core/ports.ts';
 import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { createSocialInsuranceClient } from './client.ts';
-import type { AnswerVerifier } from './jws-answer.ts';
+import { createAnswerVerifier } from './jws-answer.ts';
+import { createJwsSigner } from './jws.ts';
 import { createSocialInsuranceSimulator } from './simulator/server.ts';
 
-/** How the adapter checks the system's signatures; without a verifier answers are only decoded. */
-export interface SocialInsuranceSecurity {
-  verify?: AnswerVerifier | undefined;
-}
-
-export function createSocialInsuranceAdapter(deps: AdapterDeps, options: AdapterOptions, security: SocialInsuranceSecurity = {}): Adapter<SocialInsuranceRegistry> {
+/** Requests are signed with the gateway's certificate; answers are verified against `deps.signing` (README.md, "Signatures"). */
+export function createSocialInsuranceAdapter(deps: AdapterDeps, options: AdapterOptions): Adapter<SocialInsuranceRegistry> {
+  const sign = createJwsSigner(deps.signing.credentials);
+  const verify = createAnswerVerifier(deps.signing);
   const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
-  const client = createSocialInsuranceClient({ http, policy: deps.policy, verify: security.verify }, { retryAfterSeconds: options.retryAfterSeconds });
+  const client = createSocialInsuranceClient({ http, policy: deps.policy, sign, verify }, { retryAfterSeconds: options.retryAfterSeconds });
   return {
     id: 'social-insurance',
     ops: { lookup: client.lookup },
@@ -25,7 +24,7 @@ export function createSocialInsuranceAdapter(deps: AdapterDeps, options: Adapter
 export const socialInsurance: AdapterModule<SocialInsuranceRegistry> = {
   id: 'social-insurance',
   name: 'Vietnam Social Security (BHXH Việt Nam)',
-  protocol: 'REST/JSON, answers as compact JWS',
+  protocol: 'REST, requests and answers as compact JWS (x5c)',
   healthPath: '/api/v1/trang-thai',
   create: (deps, options) => createSocialInsuranceAdapter(deps, options),
   simulator: (deps) => createSocialInsuranceSimulator(deps).handler,

@@ -1,83 +1,43 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { base64url, compactVerify, CompactSign, createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
-import { GatewayError } from '../../src/errors/gateway-error.ts';
-import { failure, fixtureTextReader } from '../contract/test-kit.ts';
-import { decodeAnswer, type AnswerVerifier } from './jws-answer.ts';
+import { sample } from '../../src/signing/material.ts';
+import { loadPemCredentials, readCertificates, withChain } from '../../src/signing/trust-store.ts';
+import { failure, testSigning } from '../contract/test-kit.ts';
+import { createAnswerVerifier, decodeAnswer } from './jws-answer.ts';
+import { createJwsSigner } from './jws.ts';
 
-const fixtureText = fixtureTextReader(import.meta.url);
-const recorded = fixtureText('recorded-answer.jws');
-const recordedKeys = createLocalJWKSet(JSON.parse(fixtureText('recorded-answer.jwks.json')) as JSONWebKeySet);
-const recordedPayload = JSON.parse(fixtureText('participating-employer-card.json')) as unknown;
+const intermediates = readCertificates(sample('issuing-ca.pem'));
+const signerOf = (name: string) => createJwsSigner(withChain(loadPemCredentials(sample(`${name}.pem`), sample(`${name}.key.pem`)), intermediates));
+const answer = { maLoi: '04', moTa: 'Không tìm thấy', maYeuCau: 'r-1', thoiGian: '20261128064251' };
+const text = JSON.stringify(answer);
 
-const b64 = (value: unknown) => base64url.encode(typeof value === 'string' ? value : JSON.stringify(value));
-const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const sign = (payload: Uint8Array, alg = 'ES256') => new CompactSign(payload).setProtectedHeader({ alg }).sign(privateKey);
+describe('decodeAnswer with the gateway’s verifier', () => {
+  const verify = createAnswerVerifier(testSigning('social-insurance'));
 
-describe('decodeAnswer', () => {
-  it('decodes a recorded answer when no verifier is configured', async () => {
-    expect(await decodeAnswer(recorded)).toEqual(recordedPayload);
+  it('reads an answer signed with the system’s certificate', async () => {
+    expect(await decodeAnswer(await signerOf('social-insurance')(text), verify)).toEqual(answer);
   });
 
-  it('returns what the verifier vouches for when one is configured', async () => {
-    const verify: AnswerVerifier = async (compact) => (await compactVerify(compact, recordedKeys, { algorithms: ['ES256'] })).payload;
-    expect(await decodeAnswer(recorded, verify)).toEqual(recordedPayload);
-    // The payload read is the verifier's output, never bytes taken from the message beside it.
-    expect(await decodeAnswer(recorded, async () => new TextEncoder().encode('{"maLoi":"04"}'))).toEqual({ maLoi: '04' });
-  });
-
-  it('refuses alg "none", with or without a signature, and never asks the verifier', async () => {
-    const verify = vi.fn<AnswerVerifier>();
-    const payload = b64(recordedPayload);
-    for (const compact of [`${b64({ alg: 'none' })}.${payload}.`, `${b64({ alg: 'none' })}.${payload}.c2lnbmF0dXJl`, `${b64({ alg: 'NONE' })}.${payload}.`]) {
-      const err = await failure(decodeAnswer(compact, verify));
-      expect(err).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
-      expect(err.detail).toMatch(/algorithm/);
-    }
-    expect(verify).not.toHaveBeenCalled();
-  });
-
-  it('refuses algorithms outside the allow-list, HMAC included', async () => {
-    const payload = b64(recordedPayload);
-    for (const alg of ['HS256', 'ES512', 'EdDSA', 'es256']) {
-      expect((await failure(decodeAnswer(`${b64({ alg })}.${payload}.c2lnbmF0dXJl`))).detail).toMatch(/refused algorithm/);
-    }
-    expect((await failure(decodeAnswer(`${b64({ kid: 'bhxh-sandbox-1' })}.${payload}.c2lnbmF0dXJl`))).detail).toMatch(/no algorithm/);
-    // The three allowed algorithms pass the header check.
-    for (const alg of ['ES256', 'PS256', 'RS256']) expect(await decodeAnswer(`${b64({ alg })}.${payload}.c2lnbmF0dXJl`)).toEqual(recordedPayload);
-  });
-
-  it('refuses answers that are not compact JWS', async () => {
-    const [header, payload] = recorded.trim().split('.') as [string, string, string];
+  it('refuses the system’s revoked and expired certificates, and other systems’ certificates', async () => {
     const cases = [
-      '',
-      'eyJhbGciOiJFUzI1NiJ9.@@@',
-      `${header}.${payload}`, // truncated: no signature part
-      recorded.trim().slice(0, 40),
-      JSON.stringify(recordedPayload), // the payload in clear
-      `${header}.${payload}.c2ln.ZXh0cmE`, // JWE-like: five parts
-      `${header}..c2lnbmF0dXJl`, // detached payload
-      `${b64('not json')}.${payload}.c2lnbmF0dXJl`, // header not JSON
-      `${b64({ alg: 'ES256' })}.${b64('{"maLoi":')}.c2lnbmF0dXJl`, // payload not JSON
-      `${b64({ alg: 'ES256' })}.${b64('[1,2]')}.c2lnbmF0dXJl`, // payload not an object
-      `${b64({ alg: 'ES256' })}.${base64url.encode(new Uint8Array([0x7b, 0xff, 0x7d]))}.c2lnbmF0dXJl`, // not UTF-8
-      `${b64({ alg: 'ES256', crit: ['b64'], b64: false })}.${payload}.c2lnbmF0dXJl`, // critical extension
-      `${header}.${payload}.`, // an allowed algorithm with an empty signature
-    ];
-    for (const compact of cases) {
-      const err = await failure(decodeAnswer(compact));
-      expect({ compact, code: err.code, upstreamFailure: err.upstreamFailure }).toEqual({ compact, code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
+      ['social-insurance-revoked', 'UPSTREAM_CERT_REVOKED'],
+      ['social-insurance-expired', 'UPSTREAM_CERT_EXPIRED'],
+      // Chained to the national root but issued to someone else: the pinned name refuses them.
+      ['tax', 'UPSTREAM_CERT_UNTRUSTED'],
+      ['business-registry', 'UPSTREAM_CERT_UNTRUSTED'],
+      ['gateway', 'UPSTREAM_CERT_UNTRUSTED'],
+    ] as const;
+    for (const [name, code] of cases) {
+      const err = await failure(decodeAnswer(await signerOf(name)(text), verify));
+      expect({ name, code: err.code, status: err.status, upstreamFailure: err.upstreamFailure }).toEqual({ name, code, status: 502, upstreamFailure: true });
     }
   });
 
-  it('refuses an answer the verifier rejects, and passes on the verifier’s own gateway errors', async () => {
-    const compact = await sign(new TextEncoder().encode('{"maLoi":"00"}'));
-    const verify: AnswerVerifier = async (jws) => (await compactVerify(jws, recordedKeys, { algorithms: ['ES256'] })).payload;
-    const err = await failure(decodeAnswer(compact, verify));
-    expect(err).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
-    expect(err.detail).toMatch(/signature/);
-
-    const revoked = new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: 'social insurance: the signing certificate is revoked', upstreamFailure: true });
-    expect(await failure(decodeAnswer(compact, () => Promise.reject(revoked)))).toBe(revoked);
+  it('asks the trust check of this upstream, with the chain the answer carries', async () => {
+    const verifyPeer = vi.fn();
+    await decodeAnswer(await signerOf('social-insurance')(text), createAnswerVerifier({ verifyPeer }));
+    expect(verifyPeer).toHaveBeenCalledTimes(1);
+    const [leaf, chain] = verifyPeer.mock.calls[0] as [{ subject: string }, { subject: string }[]];
+    expect(leaf.subject).toMatch(/CN=social-insurance\.sandbox\.lienthong\.vn/);
+    expect(chain.map((c) => c.subject)).toEqual([intermediates[0]!.subject]);
   });
 });

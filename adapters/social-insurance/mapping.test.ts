@@ -1,8 +1,10 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { base64url, CompactSign } from 'jose';
+import { base64url } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { failure, fixtureTextReader, responder } from '../contract/test-kit.ts';
+import { simulatorSigning } from '../../src/sandbox/signing.ts';
+import { failure, fixtureTextReader, responder, testSigning } from '../contract/test-kit.ts';
 import { interpretAnswer } from './errors.ts';
+import { createAnswerVerifier } from './jws-answer.ts';
+import { createJwsSigner } from './jws.ts';
 import { isCardValidOn, MappingError, toSocialInsuranceRecord, wireAnswer, type WireRequest } from './mapping.ts';
 
 const fixtureText = fixtureTextReader(import.meta.url);
@@ -77,15 +79,17 @@ describe('social-insurance mapping', () => {
 });
 
 describe('social-insurance answers', () => {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const sign = (payload: unknown) => new CompactSign(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader({ alg: 'ES256', kid: 'bhxh-sandbox-1' }).sign(privateKey);
+  // Signed as the system signs (its sample certificate in x5c), verified as the gateway verifies.
+  const signer = createJwsSigner(simulatorSigning('social-insurance').credentials());
+  const sign = (payload: unknown) => signer(JSON.stringify(payload));
+  const verify = createAnswerVerifier(testSigning('social-insurance'));
   const response = responder('application/jose');
   const request = (name: string, query: Partial<WireRequest> = {}): WireRequest => {
     const payload = fixture(name);
     const duLieu = payload.duLieu as { maSoBhxh: string } | undefined;
     return { maYeuCau: String(payload.maYeuCau), maDonVi: 'H52', maSoBhxh: duLieu?.maSoBhxh ?? '1499999999', ...query };
   };
-  const options = { retryAfterSeconds: 5 };
+  const options = { retryAfterSeconds: 5, verify };
 
   it('reads a signed success answer, asked by insurance code or by ID number', async () => {
     const body = await sign(fixture('participating-employer-card.json'));
@@ -101,7 +105,7 @@ describe('social-insurance answers', () => {
   });
 
   it('turns the plain-JSON system error into UPSTREAM_UNAVAILABLE without passing its text on', async () => {
-    const err = await failure(interpretAnswer(response(500, fixtureText('system-error.json'), 'application/json; charset=utf-8'), request('not-found.json'), { retryAfterSeconds: 7 }));
+    const err = await failure(interpretAnswer(response(500, fixtureText('system-error.json'), 'application/json; charset=utf-8'), request('not-found.json'), { retryAfterSeconds: 7, verify }));
     expect(err).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryAfter: 7, upstreamFailure: true });
     expect(err.detail).not.toContain('Lỗi');
     // Whatever a failing proxy puts in the body, 5xx is the system being unavailable.
@@ -118,11 +122,9 @@ describe('social-insurance answers', () => {
     const success = fixture('participating-employer-card.json');
     const asked = request('participating-employer-card.json');
     const cases: [string, ReturnType<typeof response>, WireRequest][] = [
-      ['the payload as plain JSON', response(200, JSON.stringify(success), 'application/json'), asked],
       ['a JWS in the wrong content type', response(200, await sign(success), 'text/plain'), asked],
       ['a maintenance page', response(200, '<html>bảo trì</html>', 'text/html'), asked],
       ['a broken JWS', response(200, 'eyJhbGciOiJFUzI1NiJ9.@@@'), asked],
-      ['an unsigned JWS', response(200, `${base64url.encode('{"alg":"none"}')}.${base64url.encode(JSON.stringify(success))}.`), asked],
       ['a payload without thoiGian', response(200, await sign({ ...success, thoiGian: undefined })), asked],
       ['a replayed answer to another request', response(200, await sign(success)), { ...asked, maYeuCau: 'another-request' }],
       ['an answer about another participant', response(200, await sign(success)), { ...asked, maSoBhxh: '1410078123' }],
@@ -135,6 +137,22 @@ describe('social-insurance answers', () => {
     for (const [name, answer, asking] of cases) {
       const err = await failure(interpretAnswer(answer, asking, options));
       expect({ name, code: err.code, upstreamFailure: err.upstreamFailure }).toEqual({ name, code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
+    }
+  });
+
+  it('refuses unsigned answers, "not found" included, with UPSTREAM_SIGNATURE_INVALID', async () => {
+    const success = fixture('participating-employer-card.json');
+    const notFound = fixture('not-found.json');
+    const unsigned = (payload: unknown) => `${base64url.encode('{"alg":"none"}')}.${base64url.encode(JSON.stringify(payload))}.`;
+    const cases: [string, ReturnType<typeof response>, WireRequest][] = [
+      ['the payload as plain JSON', response(200, JSON.stringify(success), 'application/json'), request('participating-employer-card.json')],
+      ['"not found" as plain JSON', response(200, JSON.stringify(notFound), 'application/json; charset=utf-8'), request('not-found.json')],
+      ['an unsigned JWS', response(200, unsigned(success)), request('participating-employer-card.json')],
+      ['an unsigned "not found"', response(200, unsigned(notFound)), request('not-found.json')],
+    ];
+    for (const [name, answer, asking] of cases) {
+      const err = await failure(interpretAnswer(answer, asking, options));
+      expect({ name, code: err.code, status: err.status, upstreamFailure: err.upstreamFailure }).toEqual({ name, code: 'UPSTREAM_SIGNATURE_INVALID', status: 502, upstreamFailure: true });
     }
   });
 });

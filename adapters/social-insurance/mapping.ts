@@ -77,6 +77,8 @@ export const PARTICIPATION_STATUS_NAMES: Record<SocialInsuranceRecord['participa
 export const RESULT_CODES = {
   success: '00',
   invalidRequest: '01',
+  /** The request is unsigned or its signature or certificate is refused (HTTP 401, plain JSON). */
+  requestNotSigned: '02',
   agencyNotAllowed: '03',
   notFound: '04',
   systemError: '99',

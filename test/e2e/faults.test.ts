@@ -75,7 +75,7 @@ describe('message-level faults', () => {
     try {
       const res = await CALLS['social-insurance']();
       expect(res.status).toBe(502);
-      expect(((await res.json()) as { code: string }).code).toBe('UPSTREAM_BAD_RESPONSE');
+      expect(((await res.json()) as { code: string }).code).toBe('UPSTREAM_SIGNATURE_INVALID');
     } finally {
       await clearFaults(gw.controlUrl);
     }

@@ -1,11 +1,14 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { base64url, CompactSign, exportJWK, type JSONWebKeySet } from 'jose';
+import { base64url, exportJWK, type JSONWebKeySet } from 'jose';
 import { insured, type InsuredPersona } from '../../../src/sandbox/personas.ts';
-import { applyFault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { applyFault, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { jwsAlgorithm } from '../../../src/signing/attestation.ts';
+import type { Credentials } from '../../../src/signing/trust-store.ts';
 import { isoDateToWire, toWireDateTime } from '../../../src/core/time.ts';
 import type { SimulatorDeps } from '../../module.ts';
 import { HEALTH_PATH, LOOKUP_PATH } from '../client.ts';
+import { certificateThumbprint, createJwsSigner, createX5cVerifier, openJws, type JwsSigner } from '../jws.ts';
 import {
   PARTICIPATION_STATUSES,
   PARTICIPATION_STATUS_NAMES,
@@ -15,7 +18,6 @@ import {
   type WireInsured,
 } from '../mapping.ts';
 
-export const SANDBOX_KID = 'bhxh-sandbox-1';
 export const JWKS_PATH = '/.well-known/jwks.json';
 
 const SYSTEM = 'social-insurance';
@@ -52,14 +54,13 @@ const faultResponses: FaultResponses = {
 
 export interface SocialInsuranceSimulator {
   handler: RequestListener;
-  /** The public half of the key the simulator signs with, for tests that verify its answers. */
-  publicKey: KeyObject;
+  /** The certificate the simulator signs its answers with (when no certificate fault is set). */
+  certificate: X509Certificate;
+  /** Its `kid`: base64url SHA-256 of the certificate's DER. */
   kid: string;
-  /** The same key as a JWK set, as served on GET /.well-known/jwks.json. */
+  /** The same key as a JWK set with its chain, as served on GET /.well-known/jwks.json. */
   jwks(): Promise<JSONWebKeySet>;
 }
-
-type SigningFault = 'unsigned' | 'bad-signature' | undefined;
 
 function readBody(req: IncomingMessage): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
@@ -86,43 +87,56 @@ function tamper(compact: string): string {
 }
 
 /**
- * Vietnam Social Security's stand-in: JSON requests, answers signed as compact JWS (ES256, with
- * a key pair made when the simulator is created), and the sandbox's faults.
+ * Vietnam Social Security's stand-in: requests and answers as compact JWS signed with
+ * certificates of the sample PKI (x5c), and the sandbox's faults. It refuses a request that is
+ * not signed with the gateway's certificate as the real system would, with 401 and plain JSON.
  */
 export function createSocialInsuranceSimulator(deps: SimulatorDeps): SocialInsuranceSimulator {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const byCode = new Map(insured.map((p) => [p.insuranceCode, p]));
   const byIdNumber = new Map(insured.map((p) => [p.idNumber, p]));
+  const own = deps.signing.credentials();
+  const kid = certificateThumbprint(own.certificate);
+  const signers = new Map<Credentials, JwsSigner>();
+  const signerFor = (credentials: Credentials) => signers.get(credentials) ?? signers.set(credentials, createJwsSigner(credentials)).get(credentials)!;
+  const verifyRequest = createX5cVerifier((leaf, chain) => deps.signing.verifyClient(leaf, chain));
   let jwksPromise: Promise<JSONWebKeySet> | undefined;
-  const jwks = () => (jwksPromise ??= exportJWK(publicKey).then((jwk) => ({ keys: [{ ...jwk, kid: SANDBOX_KID, alg: 'ES256', use: 'sig' }] })));
+  const jwks = () =>
+    (jwksPromise ??= exportJWK(own.certificate.publicKey).then((jwk) => ({
+      keys: [{ ...jwk, kid, alg: jwsAlgorithm(own), use: 'sig', x5c: [own.certificate, ...own.chain].map((c) => c.raw.toString('base64')), 'x5t#S256': kid }],
+    })));
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, type = 'application/json; charset=utf-8') => {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) }).end(text);
   };
 
-  const sendSigned = async (res: ServerResponse, status: number, payload: WireAnswer, fault: SigningFault) => {
-    const bytes = new TextEncoder().encode(JSON.stringify(payload));
+  const sendSigned = async (res: ServerResponse, status: number, payload: WireAnswer, fault: Fault | undefined) => {
+    const text = JSON.stringify(payload);
     let compact: string;
-    if (fault === 'unsigned') {
-      compact = `${base64url.encode(JSON.stringify({ alg: 'none', kid: SANDBOX_KID }))}.${base64url.encode(bytes)}.`;
+    if (fault?.mode === 'unsigned') {
+      compact = `${base64url.encode(JSON.stringify({ alg: 'none' }))}.${base64url.encode(text)}.`;
     } else {
-      compact = await new CompactSign(bytes).setProtectedHeader({ alg: 'ES256', kid: SANDBOX_KID }).sign(privateKey);
-      if (fault === 'bad-signature') compact = tamper(compact);
+      // Under `revoked-cert` and `expired-cert` this is the revoked or expired certificate.
+      compact = await signerFor(deps.signing.credentials(fault))(text);
+      if (fault?.mode === 'bad-signature') compact = tamper(compact);
     }
     res.writeHead(status, { 'content-type': 'application/jose', 'content-length': Buffer.byteLength(compact) }).end(compact);
   };
 
-  async function lookup(req: IncomingMessage, res: ServerResponse, fault: SigningFault): Promise<void> {
+  async function lookup(req: IncomingMessage, res: ServerResponse, fault: Fault | undefined): Promise<void> {
     const thoiGian = toWireDateTime(new Date());
     const body = await readBody(req);
-    let json: unknown;
+    if (!body) return sendJson(res, 413, { maLoi: RESULT_CODES.invalidRequest, moTa: 'Yêu cầu quá lớn' });
+    let json: Record<string, unknown>;
     try {
-      json = body ? JSON.parse(body.toString('utf8')) : undefined;
-    } catch {
-      json = undefined;
+      // Nothing is read from a request before its signature and the gateway's certificate are checked.
+      json = await openJws(body.toString('utf8'), verifyRequest);
+    } catch (err) {
+      deps.log.warn({ err }, 'social-insurance simulator refused a request signature');
+      // Plain JSON: an unauthenticated caller gets nothing signed.
+      return sendJson(res, 401, { maLoi: RESULT_CODES.requestNotSigned, moTa: 'Chữ ký số của yêu cầu không hợp lệ' });
     }
-    const maYeuCau = typeof (json as { maYeuCau?: unknown } | undefined)?.maYeuCau === 'string' ? (json as { maYeuCau: string }).maYeuCau : null;
+    const maYeuCau = typeof json.maYeuCau === 'string' ? json.maYeuCau : null;
     const parsed = wireRequest.safeParse(json);
     if (!parsed.success) {
       return sendSigned(res, 400, { maLoi: RESULT_CODES.invalidRequest, moTa: 'Yêu cầu không hợp lệ', maYeuCau, thoiGian }, fault);
@@ -139,12 +153,10 @@ export function createSocialInsuranceSimulator(deps: SimulatorDeps): SocialInsur
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Signing faults are drawn here, once, so that their `rate` holds; the others go to applyFault.
-    const configured = deps.faults.get(SYSTEM)?.mode;
-    let fault: SigningFault;
-    if (configured === 'unsigned' || configured === 'bad-signature') {
-      fault = deps.faults.draw(SYSTEM) ? configured : undefined;
-    } else if (await applyFault(deps.faults, SYSTEM, req, res, faultResponses)) return;
+    // Message faults (signature, certificate) are drawn once here, so that their `rate` holds;
+    // applyFault leaves them alone and handles the transport faults.
+    const fault = messageFault(deps.faults, SYSTEM);
+    if (!fault && (await applyFault(deps.faults, SYSTEM, req, res, faultResponses))) return;
 
     const url = new URL(req.url ?? '/', 'http://bhxh');
     if (url.pathname === HEALTH_PATH && req.method === 'GET') return sendJson(res, 200, { maLoi: '00', moTa: 'Hoạt động bình thường' });
@@ -163,5 +175,5 @@ export function createSocialInsuranceSimulator(deps: SimulatorDeps): SocialInsur
     });
   };
 
-  return { handler, publicKey, kid: SANDBOX_KID, jwks };
+  return { handler, certificate: own.certificate, kid, jwks };
 }
