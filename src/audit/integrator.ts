@@ -1,0 +1,178 @@
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from '../logging.ts';
+import type { Database } from '../store/schema.ts';
+import type { Dialect } from '../store/database.ts';
+import { MerkleAccumulator, leafHash, type MerkleNode } from './merkle.ts';
+
+/** C2SP checkpoint text (tlog-checkpoint): origin, tree size, base64 root, each on its own line. */
+export function checkpointText(origin: string, treeSize: number, root: Buffer): string {
+  return `${origin}\n${treeSize}\n${root.toString('base64')}\n`;
+}
+
+export interface IntegratorDeps {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  log: Logger;
+  /** Detached CMS signature (DER) of a checkpoint text, with the gateway certificate. */
+  signCheckpoint(body: string): Promise<Buffer>;
+  /** An RFC 3161 TimeStampResp (DER) for the checkpoint text; absent when no TSA is configured. */
+  timestamp?: ((body: string) => Promise<Buffer>) | undefined;
+  onTimestampLag?: ((seconds: number) => void) | undefined;
+}
+
+export interface IntegratorOptions {
+  origin: string;
+  intervalMs: number;
+  batchSize: number;
+  /** A checkpoint is timestamped at least this often while entries arrive. */
+  timestampEveryMs: number;
+}
+
+export interface Integrator {
+  /** Appends what is queued (in batches) and signs a checkpoint; returns how many entries were appended. */
+  runOnce(): Promise<number>;
+  start(): void;
+  stop(): Promise<void>;
+  /** Seconds since the newest entry was first covered by a timestamped checkpoint lagged behind (0 when up to date). */
+  timestampLagSeconds(): number;
+}
+
+/** Arbitrary, fixed: the PostgreSQL advisory lock that lets exactly one process integrate. */
+const LOCK_KEY = 7_142_052_019;
+const CHUNK = 400;
+
+async function insertChunks<T>(rows: T[], insert: (chunk: T[]) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) await insert(rows.slice(i, i + CHUNK));
+}
+
+/**
+ * The integrator: the only writer of the Merkle tree. It moves queued leaves into the log in one
+ * transaction per batch (entries, new tree nodes, the new frontier, the queue rows removed), so a
+ * crash at any point leaves either the whole batch or none of it, and indexes without gaps.
+ */
+export function createIntegrator(deps: IntegratorDeps, options: IntegratorOptions): Integrator {
+  const { db, log } = deps;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  let lastTimestampAt = 0;
+  let oldestUntimestamped: number | undefined;
+
+  async function appendBatch(): Promise<{ appended: number; size: number; root: Buffer } | undefined> {
+    return db.transaction().execute(async (trx) => {
+      if (deps.dialect === 'postgres') {
+        const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${LOCK_KEY}) as locked`.execute(trx);
+        if (!rows[0]?.locked) return undefined; // another process is integrating
+      }
+      const state = await trx.selectFrom('exchange_log_state').selectAll().where('id', '=', 1).executeTakeFirst();
+      const accumulator = state ? MerkleAccumulator.fromJSON(JSON.parse(state.frontier)) : new MerkleAccumulator();
+      const queued = await trx.selectFrom('exchange_queue').select(['seq', 'exchange_id', 'leaf']).orderBy('seq').limit(options.batchSize).execute();
+      if (queued.length === 0) return { appended: 0, size: accumulator.size, root: accumulator.root() };
+      const entries = [];
+      const nodes: MerkleNode[] = [];
+      for (const row of queued) {
+        const hash = leafHash(Buffer.from(row.leaf, 'utf8'));
+        const index = accumulator.size;
+        // Level 0 lives in exchange_entries; only inner nodes go to merkle_nodes.
+        for (const node of accumulator.append(hash)) if (node.level > 0) nodes.push(node);
+        const leaf = JSON.parse(row.leaf) as { time: string; client: string; operation: string; upstream: string | null; outcome: string; subjectHash: string | null };
+        entries.push({
+          idx: index,
+          exchange_id: row.exchange_id,
+          leaf: row.leaf,
+          leaf_hash: hash.toString('hex'),
+          time: leaf.time,
+          client: leaf.client,
+          operation: leaf.operation,
+          upstream: leaf.upstream,
+          outcome: leaf.outcome,
+          subject_hash: leaf.subjectHash,
+        });
+      }
+      await insertChunks(entries, (chunk) => trx.insertInto('exchange_entries').values(chunk).execute());
+      await insertChunks(
+        nodes.map((n) => ({ level: n.level, idx: n.index, hash: n.hash.toString('hex') })),
+        (chunk) => trx.insertInto('merkle_nodes').values(chunk).execute(),
+      );
+      // Exactly the rows read: on PostgreSQL a lower seq can commit after a higher one, so
+      // "everything up to the last seq" could delete a leaf this batch never saw.
+      await insertChunks(queued.map((q) => q.seq), (seqs) => trx.deleteFrom('exchange_queue').where('seq', 'in', seqs).execute());
+      const frontier = JSON.stringify(accumulator.toJSON());
+      const now = new Date().toISOString();
+      if (state) await trx.updateTable('exchange_log_state').set({ tree_size: accumulator.size, frontier, updated_at: now }).where('id', '=', 1).execute();
+      else await trx.insertInto('exchange_log_state').values({ id: 1, tree_size: accumulator.size, frontier, updated_at: now }).execute();
+      return { appended: queued.length, size: accumulator.size, root: accumulator.root() };
+    });
+  }
+
+  async function checkpoint(size: number, root: Buffer): Promise<void> {
+    const existing = await db.selectFrom('checkpoints').select(['tree_size', 'timestamp_reply']).orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
+    const body = checkpointText(options.origin, size, root);
+    if (!existing || existing.tree_size < size) {
+      const signature = await deps.signCheckpoint(body);
+      await db
+        .insertInto('checkpoints')
+        .values({ tree_size: size, root_hash: root.toString('hex'), body, signature: signature.toString('base64'), signed_at: new Date().toISOString(), timestamp_reply: null, timestamped_at: null })
+        .onConflict((oc) => oc.column('tree_size').doNothing())
+        .execute();
+      oldestUntimestamped ??= Date.now();
+    } else if (existing.timestamp_reply) {
+      return;
+    }
+    if (!deps.timestamp || Date.now() - lastTimestampAt < options.timestampEveryMs) return;
+    try {
+      const reply = await deps.timestamp(body);
+      await db.updateTable('checkpoints').set({ timestamp_reply: reply.toString('base64'), timestamped_at: new Date().toISOString() }).where('tree_size', '=', size).execute();
+      lastTimestampAt = Date.now();
+      oldestUntimestamped = undefined;
+    } catch (err) {
+      // Logging goes on without the TSA; the lag is visible in metrics and /readyz.
+      log.warn({ err: (err as Error).message }, 'checkpoint timestamp failed');
+    }
+    deps.onTimestampLag?.(lagSeconds());
+  }
+
+  const lagSeconds = () => (oldestUntimestamped === undefined ? 0 : Math.round((Date.now() - oldestUntimestamped) / 1000));
+
+  async function runOnce(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const batch = await appendBatch();
+      if (!batch) return total;
+      total += batch.appended;
+      if (batch.size > 0) await checkpoint(batch.size, batch.root);
+      if (batch.appended < options.batchSize) return total;
+    }
+  }
+
+  /** Runs never overlap: each waits for the one before, scheduled or asked for. */
+  function serialised(): Promise<number> {
+    const next = running.then(runOnce, runOnce);
+    running = next.catch(() => undefined);
+    return next;
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      serialised()
+        .catch((err: unknown) => log.error({ err }, 'exchange log integration failed'))
+        .finally(schedule);
+    }, options.intervalMs);
+    timer.unref();
+  }
+
+  return {
+    runOnce: serialised,
+    start() {
+      stopped = false;
+      schedule();
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+    timestampLagSeconds: lagSeconds,
+  };
+}
