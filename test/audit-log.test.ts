@@ -32,7 +32,10 @@ function writer(args: string[]): Writer {
     const lines = buffered.split('\n');
     buffered = lines.pop()!;
     for (const line of lines) if (line.startsWith('ack ')) acks.add(line.slice(4));
-    for (const w of waiters.splice(0)) (acks.size >= w.n ? w.resolve() : waiters.push(w));
+    for (const w of waiters.splice(0)) {
+      if (acks.size >= w.n) w.resolve();
+      else waiters.push(w);
+    }
   });
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   void exited.then((code) => {
@@ -116,7 +119,7 @@ describe.skipIf(!pgUrl)('exchange log on PostgreSQL with two processes', () => {
     await client.query(`create schema ${schema}`);
     await client.end();
     // Migrate once before the writers start, as a deployment would.
-    (await openStore({ url: pgUrl!, searchPath: schema, poolSize: 1 })).close();
+    await (await openStore({ url: pgUrl!, searchPath: schema, poolSize: 1 })).close();
     const [a, b] = [writer([pgUrl!, schema, '400']), writer([pgUrl!, schema, '400'])];
     expect(await a.exited).toBe(0);
     expect(await b.exited).toBe(0);
