@@ -3,6 +3,9 @@ import type { DestinationStream } from 'pino';
 import { adapterModules, type Adapters } from '../adapters/index.ts';
 import { createApp } from './app.ts';
 import { createExchangeLog } from './audit/exchange-log.ts';
+import { createIntegrator } from './audit/integrator.ts';
+import { signDetached } from './signing/cms.ts';
+import { requestTimestamp } from './signing/tsa.ts';
 import { ConfigError } from './config/load.ts';
 import type { Config, SystemId } from './config/schema.ts';
 import { createCitizenService, type CitizenField } from './core/citizens.ts';
@@ -119,7 +122,42 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     }
     const adapters = built as Adapters;
 
-    const readiness: ReadinessCheck[] = [{ name: 'store', check: () => store.ping() }];
+    const tsaUrl = config.audit.tsaUrl ?? sandbox?.tsaUrl;
+    if (!tsaUrl) log.warn('no TSA configured (audit.tsaUrl): checkpoints are signed but not timestamped');
+    const integrator = createIntegrator(
+      {
+        db: store.db,
+        dialect: store.dialect,
+        log: log.child({ component: 'exchange-log' }),
+        signCheckpoint: (body) => signDetached(Buffer.from(body, 'utf8'), signing.credentials),
+        timestamp: tsaUrl ? async (body) => (await requestTimestamp(tsaUrl, Buffer.from(body, 'utf8'), { trust: signing.trust, timeoutMs: 5000 })).response : undefined,
+        onTimestampLag: (seconds) => metrics.logTimestampLag.set(seconds),
+        onCheckpoint: (size) => metrics.logTreeSize.set(size),
+      },
+      {
+        origin: config.audit.origin,
+        intervalMs: config.audit.integrateIntervalMs,
+        batchSize: config.audit.batchSize,
+        timestampEveryMs: config.audit.timestampEverySeconds * 1000,
+      },
+    );
+    integrator.start();
+    cleanups.push(async () => {
+      // Whatever was acknowledged is appended before the store closes.
+      await integrator.stop();
+      await integrator.runOnce();
+    });
+
+    const readiness: ReadinessCheck[] = [
+      { name: 'store', check: () => store.ping() },
+      {
+        name: 'timestamping',
+        check: async () => {
+          const lag = integrator.timestampLagSeconds();
+          if (lag > 10 * config.audit.timestampEverySeconds) throw new Error(`the newest checkpoint has waited ${lag} s for a timestamp`);
+        },
+      },
+    ];
     if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
 
     const attester = await createAttestationSigner(signing.credentials, { issuer: config.signing.issuer });

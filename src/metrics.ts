@@ -11,6 +11,8 @@ export interface Metrics {
   breakerTransitions: Counter<'upstream' | 'to'>;
   certificateExpiry: Gauge<'role' | 'name'>;
   upstreamInFlight: Gauge<'upstream'>;
+  logTimestampLag: Gauge;
+  logTreeSize: Gauge;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -55,6 +57,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'lienthong_certificate_expiry_timestamp_seconds',
       help: 'When a certificate in use expires (Unix time): the gateway own (role="gateway") and each national system last seen (role="upstream")',
       labelNames: ['role', 'name'],
+      registers,
+    }),
+    logTimestampLag: new Gauge({
+      name: 'lienthong_exchange_log_timestamp_lag_seconds',
+      help: 'How long the newest checkpoint has waited for an RFC 3161 timestamp (0: up to date)',
+      registers,
+    }),
+    logTreeSize: new Gauge({
+      name: 'lienthong_exchange_log_tree_size',
+      help: 'Entries in the exchange log (size of the latest checkpoint)',
       registers,
     }),
     upstreamInFlight: new Gauge({

@@ -18,6 +18,7 @@ export interface IntegratorDeps {
   /** An RFC 3161 TimeStampResp (DER) for the checkpoint text; absent when no TSA is configured. */
   timestamp?: ((body: string) => Promise<Buffer>) | undefined;
   onTimestampLag?: ((seconds: number) => void) | undefined;
+  onCheckpoint?: ((treeSize: number) => void) | undefined;
 }
 
 export interface IntegratorOptions {
@@ -116,6 +117,7 @@ export function createIntegrator(deps: IntegratorDeps, options: IntegratorOption
         .onConflict((oc) => oc.column('tree_size').doNothing())
         .execute();
       oldestUntimestamped ??= Date.now();
+      deps.onCheckpoint?.(size);
     } else if (existing.timestamp_reply) {
       return;
     }

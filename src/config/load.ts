@@ -39,6 +39,7 @@ const ENV_SETTINGS: [string, string[], Kind][] = [
   ['SIGNING_CERT_FILE', ['signing', 'certificateFile'], 'string'],
   ['SIGNING_KEY_FILE', ['signing', 'keyFile'], 'string'],
   ['HASH_KEY_FILE', ['privacy', 'hashKeyFile'], 'string'],
+  ['TSA_URL', ['audit', 'tsaUrl'], 'string'],
   ['CATALOGUE_TTL_SECONDS', ['catalogue', 'ttlSeconds'], 'int'],
   ['SANDBOX_HOST', ['sandbox', 'host'], 'string'],
   ['SANDBOX_PORT', ['sandbox', 'port'], 'int'],

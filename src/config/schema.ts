@@ -175,6 +175,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    audit: z
+      .object({
+        /** The log's name in checkpoints (C2SP origin line). */
+        origin: z.string().min(1).default('lienthong.sonla.gov.vn/exchange-log'),
+        integrateIntervalMs: z.number().int().min(10).max(60_000).default(1000),
+        batchSize: z.number().int().min(1).max(50_000).default(5000),
+        /** RFC 3161 TSA; the sandbox's own TSA when unset outside production. */
+        tsaUrl: z.url().optional(),
+        timestampEverySeconds: z.number().int().min(1).default(60),
+      })
+      .strict()
+      .prefault({}),
     privacy: z
       .object({
         /** Secret (32+ bytes) for keyed hashes of personal identifiers; generated here outside production. */

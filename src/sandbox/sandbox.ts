@@ -6,10 +6,15 @@ import type { Logger } from '../logging.ts';
 import { FaultBoard, faultSchema } from './faults.ts';
 import { personasSummary } from './personas.ts';
 import { simulatorSigning } from './signing.ts';
+import { createTsaServer } from './tsa-server.ts';
+import { sample } from '../signing/material.ts';
+import { loadPemCredentials } from '../signing/trust-store.ts';
 
 export interface Sandbox {
   /** The control server: GET /, GET /personas, POST and DELETE /faults. */
   controlUrl: string;
+  /** The sandbox's RFC 3161 time-stamping authority (certs-sample/tsa.pem). */
+  tsaUrl: string;
   urls: Partial<Record<SystemId, string>>;
   faults: FaultBoard;
   close(): Promise<void>;
@@ -69,6 +74,14 @@ export async function startSandbox(deps: { log: Logger }, options: SandboxOption
       systems.push({ id: module.id, name: module.name, protocol: module.protocol, url: server.url, health: server.url + module.healthPath });
     }
 
+    // The TSA listens after the simulators (8091–8095 by default): 8090 + 7.
+    const tsa = await listen(
+      createTsaServer({ credentials: loadPemCredentials(sample('tsa.pem'), sample('tsa.key.pem')) }),
+      options.host,
+      options.port === 0 ? 0 : options.port + 7,
+    );
+    started.push(tsa);
+
     const control = await listen(
       (req, res) => {
         void handle(req, res).catch((err: unknown) => {
@@ -86,6 +99,7 @@ export async function startSandbox(deps: { log: Logger }, options: SandboxOption
       if (url.pathname === '/' && req.method === 'GET') {
         return json(res, 200, {
           systems: systems.map((s) => ({ ...s, fault: faults.get(s.id) ?? null })),
+          tsa: tsa.url,
           personas: `${control.url}/personas`,
           faults: `${control.url}/faults`,
         });
@@ -125,6 +139,7 @@ export async function startSandbox(deps: { log: Logger }, options: SandboxOption
 
     return {
       controlUrl: control.url,
+      tsaUrl: tsa.url,
       urls,
       faults,
       close: async () => {

@@ -19,6 +19,8 @@ export interface TestGateway {
   controlUrl: string;
   /** Every log line the gateway wrote, as text. */
   logs: string[];
+  /** The gateway's SQLite file. */
+  dbPath: string;
   client(key: string, extra?: { userId?: string; purpose?: string }): GatewayClient;
   fetch(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
   close(): Promise<void>;
@@ -56,6 +58,7 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}, 
   return {
     gateway,
     url,
+    dbPath: join(dir, 'gateway.db'),
     controlUrl: gateway.sandbox!.controlUrl,
     logs,
     client: (key, extra = {}) => createGatewayClient({ baseUrl: url, apiKey: key, ...extra }),
