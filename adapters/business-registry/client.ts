@@ -2,21 +2,23 @@ import type { BusinessRegistry } from '../../src/core/enterprises.ts';
 import type { CallContext, Health } from '../../src/core/ports.ts';
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { probeHealth, type UpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import type { UpstreamSignatures } from '../../src/signing/http-signatures.ts';
 import { mapped } from '../mapping-error.ts';
 import { badResponse, interpretAnswer } from './errors.ts';
 import { toEnterprise } from './mapping.ts';
 
 export const ENTERPRISE_PATH = '/api/v1/doanh-nghiep/';
+export const HEALTH_PATH = '/api/v1/trang-thai';
 
 export interface BusinessRegistryClient extends BusinessRegistry {
   health(ctx: CallContext): Promise<Health>;
 }
 
 export function createBusinessRegistryClient(
-  deps: { http: UpstreamHttp; policy: UpstreamPolicy },
+  deps: { http: UpstreamHttp; policy: UpstreamPolicy; signatures: UpstreamSignatures },
   options: { retryAfterSeconds: number },
 ): BusinessRegistryClient {
-  const { http, policy } = deps;
+  const { http, policy, signatures } = deps;
 
   const headers = (ctx: CallContext) => ({
     accept: 'application/json',
@@ -28,11 +30,13 @@ export function createBusinessRegistryClient(
   return {
     getEnterprise: (ctx, code) =>
       policy.execute(ctx, async (signal) => {
-        const response = await http.send({ method: 'GET', path: ENTERPRISE_PATH + encodeURIComponent(code.code), headers: headers(ctx), signal });
+        // Signed, and given back only once the registry's signature over it verified.
+        const response = await signatures.send(http, { method: 'GET', path: ENTERPRISE_PATH + encodeURIComponent(code.code), headers: headers(ctx), signal });
         const wire = interpretAnswer(response, code.code, options.retryAfterSeconds);
         return mapped(() => toEnterprise(wire, new Date()), badResponse);
       }),
 
-    health: (ctx) => probeHealth(http, ctx, '/api/v1/trang-thai', headers(ctx)),
+    // The probe is signed too; its answer carries nothing the gateway uses, so only its status counts.
+    health: (ctx) => probeHealth(http, ctx, HEALTH_PATH, signatures.headers(http, { method: 'GET', path: HEALTH_PATH, headers: headers(ctx) })),
   };
 }

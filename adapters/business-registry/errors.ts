@@ -4,6 +4,8 @@ import { isSuccessCode, wireAnswer, type WireEnterprise } from './mapping.ts';
 
 /** Registry error code for "no such enterprise". */
 export const NOT_FOUND_CODE = '04';
+/** Registry error code for a request whose signature or certificate it refuses (HTTP 401). */
+export const SIGNATURE_REFUSED_CODE = '02';
 
 export function badResponse(detail: string, cause?: unknown): GatewayError {
   return new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `business registry: ${detail}`, upstreamFailure: true, cause });
@@ -18,6 +20,14 @@ export function interpretAnswer(response: UpstreamResponse, requestedCode: strin
     throw new GatewayError('UPSTREAM_UNAVAILABLE', {
       detail: 'the business registry is failing',
       retryAfter: retryAfterSeconds,
+      upstreamFailure: true,
+      cause: new Error(`HTTP ${response.status}: ${response.body.subarray(0, 200).toString('utf8')}`),
+    });
+  }
+  if (response.status === 401 || response.status === 403) {
+    // The registry refused the gateway itself (its signature or certificate): a misconfiguration, not an answer about a subject.
+    throw new GatewayError('UPSTREAM_AUTH', {
+      detail: "the business registry refused the gateway's signature or certificate",
       upstreamFailure: true,
       cause: new Error(`HTTP ${response.status}: ${response.body.subarray(0, 200).toString('utf8')}`),
     });

@@ -1,17 +1,19 @@
 import type { AdapterModule } from '../module.ts';
 import type { BusinessRegistry } from '../../src/core/enterprises.ts';
 import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
-import { createBusinessRegistryClient } from './client.ts';
+import { createUpstreamSignatures } from '../../src/signing/http-signatures.ts';
+import { HEALTH_PATH, createBusinessRegistryClient } from './client.ts';
 import { createBusinessRegistrySimulator } from './simulator/server.ts';
 
 export const businessRegistry: AdapterModule<BusinessRegistry> = {
   id: 'business-registry',
   name: 'National business registration system',
   protocol: 'REST/JSON',
-  healthPath: '/api/v1/trang-thai',
+  healthPath: HEALTH_PATH,
   create(deps, options) {
     const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
-    const client = createBusinessRegistryClient({ http, policy: deps.policy }, { retryAfterSeconds: options.retryAfterSeconds });
+    const signatures = createUpstreamSignatures(deps.signing, { upstream: 'business registry' });
+    const client = createBusinessRegistryClient({ http, policy: deps.policy, signatures }, { retryAfterSeconds: options.retryAfterSeconds });
     return {
       id: 'business-registry',
       ops: { getEnterprise: client.getEnterprise },

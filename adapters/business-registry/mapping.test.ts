@@ -80,6 +80,12 @@ describe('business-registry answers', () => {
     }
   });
 
+  it('turns a refusal of the gateway signature or certificate (401, 403) into UPSTREAM_AUTH, counted against the upstream', () => {
+    for (const status of [401, 403]) {
+      expect(caught(() => interpretAnswer(response(status, '{"MaLoi":"02","MoTa":"Chữ ký số không hợp lệ"}'), '5500123457', 5))).toMatchObject({ code: 'UPSTREAM_AUTH', upstreamFailure: true });
+    }
+  });
+
   it('refuses an answer about another enterprise', () => {
     expect(caught(() => interpretAnswer(response(200, fixture('enterprise-joint-stock.json')), '0100109106', 5)).code).toBe('UPSTREAM_BAD_RESPONSE');
   });

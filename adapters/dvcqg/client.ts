@@ -3,6 +3,7 @@ import type { CallContext, Health } from '../../src/core/ports.ts';
 import type { ProcedureCatalogue } from '../../src/core/procedures-port.ts';
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { probeHealth, type UpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import type { UpstreamSignatures } from '../../src/signing/http-signatures.ts';
 import { mapped } from '../mapping-error.ts';
 import { badResponse, interpretLoginAnswer, interpretServiceAnswer } from './errors.ts';
 import { toProcedure, toProcedureSummary, wireProcedure, wireSummaryList } from './mapping.ts';
@@ -29,8 +30,8 @@ export interface DvcqgClientOptions {
   credentials: { username: string; password: string };
 }
 
-export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPolicy }, options: DvcqgClientOptions): DvcqgClient {
-  const { http, policy } = deps;
+export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPolicy; signatures: UpstreamSignatures }, options: DvcqgClientOptions): DvcqgClient {
+  const { http, policy, signatures } = deps;
   const { retryAfterSeconds } = options;
   // The province's agency code: procedure codes end with it, and LayDanhSachTTHC filters on it.
   const province = options.gatewayAgency.split('.')[0]!;
@@ -42,7 +43,8 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
   });
 
   const sessions = createSessionCache(async (signal) => {
-    const response = await http.send({ method: 'POST', path: LOGIN_PATH, headers: headers(), body: JSON.stringify(options.credentials), signal });
+    // Every exchange is signed both ways (README.md): the answer arrives here only once its signature verified.
+    const response = await signatures.send(http, { method: 'POST', path: LOGIN_PATH, headers: headers(), body: JSON.stringify(options.credentials), signal });
     return interpretLoginAnswer(response, retryAfterSeconds);
   });
 
@@ -54,7 +56,7 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
   async function callService(ctx: CallContext, signal: AbortSignal, service: string, params: Record<string, string>) {
     const attempt = async (session: string) => {
       const body = JSON.stringify({ session, madonvi: options.gatewayAgency, service, ...params });
-      const response = await http.send({ method: 'POST', path: SERVICE_PATH, headers: headers(ctx.requestId), body, signal });
+      const response = await signatures.send(http, { method: 'POST', path: SERVICE_PATH, headers: headers(ctx.requestId), body, signal });
       return interpretServiceAnswer(response, retryAfterSeconds);
     };
     const first = await sessions.get(signal);
@@ -93,6 +95,7 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
         return mapped(() => toProcedure(parsed.data, new Date()), badResponse);
       }),
 
-    health: (ctx) => probeHealth(http, ctx, HEALTH_PATH, { accept: 'application/json' }),
+    // The probe is signed too; its answer carries nothing the gateway uses, so only its status counts.
+    health: (ctx) => probeHealth(http, ctx, HEALTH_PATH, signatures.headers(http, { method: 'GET', path: HEALTH_PATH, headers: { accept: 'application/json' } })),
   };
 }

@@ -6,6 +6,8 @@ import { isSuccessCode, wireLoginAnswer, wireServiceAnswer } from './mapping.ts'
 export const WIRE_CODES = {
   /** Login refused: wrong user name or password. */
   loginRefused: '1',
+  /** The request's signature or certificate is refused (HTTP 401), on any endpoint. */
+  signatureRefused: '2',
   /** The request lacks a field or names no known service. */
   badRequest: '400',
   /** The session token is unknown or has expired: log in again. */
@@ -48,6 +50,17 @@ function readJson(response: UpstreamResponse, retryAfterSeconds: number): unknow
   }
 }
 
+/** The portal refused the gateway's signature or certificate: the gateway's misconfiguration, counted against the breaker. */
+function throwIfSignatureRefused(status: number, code: string, message: string | null | undefined): void {
+  if (code === WIRE_CODES.signatureRefused && (status === 200 || status === 401)) {
+    throw new GatewayError('UPSTREAM_AUTH', {
+      detail: "the national public-service portal refused the gateway's signature or certificate",
+      upstreamFailure: true,
+      cause: wireCause(status, code, message),
+    });
+  }
+}
+
 /**
  * The login answer: the session token, or UPSTREAM_AUTH when the portal refuses the gateway's
  * account. That is the gateway's misconfiguration, not a business answer about a subject, so it
@@ -57,6 +70,7 @@ export function interpretLoginAnswer(response: UpstreamResponse, retryAfterSecon
   const parsed = wireLoginAnswer.safeParse(readJson(response, retryAfterSeconds));
   if (!parsed.success) throw badResponse('the login answer does not have the documented shape', parsed.error);
   const answer = parsed.data;
+  throwIfSignatureRefused(response.status, answer.error_code, answer.message);
   if (answer.error_code === WIRE_CODES.loginRefused && (response.status === 200 || response.status === 401)) {
     throw new GatewayError('UPSTREAM_AUTH', {
       detail: "the national public-service portal refused the gateway's account",
@@ -79,6 +93,7 @@ export function interpretServiceAnswer(response: UpstreamResponse, retryAfterSec
   if (!parsed.success) throw badResponse('the answer does not have the documented shape', parsed.error);
   const answer = parsed.data;
   const code = answer.error_code;
+  throwIfSignatureRefused(response.status, code, answer.message);
   if (response.status === 200 && isSuccessCode(code)) {
     if (answer.data === undefined || answer.data === null) throw badResponse('a success answer without data');
     return { kind: 'ok', data: answer.data };

@@ -1,6 +1,7 @@
 import type { AdapterModule } from '../module.ts';
 import type { ProcedureCatalogue } from '../../src/core/procedures-port.ts';
 import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import { createUpstreamSignatures } from '../../src/signing/http-signatures.ts';
 import { createDvcqgClient } from './client.ts';
 import { SANDBOX_ACCOUNT } from './sandbox-account.ts';
 import { createDvcqgSimulator } from './simulator/server.ts';
@@ -17,7 +18,7 @@ export const dvcqg: AdapterModule<ProcedureCatalogue> = {
     if (!options.credentials) deps.log.info({ upstream: 'dvcqg' }, 'no portal account configured: using the sandbox account');
     const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
     const client = createDvcqgClient(
-      { http, policy: deps.policy },
+      { http, policy: deps.policy, signatures: createUpstreamSignatures(deps.signing, { upstream: 'national portal' }) },
       { retryAfterSeconds: options.retryAfterSeconds, gatewayAgency: options.gatewayAgency, credentials: options.credentials ?? SANDBOX_ACCOUNT },
     );
     return {

@@ -107,6 +107,16 @@ describe('dvcqg answers', () => {
     expect(caught(() => interpretLoginAnswer(response(200, '{"error_code":"0"}'), 5)).code).toBe('UPSTREAM_BAD_RESPONSE');
   });
 
+  it('turns a refusal of the gateway signature or certificate ("2") into UPSTREAM_AUTH on login and on service calls', () => {
+    for (const status of [200, 401]) {
+      const answer = response(status, fixture('signature-refused.json'));
+      expect(caught(() => interpretLoginAnswer(answer, 5))).toMatchObject({ code: 'UPSTREAM_AUTH', upstreamFailure: true });
+      const refused = caught(() => interpretServiceAnswer(answer, 5));
+      expect(refused).toMatchObject({ code: 'UPSTREAM_AUTH', upstreamFailure: true });
+      expect(refused.detail).not.toContain('Chữ ký');
+    }
+  });
+
   it('recognises an expired session and "not found"', () => {
     expect(interpretServiceAnswer(response(200, fixture('session-expired.json')), 5)).toEqual({ kind: 'session-expired' });
     expect(interpretServiceAnswer(response(401, fixture('session-expired.json')), 5)).toEqual({ kind: 'session-expired' });

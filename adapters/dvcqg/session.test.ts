@@ -85,9 +85,9 @@ describe('dvcqg session', () => {
   });
 
   it('logs in again when the session outlives its time to live', async () => {
-    const env = await setup({ simulator: { sessionTtlMs: 80 } });
+    const env = await setup({ simulator: { sessionTtlMs: 300 } });
     await env.ops.get(testContext(), first.code);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await new Promise((resolve) => setTimeout(resolve, 400));
     expect((await env.ops.list(testContext())).length).toBe(procedures.length);
     expect(env.logins()).toBe(2);
   });

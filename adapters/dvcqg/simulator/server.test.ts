@@ -1,8 +1,9 @@
-import { simulatorDeps } from '../../contract/test-kit.ts';
+import { simulatorDeps, testSigning } from '../../contract/test-kit.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen, type Listening } from '../../../src/http/listen.ts';
 import { FaultBoard } from '../../../src/sandbox/faults.ts';
 import { procedures } from '../../../src/sandbox/personas.ts';
+import { signRequest, verifyResponse, type VerifyOptions } from '../../../src/signing/http-signatures.ts';
 import { SANDBOX_ACCOUNT } from '../sandbox-account.ts';
 import { createDvcqgSimulator } from './server.ts';
 
@@ -16,9 +17,19 @@ describe('dvcqg simulator', () => {
     await server.close();
   });
 
+  const gateway = testSigning('dvcqg');
+  const trusting: VerifyOptions = { verifyCertificate: (certificate, chain) => gateway.verifyPeer(certificate, chain) };
+
+  /** A POST signed as the gateway signs it; the answer's signature is checked before it is read. */
   const post = async (path: string, body: unknown) => {
-    const response = await fetch(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return { status: response.status, type: response.headers.get('content-type'), json: (await response.json()) as Record<string, unknown> };
+    const text = JSON.stringify(body);
+    const signed = signRequest(gateway.credentials, { method: 'POST', url: server.url + path, headers: { 'content-type': 'application/json' }, body: text });
+    const response = await fetch(server.url + path, { method: 'POST', headers: signed.headers, body: text });
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, name) => (headers[name] = value));
+    const raw = Buffer.from(await response.arrayBuffer());
+    verifyResponse({ status: response.status, headers, body: raw }, signed.message, trusting);
+    return { status: response.status, type: response.headers.get('content-type'), json: JSON.parse(raw.toString('utf8')) as Record<string, unknown> };
   };
   const session = async () => (await post('/api/login', SANDBOX_ACCOUNT)).json.session as string;
 
@@ -49,14 +60,30 @@ describe('dvcqg simulator', () => {
     expect((await post('/api/service', { session: token, madonvi: 'H52', service: 'LayDanhSachTTHC', MaTinh: 'H14' })).json.data).toEqual([]);
   });
 
-  it('is not signing yet: the unsigned and bad-signature faults leave answers unchanged', async () => {
+  it('refuses unsigned and wrongly signed requests with HTTP 401 error_code "2", and signs that answer too', async () => {
+    const unsigned = await fetch(`${server.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(SANDBOX_ACCOUNT) });
+    expect(unsigned.status).toBe(401);
+    expect(await unsigned.json()).toMatchObject({ error_code: '2' });
+    expect(unsigned.headers.get('signature-input')).toMatch(/^sig1=\("@status" "date" "content-type" "content-digest" "@method";req "@target-uri";req\)/);
+
+    // Signed for one body, sent with another: the digest no longer matches.
+    const signed = signRequest(gateway.credentials, { method: 'POST', url: `${server.url}/api/login`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(SANDBOX_ACCOUNT) });
+    const swapped = await fetch(`${server.url}/api/login`, { method: 'POST', headers: signed.headers, body: JSON.stringify({ ...SANDBOX_ACCOUNT, username: 'other' }) });
+    expect(swapped.status).toBe(401);
+    // Signed for the login, sent to the service endpoint.
+    const moved = await fetch(`${server.url}/api/service`, { method: 'POST', headers: signed.headers, body: JSON.stringify(SANDBOX_ACCOUNT) });
+    expect(moved.status).toBe(401);
+  });
+
+  it('answers the message-level faults: unsigned, a spoiled signature, a revoked or an expired certificate', async () => {
     const token = await session();
     const ask = () => post('/api/service', { session: token, madonvi: 'H52', service: 'LayThuTuc', MaTTHC: procedures[0]!.code });
-    const plain = await ask();
-    for (const mode of ['unsigned', 'bad-signature'] as const) {
-      faults.set({ system: 'dvcqg', mode });
-      expect(await ask()).toEqual(plain);
+    const expected = { unsigned: /not signed/, 'bad-signature': /does not verify/, 'revoked-cert': /revoked/, 'expired-cert': /valid .* to/ } as const;
+    for (const [mode, message] of Object.entries(expected)) {
+      faults.set({ system: 'dvcqg', mode: mode as keyof typeof expected });
+      await expect(ask(), mode).rejects.toThrow(message);
     }
     faults.clear();
+    expect((await ask()).json).toMatchObject({ error_code: '0' });
   });
 });

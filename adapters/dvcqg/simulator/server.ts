@@ -1,7 +1,8 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { agencyNames, procedures, type ProcedurePersona } from '../../../src/sandbox/personas.ts';
-import { applyFault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { applyFault, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { incomingRequest, signResponse, verifyRequest, withTamperedSignature, type RequestMessage } from '../../../src/signing/http-signatures.ts';
 import { toWireDateTime } from '../../../src/core/time.ts';
 import type { SimulatorDeps } from '../../module.ts';
 import { HEALTH_PATH, LOGIN_PATH, SERVICE_PATH, SERVICES } from '../client.ts';
@@ -63,16 +64,12 @@ const faultResponses: FaultResponses = {
   malformed: () => ({ status: 200, contentType: JSON_TYPE, body: '{"error_code":"0","data":{"MATTHC":' }),
 };
 
-type Response = ServerResponse<IncomingMessage>;
-
-function send(res: Response, status: number, body: Record<string, unknown>): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) }).end(text);
-}
+/** Writes one answer (signed as the simulator's signing step decides). */
+type Reply = (status: number, body: Record<string, unknown>) => void;
 
 class BodyTooLarge extends Error {}
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -80,14 +77,16 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * The national public-service portal's stand-in: login, then JSON service calls carrying the
- * session, over real HTTP, with the sandbox's faults applied first on every endpoint.
+ * session, over real HTTP, with the sandbox's faults applied first on every endpoint. Every
+ * answer is signed (RFC 9421, bound to the request it answers); login and service calls must
+ * carry the gateway's signature, or are refused with HTTP 401 error_code "2".
  */
 export function createDvcqgSimulator(deps: SimulatorDeps, options: DvcqgSimulatorOptions = {}): DvcqgSimulator {
   const ttlMs = options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS;
@@ -98,72 +97,112 @@ export function createDvcqgSimulator(deps: SimulatorDeps, options: DvcqgSimulato
     for (const [token, session] of sessions) if (session.expiresAt <= now) sessions.delete(token);
   };
 
-  function login(res: Response, body: Record<string, unknown>): void {
+  function login(send: Reply, body: Record<string, unknown>): void {
     if (body.username !== SANDBOX_ACCOUNT.username || body.password !== SANDBOX_ACCOUNT.password) {
-      return send(res, 401, { error_code: WIRE_CODES.loginRefused, message: 'Tên đăng nhập hoặc mật khẩu không đúng' });
+      return send(401, { error_code: WIRE_CODES.loginRefused, message: 'Tên đăng nhập hoặc mật khẩu không đúng' });
     }
     const now = Date.now();
     sweep(now);
     const token = randomBytes(24).toString('base64url');
     sessions.set(token, { expiresAt: now + ttlMs, agency: SANDBOX_ACCOUNT_AGENCY });
-    send(res, 200, { session: token, error_code: '0', message: 'Đăng nhập thành công' });
+    send(200, { session: token, error_code: '0', message: 'Đăng nhập thành công' });
   }
 
-  function service(res: Response, body: Record<string, unknown>): void {
+  function service(send: Reply, body: Record<string, unknown>): void {
     const token = typeof body.session === 'string' ? body.session : '';
     const session = sessions.get(token);
     if (!session || session.expiresAt <= Date.now()) {
       sessions.delete(token);
-      return send(res, 200, { error_code: WIRE_CODES.sessionExpired, message: 'Phiên làm việc hết hạn' });
+      return send(200, { error_code: WIRE_CODES.sessionExpired, message: 'Phiên làm việc hết hạn' });
     }
     const agency = body.madonvi;
-    if (typeof agency !== 'string' || agency === '') return send(res, 200, { error_code: WIRE_CODES.badRequest, message: 'Thiếu mã đơn vị' });
+    if (typeof agency !== 'string' || agency === '') return send(200, { error_code: WIRE_CODES.badRequest, message: 'Thiếu mã đơn vị' });
     if (agency !== session.agency && !agency.startsWith(`${session.agency}.`)) {
-      return send(res, 200, { error_code: WIRE_CODES.agencyRefused, message: 'Tài khoản không được phép thực hiện cho đơn vị này' });
+      return send(200, { error_code: WIRE_CODES.agencyRefused, message: 'Tài khoản không được phép thực hiện cho đơn vị này' });
     }
     switch (body.service) {
       case SERVICES.list: {
         const province = typeof body.MaTinh === 'string' && body.MaTinh !== '' ? body.MaTinh : undefined;
         const listed = province ? procedures.filter((p) => p.code.endsWith(`.${province}`)) : procedures;
         // Both success codes are seen on the real portal; the sandbox uses "00" here and "0" elsewhere.
-        return send(res, 200, { error_code: '00', message: 'Thành công', data: listed.map(toWireSummary) });
+        return send(200, { error_code: '00', message: 'Thành công', data: listed.map(toWireSummary) });
       }
       case SERVICES.get: {
-        if (typeof body.MaTTHC !== 'string' || body.MaTTHC === '') return send(res, 200, { error_code: WIRE_CODES.badRequest, message: 'Thiếu mã thủ tục hành chính' });
+        if (typeof body.MaTTHC !== 'string' || body.MaTTHC === '') return send(200, { error_code: WIRE_CODES.badRequest, message: 'Thiếu mã thủ tục hành chính' });
         const found = byCode.get(body.MaTTHC);
-        if (!found) return send(res, 200, { error_code: WIRE_CODES.notFound, message: 'Không tìm thấy thủ tục hành chính' });
-        return send(res, 200, { error_code: '0', message: 'Thành công', data: toWireProcedure(found.persona, found.index) });
+        if (!found) return send(200, { error_code: WIRE_CODES.notFound, message: 'Không tìm thấy thủ tục hành chính' });
+        return send(200, { error_code: '0', message: 'Thành công', data: toWireProcedure(found.persona, found.index) });
       }
       default:
-        return send(res, 200, { error_code: WIRE_CODES.badRequest, message: 'Dịch vụ không tồn tại' });
+        return send(200, { error_code: WIRE_CODES.badRequest, message: 'Dịch vụ không tồn tại' });
     }
   }
 
+  /** Signature headers for an answer, as the message-level fault drawn for it wants them. */
+  const signatureHeaders = (fault: Fault | undefined, request: RequestMessage, status: number, contentType: string, body: string) => {
+    if (fault?.mode === 'unsigned') return {};
+    const headers = signResponse(deps.signing.credentials(fault), { status, headers: { 'content-type': contentType }, body }, request);
+    return fault?.mode === 'bad-signature' ? withTamperedSignature(headers) : headers;
+  };
+
   const listener: RequestListener = (req, res) => {
+    const request = incomingRequest(req);
+    const fault = messageFault(deps.faults, 'dvcqg');
+    const send: Reply = (status, body) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...signatureHeaders(fault, request, status, JSON_TYPE, text) }).end(text);
+    };
+    // The portal's failures are signed like any answer: applyFault writes what these return, with the headers set here.
+    const sign = (answer: ReturnType<FaultResponses['error']>) => {
+      for (const [name, value] of Object.entries(signatureHeaders(fault, request, answer.status, answer.contentType, answer.body))) res.setHeader(name, value);
+      return answer;
+    };
+    const signedFaults: FaultResponses = { error: () => sign(faultResponses.error()), malformed: () => sign(faultResponses.malformed()) };
+
     void (async () => {
-      if (await applyFault(deps.faults, 'dvcqg', req, res, faultResponses)) return;
+      if (await applyFault(deps.faults, 'dvcqg', req, res, signedFaults)) return;
       const path = new URL(req.url ?? '/', 'http://dvcqg').pathname;
       const method = req.method ?? 'GET';
+      const signed = req.headers['signature-input'] !== undefined || req.headers.signature !== undefined;
+      const verify = (body: Buffer) => {
+        try {
+          verifyRequest(request, body, { verifyCertificate: (certificate, chain) => deps.signing.verifyClient(certificate, chain) });
+          return true;
+        } catch (err) {
+          deps.log.warn({ err, path }, 'dvcqg simulator refused a request signature');
+          send(401, { error_code: WIRE_CODES.signatureRefused, message: 'Chữ ký số không hợp lệ' });
+          return false;
+        }
+      };
       if (path === HEALTH_PATH && method === 'GET') {
+        // The health probe may come unsigned (monitoring); a signature, when present, must verify.
+        if (signed && !verify(Buffer.alloc(0))) return;
         options.onRequest?.({ method, path, body: undefined });
-        return send(res, 200, { error_code: '0', message: 'Hoạt động bình thường' });
+        return send(200, { error_code: '0', message: 'Hoạt động bình thường' });
       }
-      if (path !== LOGIN_PATH && path !== SERVICE_PATH) return send(res, 404, { error_code: '404', message: 'Không có dịch vụ này' });
-      if (method !== 'POST') return send(res, 405, { error_code: '405', message: 'Phương thức không được hỗ trợ' });
+      if (path !== LOGIN_PATH && path !== SERVICE_PATH) return send(404, { error_code: '404', message: 'Không có dịch vụ này' });
+      if (method !== 'POST') return send(405, { error_code: '405', message: 'Phương thức không được hỗ trợ' });
+      let raw: Buffer;
+      try {
+        raw = await readBody(req);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) return send(413, { error_code: '413', message: 'Dữ liệu quá lớn' });
+        throw err;
+      }
+      if (!verify(raw)) return;
       let body: unknown;
       try {
-        body = JSON.parse(await readBody(req));
-      } catch (err) {
-        if (err instanceof BodyTooLarge) return send(res, 413, { error_code: '413', message: 'Dữ liệu quá lớn' });
-        return send(res, 400, { error_code: WIRE_CODES.badRequest, message: 'Dữ liệu không hợp lệ' });
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return send(400, { error_code: WIRE_CODES.badRequest, message: 'Dữ liệu không hợp lệ' });
       }
       options.onRequest?.({ method, path, body });
-      if (!isRecord(body)) return send(res, 400, { error_code: WIRE_CODES.badRequest, message: 'Dữ liệu không hợp lệ' });
-      if (path === LOGIN_PATH) return login(res, body);
-      return service(res, body);
+      if (!isRecord(body)) return send(400, { error_code: WIRE_CODES.badRequest, message: 'Dữ liệu không hợp lệ' });
+      if (path === LOGIN_PATH) return login(send, body);
+      return service(send, body);
     })().catch((err: unknown) => {
       deps.log.error({ err }, 'dvcqg simulator failed');
-      if (!res.headersSent) send(res, 500, { error_code: WIRE_CODES.systemError, message: 'Lỗi hệ thống' });
+      if (!res.headersSent) send(500, { error_code: WIRE_CODES.systemError, message: 'Lỗi hệ thống' });
     });
   };
 
