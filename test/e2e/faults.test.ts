@@ -69,15 +69,46 @@ describe.each(SYSTEMS)('%s through the gateway', (system) => {
   }
 });
 
-describe('message-level faults', () => {
-  it('refuses an unsigned social-insurance answer with 502', async () => {
-    await setFault(gw.controlUrl, { system: 'social-insurance', mode: 'unsigned' });
-    try {
-      const res = await CALLS['social-insurance']();
-      expect(res.status).toBe(502);
-      expect(((await res.json()) as { code: string }).code).toBe('UPSTREAM_SIGNATURE_INVALID');
-    } finally {
-      await clearFaults(gw.controlUrl);
+const MESSAGE_FAULTS = {
+  unsigned: 'UPSTREAM_SIGNATURE_INVALID',
+  'bad-signature': 'UPSTREAM_SIGNATURE_INVALID',
+  'revoked-cert': 'UPSTREAM_CERT_REVOKED',
+  'expired-cert': 'UPSTREAM_CERT_EXPIRED',
+} as const;
+
+describe.each(SYSTEMS)('%s answers that fail their signature checks', (system) => {
+  for (const [mode, code] of Object.entries(MESSAGE_FAULTS)) {
+    it(`are refused with 502 ${code} when ${mode}`, async () => {
+      await setFault(gw.controlUrl, { system, mode });
+      try {
+        const res = await CALLS[system]();
+        expect(res.status).toBe(502);
+        expect(((await res.json()) as { code: string }).code).toBe(code);
+        // The refusal and its reason are in the gateway's log.
+        expect(gw.logs.some((l) => l.includes(`"upstream":"${system}"`) && l.includes(code))).toBe(true);
+      } finally {
+        await clearFaults(gw.controlUrl);
+      }
+    });
+  }
+});
+
+describe('GET /v1/upstreams', () => {
+  it('shows each system with its breaker, error rate, latency and the certificate it signs with', async () => {
+    for (const system of SYSTEMS) expect((await CALLS[system]()).status).toBe(200);
+    const res = await gw.fetch('/v1/upstreams', { key: KEYS.operator });
+    expect(res.status).toBe(200);
+    const { items } = (await res.json()) as { items: { id: string; breaker: string; errorRate: number; latencyMs: { p99: number }; inFlight: number; certificateExpiresAt: string | null }[] };
+    expect(items.map((i) => i.id).sort()).toEqual([...SYSTEMS].sort());
+    for (const item of items) {
+      expect(item.breaker).toBe('closed');
+      expect(item.errorRate).toBeGreaterThanOrEqual(0);
+      expect(item.inFlight).toBe(0);
+      expect(item.certificateExpiresAt, item.id).toMatch(/\+07:00$/);
     }
+    const metrics = await (await gw.fetch('/metrics', { key: null })).text();
+    expect(metrics).toMatch(/lienthong_certificate_expiry_timestamp_seconds\{role="gateway",name="signing"\} \d+/);
+    expect(metrics).toMatch(/lienthong_certificate_expiry_timestamp_seconds\{role="upstream",name="population"\} \d+/);
+    expect((await gw.fetch('/v1/upstreams', { key: KEYS.auditor })).status).toBe(403);
   });
 });
