@@ -1,4 +1,5 @@
 import type { RequestListener } from 'node:http';
+import { DOMParser, XMLSerializer, type Element } from '@xmldom/xmldom';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors/gateway-error.ts';
 import { listen, type Listening } from '../../src/http/listen.ts';
@@ -7,12 +8,18 @@ import { createMetrics } from '../../src/metrics.ts';
 import { createPolicy, type UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { FaultBoard } from '../../src/sandbox/faults.ts';
 import { people, UNKNOWN } from '../../src/sandbox/personas.ts';
-import { failure, simulatorDeps, testContext } from '../contract/test-kit.ts';
+import { simulatorSigning } from '../../src/sandbox/signing.ts';
+import { sample } from '../../src/signing/material.ts';
+import { loadPemCredentials } from '../../src/signing/trust-store.ts';
+import { verifySoapEnvelope, XMLNS } from '../../src/signing/xml-signature.ts';
+import { failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { createPopulationClient, type PopulationClient, type PopulationClientOptions } from './client.ts';
 import type { RawAnswer } from './errors.ts';
+import { populationMessageSecurity } from './security.ts';
 import { createPopulationSimulator, type ReceivedRequest } from './simulator/server.ts';
 
 const log = createLogger({ level: 'silent' });
+const signing = testSigning('population');
 const faults = new FaultBoard();
 const received: ReceivedRequest[] = [];
 let wsdlFetches = 0;
@@ -47,7 +54,10 @@ const build = (options: Partial<PopulationClientOptions> = {}) => {
     retryAfterSeconds: 3,
     breaker: { errorThresholdPercentage: 50, volumeThreshold: 1000, resetTimeoutMs: 600, rollingCountTimeoutMs: 10_000 },
   });
-  client = createPopulationClient({ policy }, { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, integrationCode: 'LIENTHONG-H52', ...options });
+  client = createPopulationClient(
+    { policy },
+    { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, integrationCode: 'LIENTHONG-H52', ...populationMessageSecurity(signing), ...options },
+  );
   built.push({ policy, client });
 };
 beforeEach(() => {
@@ -209,11 +219,114 @@ describe('population client: the message-security seams', () => {
     });
     expect(await failure(client.lookup(testContext(), living.idNumber))).toBe(refusal);
   });
+});
 
-  it('puts the security header of `security` into each request', async () => {
-    const marker = '<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"/>';
-    build({ security: { toXML: () => marker } });
-    await client.exists(testContext(), { idNumber: living.idNumber });
-    expect(received[0]!.xml).toContain(`<soap:Header>${marker}</soap:Header>`);
+describe('population client: WS-Security', () => {
+  const { idNumber, fullName, dateOfBirth } = living;
+  const wrongBirthday = `${Number(dateOfBirth.slice(0, 4)) + 1}${dateOfBirth.slice(4)}`;
+
+  it('signs every request with the gateway certificate, which the database accepts', async () => {
+    await client.exists(testContext(), { idNumber, fullName, dateOfBirth });
+    await client.lookup(testContext(), idNumber);
+    expect(received).toHaveLength(2);
+    for (const request of received) {
+      const verified = verifySoapEnvelope(request.xml, simulatorSigning('population').verifyClient);
+      expect(verified.certificate.subject).toContain('CN=lienthong-gateway.sandbox.sonla.gov.vn');
+      expect(verified.body.toString()).toContain(`<SoDinhDanh>${idNumber}</SoDinhDanh>`);
+    }
+  });
+
+  it('refuses unsigned, wrongly signed, revoked and expired answers, "not found" answers included', async () => {
+    const expected = {
+      unsigned: 'UPSTREAM_SIGNATURE_INVALID',
+      'bad-signature': 'UPSTREAM_SIGNATURE_INVALID',
+      'revoked-cert': 'UPSTREAM_CERT_REVOKED',
+      'expired-cert': 'UPSTREAM_CERT_EXPIRED',
+    } as const;
+    for (const [mode, code] of Object.entries(expected)) {
+      faults.set({ system: 'population', mode: mode as keyof typeof expected });
+      for (const call of [() => client.lookup(testContext(), idNumber), () => client.lookup(testContext(), UNKNOWN.idNumber), () => client.exists(testContext(), { idNumber })]) {
+        expect(await failure(call()), mode).toMatchObject({ code, status: 502, upstreamFailure: true });
+      }
+    }
+    faults.clear();
+    expect((await failure(client.lookup(testContext(), UNKNOWN.idNumber))).code).toBe('SUBJECT_NOT_FOUND');
+  });
+
+  it('is refused by the database (UPSTREAM_AUTH) when its request is unsigned or signed with another certificate', async () => {
+    build({ security: { postProcess: (xml: string) => xml } });
+    expect(await failure(client.lookup(testContext(), idNumber))).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502 });
+    const impostor = { ...signing, credentials: loadPemCredentials(sample('tax.pem'), sample('tax.key.pem')) };
+    build({ security: populationMessageSecurity(impostor).security });
+    const err = await failure(client.exists(testContext(), { idNumber }));
+    expect(err).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502 });
+    expect(String((err.cause as Error).message)).toMatch(/FailedAuthentication/);
+    expect(received).toEqual([]);
+  });
+
+  describe('behind a proxy that rewrites answers', () => {
+    let proxy: Listening;
+    let rewrite: (xml: string) => string = (xml) => xml;
+    beforeAll(async () => {
+      proxy = await listen(async (req, res) => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of req) chunks.push(chunk as Buffer);
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => ['content-type', 'soapaction'].includes(name))) as Record<string, string>;
+        const upstream = await fetch(server.url + (req.url ?? '/'), { method: req.method, headers, ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}) });
+        const text = await upstream.text();
+        const body = req.method === 'POST' ? rewrite(text) : text;
+        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/xml' }).end(body);
+      }, '127.0.0.1', 0);
+    });
+    afterAll(async () => {
+      await proxy.close();
+    });
+    afterEach(() => {
+      rewrite = (xml) => xml;
+    });
+
+    /** Moves the signed Body into a wrapper in the Header and puts a forged Body where soap reads it. */
+    const wrapBody = (keepId: boolean) => (xml: string) => {
+      const doc = new DOMParser().parseFromString(xml, 'text/xml');
+      const envelope = doc.documentElement!;
+      const child = (parent: Element, name: string) => Array.from(parent.childNodes).find((n) => n.nodeType === n.ELEMENT_NODE && (n as Element).localName === name) as Element;
+      const header = child(envelope, 'Header');
+      const signedBody = child(envelope, 'Body');
+      const forged = signedBody.cloneNode(true) as Element;
+      if (!keepId) forged.removeAttributeNS(XMLNS.wsu, 'Id');
+      const tonTai = forged.getElementsByTagNameNS('http://dancuquocgia.gov.vn/lienthong', 'TonTai')[0]!;
+      tonTai.textContent = 'true';
+      const wrapper = doc.createElementNS('urn:example:wrapper', 'w:Wrapper');
+      header.appendChild(wrapper);
+      wrapper.appendChild(signedBody);
+      envelope.appendChild(forged);
+      return new XMLSerializer().serializeToString(doc);
+    };
+
+    it('passes answers through unchanged when nothing is rewritten', async () => {
+      build({ url: proxy.url });
+      expect(await client.exists(testContext(), { idNumber, fullName, dateOfBirth: wrongBirthday })).toBe(false);
+      expect(await client.exists(testContext(), { idNumber, fullName, dateOfBirth })).toBe(true);
+    });
+
+    it('refuses an answer whose signed Body was moved aside for a forged one (signature wrapping)', async () => {
+      build({ url: proxy.url });
+      let forgedAnswer = '';
+      for (const keepId of [false, true]) {
+        rewrite = (xml) => (forgedAnswer = wrapBody(keepId)(xml));
+        const err = await failure(client.exists(testContext(), { idNumber, fullName, dateOfBirth: wrongBirthday }));
+        expect(err).toMatchObject({ code: 'UPSTREAM_SIGNATURE_INVALID', status: 502, upstreamFailure: true });
+        expect(forgedAnswer).toContain('<TonTai>true</TonTai>');
+        expect(forgedAnswer).toContain('<TonTai>false</TonTai>');
+      }
+    });
+
+    it('refuses an answer with its Body changed, or without its signature', async () => {
+      build({ url: proxy.url });
+      rewrite = (xml) => xml.replace('<TonTai>false</TonTai>', '<TonTai>true</TonTai>');
+      expect((await failure(client.exists(testContext(), { idNumber, fullName, dateOfBirth: wrongBirthday }))).code).toBe('UPSTREAM_SIGNATURE_INVALID');
+      rewrite = (xml) => xml.replace(/<soap:Header>.*<\/soap:Header>/s, '<soap:Header/>');
+      expect((await failure(client.exists(testContext(), { idNumber }))).code).toBe('UPSTREAM_SIGNATURE_INVALID');
+    });
   });
 });

@@ -24,10 +24,10 @@ export interface PopulationClientOptions {
   requestTimeoutMs?: number;
   /** Time allowed to fetch and read the WSDL (default 10 s). */
   wsdlTimeoutMs?: number;
-  /** WS-Security for requests (e.g. soap's WSSecurityCert), set on the client when it is built. */
-  security?: ISecurity;
+  /** WS-Security for requests, set on the client when it is built (see `populationMessageSecurity`). */
+  security: ISecurity;
   /** WS-Security for answers: sees each raw answer before parsing; throws a GatewayError to refuse it. */
-  verifyAnswer?: AnswerInspector;
+  verifyAnswer: AnswerInspector;
   /** MaYeuCau generator (tests). */
   newRequestId?: () => string;
 }
@@ -94,7 +94,7 @@ export function createPopulationClient(deps: { policy: UpstreamPolicy }, options
 
   const transport = new GuardedHttpClient((answer) => {
     checkRawAnswer(answer, retryAfterSeconds);
-    options.verifyAnswer?.(answer);
+    options.verifyAnswer(answer);
   }, retryAfterSeconds);
 
   async function build(): Promise<Client> {
@@ -115,7 +115,7 @@ export function createPopulationClient(deps: { policy: UpstreamPolicy }, options
     }
     // The WSDL's soap:address names the production host; calls go where we were configured to.
     client.setEndpoint(endpoint);
-    if (options.security) client.setSecurity(options.security);
+    client.setSecurity(options.security);
     return client;
   }
 

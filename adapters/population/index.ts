@@ -1,6 +1,7 @@
 import type { AdapterModule } from '../module.ts';
 import type { PopulationRegistry } from '../../src/core/citizens-port.ts';
 import { createPopulationClient } from './client.ts';
+import { populationMessageSecurity } from './security.ts';
 import { createPopulationSimulator } from './simulator/server.ts';
 
 /** MaTichHop: names this gateway's integration to the database, one per deployment (agency). */
@@ -19,6 +20,7 @@ export const population: AdapterModule<PopulationRegistry> = {
         maxResponseBytes: options.maxResponseBytes,
         retryAfterSeconds: options.retryAfterSeconds,
         integrationCode: integrationCode(options.gatewayAgency),
+        ...populationMessageSecurity(deps.signing),
       },
     );
     return {

@@ -8,14 +8,19 @@ import { createPolicy, type UpstreamPolicy } from '../../src/resilience/policy.t
 import { createUpstreamHttp, type UpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { FaultBoard } from '../../src/sandbox/faults.ts';
 import { taxpayers } from '../../src/sandbox/personas.ts';
-import { failure, fixtureReader, simulatorDeps, testContext } from '../contract/test-kit.ts';
+import { sample } from '../../src/signing/material.ts';
+import { loadPemCredentials } from '../../src/signing/trust-store.ts';
+import { signEnveloped, verifyEnveloped } from '../../src/signing/xml-signature.ts';
+import { failure, fixtureReader, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { createTaxClient, HEALTH_PATH, LOOKUP_PATH, type AnswerVerifier, type TaxClient } from './client.ts';
 import type { WireLookup } from './mapping.ts';
 import { parseXml } from './safe-xml.ts';
-import { createTaxSimulator } from './simulator/server.ts';
+import { taxMessageSecurity } from './security.ts';
+import { answerXml, createTaxSimulator, toWire } from './simulator/server.ts';
 
 const fixture = fixtureReader(import.meta.url);
 const log = createLogger({ level: 'silent' });
+const signing = testSigning('tax');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** Every message and cause down the chain, to check nothing hostile was expanded into them. */
@@ -32,14 +37,17 @@ describe('tax client against its simulator and a hostile upstream', () => {
   const lookups: { lookup: WireLookup; headers: IncomingMessage['headers'] }[] = [];
   let simulator: Listening;
   let hostile: Listening;
-  let hostileAnswer: { status: number; type: string; body: Buffer | string } = { status: 200, type: 'application/xml', body: '' };
+  /** What the hostile upstream answers; a function gets the request document. */
+  let hostileAnswer: { status: number; type: string; body: Buffer | string | ((request: string) => string) } = { status: 200, type: 'application/xml', body: '' };
   const built: { policy: UpstreamPolicy; http: UpstreamHttp }[] = [];
 
   beforeAll(async () => {
     simulator = await listen(createTaxSimulator(simulatorDeps('tax', faults), { onLookup: (lookup, headers) => lookups.push({ lookup, headers }) }), '127.0.0.1', 0);
-    hostile = await listen((req, res) => {
-      req.resume();
-      res.writeHead(hostileAnswer.status, { 'content-type': hostileAnswer.type }).end(hostileAnswer.body);
+    hostile = await listen(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const { status, type, body } = hostileAnswer;
+      res.writeHead(status, { 'content-type': type }).end(typeof body === 'function' ? body(Buffer.concat(chunks).toString('utf8')) : body);
     }, '127.0.0.1', 0);
   });
   afterAll(async () => {
@@ -55,7 +63,7 @@ describe('tax client against its simulator and a hostile upstream', () => {
     }
   });
 
-  const client = (url: string, verifyAnswer?: AnswerVerifier): TaxClient => {
+  const client = (url: string, verifyAnswer?: AnswerVerifier, security = taxMessageSecurity(signing)): TaxClient => {
     const policy = createPolicy({ log, metrics: createMetrics({ defaultMetrics: false }) }, 'tax', {
       timeoutMs: 2000,
       retryAfterSeconds: 3,
@@ -63,7 +71,7 @@ describe('tax client against its simulator and a hostile upstream', () => {
     });
     const http = createUpstreamHttp({ baseUrl: url, maxResponseBytes: 1_048_576 });
     built.push({ policy, http });
-    return createTaxClient({ http, policy, verifyAnswer }, { retryAfterSeconds: 3 });
+    return createTaxClient({ http, policy, ...security, ...(verifyAnswer ? { verifyAnswer } : {}) }, { retryAfterSeconds: 3 });
   };
 
   it('sends a fresh MaYeuCau on every call and the calling agency as MaDonVi', async () => {
@@ -100,7 +108,7 @@ describe('tax client against its simulator and a hostile upstream', () => {
 
   it('refuses XXE and billion-laughs answers with UPSTREAM_BAD_RESPONSE, never expanding them', async () => {
     const seen: string[] = [];
-    const tax = client(hostile.url, (xml) => void seen.push(xml));
+    const tax = client(hostile.url, (xml) => (seen.push(xml), xml));
     for (const name of ['hostile-billion-laughs.xml', 'hostile-xxe-file.xml', 'hostile-external-dtd.xml']) {
       hostileAnswer = { status: 200, type: 'application/xml; charset=utf-8', body: fixture(name) };
       const started = performance.now();
@@ -131,7 +139,7 @@ describe('tax client against its simulator and a hostile upstream', () => {
 
   it('hands the raw answer to the verifier before parsing, and refuses what it refuses', async () => {
     const seen: string[] = [];
-    await client(simulator.url, (xml) => void seen.push(xml)).getTaxpayer(testContext(), '5500123457');
+    await client(simulator.url, (xml) => (seen.push(xml), taxMessageSecurity(signing).verifyAnswer(xml, testContext()))).getTaxpayer(testContext(), '5500123457');
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?><KetQuaTraCuu><MaLoi>00<\/MaLoi>/);
     expect(seen[0]).toContain(`<MaYeuCau>${lookups[0]!.lookup.MaYeuCau}</MaYeuCau>`);
@@ -149,24 +157,80 @@ describe('tax client against its simulator and a hostile upstream', () => {
     expect(await failure(untrusted.getTaxpayer(testContext(), '5500123457'))).toMatchObject({ code: 'UPSTREAM_AUTH', detail: 'untrusted signer' });
   });
 
-  it('answers as usual under the unsigned and bad-signature faults until answers are signed', async () => {
-    const tax = client(simulator.url);
-    for (const mode of ['unsigned', 'bad-signature'] as const) {
-      faults.set({ system: 'tax', mode });
+  describe('signatures', () => {
+    it('signs every request with the gateway certificate (enveloped), which the simulator checks', async () => {
+      const sent: string[] = [];
+      const security = taxMessageSecurity(signing);
+      const tax = client(simulator.url, undefined, { ...security, signRequest: (xml) => (sent.push(security.signRequest(xml)), sent.at(-1)!) });
       expect((await tax.getTaxpayer(testContext(), '5500123457')).taxCode).toBe('5500123457');
-    }
+      const { certificate, signedXml } = verifyEnveloped(sent[0]!, simulatorDeps('tax', faults).signing.verifyClient);
+      expect(certificate.subject).toContain('CN=lienthong-gateway.sandbox.sonla.gov.vn');
+      expect(signedXml).toBe(`<YeuCauTraCuu><MaYeuCau>${lookups[0]!.lookup.MaYeuCau}</MaYeuCau><MaDonVi>H52.101.114</MaDonVi><MaSoThue>5500123457</MaSoThue></YeuCauTraCuu>`);
+    });
+
+    it('refuses unsigned, wrongly signed, revoked and expired answers, "not found" answers included', async () => {
+      const tax = client(simulator.url);
+      const expected = {
+        unsigned: 'UPSTREAM_SIGNATURE_INVALID',
+        'bad-signature': 'UPSTREAM_SIGNATURE_INVALID',
+        'revoked-cert': 'UPSTREAM_CERT_REVOKED',
+        'expired-cert': 'UPSTREAM_CERT_EXPIRED',
+      } as const;
+      for (const [mode, code] of Object.entries(expected)) {
+        faults.set({ system: 'tax', mode: mode as keyof typeof expected });
+        for (const taxCode of ['5500123457', '5500999999']) {
+          expect(await failure(tax.getTaxpayer(testContext(), taxCode)), `${mode} ${taxCode}`).toMatchObject({ code, status: 502, upstreamFailure: true });
+        }
+      }
+      faults.clear();
+      expect((await failure(tax.getTaxpayer(testContext(), '5500999999'))).code).toBe('SUBJECT_NOT_FOUND');
+    });
+
+    it('is refused by the tax administration (UPSTREAM_AUTH) when its request is unsigned or signed with another certificate', async () => {
+      const unsigned = client(simulator.url, undefined, { ...taxMessageSecurity(signing), signRequest: (xml) => xml });
+      expect(await failure(unsigned.getTaxpayer(testContext(), '5500123457'))).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502 });
+      const impostor = taxMessageSecurity({ ...signing, credentials: loadPemCredentials(sample('population.pem'), sample('population.key.pem')) });
+      expect(await failure(client(simulator.url, undefined, impostor).getTaxpayer(testContext(), '5500123457'))).toMatchObject({ code: 'UPSTREAM_AUTH' });
+      expect(lookups).toEqual([]);
+    });
+
+    it('reads only what the signature covers: content beside it or changed after signing is refused', async () => {
+      // A hostile upstream holding a signed "not found" for this very request dresses it up as a find.
+      const taxAdministration = simulatorDeps('tax', faults).signing.credentials();
+      const signedNotFound = (request: string) =>
+        signEnveloped(
+          answerXml({ MaLoi: '02', MoTa: 'Không tìm thấy người nộp thuế', MaYeuCau: /<MaYeuCau>([^<]+)<\/MaYeuCau>/.exec(request)![1] }),
+          taxAdministration,
+        );
+      const found = `<NguoiNopThue>${/<NguoiNopThue>.*<\/NguoiNopThue>/s.exec(answerXml({ MaLoi: '00', NguoiNopThue: toWire(taxpayers.find((t) => t.taxCode === '5500123457')!) }))![0]}</NguoiNopThue>`;
+      const tax = client(hostile.url);
+      const dressUps: Record<string, (signed: string) => string> = {
+        'as signed': (signed) => signed,
+        'code changed': (signed) => signed.replace('<MaLoi>02</MaLoi>', '<MaLoi>00</MaLoi>'),
+        'taxpayer added beside the signature': (signed) => signed.replace('<MaLoi>02</MaLoi>', '<MaLoi>00</MaLoi>').replace('</ds:Signature>', `</ds:Signature>${found}`),
+        // Not refused but never read: the signature element is no part of what it signs.
+        'taxpayer inside the signature': (signed) => signed.replace('</ds:KeyInfo>', `</ds:KeyInfo><ds:Object>${found}</ds:Object>`),
+      };
+      const expected: Record<string, string> = { 'as signed': 'SUBJECT_NOT_FOUND', 'taxpayer inside the signature': 'SUBJECT_NOT_FOUND' };
+      for (const [name, dressUp] of Object.entries(dressUps)) {
+        hostileAnswer = { status: 200, type: 'application/xml; charset=utf-8', body: (request) => dressUp(signedNotFound(request)) };
+        expect((await failure(tax.getTaxpayer(testContext(), '5500123457'))).code, name).toBe(expected[name] ?? 'UPSTREAM_SIGNATURE_INVALID');
+      }
+    });
   });
 
   describe('the simulator', () => {
-    const post = (body: string, type = 'application/xml; charset=utf-8') =>
-      fetch(simulator.url + LOOKUP_PATH, { method: 'POST', headers: { 'content-type': type }, body });
+    /** Posts the document signed with the gateway's certificate, or as given with `sign: false`. */
+    const post = (body: string, type = 'application/xml; charset=utf-8', sign = true) =>
+      fetch(simulator.url + LOOKUP_PATH, { method: 'POST', headers: { 'content-type': type }, body: sign ? signEnveloped(body, signing.credentials) : body });
+    const read = async (response: Response) => parseXml(verifyEnveloped(await response.text(), signing.verifyPeer).signedXml);
     const maLoi = async (response: Response) => (parseXml(await response.text()) as { KetQuaTraCuu: { MaLoi: string } }).KetQuaTraCuu.MaLoi;
 
     it('refuses a request with a DOCTYPE, without expanding anything', async () => {
       for (const name of ['hostile-billion-laughs.xml', 'hostile-xxe-file.xml']) {
         const body = fixture(name).toString('utf8').replaceAll('KetQuaTraCuu', 'YeuCauTraCuu');
         const started = performance.now();
-        const response = await post(body);
+        const response = await post(body, undefined, false);
         expect(response.status).toBe(400);
         expect(response.headers.get('content-type')).toMatch(/^application\/xml/);
         const text = await response.clone().text();
@@ -178,14 +242,14 @@ describe('tax client against its simulator and a hostile upstream', () => {
     });
 
     it('refuses requests that are not XML or lack the agency code', async () => {
-      const cases: [string, string][] = [
-        ['{"MaSoThue":"5500123457"}', 'application/json'],
-        ['<YeuCauTraCuu><MaYeuCau>1</MaYeuCau>', 'application/xml'],
-        ['<YeuCauTraCuu><MaYeuCau>1</MaYeuCau><MaSoThue>5500123457</MaSoThue></YeuCauTraCuu>', 'application/xml'],
-        ['<YeuCauTraCuu><MaYeuCau>1</MaYeuCau><MaDonVi>H52</MaDonVi><MaSoThue>&x;</MaSoThue></YeuCauTraCuu>', 'application/xml'],
+      const cases: [string, string, boolean][] = [
+        ['{"MaSoThue":"5500123457"}', 'application/json', false],
+        ['<YeuCauTraCuu><MaYeuCau>1</MaYeuCau>', 'application/xml', false],
+        ['<YeuCauTraCuu><MaYeuCau>1</MaYeuCau><MaSoThue>5500123457</MaSoThue></YeuCauTraCuu>', 'application/xml', true],
+        ['<YeuCauTraCuu><MaYeuCau>1</MaYeuCau><MaDonVi>H52</MaDonVi><MaSoThue>&x;</MaSoThue></YeuCauTraCuu>', 'application/xml', false],
       ];
-      for (const [body, type] of cases) {
-        const response = await post(body, type);
+      for (const [body, type, sign] of cases) {
+        const response = await post(body, type, sign);
         expect(response.status, body).toBe(400);
         expect(await maLoi(response)).toBe('01');
       }
@@ -194,7 +258,7 @@ describe('tax client against its simulator and a hostile upstream', () => {
     it('answers "not found" with HTTP 200 and MaLoi 02, echoing the request id', async () => {
       const response = await post('<YeuCauTraCuu><MaYeuCau>abc-1</MaYeuCau><MaDonVi>H52</MaDonVi><MaSoThue>5500999999</MaSoThue></YeuCauTraCuu>');
       expect(response.status).toBe(200);
-      expect(parseXml(await response.text())).toEqual({ KetQuaTraCuu: { MaLoi: '02', MoTa: 'Không tìm thấy người nộp thuế', MaYeuCau: 'abc-1' } });
+      expect(await read(response)).toEqual({ KetQuaTraCuu: { MaLoi: '02', MoTa: 'Không tìm thấy người nộp thuế', MaYeuCau: 'abc-1' } });
     });
 
     it('refuses oversized requests, other methods and other paths, and answers its health probe in XML', async () => {
@@ -204,7 +268,7 @@ describe('tax client against its simulator and a hostile upstream', () => {
       const health = await fetch(simulator.url + HEALTH_PATH);
       expect(health.status).toBe(200);
       expect(health.headers.get('content-type')).toMatch(/^application\/xml/);
-      expect(parseXml(await health.text())).toEqual({ TrangThaiHeThong: { MaLoi: '00', MoTa: 'Hoạt động bình thường' } });
+      expect(await read(health)).toEqual({ TrangThaiHeThong: { MaLoi: '00', MoTa: 'Hoạt động bình thường' } });
     });
   });
 });

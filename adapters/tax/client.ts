@@ -13,29 +13,28 @@ export const HEALTH_PATH = '/trang-thai';
 
 /**
  * Checks the enveloped XML signature of an answer. It receives the raw document text (decoded
- * UTF-8, already free of any DTD) before anything is parsed, so what is verified is exactly what
- * is then read. Throw to refuse the answer: a GatewayError passes through, anything else becomes
- * UPSTREAM_BAD_RESPONSE.
+ * UTF-8, already free of any DTD) before anything is parsed, and returns the content the signature
+ * covers, which is then parsed instead of the text received: what is read is what was signed. Throw
+ * to refuse the answer: a GatewayError passes through, anything else becomes UPSTREAM_BAD_RESPONSE.
  */
-export type AnswerVerifier = (xml: string, ctx: CallContext) => void | Promise<void>;
+export type AnswerVerifier = (xml: string, ctx: CallContext) => string | Promise<string>;
 
-/** Until the signatures work lands, answers are accepted unsigned; that work replaces this. */
-export const acceptUnsigned: AnswerVerifier = () => {};
+/** Signs a request document before it is sent (see `taxMessageSecurity`). */
+export type RequestSigner = (xml: string) => string;
 
 export interface TaxClient extends TaxRegistry {
   health(ctx: CallContext): Promise<Health>;
 }
 
 export function createTaxClient(
-  deps: { http: UpstreamHttp; policy: UpstreamPolicy; verifyAnswer?: AnswerVerifier },
+  deps: { http: UpstreamHttp; policy: UpstreamPolicy; signRequest: RequestSigner; verifyAnswer: AnswerVerifier },
   options: { retryAfterSeconds: number },
 ): TaxClient {
-  const { http, policy } = deps;
-  const verifyAnswer = deps.verifyAnswer ?? acceptUnsigned;
+  const { http, policy, signRequest, verifyAnswer } = deps;
 
-  async function verified(xml: string, ctx: CallContext): Promise<void> {
+  async function verified(xml: string, ctx: CallContext): Promise<string> {
     try {
-      await verifyAnswer(xml, ctx);
+      return await verifyAnswer(xml, ctx);
     } catch (err) {
       if (isGatewayError(err)) throw err;
       throw badResponse('the answer does not carry a valid signature', err);
@@ -52,12 +51,11 @@ export function createTaxClient(
           method: 'POST',
           path: LOOKUP_PATH,
           headers: { 'content-type': 'application/xml; charset=utf-8', accept: 'application/xml', 'x-request-id': ctx.requestId },
-          body: lookupRequestXml({ MaYeuCau: maYeuCau, MaDonVi: ctx.agency, MaSoThue: taxCode }),
+          body: signRequest(lookupRequestXml({ MaYeuCau: maYeuCau, MaDonVi: ctx.agency, MaSoThue: taxCode })),
           signal,
         });
-        const xml = readAnswer(response, options.retryAfterSeconds);
-        await verified(xml, ctx);
-        const wire = interpretAnswer(response.status, xml, { maSoThue: taxCode, maYeuCau });
+        const signed = await verified(readAnswer(response, options.retryAfterSeconds), ctx);
+        const wire = interpretAnswer(response.status, signed, { maSoThue: taxCode, maYeuCau });
         return mapped(() => toTaxpayer(wire, new Date()), badResponse);
       }),
 

@@ -2,6 +2,7 @@ import type { AdapterModule } from '../module.ts';
 import type { TaxRegistry } from '../../src/core/taxpayers-port.ts';
 import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { createTaxClient } from './client.ts';
+import { taxMessageSecurity } from './security.ts';
 import { createTaxSimulator } from './simulator/server.ts';
 
 export const tax: AdapterModule<TaxRegistry> = {
@@ -11,7 +12,7 @@ export const tax: AdapterModule<TaxRegistry> = {
   healthPath: '/trang-thai',
   create(deps, options) {
     const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
-    const client = createTaxClient({ http, policy: deps.policy }, { retryAfterSeconds: options.retryAfterSeconds });
+    const client = createTaxClient({ http, policy: deps.policy, ...taxMessageSecurity(deps.signing) }, { retryAfterSeconds: options.retryAfterSeconds });
     return {
       id: 'tax',
       ops: { getTaxpayer: client.getTaxpayer },

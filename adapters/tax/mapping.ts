@@ -73,6 +73,8 @@ export const RESULT_CODES = {
   success: '00',
   invalidRequest: '01',
   notFound: '02',
+  /** The gateway's signature or certificate was refused (with HTTP 403). */
+  unauthorized: '03',
   systemError: '99',
 } as const;
 

@@ -2,7 +2,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listen, type Listening } from '../../../src/http/listen.ts';
 import { FaultBoard } from '../../../src/sandbox/faults.ts';
 import { people } from '../../../src/sandbox/personas.ts';
-import { fixtureTextReader, simulatorDeps } from '../../contract/test-kit.ts';
+import { loadPemCredentials } from '../../../src/signing/trust-store.ts';
+import { sample } from '../../../src/signing/material.ts';
+import { signSoapEnvelope, verifySoapEnvelope } from '../../../src/signing/xml-signature.ts';
+import { fixtureTextReader, simulatorDeps, testSigning } from '../../contract/test-kit.ts';
 import { createPopulationSimulator, matches, sameName, type ReceivedRequest } from './server.ts';
 
 const fixture = fixtureTextReader(import.meta.url, '../fixtures/');
@@ -22,11 +25,13 @@ afterEach(() => {
 });
 
 const ACTION = '"http://dancuquocgia.gov.vn/lienthong/XacThucThongTinCongDan"';
-async function post(body: string, headers: Record<string, string> = {}) {
+const gateway = testSigning('population');
+/** Posts the envelope signed with the gateway's certificate, or as given with `sign: false`. */
+async function post(body: string, headers: Record<string, string> = {}, { sign = true } = {}) {
   const response = await fetch(`${server.url}/CongDanService`, {
     method: 'POST',
     headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: ACTION, ...headers },
-    body,
+    body: sign ? signSoapEnvelope(body, gateway.credentials) : body,
   });
   return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
 }
@@ -72,9 +77,18 @@ describe('population simulator', () => {
   });
 
   it('refuses what is not a well-formed request of its own', async () => {
+    const unsigned = [
+      ['<!DOCTYPE x [<!ENTITY a "b">]>' + verifyRequest.replace(/^<\?xml[^>]*\?>/, ''), 'DTD'],
+      [verifyRequest.slice(0, 200), 'XML hợp lệ'],
+      ['<XacThucThongTinCongDan/>', 'SOAP Envelope'],
+    ];
+    for (const [body, message] of unsigned) {
+      const answer = await post(body!, {}, { sign: false });
+      expect(answer.status).toBe(500);
+      expect(answer.text).toContain('<faultcode>soap:Client</faultcode>');
+      expect(answer.text).toContain(message);
+    }
     const cases: [string, Record<string, string>, string][] = [
-      ['<!DOCTYPE x [<!ENTITY a "b">]>' + verifyRequest.replace(/^<\?xml[^>]*\?>/, ''), {}, 'DTD'],
-      [verifyRequest.slice(0, 200), {}, 'XML hợp lệ'],
       [verifyRequest.replaceAll('XacThucThongTinCongDan', 'XoaCongDan'), { soapaction: '' }, 'Không có thao tác XoaCongDan'],
       [verifyRequest, { soapaction: '"http://dancuquocgia.gov.vn/lienthong/TraCuuThongTinCongDan"' }, 'SOAPAction'],
       [verifyRequest, { 'content-type': 'application/json' }, 'Content-Type'],
@@ -114,5 +128,61 @@ describe('population simulator', () => {
     expect(matches(undefined, {})).toBe(false);
     expect(sameName('Điêu Thị Ín', 'ĐIÊU THỊ ÍN'.normalize('NFD'))).toBe(true);
     expect(sameName('Điêu Thị Ín', 'Dieu Thi In')).toBe(false);
+  });
+});
+
+describe('population simulator: message security', () => {
+  const signing = testSigning('population');
+  const verify = (xml: string) => verifySoapEnvelope(xml, signing.verifyPeer);
+  const faultcode = (xml: string) => /<faultcode[^>]*>([^<]*)<\/faultcode>/.exec(xml)?.[1];
+
+  it('signs every answer with its certificate, the faults it answers included', async () => {
+    const answer = await post(verifyRequest);
+    expect(verify(answer.text).body.toString()).toContain('<TonTai>true</TonTai>');
+    expect(verify(answer.text).certificate.subject).toContain('CN=population.sandbox.lienthong.vn');
+    const clientFault = await post(verifyRequest.replace(/<MaCanBo>[^<]*<\/MaCanBo>/, ''));
+    expect(faultcode(verify(clientFault.text).body.toString())).toBe('soap:Client');
+    faults.set({ system: 'population', mode: 'error' });
+    expect(faultcode(verify((await post(verifyRequest)).text).body.toString())).toBe('soap:Server');
+  });
+
+  it('refuses an unsigned request with wsse:InvalidSecurity, before reading it', async () => {
+    const answer = await post(verifyRequest, {}, { sign: false });
+    expect(answer.status).toBe(500);
+    expect(faultcode(answer.text)).toBe('wsse:InvalidSecurity');
+    expect(verify(answer.text)).toBeTruthy();
+    expect(received).toEqual([]);
+  });
+
+  it('refuses a request signed with a certificate other than the gateway’s with wsse:FailedAuthentication', async () => {
+    const other = loadPemCredentials(sample('tax.pem'), sample('tax.key.pem'));
+    const answer = await post(signSoapEnvelope(verifyRequest, other), {}, { sign: false });
+    expect(answer.status).toBe(500);
+    expect(faultcode(answer.text)).toBe('wsse:FailedAuthentication');
+    expect(received).toEqual([]);
+  });
+
+  it('refuses a request changed after signing, or signed too long ago, with wsse:InvalidSecurity', async () => {
+    const signed = signSoapEnvelope(verifyRequest, gateway.credentials);
+    const changed = signed.replace('<SoDinhDanh>014089001234</SoDinhDanh>', '<SoDinhDanh>014089001235</SoDinhDanh>');
+    expect(changed).not.toBe(signed);
+    expect(faultcode((await post(changed, {}, { sign: false })).text)).toBe('wsse:InvalidSecurity');
+    const stale = signSoapEnvelope(verifyRequest, gateway.credentials, { now: new Date(Date.now() - 10 * 60_000) });
+    expect(faultcode((await post(stale, {}, { sign: false })).text)).toBe('wsse:InvalidSecurity');
+    expect(received).toEqual([]);
+  });
+
+  it('answers unsigned, wrongly signed, or signed with a revoked or expired certificate as the faults say', async () => {
+    faults.set({ system: 'population', mode: 'unsigned' });
+    const unsigned = (await post(verifyRequest)).text;
+    expect(unsigned).toContain('<TonTai>true</TonTai>');
+    expect(unsigned).not.toContain('Signature');
+    const expected = { 'bad-signature': 'UPSTREAM_SIGNATURE_INVALID', 'revoked-cert': 'UPSTREAM_CERT_REVOKED', 'expired-cert': 'UPSTREAM_CERT_EXPIRED' } as const;
+    for (const [mode, code] of Object.entries(expected)) {
+      faults.set({ system: 'population', mode: mode as keyof typeof expected });
+      const answer = (await post(verifyRequest)).text;
+      expect(answer, mode).toContain('<ds:SignatureValue>');
+      expect(() => verify(answer), mode).toThrow(expect.objectContaining({ code }));
+    }
   });
 });

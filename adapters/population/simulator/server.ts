@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { Element } from '@xmldom/xmldom';
 import { isoDateToWire } from '../../../src/core/time.ts';
-import { applyFault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { isGatewayError } from '../../../src/errors/gateway-error.ts';
+import { applyFault, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { signSoapEnvelope, spoilSignature, verifySoapEnvelope, XMLNS } from '../../../src/signing/xml-signature.ts';
 import { people, type Person, type PersonaAddress, type Relative } from '../../../src/sandbox/personas.ts';
 import type { SimulatorDeps } from '../../module.ts';
 import { SERVICE_PATH } from '../client.ts';
@@ -159,30 +161,26 @@ export function faultEnvelope(side: 'Client' | 'Server', message: string, code: 
   );
 }
 
-const faultResponses: FaultResponses = {
-  error: () => ({ status: 500, contentType: XML_CONTENT_TYPE, body: faultEnvelope('Server', 'Lỗi hệ thống, vui lòng thử lại sau', FAULT_CODES.systemError) }),
-  malformed: () => ({
-    status: 200,
-    contentType: XML_CONTENT_TYPE,
-    // Cut off mid-element, as an answer truncated by a failing proxy would be.
-    body:
-      '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>' +
-      `<TraCuuThongTinCongDanResponse xmlns="${NAMESPACE}"><MaKetQua>00</MaKetQua><CongdanCollection><CongDan><SoDinhDanh>0140`,
-  }),
-};
+/** WS-Security 1.1 fault codes the database answers when it refuses the gateway's message security. */
+export type SecurityFaultCode = 'InvalidSecurity' | 'FailedAuthentication';
+
+/** A SOAP 1.1 Fault with a WS-Security fault code (`wsse:InvalidSecurity`, `wsse:FailedAuthentication`). */
+export function securityFaultEnvelope(code: SecurityFaultCode, message: string): string {
+  return envelope(
+    '<soap:Fault>' +
+      `<faultcode xmlns:wsse="${XMLNS.wsse}">wsse:${code}</faultcode>` +
+      `<faultstring xml:lang="vi">${escapeXml(message)}</faultstring>` +
+      '</soap:Fault>',
+  );
+}
+
+/** Cut off mid-element, as an answer truncated by a failing proxy would be (and so unsigned). */
+const MALFORMED_ANSWER =
+  '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>' +
+  `<TraCuuThongTinCongDanResponse xmlns="${NAMESPACE}"><MaKetQua>00</MaKetQua><CongdanCollection><CongDan><SoDinhDanh>0140`;
 
 // ---------------------------------------------------------------------------------------------
 // XML in
-
-const parser = new XMLParser({
-  removeNSPrefix: true,
-  ignoreAttributes: true,
-  parseTagValue: false,
-  trimValues: true,
-  processEntities: true,
-  // Decodes numeric character references (&#7855;) as well as the five XML entities.
-  htmlEntities: true,
-});
 
 class ClientFault extends Error {
   constructor(
@@ -193,19 +191,24 @@ class ClientFault extends Error {
   }
 }
 
-function readRequest(xml: string): { operation: Operation; fields: Record<string, string> } {
-  if (/<!DOCTYPE/i.test(xml)) throw new ClientFault('Yêu cầu không được chứa DTD', FAULT_CODES.invalidField);
-  if (XMLValidator.validate(xml) !== true) throw new ClientFault('Yêu cầu không phải XML hợp lệ', FAULT_CODES.invalidField);
-  const doc = parser.parse(xml) as { Envelope?: { Body?: unknown } };
-  const body = doc.Envelope?.Body;
-  if (!body || typeof body !== 'object') throw new ClientFault('Yêu cầu không phải SOAP Envelope', FAULT_CODES.invalidField);
-  const [name, content] = Object.entries(body)[0] ?? [];
+const elementChildren = (node: Element): Element[] => {
+  const children: Element[] = [];
+  for (let child = node.firstChild; child; child = child.nextSibling) if (child.nodeType === child.ELEMENT_NODE) children.push(child as Element);
+  return children;
+};
+
+/** The operation and its fields, read from the Body the signature covers. */
+function readRequest(body: Element): { operation: Operation; fields: Record<string, string> } {
+  const [content, ...others] = elementChildren(body);
+  if (!content || others.length > 0) throw new ClientFault('Yêu cầu phải có đúng một thao tác', FAULT_CODES.invalidField);
+  const name = content.localName ?? '';
   const operation = Object.values(OPERATIONS).find((op) => op === name);
-  if (!operation) throw new ClientFault(`Không có thao tác ${String(name ?? '')}`.trim(), FAULT_CODES.unknownOperation);
+  if (!operation) throw new ClientFault(`Không có thao tác ${name}`.trim(), FAULT_CODES.unknownOperation);
   const fields: Record<string, string> = {};
-  for (const [field, value] of Object.entries(content && typeof content === 'object' ? content : {})) {
-    if (typeof value !== 'string') throw new ClientFault(`Trường ${field} không hợp lệ`, FAULT_CODES.invalidField);
-    fields[field] = value;
+  for (const field of elementChildren(content)) {
+    const key = field.localName ?? '';
+    if (elementChildren(field).length > 0 || Object.hasOwn(fields, key)) throw new ClientFault(`Trường ${key} không hợp lệ`, FAULT_CODES.invalidField);
+    fields[key] = (field.textContent ?? '').trim();
   }
   return { operation, fields };
 }
@@ -252,7 +255,41 @@ export function createPopulationSimulator(deps: SimulatorDeps, options: Populati
   const send = (res: ServerResponse, status: number, body: string, contentType = XML_CONTENT_TYPE) => {
     res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) }).end(body);
   };
-  const fault = (res: ServerResponse, side: 'Client' | 'Server', message: string, code: string) => send(res, 500, faultEnvelope(side, message, code));
+  /** Every envelope leaves signed (Body and Timestamp), except as the sandbox's signature faults say. */
+  const signed = (xml: string, fault?: Fault): string => {
+    if (fault?.mode === 'unsigned') return xml;
+    const envelope = signSoapEnvelope(xml, deps.signing.credentials(fault));
+    return fault?.mode === 'bad-signature' ? spoilSignature(envelope) : envelope;
+  };
+  const sendEnvelope = (res: ServerResponse, status: number, xml: string) => send(res, status, signed(xml, messageFault(deps.faults, 'population')));
+  const fault = (res: ServerResponse, side: 'Client' | 'Server', message: string, code: string) => sendEnvelope(res, 500, faultEnvelope(side, message, code));
+
+  const faultResponses: FaultResponses = {
+    error: () => ({ status: 500, contentType: XML_CONTENT_TYPE, body: signed(faultEnvelope('Server', 'Lỗi hệ thống, vui lòng thử lại sau', FAULT_CODES.systemError)) }),
+    malformed: () => ({ status: 200, contentType: XML_CONTENT_TYPE, body: MALFORMED_ANSWER }),
+  };
+
+  /** The request's Body once its WS-Security signature holds, or undefined when refused (answered). */
+  function verified(xml: string, res: ServerResponse): Element | undefined {
+    if (/<!DOCTYPE/i.test(xml)) throw new ClientFault('Yêu cầu không được chứa DTD', FAULT_CODES.invalidField);
+    try {
+      return verifySoapEnvelope(xml, deps.signing.verifyClient, { peer: 'gateway' }).body;
+    } catch (err) {
+      if (isGatewayError(err) && err.code === 'UPSTREAM_BAD_RESPONSE') {
+        throw new ClientFault('Yêu cầu không phải XML hợp lệ hoặc không phải SOAP Envelope', FAULT_CODES.invalidField);
+      }
+      deps.log.info({ err }, 'population simulator refused the message security of a request');
+      const certificate = isGatewayError(err) && err.code.startsWith('UPSTREAM_CERT_');
+      sendEnvelope(
+        res,
+        500,
+        certificate
+          ? securityFaultEnvelope('FailedAuthentication', 'Chứng thư số của đơn vị gọi không được chấp nhận')
+          : securityFaultEnvelope('InvalidSecurity', 'Yêu cầu không có chữ ký số hợp lệ'),
+      );
+      return undefined;
+    }
+  }
 
   function answer(operation: Operation, fields: Record<string, string>): string {
     const person = byId.get(fields.SoDinhDanh!);
@@ -291,10 +328,12 @@ export function createPopulationSimulator(deps: SimulatorDeps, options: Populati
       const action = req.headers.soapaction;
       const soapAction = typeof action === 'string' && action !== '' ? action.replace(/^"|"$/g, '') : undefined;
       try {
-        const { operation, fields } = readRequest(xml);
+        const body = verified(xml, res);
+        if (!body) return;
+        const { operation, fields } = readRequest(body);
         options.onRequest?.({ operation, soapAction, fields, xml });
         checkRequest(operation, fields, soapAction);
-        send(res, 200, answer(operation, fields));
+        sendEnvelope(res, 200, answer(operation, fields));
       } catch (err) {
         if (err instanceof ClientFault) return fault(res, 'Client', err.message, err.code);
         throw err;

@@ -1,7 +1,9 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { taxpayers, type PersonaAddress, type TaxpayerPersona } from '../../../src/sandbox/personas.ts';
-import { applyFault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { applyFault, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
 import { isoDateToWire } from '../../../src/core/time.ts';
+import { isGatewayError } from '../../../src/errors/gateway-error.ts';
+import { signEnveloped, spoilSignature, verifyEnveloped } from '../../../src/signing/xml-signature.ts';
 import type { SimulatorDeps } from '../../module.ts';
 import { HEALTH_PATH, LOOKUP_PATH } from '../client.ts';
 import {
@@ -16,7 +18,7 @@ import {
   type WireLookup,
   type WireTaxpayer,
 } from '../mapping.ts';
-import { buildXml, parseXml, XmlRefusedError } from '../safe-xml.ts';
+import { buildXml, parseXml, screenXml, XmlRefusedError } from '../safe-xml.ts';
 
 const TYPE_CODES = new Map([...TAXPAYER_TYPES].map(([code, type]) => [type, code]));
 const STATUS_CODES = new Map([...STATUSES].map(([code, status]) => [status, code]));
@@ -61,18 +63,8 @@ export function answerXml(answer: WireAnswer & { NguoiNopThue?: WireTaxpayer | u
   });
 }
 
-const faultResponses: FaultResponses = {
-  error: () => ({
-    status: 500,
-    contentType: 'application/xml; charset=utf-8',
-    body: answerXml({ MaLoi: RESULT_CODES.systemError, MoTa: 'Lỗi hệ thống' }),
-  }),
-  malformed: () => ({
-    status: 200,
-    contentType: 'application/xml; charset=utf-8',
-    body: '<?xml version="1.0" encoding="UTF-8"?><KetQuaTraCuu><MaLoi>00</MaLoi><NguoiNopThue><MaSoThue>55001',
-  }),
-};
+/** Cut off mid-element, as an answer truncated by a failing proxy would be (and so unsigned). */
+const MALFORMED_ANSWER = '<?xml version="1.0" encoding="UTF-8"?><KetQuaTraCuu><MaLoi>00</MaLoi><NguoiNopThue><MaSoThue>55001';
 
 export interface TaxSimulatorOptions {
   /** Sees every lookup the simulator accepted, as it read it (tests check what the client sent). */
@@ -95,17 +87,49 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 /**
  * The tax administration's stand-in: XML over HTTP POST on real sockets, with the sandbox's
  * faults. It reads requests with the same DTD-refusing parser as the client, so a hostile request
- * cannot make it expand entities either. `unsigned` and `bad-signature` change nothing yet: its
- * answers are unsigned until the signatures work adds the enveloped signature.
+ * cannot make it expand entities either. Every request must carry the gateway's enveloped
+ * signature (refused with 403 and `MaLoi 03` otherwise), and every answer leaves signed with the
+ * tax administration's certificate, except as the sandbox's signature faults say.
  */
 export function createTaxSimulator(deps: SimulatorDeps, options: TaxSimulatorOptions = {}): RequestListener {
   const byCode = new Map(taxpayers.map((t) => [t.taxCode, t]));
 
-  const send = (res: ServerResponse, status: number, xml: string, extra: Record<string, string> = {}) => {
-    res.writeHead(status, { 'content-type': 'application/xml; charset=utf-8', 'content-length': Buffer.byteLength(xml), ...extra }).end(xml);
+  const signed = (xml: string, fault?: Fault): string => {
+    if (fault?.mode === 'unsigned') return xml;
+    const document = signEnveloped(xml, deps.signing.credentials(fault));
+    return fault?.mode === 'bad-signature' ? spoilSignature(document) : document;
   };
-  const refuse = (res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}) =>
-    send(res, status, answerXml({ MaLoi: RESULT_CODES.invalidRequest, MoTa: message }), extra);
+  const send = (res: ServerResponse, status: number, xml: string, extra: Record<string, string> = {}) => {
+    const body = signed(xml, messageFault(deps.faults, 'tax'));
+    res.writeHead(status, { 'content-type': 'application/xml; charset=utf-8', 'content-length': Buffer.byteLength(body), ...extra }).end(body);
+  };
+  const refuse = (res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}, code: string = RESULT_CODES.invalidRequest) =>
+    send(res, status, answerXml({ MaLoi: code, MoTa: message }), extra);
+
+  const faultResponses: FaultResponses = {
+    error: () => ({
+      status: 500,
+      contentType: 'application/xml; charset=utf-8',
+      body: signed(answerXml({ MaLoi: RESULT_CODES.systemError, MoTa: 'Lỗi hệ thống' })),
+    }),
+    malformed: () => ({ status: 200, contentType: 'application/xml; charset=utf-8', body: MALFORMED_ANSWER }),
+  };
+
+  /** The request document as the gateway signed it, or undefined when refused (answered). */
+  function verified(body: Buffer, res: ServerResponse): string | undefined {
+    try {
+      return verifyEnveloped(screenXml(body), deps.signing.verifyClient, { peer: 'gateway' }).signedXml;
+    } catch (err) {
+      if (err instanceof XmlRefusedError || (isGatewayError(err) && err.code === 'UPSTREAM_BAD_RESPONSE')) {
+        refuse(res, 400, 'Tài liệu XML không hợp lệ hoặc có khai báo DOCTYPE');
+        return undefined;
+      }
+      deps.log.info({ err }, 'tax simulator refused the signature of a request');
+      const certificate = isGatewayError(err) && err.code.startsWith('UPSTREAM_CERT_');
+      refuse(res, 403, certificate ? 'Chứng thư số của đơn vị gọi không được chấp nhận' : 'Yêu cầu không có chữ ký số hợp lệ', {}, RESULT_CODES.unauthorized);
+      return undefined;
+    }
+  }
 
   async function lookup(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!XML_TYPE.test(req.headers['content-type'] ?? '')) {
@@ -114,7 +138,9 @@ export function createTaxSimulator(deps: SimulatorDeps, options: TaxSimulatorOpt
     }
     let document: unknown;
     try {
-      document = parseXml(await readBody(req));
+      const xml = verified(await readBody(req), res);
+      if (xml === undefined) return;
+      document = parseXml(xml);
     } catch (err) {
       if (err instanceof RequestTooLarge) return refuse(res, 413, 'Yêu cầu quá lớn', { connection: 'close' });
       if (err instanceof XmlRefusedError) return refuse(res, 400, 'Tài liệu XML không hợp lệ hoặc có khai báo DOCTYPE');
