@@ -4,7 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -79,16 +80,28 @@ const ctx = (): CallContext => ({
 });
 
 async function main(): Promise<void> {
+  // The sandbox configuration with rate limits out of the way: the bench measures throughput.
+  const benchConfig = join(dir, 'bench.yaml');
+  const sandboxConfig = parseYaml(readFileSync('config/sandbox.yaml', 'utf8')) as Record<string, unknown>;
+  writeFileSync(benchConfig, stringifyYaml({ ...sandboxConfig, rateLimit: { default: { points: 10_000_000, durationSeconds: 1 } } }));
+
   // The national systems in one process, the gateway in another, the load from this one.
   const control = await start(['sandbox', '--config', 'config/sandbox.yaml'], { SANDBOX_PORT: '18190' }, /"control":"(http:[^"]+)"/);
   const urls = (await (await fetch(control)).json()) as { systems: { id: string; url: string }[] };
   const upstreamEnv = Object.fromEntries(urls.systems.map((s) => [`UPSTREAM_${s.id.toUpperCase().replaceAll('-', '_')}_URL`, s.url]));
-  const gatewayUrl = await start(
-    ['serve', '--config', 'config/sandbox.yaml'],
-    { ...upstreamEnv, PORT: '18180', TLS_ENABLED: 'false', SQLITE_PATH: join(dir, 'gateway.db'), HASH_KEY_FILE: join(dir, 'hash-key'), VALIDATE_RESPONSES: 'false', LOG_LEVEL: 'warn' },
-    /"url":"(http:[^"]+)"/,
-  ).catch(async () => 'http://localhost:18180');
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // Request logs off (warn): a log line per request would measure the terminal, not the gateway.
+  void start(
+    ['serve', '--config', benchConfig],
+    { ...upstreamEnv, PORT: '18180', HOST: '127.0.0.1', TLS_ENABLED: 'false', SQLITE_PATH: join(dir, 'gateway.db'), HASH_KEY_FILE: join(dir, 'hash-key'), VALIDATE_RESPONSES: 'false', LOG_LEVEL: 'warn' },
+    /never/,
+  ).catch(() => undefined);
+  const gatewayUrl = 'http://127.0.0.1:18180';
+  for (let k = 0; ; k++) {
+    const up = await fetch(`${gatewayUrl}/healthz`).then((r) => r.ok, () => false);
+    if (up) break;
+    if (k > 100) throw new Error('the gateway did not start');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 
   // The same adapter code the gateway uses, called directly: the baseline.
   const config = loadConfig({}, { file: 'config/sandbox.yaml' });
