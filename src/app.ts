@@ -19,6 +19,9 @@ import { enterpriseHandlers } from './http/routes/enterprises.ts';
 import { procedureHandlers } from './http/routes/procedures.ts';
 import { registryHandlers } from './http/routes/registries.ts';
 import { upstreamHandlers, type UpstreamStatus } from './http/routes/upstreams.ts';
+import { auditHandlers } from './http/routes/audit.ts';
+import type { AuditStore } from './audit/store.ts';
+import type { BundleCertificates } from './audit/bundle.ts';
 import { operationsRouter, type ReadinessCheck } from './http/routes/operations.ts';
 import { maskIdentifiers, type Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
@@ -39,6 +42,8 @@ export interface AppDeps {
   exchangeLog: ExchangeLog;
   /** Keyed hash (HMAC-SHA-256, hex) of an identifier, for the exchange log. */
   hashIdentifier(value: string): string;
+  /** The exchange log's read side for auditors and the certificates export bundles carry; without it the audit operations answer 501. */
+  audit?: { store: AuditStore; certificates: BundleCertificates };
   services: {
     enterprises: EnterpriseService;
     citizens: CitizenService;
@@ -165,6 +170,7 @@ export function createApp(deps: AppDeps): Express {
     ...registryHandlers({ taxpayers: services.taxpayers, socialInsurance: services.socialInsurance }),
     ...procedureHandlers({ procedures: services.procedures }),
     ...upstreamHandlers({ upstreams: deps.upstreams }),
+    ...(deps.audit ? auditHandlers({ ...deps.audit, hashIdentifier: deps.hashIdentifier }) : {}),
   };
   for (const operation of contract.operations) {
     if (!operation.authenticated) continue; // served by the operations router

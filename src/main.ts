@@ -4,6 +4,7 @@ import { adapterModules, type Adapters } from '../adapters/index.ts';
 import { createApp } from './app.ts';
 import { createExchangeLog } from './audit/exchange-log.ts';
 import { createIntegrator } from './audit/integrator.ts';
+import { createAuditStore } from './audit/store.ts';
 import { signDetached } from './signing/cms.ts';
 import { requestTimestamp } from './signing/tsa.ts';
 import { ConfigError } from './config/load.ts';
@@ -183,6 +184,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       limiter: createRateLimiter(redis),
       clientTrust: signing.trust,
       exchangeLog: createExchangeLog({ db: store.db }),
+      audit: {
+        store: createAuditStore({ db: store.db }),
+        certificates: {
+          signer: [signing.credentials.certificate, ...signing.credentials.chain],
+          roots: [...signing.trust.roots],
+          intermediates: [...signing.trust.intermediates],
+        },
+      },
       hashIdentifier: hashSubject,
       services: {
         enterprises: createEnterpriseService({ registry: adapters['business-registry'].ops }),

@@ -5,6 +5,7 @@ import { createLogger } from '../logging.ts';
 import { startSandbox } from '../sandbox/sandbox.ts';
 import { createDatabase } from '../store/database.ts';
 import { migrateToLatest } from '../store/migrations.ts';
+import { AUDIT_USAGE, AuditCheckError, AuditUsageError, runAudit } from './audit.ts';
 import { addClient } from './clients.ts';
 
 const USAGE = `Usage: lienthong <command> [options]
@@ -17,7 +18,7 @@ Commands:
               [--name NAME] [--config FILE]
                                  create a client, store its key hash in the config file and
                                  print the key once
-
+${AUDIT_USAGE}
 Settings come from the config file (--config or LIENTHONG_CONFIG) and environment variables;
 see README.md. Exit codes: 0 done, 1 failure, 2 bad configuration or usage.
 `;
@@ -97,6 +98,8 @@ async function run(argv: string[]): Promise<number> {
       console.log(key);
       return 0;
     }
+    case 'audit':
+      return runAudit(rest, env, (line) => console.log(line));
     case undefined:
     case 'help':
     case '--help':
@@ -115,7 +118,11 @@ run(process.argv.slice(2)).then(
       console.error(`lienthong: ${err.message}`);
       process.exit(2);
     }
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof AuditCheckError) {
+      console.error(`lienthong: audit verify FAILED: ${err.message}`);
+      process.exit(1);
+    }
+    if (err instanceof UsageError || err instanceof AuditUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`lienthong: ${(err as Error).message}\n\n${USAGE}`);
       process.exit(2);
     }

@@ -432,9 +432,10 @@ export interface paths {
          * Get the latest signed checkpoint
          * @description Returns the latest checkpoint of the exchange log: a C2SP checkpoint text (origin, tree
          *     size, root hash) with a detached CMS signature by the gateway certificate and, once the
-         *     timestamping authority has answered, an RFC 3161 timestamp token over that signature.
-         *     Save `checkpoint` and `signature` to files and verify with
-         *     `openssl cms -verify -binary -inform DER -content checkpoint.txt -in checkpoint.p7s -CAfile root.pem`.
+         *     timestamping authority has answered, an RFC 3161 timestamp token over the same text.
+         *     Save `checkpoint` and `signature` (base64-decoded) to files and verify with
+         *     `openssl cms -verify -binary -inform DER -content checkpoint.txt -in checkpoint.p7s -CAfile ca-bundle.pem -purpose any`.
+         *     404 while the log has no checkpoint yet.
          */
         get: operations["getAuditCheckpoint"];
         put?: never;
@@ -500,8 +501,9 @@ export interface paths {
          * Prove that an entry is in the log
          * @description Returns the RFC 9162 inclusion proof (audit path) of the entry in the tree of size
          *     `treeSize` (default: the latest checkpoint's). Recompute the root from `leafHash` and
-         *     `auditPath` and compare it with the root of a signed checkpoint of the same size. 404
-         *     when `index` is not below `treeSize`; 400 when `treeSize` exceeds the log.
+         *     `auditPath` and compare it with the root of a signed checkpoint of the same size. 400
+         *     (`VALIDATION_FAILED`, naming the field) when `treeSize` exceeds the latest checkpoint's
+         *     tree size or `index` is not below `treeSize`; 404 while the log has no checkpoint.
          */
         get: operations["getAuditInclusionProof"];
         put?: never;
@@ -522,8 +524,10 @@ export interface paths {
         /**
          * Prove that the log was only appended to
          * @description Returns the RFC 9162 consistency proof between the trees of sizes `first` and `second`:
-         *     it shows that the larger tree contains the smaller one unchanged. 400 when
-         *     `first > second` or `second` exceeds the log.
+         *     it shows that the larger tree contains the smaller one unchanged. Any sizes up to the
+         *     latest checkpoint's may be asked for; both roots are returned to compare with signed
+         *     checkpoints. 400 (`VALIDATION_FAILED`, naming the field) when `first > second` or `second`
+         *     exceeds the latest checkpoint's tree size.
          */
         get: operations["getAuditConsistencyProof"];
         put?: never;
@@ -547,7 +551,11 @@ export interface paths {
          *     the entries and their leaves, the checkpoints covering them with their CMS signatures
          *     (`.p7s`) and RFC 3161 timestamp responses (`.tsr`), the certificates needed to verify
          *     them, inclusion and consistency proofs, and a README with the `openssl` commands.
-         *     `lienthong audit verify <bundle>` checks all of it offline.
+         *     `lienthong audit verify <bundle>` checks all of it offline. Inclusion proofs are against
+         *     the latest checkpoint; the checkpoints whose size falls in (`from`, `to`] and the first
+         *     timestamped one covering `to` are included, with consistency proofs between consecutive
+         *     ones. At most 100,000 entries per bundle (400 otherwise); 404 while the log has no
+         *     checkpoint.
          */
         get: operations["exportAudit"];
         put?: never;
@@ -568,8 +576,8 @@ export interface paths {
         /**
          * State of each national system
          * @description For each national system: circuit-breaker state, recent error rate and latency, calls in
-         *     flight and when its pinned certificate expires. Figures are this gateway process's own
-         *     (breakers are per process).
+         *     flight and when the certificate it last signed with expires. Figures are this gateway
+         *     process's own (breakers are per process).
          */
         get: operations["listUpstreams"];
         put?: never;
@@ -1471,7 +1479,7 @@ export interface components {
             checkpoint: string;
             /** @description Detached CMS signature (DER, base64) over `checkpoint`, by the gateway certificate. */
             signature: string;
-            /** @description RFC 3161 timestamp token (DER, base64) over `signature`; null until the TSA answers. */
+            /** @description RFC 3161 timestamp token (DER, base64) over `checkpoint`; null until the TSA answers. */
             timestamp: string | null;
             /** Format: date-time */
             timestampedAt: string | null;
@@ -1516,7 +1524,17 @@ export interface components {
             /** @description HTTP status of the answer. */
             status: number;
             latencyMs: number;
+            /** @description Every call made to national systems for this exchange, including refused and rejected ones. */
+            upstreamCalls?: components["schemas"]["AuditUpstreamCall"][];
             leafHash: components["schemas"]["Base64Hash"];
+        };
+        AuditUpstreamCall: {
+            /** @description National system called. */
+            upstream: string;
+            outcome: components["schemas"]["AuditOutcome"];
+            /** @description The error code when the call did not succeed. */
+            code: string | null;
+            latencyMs: number;
         };
         AuditEntryWithLeaf: components["schemas"]["AuditEntry"] & {
             /** @description The canonical JSON that was hashed into the tree. */
@@ -2812,9 +2830,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listAuditEntries: {
@@ -2835,6 +2853,16 @@ export interface operations {
                  * @example verifyCitizen
                  */
                 operation?: string;
+                /**
+                 * @description Only entries of this calling client (its configured id).
+                 * @example motcua-sonla
+                 */
+                client?: string;
+                /**
+                 * @description Only entries about this data subject: an ID number, enterprise code, tax code or social insurance code. The gateway matches the keyed hash the log holds (`subjectHash`); the identifier itself is neither stored nor logged.
+                 * @example 014203000123
+                 */
+                subject?: string;
                 /** @description Only entries that involved this national system. */
                 upstream?: components["schemas"]["UpstreamId"];
                 /** @description Only entries with this outcome. */
@@ -2877,7 +2905,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     getAuditEntry: {
@@ -2917,14 +2944,13 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     getAuditInclusionProof: {
         parameters: {
             query?: {
                 /**
-                 * @description Size of the tree to prove against; a size for which a checkpoint was signed.
+                 * @description Size of the tree to prove against: any size up to the latest checkpoint's (compare the root with a signed checkpoint of that size).
                  * @example 184223
                  */
                 treeSize?: number;
@@ -2963,7 +2989,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     getAuditConsistencyProof: {
@@ -3007,7 +3032,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     exportAudit: {
@@ -3050,9 +3074,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listUpstreams: {

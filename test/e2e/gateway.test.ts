@@ -161,10 +161,12 @@ describe('the rest of the contract', () => {
     expect(planned.status).toBe(501);
     expect((await problem(planned)).code).toBe('NOT_IMPLEMENTED');
 
-    for (const [path, key] of [['/v1/audit/checkpoint', KEYS.auditor]] as const) {
-      const res = await gw.fetch(path, { key });
-      expect(res.status, path).toBe(501);
-    }
+    const events = await gw.fetch('/v1/dossiers/H52.101.114-261127-0001/events', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'status', status: 2, at: '2026-11-27T09:00:00+07:00' }),
+    });
+    expect(events.status).toBe(501);
 
     const invalid = await gw.fetch('/v1/citizens/verify', {
       method: 'POST',

@@ -1,0 +1,263 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { certificates, createTestLog, otherCredentials, roots, type TestLog } from '../../test/helpers/audit-log.ts';
+import { GatewayError } from '../errors/gateway-error.ts';
+import { signDetached } from '../signing/cms.ts';
+import { readCertificates } from '../signing/trust-store.ts';
+import { sample } from '../signing/material.ts';
+import { BundleError, MAX_BUNDLE_ENTRIES, exportBundle, planExport, stripFolder, summaryLine, verifyBundle, type Manifest } from './bundle.ts';
+import type { AuditStore } from './store.ts';
+import { readTar } from './tar.ts';
+
+let log: TestLog;
+// Checkpoints at 4, 11, 30, 45, 64, 90 (timestamped: 11, 45, 90).
+const BATCHES: [number, boolean][] = [
+  [4, false],
+  [7, true],
+  [19, false],
+  [15, true],
+  [19, false],
+  [26, true],
+];
+
+beforeAll(async () => {
+  log = await createTestLog();
+  for (const [n, timestamp] of BATCHES) await log.append(n, { timestamp });
+});
+afterAll(() => log.close());
+
+async function exported(range: { from?: number; to?: number } = {}): Promise<Map<string, Buffer>> {
+  const plan = await planExport(log.audit, range);
+  const chunks: Buffer[] = [];
+  for await (const chunk of await exportBundle(log.audit, plan, certificates)) chunks.push(chunk);
+  const files = readTar(Buffer.concat(chunks));
+  expect([...files.keys()].every((p) => p.startsWith(`${plan.name}/`))).toBe(true);
+  return stripFolder(files);
+}
+
+const verify = (files: Map<string, Buffer>) => verifyBundle(files, { roots });
+
+async function rejects(files: Map<string, Buffer>, subject: string, message: RegExp): Promise<void> {
+  const err = await verify(files).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `expected ${subject} to be refused`).toBeInstanceOf(BundleError);
+  expect((err as BundleError).subject).toBe(subject);
+  expect((err as BundleError).message).toMatch(message);
+}
+
+const lines = (files: Map<string, Buffer>, name: string) => files.get(name)!.toString('utf8').split('\n').slice(0, -1);
+const withLines = (files: Map<string, Buffer>, name: string, edited: string[]) => new Map(files).set(name, Buffer.from(edited.map((l) => l + '\n').join('')));
+
+describe('the export bundle', () => {
+  let full: Map<string, Buffer>;
+  beforeAll(async () => {
+    full = await exported();
+  });
+
+  it('holds the entries, checkpoints, certificates, proofs and a README', () => {
+    const manifest = JSON.parse(full.get('manifest.json')!.toString()) as Manifest;
+    expect(manifest).toMatchObject({ format: 'lienthong-audit-bundle/1', from: 0, to: 90, treeSize: 90 });
+    expect(manifest.checkpoints.map((c) => c.treeSize)).toEqual([4, 11, 30, 45, 64, 90]);
+    expect([...full.keys()].sort()).toEqual(
+      [
+        'README.md',
+        'manifest.json',
+        'entries.jsonl',
+        'certs/gateway.pem',
+        'certs/root-ca.pem',
+        'certs/ca-bundle.pem',
+        'certs/tsa.pem',
+        'proofs/inclusion.jsonl',
+        'proofs/consistency.jsonl',
+        ...[4, 11, 30, 45, 64, 90].flatMap((n) => [`checkpoints/${n}.txt`, `checkpoints/${n}.p7s`]),
+        ...[11, 45, 90].map((n) => `checkpoints/${n}.tsr`),
+      ].sort(),
+    );
+    expect(lines(full, 'entries.jsonl')).toHaveLength(90);
+    expect(lines(full, 'proofs/inclusion.jsonl')).toHaveLength(90);
+    expect(lines(full, 'proofs/consistency.jsonl')).toHaveLength(5);
+    const readme = full.get('README.md')!.toString();
+    expect(readme).toContain('openssl cms -verify -binary -inform DER -in checkpoints/90.p7s -content checkpoints/90.txt -CAfile certs/ca-bundle.pem -purpose any');
+    expect(readme).toContain('openssl ts -verify -data checkpoints/90.txt -in checkpoints/90.tsr -CAfile certs/ca-bundle.pem -untrusted certs/tsa.pem');
+    expect(readme).toContain('lienthong audit verify lienthong-audit-0-90.tar.gz --root certs/root-ca.pem');
+    const tsa = readCertificates(sample('tsa.pem'))[0]!;
+    expect(full.get('certs/tsa.pem')!.toString()).toContain(tsa.toString().trim());
+  });
+
+  it('verifies, recomputing the root from the entries when it starts at 0', async () => {
+    const summary = await verify(full);
+    expect(summary).toMatchObject({ from: 0, to: 90, entries: 90, treeSize: 90, checkpoints: 6, timestamped: 3, consistencyProofs: 5, rootFromEntries: true });
+    expect(summaryLine(summary)).toMatch(/^bundle OK: entries 0\.\.89 \(90\)/);
+  });
+
+  it('verifies a middle range from the inclusion proofs, with the checkpoints in range and the latest', async () => {
+    const files = await exported({ from: 20, to: 50 });
+    const manifest = JSON.parse(files.get('manifest.json')!.toString()) as Manifest;
+    expect(manifest.checkpoints.map((c) => c.treeSize)).toEqual([30, 45, 90]);
+    expect(await verify(files)).toMatchObject({ from: 20, to: 50, entries: 30, treeSize: 90, rootFromEntries: false });
+  });
+
+  it('adds the first timestamped checkpoint covering the range, to date its entries', async () => {
+    const files = await exported({ from: 1, to: 5 });
+    const manifest = JSON.parse(files.get('manifest.json')!.toString()) as Manifest;
+    expect(manifest.checkpoints).toEqual([
+      { treeSize: 4, timestamped: false },
+      { treeSize: 11, timestamped: true },
+      { treeSize: 90, timestamped: true },
+    ]);
+    expect(await verify(files)).toMatchObject({ from: 1, to: 5, entries: 4, checkpoints: 3, timestamped: 2, consistencyProofs: 2 });
+  });
+
+  it('refuses impossible ranges and oversized exports before anything is sent', async () => {
+    const field = async (range: { from?: number; to?: number }, store: AuditStore = log.audit) => {
+      const err = await planExport(store, range).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GatewayError);
+      expect((err as GatewayError).code).toBe('VALIDATION_FAILED');
+      return (err as GatewayError).errors?.[0]?.field;
+    };
+    expect(await field({ to: 91 })).toBe('query.to');
+    expect(await field({ from: 50, to: 50 })).toBe('query.from');
+    expect(await field({ from: 90 })).toBe('query.from');
+    const huge = { ...log.audit, latestCheckpoint: async () => ({ ...(await log.audit.latestCheckpoint())!, treeSize: MAX_BUNDLE_ENTRIES + 5 }) };
+    expect(await field({ from: 0 }, huge)).toBe('query.to');
+    const empty = await createTestLog();
+    const err = await planExport(empty.audit, {}).catch((e: unknown) => e);
+    await empty.close();
+    expect((err as GatewayError).code).toBe('ROUTE_NOT_FOUND');
+  });
+
+  it('keeps at most 1,000 checkpoints, every timestamped one among them', async () => {
+    const latest = (await log.audit.latestCheckpoint())!;
+    const record = (treeSize: number) => ({ ...latest, treeSize, timestampReply: treeSize % 10 === 0 ? Buffer.from('x') : null });
+    const busy: AuditStore = {
+      ...log.audit,
+      latestCheckpoint: async () => record(5_001),
+      checkpointSizes: async (min, max) => Array.from({ length: max - min + 1 }, (_, i) => ({ treeSize: min + i, timestamped: (min + i) % 10 === 0 })),
+      checkpoints: async (sizes) => [...sizes].sort((a, b) => a - b).map(record),
+      firstTimestampedCheckpoint: async () => record(5_000),
+    };
+    const plan = await planExport(busy, { from: 0, to: 4_000 });
+    const sizes = plan.checkpoints.map((c) => c.treeSize);
+    expect(sizes.length).toBe(1_000);
+    expect(sizes).toEqual([...sizes].sort((a, b) => a - b));
+    expect(new Set(sizes).size).toBe(sizes.length);
+    for (let n = 10; n <= 4_000; n += 10) expect(sizes).toContain(n);
+    expect(sizes.slice(-2)).toEqual([5_000, 5_001]);
+  });
+
+  describe('detects tampering', () => {
+    it('a changed byte in an entry', async () => {
+      const edited = lines(full, 'entries.jsonl');
+      edited[5] = edited[5]!.replace('status\\":', 'status\\":9');
+      expect(edited[5]).not.toBe(lines(full, 'entries.jsonl')[5]);
+      await rejects(withLines(full, 'entries.jsonl', edited), 'entry 5', /leaf hash does not match the leaf/);
+      const raw = Buffer.from(full.get('entries.jsonl')!);
+      const at = raw.indexOf('"leaf":', raw.indexOf('"index":17,')) + 9;
+      raw[at] = raw[at]! ^ 0x20;
+      await rejects(new Map(full).set('entries.jsonl', raw), 'entry 17', /./);
+    });
+
+    it('a changed leaf with its hashes recomputed', async () => {
+      const { leafHash } = await import('./merkle.ts');
+      const entries = lines(full, 'entries.jsonl');
+      const proofs = lines(full, 'proofs/inclusion.jsonl');
+      const entry = JSON.parse(entries[12]!) as { index: number; leaf: string; leafHash: string };
+      entry.leaf = entry.leaf.replace('"outcome":"', '"outcome":"x');
+      entry.leafHash = leafHash(Buffer.from(entry.leaf)).toString('base64');
+      entries[12] = JSON.stringify(entry);
+      const proof = JSON.parse(proofs[12]!) as { leafHash: string };
+      proof.leafHash = entry.leafHash;
+      proofs[12] = JSON.stringify(proof);
+      await rejects(withLines(withLines(full, 'entries.jsonl', entries), 'proofs/inclusion.jsonl', proofs), 'entry 12', /inclusion proof does not lead to the root/);
+    });
+
+    it('a dropped entry', async () => {
+      const edited = lines(full, 'entries.jsonl');
+      edited.splice(7, 1);
+      await rejects(withLines(full, 'entries.jsonl', edited), 'entry 7', /missing/);
+    });
+
+    it('two swapped entries, by line or by content', async () => {
+      const edited = lines(full, 'entries.jsonl');
+      [edited[3], edited[9]] = [edited[9]!, edited[3]!];
+      await rejects(withLines(full, 'entries.jsonl', edited), 'entry 3', /out of order|missing/);
+      const renumbered = lines(full, 'entries.jsonl').map((l) => JSON.parse(l) as { index: number });
+      [renumbered[3]!.index, renumbered[9]!.index] = [9, 3];
+      const swapped = [...renumbered];
+      [swapped[3], swapped[9]] = [renumbered[9]!, renumbered[3]!];
+      await rejects(withLines(full, 'entries.jsonl', swapped.map((e) => JSON.stringify(e))), 'entry 3', /inclusion proof/);
+    });
+
+    it('a truncated tail', async () => {
+      const edited = lines(full, 'entries.jsonl').slice(0, 85);
+      await rejects(withLines(full, 'entries.jsonl', edited), 'entry 85', /missing: entries.jsonl ends there/);
+      const cut = full.get('entries.jsonl')!.subarray(0, full.get('entries.jsonl')!.length - 40);
+      await rejects(new Map(full).set('entries.jsonl', cut), 'entry 89', /not an entry/);
+    });
+
+    it('a checkpoint signed by another key', async () => {
+      const body = full.get('checkpoints/45.txt')!;
+      const forged = await signDetached(body, otherCredentials);
+      await rejects(new Map(full).set('checkpoints/45.p7s', forged), 'checkpoint 45', /not by the gateway certificate/);
+    });
+
+    it('a changed timestamp byte', async () => {
+      const tsr = Buffer.from(full.get('checkpoints/11.tsr')!);
+      tsr[tsr.length - 5] = tsr[tsr.length - 5]! ^ 0x01;
+      await rejects(new Map(full).set('checkpoints/11.tsr', tsr), 'checkpoint 11', /timestamp \(11\.tsr\) does not verify/);
+    });
+
+    it('a changed checkpoint text, a missing checkpoint, a broken consistency proof, a foreign root', async () => {
+      const [origin, size, root] = full.get('checkpoints/30.txt')!.toString().split('\n');
+      const text = `${origin}\n${size}\n${root!.startsWith('A') ? 'B' : 'A'}${root!.slice(1)}\n`;
+      await rejects(new Map(full).set('checkpoints/30.txt', Buffer.from(text)), 'checkpoint 30', /does not verify/);
+      const missing = new Map(full);
+      missing.delete('checkpoints/64.txt');
+      await rejects(missing, 'checkpoint 64', /listed in manifest.json but/);
+      const unstamped = new Map(full);
+      unstamped.delete('checkpoints/45.tsr');
+      await rejects(unstamped, 'checkpoint 45', /45\.tsr is missing/);
+      const consistency = lines(full, 'proofs/consistency.jsonl');
+      const proof = JSON.parse(consistency[2]!) as { proof: string[] };
+      proof.proof.reverse();
+      consistency[2] = JSON.stringify(proof);
+      await rejects(withLines(full, 'proofs/consistency.jsonl', consistency), 'checkpoint 45', /consistency proof from checkpoint 30 does not verify/);
+      const err = await verifyBundle(full, { roots: readCertificates(sample('tax.pem')) }).catch((e: unknown) => e);
+      expect((err as BundleError).subject).toBe('checkpoint 4');
+    });
+  });
+
+  it("passes the README's openssl commands, which fail on a changed checkpoint", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lienthong-bundle-'));
+    for (const [name, content] of full) {
+      mkdirSync(dirname(join(dir, name)), { recursive: true });
+      writeFileSync(join(dir, name), content);
+    }
+    const commands = full
+      .get('README.md')!
+      .toString()
+      .split('\n')
+      .filter((l) => l.startsWith('openssl '));
+    expect(commands).toHaveLength(2);
+    for (const command of commands) {
+      const run = spawnSync('sh', ['-c', command], { cwd: dir, encoding: 'utf8' });
+      expect(run.status, `${command}\n${run.stderr}`).toBe(0);
+    }
+    const loop = full.get('README.md')!.toString().split('```sh\nfor ')[1]!.split('```')[0]!;
+    expect(execFileSync('sh', ['-c', `for ${loop}`], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).not.toMatch(/BAD/);
+    const leafLine = full.get('README.md')!.toString().split('\n').find((l) => l.startsWith('head -n 1 entries.jsonl'))!;
+    const first = JSON.parse(lines(full, 'entries.jsonl')[0]!) as { leafHash: string };
+    expect(execFileSync('sh', ['-c', leafLine], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()).toBe(first.leafHash);
+
+    writeFileSync(join(dir, 'checkpoints/90.txt'), full.get('checkpoints/90.txt')!.toString().replace('\n90\n', '\n91\n'));
+    for (const command of commands) {
+      const run = spawnSync('sh', ['-c', command], { cwd: dir, encoding: 'utf8' });
+      expect(run.status, command).not.toBe(0);
+    }
+  });
+});

@@ -1,0 +1,634 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { canonicalize } from 'json-canonicalize';
+import * as pkijs from 'pkijs';
+import { GatewayError } from '../errors/gateway-error.ts';
+import { verifyDetached } from '../signing/cms.ts';
+import { parseTimestampResponse, verifyTimestamp } from '../signing/tsa.ts';
+import { createTrustStore, parseCertificates, type TrustStore } from '../signing/trust-store.ts';
+import { HASH_SIZE, MerkleAccumulator, inclusionProof, inclusionProofNodeIds, leafHash, rangeNodeIds, rangeRoot, verifyConsistency, verifyInclusion, type NodeId } from './merkle.ts';
+import type { AuditStore, CheckpointRecord } from './store.ts';
+import { readTar, tarStream, type TarMember } from './tar.ts';
+
+/**
+ * The audit export bundle: evidence an auditor checks offline with `lienthong audit verify` or
+ * plain `openssl`. Layout (inside one top-level folder `lienthong-audit-<from>-<to>/`):
+ *
+ *   README.md                      what is inside and the exact commands
+ *   manifest.json                  format, origin, range, the bundle's checkpoint, checkpoint list
+ *   entries.jsonl                  {"index","leafHash","leaf"} per entry, from..to-1
+ *   checkpoints/<size>.txt         C2SP checkpoint text, exactly the bytes signed
+ *   checkpoints/<size>.p7s         detached CMS signature (DER) by the gateway certificate
+ *   checkpoints/<size>.tsr         RFC 3161 TimeStampResp (DER) over the .txt, when there is one
+ *   certs/gateway.pem              the gateway signing certificate and its intermediates
+ *   certs/root-ca.pem              the root(s) the gateway was configured with
+ *   certs/ca-bundle.pem            roots and intermediates, for `openssl -CAfile`
+ *   certs/tsa.pem                  the time-stamping authority's certificate (with timestamps only)
+ *   proofs/inclusion.jsonl         one InclusionProof per entry against the bundle's checkpoint
+ *   proofs/consistency.jsonl       ConsistencyProofs between consecutive checkpoints of the bundle
+ *
+ * The bundle's checkpoint is the latest one when the export starts (it covers `to`); the other
+ * checkpoints are those whose size falls in (from, to], plus the first timestamped one covering
+ * `to` (which dates every entry of the range). Proof objects have the API's shapes.
+ */
+
+export const BUNDLE_FORMAT = 'lienthong-audit-bundle/1';
+export const MAX_BUNDLE_ENTRIES = 100_000;
+/** Checkpoints in range beyond this are thinned: timestamped ones are kept first. */
+export const MAX_BUNDLE_CHECKPOINTS = 1_000;
+
+/** Certificates the gateway was configured with, copied into `certs/`. */
+export interface BundleCertificates {
+  /** The gateway's checkpoint-signing certificate, then its intermediates. */
+  signer: readonly X509Certificate[];
+  /** The trusted root(s). */
+  roots: readonly X509Certificate[];
+  /** Further intermediates (e.g. the TSA's issuing CA). */
+  intermediates?: readonly X509Certificate[];
+  /** The TSA certificate; when absent it is taken from the timestamp tokens. */
+  tsa?: readonly X509Certificate[];
+}
+
+export interface ExportPlan {
+  from: number;
+  to: number;
+  /** The bundle's checkpoint: every inclusion proof is against its tree. */
+  anchor: CheckpointRecord;
+  /** All checkpoints of the bundle, ascending, the anchor last. */
+  checkpoints: CheckpointRecord[];
+  /** Top-level folder and file name stem: lienthong-audit-<from>-<to>. */
+  name: string;
+}
+
+export interface Manifest {
+  format: string;
+  origin: string;
+  from: number;
+  to: number;
+  treeSize: number;
+  rootHash: string;
+  checkpoints: { treeSize: number; timestamped: boolean }[];
+  createdAt: string;
+}
+
+const b64 = (hash: Buffer) => hash.toString('base64');
+
+function invalid(field: string, message: string): GatewayError {
+  return new GatewayError('VALIDATION_FAILED', { detail: `${field} ${message}`, errors: [{ field, message }] });
+}
+
+/** Keeps every timestamped checkpoint (up to the cap), then spreads the others evenly. */
+function thin<T extends { timestamped: boolean }>(list: T[], max: number): T[] {
+  if (list.length <= max) return list;
+  const stamped = list.filter((c) => c.timestamped);
+  if (stamped.length >= max) return stamped.slice(stamped.length - max);
+  const others = list.filter((c) => !c.timestamped);
+  const room = max - stamped.length;
+  const picked = Array.from({ length: room }, (_, i) => others[Math.floor(((i + 1) * others.length) / room) - 1]!);
+  return [...stamped, ...picked];
+}
+
+/** Checks the range and picks the checkpoints; throws 400/404 GatewayErrors before anything is sent. */
+export async function planExport(store: AuditStore, query: { from?: number | undefined; to?: number | undefined }): Promise<ExportPlan> {
+  const anchor = await store.latestCheckpoint();
+  if (!anchor || anchor.treeSize === 0) throw new GatewayError('ROUTE_NOT_FOUND', { detail: 'the exchange log has no signed checkpoint yet: nothing to export' });
+  const from = query.from ?? 0;
+  const to = query.to ?? anchor.treeSize;
+  if (to > anchor.treeSize) throw invalid('query.to', `must not exceed the latest checkpoint's tree size (${anchor.treeSize})`);
+  if (from >= to) throw invalid('query.from', `must be below to (${to})`);
+  if (to - from > MAX_BUNDLE_ENTRIES) throw invalid('query.to', `a bundle holds at most ${MAX_BUNDLE_ENTRIES} entries: export from ${from} to ${from + MAX_BUNDLE_ENTRIES} and continue from there`);
+  const inRange = (await store.checkpointSizes(from + 1, to)).filter((c) => c.treeSize !== anchor.treeSize);
+  const chosen = thin(inRange, MAX_BUNDLE_CHECKPOINTS - 2).map((c) => c.treeSize);
+  const checkpoints = await store.checkpoints(chosen);
+  // The first timestamp covering the whole range dates every entry in it.
+  const stamped = await store.firstTimestampedCheckpoint(to);
+  if (stamped && stamped.treeSize !== anchor.treeSize && !chosen.includes(stamped.treeSize)) checkpoints.push(stamped);
+  checkpoints.push(anchor);
+  return { from, to, anchor, checkpoints, name: `lienthong-audit-${from}-${to}` };
+}
+
+/** Certificates carried in a TimeStampResp's token (the TSA's, when it was asked for). */
+function tokenCertificates(reply: Buffer): X509Certificate[] {
+  try {
+    const token = parseTimestampResponse(reply).token;
+    if (!token) return [];
+    const contentInfo = pkijs.ContentInfo.fromBER(new Uint8Array(token));
+    const signedData = new pkijs.SignedData({ schema: contentInfo.content });
+    return (signedData.certificates ?? [])
+      .filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate)
+      .map((c) => new X509Certificate(Buffer.from(c.toSchema().toBER(false))));
+  } catch {
+    return [];
+  }
+}
+
+function uniqueCertificates(certs: Iterable<X509Certificate>): X509Certificate[] {
+  const seen = new Map<string, X509Certificate>();
+  for (const cert of certs) if (!seen.has(cert.fingerprint256)) seen.set(cert.fingerprint256, cert);
+  return [...seen.values()];
+}
+
+const pem = (certs: readonly X509Certificate[]) => Buffer.from(certs.map((c) => c.toString().trim() + '\n').join(''));
+
+function certificateFiles(plan: ExportPlan, certificates: BundleCertificates): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const tsa = certificates.tsa?.length
+    ? [...certificates.tsa]
+    : uniqueCertificates(plan.checkpoints.flatMap((c) => (c.timestampReply ? tokenCertificates(c.timestampReply) : []))).filter((c) => !c.ca);
+  const intermediates = uniqueCertificates([...certificates.signer.slice(1), ...(certificates.intermediates ?? [])]).filter((c) => c.subject !== c.issuer);
+  files.set('certs/gateway.pem', pem(certificates.signer));
+  files.set('certs/root-ca.pem', pem(certificates.roots));
+  files.set('certs/ca-bundle.pem', pem(uniqueCertificates([...certificates.roots, ...intermediates])));
+  if (tsa.length > 0 && plan.checkpoints.some((c) => c.timestampReply)) files.set('certs/tsa.pem', pem(tsa));
+  return files;
+}
+
+function readme(plan: ExportPlan, certificates: BundleCertificates): string {
+  const n = plan.anchor.treeSize;
+  const stamped = plan.checkpoints.filter((c) => c.timestampReply);
+  const lastStamped = stamped[stamped.length - 1];
+  const signer = certificates.signer[0];
+  const lines = [
+    `# Exchange-log evidence: entries ${plan.from} to ${plan.to - 1}`,
+    '',
+    `Exported from the Liên thông gateway's exchange log \`${plan.anchor.origin}\`. Every entry is one`,
+    'exchange with a national system; its `leaf` is the RFC 8785 canonical JSON hashed into an RFC 9162',
+    'Merkle tree (leaf hash = SHA-256(0x00 || leaf as UTF-8), base64). Checkpoints are C2SP checkpoint',
+    'texts (origin, tree size, base64 root hash) signed by the gateway certificate (CMS, `.p7s`) and',
+    'timestamped by an RFC 3161 authority (`.tsr`) where a timestamp was obtained.',
+    '',
+    `The bundle's checkpoint is tree size ${n}: \`proofs/inclusion.jsonl\` proves each entry in that tree,`,
+    '`proofs/consistency.jsonl` proves that each checkpoint of this bundle is a prefix of the next one.',
+    '',
+    '## Contents',
+    '',
+    '| file | what it is |',
+    '|---|---|',
+    '| `manifest.json` | format, origin, range, the bundle checkpoint and the list of checkpoints |',
+    `| \`entries.jsonl\` | ${plan.to - plan.from} entries, one JSON object per line: \`index\`, \`leafHash\`, \`leaf\` |`,
+    `| \`checkpoints/<size>.txt\`, \`.p7s\`, \`.tsr\` | ${plan.checkpoints.length} checkpoint(s): ${plan.checkpoints.map((c) => c.treeSize).join(', ')} |`,
+    '| `certs/gateway.pem` | the gateway signing certificate and its intermediates |',
+    '| `certs/root-ca.pem` | the root certificate(s) the gateway was configured with |',
+    '| `certs/ca-bundle.pem` | roots and intermediates, for `openssl -CAfile` |',
+    ...(stamped.length > 0 ? ['| `certs/tsa.pem` | the time-stamping authority certificate |'] : []),
+    '| `proofs/inclusion.jsonl` | an inclusion proof (`index`, `treeSize`, `leafHash`, `auditPath`, `rootHash`) per entry |',
+    '| `proofs/consistency.jsonl` | consistency proofs (`first`, `second`, `proof`, `firstRoot`, `secondRoot`) |',
+    '',
+    '## Check everything',
+    '',
+    'Compare `certs/root-ca.pem` with the root certificate you obtained independently (or pass yours to',
+    '`--root`), then:',
+    '',
+    '```sh',
+    `lienthong audit verify ${plan.name}.tar.gz --root certs/root-ca.pem`,
+    '```',
+    '',
+    'It recomputes every leaf hash, the roots (from the entries when the bundle starts at index 0, from',
+    'the inclusion proofs otherwise), checks every inclusion and consistency proof, every CMS signature',
+    '(chained to the root, by the certificate in `certs/gateway.pem`) and every timestamp (chained to the',
+    'root, timeStamping key usage). It exits 0 with a one-line summary, or non-zero naming the first bad',
+    'entry or checkpoint.',
+    '',
+    '## Check the signatures with OpenSSL',
+    '',
+    'Run these in this folder. The signature of the bundle checkpoint:',
+    '',
+    '```sh',
+    `openssl cms -verify -binary -inform DER -in checkpoints/${n}.p7s -content checkpoints/${n}.txt -CAfile certs/ca-bundle.pem -purpose any`,
+    '```',
+    '',
+    ...(lastStamped
+      ? [
+          `The timestamp of checkpoint ${lastStamped.treeSize}:`,
+          '',
+          '```sh',
+          `openssl ts -verify -data checkpoints/${lastStamped.treeSize}.txt -in checkpoints/${lastStamped.treeSize}.tsr -CAfile certs/ca-bundle.pem -untrusted certs/tsa.pem`,
+          '```',
+          '',
+          'OpenSSL may warn that `certs/tsa.pem` is not a CA certificate: it is the TSA itself, as expected.',
+          '',
+        ]
+      : ['No checkpoint of this bundle carries a timestamp yet.', '']),
+    'All checkpoints at once:',
+    '',
+    '```sh',
+    'for t in checkpoints/*.txt; do n=${t%.txt}',
+    '  openssl cms -verify -binary -inform DER -in $n.p7s -content $t -CAfile certs/ca-bundle.pem -purpose any -out /dev/null || echo "BAD SIGNATURE: $t"',
+    '  [ -f $n.tsr ] && { openssl ts -verify -data $t -in $n.tsr -CAfile certs/ca-bundle.pem -untrusted certs/tsa.pem >/dev/null || echo "BAD TIMESTAMP: $t"; }',
+    'done',
+    '```',
+    '',
+    'Recompute one leaf hash (here the first entry) and compare it with its `leafHash`:',
+    '',
+    '```sh',
+    "head -n 1 entries.jsonl | jq -j .leaf | (printf '\\000'; cat) | openssl dgst -sha256 -binary | base64",
+    '```',
+    '',
+    ...(signer ? [`Checkpoints are signed by \`${signer.subject.replaceAll('\n', ', ')}\` (SHA-256 fingerprint ${signer.fingerprint256}).`, ''] : []),
+  ];
+  return lines.join('\n');
+}
+
+const line = (value: unknown) => Buffer.from(JSON.stringify(value) + '\n');
+
+/** A member whose size is measured by a first pass over its (re-creatable) content. */
+async function measured(name: string, chunks: () => AsyncIterable<Buffer>, mtime: Date): Promise<TarMember> {
+  let size = 0;
+  for await (const chunk of chunks()) size += chunk.length;
+  return { name, size, content: chunks, mtime };
+}
+
+/**
+ * The bundle as an uncompressed tar stream (pipe it through gzip). Everything that can fail
+ * because of the data is read before the first chunk; the entries and proofs are then streamed
+ * page by page, so memory stays bounded by the tree nodes the proofs need.
+ */
+export async function exportBundle(store: AuditStore, plan: ExportPlan, certificates: BundleCertificates): Promise<AsyncGenerator<Buffer>> {
+  const now = new Date();
+  const { from, to, anchor } = plan;
+  const size = anchor.treeSize;
+
+  // Every node the inclusion proofs need, fetched once (by ranges of nearby indexes).
+  const needed = new Map<string, NodeId>();
+  const want = (id: NodeId) => needed.set(`${id.level}:${id.index}`, id);
+  for (let i = from; i < to; i++) {
+    want({ level: 0, index: i });
+    for (const id of inclusionProofNodeIds(i, size)) want(id);
+    // ~1 s of work for 100,000 entries: let other requests through now and then.
+    if ((i - from) % 2000 === 1999) await new Promise((resolve) => setImmediate(resolve));
+  }
+  for (const id of rangeNodeIds(0, size)) want(id);
+  const getNode = await store.nodes([...needed.values()]);
+  needed.clear();
+  const rootHash = rangeRoot(0, size, getNode);
+
+  const consistency: Buffer[] = [];
+  for (let i = 1; i < plan.checkpoints.length; i++) {
+    const proof = await store.consistencyProof(plan.checkpoints[i - 1]!.treeSize, plan.checkpoints[i]!.treeSize);
+    consistency.push(line({ first: proof.first, second: proof.second, proof: proof.proof.map(b64), firstRoot: b64(proof.firstRoot), secondRoot: b64(proof.secondRoot) }));
+  }
+
+  const manifest: Manifest = {
+    format: BUNDLE_FORMAT,
+    origin: anchor.origin,
+    from,
+    to,
+    treeSize: size,
+    rootHash: b64(anchor.rootHash),
+    checkpoints: plan.checkpoints.map((c) => ({ treeSize: c.treeSize, timestamped: c.timestampReply !== null })),
+    createdAt: now.toISOString(),
+  };
+
+  async function* entryLines(): AsyncGenerator<Buffer> {
+    let batch: Buffer[] = [];
+    for await (const entry of store.entries(from, to)) {
+      batch.push(line({ index: entry.index, leafHash: b64(entry.leafHash), leaf: entry.leaf }));
+      if (batch.length === 500) {
+        yield Buffer.concat(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield Buffer.concat(batch);
+  }
+  async function* proofLines(): AsyncGenerator<Buffer> {
+    let batch: Buffer[] = [];
+    for (let i = from; i < to; i++) {
+      const auditPath = inclusionProof(i, size, getNode);
+      batch.push(line({ index: i, treeSize: size, leafHash: b64(getNode(0, i)), auditPath: auditPath.map(b64), rootHash: b64(rootHash) }));
+      if (batch.length === 500) {
+        yield Buffer.concat(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield Buffer.concat(batch);
+  }
+
+  const dir = `${plan.name}/`;
+  const file = (name: string, content: Buffer): TarMember => ({ name: dir + name, size: content.length, content, mtime: now });
+  const small: TarMember[] = [
+    { name: dir, size: 0, mtime: now },
+    file('README.md', Buffer.from(readme(plan, certificates))),
+    file('manifest.json', Buffer.from(JSON.stringify(manifest, null, 2) + '\n')),
+    { name: `${dir}checkpoints/`, size: 0, mtime: now },
+  ];
+  for (const c of plan.checkpoints) {
+    small.push(file(`checkpoints/${c.treeSize}.txt`, Buffer.from(c.body, 'utf8')));
+    small.push(file(`checkpoints/${c.treeSize}.p7s`, c.signature));
+    if (c.timestampReply) small.push(file(`checkpoints/${c.treeSize}.tsr`, c.timestampReply));
+  }
+  small.push({ name: `${dir}certs/`, size: 0, mtime: now });
+  for (const [name, content] of certificateFiles(plan, certificates)) small.push(file(name, content));
+  small.push({ name: `${dir}proofs/`, size: 0, mtime: now });
+  small.push(file('proofs/consistency.jsonl', Buffer.concat(consistency)));
+
+  async function* members(): AsyncGenerator<TarMember> {
+    yield* small;
+    yield await measured(`${dir}entries.jsonl`, entryLines, now);
+    yield await measured(`${dir}proofs/inclusion.jsonl`, proofLines, now);
+  }
+  return tarStream(members());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+
+/** The first thing found wrong, naming the entry or checkpoint (`subject`). */
+export class BundleError extends Error {
+  readonly subject: string;
+  constructor(subject: string, message: string) {
+    super(`${subject}: ${message}`);
+    this.name = 'BundleError';
+    this.subject = subject;
+  }
+}
+
+export interface VerifyBundleOptions {
+  /** The roots to chain signatures and timestamps to (the auditor's own copy). */
+  roots: X509Certificate[];
+  /** The certificate that must have signed the checkpoints; default: the first in certs/gateway.pem. */
+  signer?: X509Certificate;
+  /** Judge certificate validity at this time instead of the timestamp's (or now). */
+  at?: Date;
+}
+
+export interface BundleSummary {
+  origin: string;
+  from: number;
+  to: number;
+  entries: number;
+  treeSize: number;
+  rootHash: string;
+  checkpoints: number;
+  timestamped: number;
+  consistencyProofs: number;
+  signer: string;
+  /** The root was recomputed from the entries (bundle starting at 0 and ending at the checkpoint). */
+  rootFromEntries: boolean;
+}
+
+/** The bundle's files by path relative to its folder, from a .tar.gz (or .tar) or an unpacked folder. */
+export function readBundle(path: string): Map<string, Buffer> {
+  let files: Map<string, Buffer>;
+  if (statSync(path).isDirectory()) {
+    files = new Map();
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const full = join(dir, name);
+        if (statSync(full).isDirectory()) walk(full);
+        else files.set(relative(path, full).split(sep).join('/'), readFileSync(full));
+      }
+    };
+    walk(path);
+  } else {
+    const raw = readFileSync(path);
+    let tar: Buffer;
+    try {
+      tar = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
+    } catch (err) {
+      throw new BundleError('bundle', `not a readable gzip file: ${(err as Error).message}`);
+    }
+    try {
+      files = readTar(tar);
+    } catch (err) {
+      throw new BundleError('bundle', (err as Error).message);
+    }
+  }
+  return stripFolder(files);
+}
+
+/** Drops the single top-level folder that every path shares, if there is one. */
+export function stripFolder(files: Map<string, Buffer>): Map<string, Buffer> {
+  if (files.has('manifest.json')) return files;
+  const tops = new Set([...files.keys()].map((p) => p.split('/', 1)[0]!));
+  if (tops.size !== 1 || ![...files.keys()].every((p) => p.includes('/'))) return files;
+  const top = [...tops][0]!;
+  return new Map([...files].map(([p, content]) => [p.slice(top.length + 1), content]));
+}
+
+interface ParsedCheckpoint {
+  origin: string;
+  size: number;
+  root: Buffer;
+}
+
+function parseCheckpointText(text: string, subject: string): ParsedCheckpoint {
+  const lines = text.split('\n');
+  if (lines.length < 4 || lines[lines.length - 1] !== '') throw new BundleError(subject, 'the checkpoint text is not origin, size and root hash on lines of their own');
+  const [origin, sizeText, rootText] = lines as [string, string, string];
+  if (!origin) throw new BundleError(subject, 'the checkpoint has no origin');
+  if (!/^(0|[1-9][0-9]*)$/.test(sizeText) || !Number.isSafeInteger(Number(sizeText))) throw new BundleError(subject, `the tree size ${JSON.stringify(sizeText)} is not a number`);
+  const root = Buffer.from(rootText, 'base64');
+  if (root.length !== HASH_SIZE || root.toString('base64') !== rootText) throw new BundleError(subject, 'the root hash is not base64 of 32 bytes');
+  return { origin, size: Number(sizeText), root };
+}
+
+/** Parsed lines of a JSON Lines file; a line that is not JSON, or is cut off, comes back as `undefined`. */
+function jsonLines(data: Buffer | undefined, file: string): unknown[] {
+  if (data === undefined) throw new BundleError('bundle', `${file} is missing`);
+  const text = data.toString('utf8');
+  if (text === '') return [];
+  const complete = text.endsWith('\n');
+  const lines = (complete ? text.slice(0, -1) : text).split('\n').map((l) => {
+    try {
+      return JSON.parse(l) as unknown;
+    } catch {
+      return undefined;
+    }
+  });
+  if (!complete) lines[lines.length - 1] = undefined;
+  return lines;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function hashField(value: unknown, subject: string, what: string): Buffer {
+  const hash = typeof value === 'string' ? Buffer.from(value, 'base64') : Buffer.alloc(0);
+  if (hash.length !== HASH_SIZE || hash.toString('base64') !== value) throw new BundleError(subject, `${what} is not a base64 SHA-256 hash`);
+  return hash;
+}
+
+function hashList(value: unknown, subject: string, what: string): Buffer[] {
+  if (!Array.isArray(value)) throw new BundleError(subject, `${what} is not a list of hashes`);
+  return value.map((h) => hashField(h, subject, what));
+}
+
+function readManifest(files: Map<string, Buffer>): Manifest {
+  const raw = files.get('manifest.json');
+  if (!raw) throw new BundleError('bundle', 'manifest.json is missing: is this a lienthong audit bundle?');
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new BundleError('bundle', 'manifest.json is not JSON');
+  }
+  if (!isObject(manifest) || manifest.format !== BUNDLE_FORMAT) throw new BundleError('bundle', `manifest.json is not a ${BUNDLE_FORMAT} manifest`);
+  const { from, to, treeSize, checkpoints } = manifest;
+  const sizes = [from, to, treeSize];
+  if (!sizes.every((n) => Number.isSafeInteger(n) && (n as number) >= 0) || !((from as number) < (to as number)) || !((to as number) <= (treeSize as number))) {
+    throw new BundleError('bundle', 'manifest.json has an impossible range');
+  }
+  if (!Array.isArray(checkpoints) || !checkpoints.every((c) => isObject(c) && Number.isSafeInteger(c.treeSize))) throw new BundleError('bundle', 'manifest.json lists no checkpoints');
+  return manifest as unknown as Manifest;
+}
+
+/**
+ * Verifies a bundle completely (see the module comment for what is inside). Throws a BundleError
+ * naming the first bad checkpoint or entry; resolves to a summary when all of it holds.
+ */
+export async function verifyBundle(files: Map<string, Buffer>, options: VerifyBundleOptions): Promise<BundleSummary> {
+  const manifest = readManifest(files);
+  const { from, to } = manifest;
+
+  // Certificates: intermediates from the bundle are only a pool; trust ends at the given roots.
+  const bundleCerts: X509Certificate[] = [];
+  for (const [path, content] of files) {
+    if (!path.startsWith('certs/') || !path.endsWith('.pem')) continue;
+    try {
+      bundleCerts.push(...parseCertificates(content));
+    } catch {
+      throw new BundleError('bundle', `${path} is not a PEM certificate file`);
+    }
+  }
+  const gatewayPem = files.get('certs/gateway.pem');
+  const signer = options.signer ?? (gatewayPem ? parseCertificates(gatewayPem)[0] : undefined);
+  if (!signer) throw new BundleError('bundle', 'certs/gateway.pem is missing: pass the gateway certificate with --signer');
+  const intermediates = uniqueCertificates(bundleCerts.filter((c) => c.ca && c.subject !== c.issuer));
+  let trust: TrustStore;
+  try {
+    trust = createTrustStore({ roots: options.roots, intermediates });
+  } catch (err) {
+    throw new BundleError('bundle', `the roots cannot be used: ${(err as Error).message}`);
+  }
+
+  // Checkpoints: every .txt present must be listed, and the other way round.
+  const present = [...files.keys()].map((p) => /^checkpoints\/(\d+)\.txt$/.exec(p)?.[1]).filter((s): s is string => s !== undefined).map(Number);
+  const listed = manifest.checkpoints.map((c) => c.treeSize);
+  for (const size of listed) if (!present.includes(size)) throw new BundleError(`checkpoint ${size}`, 'listed in manifest.json but checkpoints/' + `${size}.txt is missing`);
+  for (const size of present) if (!listed.includes(size)) throw new BundleError(`checkpoint ${size}`, 'present but not listed in manifest.json');
+  const sizes = [...new Set(listed)].sort((a, b) => a - b);
+  const anchorSize = sizes[sizes.length - 1];
+  if (anchorSize === undefined) throw new BundleError('bundle', 'the bundle holds no checkpoint');
+  if (anchorSize !== manifest.treeSize) throw new BundleError(`checkpoint ${manifest.treeSize}`, 'the bundle checkpoint named in manifest.json is not its largest checkpoint');
+
+  const roots = new Map<number, Buffer>();
+  let origin: string | undefined;
+  let timestamped = 0;
+  for (const size of sizes) {
+    const subject = `checkpoint ${size}`;
+    const text = files.get(`checkpoints/${size}.txt`)!;
+    const parsed = parseCheckpointText(text.toString('utf8'), subject);
+    if (parsed.size !== size) throw new BundleError(subject, `the text says tree size ${parsed.size}`);
+    origin ??= parsed.origin;
+    if (parsed.origin !== origin) throw new BundleError(subject, `origin ${JSON.stringify(parsed.origin)} differs from ${JSON.stringify(origin)}`);
+    let at = options.at;
+    const tsr = files.get(`checkpoints/${size}.tsr`);
+    if (!tsr && manifest.checkpoints.some((c) => c.treeSize === size && c.timestamped)) throw new BundleError(subject, `manifest.json lists a timestamp, but checkpoints/${size}.tsr is missing`);
+    if (tsr) {
+      try {
+        const stamp = await verifyTimestamp(tsr, text, trust, options.at ? { at: options.at } : {});
+        at ??= stamp.genTime;
+        timestamped++;
+      } catch (err) {
+        throw new BundleError(subject, `timestamp (${size}.tsr) does not verify: ${(err as Error).message}`);
+      }
+    }
+    const p7s = files.get(`checkpoints/${size}.p7s`);
+    if (!p7s) throw new BundleError(subject, `checkpoints/${size}.p7s is missing`);
+    let signedBy: X509Certificate;
+    try {
+      signedBy = (await verifyDetached(p7s, text, trust, at ? { at } : {})).signer;
+    } catch (err) {
+      throw new BundleError(subject, `signature (${size}.p7s) does not verify: ${(err as Error).message}`);
+    }
+    if (signedBy.fingerprint256 !== signer.fingerprint256) {
+      throw new BundleError(subject, `signed by "${signedBy.subject.replaceAll('\n', ', ')}", not by the gateway certificate "${signer.subject.replaceAll('\n', ', ')}"`);
+    }
+    roots.set(size, parsed.root);
+  }
+  const anchorRoot = roots.get(anchorSize)!;
+
+  // Consistency between consecutive checkpoints, with the roots from the signed texts.
+  const consistency = new Map<string, Record<string, unknown>>();
+  for (const proof of jsonLines(files.get('proofs/consistency.jsonl'), 'proofs/consistency.jsonl')) {
+    if (isObject(proof)) consistency.set(`${String(proof.first)}-${String(proof.second)}`, proof);
+  }
+  for (let i = 1; i < sizes.length; i++) {
+    const [first, second] = [sizes[i - 1]!, sizes[i]!];
+    const subject = `checkpoint ${second}`;
+    const proof = consistency.get(`${first}-${second}`);
+    if (!proof) throw new BundleError(subject, `no consistency proof from checkpoint ${first}`);
+    if (!verifyConsistency(first, second, roots.get(first)!, roots.get(second)!, hashList(proof.proof, subject, 'the consistency proof'))) {
+      throw new BundleError(subject, `the consistency proof from checkpoint ${first} does not verify: the log was not only appended to`);
+    }
+  }
+
+  // Entries: contiguous indexes, leaf hashes recomputed, each proven in the bundle checkpoint.
+  const entries = jsonLines(files.get('entries.jsonl'), 'entries.jsonl');
+  const proofs = jsonLines(files.get('proofs/inclusion.jsonl'), 'proofs/inclusion.jsonl');
+  const proofByIndex = new Map<number, Record<string, unknown>>();
+  for (const proof of proofs) if (isObject(proof) && typeof proof.index === 'number') proofByIndex.set(proof.index, proof);
+  const accumulator = from === 0 ? new MerkleAccumulator() : undefined;
+  for (let position = 0; position < entries.length; position++) {
+    const expected = from + position;
+    const subject = `entry ${expected}`;
+    const entry = entries[position];
+    if (!isObject(entry) || typeof entry.leaf !== 'string') throw new BundleError(subject, `line ${position + 1} of entries.jsonl is not an entry (JSON with a leaf)`);
+    if (entry.index !== expected) {
+      const found = typeof entry.index === 'number' ? entry.index : NaN;
+      if (found > expected) throw new BundleError(subject, `missing (the next line holds entry ${found})`);
+      throw new BundleError(subject, `out of order: line ${position + 1} holds entry ${String(entry.index)}`);
+    }
+    if (expected >= to) throw new BundleError(subject, `beyond the range ${from}..${to - 1} of manifest.json`);
+    const leafBytes = Buffer.from(entry.leaf, 'utf8');
+    const hash = leafHash(leafBytes);
+    if (!hash.equals(hashField(entry.leafHash, subject, 'leafHash'))) throw new BundleError(subject, 'the leaf hash does not match the leaf: the leaf was changed');
+    let canonical: string | undefined;
+    try {
+      canonical = canonicalize(JSON.parse(entry.leaf));
+    } catch {
+      canonical = undefined;
+    }
+    if (canonical !== entry.leaf) throw new BundleError(subject, 'the leaf is not RFC 8785 canonical JSON');
+    const proof = proofByIndex.get(expected);
+    if (!proof) throw new BundleError(subject, 'no inclusion proof in proofs/inclusion.jsonl');
+    if (proof.treeSize !== anchorSize || !hashField(proof.rootHash, subject, 'rootHash').equals(anchorRoot)) {
+      throw new BundleError(subject, `the inclusion proof is not against checkpoint ${anchorSize}`);
+    }
+    if (!hash.equals(hashField(proof.leafHash, subject, 'the proof leafHash'))) throw new BundleError(subject, 'the inclusion proof is for another leaf');
+    if (!verifyInclusion(hash, expected, anchorSize, hashList(proof.auditPath, subject, 'auditPath'), anchorRoot)) {
+      throw new BundleError(subject, `the inclusion proof does not lead to the root of checkpoint ${anchorSize}`);
+    }
+    if (accumulator) {
+      accumulator.append(hash);
+      const root = roots.get(accumulator.size);
+      if (root && !accumulator.root().equals(root)) throw new BundleError(`checkpoint ${accumulator.size}`, `its root is not the root of entries 0..${accumulator.size - 1}`);
+    }
+  }
+  if (entries.length < to - from) throw new BundleError(`entry ${from + entries.length}`, `missing: entries.jsonl ends there, manifest.json says the bundle runs to ${to - 1}`);
+  if (proofByIndex.size !== entries.length || proofs.length !== entries.length) throw new BundleError('bundle', 'proofs/inclusion.jsonl holds proofs for other entries than entries.jsonl');
+
+  return {
+    origin: origin!,
+    from,
+    to,
+    entries: entries.length,
+    treeSize: anchorSize,
+    rootHash: anchorRoot.toString('base64'),
+    checkpoints: sizes.length,
+    timestamped,
+    consistencyProofs: sizes.length - 1,
+    signer: signer.subject.replaceAll('\n', ', '),
+    rootFromEntries: from === 0 && to === anchorSize,
+  };
+}
+
+/** The one-line summary `lienthong audit verify` prints. */
+export function summaryLine(s: BundleSummary): string {
+  return (
+    `bundle OK: entries ${s.from}..${s.to - 1} (${s.entries}) of ${s.origin} in checkpoint ${s.treeSize} (root ${s.rootHash}` +
+    `${s.rootFromEntries ? ', recomputed from the entries' : ', from the inclusion proofs'}); ` +
+    `${s.checkpoints} checkpoint(s) signed by ${s.signer}, ${s.timestamped} timestamped, ${s.consistencyProofs} consistency proof(s)`
+  );
+}

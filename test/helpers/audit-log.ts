@@ -1,0 +1,136 @@
+import { createHash, randomBytes, type X509Certificate } from 'node:crypto';
+import { createExchangeLog } from '../../src/audit/exchange-log.ts';
+import { createIntegrator, type Integrator } from '../../src/audit/integrator.ts';
+import { bindingHash, sha256Hex, type ExchangeLeaf, type Outcome } from '../../src/audit/leaf.ts';
+import { createAuditStore, type AuditStore } from '../../src/audit/store.ts';
+import type { BundleCertificates } from '../../src/audit/bundle.ts';
+import { createLogger } from '../../src/logging.ts';
+import { createTimestampReply } from '../../src/sandbox/tsa-server.ts';
+import { createSubjectHasher } from '../../src/signing/attestation.ts';
+import { signDetached } from '../../src/signing/cms.ts';
+import { sample } from '../../src/signing/material.ts';
+import { createTimestampRequest } from '../../src/signing/tsa.ts';
+import { loadPemCredentials, readCertificates, withChain, type Credentials } from '../../src/signing/trust-store.ts';
+import type { DatabaseOptions } from '../../src/store/database.ts';
+import { openStore, type Store } from '../../src/store/store.ts';
+
+export const ORIGIN = 'test.lienthong.sonla.gov.vn/exchange-log';
+export const ROOT_PEM = sample('root-ca.pem');
+
+const issuing = readCertificates(sample('issuing-ca.pem'));
+export const roots = readCertificates(ROOT_PEM);
+export const gatewayCredentials: Credentials = withChain(loadPemCredentials(sample('gateway.pem'), sample('gateway.key.pem')), issuing);
+export const tsaCredentials: Credentials = withChain(loadPemCredentials(sample('tsa.pem'), sample('tsa.key.pem')), issuing);
+/** Another certificate under the same root: a valid signature, but not the gateway's. */
+export const otherCredentials: Credentials = withChain(loadPemCredentials(sample('tax.pem'), sample('tax.key.pem')), issuing);
+
+export const certificates: BundleCertificates = {
+  signer: [gatewayCredentials.certificate, ...gatewayCredentials.chain],
+  roots,
+  intermediates: issuing,
+};
+
+/** An RFC 3161 TimeStampResp over `data`, from the sandbox TSA code, in process. */
+export async function timestampReply(data: Uint8Array): Promise<Buffer> {
+  const query = createTimestampRequest(createHash('sha256').update(data).digest(), { certReq: true, nonce: BigInt('0x' + randomBytes(8).toString('hex')) });
+  return createTimestampReply(query, { credentials: tsaCredentials });
+}
+
+export const SUBJECTS = ['014203000123', '014199004567', '5500123457'] as const;
+const CLIENTS = ['sandbox-portal', 'sandbox-agency'] as const;
+const OPERATIONS = [
+  ['verifyCitizen', 'population'],
+  ['getEnterprise', 'business-registry'],
+  ['getTaxpayer', 'tax'],
+] as const;
+const OUTCOMES: Outcome[] = ['success', 'success', 'business_error', 'refused', 'failed', 'rejected'];
+export const BASE_TIME = Date.parse('2026-11-27T01:00:00.000Z');
+
+export interface TestLog {
+  store: Store;
+  audit: AuditStore;
+  integrator: Integrator;
+  hashIdentifier(value: string): string;
+  /** Leaves appended so far, in log order. */
+  leaves: ExchangeLeaf[];
+  /** Enqueues `count` more leaves and integrates them as one batch (one checkpoint). */
+  append(count: number, options?: { timestamp?: boolean; variant?: string }): Promise<void>;
+  /** The checkpoints written, in size order. */
+  checkpointSizes(): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+/** The leaf of exchange `i`: varied clients, operations, outcomes and subjects; one second apart. */
+export function testLeaf(i: number, hashIdentifier: (v: string) => string, variant = ''): ExchangeLeaf {
+  const [operation, upstream] = OPERATIONS[i % OPERATIONS.length]!;
+  const outcome = OUTCOMES[i % OUTCOMES.length]!;
+  const id = `ex-${variant}${String(i).padStart(6, '0')}`;
+  const requestHash = sha256Hex(`request ${variant}${i}`);
+  const responseHash = outcome === 'failed' || outcome === 'rejected' ? null : sha256Hex(`response ${i}`);
+  return {
+    id,
+    time: new Date(BASE_TIME + i * 1000).toISOString(),
+    client: CLIENTS[i % CLIENTS.length]!,
+    agency: 'H52',
+    operation,
+    upstream,
+    purpose: i % 4 === 0 ? null : 'XAC_MINH_DANH_TINH',
+    userHash: hashIdentifier(`user:officer-${i % 5}`),
+    subjectHash: i % 7 === 6 ? null : hashIdentifier(SUBJECTS[i % SUBJECTS.length]!),
+    requestHash,
+    responseHash,
+    bindingHash: bindingHash(id, requestHash, responseHash),
+    outcome,
+    status: outcome === 'success' ? 200 : outcome === 'business_error' ? 404 : outcome === 'refused' ? 502 : 503,
+    latencyMs: 10 + (i % 13) * 3.5,
+    upstreamCalls: outcome === 'rejected' ? [] : [{ upstream, outcome, code: outcome === 'success' ? null : 'UPSTREAM_X', latencyMs: 8 + (i % 5) }],
+  };
+}
+
+/**
+ * An exchange log in a fresh SQLite database, written by the real queue and integrator, with
+ * checkpoints signed by the sample gateway certificate and (when asked) timestamped by the
+ * sample TSA. The database defaults to an in-memory SQLite one.
+ */
+export async function createTestLog(options: { database?: DatabaseOptions; hashKey?: Buffer } = {}): Promise<TestLog> {
+  const store = await openStore(options.database ?? { sqlitePath: ':memory:' });
+  const hashIdentifier = createSubjectHasher(options.hashKey ?? Buffer.alloc(32, 7));
+  const exchangeLog = createExchangeLog({ db: store.db });
+  let stampNext = false;
+  const integrator = createIntegrator(
+    {
+      db: store.db,
+      dialect: store.dialect,
+      log: createLogger({ level: 'silent' }),
+      signCheckpoint: (body) => signDetached(Buffer.from(body, 'utf8'), gatewayCredentials),
+      timestamp: async (body) => {
+        if (!stampNext) throw new Error('no timestamp for this checkpoint');
+        return timestampReply(Buffer.from(body, 'utf8'));
+      },
+    },
+    { origin: ORIGIN, intervalMs: 60_000, batchSize: 100_000, timestampEveryMs: 0 },
+  );
+  const leaves: ExchangeLeaf[] = [];
+  return {
+    store,
+    audit: createAuditStore({ db: store.db }),
+    integrator,
+    hashIdentifier,
+    leaves,
+    async append(count, appendOptions = {}) {
+      for (let n = 0; n < count; n++) {
+        const leaf = testLeaf(leaves.length, hashIdentifier, appendOptions.variant);
+        leaves.push(leaf);
+        await exchangeLog.enqueue(leaf);
+      }
+      stampNext = appendOptions.timestamp ?? false;
+      await integrator.runOnce();
+    },
+    async checkpointSizes() {
+      return (await store.db.selectFrom('checkpoints').select('tree_size').orderBy('tree_size').execute()).map((r) => Number(r.tree_size));
+    },
+    close: () => store.close(),
+  };
+}
+
+export const fingerprint = (cert: X509Certificate) => cert.fingerprint256;
