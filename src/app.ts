@@ -27,7 +27,7 @@ import { maskIdentifiers, type Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 import type { TrustStore } from './signing/trust-store.ts';
 import type { ExchangeLog } from './audit/exchange-log.ts';
-import { recordExchanges } from './http/exchange-recorder.ts';
+import { recordExchanges, type BodyRecording } from './http/exchange-recorder.ts';
 
 /** Everything the HTTP layer needs; built by main.ts (or a test), never inside createApp. */
 export interface AppDeps {
@@ -40,6 +40,8 @@ export interface AppDeps {
   clientTrust?: TrustStore;
   /** Where every exchange with a national system is made durable before it is answered. */
   exchangeLog: ExchangeLog;
+  /** Operations whose request and response bodies are kept, encrypted, beside the exchange log. */
+  bodies?: BodyRecording;
   /** Keyed hash (HMAC-SHA-256, hex) of an identifier, for the exchange log. */
   hashIdentifier(value: string): string;
   /** The exchange log's read side for auditors and the certificates export bundles carry; without it the audit operations answer 501. */
@@ -148,7 +150,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(authorize());
   app.use(rateLimit({ limiter: deps.limiter }));
   app.use(requireAccountability({ config }));
-  app.use(recordExchanges({ log: deps.exchangeLog, hashIdentifier: deps.hashIdentifier }));
+  app.use(recordExchanges({ log: deps.exchangeLog, hashIdentifier: deps.hashIdentifier, bodies: deps.bodies }));
   // Bodies are read only once the caller is known and allowed.
   app.use(express.json({ limit: config.server.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true }));
   app.use(

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { adapterModules, type Adapters } from '../adapters/index.ts';
 import { createApp } from './app.ts';
+import { createBodyVault } from './audit/bodies.ts';
 import { createExchangeLog } from './audit/exchange-log.ts';
 import { createIntegrator } from './audit/integrator.ts';
 import { createAuditStore } from './audit/store.ts';
@@ -169,6 +170,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       throw new ConfigError([`privacy.hashKeyFile: ${(err as Error).message}`]);
     }
     const hashSubject = createSubjectHasher(hashKey);
+    const contract = loadContract();
+    const bodyOperations = new Set(config.audit.bodies.operations);
+    const notExchanges = [...bodyOperations].filter((id) => !contract.byId.get(id)?.exchange);
+    if (notExchanges.length > 0) {
+      throw new ConfigError(notExchanges.map((id) => `audit.bodies.operations: "${id}" is not an operation that reaches a national system`));
+    }
     const clientFields = new Map(config.clients.map((c) => [c.id, c.citizenFields]));
     const fieldPolicy = (clientId: string, purpose: string | undefined): readonly CitizenField[] => {
       const byPurpose = clientFields.get(clientId);
@@ -180,10 +187,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       config,
       log,
       metrics,
-      contract: loadContract(),
+      contract,
       limiter: createRateLimiter(redis),
       clientTrust: signing.trust,
       exchangeLog: createExchangeLog({ db: store.db }),
+      ...(bodyOperations.size > 0 ? { bodies: { operations: bodyOperations, vault: createBodyVault({ db: store.db, masterKey: hashKey }) } } : {}),
       audit: {
         store: createAuditStore({ db: store.db }),
         certificates: {

@@ -7,6 +7,7 @@ import { createDatabase } from '../store/database.ts';
 import { migrateToLatest } from '../store/migrations.ts';
 import { AUDIT_USAGE, AuditCheckError, AuditUsageError, runAudit } from './audit.ts';
 import { addClient } from './clients.ts';
+import { PURGE_USAGE, runPurge } from './purge.ts';
 
 const USAGE = `Usage: lienthong <command> [options]
 
@@ -18,7 +19,7 @@ Commands:
               [--name NAME] [--config FILE]
                                  create a client, store its key hash in the config file and
                                  print the key once
-${AUDIT_USAGE}
+${AUDIT_USAGE}${PURGE_USAGE}
 Settings come from the config file (--config or LIENTHONG_CONFIG) and environment variables;
 see README.md. Exit codes: 0 done, 1 failure, 2 bad configuration or usage.
 `;
@@ -42,6 +43,13 @@ async function run(argv: string[]): Promise<number> {
       const gateway = await startGateway(config);
       const signal = await waitForSignal();
       gateway.log.info({ signal }, 'signal received');
+      // A shutdown that cannot finish must not keep the process: a deadline, and a second signal, end it.
+      const deadline = setTimeout(() => {
+        gateway.log.error('shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, config.server.shutdownGraceMs + 15_000);
+      deadline.unref();
+      void waitForSignal().then(() => process.exit(1));
       await gateway.close();
       return 0;
     }
@@ -99,6 +107,7 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'audit':
+      if (rest[0] === 'purge') return runPurge(rest.slice(1), env, (line) => console.log(line));
       return runAudit(rest, env, (line) => console.log(line));
     case undefined:
     case 'help':

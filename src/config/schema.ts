@@ -184,6 +184,18 @@ export const configSchema = z
         /** RFC 3161 TSA; the sandbox's own TSA when unset outside production. */
         tsaUrl: z.url().optional(),
         timestampEverySeconds: z.number().int().min(1).default(60),
+        /** Request and response bodies, kept encrypted apart from the tree, per retention period. */
+        bodies: z
+          .object({
+            /** operationIds (of operations that reach a national system) whose bodies are kept. */
+            operations: z.array(z.string().min(1)).default([]),
+            /** `lienthong audit purge` refuses periods younger than this unless forced. */
+            retentionDays: z.number().int().min(1).default(365),
+            /** Keys rotate per calendar month (UTC). */
+            period: z.literal('month').default('month'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

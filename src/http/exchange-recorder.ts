@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { canonicalize } from 'json-canonicalize';
 import { bindingHash, outcomeOf, sha256Hex, type ExchangeLeaf, type UpstreamCall } from '../audit/leaf.ts';
+import type { BodyVault } from '../audit/bodies.ts';
 import type { ExchangeLog } from '../audit/exchange-log.ts';
 import type { AuthenticatedClient } from './auth.ts';
 import type { Operation } from './contract.ts';
@@ -25,12 +26,20 @@ function subjectOf(req: Request): string | undefined {
   return candidates.find((c): c is string => typeof c === 'string' && c.length > 0);
 }
 
+/** Operations whose bodies are kept, and the vault that encrypts them. */
+export interface BodyRecording {
+  operations: ReadonlySet<string>;
+  vault: BodyVault;
+}
+
 /**
  * For operations that reach a national system: the answer is held back until its exchange-log
  * leaf is durable, so nothing is ever answered that the log does not hold. A leaf that cannot be
- * written turns the answer into an error rather than an unlogged success.
+ * written turns the answer into an error rather than an unlogged success. For operations listed
+ * in `bodies`, the encrypted request and response are committed in the leaf's transaction: the
+ * bytes stored are exactly those hashed into requestHash and responseHash.
  */
-export function recordExchanges(deps: { log: ExchangeLog; hashIdentifier: (value: string) => string }): RequestHandler {
+export function recordExchanges(deps: { log: ExchangeLog; hashIdentifier: (value: string) => string; bodies?: BodyRecording | undefined }): RequestHandler {
   return (req, res, next) => {
     const operation = res.locals.operation as Operation | undefined;
     if (!operation?.exchange) return next();
@@ -42,7 +51,8 @@ export function recordExchanges(deps: { log: ExchangeLog; hashIdentifier: (value
       recorded = true;
       const client = res.locals.client as AuthenticatedClient;
       const responseText = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-      const requestHash = sha256Hex(canonicalize({ method: req.method, path: req.path, query: req.query ?? {}, body: req.body ?? null }));
+      const requestText = canonicalize({ method: req.method, path: req.path, query: req.query ?? {}, body: req.body ?? null });
+      const requestHash = sha256Hex(requestText);
       const responseHash = sha256Hex(responseText ?? '');
       const subject = subjectOf(req);
       const leaf: ExchangeLeaf = {
@@ -63,7 +73,11 @@ export function recordExchanges(deps: { log: ExchangeLog; hashIdentifier: (value
         latencyMs: Math.round(performance.now() - exchange.started),
         upstreamCalls: exchange.calls,
       };
-      deps.log.enqueue(leaf).then(
+      const bodies = deps.bodies?.operations.has(operation.operationId) ? deps.bodies.vault : undefined;
+      const durable = bodies
+        ? bodies.seal(exchange.id, new Date(exchange.startedAt), requestText, responseText ?? '').then((body) => deps.log.enqueue(leaf, body))
+        : deps.log.enqueue(leaf);
+      durable.then(
         () => send(body),
         (err: unknown) => {
           req.log.error({ err, exchangeId: exchange.id }, 'exchange could not be logged; answer withheld');

@@ -75,6 +75,30 @@ const migrations: Record<string, Migration> = {
       for (const table of ['checkpoints', 'exchange_log_state', 'merkle_nodes', 'exchange_entries', 'exchange_queue']) await db.schema.dropTable(table).execute();
     },
   },
+  '0003_exchange_bodies': {
+    async up(db: Kysely<unknown>) {
+      // Kept apart from the tree: purging a period's key and bodies leaves every leaf and proof intact.
+      await db.schema
+        .createTable('body_keys')
+        .addColumn('period', 'varchar(20)', (c) => c.primaryKey())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('exchange_bodies')
+        .addColumn('exchange_id', 'varchar(80)', (c) => c.primaryKey())
+        .addColumn('period', 'varchar(20)', (c) => c.notNull())
+        .addColumn('iv', 'text', (c) => c.notNull())
+        .addColumn('request', 'text', (c) => c.notNull())
+        .addColumn('response', 'text', (c) => c.notNull())
+        .addColumn('stored_at', 'varchar(40)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('exchange_bodies_period').on('exchange_bodies').column('period').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const table of ['exchange_bodies', 'body_keys']) await db.schema.dropTable(table).execute();
+    },
+  },
 };
 
 export const MIGRATION_NAMES = Object.keys(migrations).sort();

@@ -53,6 +53,25 @@ export interface CheckpointsTable {
   timestamped_at: string | null;
 }
 
+/** A retention period's body key (32 bytes), wrapped with AES-256-GCM: base64 of IV ‖ ciphertext ‖ tag. */
+export interface BodyKeysTable {
+  period: string;
+  key: string;
+  created_at: string;
+}
+
+/** An exchange's request and response, each AES-256-GCM under its period's key with its own IV. */
+export interface ExchangeBodiesTable {
+  exchange_id: string;
+  period: string;
+  /** base64 of the request IV (12 bytes) followed by the response IV (12 bytes). */
+  iv: string;
+  /** base64 of ciphertext ‖ 16-byte tag. */
+  request: string;
+  response: string;
+  stored_at: string;
+}
+
 export interface Database {
   gateway_meta: GatewayMetaTable;
   exchange_queue: ExchangeQueueTable;
@@ -60,4 +79,6 @@ export interface Database {
   merkle_nodes: MerkleNodesTable;
   exchange_log_state: ExchangeLogStateTable;
   checkpoints: CheckpointsTable;
+  body_keys: BodyKeysTable;
+  exchange_bodies: ExchangeBodiesTable;
 }
