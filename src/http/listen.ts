@@ -26,6 +26,8 @@ export function listen(handler: RequestListener, host: string, port: number, tls
         url: `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
         close: (graceMs = 0) =>
           new Promise<void>((done) => {
+            // Closing twice must not wait: a closed server never emits 'close' again.
+            if (!server.listening) return done();
             const force = setTimeout(() => server.closeAllConnections(), graceMs);
             force.unref();
             server.close(() => {
