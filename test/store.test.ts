@@ -1,54 +1,12 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { run } from './helpers/cli.ts';
+import { storeBackends } from './helpers/backends.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../src/store/database.ts';
 import { MIGRATION_NAMES, migrateToLatest } from '../src/store/migrations.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 
-const pgUrl = process.env.TEST_DATABASE_URL;
-if (!pgUrl) console.log('store tests on PostgreSQL skipped: TEST_DATABASE_URL is not set (CI sets it; see README)');
-
-interface Backend {
-  name: string;
-  /** Options for one fresh, isolated database. */
-  fresh(): Promise<Parameters<typeof openStore>[0]>;
-  skip: boolean;
-}
-
-const schemas: string[] = [];
-const backends: Backend[] = [
-  {
-    name: 'SQLite',
-    skip: false,
-    fresh: async () => ({ sqlitePath: join(mkdtempSync(join(tmpdir(), 'lienthong-store-')), 'gateway.db') }),
-  },
-  {
-    name: 'PostgreSQL',
-    skip: !pgUrl,
-    fresh: async () => {
-      // Each test gets its own schema, so runs never see each other's tables.
-      const schema = `t_${randomBytes(6).toString('hex')}`;
-      const client = new pg.Client({ connectionString: pgUrl });
-      await client.connect();
-      await client.query(`create schema ${schema}`);
-      await client.end();
-      schemas.push(schema);
-      return { url: pgUrl!, searchPath: schema, poolSize: 4 };
-    },
-  },
-];
-
-afterAll(async () => {
-  if (!pgUrl || schemas.length === 0) return;
-  const client = new pg.Client({ connectionString: pgUrl });
-  await client.connect();
-  for (const schema of schemas) await client.query(`drop schema if exists ${schema} cascade`);
-  await client.end();
-});
+const { backends, cleanup } = storeBackends('store tests');
+afterAll(cleanup);
 
 for (const backend of backends) {
   describe.skipIf(backend.skip)(`store on ${backend.name}`, () => {
@@ -58,7 +16,7 @@ for (const backend of backends) {
     });
 
     it('migrates a new database to the latest schema and answers readiness', async () => {
-      const store = await openStore(await backend.fresh());
+      const store = await openStore(await backend.options());
       open.push(store);
       expect(store.dialect).toBe(backend.name === 'SQLite' ? 'sqlite' : 'postgres');
       await expect(store.ping()).resolves.toBeUndefined();
@@ -68,7 +26,7 @@ for (const backend of backends) {
     });
 
     it('keeps meta values and its installation id across reopenings', async () => {
-      const options = await backend.fresh();
+      const options = await backend.options();
       const first = await openStore(options);
       await first.setMeta('origin', 'lienthong.sonla.gov.vn/log');
       await first.setMeta('origin', 'lienthong.sonla.gov.vn/exchange-log');
@@ -82,7 +40,7 @@ for (const backend of backends) {
     });
 
     it('runs migrations once when several processes start together', async () => {
-      const options = await backend.fresh();
+      const options = await backend.options();
       if (backend.name === 'SQLite') {
         // better-sqlite3 blocks its thread while waiting for a lock, so the contenders must be
         // separate processes, as they would be in real life.

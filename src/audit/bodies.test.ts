@@ -2,12 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SUBJECTS, testLeaf } from '../../test/helpers/audit-log.ts';
+import { storeBackends } from '../../test/helpers/backends.ts';
 import { createLogger } from '../logging.ts';
 import { createSubjectHasher } from '../signing/attestation.ts';
-import type { DatabaseOptions } from '../store/database.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { outsideRetention, runPurge } from '../cli/purge.ts';
 import { AuditUsageError } from '../cli/audit.ts';
@@ -18,42 +17,16 @@ import { sha256Hex } from './leaf.ts';
 import { leafHash, verifyInclusion } from './merkle.ts';
 import { createAuditStore } from './store.ts';
 
-// eslint-disable-next-line no-restricted-properties -- tests read their own settings
-const pgUrl = process.env.TEST_DATABASE_URL;
-if (!pgUrl) console.log('exchange body tests on PostgreSQL skipped: TEST_DATABASE_URL is not set');
-
+const { backends, cleanup } = storeBackends('exchange bodies');
 const dirs: string[] = [];
-const schemas: string[] = [];
 const tempDir = () => {
   const dir = mkdtempSync(join(tmpdir(), 'lienthong-bodies-'));
   dirs.push(dir);
   return dir;
 };
-
-const backends: { name: string; skip: boolean; options(): Promise<DatabaseOptions> }[] = [
-  { name: 'SQLite', skip: false, options: async () => ({ sqlitePath: join(tempDir(), 'gateway.db') }) },
-  {
-    name: 'PostgreSQL',
-    skip: !pgUrl,
-    options: async () => {
-      const schema = `t_${randomBytes(6).toString('hex')}`;
-      const client = new pg.Client({ connectionString: pgUrl });
-      await client.connect();
-      await client.query(`create schema ${schema}`);
-      await client.end();
-      schemas.push(schema);
-      return { url: pgUrl!, searchPath: schema, poolSize: 4 };
-    },
-  },
-];
-
 afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  if (!pgUrl || schemas.length === 0) return;
-  const client = new pg.Client({ connectionString: pgUrl });
-  await client.connect();
-  for (const schema of schemas) await client.query(`drop schema if exists ${schema} cascade`);
-  await client.end();
+  await cleanup();
 });
 
 const MASTER = Buffer.alloc(32, 11);

@@ -1,42 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KyselyPlugin } from 'kysely';
-import type { DatabaseOptions } from '../store/database.ts';
 import { BASE_TIME, SUBJECTS, createTestLog, type TestLog } from '../../test/helpers/audit-log.ts';
+import { storeBackends } from '../../test/helpers/backends.ts';
 import { leafText } from './leaf.ts';
 import { createAuditStore } from './store.ts';
 import { emptyRoot, leafHash, rootHash, verifyConsistency, verifyInclusion } from './merkle.ts';
 
 const BATCHES = [1, 6, 25, 32, 33, 40, 63];
 
-// eslint-disable-next-line no-restricted-properties -- tests read their own settings
-const pgUrl = process.env.TEST_DATABASE_URL;
-const schemas: string[] = [];
-const backends: { name: string; skip: boolean; options(): Promise<DatabaseOptions> }[] = [
-  { name: 'SQLite', skip: false, options: async () => ({ sqlitePath: ':memory:' }) },
-  {
-    name: 'PostgreSQL',
-    skip: !pgUrl,
-    options: async () => {
-      const schema = `t_${randomBytes(6).toString('hex')}`;
-      const client = new pg.Client({ connectionString: pgUrl });
-      await client.connect();
-      await client.query(`create schema ${schema}`);
-      await client.end();
-      schemas.push(schema);
-      return { url: pgUrl!, searchPath: schema, poolSize: 4 };
-    },
-  },
-];
-
-afterAll(async () => {
-  if (!pgUrl || schemas.length === 0) return;
-  const client = new pg.Client({ connectionString: pgUrl });
-  await client.connect();
-  for (const schema of schemas) await client.query(`drop schema if exists ${schema} cascade`);
-  await client.end();
-});
+const { backends, cleanup } = storeBackends('audit store');
+afterAll(cleanup);
 
 const total = () => BATCHES.reduce((a, b) => a + b, 0);
 
