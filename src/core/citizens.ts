@@ -1,4 +1,5 @@
 import type { components } from '../generated/gateway.ts';
+import { CITIZEN_FIELD_NAMES } from '../config/schema.ts';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.ts';
 import type { CitizenRecord, PopulationRegistry } from './citizens-port.ts';
 import { checkBirthYear, parseIdNumber, type IdNumber } from './identifiers/id-number.ts';
@@ -10,11 +11,11 @@ export type CitizenField = components['schemas']['CitizenField'];
 export type Verification = components['schemas']['CitizenVerification'];
 export type CitizenView = components['schemas']['CitizenRecord'];
 
-export const CITIZEN_FIELDS: readonly CitizenField[] = [
-  'oldIdNumber', 'fullName', 'familyName', 'middleName', 'givenName', 'gender', 'dateOfBirth', 'ethnicity',
-  'religion', 'nationality', 'maritalStatus', 'bloodType', 'birthRegistrationPlace', 'hometown',
-  'permanentAddress', 'currentAddress', 'father', 'mother', 'spouse', 'householdHead',
-];
+/** Every citizen field, as the contract's CitizenField lists them (kept in one place: the config schema). */
+export const CITIZEN_FIELDS: readonly CitizenField[] = CITIZEN_FIELD_NAMES;
+// And the other way round: the compiler refuses a contract field the list lacks.
+const _everyFieldListed: Exclude<CitizenField, (typeof CITIZEN_FIELD_NAMES)[number]> extends never ? true : never = true;
+void _everyFieldListed;
 
 /** Signs the result of a verification; the gateway's attestation (a compact JWS). */
 export interface Attester {

@@ -1,5 +1,6 @@
 import type { Logger } from '../logging.ts';
 import type { SystemId } from '../config/schema.ts';
+import type { Outcome } from '../audit/leaf.ts';
 
 export type { SystemId };
 
@@ -19,7 +20,7 @@ export interface CallContext {
   /** Called by the upstream policy when a call really goes out (after local validation). */
   exchangeStarted?: ((upstream: SystemId) => void) | undefined;
   /** Called by the upstream policy when a call ends, whatever the outcome, for the exchange log. */
-  recordCall?: ((call: { upstream: SystemId; outcome: 'success' | 'business_error' | 'refused' | 'failed' | 'rejected'; code: string | null; latencyMs: number }) => void) | undefined;
+  recordCall?: ((call: { upstream: SystemId; outcome: Outcome; code: string | null; latencyMs: number }) => void) | undefined;
 }
 
 export interface Health {

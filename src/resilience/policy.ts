@@ -1,5 +1,6 @@
 import CircuitBreaker from 'opossum';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.ts';
+import { outcomeOf, type Outcome } from '../audit/leaf.ts';
 import type { CallContext, SystemId } from '../core/ports.ts';
 import type { Logger } from '../logging.ts';
 import type { Metrics } from '../metrics.ts';
@@ -127,7 +128,7 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
     };
 
     let outcome = 'success';
-    let logOutcome: 'success' | 'business_error' | 'refused' | 'failed' | 'rejected' = 'success';
+    let logOutcome: Outcome = 'success';
     let logCode: string | null = null;
     try {
       return (await breaker.fire(run)) as T;
@@ -144,13 +145,8 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
       }
       outcome = isGatewayError(err) ? (err.upstreamFailure ? err.code.toLowerCase() : 'business_error') : 'aborted';
       logCode = isGatewayError(err) ? err.code : 'CALLER_ABORTED';
-      logOutcome = !isGatewayError(err)
-        ? 'failed'
-        : !err.upstreamFailure
-          ? 'business_error'
-          : err.code === 'UPSTREAM_UNAVAILABLE' || err.code === 'UPSTREAM_TIMEOUT'
-            ? 'failed'
-            : 'refused';
+      // The same rule as for the exchange as a whole: from the status the error answers with.
+      logOutcome = isGatewayError(err) ? outcomeOf(err.status, err.code) : 'failed';
       if (isGatewayError(err) && err.upstreamFailure) {
         ctx.log.warn({ upstream: id, code: err.code, err: err.cause }, 'upstream call failed');
       }
