@@ -32,6 +32,8 @@ export interface SimulatorDeps {
   log: Logger;
   /** The system's certificates (own, revoked, expired) and the check of the gateway's. */
   signing: SimulatorSigning;
+  /** The URL the simulator is reached at, once it listens (an OpenID provider names itself in every token). */
+  selfUrl?: () => string;
 }
 
 /**

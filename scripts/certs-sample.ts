@@ -179,8 +179,22 @@ export const SYSTEMS: [string, Algo][] = [
   ['dvcqg', 'rsa'],
 ];
 
+/**
+ * A look-alike PKI for the sandbox's `unknown-key` attack: a self-signed CA named like the issuing
+ * CA, and for each system a certificate with the system's own subject, which chains to no trusted root.
+ */
+async function impostors(): Promise<void> {
+  const ca = await issue('impostor-ca', { cn: 'Liên thông Sample Issuing CA', algo: 'rsa', ca: { pathLen: 0 } });
+  for (const [system, algo] of SYSTEMS) await issue(`${system}-impostor`, { cn: `${system}.sandbox.lienthong.vn`, algo }, ca);
+}
+
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
+  if (process.argv.includes('--impostors-only')) {
+    await impostors();
+    console.log(`look-alike certificates written to ${OUT}/`);
+    return;
+  }
   const root = await issue('root-ca', { cn: 'Liên thông Sample National Root CA', algo: 'rsa', ca: {} });
   const issuing = await issue('issuing-ca', { cn: 'Liên thông Sample Issuing CA', algo: 'rsa', ca: { pathLen: 0 } }, root);
   await issue('tsa', { cn: 'Liên thông Sample Time-Stamping Authority', algo: 'rsa', eku: ['1.3.6.1.5.5.7.3.8'], ekuCritical: true }, issuing);
@@ -197,6 +211,7 @@ async function main(): Promise<void> {
     await issue(`${system}-expired`, { cn, algo, notBefore: new Date(NOW.getTime() - 400 * DAY), notAfter: new Date(NOW.getTime() - 30 * DAY) }, issuing);
   }
   await crl(issuing, revoked);
+  await impostors();
   console.log(`sample PKI written to ${OUT}/`);
 }
 

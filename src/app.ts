@@ -3,27 +3,34 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import * as OpenApiValidator from 'express-openapi-validator';
+import { memoizeRoutePatterns } from './http/route-patterns.ts';
 import type { Config } from './config/schema.ts';
+import type { AccountLinkService } from './core/account-links.ts';
 import type { CitizenService } from './core/citizens.ts';
 import type { EnterpriseService } from './core/enterprises.ts';
 import type { ProcedureService } from './core/procedures.ts';
+import type { SsoService } from './core/national-sso.ts';
 import type { createSocialInsuranceService, createTaxpayerService } from './core/registries.ts';
 import { GatewayError } from './errors/gateway-error.ts';
 import { authenticate, authorize, rateLimit, requireAccountability, type AuthenticatedClient } from './http/auth.ts';
 import type { Contract, Operation } from './http/contract.ts';
 import { notImplemented, type Handlers } from './http/handlers.ts';
 import { problemHandler } from './http/problem.ts';
+import { corsPolicy } from './http/cors.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
+import { accountHandlers } from './http/routes/accounts.ts';
 import { citizenHandlers } from './http/routes/citizens.ts';
 import { enterpriseHandlers } from './http/routes/enterprises.ts';
 import { procedureHandlers } from './http/routes/procedures.ts';
 import { registryHandlers } from './http/routes/registries.ts';
 import { upstreamHandlers, type UpstreamStatus } from './http/routes/upstreams.ts';
 import { auditHandlers } from './http/routes/audit.ts';
+import { dossierHandlers } from './http/routes/dossiers.ts';
+import type { DossierService } from './core/dossiers/service.ts';
 import type { AuditStore } from './audit/store.ts';
 import type { BundleCertificates } from './audit/bundle.ts';
 import { operationsRouter, type ReadinessCheck } from './http/routes/operations.ts';
-import { maskIdentifiers, type Logger } from './logging.ts';
+import { maskIdentifiers, serializeError, type Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 import type { TrustStore } from './signing/trust-store.ts';
 import type { ExchangeLog } from './audit/exchange-log.ts';
@@ -52,6 +59,10 @@ export interface AppDeps {
     taxpayers: ReturnType<typeof createTaxpayerService>;
     socialInsurance: ReturnType<typeof createSocialInsuranceService>;
     procedures: ProcedureService;
+    dossiers: DossierService;
+    accountLinks: AccountLinkService;
+    /** National sign-on; `redirectUri` is the gateway's callback as registered with the national service. */
+    sso: { service: SsoService; redirectUri: () => string };
   };
   /** Public keys for checking the gateway's attestations. */
   jwks(): { keys: object[] };
@@ -68,6 +79,24 @@ function requestId(): RequestHandler {
     const given = req.get('x-request-id');
     const id = given && REQUEST_ID.test(given) ? given : randomUUID();
     res.setHeader('x-request-id', id);
+    next();
+  };
+}
+
+/**
+ * A `+` in a query string is a space (application/x-www-form-urlencoded, what URLSearchParams and
+ * HTML forms send), and the query parser reads it so; the request validator, which checks the raw
+ * query for reserved characters, would refuse it. Spelt `%20` before validation, it means the same.
+ */
+function plusAsSpace(): RequestHandler {
+  return (req, _res, next) => {
+    const at = req.url.indexOf('?');
+    if (at >= 0 && req.url.includes('+', at)) {
+      const path = req.url.slice(0, at);
+      req.url = path + req.url.slice(at).replaceAll('+', '%20');
+      const original = req.originalUrl.indexOf('?');
+      if (original >= 0) req.originalUrl = req.originalUrl.slice(0, original) + req.originalUrl.slice(original).replaceAll('+', '%20');
+    }
     next();
   };
 }
@@ -103,6 +132,12 @@ function measure(metrics: Metrics): RequestHandler {
   };
 }
 
+/** The operation and client of a request, for its completion log line. */
+function whoAndWhat(res: unknown): { operation?: string; client?: string } {
+  const locals = (res as { locals?: Record<string, unknown> }).locals ?? {};
+  return { operation: (locals.operation as Operation | undefined)?.operationId, client: (locals.client as AuthenticatedClient | undefined)?.id };
+}
+
 export function createApp(deps: AppDeps): Express {
   const { config, contract } = deps;
   const app = express();
@@ -120,14 +155,12 @@ export function createApp(deps: AppDeps): Express {
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: maskIdentifiers(req.url.split('?')[0] ?? '') }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        err: serializeError,
       },
-      customProps: (_req, res) => {
-        const locals = (res as unknown as { locals?: Record<string, unknown> }).locals ?? {};
-        return {
-          operation: (locals.operation as Operation | undefined)?.operationId,
-          client: (locals.client as AuthenticatedClient | undefined)?.id,
-        };
-      },
+      // Named on the completion line only, and only when it is written: computed earlier (customProps)
+      // they would cost two child loggers per request and be empty anyway, before authentication.
+      customSuccessObject: (_req, res, value: Record<string, unknown>) => ({ ...value, ...whoAndWhat(res) }),
+      customErrorObject: (_req, res, _err, value: Record<string, unknown>) => ({ ...value, ...whoAndWhat(res) }),
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'info'),
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
     }),
@@ -140,11 +173,15 @@ export function createApp(deps: AppDeps): Express {
       },
     }),
   );
+  // Before anything that authenticates: a browser's preflight carries no credentials.
+  const corsHandler = corsPolicy(config.server.cors);
+  if (corsHandler) app.use(corsHandler);
   app.use(measure(deps.metrics));
   app.use(
     operationsRouter({ metrics: deps.metrics, document: contract.document, checks: deps.readiness, isShuttingDown: deps.isShuttingDown, jwks: deps.jwks }),
   );
 
+  app.use(plusAsSpace());
   app.use(resolveOperation(contract));
   app.use(authenticate({ config, limiter: deps.limiter, ...(deps.clientTrust ? { clientTrust: deps.clientTrust } : {}) }));
   app.use(authorize());
@@ -153,6 +190,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(recordExchanges({ log: deps.exchangeLog, hashIdentifier: deps.hashIdentifier, bodies: deps.bodies }));
   // Bodies are read only once the caller is known and allowed.
   app.use(express.json({ limit: config.server.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true }));
+  memoizeRoutePatterns();
   app.use(
     OpenApiValidator.middleware({
       apiSpec: structuredClone(contract.document) as never,
@@ -160,6 +198,8 @@ export function createApp(deps: AppDeps): Express {
       validateResponses: config.server.validateResponses ? { removeAdditional: false } : false,
       validateSecurity: false,
       validateFormats: true,
+      // The contract is checked by `npm run lint:openapi` and test/contract.test.ts, not at run time.
+      validateApiSpec: false,
       ignoreUndocumented: true,
       $refParser: { mode: 'dereference' },
     }),
@@ -171,12 +211,16 @@ export function createApp(deps: AppDeps): Express {
     ...citizenHandlers({ citizens: services.citizens }),
     ...registryHandlers({ taxpayers: services.taxpayers, socialInsurance: services.socialInsurance }),
     ...procedureHandlers({ procedures: services.procedures }),
+    ...accountHandlers({ links: services.accountLinks, sso: services.sso }),
     ...upstreamHandlers({ upstreams: deps.upstreams }),
     ...(deps.audit ? auditHandlers({ ...deps.audit, hashIdentifier: deps.hashIdentifier }) : {}),
+    ...dossierHandlers({ dossiers: services.dossiers, hashIdentifier: deps.hashIdentifier }),
   };
   for (const operation of contract.operations) {
-    if (!operation.authenticated) continue; // served by the operations router
-    app[operation.method](operation.expressPath, handlers[operation.operationId] ?? notImplemented);
+    const handler = handlers[operation.operationId];
+    // Operational endpoints (security: []) are served by the operations router; the sign-on callback, reached by a browser, is here.
+    if (!operation.authenticated && !handler) continue;
+    app[operation.method](operation.expressPath, handler ?? notImplemented);
   }
   app.use(problemHandler());
   return app;

@@ -43,12 +43,34 @@ export function maskIdentifiers(text: string): string {
   return text.replace(/(?<!\d)(\d{12}|\d{9})(?!\d)/g, (m) => m.slice(0, 3) + '*'.repeat(m.length - 5) + m.slice(-2));
 }
 
+/** Error fields kept in a log line; anything else an error carries (an HTTP client's request config, body, socket) is dropped. */
+const ERROR_FIELDS = ['code', 'status', 'statusCode', 'detail', 'reason', 'upstreamFailure'] as const;
+
+/**
+ * How errors are logged: type, message, stack, a few well-known fields and the cause chain, with
+ * identifier-shaped numbers masked. Never the whole object: an HTTP client's error carries the
+ * request it sent (personal data) and its sockets.
+ */
+export function serializeError(err: unknown, depth = 0): unknown {
+  if (!(err instanceof Error)) return typeof err === 'string' ? maskIdentifiers(err) : err;
+  const out: Record<string, unknown> = { type: err.constructor?.name ?? 'Error', message: maskIdentifiers(err.message) };
+  if (err.stack) out.stack = maskIdentifiers(err.stack);
+  const fields = err as unknown as Record<string, unknown>;
+  for (const field of ERROR_FIELDS) {
+    const value = fields[field];
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[field] = typeof value === 'string' ? maskIdentifiers(value) : value;
+  }
+  if (err.cause !== undefined && depth < 5) out.cause = serializeError(err.cause, depth + 1);
+  return out;
+}
+
 export function createLogger(options: { level: string }, destination?: DestinationStream): Logger {
   return pino(
     {
       level: options.level,
       base: { service: 'lienthong' },
       redact: { paths: redactPaths, censor: '[redacted]' },
+      serializers: { err: serializeError },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,

@@ -11,7 +11,11 @@ import { requestTimestamp } from './signing/tsa.ts';
 import { ConfigError } from './config/load.ts';
 import type { Config, SystemId } from './config/schema.ts';
 import { createCitizenService, type CitizenField } from './core/citizens.ts';
+import { createAccountLinkService } from './core/account-links.ts';
 import { createEnterpriseService } from './core/enterprises.ts';
+import { createOutbox } from './core/dossiers/outbox.ts';
+import { createDossierService } from './core/dossiers/service.ts';
+import { createSsoService } from './core/national-sso.ts';
 import { createProcedureService } from './core/procedures.ts';
 import { toVietnamIso } from './core/time.ts';
 import { createSocialInsuranceService, createTaxpayerService } from './core/registries.ts';
@@ -19,13 +23,15 @@ import { createAttestationSigner, createSubjectHasher, loadHashKey } from './sig
 import { loadSigningMaterial, sample } from './signing/material.ts';
 import { loadPemCredentials, withChain } from './signing/trust-store.ts';
 import { loadContract } from './http/contract.ts';
-import { listen } from './http/listen.ts';
+import { listen, TLS_CIPHERS } from './http/listen.ts';
+import { clientErrorHandler } from './http/problem.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import type { ReadinessCheck } from './http/routes/operations.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { createMetrics } from './metrics.ts';
 import { createPolicy, type UpstreamPolicy } from './resilience/policy.ts';
 import { startSandbox, type Sandbox } from './sandbox/sandbox.ts';
+import { createAccountLinkStore, createSsoFlowStore } from './store/account-links.ts';
 import { openStore } from './store/store.ts';
 
 export interface Gateway {
@@ -77,7 +83,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     metrics.certificateExpiry.set({ role: 'gateway', name: 'signing' }, expiry(signing.credentials.certificate));
     log.info({ certificate: signing.credentials.certificate.subject.replaceAll('\n', ', '), expires: signing.credentials.certificate.validTo }, 'signing certificate loaded');
 
-    const store = await openStore({ url: config.database.url, sqlitePath: config.database.sqlitePath });
+    const store = await openStore({ url: config.database.url, sqlitePath: config.database.sqlitePath, searchPath: config.database.schema });
     cleanups.push(() => store.close());
     log.info({ store: store.location, installation: store.installationId }, 'store ready');
 
@@ -182,6 +188,39 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       return (purpose ? byPurpose?.[purpose] : undefined) ?? byPurpose?.['*'] ?? config.citizenLookup.defaultFields;
     };
 
+    const enterprises = createEnterpriseService({ registry: adapters['business-registry'].ops });
+    const citizens = createCitizenService({ population: adapters.population.ops, attester, fieldPolicy, hashSubject });
+    const accountLinks = createAccountLinkService(
+      { store: createAccountLinkStore({ db: store.db }), citizens, enterprises, hashIdentifier: hashSubject },
+      { pendingTtlMs: config.accounts.pendingLinkTtlSeconds * 1000 },
+    );
+    // The callback address is known once the gateway listens, unless configured (behind a proxy).
+    let listeningUrl = '';
+    const redirectUri = () => config.sso.redirectUri ?? `${listeningUrl}/v1/accounts/sso/callback`;
+    const sso = createSsoService(
+      { signOn: adapters.vneid.ops, flows: createSsoFlowStore({ db: store.db }), links: accountLinks, attester },
+      { redirectUri, returnToAllowList: config.sso.returnToAllowList, flowTtlMs: config.sso.flowTtlSeconds * 1000, resultTtlSeconds: config.sso.resultTtlSeconds },
+    );
+
+    // A lease shorter than one delivery (a lookup and a sync, each up to the portal's timeout,
+    // plus a login) would let a second worker send the same change while the first still waits.
+    if (config.outbox.leaseSeconds * 1000 < 3 * config.upstreams.dvcqg.timeoutMs) {
+      throw new ConfigError([`outbox.leaseSeconds: must be at least three times upstreams.dvcqg.timeoutMs (${(3 * config.upstreams.dvcqg.timeoutMs) / 1000} s)`]);
+    }
+    // One exchange log for the request path and the outbox's delivery attempts.
+    const exchangeLog = createExchangeLog({ db: store.db });
+    // Dossier changes are accepted into the outbox; this process's worker delivers them (so may others on PostgreSQL).
+    const outbox = createOutbox(
+      { db: store.db, dialect: store.dialect, portal: adapters.dvcqg.ops, exchangeLog, log: log.child({ component: 'outbox' }), metrics },
+      config.outbox,
+    );
+    const dossiers = createDossierService({ db: store.db, hashIdentifier: hashSubject, onQueued: () => outbox.wake() });
+    if (config.outbox.enabled) {
+      outbox.start();
+      // Runs before the integrator's and the store's cleanups: attempts under way are settled or released first.
+      cleanups.push(() => outbox.stop(Math.min(config.server.shutdownGraceMs, 5000)));
+    }
+
     let shuttingDown = false;
     const app = createApp({
       config,
@@ -190,7 +229,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       contract,
       limiter: createRateLimiter(redis),
       clientTrust: signing.trust,
-      exchangeLog: createExchangeLog({ db: store.db }),
+      exchangeLog,
       ...(bodyOperations.size > 0 ? { bodies: { operations: bodyOperations, vault: createBodyVault({ db: store.db, masterKey: hashKey }) } } : {}),
       audit: {
         store: createAuditStore({ db: store.db }),
@@ -202,14 +241,17 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       },
       hashIdentifier: hashSubject,
       services: {
-        enterprises: createEnterpriseService({ registry: adapters['business-registry'].ops }),
-        citizens: createCitizenService({ population: adapters.population.ops, attester, fieldPolicy, hashSubject }),
+        enterprises,
+        citizens,
         taxpayers: createTaxpayerService({ tax: adapters.tax.ops }),
         socialInsurance: createSocialInsuranceService({ socialInsurance: adapters['social-insurance'].ops }),
         procedures: createProcedureService(
           { catalogue: adapters.dvcqg.ops },
           { ttlMs: config.catalogue.ttlSeconds * 1000, maxStaleMs: config.catalogue.maxStaleSeconds * 1000 },
         ),
+        dossiers,
+        accountLinks,
+        sso: { service: sso, redirectUri },
       },
       jwks: () => attester.jwks(),
       upstreams: () =>
@@ -225,6 +267,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
             errorRate: stats.errorRate,
             latencyMs: stats.latencyMs,
             inFlight: stats.inFlight,
+            queued: stats.queued,
+            maxInFlight: stats.maxInFlight,
+            maxQueued: stats.maxQueued,
             certificateExpiresAt: peer ? toVietnamIso(new Date(peer.validTo)) : null,
           };
         }),
@@ -232,7 +277,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       isShuttingDown: () => shuttingDown,
     });
     const server = await listen(app, config.server.host, config.server.port);
+    server.server.on('clientError', clientErrorHandler(log));
     cleanups.push(() => server.close(0));
+    listeningUrl = server.url;
     let tlsServer: Awaited<ReturnType<typeof listen>> | undefined;
     if (config.server.tls.enabled) {
       const tls = loadPemCredentials(
@@ -248,7 +295,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         requestCert: true,
         rejectUnauthorized: false,
         minVersion: 'TLSv1.2',
+        ciphers: TLS_CIPHERS,
       });
+      tlsServer.server.on('clientError', clientErrorHandler(log));
       cleanups.push(() => tlsServer?.close(0));
     }
     log.info({ url: server.url, tls: tlsServer?.url, store: store.dialect, rateLimits: redis ? 'redis' : 'memory' }, 'gateway listening');

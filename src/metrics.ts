@@ -11,8 +11,16 @@ export interface Metrics {
   breakerTransitions: Counter<'upstream' | 'to'>;
   certificateExpiry: Gauge<'role' | 'name'>;
   upstreamInFlight: Gauge<'upstream'>;
+  upstreamQueued: Gauge<'upstream'>;
+  upstreamRetries: Counter<'upstream' | 'code'>;
   logTimestampLag: Gauge;
   logTreeSize: Gauge;
+  outboxDepth: Gauge;
+  outboxOldestPendingAge: Gauge;
+  outboxDeadJobs: Gauge;
+  outboxDeliveries: Counter<'service'>;
+  outboxFailures: Counter<'service' | 'code'>;
+  outboxDead: Counter<'service'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -64,6 +72,39 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: 'How long the newest checkpoint has waited for an RFC 3161 timestamp (0: up to date)',
       registers,
     }),
+    outboxDepth: new Gauge({
+      name: 'lienthong_outbox_depth',
+      help: 'Dossier changes waiting for delivery to the national portal (pending jobs)',
+      registers,
+    }),
+    outboxOldestPendingAge: new Gauge({
+      name: 'lienthong_outbox_oldest_pending_age_seconds',
+      help: 'Age of the oldest pending delivery (0: none pending)',
+      registers,
+    }),
+    outboxDeadJobs: new Gauge({
+      name: 'lienthong_outbox_dead_jobs',
+      help: 'Deliveries given up after the maximum age, waiting for an operator to redeliver them',
+      registers,
+    }),
+    outboxDeliveries: new Counter({
+      name: 'lienthong_outbox_deliveries_total',
+      help: 'Successful calls of the outbox to the national portal, by service',
+      labelNames: ['service'],
+      registers,
+    }),
+    outboxFailures: new Counter({
+      name: 'lienthong_outbox_failures_total',
+      help: 'Failed calls of the outbox to the national portal, by service and error code (each is retried)',
+      labelNames: ['service', 'code'],
+      registers,
+    }),
+    outboxDead: new Counter({
+      name: 'lienthong_outbox_dead_total',
+      help: 'Deliveries given up after the maximum age, by the service of the job',
+      labelNames: ['service'],
+      registers,
+    }),
     logTreeSize: new Gauge({
       name: 'lienthong_exchange_log_tree_size',
       help: 'Entries in the exchange log (size of the latest checkpoint)',
@@ -73,6 +114,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'lienthong_upstream_in_flight',
       help: 'Calls to each national system under way',
       labelNames: ['upstream'],
+      registers,
+    }),
+    upstreamQueued: new Gauge({
+      name: 'lienthong_upstream_queued',
+      help: 'Calls to each national system waiting for a free slot (bulkhead queue)',
+      labelNames: ['upstream'],
+      registers,
+    }),
+    upstreamRetries: new Counter({
+      name: 'lienthong_upstream_retries_total',
+      help: 'Idempotent reads attempted again after a transport failure, by upstream and the failure retried',
+      labelNames: ['upstream', 'code'],
       registers,
     }),
     breakerTransitions: new Counter({

@@ -25,6 +25,15 @@ describe('lienthong: bad configuration stops start-up with exit code 2', () => {
     expect(r.stderr).toContain('upstreams.business-registry.timeoutMs');
   });
 
+  it('names out-of-range resilience policies', async () => {
+    const file = join(tmp(), 'bad-policy.yaml');
+    writeFileSync(file, 'upstreams:\n  population:\n    concurrency:\n      maxInFlight: 0\n    breaker:\n      errorThresholdPercentage: 120\n');
+    const r = await run(['serve', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('upstreams.population.concurrency.maxInFlight: at least 1');
+    expect(r.stderr).toContain('upstreams.population.breaker.errorThresholdPercentage: a percentage from 1 to 100');
+  });
+
   it('refuses the sandbox and its sample keys in production', async () => {
     const r = await run(['serve', '--config', 'config/sandbox.yaml'], { NODE_ENV: 'production' });
     expect(r.code).toBe(2);

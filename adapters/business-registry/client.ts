@@ -34,7 +34,7 @@ export function createBusinessRegistryClient(
         const response = await signatures.send(http, { method: 'GET', path: ENTERPRISE_PATH + encodeURIComponent(code.code), headers: headers(ctx), signal });
         const wire = interpretAnswer(response, code.code, options.retryAfterSeconds);
         return mapped(() => toEnterprise(wire, new Date()), badResponse);
-      }),
+      }, { idempotent: true }),
 
     // The probe is signed too; its answer carries nothing the gateway uses, so only its status counts.
     health: (ctx) => probeHealth(http, ctx, HEALTH_PATH, signatures.headers(http, { method: 'GET', path: HEALTH_PATH, headers: headers(ctx) })),

@@ -5,21 +5,23 @@ import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { probeHealth, type UpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import type { UpstreamSignatures } from '../../src/signing/http-signatures.ts';
 import { mapped } from '../mapping-error.ts';
-import { badResponse, interpretLoginAnswer, interpretServiceAnswer } from './errors.ts';
-import { toProcedure, toProcedureSummary, wireProcedure, wireSummaryList } from './mapping.ts';
+import { badResponse, interpretLoginAnswer, interpretServiceAnswer, type ServiceOutcome } from './errors.ts';
+import { toProcedure, toProcedureSummary, toWireDossier, toWireProgress, wireDeliveryAnswer, wireDossierLookup, wireProcedure, wireSummaryList } from './mapping.ts';
+import { PORTAL_SERVICES, type DeliveryAnswer, type DeliveryMark, type DossierPortal } from '../../src/core/dossiers/port.ts';
 import { createSessionCache } from './session-cache.ts';
 
 export const LOGIN_PATH = '/api/login';
 export const SERVICE_PATH = '/api/service';
 export const HEALTH_PATH = '/api/health';
 
-/** Catalogue service names on the portal. */
+/** Service names on the portal: the catalogue, and dossier synchronisation. */
 export const SERVICES = {
   list: 'LayDanhSachTTHC',
   get: 'LayThuTuc',
+  ...PORTAL_SERVICES,
 } as const;
 
-export interface DvcqgClient extends ProcedureCatalogue {
+export interface DvcqgClient extends ProcedureCatalogue, DossierPortal {
   health(ctx: CallContext): Promise<Health>;
 }
 
@@ -28,6 +30,16 @@ export interface DvcqgClientOptions {
   /** Sent as `madonvi` on every service call: the agency the gateway acts for (Sơn La: H52). */
   gatewayAgency: string;
   credentials: { username: string; password: string };
+}
+
+/** A dossier delivery's answer: the portal must confirm the very change it was sent. */
+function deliveryAnswer(service: string, outcome: ServiceOutcome, code: string, mark: DeliveryMark): DeliveryAnswer {
+  if (outcome.kind === 'not-found') throw badResponse(`${service} does not know dossier ${code}`);
+  if (outcome.kind !== 'ok') throw badResponse(`${service} answered without data`);
+  const parsed = wireDeliveryAnswer.safeParse(outcome.data);
+  if (!parsed.success) throw badResponse(`${service} data does not have the documented shape`, parsed.error);
+  if (parsed.data.MaHoSo !== code || parsed.data.SoThuTuDongBo !== mark.sequence) throw badResponse(`${service} confirmed another change than the one sent`);
+  return { duplicate: parsed.data.TrungLap };
 }
 
 export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPolicy; signatures: UpstreamSignatures }, options: DvcqgClientOptions): DvcqgClient {
@@ -53,7 +65,7 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
    * login, or by one another call already started) and the call repeated once; the whole exchange
    * runs inside the caller's policy.execute, so its timeout covers the logins too.
    */
-  async function callService(ctx: CallContext, signal: AbortSignal, service: string, params: Record<string, string>) {
+  async function callService(ctx: CallContext, signal: AbortSignal, service: string, params: Record<string, unknown>) {
     const attempt = async (session: string) => {
       const body = JSON.stringify({ session, madonvi: options.gatewayAgency, service, ...params });
       const response = await signatures.send(http, { method: 'POST', path: SERVICE_PATH, headers: headers(ctx.requestId), body, signal });
@@ -81,7 +93,7 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
         const parsed = wireSummaryList.safeParse(outcome.data);
         if (!parsed.success) throw badResponse(`${SERVICES.list} data does not have the documented shape`, parsed.error);
         return mapped(() => parsed.data.map(toProcedureSummary), badResponse);
-      }),
+      }, { idempotent: true }),
 
     get: (ctx, code) =>
       policy.execute(ctx, async (signal) => {
@@ -93,6 +105,36 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
         if (!parsed.success) throw badResponse(`${SERVICES.get} data does not have the documented shape`, parsed.error);
         if (parsed.data.MATTHC !== code) throw badResponse('answered about another procedure than the one asked for');
         return mapped(() => toProcedure(parsed.data, new Date()), badResponse);
+      }, { idempotent: true }),
+
+    lookup: (ctx, code) =>
+      policy.execute(
+        ctx,
+        async (signal) => {
+          const outcome = await callService(ctx, signal, SERVICES.lookup, { MaHoSo: code });
+          if (outcome.kind === 'not-found') return false;
+          if (outcome.kind !== 'ok') throw badResponse(`${SERVICES.lookup} answered without data`);
+          const parsed = wireDossierLookup.safeParse(outcome.data);
+          if (!parsed.success) throw badResponse(`${SERVICES.lookup} data does not have the documented shape`, parsed.error);
+          if (parsed.data.MaHoSo !== code) throw badResponse('answered about another dossier than the one asked for');
+          return true;
+        },
+        { idempotent: true },
+      ),
+
+    // Writes are not retried here: the outbox retries them, marked so the portal can tell a repeat.
+    sync: (ctx, snapshot, { isUpdating, mark }) =>
+      policy.execute(ctx, async (signal) => {
+        const item = mapped(() => toWireDossier(snapshot, mark), badResponse);
+        const outcome = await callService(ctx, signal, SERVICES.sync, { isUpdating: isUpdating ? 'True' : 'False', data: [item] });
+        return deliveryAnswer(SERVICES.sync, outcome, snapshot.dossier.code, mark);
+      }),
+
+    progress: (ctx, step, mark) =>
+      policy.execute(ctx, async (signal) => {
+        const item = mapped(() => toWireProgress(step, mark), badResponse);
+        const outcome = await callService(ctx, signal, SERVICES.progress, { data: [item] });
+        return deliveryAnswer(SERVICES.progress, outcome, step.code, mark);
       }),
 
     // The probe is signed too; its answer carries nothing the gateway uses, so only its status counts.

@@ -1,5 +1,6 @@
 import type { AdapterModule } from '../module.ts';
 import type { ProcedureCatalogue } from '../../src/core/procedures-port.ts';
+import type { DossierPortal } from '../../src/core/dossiers/port.ts';
 import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { createUpstreamSignatures } from '../../src/signing/http-signatures.ts';
 import { createDvcqgClient } from './client.ts';
@@ -9,7 +10,7 @@ import { createDvcqgSimulator } from './simulator/server.ts';
 export { SANDBOX_ACCOUNT } from './sandbox-account.ts';
 export { createDvcqgSimulator, type DvcqgSimulator, type DvcqgSimulatorOptions } from './simulator/server.ts';
 
-export const dvcqg: AdapterModule<ProcedureCatalogue> = {
+export const dvcqg: AdapterModule<ProcedureCatalogue & DossierPortal> = {
   id: 'dvcqg',
   name: 'National Public Service Portal (Cổng Dịch vụ công quốc gia)',
   protocol: 'session login, then JSON POST',
@@ -23,7 +24,7 @@ export const dvcqg: AdapterModule<ProcedureCatalogue> = {
     );
     return {
       id: 'dvcqg',
-      ops: { list: client.list, get: client.get },
+      ops: { list: client.list, get: client.get, lookup: client.lookup, sync: client.sync, progress: client.progress },
       health: client.health,
       close: () => http.close(),
     };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Procedure, ProcedureSummary } from '../../src/core/procedures-port.ts';
-import { toVietnamIso, wireDateTimeToIso } from '../../src/core/time.ts';
+import { toVietnamIso, toWireDateTime, wireDateTimeToIso } from '../../src/core/time.ts';
+import type { DeliveryMark, DossierProgressEvent, DossierSnapshot } from '../../src/core/dossiers/port.ts';
 import { MappingError } from '../mapping-error.ts';
 
 export { MappingError };
@@ -138,5 +139,152 @@ export function toProcedure(wire: WireProcedure, retrievedAt: Date): Procedure {
     fees: optionalText(wire.LEPHI),
     processingTime: optionalText(wire.THOIHANGIAIQUYET),
     retrievedAt: toVietnamIso(retrievedAt),
+  };
+}
+
+/*
+ * Dossier synchronisation (DongBoHoSoMC, CapNhatTienDoHoSoMC, TraCuuHoSo). Field names are the
+ * known ones of DOMAIN.md; value encodings (text codes, "1"/"0" flags, "" for absent values) and
+ * the delivery marks `MaDongBo`/`SoThuTuDongBo` are inferred (README.md).
+ */
+
+/** Flags and enumerations travel as text. */
+const flag = (value: boolean | undefined): '1' | '0' => (value ? '1' : '0');
+/** An instant as the portal writes it, or "" when there is none. */
+const wireTime = (iso: string | null | undefined): string => (iso ? toWireDateTime(new Date(iso)) : '');
+
+export const APPLICANT_TYPES = { citizen: '1', business: '2' } as const;
+export const CHANNELS = { in_person: '1', online: '2', postal: '3' } as const;
+/** LoaiDinhDanh: 1 personal identification number, 2 enterprise code (inferred). */
+export const IDENTIFIER_TYPES = { citizen: '1', business: '2' } as const;
+
+const wireTimeText = z.string().regex(/^(\d{14})?$/, 'yyyyMMddHHmmss or empty');
+const wireFlag = z.enum(['0', '1']);
+/** The gateway's id for the change and its place among the dossier's changes (inferred fields). */
+const deliveryMark = { MaDongBo: z.string().min(1), SoThuTuDongBo: z.number().int().min(1) };
+
+export const wireDossierItem = z.object({
+  MaHoSo: z.string().min(1),
+  MaTTHC: z.string().min(1),
+  TenTTHC: z.string().min(1),
+  MaLinhVuc: z.string().min(1),
+  TenLinhVuc: z.string().min(1),
+  SoBienNhan: z.string().min(1),
+  ChuHoSo: z.string().min(1),
+  LoaiDoiTuong: z.enum(['1', '2']),
+  MaDoiTuong: z.string().min(1),
+  Email: z.string(),
+  SoDienThoai: z.string(),
+  TrichYeuHoSo: z.string().min(1),
+  NgayTiepNhan: wireTimeText.min(14),
+  NgayHenTra: wireTimeText.min(14),
+  TrangThaiHoSo: z.string().regex(/^([1-9]|10)$/),
+  NgayTra: wireTimeText,
+  HinhThuc: z.enum(['0', '1']),
+  NgayKetThucXuLy: wireTimeText,
+  DonViXuLy: z.string().min(1),
+  TaiLieuNop: z.array(
+    z.object({
+      TepDinhKemId: z.string().min(1),
+      TenTepDinhKem: z.string().min(1),
+      MaThanhPhanHoSo: z.string().min(1),
+      DuongDanTaiTepTin: z.string().min(1),
+      DuocSoHoa: wireFlag,
+      DuocTaiSuDung: wireFlag,
+    }),
+  ),
+  DanhSachLePhi: z.array(z.object({ TenPhiLePhi: z.string().min(1), MucPhi: z.number().int().min(0), DaThanhToan: wireFlag })),
+  DanhSachHoSoBoSung: z.array(z.unknown()),
+  DanhSachGiayToKetQua: z.array(z.unknown()),
+  KenhThucHien: z.enum(['1', '2', '3']),
+  DuocThanhToanTrucTuyen: wireFlag,
+  TaiKhoanDuocXacThucVoiVNeID: wireFlag,
+  LoaiDinhDanh: z.enum(['1', '2']),
+  SoDinhDanh: z.string().min(1),
+  ...deliveryMark,
+});
+
+export const wireProgressItem = z.object({
+  MaHoSo: z.string().min(1),
+  NguoiXuLy: z.string().min(1),
+  ChucDanh: z.string().min(1),
+  ThoiDiemXuLy: wireTimeText.min(14),
+  PhongBanXuLy: z.string().min(1),
+  NoiDungXuLy: z.string().min(1),
+  TrangThai: z.string().regex(/^([1-9]|10)$/),
+  NgayBatDau: wireTimeText.min(14),
+  NgayKetThucTheoQuyDinh: wireTimeText.min(14),
+  ...deliveryMark,
+});
+
+/** TraCuuHoSo's data when the portal holds the dossier (not found is error_code 404). */
+export const wireDossierLookup = z.object({ MaHoSo: z.string().min(1), TrangThaiHoSo: z.union([z.string(), z.number()]).transform(String) });
+
+/** What DongBoHoSoMC and CapNhatTienDoHoSoMC answer: the change they hold, and whether they held it already. */
+export const wireDeliveryAnswer = z.object({ MaHoSo: z.string().min(1), SoThuTuDongBo: z.number().int(), TrungLap: z.boolean() });
+
+export type WireDossierItem = z.infer<typeof wireDossierItem>;
+export type WireProgressItem = z.infer<typeof wireProgressItem>;
+
+/** The DongBoHoSoMC item for a dossier as it stands after a change. */
+export function toWireDossier(snapshot: DossierSnapshot, mark: DeliveryMark): WireDossierItem {
+  const d = snapshot.dossier;
+  return {
+    MaHoSo: d.code,
+    MaTTHC: d.procedureCode,
+    TenTTHC: d.procedureName,
+    MaLinhVuc: d.field.code,
+    TenLinhVuc: d.field.name,
+    SoBienNhan: d.receiptNumber,
+    ChuHoSo: d.applicant.name,
+    LoaiDoiTuong: APPLICANT_TYPES[d.applicant.type],
+    MaDoiTuong: d.applicant.identifier,
+    Email: d.applicant.email ?? '',
+    SoDienThoai: d.applicant.phone ?? '',
+    TrichYeuHoSo: d.summary,
+    NgayTiepNhan: wireTime(d.receivedAt),
+    NgayHenTra: wireTime(d.dueAt),
+    TrangThaiHoSo: String(snapshot.status),
+    NgayTra: wireTime(snapshot.returnedAt),
+    // HinhThuc (inferred): 1 submitted online, 0 otherwise; KenhThucHien carries the channel itself.
+    HinhThuc: d.channel === 'online' ? '1' : '0',
+    NgayKetThucXuLy: wireTime(snapshot.processingEndedAt),
+    DonViXuLy: d.handlingAgency,
+    TaiLieuNop: (d.attachments ?? []).map((a) => ({
+      TepDinhKemId: a.id,
+      TenTepDinhKem: a.name,
+      MaThanhPhanHoSo: a.componentCode,
+      DuongDanTaiTepTin: a.url,
+      DuocSoHoa: flag(a.digitised),
+      DuocTaiSuDung: flag(a.reused),
+    })),
+    DanhSachLePhi: (d.fees ?? []).map((f) => ({ TenPhiLePhi: f.name, MucPhi: f.amount, DaThanhToan: flag(f.paid) })),
+    DanhSachHoSoBoSung: [],
+    DanhSachGiayToKetQua: [],
+    KenhThucHien: CHANNELS[d.channel],
+    DuocThanhToanTrucTuyen: flag(d.onlinePayment),
+    TaiKhoanDuocXacThucVoiVNeID: flag(d.vneidVerified),
+    LoaiDinhDanh: IDENTIFIER_TYPES[d.applicant.type],
+    SoDinhDanh: d.applicant.identifier,
+    MaDongBo: mark.id,
+    SoThuTuDongBo: mark.sequence,
+  };
+}
+
+/** The CapNhatTienDoHoSoMC item for a processing step. */
+export function toWireProgress(step: { code: string; status: number; event: DossierProgressEvent }, mark: DeliveryMark): WireProgressItem {
+  const e = step.event;
+  return {
+    MaHoSo: step.code,
+    NguoiXuLy: e.officer,
+    ChucDanh: e.title,
+    ThoiDiemXuLy: wireTime(e.at),
+    PhongBanXuLy: e.department,
+    NoiDungXuLy: e.content,
+    TrangThai: String(step.status),
+    NgayBatDau: wireTime(e.startedAt),
+    NgayKetThucTheoQuyDinh: wireTime(e.dueAt),
+    MaDongBo: mark.id,
+    SoThuTuDongBo: mark.sequence,
   };
 }

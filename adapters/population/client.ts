@@ -162,13 +162,13 @@ export function createPopulationClient(deps: { policy: UpstreamPolicy }, options
         throw new GatewayError('VALIDATION_FAILED', { detail: 'dateOfBirth must be yyyy-MM-dd', errors: [{ field: 'body.dateOfBirth', message: 'must be yyyy-MM-dd' }] });
       }
       const request = toVerificationRequest(header(ctx), query);
-      return policy.execute(ctx, async (signal) => readVerification(await call(OPERATIONS.verify, request, signal), request));
+      return policy.execute(ctx, async (signal) => readVerification(await call(OPERATIONS.verify, request, signal), request), { idempotent: true });
     },
 
     async lookup(ctx, idNumber) {
       checkIdNumber(idNumber);
       const request = toLookupRequest(header(ctx), idNumber);
-      return policy.execute(ctx, async (signal) => readLookup(await call(OPERATIONS.lookup, request, signal), request));
+      return policy.execute(ctx, async (signal) => readLookup(await call(OPERATIONS.lookup, request, signal), request), { idempotent: true });
     },
 
     /** Up when the service description can be fetched (it is what every client needs first). */

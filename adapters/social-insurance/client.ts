@@ -61,7 +61,7 @@ export function createSocialInsuranceClient(deps: SocialInsuranceClientDeps, opt
         });
         const wire = await interpretAnswer(response, request, { retryAfterSeconds: options.retryAfterSeconds, verify });
         return mapped(() => toSocialInsuranceRecord(wire, now()), badResponse);
-      });
+      }, { idempotent: true });
     },
 
     health: (ctx) => probeHealth(http, ctx, HEALTH_PATH, { accept: 'application/json', 'x-request-id': ctx.requestId }),

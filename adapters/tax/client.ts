@@ -57,7 +57,7 @@ export function createTaxClient(
         const signed = await verified(readAnswer(response, options.retryAfterSeconds), ctx);
         const wire = interpretAnswer(response.status, signed, { maSoThue: taxCode, maYeuCau });
         return mapped(() => toTaxpayer(wire, new Date()), badResponse);
-      }),
+      }, { idempotent: true }),
 
     health: (ctx) => probeHealth(http, ctx, HEALTH_PATH, { accept: 'application/xml', 'x-request-id': ctx.requestId }),
   };

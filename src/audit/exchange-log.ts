@@ -13,13 +13,51 @@ export interface ExchangeLog {
   enqueue(leaf: ExchangeLeaf, body?: SealedBody): Promise<void>;
 }
 
+type QueueRow = { exchange_id: string; leaf: string; enqueued_at: string };
+
+interface Waiting {
+  row: QueueRow;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits (3 per row). */
+const MAX_GROUP = 500;
+
 export function createExchangeLog(deps: { db: Kysely<Database> }): ExchangeLog {
+  // Group commit: leaves enqueued while the event loop is busy are inserted together, one
+  // statement and one commit for all of them, once the current turn of the loop ends. Each
+  // caller still waits for its own leaf to be committed.
+  const waiting: Waiting[] = [];
+
+  const insert = (rows: QueueRow[]) => deps.db.insertInto('exchange_queue').values(rows).execute();
+
+  async function flush(): Promise<void> {
+    const group = waiting.splice(0, MAX_GROUP);
+    if (waiting.length > 0) setImmediate(() => void flush());
+    try {
+      await insert(group.map((w) => w.row));
+      for (const w of group) w.resolve();
+    } catch {
+      // One bad row must not fail the others: each on its own, with its own outcome.
+      await Promise.all(
+        group.map((w) =>
+          insert([w.row]).then(
+            () => w.resolve(),
+            (err: unknown) => w.reject(err),
+          ),
+        ),
+      );
+    }
+  }
+
   return {
     async enqueue(leaf, body) {
       const row = { exchange_id: leaf.id, leaf: leafText(leaf), enqueued_at: new Date().toISOString() };
       if (!body) {
-        await deps.db.insertInto('exchange_queue').values(row).execute();
-        return;
+        return new Promise<void>((resolve, reject) => {
+          if (waiting.push({ row, resolve, reject }) === 1) setImmediate(() => void flush());
+        });
       }
       if (body.exchange_id !== leaf.id) throw new Error(`the body is of exchange ${body.exchange_id}, the leaf of ${leaf.id}`);
       await deps.db.transaction().execute(async (trx) => {

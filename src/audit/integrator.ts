@@ -38,8 +38,12 @@ export interface Integrator {
   timestampLagSeconds(): number;
 }
 
-/** Arbitrary, fixed: the PostgreSQL advisory lock that lets exactly one process integrate. */
-const LOCK_KEY = 7_142_052_019;
+/**
+ * Arbitrary, fixed: with the schema's name, the PostgreSQL advisory lock that lets exactly one
+ * process integrate a log. Advisory locks are per database, so the schema is part of the key:
+ * installations in other schemas of the same database integrate their own logs meanwhile.
+ */
+const LOCK_CLASS = 714_205_201;
 const CHUNK = 400;
 
 async function insertChunks<T>(rows: T[], insert: (chunk: T[]) => Promise<unknown>): Promise<void> {
@@ -62,7 +66,7 @@ export function createIntegrator(deps: IntegratorDeps, options: IntegratorOption
   async function appendBatch(): Promise<{ appended: number; size: number; root: Buffer } | undefined> {
     return db.transaction().execute(async (trx) => {
       if (deps.dialect === 'postgres') {
-        const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${LOCK_KEY}) as locked`.execute(trx);
+        const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${LOCK_CLASS}, hashtext(current_schema())) as locked`.execute(trx);
         if (!rows[0]?.locked) return undefined; // another process is integrating
       }
       const state = await trx.selectFrom('exchange_log_state').selectAll().where('id', '=', 1).executeTakeFirst();

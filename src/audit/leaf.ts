@@ -51,7 +51,7 @@ export function leafText(leaf: ExchangeLeaf): string {
 /** The outcome an answer status stands for, with the error code when there is one. */
 export function outcomeOf(status: number, code: string | undefined): Outcome {
   if (status < 400) return 'success';
-  if (code === 'UPSTREAM_CIRCUIT_OPEN') return 'rejected';
+  if (code === 'UPSTREAM_CIRCUIT_OPEN' || code === 'UPSTREAM_BUSY') return 'rejected';
   if (status === 502) return 'refused';
   if (status >= 500) return 'failed';
   return 'business_error';

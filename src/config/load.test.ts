@@ -72,3 +72,31 @@ describe('loadConfig', () => {
     expect(found[0]).toMatch(/sandbox keys are refused when NODE_ENV=production/);
   });
 });
+
+describe('resilience policies', () => {
+  const policy = (settings: Record<string, unknown>) =>
+    problems(() => loadConfig({}, { overrides: Object.fromEntries(Object.entries(settings).map(([k, v]) => [`upstreams.tax.${k}`, v])) })).join('\n');
+
+  it('default to a bounded bulkhead and a few quick retries', () => {
+    const tax = loadConfig({}).upstreams.tax;
+    expect(tax.concurrency).toEqual({ maxInFlight: 32, maxQueued: 64, queueTimeoutMs: 1000 });
+    expect(tax.retry).toEqual({ maxRetries: 2, baseDelayMs: 50, maxDelayMs: 1000 });
+  });
+
+  it.each([
+    [{ timeoutMs: -1 }, 'upstreams.tax.timeoutMs: at least 10 ms'],
+    [{ timeoutMs: 1.5 }, 'upstreams.tax.timeoutMs: a whole number of milliseconds'],
+    [{ 'breaker.errorThresholdPercentage': 0 }, 'upstreams.tax.breaker.errorThresholdPercentage: a percentage from 1 to 100'],
+    [{ 'breaker.errorThresholdPercentage': 150 }, 'upstreams.tax.breaker.errorThresholdPercentage: a percentage from 1 to 100'],
+    [{ 'breaker.volumeThreshold': 0 }, 'upstreams.tax.breaker.volumeThreshold: at least 1'],
+    [{ 'breaker.resetTimeoutMs': -100 }, 'upstreams.tax.breaker.resetTimeoutMs: at least 100 ms'],
+    [{ 'concurrency.maxInFlight': 0 }, 'upstreams.tax.concurrency.maxInFlight: at least 1'],
+    [{ 'concurrency.maxQueued': -1 }, 'upstreams.tax.concurrency.maxQueued: at least 0'],
+    [{ 'concurrency.queueTimeoutMs': 0 }, 'upstreams.tax.concurrency.queueTimeoutMs: at least 1 ms'],
+    [{ 'retry.maxRetries': 11 }, 'upstreams.tax.retry.maxRetries: at most 10'],
+    [{ 'retry.baseDelayMs': 500, 'retry.maxDelayMs': 100 }, 'upstreams.tax.retry.maxDelayMs: maxDelayMs must be at least baseDelayMs'],
+    [{ 'concurrency.maxInfight': 3 }, 'upstreams.tax.concurrency'],
+  ])('refuse %j, naming the setting', (settings, message) => {
+    expect(policy(settings)).toContain(message);
+  });
+});

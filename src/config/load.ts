@@ -33,6 +33,7 @@ const ENV_SETTINGS: [string, string[], Kind][] = [
   ['VALIDATE_RESPONSES', ['server', 'validateResponses'], 'bool'],
   ['LOG_LEVEL', ['log', 'level'], 'string'],
   ['DATABASE_URL', ['database', 'url'], 'string'],
+  ['DATABASE_SCHEMA', ['database', 'schema'], 'string'],
   ['SQLITE_PATH', ['database', 'sqlitePath'], 'string'],
   ['REDIS_URL', ['redis', 'url'], 'string'],
   ['GATEWAY_AGENCY', ['gateway', 'agency'], 'string'],
@@ -47,6 +48,9 @@ const ENV_SETTINGS: [string, string[], Kind][] = [
     (id) => [`UPSTREAM_${id.toUpperCase().replaceAll('-', '_')}_URL`, ['upstreams', id, 'url'], 'string'] as [string, string[], Kind],
   ),
 ];
+
+/** Every environment variable the gateway reads (deployment files are checked against this list). */
+export const ENVIRONMENT_VARIABLES: readonly string[] = ['LIENTHONG_CONFIG', 'NODE_ENV', ...ENV_SETTINGS.map(([name]) => name)];
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
   let node = target;

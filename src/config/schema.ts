@@ -43,19 +43,54 @@ const client = z
   })
   .strict();
 
+/** A whole number of milliseconds in a range, with a message that says what is wrong. */
+const millis = (min: number, max: number) =>
+  z
+    .number()
+    .int('a whole number of milliseconds')
+    .min(min, `at least ${min} ms`)
+    .max(max, `at most ${max} ms`);
+const count = (min: number, max: number) => z.number().int('a whole number').min(min, `at least ${min}`).max(max, `at most ${max}`);
+
 const breaker = z
   .object({
-    errorThresholdPercentage: z.number().min(1).max(100).default(50),
-    volumeThreshold: z.number().int().min(1).default(5),
-    resetTimeoutMs: z.number().int().min(100).default(10_000),
-    rollingCountTimeoutMs: z.number().int().min(1000).default(10_000),
+    /** Share of failed calls (timeouts included) in the rolling window that opens the breaker. */
+    errorThresholdPercentage: z.number().min(1, 'a percentage from 1 to 100').max(100, 'a percentage from 1 to 100').default(50),
+    /** Calls the window must hold before the breaker may open. */
+    volumeThreshold: count(1, 1_000_000).default(5),
+    /** How long an open breaker rejects before letting one probe through (half-open). */
+    resetTimeoutMs: millis(100, 3_600_000).default(10_000),
+    rollingCountTimeoutMs: millis(1000, 3_600_000).default(10_000),
   })
   .strict();
+
+/** Bulkhead: how many calls may be under way to one system, and how many may wait for a slot. */
+export const upstreamConcurrency = z
+  .object({
+    maxInFlight: count(1, 10_000).default(32),
+    /** Calls waiting for a slot; more are refused at once with UPSTREAM_BUSY (0: no queue). */
+    maxQueued: count(0, 100_000).default(64),
+    /** How long a call may wait for a slot before it is refused with UPSTREAM_BUSY. */
+    queueTimeoutMs: millis(1, 120_000).default(1000),
+  })
+  .strict();
+
+/** Retries of idempotent reads that failed in transit, with jittered exponential backoff. */
+export const upstreamRetry = z
+  .object({
+    /** Further attempts after the first (0: never retry). */
+    maxRetries: count(0, 10).default(2),
+    baseDelayMs: millis(1, 60_000).default(50),
+    maxDelayMs: millis(1, 60_000).default(1000),
+  })
+  .strict()
+  .refine((r) => r.maxDelayMs >= r.baseDelayMs, { message: 'maxDelayMs must be at least baseDelayMs', path: ['maxDelayMs'] });
 
 const upstream = z
   .object({
     url: z.url().optional(),
-    timeoutMs: z.number().int().min(10).max(120_000).default(5_000),
+    /** The longest one call may take, retries included (the caller's deadline, when shorter, wins). */
+    timeoutMs: millis(10, 120_000).default(5_000),
     /** Seconds suggested to callers in Retry-After when the system is down. */
     retryAfterSeconds: z.number().int().min(1).default(5),
     maxResponseBytes: z.number().int().min(1024).default(1_048_576),
@@ -64,6 +99,8 @@ const upstream = z
     /** The gateway's own account, for systems that need a login (the national portal). */
     credentials: z.object({ username: z.string().min(1), password: z.string().min(1) }).strict().optional(),
     breaker: breaker.prefault({}),
+    concurrency: upstreamConcurrency.prefault({}),
+    retry: upstreamRetry.prefault({}),
   })
   .strict();
 
@@ -88,6 +125,25 @@ export const configSchema = z
         shutdownGraceMs: z.number().int().min(0).default(10_000),
         trustProxy: z.boolean().default(false),
         validateResponses: z.boolean().default(false),
+        /**
+         * Browser origins allowed to call the API (CORS). None by default: the portal calls the
+         * gateway server to server. `*` allows any origin, and is refused with credentials.
+         */
+        cors: z
+          .object({
+            origins: z.array(z.union([z.literal('*'), z.string().regex(/^https?:\/\/[^/\s?#*]+$/, 'an origin such as https://dichvucong.sonla.gov.vn (scheme, host, port; no path)')])).default([]),
+            /** Let browsers send cookies or client certificates along (Access-Control-Allow-Credentials). */
+            credentials: z.boolean().default(false),
+            /** How long a browser may cache a preflight answer. */
+            maxAgeSeconds: z.number().int().min(0).max(86_400).default(600),
+          })
+          .strict()
+          .superRefine((cors, ctx) => {
+            if (cors.credentials && cors.origins.includes('*')) {
+              ctx.addIssue({ code: 'custom', path: ['origins'], message: 'a wildcard origin cannot be combined with credentials: list the origins' });
+            }
+          })
+          .prefault({}),
         /** HTTPS beside HTTP, where clients may authenticate with a certificate (mutual TLS). */
         tls: z
           .object({
@@ -111,6 +167,11 @@ export const configSchema = z
         url: z
           .string()
           .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
+          .optional(),
+        /** PostgreSQL schema for the gateway's tables (default public), so installations can share one server. */
+        schema: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL schema name')
           .optional(),
         sqlitePath: z.string().min(1).default('./data/lienthong.db'),
       })
@@ -205,6 +266,52 @@ export const configSchema = z
         hashKeyFile: z.string().min(1).default('./data/hash-key'),
       })
       .strict()
+      .prefault({}),
+    /** Account links and national single sign-on (the client id and secret are upstreams.vneid.credentials). */
+    accounts: z
+      .object({
+        /** How long a link offered by national sign-on (an ID-number match) waits for the person to confirm it. */
+        pendingLinkTtlSeconds: z.number().int().min(60).max(7 * 86_400).default(900),
+      })
+      .strict()
+      .prefault({}),
+    sso: z
+      .object({
+        /**
+         * The gateway's callback as registered with the national service. Unset: the listening
+         * address + /v1/accounts/sso/callback (right for the sandbox, not behind a proxy).
+         */
+        redirectUri: z.url().optional(),
+        /** Where sign-on results may be sent: a returnTo's origin and path must equal one of these. */
+        returnToAllowList: z.array(z.url()).default([]),
+        /** How long a started sign-on may take before its callback is refused. */
+        flowTtlSeconds: z.number().int().min(30).max(3600).default(600),
+        /** Lifetime of the signed result handed to returnTo. */
+        resultTtlSeconds: z.number().int().min(10).max(600).default(120),
+      })
+      .strict()
+      .prefault({}),
+    /** Delivery of dossiers and their changes to the national portal (see src/core/dossiers/outbox.ts). */
+    outbox: z
+      .object({
+        /** Off: changes are accepted and queued, but this process delivers nothing (another may). */
+        enabled: z.boolean().default(true),
+        /** How often an idle worker looks for due deliveries (it is also woken by every accepted change). */
+        pollIntervalMs: z.number().int().min(10).max(60_000).default(1000),
+        /** Deliveries under way at once, each to a different dossier. */
+        concurrency: z.number().int().min(1).max(256).default(8),
+        /** Most jobs claimed in one query. */
+        batchSize: z.number().int().min(1).max(1000).default(50),
+        /** Retry delays: exponential from the base, capped, with full jitter. */
+        backoffBaseMs: z.number().int().min(1).max(3_600_000).default(1000),
+        backoffMaxMs: z.number().int().min(1).max(86_400_000).default(300_000),
+        /** A delivery still failing this long after it was queued is given up (dead) until an operator redelivers it. */
+        maxAgeSeconds: z.number().int().min(1).default(3 * 24 * 3600),
+        /** How long a claimed job is reserved for its worker; longer than one delivery can take. */
+        leaseSeconds: z.number().int().min(1).max(3600).default(60),
+      })
+      .strict()
+      .refine((o) => o.backoffMaxMs >= o.backoffBaseMs, { message: 'backoffMaxMs must be at least backoffBaseMs', path: ['backoffMaxMs'] })
       .prefault({}),
     upstreams: upstreams.prefault({}),
     sandbox: z

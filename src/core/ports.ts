@@ -10,6 +10,8 @@ export interface CallContext {
   /** The exchange this call belongs to; returned to the caller as X-Exchange-Id. */
   exchangeId: string;
   signal: AbortSignal;
+  /** When the caller stops waiting (Date.now() milliseconds); upstream calls and their retries end by then. */
+  deadline?: number | undefined;
   log: Logger;
   /** Calling client and its agency code. */
   clientId: string;

@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import { parseIdNumber, parseInsuranceCode } from './identifiers/id-number.ts';
-import { parseEnterpriseCode } from './identifiers/tax-code.ts';
+import { parseTaxCode } from './identifiers/tax-code.ts';
 import type { CallContext } from './ports.ts';
 import type { SocialInsuranceQuery, SocialInsuranceRecord, SocialInsuranceRegistry } from './social-insurance-port.ts';
 import type { Taxpayer, TaxRegistry } from './taxpayers-port.ts';
@@ -14,12 +14,7 @@ function refuse(field: string, reason: string): never {
  * since 1 July 2025, an individual's 12-digit personal ID number.
  */
 export function validateTaxCode(taxCode: string): void {
-  if (/^\d{12}$/.test(taxCode)) {
-    const id = parseIdNumber(taxCode);
-    if (!id.ok) refuse('path.taxCode', `is 12 digits, so a personal ID number, and its ${id.reason}`);
-    return;
-  }
-  const code = parseEnterpriseCode(taxCode);
+  const code = parseTaxCode(taxCode);
   if (!code.ok) refuse('path.taxCode', code.reason);
 }
 

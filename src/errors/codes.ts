@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   UPSTREAM_CERT_REVOKED: { status: 502, title: "The national system's certificate is revoked" },
   UPSTREAM_UNAVAILABLE: { status: 503, title: 'The national system is unavailable' },
   UPSTREAM_CIRCUIT_OPEN: { status: 503, title: 'Calls to the national system are suspended' },
+  UPSTREAM_BUSY: { status: 503, title: 'Too many calls to the national system are under way' },
   UPSTREAM_TIMEOUT: { status: 503, title: 'The national system did not answer in time' },
 } as const satisfies Record<string, CodeSpec>;
 

@@ -204,7 +204,23 @@ export interface paths {
          *
          *     Sending the same dossier again (same code, same content) is harmless and returns the
          *     current state; the same code with different content is refused with 409 `CONFLICT`. Use
-         *     `Idempotency-Key` to make retries exact.
+         *     `Idempotency-Key` to make retries exact: an accepted answer is kept under the key and
+         *     given again, status and body, for the same key and body (a refusal is not kept: it is
+         *     decided again).
+         *
+         *     The dossier is delivered with `TraCuuHoSo` (does the portal know it?), then `DongBoHoSoMC`
+         *     (`isUpdating` False for a dossier the portal does not know, True otherwise); its status
+         *     changes follow with `DongBoHoSoMC`, its processing steps with `CapNhatTienDoHoSoMC`, one
+         *     after the other in the order they were accepted. Failed deliveries are retried with
+         *     exponential backoff until they are older than the configured maximum age, then `dead`.
+         *     Each delivery attempt is an exchange-log entry (operation `deliverDossier`).
+         *
+         *     Besides the schema, the code must be a real `<agency>-<YYMMDD>-<sequence>` (a calendar
+         *     day; 400 `INVALID_IDENTIFIER` naming `body.code`), the applicant's identifier a valid
+         *     personal ID number for a citizen, or a valid enterprise code (check digit) or personal ID
+         *     number for a business (400 `INVALID_IDENTIFIER` naming `body.applicant.identifier`), and
+         *     `dueAt` after `receivedAt` (400 `VALIDATION_FAILED` naming `body.dueAt`). A refused
+         *     request stores nothing.
          */
         post: operations["createDossier"];
         delete?: never;
@@ -258,7 +274,10 @@ export interface paths {
          *     5 supplementary documents requested, 6 financial obligation requested, 7 withdrawn by the
          *     applicant, 8 processing stopped, 9 processing finished, 10 result returned. A change the
          *     dossier's current status does not allow is refused with 409 `INVALID_TRANSITION`, whose
-         *     `allowed` member lists the statuses reachable from the current one.
+         *     `allowed` member lists the statuses reachable from the current one (empty once the
+         *     dossier is closed: 3, 7, 8 or 10). A processing step on a closed dossier is refused with
+         *     409 `CONFLICT`. `at` may not be before the dossier's `receivedAt`, nor a step's `dueAt`
+         *     before its `startedAt` (400 naming the field).
          */
         post: operations["addDossierEvent"];
         delete?: never;
@@ -298,21 +317,34 @@ export interface paths {
         };
         /**
          * Find account links
-         * @description Lists the links of one portal account (`portalAccountId`) or of one person
-         *     (`idNumber`). Give exactly one of the two; otherwise 400 `VALIDATION_FAILED`.
+         * @description Lists the active links, and the pending ones still waiting for confirmation, of one
+         *     portal account (`portalAccountId`) or of one person (`idNumber`, looked up by its keyed
+         *     hash). Give exactly one of the two; otherwise 400 `VALIDATION_FAILED`.
          */
         get: operations["listAccountLinks"];
         put?: never;
         /**
          * Link a portal account to a person or an enterprise
          * @description Verifies the evidence against the national database (the population database for a
-         *     person, the business registry for an organisation) and, if it matches, links the
-         *     provincial portal account to that national identity. The evidence must fit the subject:
-         *     `fullName` and `dateOfBirth` for a person, `name` for an organisation.
+         *     person, through the same check as `verifyCitizen`; the business registry for an
+         *     organisation, whose registered name must equal `evidence.name` after Unicode NFC
+         *     normalisation, ignoring case) and, if it matches, links the provincial portal account to
+         *     that national identity. The evidence must fit the subject: `fullName` and `dateOfBirth`
+         *     for a person, `name` for an organisation.
          *
-         *     A subject already linked to another portal account, or an account already linked to
-         *     another subject, gives 409 `CONFLICT`; evidence that does not match the national record
-         *     gives 422 `VERIFICATION_MISMATCH` (no link is made).
+         *     - An ID number whose province code does not exist, whose century and year digits
+         *       contradict `evidence.dateOfBirth`, or an enterprise code with a wrong check digit: 400
+         *       `INVALID_IDENTIFIER` naming the rule, before any national call.
+         *     - Evidence the national database does not confirm (or an unknown, dissolved or bankrupt
+         *       subject): 422 `VERIFICATION_MISMATCH`, naming the mismatched fields. Nothing is stored.
+         *     - One national identity links to at most one portal account, and one portal account to
+         *       at most one identity: a subject already linked to another account, or an account
+         *       already linked to another subject, gives 409 `CONFLICT`. The other account is not named.
+         *     - The same link again (a retry): 200 with the existing link, without a second national call.
+         *
+         *     The gateway stores no ID number or enterprise code in clear: a keyed hash (the one the
+         *     exchange log uses) and the masked form shown here. Every change is kept in an
+         *     append-only history (who, when, why).
          */
         post: operations["createAccountLink"];
         delete?: never;
@@ -333,10 +365,40 @@ export interface paths {
         post?: never;
         /**
          * Remove an account link
-         * @description Removes the link. The reason is recorded in the exchange log; the portal account itself is
-         *     not touched.
+         * @description Ends an active link, or withdraws a pending one. The reason, the client and the acting
+         *     user (as a keyed hash) are kept in the link's append-only history; the portal account
+         *     itself is not touched. The identity and the account are free to be linked again.
          */
         delete: operations["deleteAccountLink"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/links/{linkId}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a link offered by national sign-on
+         * @description National sign-on found no link for the national account but an existing link for its ID
+         *     number (or enterprise code), and offered a pending link to that portal account (outcome
+         *     `confirmation_required`). Once the person has confirmed that the account is theirs, the
+         *     portal calls this: the pending link becomes active and replaces the older link, so the
+         *     national account signs straight in from then on.
+         *
+         *     Only the client that started the sign-on can confirm; to any other, and for a link that
+         *     is not pending, the answer is 404. An offer that has lapsed
+         *     (`accounts.pendingLinkTtlSeconds`) gives 422 `VERIFICATION_MISMATCH`; a national account
+         *     linked elsewhere meanwhile gives 409 `CONFLICT`.
+         */
+        post: operations["confirmSsoLink"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -351,10 +413,24 @@ export interface paths {
         };
         /**
          * Start national sign-on
-         * @description Prepares an OpenID Connect authorization request (authorization code with PKCE) to the
-         *     national sign-on service and returns the URL to send the user's browser to. After sign-in
-         *     the national service redirects the browser to `redirectUri` with `code` and `state`; the
-         *     portal backend then calls `completeSso` with them before `expiresAt`.
+         * @description Starts an OpenID Connect sign-on with the national service (authorization code with PKCE
+         *     S256, `state` and `nonce`) and answers 302 to the national login page. The portal's
+         *     backend calls this with its key and sends the person's browser to the `Location`.
+         *
+         *     The flow (state, nonce, PKCE verifier, portal account, `returnTo`, who asked and why) is
+         *     kept in the gateway's store, shared by every gateway process, for
+         *     `sso.flowTtlSeconds`, and can be completed once. `returnTo` must have the origin and
+         *     path of an entry of `sso.returnToAllowList` (no open redirect); otherwise 400. Its query
+         *     is kept: put a value bound to the browser's portal session there and check it when the
+         *     browser comes back, so that a callback captured by someone else and replayed in another
+         *     browser cannot sign that browser in.
+         *
+         *     `portalAccountId` is the account already signed in at the portal, when the person links
+         *     from their profile; without it, a national account that matches nothing comes back
+         *     `not_linked`.
+         *
+         *     A caller that sends `Accept: application/json` (and not `text/html`) gets 200 with the
+         *     same URL as JSON instead of the 302.
          */
         get: operations["startSso"];
         put?: never;
@@ -373,48 +449,44 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Complete national sign-on
-         * @description Exchanges the authorization code, verifies the signed ID token and reads the national
-         *     account. Then:
+         * Complete national sign-on (the national service's redirect)
+         * @description The national service sends the person's browser here; no API key is involved: the
+         *     `state` names the flow `startSso` kept, which says which client started it, on whose
+         *     behalf and why (the exchange log records those). The state is used up at once, whatever
+         *     follows. The gateway exchanges the code (with the PKCE verifier), checks the ID token
+         *     (issuer exactly, audience, signature against the service's published keys, expiry,
+         *     nonce), reads the account from userinfo (its `sub` must be the ID token's), then:
          *
-         *     - `signed_in`: the national account (its stable `sub`) is already linked; `link` is that
-         *       link.
-         *     - `confirmation_required`: no link yet, but a portal account matches the national
-         *       account's ID number (person) or tax / enterprise code (organisation). Show the user the
-         *       match and, once they confirm, call `confirmSsoLink` with `confirmationToken`.
-         *     - `new_account`: nothing matches; the portal may create an account and then link it with
+         *     - `signed_in`: the national account (`sub`, the same as `TechID`) is already linked;
+         *       `link` is that link: sign the person in to `link.portalAccountId`.
+         *     - `confirmation_required`: no link for this national account, but an active link for
+         *       its ID number (`SoDinhDanh`, or `MaSoDoanhNghiep` for an organisation). `link` is a
+         *       pending link to that portal account; once the person confirms, call
          *       `confirmSsoLink`.
+         *     - `linked`: nothing matched; the portal account that started the flow is now linked,
+         *       verified by national sign-on.
+         *     - `not_linked`: nothing matched and no portal account started the flow.
+         *     - `conflict`: nothing matched, but the starting portal account is linked to another
+         *       identity.
+         *     - `cancelled`: the person cancelled at the national service (`error`).
          *
-         *     An unknown, expired or already used `state`, or a code the national service refuses,
-         *     gives 422 `VERIFICATION_MISMATCH`. Send as `X-User-Id` the portal's session or account id.
+         *     The result goes back by a 302 to `returnTo` with `result`: a compact JWS signed by the
+         *     gateway (keys at `/.well-known/jwks.json`, `x5c` chain to the national root) with `aud`
+         *     the starting client, `exp` after `sso.resultTtlSeconds`, `outcome`, `portalAccountId`,
+         *     `link` (an `AccountLink` or null) and `national` (`sub`, `accountType`,
+         *     `maskedIdentifier`, `fullName`).
+         *
+         *     A caller that sends `Accept: application/json` (and not `text/html`) gets 200 with
+         *     `returnTo` (the same URL) and `result` as JSON instead of the 302.
+         *
+         *     Refused with a problem, with no link made and the browser not sent back: an unknown,
+         *     expired or already used `state` (a replay), a code the national service refuses, an ID
+         *     token with another nonce or issuer, a callback whose `iss` is not the national service
+         *     (422 `VERIFICATION_MISMATCH`); an ID token whose signature does not verify (502).
          */
         get: operations["completeSso"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/accounts/sso/confirm": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Confirm a link offered by national sign-on
-         * @description Links the portal account to the national account identified during `completeSso`, after
-         *     the user confirmed the match (or after the portal created a new account). The token is
-         *     single-use and short-lived: unknown, expired or used tokens give 422
-         *     `VERIFICATION_MISMATCH`; an account or national identity already linked elsewhere gives
-         *     409 `CONFLICT`.
-         */
-        post: operations["confirmSsoLink"];
         delete?: never;
         options?: never;
         head?: never;
@@ -576,8 +648,9 @@ export interface paths {
         /**
          * State of each national system
          * @description For each national system: circuit-breaker state, recent error rate and latency, calls in
-         *     flight and when the certificate it last signed with expires. Figures are this gateway
-         *     process's own (breakers are per process).
+         *     flight and waiting for a slot (with the bulkhead's limits), and when the certificate it last
+         *     signed with expires. Figures are this gateway process's own (breakers and bulkheads are per
+         *     process).
          */
         get: operations["listUpstreams"];
         put?: never;
@@ -799,10 +872,11 @@ export interface components {
          *     | `UPSTREAM_CERT_REVOKED` | 502 | The answer is signed with a revoked certificate. |
          *     | `UPSTREAM_UNAVAILABLE` | 503 | The national system cannot be reached; see Retry-After. |
          *     | `UPSTREAM_CIRCUIT_OPEN` | 503 | Calls to the national system are suspended by its circuit breaker; see Retry-After. |
+         *     | `UPSTREAM_BUSY` | 503 | The gateway already has as many calls under way to the national system as its policy allows, and its queue is full or the wait ran out; see Retry-After. |
          *     | `UPSTREAM_TIMEOUT` | 503 | The national system did not answer in time; see Retry-After. |
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_SIGNATURE_INVALID" | "UPSTREAM_CERT_UNTRUSTED" | "UPSTREAM_CERT_EXPIRED" | "UPSTREAM_CERT_REVOKED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_TIMEOUT";
+        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_SIGNATURE_INVALID" | "UPSTREAM_CERT_UNTRUSTED" | "UPSTREAM_CERT_EXPIRED" | "UPSTREAM_CERT_REVOKED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_BUSY" | "UPSTREAM_TIMEOUT";
         /**
          * @description Personal identification number (số định danh cá nhân), 12 digits `PPPGYYNNNNNN`: birth registration province (014 Sơn La), gender and century digit, last two digits of the year of birth, serial. No check digit.
          * @example 014089001234
@@ -1399,6 +1473,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             portalAccountId: components["schemas"]["PortalAccountId"];
+            /**
+             * @description `pending`: offered by national sign-on, waiting for `confirmSsoLink`.
+             * @enum {string}
+             */
+            state: "active" | "pending";
             subject: {
                 /** @enum {string} */
                 type: "person" | "organization";
@@ -1414,54 +1493,52 @@ export interface components {
                 /** Format: date-time */
                 verifiedAt: string;
             };
+            /** @description Whether a national sign-on account (`sub`) is bound to the link, so that it signs straight in. */
+            nationalAccountLinked: boolean;
             /** Format: date-time */
             createdAt: string;
+            /**
+             * Format: date-time
+             * @description For a pending link, when the offer lapses.
+             */
+            expiresAt?: string;
             /** @description The exchange-log entry of the verification. */
             exchangeId: string | null;
         };
         AccountLinkList: {
             items: components["schemas"]["AccountLink"][];
         };
-        AccountLinkDeletion: {
-            /** @description Why the link is removed; recorded in the exchange log. */
-            reason: string;
-        };
         SsoStart: {
             /**
              * Format: uri
-             * @description Send the user's browser here.
+             * @description Send the person's browser here.
              */
             authorizationUrl: string;
-            /** @description Opaque value the national service returns with the code. */
-            state: string;
             /**
              * Format: date-time
-             * @description The sign-on must complete before this time.
+             * @description The sign-on must come back before this time.
              */
             expiresAt: string;
         };
-        SsoCompletion: {
-            /** @enum {string} */
-            outcome: "signed_in" | "confirmation_required" | "new_account";
-            /** @description The national account that signed in. */
-            national: {
-                /** @description Stable id of the national account. */
-                sub: string;
-                /** @enum {string} */
-                accountType: "person" | "organization";
-                /** @example 014*******34 */
-                maskedIdentifier: string;
-                /** @description Person's or organisation's name. */
-                fullName: string;
-            };
-            /** @description The existing link when `outcome` is `signed_in`, otherwise null. */
-            link: components["schemas"]["AccountLink"] | null;
-            /** @description For `confirmSsoLink`; null when `outcome` is `signed_in`. Single-use and short-lived. */
-            confirmationToken: string | null;
+        SsoReturn: {
+            /**
+             * Format: uri
+             * @description The portal's returnTo with `result` added.
+             */
+            returnTo: string;
+            /**
+             * @description Compact JWS signed by the gateway (`/.well-known/jwks.json`, `x5c` to the national
+             *     root): `iss`, `iat`, `exp`, `aud` (the starting client), `jti` (the exchange id),
+             *     `typ` `national-sign-on-result`, `outcome` (`signed_in`, `confirmation_required`,
+             *     `linked`, `not_linked`, `conflict`, `cancelled`), `portalAccountId` (of the flow),
+             *     `link` (an AccountLink or null), `national` (`sub`, `accountType`,
+             *     `maskedIdentifier`, `fullName`, or null) and, for `conflict`, `detail`.
+             */
+            result: string;
         };
-        SsoConfirmation: {
-            confirmationToken: string;
-            portalAccountId: components["schemas"]["PortalAccountId"];
+        AccountLinkDeletion: {
+            /** @description Why the link is removed; kept in the link's history. */
+            reason: string;
         };
         /** @description A SHA-256 hash, base64. */
         Base64Hash: string;
@@ -1576,7 +1653,14 @@ export interface components {
                 p95: number;
                 p99: number;
             };
+            /** @description Calls to the system under way in this gateway process. */
             inFlight: number;
+            /** @description Calls waiting for a free slot (bulkhead queue) in this gateway process. */
+            queued: number;
+            /** @description Calls this process lets run at once (`upstreams.<id>.concurrency.maxInFlight`). */
+            maxInFlight: number;
+            /** @description Calls that may wait for a slot; more are refused with 503 `UPSTREAM_BUSY`. */
+            maxQueued: number;
             /**
              * Format: date-time
              * @description Expiry of the certificate the system last signed an accepted answer with (ISO 8601, +07:00); null until one has been seen since start.
@@ -1713,16 +1797,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Not built yet in this release */
-        NotImplemented: {
-            headers: {
-                "X-Request-Id": components["headers"]["XRequestId"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
         /** @description The national system answered something unusable: malformed, unsigned, wrongly signed or signed with an untrusted, expired or revoked certificate (`UPSTREAM_BAD_RESPONSE`, `UPSTREAM_SIGNATURE_INVALID`, `UPSTREAM_CERT_UNTRUSTED`, `UPSTREAM_CERT_EXPIRED`, `UPSTREAM_CERT_REVOKED`), or it refused the gateway's own credentials (`UPSTREAM_AUTH`). */
         BadGateway: {
             headers: {
@@ -1734,7 +1808,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The national system is down (`UPSTREAM_UNAVAILABLE`), did not answer within the gateway's timeout (`UPSTREAM_TIMEOUT`), or its circuit breaker is open and calls fail fast (`UPSTREAM_CIRCUIT_OPEN`). Retry after `Retry-After` seconds. */
+        /** @description The national system is down (`UPSTREAM_UNAVAILABLE`), did not answer within the gateway's timeout (`UPSTREAM_TIMEOUT`), its circuit breaker is open and calls fail fast (`UPSTREAM_CIRCUIT_OPEN`), or the gateway already has as many calls to it under way as its policy allows (`UPSTREAM_BUSY`). Retry after `Retry-After` seconds. */
         ServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -2274,7 +2348,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     createDossier: {
@@ -2331,7 +2404,6 @@ export interface operations {
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     getDossier: {
@@ -2381,7 +2453,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     addDossierEvent: {
@@ -2434,7 +2505,6 @@ export interface operations {
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     redeliverDossier: {
@@ -2474,7 +2544,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listAccountLinks: {
@@ -2528,7 +2597,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     createAccountLink: {
@@ -2550,11 +2618,6 @@ export interface operations {
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
-                /**
-                 * @description Makes a retry of this write safe. The first response given for a key is kept and returned again for a retry with the same key and body; the same key with a different body gives 422 `IDEMPOTENCY_KEY_REUSED`. Use a fresh random value (a UUID) per logical write.
-                 * @example 5d0b6c1e-93a2-4f4e-8b1f-0c7e2a9d3b61
-                 */
-                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path?: never;
             cookie?: never;
@@ -2565,6 +2628,17 @@ export interface operations {
             };
         };
         responses: {
+            /** @description This link existed already (a retry); nothing was verified again. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountLink"];
+                };
+            };
             /** @description Verified and linked. */
             201: {
                 headers: {
@@ -2586,7 +2660,6 @@ export interface operations {
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2642,112 +2715,6 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
-        };
-    };
-    startSso: {
-        parameters: {
-            query: {
-                /**
-                 * @description The portal account already signed in, when the user links from their profile.
-                 * @example cd-000184522
-                 */
-                portalAccountId?: components["schemas"]["PortalAccountId"];
-                /**
-                 * @description Where the national service sends the browser back; must be registered for this client.
-                 * @example https://motcua.sonla.gov.vn/auth/national/callback
-                 */
-                redirectUri: string;
-            };
-            header?: {
-                /**
-                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
-                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
-                 */
-                "X-Request-Id"?: components["parameters"]["RequestId"];
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Where to send the browser. */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["XRequestId"];
-                    "X-Exchange-Id": components["headers"]["XExchangeId"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SsoStart"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            429: components["responses"]["TooManyRequests"];
-            500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
-            502: components["responses"]["BadGateway"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    completeSso: {
-        parameters: {
-            query: {
-                /**
-                 * @description The authorization code the national service returned to `redirectUri`.
-                 * @example SplxlOBeZQQYbYS6WxSbIA
-                 */
-                code: string;
-                /**
-                 * @description The `state` returned by `startSso` and echoed back by the national service.
-                 * @example Yt3kQ9vX2mB7cN4pL8wR
-                 */
-                state: string;
-            };
-            header: {
-                /**
-                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
-                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
-                 */
-                "X-Request-Id"?: components["parameters"]["RequestId"];
-                /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
-                 * @example canbo-tohieu-0042
-                 */
-                "X-User-Id": components["parameters"]["UserId"];
-                /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
-                 * @example 1.004616.000.00.00.H52
-                 */
-                "X-Purpose": components["parameters"]["Purpose"];
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The sign-on outcome. */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["XRequestId"];
-                    "X-Exchange-Id": components["headers"]["XExchangeId"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SsoCompletion"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            422: components["responses"]["Unprocessable"];
-            429: components["responses"]["TooManyRequests"];
-            500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
-            502: components["responses"]["BadGateway"];
-            503: components["responses"]["ServiceUnavailable"];
         };
     };
     confirmSsoLink: {
@@ -2770,20 +2737,21 @@ export interface operations {
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
             };
-            path?: never;
+            path: {
+                /**
+                 * @description The account link's id.
+                 * @example 8aa56fa8-dfc4-472b-a090-8368147bf15a
+                 */
+                linkId: components["parameters"]["LinkId"];
+            };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["SsoConfirmation"];
-            };
-        };
+        requestBody?: never;
         responses: {
-            /** @description Linked. */
-            201: {
+            /** @description Confirmed; the link is active. */
+            200: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
-                    Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2793,13 +2761,155 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            413: components["responses"]["PayloadTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
+        };
+    };
+    startSso: {
+        parameters: {
+            query: {
+                /**
+                 * @description The portal account already signed in, when the person links from their profile.
+                 * @example cd-000184522
+                 */
+                portalAccountId?: components["schemas"]["PortalAccountId"];
+                /**
+                 * @description Where the gateway sends the browser with the result; must be on `sso.returnToAllowList`.
+                 * @example https://motcua.sonla.gov.vn/auth/national/callback
+                 */
+                returnTo: string;
+            };
+            header: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /**
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @example canbo-tohieu-0042
+                 */
+                "X-User-Id": components["parameters"]["UserId"];
+                /**
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @example 1.004616.000.00.00.H52
+                 */
+                "X-Purpose": components["parameters"]["Purpose"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The authorization URL as JSON (`Accept: application/json`). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoStart"];
+                };
+            };
+            /**
+             * @description To the national service's authorization endpoint. X-Exchange-Id is present when the
+             *     gateway had to read the service's metadata (the first sign-on of a process).
+             */
+            302: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
+                    /**
+                     * @description The national authorization URL.
+                     * @example http://127.0.0.1:8096/auth?client_id=lienthong-sonla&scope=openid&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fv1%2Faccounts%2Fsso%2Fcallback&state=Yt3kQ9vX2mB7cN4pL8wR&nonce=n8Kq2&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256
+                     */
+                    Location: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    completeSso: {
+        parameters: {
+            query: {
+                /**
+                 * @description The state of the flow, echoed by the national service.
+                 * @example Yt3kQ9vX2mB7cN4pL8wR
+                 */
+                state: string;
+                /**
+                 * @description The authorization code; absent when the sign-on did not complete.
+                 * @example SplxlOBeZQQYbYS6WxSbIA
+                 */
+                code?: string;
+                /**
+                 * @description The national service's issuer (RFC 9207); must be the configured one.
+                 * @example http://127.0.0.1:8096
+                 */
+                iss?: string;
+                /**
+                 * @description Why the sign-on did not complete (OAuth error code, e.g. `access_denied`).
+                 * @example access_denied
+                 */
+                error?: string;
+                /** @description The national service's text for `error`; not shown. */
+                error_description?: string;
+            };
+            header?: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The redirect as JSON (`Accept: application/json`). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoReturn"];
+                };
+            };
+            /** @description To `returnTo`, with `result`, the signed outcome. */
+            302: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
+                    /**
+                     * @description The portal's `returnTo` with `result=<JWS>` added.
+                     * @example https://motcua.sonla.gov.vn/auth/national/callback?result=eyJhbGciOiJFUzI1NiJ9.eyJvdXRjb21lIjoic2lnbmVkX2luIn0.c2lnbmF0dXJl
+                     */
+                    Location: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getAuditCheckpoint: {

@@ -54,7 +54,8 @@ export function recordExchanges(deps: { log: ExchangeLog; hashIdentifier: (value
       const requestText = canonicalize({ method: req.method, path: req.path, query: req.query ?? {}, body: req.body ?? null });
       const requestHash = sha256Hex(requestText);
       const responseHash = sha256Hex(responseText ?? '');
-      const subject = subjectOf(req);
+      // A handler that learns the subject only from the national system (sign-on) names it in res.locals.subject.
+      const subject = (res.locals.subject as string | undefined) ?? subjectOf(req);
       const leaf: ExchangeLeaf = {
         id: exchange.id,
         time: new Date(exchange.startedAt).toISOString(),

@@ -2,6 +2,22 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createTlsServer, type ServerOptions as TlsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
+/**
+ * TLS 1.2 cipher suites for the gateway's HTTPS listener: forward-secret AEAD only (Mozilla
+ * "intermediate"). Node's default list also accepts static-RSA key exchange and CBC with SHA-1.
+ * TLS 1.3 suites are not affected by this list.
+ */
+export const TLS_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'DHE-RSA-AES128-GCM-SHA256',
+  'DHE-RSA-AES256-GCM-SHA384',
+].join(':');
+
 export interface Listening {
   server: Server;
   url: string;

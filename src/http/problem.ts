@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, Response } from 'express';
 import { ERROR_CODES, problemType, type ErrorCode } from '../errors/codes.ts';
 import { GatewayError, isGatewayError, type FieldProblem } from '../errors/gateway-error.ts';
@@ -79,5 +80,33 @@ export function problemHandler(): ErrorRequestHandler {
     }
     if (req.socket.destroyed) return;
     sendProblem(res, error);
+  };
+}
+
+/**
+ * Answers what never reaches Express, because Node's HTTP parser refused it (a request line or
+ * headers over the size limit, bytes that are not HTTP), with problem+json like every other
+ * refusal, instead of Node's bare status line. Attach to the gateway's servers' `clientError`.
+ */
+export function clientErrorHandler(log: { info(obj: object, msg: string): void }) {
+  return (err: Error & { code?: string }, socket: Duplex): void => {
+    if (!socket.writable || (err.code !== undefined && ['ECONNRESET', 'EPIPE'].includes(err.code))) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const detail = tooLarge ? 'the request line and headers exceed the size limit' : 'the request is not valid HTTP';
+    log.info({ code: err.code }, 'request refused by the HTTP parser');
+    const body = JSON.stringify({
+      type: problemType('VALIDATION_FAILED'),
+      title: ERROR_CODES.VALIDATION_FAILED.title,
+      status: 400,
+      detail,
+      code: 'VALIDATION_FAILED',
+      errors: [{ field: tooLarge ? 'header' : 'request', message: detail }],
+    });
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   };
 }

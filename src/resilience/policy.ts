@@ -4,7 +4,8 @@ import { outcomeOf, type Outcome } from '../audit/leaf.ts';
 import type { CallContext, SystemId } from '../core/ports.ts';
 import type { Logger } from '../logging.ts';
 import type { Metrics } from '../metrics.ts';
-import type { UpstreamConfig } from '../config/schema.ts';
+import { upstreamConcurrency, type UpstreamConfig } from '../config/schema.ts';
+import { createBulkhead } from './bulkhead.ts';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
@@ -14,13 +15,25 @@ export interface PolicyStats {
   /** Failures (including timeouts) over calls that ran, 0–1; rejections while open are not calls. */
   errorRate: number;
   latencyMs: { p50: number; p95: number; p99: number };
+  /** Calls under way (holding a bulkhead slot) and calls waiting for one. */
   inFlight: number;
+  queued: number;
+  maxInFlight: number;
+  maxQueued: number;
 }
 
-/** The one way adapters call their national system: timeout, circuit breaker, metrics. */
+export interface CallOptions {
+  /**
+   * The call only reads, so sending it twice does no harm: it may be retried after a transport
+   * failure (unreachable, connection broken, server error). Logins and writes are never retried.
+   */
+  idempotent?: boolean;
+}
+
+/** The one way adapters call their national system: bulkhead, timeout, circuit breaker, retries, metrics. */
 export interface UpstreamPolicy {
   readonly id: SystemId;
-  execute<T>(ctx: CallContext, call: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  execute<T>(ctx: CallContext, call: (signal: AbortSignal) => Promise<T>, options?: CallOptions): Promise<T>;
   state(): BreakerState;
   stats(): PolicyStats;
   shutdown(): void;
@@ -31,7 +44,36 @@ export interface PolicyDeps {
   metrics: Metrics;
 }
 
-export type PolicyOptions = Pick<UpstreamConfig, 'timeoutMs' | 'retryAfterSeconds' | 'breaker'>;
+/** An upstream's config section; without `concurrency` the defaults apply, without `retry` nothing is retried. */
+export type PolicyOptions = Pick<UpstreamConfig, 'timeoutMs' | 'retryAfterSeconds' | 'breaker'> & Partial<Pick<UpstreamConfig, 'concurrency' | 'retry'>>;
+type RetryOptions = UpstreamConfig['retry'];
+const NO_RETRY: RetryOptions = { maxRetries: 0, baseDelayMs: 1, maxDelayMs: 1 };
+
+/** Failures of the transport, worth one more try for a read; never a business answer, a signature or a certificate. */
+const RETRYABLE = new Set(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT']);
+
+/** An attempt that would get less time than this is not started. */
+const MIN_ATTEMPT_MS = 10;
+
+/** Exponential backoff with full jitter: uniform in [1, min(max, base·2^attempt)] ms. */
+export function backoffMs(retry: RetryOptions, attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attempt);
+  return Math.max(1, Math.round(random() * ceiling));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const done = (slept: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(slept);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 const STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
@@ -74,7 +116,8 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
   });
 
   const state = (): BreakerState => (breaker.opened ? 'open' : breaker.halfOpen ? 'half_open' : 'closed');
-  let inFlight = 0;
+  const bulkhead = createBulkhead(id, options.concurrency ?? upstreamConcurrency.parse({}), { retryAfterSeconds: options.retryAfterSeconds });
+  const retry = options.retry ?? NO_RETRY;
 
   const stats = (): PolicyStats => {
     const s = breaker.stats as unknown as { successes: number; failures: number; timeouts: number; percentiles: Record<string, number> };
@@ -84,21 +127,78 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
       state: state(),
       errorRate: ran === 0 ? 0 : Math.round(((s.failures + s.timeouts) / ran) * 1000) / 1000,
       latencyMs: { p50: p('0.5'), p95: p('0.95'), p99: p('0.99') },
-      inFlight,
+      inFlight: bulkhead.inFlight,
+      queued: bulkhead.queued,
+      maxInFlight: bulkhead.limits.maxInFlight,
+      maxQueued: bulkhead.limits.maxQueued,
     };
   };
 
-  async function execute<T>(ctx: CallContext, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const started = performance.now();
+  /** A call that never went out: refused by the bulkhead, or abandoned by its caller while waiting. */
+  function notSent(ctx: CallContext, err: unknown, started: number): never {
+    const busy = isGatewayError(err) && err.code === 'UPSTREAM_BUSY';
+    const latencyMs = Math.round(performance.now() - started);
+    ctx.recordCall?.({ upstream: id, outcome: busy ? 'rejected' : 'failed', code: busy ? 'UPSTREAM_BUSY' : 'CALLER_ABORTED', latencyMs });
+    metrics.upstreamCalls.inc({ upstream: id, outcome: busy ? 'busy' : 'aborted' });
+    if (busy) ctx.log.warn({ upstream: id, inFlight: bulkhead.inFlight, queued: bulkhead.queued }, 'upstream call refused: bulkhead full');
+    throw busy ? err : new CallerAbortedError('caller aborted while waiting for a slot', { cause: err });
+  }
+
+  async function execute<T>(ctx: CallContext, call: (signal: AbortSignal) => Promise<T>, callOptions: CallOptions = {}): Promise<T> {
     ctx.exchangeStarted?.(id);
-    inFlight++;
+    const started = performance.now();
+    // An open breaker rejects at once: such a call never waits for a slot.
+    let release: (() => void) | undefined;
+    if (!breaker.opened) {
+      metrics.upstreamQueued.inc({ upstream: id });
+      try {
+        release = await bulkhead.acquire(ctx.signal);
+      } catch (err) {
+        notSent(ctx, err, started);
+      } finally {
+        metrics.upstreamQueued.dec({ upstream: id });
+      }
+    }
     metrics.upstreamInFlight.inc({ upstream: id });
+    try {
+      // The time budget starts once the call has a slot; the caller's own deadline, when sooner, wins.
+      const deadline = Math.min(Date.now() + options.timeoutMs, ctx.deadline ?? Infinity);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await attemptOnce(ctx, call, deadline);
+        } catch (err) {
+          const delay = backoffMs(retry, attempt);
+          const again =
+            callOptions.idempotent === true &&
+            attempt < retry.maxRetries &&
+            isGatewayError(err) &&
+            err.upstreamFailure &&
+            RETRYABLE.has(err.code) &&
+            !breaker.opened &&
+            !ctx.signal.aborted &&
+            Date.now() + delay + MIN_ATTEMPT_MS < deadline;
+          if (!again) throw err;
+          metrics.upstreamRetries.inc({ upstream: id, code: err.code });
+          ctx.log.info({ upstream: id, code: err.code, attempt: attempt + 1, delayMs: delay }, 'retrying an idempotent upstream read');
+          if (!(await sleep(delay, ctx.signal))) throw err;
+        }
+      }
+    } finally {
+      release?.();
+      metrics.upstreamInFlight.dec({ upstream: id });
+    }
+  }
+
+  /** One attempt through the breaker, with the time left before the deadline. */
+  async function attemptOnce<T>(ctx: CallContext, call: (signal: AbortSignal) => Promise<T>, deadline: number): Promise<T> {
+    const started = performance.now();
+    const allowedMs = Math.max(1, deadline - Date.now());
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort(new Error('upstream timeout'));
-    }, options.timeoutMs);
+    }, allowedMs);
     const onCallerAbort = () => controller.abort(new Error('caller aborted'));
     if (ctx.signal.aborted) onCallerAbort();
     else ctx.signal.addEventListener('abort', onCallerAbort, { once: true });
@@ -109,7 +209,7 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
       } catch (err) {
         if (timedOut) {
           throw new GatewayError('UPSTREAM_TIMEOUT', {
-            detail: `${id} did not answer within ${options.timeoutMs} ms`,
+            detail: `${id} did not answer within ${allowedMs} ms`,
             retryAfter: options.retryAfterSeconds,
             upstreamFailure: true,
             cause: err,
@@ -152,8 +252,6 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
       }
       throw err;
     } finally {
-      inFlight--;
-      metrics.upstreamInFlight.dec({ upstream: id });
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', onCallerAbort);
       const seconds = (performance.now() - started) / 1000;

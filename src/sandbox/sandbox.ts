@@ -68,13 +68,16 @@ export async function startSandbox(deps: { log: Logger }, options: SandboxOption
   try {
     for (const [i, module] of adapterModules.entries()) {
       const port = options.port === 0 ? 0 : options.port + 1 + i;
-      const server = await listen(module.simulator({ faults, log: deps.log.child({ simulator: module.id }), signing: simulatorSigning(module.id) }), options.host, port);
+      let selfUrl = '';
+      const simulator = module.simulator({ faults, log: deps.log.child({ simulator: module.id }), signing: simulatorSigning(module.id), selfUrl: () => selfUrl });
+      const server = await listen(simulator, options.host, port);
+      selfUrl = server.url;
       started.push(server);
       urls[module.id] = server.url;
       systems.push({ id: module.id, name: module.name, protocol: module.protocol, url: server.url, health: server.url + module.healthPath });
     }
 
-    // The TSA listens after the simulators (8091–8095 by default): 8090 + 7.
+    // The TSA listens after the simulators (8091–8096 by default): 8090 + 7.
     const tsa = await listen(
       createTsaServer({ credentials: loadPemCredentials(sample('tsa.pem'), sample('tsa.key.pem')) }),
       options.host,

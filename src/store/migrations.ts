@@ -99,6 +99,150 @@ const migrations: Record<string, Migration> = {
       for (const table of ['exchange_bodies', 'body_keys']) await db.schema.dropTable(table).execute();
     },
   },
+  '0004_account_links': {
+    async up(db: Kysely<unknown>) {
+      const postgres = (db.getExecutor().adapter as object).constructor.name === 'PostgresAdapter';
+      // No identifier in clear: subject_hash is the keyed hash (HMAC) the exchange log uses too,
+      // subject_masked what the API shows. The active_* columns are set only while a link is
+      // active and cleared when it ends: their UNIQUE constraints (several NULLs allowed in both
+      // dialects) make one identity link to one account, one account to one identity and one
+      // national account to one link, however many gateway processes insert at once.
+      await db.schema
+        .createTable('account_links')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('portal_account_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('subject_type', 'varchar(20)', (c) => c.notNull())
+        .addColumn('subject_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('subject_masked', 'varchar(20)', (c) => c.notNull())
+        .addColumn('national_account_id', 'varchar(255)')
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('active_account', 'varchar(64)', (c) => c.unique())
+        .addColumn('active_subject', 'varchar(100)', (c) => c.unique())
+        .addColumn('active_national', 'varchar(255)', (c) => c.unique())
+        .addColumn('verification_method', 'varchar(30)', (c) => c.notNull())
+        .addColumn('verified_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('exchange_id', 'varchar(80)')
+        .addColumn('created_by', 'varchar(80)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('supersedes', 'varchar(36)')
+        .addColumn('expires_at', 'varchar(40)')
+        .addColumn('ended_at', 'varchar(40)')
+        .execute();
+      for (const column of ['portal_account_id', 'subject_hash', 'national_account_id']) {
+        await db.schema.createIndex(`account_links_${column}`).on('account_links').column(column).execute();
+      }
+      await db.schema
+        .createTable('account_link_events')
+        .addColumn('seq', postgres ? 'serial' : 'integer', (c) => (postgres ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('link_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('event', 'varchar(20)', (c) => c.notNull())
+        .addColumn('client', 'varchar(80)', (c) => c.notNull())
+        .addColumn('user_hash', 'varchar(64)')
+        .addColumn('reason', 'text')
+        .addColumn('exchange_id', 'varchar(80)')
+        .addColumn('at', 'varchar(40)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('account_link_events_link_id').on('account_link_events').column('link_id').execute();
+      // National sign-on flows in progress, shared by every gateway process; each used once.
+      await db.schema
+        .createTable('sso_flows')
+        .addColumn('state_hash', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('nonce', 'varchar(128)', (c) => c.notNull())
+        .addColumn('code_verifier', 'varchar(128)', (c) => c.notNull())
+        .addColumn('client_id', 'varchar(80)', (c) => c.notNull())
+        .addColumn('agency', 'varchar(80)', (c) => c.notNull())
+        .addColumn('user_id', 'varchar(128)', (c) => c.notNull())
+        .addColumn('purpose', 'varchar(100)', (c) => c.notNull())
+        .addColumn('portal_account_id', 'varchar(64)')
+        .addColumn('return_to', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('expires_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('used_at', 'varchar(40)')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const table of ['sso_flows', 'account_link_events', 'account_links']) await db.schema.dropTable(table).execute();
+    },
+  },
+  '0005_dossiers': {
+    async up(db: Kysely<unknown>) {
+      // Instants are ISO 8601 UTC text (toISOString), so that comparing them as text orders them.
+      await db.schema
+        .createTable('dossiers')
+        .addColumn('code', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('procedure_code', 'varchar(64)', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('received_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('due_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('document', 'text', (c) => c.notNull())
+        .addColumn('content_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('clock', 'text', (c) => c.notNull())
+        .addColumn('on_time_state', 'varchar(10)', (c) => c.notNull())
+        .addColumn('deadline_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('supplement_since', 'varchar(40)')
+        .addColumn('last_sequence', 'integer', (c) => c.notNull())
+        .addColumn('portal_known', 'integer', (c) => c.notNull())
+        .addColumn('client_id', 'varchar(80)', (c) => c.notNull())
+        .addColumn('agency', 'varchar(80)', (c) => c.notNull())
+        .addColumn('purpose', 'varchar(100)')
+        .addColumn('subject_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(40)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('dossiers_status').on('dossiers').column('status').execute();
+      await db.schema.createIndex('dossiers_created_at').on('dossiers').column('created_at').execute();
+      // One row per change handed over; (dossier, sequence) unique orders them and stops two
+      // concurrent writers from giving two changes one place.
+      await db.schema
+        .createTable('dossier_events')
+        .addColumn('id', 'varchar(40)', (c) => c.primaryKey())
+        .addColumn('dossier_code', 'varchar(64)', (c) => c.notNull().references('dossiers.code'))
+        .addColumn('sequence', 'integer', (c) => c.notNull())
+        .addColumn('kind', 'varchar(10)', (c) => c.notNull())
+        .addColumn('status', 'integer')
+        .addColumn('at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('client_id', 'varchar(80)', (c) => c.notNull())
+        .addColumn('agency', 'varchar(80)', (c) => c.notNull())
+        .addColumn('user_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .addUniqueConstraint('dossier_events_sequence', ['dossier_code', 'sequence'])
+        .execute();
+      // The outbox: one delivery job per change, delivered strictly in sequence per dossier.
+      await db.schema
+        .createTable('outbox_jobs')
+        .addColumn('id', 'varchar(40)', (c) => c.primaryKey())
+        .addColumn('dossier_code', 'varchar(64)', (c) => c.notNull())
+        .addColumn('sequence', 'integer', (c) => c.notNull())
+        .addColumn('service', 'varchar(40)', (c) => c.notNull())
+        .addColumn('state', 'varchar(10)', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('enqueued_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('last_error', 'varchar(80)')
+        .addColumn('delivered_at', 'varchar(40)')
+        .addColumn('lease_owner', 'varchar(80)')
+        .addColumn('lease_expires_at', 'varchar(40)')
+        .addUniqueConstraint('outbox_jobs_sequence', ['dossier_code', 'sequence'])
+        .execute();
+      await db.schema.createIndex('outbox_jobs_due').on('outbox_jobs').columns(['state', 'next_attempt_at']).execute();
+      // Same client and key: one record, however many processes answer at once.
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('client_id', 'varchar(80)', (c) => c.notNull())
+        .addColumn('key', 'varchar(255)', (c) => c.notNull())
+        .addColumn('operation', 'varchar(80)', (c) => c.notNull())
+        .addColumn('request_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('response', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['client_id', 'key'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const table of ['idempotency_keys', 'outbox_jobs', 'dossier_events', 'dossiers']) await db.schema.dropTable(table).execute();
+    },
+  },
 };
 
 export const MIGRATION_NAMES = Object.keys(migrations).sort();

@@ -72,6 +72,133 @@ export interface ExchangeBodiesTable {
   stored_at: string;
 }
 
+/** A link between a portal account and a national identity; active_* are set only while it is active. */
+export interface AccountLinksTable {
+  id: string;
+  portal_account_id: string;
+  subject_type: 'person' | 'organization';
+  /** Keyed hash (HMAC-SHA-256, hex) of the ID number or enterprise code. */
+  subject_hash: string;
+  subject_masked: string;
+  /** The national sign-on account (`sub`), once known. */
+  national_account_id: string | null;
+  state: 'active' | 'pending' | 'superseded' | 'deleted';
+  active_account: string | null;
+  active_subject: string | null;
+  active_national: string | null;
+  verification_method: 'population_database' | 'business_registry' | 'national_sso';
+  verified_at: string;
+  exchange_id: string | null;
+  created_by: string;
+  created_at: string;
+  /** A pending link: the active link it replaces once confirmed. */
+  supersedes: string | null;
+  /** A pending link: when the offer lapses. */
+  expires_at: string | null;
+  ended_at: string | null;
+}
+
+/** Append-only: every change to a link, by whom and why. */
+export interface AccountLinkEventsTable {
+  seq: Generated<number>;
+  link_id: string;
+  event: 'created' | 'offered' | 'confirmed' | 'superseded' | 'deleted';
+  client: string;
+  user_hash: string | null;
+  reason: string | null;
+  exchange_id: string | null;
+  at: string;
+}
+
+/** A national sign-on in progress (keyed by SHA-256 of its state); used once. */
+export interface SsoFlowsTable {
+  state_hash: string;
+  nonce: string;
+  code_verifier: string;
+  client_id: string;
+  agency: string;
+  user_id: string;
+  purpose: string;
+  portal_account_id: string | null;
+  return_to: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+/** A dossier handed over by the portal: its document as received, its lifecycle and on-time state. */
+export interface DossiersTable {
+  code: string;
+  procedure_code: string;
+  status: number;
+  /** As the portal sent them (ISO 8601 with offset). */
+  received_at: string;
+  due_at: string;
+  /** The dossier as received (JSON), and the SHA-256 of its canonical form. */
+  document: string;
+  content_hash: string;
+  /** The on-time rule's memory (OnTimeClock, JSON), and the columns `overdue` filters on. */
+  clock: string;
+  on_time_state: string;
+  deadline_at: string;
+  supplement_since: string | null;
+  /** Sequence of the newest change (the dossier itself is 1). */
+  last_sequence: number;
+  /** 1 once the national portal confirmed it holds the dossier. */
+  portal_known: number;
+  client_id: string;
+  agency: string;
+  purpose: string | null;
+  /** Keyed hash of the applicant's identifier, for the exchange log. */
+  subject_hash: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A change to a dossier (sequence 1 is the dossier itself). */
+export interface DossierEventsTable {
+  id: string;
+  dossier_code: string;
+  sequence: number;
+  kind: string;
+  status: number | null;
+  at: string;
+  payload: string;
+  client_id: string;
+  agency: string;
+  user_hash: string;
+  created_at: string;
+}
+
+/** One delivery to the national portal per change: pending, delivered or dead. */
+export interface OutboxJobsTable {
+  id: string;
+  dossier_code: string;
+  sequence: number;
+  service: string;
+  state: string;
+  attempts: number;
+  /** When the job was queued (or requeued); its age decides when it gives up. */
+  enqueued_at: string;
+  next_attempt_at: string;
+  last_error: string | null;
+  delivered_at: string | null;
+  /** The worker holding the job, until lease_expires_at. */
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+}
+
+/** The first answer given to a client's Idempotency-Key, kept to be given again. */
+export interface IdempotencyKeysTable {
+  client_id: string;
+  key: string;
+  operation: string;
+  request_hash: string;
+  status: number;
+  response: string;
+  created_at: string;
+}
+
 export interface Database {
   gateway_meta: GatewayMetaTable;
   exchange_queue: ExchangeQueueTable;
@@ -81,4 +208,11 @@ export interface Database {
   checkpoints: CheckpointsTable;
   body_keys: BodyKeysTable;
   exchange_bodies: ExchangeBodiesTable;
+  account_links: AccountLinksTable;
+  account_link_events: AccountLinkEventsTable;
+  sso_flows: SsoFlowsTable;
+  dossiers: DossiersTable;
+  dossier_events: DossierEventsTable;
+  outbox_jobs: OutboxJobsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enterprises, insured, people, procedures, taxpayers } from '../../src/sandbox/personas.ts';
 import { KEYS, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-
-const SYSTEMS = ['business-registry', 'population', 'tax', 'social-insurance', 'dvcqg'] as const;
-type System = (typeof SYSTEMS)[number];
+import { UPSTREAM_SYSTEMS as SYSTEMS, upstreamCalls, type UpstreamSystem as System } from '../helpers/upstream-calls.ts';
 
 let gw: TestGateway;
+/** One public call per national system, as a portal would make it. */
+let CALLS: Record<System, () => Promise<Response>>;
 beforeAll(async () => {
   const overrides: Record<string, unknown> = { 'catalogue.ttlSeconds': 0, 'catalogue.maxStaleSeconds': 0 };
   for (const id of SYSTEMS) {
@@ -14,22 +13,12 @@ beforeAll(async () => {
     overrides[`upstreams.${id}.breaker.volumeThreshold`] = 100_000;
   }
   gw = await startTestGateway(overrides);
+  CALLS = upstreamCalls(gw);
 });
 afterAll(async () => {
   await gw?.close();
 });
 
-const person = people.find((p) => !p.dateOfDeath)!;
-const headers = { 'content-type': 'application/json', 'x-user-id': 'officer-17', 'x-purpose': 'XAC_MINH_DANH_TINH' };
-
-/** One public call per national system, as a portal would make it. */
-const CALLS: Record<System, () => Promise<Response>> = {
-  'business-registry': () => gw.fetch(`/v1/enterprises/${enterprises[0]!.enterpriseCode}`),
-  population: () => gw.fetch('/v1/citizens/lookup', { method: 'POST', key: KEYS.agency, headers, body: JSON.stringify({ idNumber: person.idNumber }) }),
-  tax: () => gw.fetch(`/v1/taxpayers/${taxpayers[0]!.taxCode}`, { headers }),
-  'social-insurance': () => gw.fetch('/v1/social-insurance/lookup', { method: 'POST', headers, body: JSON.stringify({ insuranceCode: insured[0]!.insuranceCode }) }),
-  dvcqg: () => gw.fetch(`/v1/procedures/${procedures[0]!.code}`),
-};
 
 const EXPECTED = {
   down: [503, 'UPSTREAM_UNAVAILABLE'],
@@ -99,12 +88,14 @@ describe('GET /v1/upstreams', () => {
     const res = await gw.fetch('/v1/upstreams', { key: KEYS.operator });
     expect(res.status).toBe(200);
     const { items } = (await res.json()) as { items: { id: string; breaker: string; errorRate: number; latencyMs: { p99: number }; inFlight: number; certificateExpiresAt: string | null }[] };
-    expect(items.map((i) => i.id).sort()).toEqual([...SYSTEMS].sort());
+    // National sign-on is listed too; it signs ID tokens with published keys (JWKS), not a certificate.
+    expect(items.map((i) => i.id).sort()).toEqual([...SYSTEMS, 'vneid'].sort());
     for (const item of items) {
       expect(item.breaker).toBe('closed');
       expect(item.errorRate).toBeGreaterThanOrEqual(0);
       expect(item.inFlight).toBe(0);
-      expect(item.certificateExpiresAt, item.id).toMatch(/\+07:00$/);
+      if (item.id === 'vneid') expect(item.certificateExpiresAt).toBeNull();
+      else expect(item.certificateExpiresAt, item.id).toMatch(/\+07:00$/);
     }
     const metrics = await (await gw.fetch('/metrics', { key: null })).text();
     expect(metrics).toMatch(/lienthong_certificate_expiry_timestamp_seconds\{role="gateway",name="signing"\} \d+/);

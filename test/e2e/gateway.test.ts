@@ -142,32 +142,8 @@ describe('the rest of the contract', () => {
     expect((await problem(wrongMethod)).code).toBe('METHOD_NOT_ALLOWED');
   });
 
-  it('answers 501 NOT_IMPLEMENTED on planned operations, after checking the request', async () => {
+  it('checks the request before any national call and names the field', async () => {
     const person = people[1]!;
-    const dossier = {
-      code: 'H52.101.114-261127-0001',
-      procedureCode: '1.004616.000.00.00.H52',
-      procedureName: 'Đăng ký khai sinh',
-      field: { code: 'HT', name: 'Hộ tịch' },
-      receiptNumber: '000.00.14.H52-261127-0001',
-      applicant: { type: 'citizen', identifier: person.idNumber, name: person.fullName },
-      summary: 'Đăng ký khai sinh',
-      receivedAt: '2026-11-27T08:00:00+07:00',
-      dueAt: '2026-11-27T17:00:00+07:00',
-      channel: 'in_person',
-      handlingAgency: 'H52.101.114',
-    };
-    const planned = await gw.fetch('/v1/dossiers', { method: 'POST', headers: accountable, body: JSON.stringify(dossier) });
-    expect(planned.status).toBe(501);
-    expect((await problem(planned)).code).toBe('NOT_IMPLEMENTED');
-
-    const events = await gw.fetch('/v1/dossiers/H52.101.114-261127-0001/events', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: 'status', status: 2, at: '2026-11-27T09:00:00+07:00' }),
-    });
-    expect(events.status).toBe(501);
-
     const invalid = await gw.fetch('/v1/citizens/verify', {
       method: 'POST',
       headers: accountable,

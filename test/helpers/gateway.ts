@@ -59,7 +59,8 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}, 
     gateway,
     url,
     dbPath: join(dir, 'gateway.db'),
-    controlUrl: gateway.sandbox!.controlUrl,
+    // Empty when every upstream URL was given (no sandbox of its own).
+    controlUrl: gateway.sandbox?.controlUrl ?? '',
     logs,
     client: (key, extra = {}) => createGatewayClient({ baseUrl: url, apiKey: key, ...extra }),
     fetch: (path, init = {}) => {
@@ -87,7 +88,8 @@ export async function metric(url: string, name: string, labels: Record<string, s
   const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   let sum = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) && want.every((w) => line.includes(w))) sum += Number(line.split(' ').pop());
+    // A series without labels is written `name value`.
+    if ((line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && want.every((w) => line.includes(w))) sum += Number(line.split(' ').pop());
   }
   return sum;
 }

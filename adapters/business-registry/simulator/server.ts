@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener } from 'node:http';
 import { enterprises, findPerson, type EnterprisePersona, type PersonaAddress } from '../../../src/sandbox/personas.ts';
-import { applyFault, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { applyFault, attackOf, HOSTILE_CONTENT_TYPE, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
 import { incomingRequest, signResponse, verifyRequest, withTamperedSignature, type RequestMessage } from '../../../src/signing/http-signatures.ts';
 import type { SimulatorDeps } from '../../module.ts';
 import { isoDateToWire } from '../../../src/core/time.ts';
@@ -92,10 +92,12 @@ export function createBusinessRegistrySimulator(deps: SimulatorDeps): RequestLis
   return (req, res) => {
     const request = incomingRequest(req);
     const fault = messageFault(deps.faults, 'business-registry');
+    // Under the `wrong-content-type` attack the label is wrong but signed: only the label gives it away.
+    const type = attackOf(fault) === 'wrong-content-type' ? HOSTILE_CONTENT_TYPE : JSON_TYPE;
     const send = (status: number, body: WireAnswer | Record<string, unknown>) => {
       const text = JSON.stringify(body);
       res
-        .writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...signatureHeaders(fault, request, status, JSON_TYPE, text) })
+        .writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), ...signatureHeaders(fault, request, status, type, text) })
         .end(text);
     };
     // The registry's failures are signed like any answer: applyFault writes what these return, with the headers set here.

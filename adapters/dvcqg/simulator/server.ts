@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { agencyNames, procedures, type ProcedurePersona } from '../../../src/sandbox/personas.ts';
-import { applyFault, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { applyFault, attackOf, HOSTILE_CONTENT_TYPE, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
 import { incomingRequest, signResponse, verifyRequest, withTamperedSignature, type RequestMessage } from '../../../src/signing/http-signatures.ts';
 import { toWireDateTime } from '../../../src/core/time.ts';
 import type { SimulatorDeps } from '../../module.ts';
@@ -9,6 +9,7 @@ import { HEALTH_PATH, LOGIN_PATH, SERVICE_PATH, SERVICES } from '../client.ts';
 import { WIRE_CODES } from '../errors.ts';
 import type { WireProcedure, WireSummary } from '../mapping.ts';
 import { SANDBOX_ACCOUNT, SANDBOX_ACCOUNT_AGENCY } from '../sandbox-account.ts';
+import { createDossierDesk, type DossierRecord } from './dossiers.ts';
 
 export interface DvcqgSimulatorOptions {
   /** How long a session stays valid after login (default 30 minutes). */
@@ -23,6 +24,8 @@ export type DvcqgSimulator = RequestListener & {
   expireSessions(): void;
   /** Sessions currently valid. */
   sessionCount(): number;
+  /** What the portal holds per dossier (also served at GET /sandbox/dossiers). */
+  dossiers(): DossierRecord[];
 };
 
 const DEFAULT_SESSION_TTL_MS = 30 * 60 * 1000;
@@ -92,6 +95,7 @@ export function createDvcqgSimulator(deps: SimulatorDeps, options: DvcqgSimulato
   const ttlMs = options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS;
   const sessions = new Map<string, { expiresAt: number; agency: string }>();
   const byCode = new Map(procedures.map((p, index) => [p.code, { persona: p, index }]));
+  const desk = createDossierDesk();
 
   const sweep = (now: number) => {
     for (const [token, session] of sessions) if (session.expiresAt <= now) sessions.delete(token);
@@ -133,8 +137,11 @@ export function createDvcqgSimulator(deps: SimulatorDeps, options: DvcqgSimulato
         if (!found) return send(200, { error_code: WIRE_CODES.notFound, message: 'Không tìm thấy thủ tục hành chính' });
         return send(200, { error_code: '0', message: 'Thành công', data: toWireProcedure(found.persona, found.index) });
       }
-      default:
+      default: {
+        const answer = desk.handle(body.service, body);
+        if (answer) return send(answer.status, answer.body);
         return send(200, { error_code: WIRE_CODES.badRequest, message: 'Dịch vụ không tồn tại' });
+      }
     }
   }
 
@@ -148,9 +155,11 @@ export function createDvcqgSimulator(deps: SimulatorDeps, options: DvcqgSimulato
   const listener: RequestListener = (req, res) => {
     const request = incomingRequest(req);
     const fault = messageFault(deps.faults, 'dvcqg');
+    // Under the `wrong-content-type` attack the label is wrong but signed: only the label gives it away.
+    const type = attackOf(fault) === 'wrong-content-type' ? HOSTILE_CONTENT_TYPE : JSON_TYPE;
     const send: Reply = (status, body) => {
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...signatureHeaders(fault, request, status, JSON_TYPE, text) }).end(text);
+      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), ...signatureHeaders(fault, request, status, type, text) }).end(text);
     };
     // The portal's failures are signed like any answer: applyFault writes what these return, with the headers set here.
     const sign = (answer: ReturnType<FaultResponses['error']>) => {
@@ -160,6 +169,13 @@ export function createDvcqgSimulator(deps: SimulatorDeps, options: DvcqgSimulato
     const signedFaults: FaultResponses = { error: () => sign(faultResponses.error()), malformed: () => sign(faultResponses.malformed()) };
 
     void (async () => {
+      // The sandbox's own report is not the portal's: no fault, no signature.
+      const report = desk.report(req.method ?? 'GET', new URL(req.url ?? '/', 'http://dvcqg').pathname);
+      if (report) {
+        const text = JSON.stringify(report.body);
+        res.writeHead(report.status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) }).end(text);
+        return;
+      }
       if (await applyFault(deps.faults, 'dvcqg', req, res, signedFaults)) return;
       const path = new URL(req.url ?? '/', 'http://dvcqg').pathname;
       const method = req.method ?? 'GET';
@@ -208,6 +224,7 @@ export function createDvcqgSimulator(deps: SimulatorDeps, options: DvcqgSimulato
 
   return Object.assign(listener, {
     expireSessions: () => sessions.clear(),
+    dossiers: () => desk.records(),
     sessionCount: () => {
       sweep(Date.now());
       return sessions.size;

@@ -3,7 +3,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Element } from '@xmldom/xmldom';
 import { isoDateToWire } from '../../../src/core/time.ts';
 import { isGatewayError } from '../../../src/errors/gateway-error.ts';
-import { applyFault, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { applyFault, attackOf, HOSTILE_CONTENT_TYPE, hostileXml, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
 import { signSoapEnvelope, spoilSignature, verifySoapEnvelope, XMLNS } from '../../../src/signing/xml-signature.ts';
 import { people, type Person, type PersonaAddress, type Relative } from '../../../src/sandbox/personas.ts';
 import type { SimulatorDeps } from '../../module.ts';
@@ -179,6 +179,18 @@ const MALFORMED_ANSWER =
   '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>' +
   `<TraCuuThongTinCongDanResponse xmlns="${NAMESPACE}"><MaKetQua>00</MaKetQua><CongdanCollection><CongDan><SoDinhDanh>0140`;
 
+/**
+ * Signature wrapping: the signed Body moved into the Header, and in its place an unsigned twin
+ * with the same id that says what an attacker wants (a match, another name).
+ */
+function wrapSignedBody(envelope: string): string {
+  const bodyPattern = /<soap:Body\b[^>]*>[\s\S]*<\/soap:Body>/;
+  const signedBody = bodyPattern.exec(envelope)?.[0];
+  if (!signedBody) return envelope;
+  const twin = signedBody.replace('<TonTai>false</TonTai>', '<TonTai>true</TonTai>').replace(/(<Ten>)[^<]*/, '$1Mạo Danh');
+  return envelope.replace(bodyPattern, () => twin).replace('</soap:Header>', () => `<Wrapper>${signedBody}</Wrapper></soap:Header>`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // XML in
 
@@ -255,13 +267,19 @@ export function createPopulationSimulator(deps: SimulatorDeps, options: Populati
   const send = (res: ServerResponse, status: number, body: string, contentType = XML_CONTENT_TYPE) => {
     res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) }).end(body);
   };
-  /** Every envelope leaves signed (Body and Timestamp), except as the sandbox's signature faults say. */
+  /** Every envelope leaves signed (Body and Timestamp), except as the sandbox's signature faults and attacks say. */
   const signed = (xml: string, fault?: Fault): string => {
     if (fault?.mode === 'unsigned') return xml;
     const envelope = signSoapEnvelope(xml, deps.signing.credentials(fault));
+    const attack = attackOf(fault);
+    if (attack === 'xxe' || attack === 'entity-expansion') return hostileXml(envelope, attack, 'MoTa');
+    if (attack === 'signature-wrapping') return wrapSignedBody(envelope);
     return fault?.mode === 'bad-signature' ? spoilSignature(envelope) : envelope;
   };
-  const sendEnvelope = (res: ServerResponse, status: number, xml: string) => send(res, status, signed(xml, messageFault(deps.faults, 'population')));
+  const sendEnvelope = (res: ServerResponse, status: number, xml: string) => {
+    const fault = messageFault(deps.faults, 'population');
+    send(res, status, signed(xml, fault), attackOf(fault) === 'wrong-content-type' ? HOSTILE_CONTENT_TYPE : XML_CONTENT_TYPE);
+  };
   const fault = (res: ServerResponse, side: 'Client' | 'Server', message: string, code: string) => sendEnvelope(res, 500, faultEnvelope(side, message, code));
 
   const faultResponses: FaultResponses = {

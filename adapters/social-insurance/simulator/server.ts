@@ -2,7 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { base64url, exportJWK, type JSONWebKeySet } from 'jose';
 import { insured, type InsuredPersona } from '../../../src/sandbox/personas.ts';
-import { applyFault, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { applyFault, attackOf, HOSTILE_CONTENT_TYPE, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
 import { jwsAlgorithm } from '../../../src/signing/attestation.ts';
 import type { Credentials } from '../../../src/signing/trust-store.ts';
 import { isoDateToWire, toWireDateTime } from '../../../src/core/time.ts';
@@ -115,12 +115,18 @@ export function createSocialInsuranceSimulator(deps: SimulatorDeps): SocialInsur
     let compact: string;
     if (fault?.mode === 'unsigned') {
       compact = `${base64url.encode(JSON.stringify({ alg: 'none' }))}.${base64url.encode(text)}.`;
+    } else if (attackOf(fault) === 'alg-none') {
+      // Everything of a signed answer (the system's certificate, its kid) but a signature.
+      const { keys } = await jwks();
+      const header = { alg: 'none', kid, x5c: (keys[0] as { x5c: string[] }).x5c };
+      compact = `${base64url.encode(JSON.stringify(header))}.${base64url.encode(text)}.`;
     } else {
       // Under `revoked-cert` and `expired-cert` this is the revoked or expired certificate.
       compact = await signerFor(deps.signing.credentials(fault))(text);
       if (fault?.mode === 'bad-signature') compact = tamper(compact);
     }
-    res.writeHead(status, { 'content-type': 'application/jose', 'content-length': Buffer.byteLength(compact) }).end(compact);
+    const type = attackOf(fault) === 'wrong-content-type' ? HOSTILE_CONTENT_TYPE : 'application/jose';
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(compact) }).end(compact);
   };
 
   async function lookup(req: IncomingMessage, res: ServerResponse, fault: Fault | undefined): Promise<void> {

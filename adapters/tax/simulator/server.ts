@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { taxpayers, type PersonaAddress, type TaxpayerPersona } from '../../../src/sandbox/personas.ts';
-import { applyFault, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
+import { applyFault, attackOf, HOSTILE_CONTENT_TYPE, hostileXml, messageFault, type Fault, type FaultResponses } from '../../../src/sandbox/faults.ts';
 import { isoDateToWire } from '../../../src/core/time.ts';
 import { isGatewayError } from '../../../src/errors/gateway-error.ts';
 import { signEnveloped, spoilSignature, verifyEnveloped } from '../../../src/signing/xml-signature.ts';
@@ -66,6 +66,17 @@ export function answerXml(answer: WireAnswer & { NguoiNopThue?: WireTaxpayer | u
 /** Cut off mid-element, as an answer truncated by a failing proxy would be (and so unsigned). */
 const MALFORMED_ANSWER = '<?xml version="1.0" encoding="UTF-8"?><KetQuaTraCuu><MaLoi>00</MaLoi><NguoiNopThue><MaSoThue>55001';
 
+/**
+ * Signature wrapping: the signed document moved inside a new root, an unsigned twin of it (another
+ * name, no signature) around it where a reader looks first.
+ */
+function wrapSignedDocument(document: string): string {
+  const declaration = /^\s*<\?xml[^>]*\?>/.exec(document)?.[0] ?? '';
+  const signedRoot = document.slice(declaration.length);
+  const twin = signedRoot.replace(/<(?:[\w.-]+:)?Signature\b[\s\S]*<\/(?:[\w.-]+:)?Signature>/, '').replace(/(<TenNNT>)[^<]*/, '$1Mạo Danh');
+  return declaration + twin.replace(/<\/KetQuaTraCuu>\s*$/, () => `<Wrapper>${signedRoot}</Wrapper></KetQuaTraCuu>`);
+}
+
 export interface TaxSimulatorOptions {
   /** Sees every lookup the simulator accepted, as it read it (tests check what the client sent). */
   onLookup?: (lookup: WireLookup, headers: IncomingMessage['headers']) => void;
@@ -97,11 +108,16 @@ export function createTaxSimulator(deps: SimulatorDeps, options: TaxSimulatorOpt
   const signed = (xml: string, fault?: Fault): string => {
     if (fault?.mode === 'unsigned') return xml;
     const document = signEnveloped(xml, deps.signing.credentials(fault));
+    const attack = attackOf(fault);
+    if (attack === 'xxe' || attack === 'entity-expansion') return hostileXml(document, attack, 'MoTa');
+    if (attack === 'signature-wrapping') return wrapSignedDocument(document);
     return fault?.mode === 'bad-signature' ? spoilSignature(document) : document;
   };
   const send = (res: ServerResponse, status: number, xml: string, extra: Record<string, string> = {}) => {
-    const body = signed(xml, messageFault(deps.faults, 'tax'));
-    res.writeHead(status, { 'content-type': 'application/xml; charset=utf-8', 'content-length': Buffer.byteLength(body), ...extra }).end(body);
+    const fault = messageFault(deps.faults, 'tax');
+    const body = signed(xml, fault);
+    const type = attackOf(fault) === 'wrong-content-type' ? HOSTILE_CONTENT_TYPE : 'application/xml; charset=utf-8';
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...extra }).end(body);
   };
   const refuse = (res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}, code: string = RESULT_CODES.invalidRequest) =>
     send(res, status, answerXml({ MaLoi: code, MoTa: message }), extra);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { PROVINCE_CODES, checkBirthYear, parseIdNumber, parseInsuranceCode } from './id-number.ts';
+import { PROVINCE_CODES, checkBirthYear, maskIdentifier, parseIdNumber, parseInsuranceCode, parseOldCardNumber, parsePersonalNumber } from './id-number.ts';
 
 describe('personal ID number', () => {
   it('reads province, gender and century', () => {
@@ -46,8 +46,82 @@ describe('personal ID number', () => {
     );
   });
 
-  it('takes 10-digit insurance codes', () => {
+  it('takes 10-digit insurance codes and nothing else (property)', () => {
     expect(parseInsuranceCode('1410023456').ok).toBe(true);
     expect(parseInsuranceCode('141002345').ok).toBe(false);
+    fc.assert(
+      fc.property(fc.oneof(fc.stringMatching(/^\d{8,12}$/), fc.string({ maxLength: 12 })), (s) => {
+        const parsed = parseInsuranceCode(s);
+        expect(parsed.ok).toBe(/^\d{10}$/.test(s));
+        if (!parsed.ok) expect(parsed.reason).toBe('must be 10 digits');
+      }),
+    );
+  });
+
+  it('refuses every province code outside the table (property)', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^\d{3}$/), fc.stringMatching(/^\d{9}$/), (province, rest) => {
+        const parsed = parseIdNumber(province + rest);
+        expect(parsed.ok).toBe(province in PROVINCE_CODES);
+        if (!parsed.ok) expect(parsed.reason).toBe(`province code ${province} does not exist`);
+      }),
+    );
+  });
+
+  it('refuses a birth year outside the century the 4th digit names (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1800, max: 2499 }), (digit, year) => {
+        const parsed = parseIdNumber(`014${digit}${String(year % 100).padStart(2, '0')}000001`);
+        if (!parsed.ok) throw new Error(parsed.reason);
+        const century = 1900 + Math.floor(digit / 2) * 100;
+        const agrees = year >= century && year < century + 100;
+        const result = checkBirthYear(parsed.value, `${year}-01-01`);
+        expect(result.ok).toBe(agrees);
+        if (!result.ok) expect(result.reason).toMatch(/4th digit/);
+      }),
+    );
+  });
+
+  it('refuses anything but 12 digits as an ID number (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 20 }).filter((s) => !/^\d{12}$/.test(s)), (s) => {
+        expect(parseIdNumber(s)).toEqual({ ok: false, reason: 'must be 12 digits' });
+      }),
+    );
+  });
+});
+
+describe('old card number and personal number', () => {
+  it('takes 9 digits as an old card number and nothing else', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 14 }), (s) => {
+        expect(parseOldCardNumber(s).ok).toBe(/^\d{9}$/.test(s));
+      }),
+    );
+    expect(parseOldCardNumber('050123456')).toEqual({ ok: true, value: '050123456' });
+  });
+
+  it('tells the 12-digit ID from the 9-digit old card by length', () => {
+    expect(parsePersonalNumber('014089001234')).toMatchObject({ ok: true, value: { kind: 'id_number', idNumber: { province: 'Sơn La' } } });
+    expect(parsePersonalNumber('050123456')).toEqual({ ok: true, value: { kind: 'old_card', value: '050123456' } });
+    expect(parsePersonalNumber('05012345X')).toMatchObject({ ok: false, reason: /old card number, and must be 9 digits/ });
+    expect(parsePersonalNumber('003089001234')).toMatchObject({ ok: false, reason: 'province code 003 does not exist' });
+    expect(parsePersonalNumber('0140890012')).toMatchObject({ ok: false, reason: /12-digit ID number or a 9-digit old card/ });
+  });
+});
+
+describe('masking', () => {
+  it('shows only the first three and the last two characters (property)', () => {
+    expect(maskIdentifier('014089001234')).toBe('014*******34');
+    expect(maskIdentifier('5500123457')).toBe('550*****57');
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9-]{6,14}$/), (s) => {
+        const masked = maskIdentifier(s);
+        expect(masked).toHaveLength(s.length);
+        expect(masked.slice(0, 3)).toBe(s.slice(0, 3));
+        expect(masked.slice(-2)).toBe(s.slice(-2));
+        expect(masked.slice(3, -2)).toMatch(/^\*+$/);
+      }),
+    );
   });
 });

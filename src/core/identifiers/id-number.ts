@@ -68,6 +68,35 @@ export function isOldCardNumber(input: string): boolean {
   return /^\d{9}$/.test(input);
 }
 
+/** An old identity card number (CMND): 9 digits, no check digit and no structure to check. */
+export function parseOldCardNumber(input: string): ParseResult<string> {
+  return isOldCardNumber(input) ? { ok: true, value: input } : { ok: false, reason: 'must be 9 digits' };
+}
+
+/** A person's number as integrations receive it: the 12-digit ID or, told apart by length, the 9-digit old card. */
+export type PersonalNumber = { kind: 'id_number'; idNumber: IdNumber } | { kind: 'old_card'; value: string };
+
+export function parsePersonalNumber(input: string): ParseResult<PersonalNumber> {
+  if (input.length === 9) {
+    const old = parseOldCardNumber(input);
+    return old.ok ? { ok: true, value: { kind: 'old_card', value: old.value } } : { ok: false, reason: `has 9 characters, so an old card number, and ${old.reason}` };
+  }
+  if (input.length === 12) {
+    const id = parseIdNumber(input);
+    return id.ok ? { ok: true, value: { kind: 'id_number', idNumber: id.value } } : id;
+  }
+  return { ok: false, reason: 'must be a 12-digit ID number or a 9-digit old card number' };
+}
+
+/**
+ * For display: all but the first three and the last two characters hidden (`014*******34`). The
+ * province code and two serial digits say nothing about who the person is on their own.
+ */
+export function maskIdentifier(value: string): string {
+  if (value.length <= 5) return '*'.repeat(value.length);
+  return value.slice(0, 3) + '*'.repeat(value.length - 5) + value.slice(-2);
+}
+
 /** Social-insurance code: 10 digits, no public check digit. */
 export function parseInsuranceCode(input: string): ParseResult<string> {
   return /^\d{10}$/.test(input) ? { ok: true, value: input } : { ok: false, reason: 'must be 10 digits' };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parseEnterpriseCode, taxCheckDigit, withCheckDigit } from './tax-code.ts';
+import { PROVINCE_CODES } from './id-number.ts';
+import { parseEnterpriseCode, parseTaxCode, taxCheckDigit, withCheckDigit } from './tax-code.ts';
 
 describe('enterprise / tax code', () => {
   it('accepts the worked examples of DOMAIN.md', () => {
@@ -46,6 +47,45 @@ describe('enterprise / tax code', () => {
           expect(parseEnterpriseCode(code).ok).toBe(true);
           expect(parseEnterpriseCode(`${code}-042`).ok).toBe(true);
         }
+      }),
+    );
+  });
+
+  it('takes the worked example check: 0100109106 has S = 114, remainder 4, check 6', () => {
+    let sum = 0;
+    [31, 29, 23, 19, 17, 13, 7, 5, 3].forEach((w, i) => (sum += w * Number('010010910'[i])));
+    expect(sum).toBe(114);
+    expect(sum % 11).toBe(4);
+    expect(taxCheckDigit('030058856')).toBe(9);
+    expect(parseEnterpriseCode('0100112437').ok).toBe(true);
+    expect(parseEnterpriseCode('0100112438')).toMatchObject({ ok: false, reason: 'check digit is wrong: expected 7' });
+  });
+
+  it('refuses a branch of an invalid parent, whatever the suffix (property)', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^\d{10}$/), fc.integer({ min: 1, max: 999 }), (ten, branch) => {
+        const parentOk = parseEnterpriseCode(ten).ok;
+        expect(parseEnterpriseCode(`${ten}-${String(branch).padStart(3, '0')}`).ok).toBe(parentOk);
+      }),
+    );
+  });
+});
+
+describe('tax code', () => {
+  it('is an enterprise code or, for individuals since July 2025, a 12-digit personal ID number', () => {
+    expect(parseTaxCode('0100109106')).toMatchObject({ ok: true, value: { kind: 'enterprise', enterprise: { parent: '0100109106' } } });
+    expect(parseTaxCode('0100109106-001')).toMatchObject({ ok: true, value: { kind: 'enterprise', enterprise: { branch: '001' } } });
+    expect(parseTaxCode('014089001234')).toMatchObject({ ok: true, value: { kind: 'personal', idNumber: { provinceCode: '014' } } });
+    expect(parseTaxCode('003089001234')).toMatchObject({ ok: false, reason: 'is 12 digits, so a personal ID number, and its province code 003 does not exist' });
+    expect(parseTaxCode('0100109107')).toMatchObject({ ok: false, reason: 'check digit is wrong: expected 6' });
+  });
+
+  it('accepts any 12-digit number with a known province and no other (property)', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^\d{12}$/), (twelve) => {
+        const parsed = parseTaxCode(twelve);
+        expect(parsed.ok).toBe(twelve.slice(0, 3) in PROVINCE_CODES);
+        if (parsed.ok) expect(parsed.value.kind).toBe('personal');
       }),
     );
   });

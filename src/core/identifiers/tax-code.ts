@@ -2,6 +2,8 @@
  * Tax codes and enterprise codes (the same number): 10 digits whose 10th is a check digit, or a
  * dependent unit's 13-character `NNNNNNNNNN-NNN` whose first ten digits are the parent's code.
  */
+import { parseIdNumber, type IdNumber } from './id-number.ts';
+
 const WEIGHTS = [31, 29, 23, 19, 17, 13, 7, 5, 3] as const;
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -39,4 +41,19 @@ export function parseEnterpriseCode(input: string): ParseResult<EnterpriseCode> 
 export function withCheckDigit(nineDigits: string): string | null {
   const check = taxCheckDigit(nineDigits);
   return check === null ? null : nineDigits + String(check);
+}
+
+/**
+ * A tax code: an enterprise's (or a branch's) code or, since 1 July 2025 (Circular 86/2024/TT-BTC),
+ * an individual's or a household business's 12-digit personal ID number, which has no check digit.
+ */
+export type TaxCode = { kind: 'enterprise'; enterprise: EnterpriseCode } | { kind: 'personal'; idNumber: IdNumber };
+
+export function parseTaxCode(input: string): ParseResult<TaxCode> {
+  if (/^\d{12}$/.test(input)) {
+    const id = parseIdNumber(input);
+    return id.ok ? { ok: true, value: { kind: 'personal', idNumber: id.value } } : { ok: false, reason: `is 12 digits, so a personal ID number, and its ${id.reason}` };
+  }
+  const code = parseEnterpriseCode(input);
+  return code.ok ? { ok: true, value: { kind: 'enterprise', enterprise: code.value } } : code;
 }

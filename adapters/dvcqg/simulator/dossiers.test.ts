@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { toWireDossier, toWireProgress } from '../mapping.ts';
+import type { Dossier } from '../../../src/core/dossiers/port.ts';
+import { createDossierDesk } from './dossiers.ts';
+
+const dossier = JSON.parse(readFileSync(new URL('../fixtures/dossier.json', import.meta.url), 'utf8')) as Dossier;
+
+const sync = (status: number, sequence: number, isUpdating: 'True' | 'False') => ({
+  service: 'DongBoHoSoMC',
+  isUpdating,
+  data: [toWireDossier({ dossier, status: status as 1, processingEndedAt: null, returnedAt: null }, { id: `d${sequence}`, sequence })],
+});
+const step = (sequence: number) => ({
+  service: 'CapNhatTienDoHoSoMC',
+  data: [toWireProgress({ code: dossier.code, status: 4, event: { kind: 'progress', officer: 'Lò Văn Tuấn', title: 'Chuyên viên', department: 'Phòng Kinh tế', content: 'Thẩm định', startedAt: '2026-11-27T09:00:00+07:00', dueAt: '2026-11-28T17:00:00+07:00', at: '2026-11-27T10:00:00+07:00' } }, { id: `d${sequence}`, sequence })],
+});
+
+describe('dvcqg simulator: dossier services', () => {
+  it('knows a dossier only once it was created, and refuses an update of an unknown one', () => {
+    const desk = createDossierDesk();
+    expect(desk.handle('TraCuuHoSo', { MaHoSo: dossier.code })?.body).toMatchObject({ error_code: '404' });
+    expect(desk.handle('DongBoHoSoMC', sync(1, 1, 'True'))?.body).toMatchObject({ error_code: '404' });
+    expect(desk.handle('CapNhatTienDoHoSoMC', step(1))?.body).toMatchObject({ error_code: '404' });
+    expect(desk.handle('DongBoHoSoMC', sync(1, 1, 'False'))?.body).toMatchObject({ error_code: '0', data: { MaHoSo: dossier.code, SoThuTuDongBo: 1, TrungLap: false } });
+    expect(desk.handle('TraCuuHoSo', { MaHoSo: dossier.code })?.body).toMatchObject({ error_code: '0', data: { MaHoSo: dossier.code, TrangThaiHoSo: '1' } });
+    // Creating it again as new, with another change, is refused.
+    expect(desk.handle('DongBoHoSoMC', sync(2, 2, 'False'))?.body).toMatchObject({ error_code: '400' });
+  });
+
+  it('holds each change once: a repeat is answered as held and counted, a gap or reversal counted as out of order', () => {
+    const desk = createDossierDesk();
+    desk.handle('DongBoHoSoMC', sync(1, 1, 'False'));
+    expect(desk.handle('DongBoHoSoMC', sync(1, 1, 'True'))?.body).toMatchObject({ data: { TrungLap: true } });
+    desk.handle('DongBoHoSoMC', sync(2, 2, 'True'));
+    desk.handle('CapNhatTienDoHoSoMC', step(3));
+    expect(desk.handle('CapNhatTienDoHoSoMC', step(3))?.body).toMatchObject({ data: { SoThuTuDongBo: 3, TrungLap: true } });
+    desk.handle('DongBoHoSoMC', sync(4, 5, 'True'));
+    desk.handle('DongBoHoSoMC', sync(4, 4, 'True'));
+    const report = desk.report('GET', '/sandbox/dossiers')!.body as { totals: Record<string, number>; dossiers: { sequences: number[] }[] };
+    expect(report.totals).toEqual({ dossiers: 1, held: 5, duplicates: 2, outOfOrder: 2 });
+    expect(report.dossiers[0]!.sequences).toEqual([1, 2, 3, 5, 4]);
+    const one = desk.report('GET', `/sandbox/dossiers/${dossier.code}`)!.body as { held: { service: string }[]; status: string };
+    expect(one.held.map((h) => h.service)).toEqual(['DongBoHoSoMC', 'DongBoHoSoMC', 'CapNhatTienDoHoSoMC', 'DongBoHoSoMC', 'DongBoHoSoMC']);
+    expect(one.status).toBe('4');
+    expect(desk.report('GET', '/sandbox/dossiers/H52-261127-0099')!.status).toBe(404);
+    expect(desk.report('DELETE', '/sandbox/dossiers')!.status).toBe(200);
+    expect(desk.records()).toEqual([]);
+  });
+
+  it('validates what it is sent', () => {
+    const desk = createDossierDesk();
+    const bad = sync(1, 1, 'False');
+    expect(desk.handle('DongBoHoSoMC', { ...bad, isUpdating: true })?.body).toMatchObject({ error_code: '400' });
+    expect(desk.handle('DongBoHoSoMC', { ...bad, data: [] })?.body).toMatchObject({ error_code: '400' });
+    expect(desk.handle('DongBoHoSoMC', { ...bad, data: [{ ...bad.data[0], TrangThaiHoSo: '11' }] })?.body).toMatchObject({ error_code: '400' });
+    expect(desk.handle('DongBoHoSoMC', { ...bad, data: [{ ...bad.data[0], NgayTiepNhan: '2026-11-27' }] })?.body).toMatchObject({ error_code: '400' });
+    const { SoThuTuDongBo: _drop, ...unmarked } = bad.data[0]!;
+    expect(desk.handle('DongBoHoSoMC', { ...bad, data: [unmarked] })?.body).toMatchObject({ error_code: '400' });
+    expect(desk.handle('TraCuuHoSo', {})?.body).toMatchObject({ error_code: '400' });
+    expect(desk.handle('LayThuTuc', {})).toBeUndefined();
+    expect(desk.records()).toEqual([]);
+  });
+});

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { MappingError } from '../mapping-error.ts';
+import { toIsoDate, toNationalAccount } from './mapping.ts';
+
+const person = { sub: 'a1', TechID: 'a1', LoaiTaiKhoan: 1, SoDinhDanh: '014089001234', HoVaTen: 'Lò  Văn Thắng ', NgayThangNamSinh: '17/04/1989', MaSoThue: '014089001234', MaSoDoanhNghiep: null };
+
+describe('national account from userinfo', () => {
+  it('reads a person: ID number, NFC name, ISO date of birth', () => {
+    expect(toNationalAccount({ ...person, HoVaTen: person.HoVaTen.normalize('NFD') })).toEqual({
+      sub: 'a1',
+      accountType: 'person',
+      idNumber: '014089001234',
+      enterpriseCode: null,
+      fullName: 'Lò Văn Thắng',
+      dateOfBirth: '1989-04-17',
+    });
+  });
+
+  it('reads an organisation by its enterprise code, or its tax code when that is all it sends', () => {
+    const org = { sub: 'b2', LoaiTaiKhoan: '2', SoDinhDanh: '014089001234', HoVaTen: 'Hợp tác xã Chè Shan tuyết', MaSoDoanhNghiep: '0100109106' };
+    expect(toNationalAccount(org)).toMatchObject({ accountType: 'organization', enterpriseCode: '0100109106', idNumber: '014089001234', dateOfBirth: null });
+    expect(toNationalAccount({ ...org, MaSoDoanhNghiep: null, MaSoThue: '0100109106-001' })).toMatchObject({ enterpriseCode: '0100109106-001' });
+  });
+
+  it('refuses claims it cannot link on', () => {
+    const refused = [
+      { ...person, LoaiTaiKhoan: 3 },
+      { ...person, SoDinhDanh: '003089001234' },
+      { ...person, SoDinhDanh: null },
+      { ...person, HoVaTen: '  ' },
+      { ...person, TechID: 'other' },
+      { ...person, NgayThangNamSinh: '31/02/1989' },
+      { sub: 'c', LoaiTaiKhoan: 2, HoVaTen: 'X', MaSoDoanhNghiep: '0100109107' },
+    ];
+    for (const info of refused) expect(() => toNationalAccount(info), JSON.stringify(info)).toThrow(MappingError);
+  });
+
+  it('takes dd/MM/yyyy and yyyy-MM-dd dates, and only real ones', () => {
+    expect(toIsoDate('01/07/2025')).toBe('2025-07-01');
+    expect(toIsoDate('2025-07-01')).toBe('2025-07-01');
+    for (const bad of ['2025/07/01', '1/7/2025', '29/02/2023', '']) expect(() => toIsoDate(bad)).toThrow(MappingError);
+  });
+});

@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { canonicalize } from 'json-canonicalize';
+import type { components } from '../../generated/gateway.ts';
+import { sha256Hex } from '../../audit/leaf.ts';
+import { GatewayError } from '../../errors/gateway-error.ts';
+import { idempotent, requestHash, type StoredAnswer } from '../../store/idempotency.ts';
+import type { Database, DossiersTable } from '../../store/schema.ts';
+import { parseDossierCode } from '../identifiers/dossier-code.ts';
+import { parseIdNumber } from '../identifiers/id-number.ts';
+import { parseTaxCode } from '../identifiers/tax-code.ts';
+import { toVietnamIso } from '../time.ts';
+import {
+  DOSSIER_STATUSES,
+  INITIAL_STATUS,
+  allowedNext,
+  canMove,
+  isClosed,
+  onTime,
+  overdueColumns,
+  startClock,
+  tick,
+  type DossierStatus,
+  type OnTimeClock,
+} from './lifecycle.ts';
+import { PORTAL_SERVICES, type Dossier, type DossierEvent } from './port.ts';
+
+export type DossierState = components['schemas']['DossierState'];
+export type DossierSummary = components['schemas']['DossierSummary'];
+export type DossierPage = components['schemas']['DossierPage'];
+export type DeliveryState = components['schemas']['DeliveryState'];
+type HistoryItem = components['schemas']['DossierHistoryItem'];
+
+/** Who hands a change over: recorded with it, and in the exchange log entries of its deliveries. */
+export interface Actor {
+  clientId: string;
+  agency: string;
+  /** Keyed hash of the acting user (X-User-Id), as the exchange log writes it. */
+  userHash: string;
+  purpose: string | null;
+}
+
+export interface ListFilter {
+  deliveryState?: DeliveryState | undefined;
+  status?: number | undefined;
+  overdue?: boolean | undefined;
+  page: number;
+  pageSize: number;
+}
+
+export interface DossierService {
+  create(actor: Actor, dossier: Dossier, idempotencyKey?: string): Promise<StoredAnswer>;
+  addEvent(actor: Actor, code: string, event: DossierEvent, idempotencyKey?: string): Promise<StoredAnswer>;
+  get(code: string): Promise<DossierState>;
+  list(filter: ListFilter): Promise<DossierPage>;
+  /** Puts the dossier's dead deliveries back in the outbox; how many. */
+  redeliver(code: string): Promise<number>;
+}
+
+export interface DossierServiceDeps {
+  db: Kysely<Database>;
+  /** Keyed hash of an identifier (the applicant's), for the exchange log. */
+  hashIdentifier(value: string): string;
+  /** Called once a change is committed, so the outbox worker need not wait for its next poll. */
+  onQueued?: () => void;
+  now?: () => Date;
+}
+
+const notFound = (code: string) => new GatewayError('ROUTE_NOT_FOUND', { detail: `no dossier ${code} was handed to the gateway` });
+const invalid = (field: string, message: string) => new GatewayError('VALIDATION_FAILED', { detail: `${field} ${message}`, errors: [{ field, message }] });
+
+/** Worst first: one dead change makes the dossier dead, one pending change pending. */
+function worst(states: Iterable<string>): DeliveryState {
+  let result: DeliveryState = 'delivered';
+  for (const s of states) {
+    if (s === 'dead') return 'dead';
+    if (s === 'pending') result = 'pending';
+  }
+  return result;
+}
+
+function statusOf(value: number): DossierStatus {
+  return value as DossierStatus;
+}
+
+function onTimeView(row: Pick<Selectable<DossiersTable>, 'clock'>, now: Date): DossierSummary['onTime'] {
+  const { overdue: _overdue, ...view } = onTime(JSON.parse(row.clock) as OnTimeClock, now);
+  return view;
+}
+
+function summary(row: Selectable<DossiersTable>, deliveryState: DeliveryState, now: Date): DossierSummary {
+  const status = statusOf(row.status);
+  return {
+    code: row.code,
+    procedureCode: row.procedure_code,
+    status,
+    statusName: DOSSIER_STATUSES[status],
+    receivedAt: row.received_at,
+    dueAt: row.due_at,
+    onTime: onTimeView(row, now),
+    deliveryState,
+  };
+}
+
+/**
+ * Use cases of dossier synchronisation. Every accepted change is written with its delivery job in
+ * one transaction (and with the client's Idempotency-Key, when given); the outbox worker delivers.
+ */
+export function createDossierService(deps: DossierServiceDeps): DossierService {
+  const { db } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  async function state(trx: Kysely<Database>, code: string): Promise<DossierState | undefined> {
+    const row = await trx.selectFrom('dossiers').selectAll().where('code', '=', code).executeTakeFirst();
+    if (!row) return undefined;
+    const events = await trx
+      .selectFrom('dossier_events as e')
+      .innerJoin('outbox_jobs as j', (join) => join.onRef('j.dossier_code', '=', 'e.dossier_code').onRef('j.sequence', '=', 'e.sequence'))
+      .select(['e.sequence', 'e.kind', 'e.status', 'e.at', 'j.state', 'j.attempts', 'j.last_error', 'j.delivered_at'])
+      .where('e.dossier_code', '=', code)
+      .orderBy('e.sequence')
+      .execute();
+    const history: HistoryItem[] = events.map((e) => ({
+      sequence: e.sequence,
+      kind: e.kind as HistoryItem['kind'],
+      ...(e.status !== null ? { status: e.status } : {}),
+      at: e.at,
+      deliveryState: e.state as DeliveryState,
+      attempts: e.attempts,
+      lastError: e.last_error,
+      deliveredAt: e.delivered_at ? toVietnamIso(new Date(e.delivered_at)) : null,
+    }));
+    const { onTime: times, ...rest } = summary(row, worst(events.map((e) => e.state)), now());
+    return { ...rest, history, onTime: times };
+  }
+
+  /** One change and its delivery job, at the dossier's next sequence. */
+  async function append(trx: Transaction<Database>, actor: Actor, code: string, sequence: number, event: { kind: 'created' | 'status' | 'progress'; status: number | null; at: string; payload: unknown }) {
+    const id = randomUUID();
+    const at = now().toISOString();
+    await trx
+      .insertInto('dossier_events')
+      .values({ id, dossier_code: code, sequence, kind: event.kind, status: event.status, at: event.at, payload: JSON.stringify(event.payload), client_id: actor.clientId, agency: actor.agency, user_hash: actor.userHash, created_at: at })
+      .execute();
+    await trx
+      .insertInto('outbox_jobs')
+      .values({
+        id,
+        dossier_code: code,
+        sequence,
+        service: event.kind === 'progress' ? PORTAL_SERVICES.progress : PORTAL_SERVICES.sync,
+        state: 'pending',
+        attempts: 0,
+        enqueued_at: at,
+        next_attempt_at: at,
+        last_error: null,
+        delivered_at: null,
+        lease_owner: null,
+        lease_expires_at: null,
+      })
+      .execute();
+    return id;
+  }
+
+  const queued = <T>(answer: T): T => {
+    deps.onQueued?.();
+    return answer;
+  };
+
+  return {
+    async create(actor, dossier, idempotencyKey) {
+      const parsed = parseDossierCode(dossier.code);
+      if (!parsed.ok) {
+        throw new GatewayError('INVALID_IDENTIFIER', { detail: `the dossier code ${parsed.reason}`, errors: [{ field: 'body.code', message: parsed.reason }] });
+      }
+      // A citizen by personal ID number; a business by enterprise code, or a household business by its owner's ID number.
+      const applicant = dossier.applicant.type === 'citizen' ? parseIdNumber(dossier.applicant.identifier) : parseTaxCode(dossier.applicant.identifier);
+      if (!applicant.ok) {
+        throw new GatewayError('INVALID_IDENTIFIER', { detail: `the applicant's identifier ${applicant.reason}`, errors: [{ field: 'body.applicant.identifier', message: applicant.reason }] });
+      }
+      if (new Date(dossier.dueAt).getTime() <= new Date(dossier.receivedAt).getTime()) throw invalid('body.dueAt', 'must be after receivedAt');
+      const contentHash = sha256Hex(canonicalize(dossier));
+      const answer = await idempotent(db, { clientId: actor.clientId, key: idempotencyKey, operation: 'createDossier', requestHash: requestHash('createDossier', {}, dossier) }, async (trx) => {
+        const existing = await trx.selectFrom('dossiers').select(['content_hash']).where('code', '=', dossier.code).executeTakeFirst();
+        if (existing) {
+          if (existing.content_hash !== contentHash) {
+            throw new GatewayError('CONFLICT', { detail: `dossier ${dossier.code} was already handed over with different content` });
+          }
+          return { status: 202, body: await state(trx, dossier.code) };
+        }
+        const clock = startClock(dossier.dueAt);
+        const at = now().toISOString();
+        await trx
+          .insertInto('dossiers')
+          .values({
+            code: dossier.code,
+            procedure_code: dossier.procedureCode,
+            status: INITIAL_STATUS,
+            received_at: dossier.receivedAt,
+            due_at: dossier.dueAt,
+            document: JSON.stringify(dossier),
+            content_hash: contentHash,
+            clock: JSON.stringify(clock),
+            ...overdueColumns(clock),
+            last_sequence: 1,
+            portal_known: 0,
+            client_id: actor.clientId,
+            agency: actor.agency,
+            purpose: actor.purpose,
+            subject_hash: deps.hashIdentifier(dossier.applicant.identifier),
+            created_at: at,
+            updated_at: at,
+          })
+          .execute();
+        await append(trx, actor, dossier.code, 1, { kind: 'created', status: INITIAL_STATUS, at: dossier.receivedAt, payload: null });
+        return { status: 202, body: await state(trx, dossier.code) };
+      });
+      return queued(answer);
+    },
+
+    async addEvent(actor, code, event, idempotencyKey) {
+      if (event.kind === 'progress' && new Date(event.dueAt).getTime() < new Date(event.startedAt).getTime()) throw invalid('body.dueAt', 'must not be before startedAt');
+      const answer = await idempotent(db, { clientId: actor.clientId, key: idempotencyKey, operation: 'addDossierEvent', requestHash: requestHash('addDossierEvent', { code }, event) }, async (trx) => {
+        // Taking the next sequence locks the dossier's row (PostgreSQL) until commit: changes to one
+        // dossier are decided one after the other, against the status the previous one left.
+        const row = await trx
+          .updateTable('dossiers')
+          .set({ last_sequence: sql<number>`last_sequence + 1`, updated_at: now().toISOString() })
+          .where('code', '=', code)
+          .returningAll()
+          .executeTakeFirst();
+        if (!row) throw notFound(code);
+        if (new Date(event.at).getTime() < new Date(row.received_at).getTime()) throw invalid('body.at', 'must not be before the dossier was received');
+        const from = statusOf(row.status);
+        if (event.kind === 'status') {
+          const to = event.status as DossierStatus;
+          if (!canMove(from, to)) {
+            const allowed = allowedNext(from);
+            throw new GatewayError('INVALID_TRANSITION', {
+              detail: `a dossier in status ${from} (${DOSSIER_STATUSES[from]}) cannot move to status ${to} (${DOSSIER_STATUSES[to]})${allowed.length ? `; allowed: ${allowed.join(', ')}` : '; it is closed'}`,
+              extensions: { allowed },
+            });
+          }
+          const clock = tick(JSON.parse(row.clock) as OnTimeClock, from, to, event.at);
+          await trx
+            .updateTable('dossiers')
+            .set({ status: to, clock: JSON.stringify(clock), ...overdueColumns(clock) })
+            .where('code', '=', code)
+            .execute();
+        } else if (isClosed(from)) {
+          throw new GatewayError('CONFLICT', { detail: `dossier ${code} is closed (status ${from}, ${DOSSIER_STATUSES[from]}): no processing step can follow` });
+        }
+        const eventId = await append(trx, actor, code, row.last_sequence, { kind: event.kind, status: event.kind === 'status' ? event.status : null, at: event.at, payload: event });
+        return { status: 202, body: { eventId, sequence: row.last_sequence, deliveryState: 'pending' } };
+      });
+      return queued(answer);
+    },
+
+    async get(code) {
+      const found = await state(db, code);
+      if (!found) throw notFound(code);
+      return found;
+    },
+
+    async list(filter) {
+      const at = now();
+      const nowIso = at.toISOString();
+      let query = db.selectFrom('dossiers as d');
+      if (filter.status !== undefined) query = query.where('d.status', '=', filter.status);
+      if (filter.deliveryState !== undefined) {
+        const having = (state: string) => (eb: ExpressionBuilder<Database & { d: DossiersTable }, 'd'>) =>
+          eb.exists(eb.selectFrom('outbox_jobs as j').select('j.id').whereRef('j.dossier_code', '=', 'd.code').where('j.state', '=', state));
+        if (filter.deliveryState === 'dead') query = query.where(having('dead'));
+        else if (filter.deliveryState === 'pending') query = query.where((eb) => eb.and([having('pending')(eb), eb.not(having('dead')(eb))]));
+        else query = query.where((eb) => eb.and([eb.not(having('pending')(eb)), eb.not(having('dead')(eb))]));
+      }
+      if (filter.overdue !== undefined) {
+        // Late, or still open past its deadline (a running supplement wait stops the clock).
+        query = query.where((eb) => {
+          const overdue = eb.or([
+            eb('d.on_time_state', '=', 'late'),
+            eb.and([
+              eb('d.on_time_state', '=', 'pending'),
+              eb.or([
+                eb.and([eb('d.supplement_since', 'is', null), eb('d.deadline_at', '<', nowIso)]),
+                eb.and([eb('d.supplement_since', 'is not', null), eb('d.deadline_at', '<', eb.ref('d.supplement_since'))]),
+              ]),
+            ]),
+          ]);
+          return filter.overdue ? overdue : eb.not(overdue);
+        });
+      }
+      const total = Number((await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
+      const rows = await query
+        .selectAll('d')
+        .orderBy('d.created_at', 'desc')
+        .orderBy('d.code', 'desc')
+        .limit(filter.pageSize)
+        .offset((filter.page - 1) * filter.pageSize)
+        .execute();
+      const states = new Map<string, string[]>();
+      if (rows.length > 0) {
+        const jobs = await db
+          .selectFrom('outbox_jobs')
+          .select(['dossier_code', 'state'])
+          .where('dossier_code', 'in', rows.map((r) => r.code))
+          .groupBy(['dossier_code', 'state'])
+          .execute();
+        for (const j of jobs) states.set(j.dossier_code, [...(states.get(j.dossier_code) ?? []), j.state]);
+      }
+      return { items: rows.map((r) => summary(r, worst(states.get(r.code) ?? []), at)), page: filter.page, pageSize: filter.pageSize, total };
+    },
+
+    async redeliver(code) {
+      const exists = await db.selectFrom('dossiers').select('code').where('code', '=', code).executeTakeFirst();
+      if (!exists) throw notFound(code);
+      const at = now().toISOString();
+      const result = await db
+        .updateTable('outbox_jobs')
+        .set({ state: 'pending', attempts: 0, last_error: null, enqueued_at: at, next_attempt_at: at, lease_owner: null, lease_expires_at: null })
+        .where('dossier_code', '=', code)
+        .where('state', '=', 'dead')
+        .executeTakeFirst();
+      return queued(Number(result.numUpdatedRows));
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import type { Request, Response } from 'express';
+import type { Actor, DossierService, ListFilter } from '../../core/dossiers/service.ts';
+import type { Dossier, DossierEvent } from '../../core/dossiers/port.ts';
+import type { AuthenticatedClient } from '../auth.ts';
+import type { Handlers } from '../handlers.ts';
+
+const flag = (value: unknown): boolean | undefined => (value === undefined ? undefined : value === true || value === 'true');
+const int = (value: unknown): number | undefined => (value === undefined ? undefined : Number(value));
+
+export function dossierHandlers(deps: { dossiers: DossierService; hashIdentifier(value: string): string }): Handlers {
+  // The acting user is hashed as the exchange recorder hashes it, so log entries of deliveries match the API's.
+  const actor = (res: Response): Actor => {
+    const client = res.locals.client as AuthenticatedClient;
+    return {
+      clientId: client.id,
+      agency: client.agency,
+      userHash: deps.hashIdentifier(`user:${(res.locals.userId as string | undefined) ?? ''}`),
+      purpose: (res.locals.purpose as string | undefined) ?? null,
+    };
+  };
+  const key = (req: Request) => req.get('idempotency-key');
+  const code = (req: Request) => String(req.params.dossierCode);
+
+  return {
+    createDossier: async (req, res) => {
+      const body = req.body as Dossier;
+      const answer = await deps.dossiers.create(actor(res), body, key(req));
+      res.status(answer.status).location(`/v1/dossiers/${encodeURIComponent(body.code)}`).json(answer.body);
+    },
+    addDossierEvent: async (req, res) => {
+      const answer = await deps.dossiers.addEvent(actor(res), code(req), req.body as DossierEvent, key(req));
+      res.status(answer.status).json(answer.body);
+    },
+    getDossier: async (req, res) => {
+      res.json(await deps.dossiers.get(code(req)));
+    },
+    listDossiers: async (req, res) => {
+      const q = req.query as Record<string, unknown>;
+      const filter: ListFilter = {
+        deliveryState: q.deliveryState as ListFilter['deliveryState'],
+        status: int(q.status),
+        overdue: flag(q.overdue),
+        page: int(q.page) ?? 1,
+        pageSize: int(q.pageSize) ?? 20,
+      };
+      res.json(await deps.dossiers.list(filter));
+    },
+    redeliverDossier: async (req, res) => {
+      res.status(202).json({ requeued: await deps.dossiers.redeliver(code(req)) });
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDossierService, type Actor } from '../src/core/dossiers/service.ts';
+import { openStore } from '../src/store/store.ts';
+import { storeBackends } from './helpers/backends.ts';
+import { sampleDossier, statusEvent } from './helpers/dossiers.ts';
+import type { Dossier, DossierEvent, DossierPortal } from '../src/core/dossiers/port.ts';
+import { createOutbox } from '../src/core/dossiers/outbox.ts';
+import { createExchangeLog } from '../src/audit/exchange-log.ts';
+import { createLogger } from '../src/logging.ts';
+import { createMetrics } from '../src/metrics.ts';
+import type { CallContext } from '../src/core/ports.ts';
+
+const { backends, cleanup } = storeBackends('dossier store');
+afterAll(cleanup);
+
+const actor: Actor = { clientId: 'sandbox-portal', agency: 'H52', userHash: 'u'.repeat(64), purpose: 'TIEP_NHAN_HO_SO' };
+const hashIdentifier = (value: string) => `h:${value}`;
+
+describe.each(backends)('dossier writes on $name', (backend) => {
+  it.skipIf(backend.skip)('make one dossier, one job and one key of 12 concurrent requests with the same Idempotency-Key', async () => {
+    // On PostgreSQL two stores on one database stand for two gateway processes. SQLite serves
+    // one process (better-sqlite3 blocks its event loop while it waits for another connection's
+    // lock), so there the requests share one store, as they do in the gateway.
+    const options = await backend.options();
+    const first = await openStore(options);
+    const stores = backend.name === 'PostgreSQL' ? [first, await openStore(options)] : [first];
+    try {
+      const services = stores.map((s) => createDossierService({ db: s.db, hashIdentifier }));
+      const dossier = sampleDossier(1) as unknown as Dossier;
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => services[i % services.length]!.create(actor, dossier, 'same-key')));
+      const texts = new Set(answers.map((a) => JSON.stringify(a)));
+      expect(texts.size).toBe(1);
+      expect(answers[0]!.status).toBe(202);
+      const db = stores[0]!.db;
+      expect(await db.selectFrom('dossiers').select('code').execute()).toHaveLength(1);
+      expect(await db.selectFrom('outbox_jobs').select('id').execute()).toHaveLength(1);
+      expect(await db.selectFrom('idempotency_keys').select('key').execute()).toHaveLength(1);
+
+      // Events: twelve concurrent retries of one change give one change; twelve different
+      // concurrent changes get twelve distinct, gap-free sequences.
+      const code = String(dossier.code);
+      const accept = statusEvent(2, '2026-11-27T09:00:00+07:00') as DossierEvent;
+      const retried = await Promise.all(Array.from({ length: 12 }, (_, i) => services[i % services.length]!.addEvent(actor, code, accept, 'event-key')));
+      expect(new Set(retried.map((a) => JSON.stringify(a))).size).toBe(1);
+      expect(retried[0]!.body).toMatchObject({ sequence: 2 });
+      await services[0]!.addEvent(actor, code, statusEvent(4, '2026-11-27T09:05:00+07:00') as DossierEvent);
+      const steps = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          services[i % services.length]!.addEvent(actor, code, { kind: 'progress', officer: 'Lò Văn Tuấn', title: 'Chuyên viên', department: 'Phòng Kinh tế', content: `Bước ${i}`, startedAt: '2026-11-27T09:05:00+07:00', dueAt: '2026-11-28T17:00:00+07:00', at: '2026-11-27T10:00:00+07:00' }),
+        ),
+      );
+      expect(steps.map((s) => (s.body as { sequence: number }).sequence).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 4));
+      const jobs = await db.selectFrom('outbox_jobs').select('sequence').where('dossier_code', '=', code).orderBy('sequence').execute();
+      expect(jobs.map((j) => j.sequence)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+
+      // Concurrent status changes that exclude each other (4→5, 4→6, 4→9): one wins, the others are refused.
+      const racing = await Promise.allSettled([5, 6, 9].map((to, i) => services[i % services.length]!.addEvent(actor, code, statusEvent(to, '2026-11-28T09:00:00+07:00') as DossierEvent)));
+      expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(racing.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['INVALID_TRANSITION', 'INVALID_TRANSITION']);
+    } finally {
+      for (const s of new Set(stores)) await s.close();
+    }
+  });
+});
+
+describe.each(backends)('outbox claims on $name', (backend) => {
+  it.skipIf(backend.skip)('lease at most `concurrency` jobs, only the oldest undelivered change of each dossier, and release them on stop', async () => {
+    const store = await openStore(await backend.options());
+    try {
+      const service = createDossierService({ db: store.db, hashIdentifier });
+      for (let n = 1; n <= 20; n++) {
+        const code = String(sampleDossier(n).code);
+        await service.create(actor, sampleDossier(n) as unknown as Dossier);
+        await service.addEvent(actor, code, statusEvent(2, '2026-11-27T09:00:00+07:00') as DossierEvent);
+        await service.addEvent(actor, code, statusEvent(4, '2026-11-27T09:05:00+07:00') as DossierEvent);
+      }
+      // A portal that never answers (until the worker gives up at stop): every claimed job stays in flight.
+      const calls: string[] = [];
+      const hang = (ctx: CallContext) => new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted'))));
+      const portal: DossierPortal = {
+        lookup: (ctx, code) => (calls.push(code), hang(ctx)),
+        sync: (ctx) => hang(ctx),
+        progress: (ctx) => hang(ctx),
+      };
+      const outbox = createOutbox(
+        { db: store.db, dialect: store.dialect, portal, exchangeLog: createExchangeLog({ db: store.db }), log: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }) },
+        { enabled: true, pollIntervalMs: 20, concurrency: 3, batchSize: 50, backoffBaseMs: 10, backoffMaxMs: 100, maxAgeSeconds: 3600, leaseSeconds: 60 },
+      );
+      outbox.start();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const leased = await store.db.selectFrom('outbox_jobs').select(['dossier_code', 'sequence']).where('lease_owner', 'is not', null).execute();
+      expect(leased).toHaveLength(3);
+      expect(new Set(leased.map((j) => j.dossier_code)).size).toBe(3);
+      expect(leased.every((j) => j.sequence === 1)).toBe(true);
+      expect(calls).toHaveLength(3);
+      await outbox.stop(0);
+      const after = await store.db.selectFrom('outbox_jobs').select(['lease_owner', 'attempts', 'state']).execute();
+      expect(after.every((j) => j.lease_owner === null && j.attempts === 0 && j.state === 'pending')).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+});

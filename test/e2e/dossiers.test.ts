@@ -1,0 +1,277 @@
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEYS, clearFaults, metric, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { eventually, progressEvent, sampleDossier, simulatorDossier, statusEvent } from '../helpers/dossiers.ts';
+
+let gw: TestGateway;
+let dvcqg: string;
+beforeAll(async () => {
+  gw = await startTestGateway({
+    'outbox.pollIntervalMs': 50,
+    'outbox.backoffBaseMs': 20,
+    'outbox.backoffMaxMs': 200,
+    // A delivery still failing one second after it was queued is given up (dead).
+    'outbox.maxAgeSeconds': 1,
+    'upstreams.dvcqg.breaker.volumeThreshold': 100_000,
+  });
+  dvcqg = gw.gateway.sandbox!.urls.dvcqg!;
+});
+afterAll(async () => {
+  await gw?.close();
+});
+
+const accountable = { 'content-type': 'application/json', 'x-user-id': 'canbo-tohieu-0042', 'x-purpose': 'TIEP_NHAN_HO_SO' };
+const json = { 'content-type': 'application/json' };
+
+const create = (body: unknown, headers: Record<string, string> = {}) =>
+  gw.fetch('/v1/dossiers', { method: 'POST', headers: { ...accountable, ...headers }, body: JSON.stringify(body) });
+const addEvent = (code: string, body: unknown, headers: Record<string, string> = {}) =>
+  gw.fetch(`/v1/dossiers/${code}/events`, { method: 'POST', headers: { ...json, ...headers }, body: JSON.stringify(body) });
+const get = (code: string) => gw.fetch(`/v1/dossiers/${code}`, { headers: accountable });
+
+interface State {
+  code: string;
+  status: number;
+  statusName: string;
+  deliveryState: string;
+  history: { sequence: number; kind: string; status?: number; deliveryState: string; attempts: number; lastError: string | null; deliveredAt: string | null }[];
+  onTime: { state: string; supplementRequests: number; supplementWaitSeconds: number; reason: string | null; processingEndedAt: string | null };
+}
+
+async function delivered(code: string): Promise<State> {
+  return eventually(async () => {
+    const state = (await (await get(code)).json()) as State;
+    return state.deliveryState === 'delivered' ? state : undefined;
+  }, 15_000, `${code} delivered`);
+}
+
+describe('dossier synchronisation through the gateway', () => {
+  it('accepts a dossier with 202, delivers it, and shows the delivery', async () => {
+    const dossier = sampleDossier(1);
+    const res = await create(dossier);
+    expect(res.status).toBe(202);
+    expect(res.headers.get('location')).toBe(`/v1/dossiers/${String(dossier.code)}`);
+    const accepted = (await res.json()) as State;
+    expect(accepted).toMatchObject({ code: dossier.code, status: 1, statusName: 'registered', onTime: { state: 'pending' } });
+    expect(accepted.history).toEqual([expect.objectContaining({ sequence: 1, kind: 'created', status: 1 })]);
+
+    const state = await delivered(String(dossier.code));
+    expect(state.history[0]).toMatchObject({ deliveryState: 'delivered', attempts: 1, lastError: null });
+    expect(state.history[0]!.deliveredAt).toMatch(/\+07:00$/);
+    const held = await simulatorDossier(dvcqg, String(dossier.code));
+    expect(held).toMatchObject({ sequences: [1], duplicates: 0, outOfOrder: 0, status: '1' });
+    expect(held!.held[0]!.service).toBe('DongBoHoSoMC');
+  });
+
+  it('delivers status changes and progress steps in order, with the on-time computation', async () => {
+    const code = String(sampleDossier(2).code);
+    expect((await create(sampleDossier(2))).status).toBe(202);
+    const steps = [
+      statusEvent(2, '2026-11-27T09:00:00+07:00'),
+      statusEvent(4, '2026-11-27T09:05:00+07:00'),
+      progressEvent('2026-11-27T10:30:00+07:00'),
+      statusEvent(5, '2026-11-28T08:00:00+07:00'),
+      statusEvent(4, '2026-11-29T08:00:00+07:00'),
+      statusEvent(9, '2026-12-03T13:00:00+07:00'),
+      statusEvent(10, '2026-12-04T09:00:00+07:00'),
+    ];
+    for (const [i, step] of steps.entries()) {
+      const res = await addEvent(code, step);
+      expect(res.status, JSON.stringify(step)).toBe(202);
+      expect(await res.json()).toMatchObject({ sequence: i + 2, deliveryState: 'pending', eventId: expect.any(String) });
+    }
+    const state = await delivered(code);
+    expect(state.history.map((h) => h.kind)).toEqual(['created', 'status', 'status', 'progress', 'status', 'status', 'status', 'status']);
+    expect(state).toMatchObject({ status: 10, statusName: 'returned' });
+    // One day waiting for the supplement does not count: finished 20 hours after the due date is on time.
+    expect(state.onTime).toEqual({ state: 'on_time', processingEndedAt: '2026-12-03T13:00:00+07:00', supplementWaitSeconds: 86_400, supplementRequests: 1, reason: null });
+
+    const held = await simulatorDossier(dvcqg, code);
+    expect(held).toMatchObject({ sequences: [1, 2, 3, 4, 5, 6, 7, 8], duplicates: 0, outOfOrder: 0, status: '10' });
+    expect(held!.held.map((h) => h.service)).toEqual(['DongBoHoSoMC', 'DongBoHoSoMC', 'DongBoHoSoMC', 'CapNhatTienDoHoSoMC', 'DongBoHoSoMC', 'DongBoHoSoMC', 'DongBoHoSoMC', 'DongBoHoSoMC']);
+    expect(await metric(gw.url, 'lienthong_outbox_deliveries_total', { service: 'CapNhatTienDoHoSoMC' })).toBeGreaterThanOrEqual(1);
+    expect(await metric(gw.url, 'lienthong_outbox_deliveries_total', { service: 'TraCuuHoSo' })).toBeGreaterThanOrEqual(1);
+
+    // Every attempt is an exchange-log entry of the submitting client, with its upstream calls.
+    const entries = await eventually(async () => {
+      const res = await gw.fetch('/v1/audit/entries?operation=deliverDossier&limit=100', { key: KEYS.auditor });
+      const body = (await res.json()) as { items: { operation: string; client: string; upstream: string; outcome: string }[] };
+      return body.items.length >= 8 ? body.items : undefined;
+    }, 15_000, 'delivery entries in the exchange log');
+    expect(entries[0]).toMatchObject({ operation: 'deliverDossier', client: 'sandbox-portal', upstream: 'dvcqg', outcome: 'success' });
+  });
+
+  it('refuses a transition the lifecycle does not allow with 409 and the allowed statuses, storing nothing', async () => {
+    const code = String(sampleDossier(3).code);
+    await create(sampleDossier(3));
+    expect((await addEvent(code, statusEvent(2, '2026-11-27T09:00:00+07:00'))).status).toBe(202);
+    const res = await addEvent(code, statusEvent(9, '2026-11-27T10:00:00+07:00'));
+    expect(res.status).toBe(409);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(await res.json()).toMatchObject({ code: 'INVALID_TRANSITION', allowed: [4, 7, 8] });
+    const state = (await (await get(code)).json()) as State;
+    expect(state.history).toHaveLength(2);
+    expect(state.status).toBe(2);
+
+    // Closed dossiers take no further change.
+    expect((await addEvent(code, statusEvent(7, '2026-11-27T11:00:00+07:00'))).status).toBe(202);
+    const after = await addEvent(code, statusEvent(4, '2026-11-27T12:00:00+07:00'));
+    expect(await after.json()).toMatchObject({ code: 'INVALID_TRANSITION', allowed: [] });
+    expect(await (await addEvent(code, progressEvent('2026-11-27T12:00:00+07:00'))).json()).toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('answers a retried write with the same key exactly as the first time, and 422 for another body', async () => {
+    const key = 'c0b9d6a4-2f4e-4d61-9c0e-6a1e2b7d9f10';
+    const first = await create(sampleDossier(4), { 'idempotency-key': key });
+    const again = await create(sampleDossier(4), { 'idempotency-key': key });
+    expect(again.status).toBe(first.status);
+    expect(await again.text()).toBe(await first.text());
+    const other = await create(sampleDossier(5), { 'idempotency-key': key });
+    expect(other.status).toBe(422);
+    expect(await other.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect((await get(String(sampleDossier(5).code))).status).toBe(404);
+
+    const code = String(sampleDossier(4).code);
+    const eventKey = 'f6f0e2d1-7c55-4a43-8f1b-2d0c9e8a7b61';
+    const e1 = await addEvent(code, statusEvent(2, '2026-11-27T09:00:00+07:00'), { 'idempotency-key': eventKey });
+    const e2 = await addEvent(code, statusEvent(2, '2026-11-27T09:00:00+07:00'), { 'idempotency-key': eventKey });
+    expect(e1.status).toBe(202);
+    expect(await e2.json()).toEqual(await e1.json());
+    expect((await addEvent(code, statusEvent(3, '2026-11-27T09:00:00+07:00'), { 'idempotency-key': eventKey })).status).toBe(422);
+    // The retry queued nothing: one change after the dossier.
+    expect(((await (await get(code)).json()) as State).history).toHaveLength(2);
+    // Without a key, the same dossier again is harmless; different content under its code is 409.
+    expect((await create(sampleDossier(4))).status).toBe(202);
+    const changed = await create(sampleDossier(4, { summary: 'Một trích yếu khác' }));
+    expect(changed.status).toBe(409);
+    expect(await changed.json()).toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('refuses bad input with 400 naming the field, and stores nothing', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [sampleDossier(10, { dueAt: '2026-11-26T17:00:00+07:00' }), 'body.dueAt'],
+      [sampleDossier(11, { attachments: Array.from({ length: 201 }, (_, i) => ({ id: `a${i}`, name: 'x.pdf', componentCode: 'TP01', url: 'https://motcua.sonla.gov.vn/x.pdf', digitised: false, reused: false })) }), 'body.attachments'],
+      [sampleDossier(12, { channel: 'fax' }), 'body.channel'],
+      [sampleDossier(13, { code: 'H52.101.114-261327-0013' }), 'body.code'],
+      [sampleDossier(16, { applicant: { type: 'citizen', identifier: '5500123457', name: 'Lò Văn Tuấn' } }), 'body.applicant.identifier'],
+      [sampleDossier(17, { applicant: { type: 'business', identifier: '5500123458', name: 'Công ty TNHH Chè Mộc Châu' } }), 'body.applicant.identifier'],
+      [(() => { const d = sampleDossier(14); delete d.summary; return d; })(), 'body.summary'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await create(body);
+      expect(res.status, field).toBe(400);
+      const problem = (await res.json()) as { errors?: { field: string }[] };
+      expect(problem.errors?.map((e) => e.field), field).toContain(field);
+      expect((await get(String(body.code).replace(/[^A-Z0-9.-]/g, ''))).status).not.toBe(200);
+    }
+    const code = String(sampleDossier(15).code);
+    await create(sampleDossier(15));
+    for (const [event, field] of [
+      [statusEvent(11, '2026-11-27T09:00:00+07:00'), 'body.status'],
+      [statusEvent(2, '2026-11-26T09:00:00+07:00'), 'body.at'],
+      [{ ...progressEvent('2026-11-27T10:00:00+07:00'), dueAt: '2026-11-26T17:00:00+07:00' }, 'body.dueAt'],
+      [{ kind: 'status', at: '2026-11-27T09:00:00+07:00' }, 'body.status'],
+    ] as const) {
+      const res = await addEvent(code, event);
+      expect(res.status, field).toBe(400);
+      expect(JSON.stringify(await res.json()), field).toContain(field);
+    }
+    expect(((await (await get(code)).json()) as State).history).toHaveLength(1);
+    expect((await addEvent('H52-261127-9999', statusEvent(2, '2026-11-27T09:00:00+07:00'))).status).toBe(404);
+  });
+
+  it('lists dossiers by delivery state, status and overdue', async () => {
+    const late = String(sampleDossier(20, { receivedAt: '2026-01-05T08:00:00+07:00', dueAt: '2026-01-10T17:00:00+07:00' }, '260105').code);
+    await create(sampleDossier(20, { receivedAt: '2026-01-05T08:00:00+07:00', dueAt: '2026-01-10T17:00:00+07:00' }, '260105'));
+    await addEvent(late, statusEvent(2, '2026-01-05T09:00:00+07:00'));
+    await delivered(late);
+    const list = async (query: string) => {
+      const res = await gw.fetch(`/v1/dossiers?${query}`, { key: KEYS.operator });
+      expect(res.status, query).toBe(200);
+      return (await res.json()) as { items: { code: string; status: number; deliveryState: string; onTime: { state: string } }[]; total: number };
+    };
+    expect((await list('overdue=true')).items.map((i) => i.code)).toContain(late);
+    expect((await list('overdue=false')).items.map((i) => i.code)).not.toContain(late);
+    const accepted = await list('status=2&pageSize=100');
+    expect(accepted.items.every((i) => i.status === 2)).toBe(true);
+    expect(accepted.items.map((i) => i.code)).toContain(late);
+    const all = await list('deliveryState=delivered&pageSize=100');
+    expect(all.items.every((i) => i.deliveryState === 'delivered')).toBe(true);
+    expect(all.total).toBeGreaterThanOrEqual(3);
+    const page = await list('pageSize=1&page=2');
+    expect(page.items).toHaveLength(1);
+    expect((await gw.fetch('/v1/dossiers?deliveryState=lost', { key: KEYS.operator })).status).toBe(400);
+  });
+
+  it('gives a delivery up after the maximum age, shows it dead, and redelivers it on request', async () => {
+    await setFault(gw.controlUrl, { system: 'dvcqg', mode: 'error' });
+    const code = String(sampleDossier(30).code);
+    try {
+      await create(sampleDossier(30));
+      await addEvent(code, statusEvent(2, '2026-11-27T09:00:00+07:00'));
+      const dead = await eventually(async () => {
+        const state = (await (await get(code)).json()) as State;
+        return state.deliveryState === 'dead' ? state : undefined;
+      }, 15_000, 'a dead delivery');
+      expect(dead.history[0]).toMatchObject({ deliveryState: 'dead', lastError: 'UPSTREAM_UNAVAILABLE' });
+      expect(dead.history[0]!.attempts).toBeGreaterThanOrEqual(1);
+      // The next change waits behind it, never overtaking.
+      expect(dead.history[1]!.deliveryState).not.toBe('delivered');
+      const listed = (await (await gw.fetch('/v1/dossiers?deliveryState=dead', { key: KEYS.operator })).json()) as { items: { code: string }[] };
+      expect(listed.items.map((i) => i.code)).toContain(code);
+      expect(await metric(gw.url, 'lienthong_outbox_dead_total', { service: 'DongBoHoSoMC' })).toBeGreaterThanOrEqual(1);
+      // The gauges follow the outbox (refreshed about once a second): one dead job, one waiting behind it.
+      await eventually(async () => ((await metric(gw.url, 'lienthong_outbox_dead_jobs', {})) >= 1 ? true : undefined), 5000, 'the dead-jobs gauge');
+      await eventually(async () => ((await metric(gw.url, 'lienthong_outbox_depth', {})) >= 1 ? true : undefined), 5000, 'the depth gauge');
+      expect(await metric(gw.url, 'lienthong_outbox_oldest_pending_age_seconds', {})).toBeGreaterThan(0);
+      expect(await simulatorDossier(dvcqg, code)).toBeUndefined();
+    } finally {
+      await clearFaults(gw.controlUrl);
+    }
+    const res = await gw.fetch(`/v1/dossiers/${code}/redeliver`, { method: 'POST', key: KEYS.operator });
+    expect(res.status).toBe(202);
+    const { requeued } = (await res.json()) as { requeued: number };
+    expect(requeued).toBeGreaterThanOrEqual(1);
+    const state = await delivered(code);
+    expect(state.history.map((h) => h.deliveryState)).toEqual(['delivered', 'delivered']);
+    expect(await simulatorDossier(dvcqg, code)).toMatchObject({ sequences: [1, 2], duplicates: 0, outOfOrder: 0 });
+    // Nothing dead any more: a second redelivery requeues nothing.
+    expect(await (await gw.fetch(`/v1/dossiers/${code}/redeliver`, { method: 'POST', key: KEYS.operator })).json()).toEqual({ requeued: 0 });
+    expect((await gw.fetch('/v1/dossiers/H52-261127-9999/redeliver', { method: 'POST', key: KEYS.operator })).status).toBe(404);
+  });
+});
+
+describe('stopping a gateway while a delivery is under way', () => {
+  it('abandons the attempt without counting it and releases its lease, so another worker takes it at once', async () => {
+    const stopping = await startTestGateway({ 'outbox.pollIntervalMs': 50, 'upstreams.dvcqg.timeoutMs': 20_000 });
+    let closed = false;
+    try {
+      // Every portal call now takes 10 s: the delivery is still under way when the gateway stops.
+      await setFault(stopping.controlUrl, { system: 'dvcqg', mode: 'latency', ms: 10_000 });
+      const res = await stopping.fetch('/v1/dossiers', { method: 'POST', headers: accountable, body: JSON.stringify(sampleDossier(40)) });
+      expect(res.status).toBe(202);
+      const db = new Database(stopping.dbPath, { readonly: true });
+      try {
+        await eventually(async () => (db.prepare('select lease_owner from outbox_jobs').get() as { lease_owner: string | null }).lease_owner ?? undefined, 5000, 'the job leased');
+        const began = Date.now();
+        await stopping.close();
+        closed = true;
+        // The grace period (500 ms here), not the 10 s call, bounds the stop.
+        expect(Date.now() - began).toBeLessThan(5000);
+        expect(db.prepare('select state, attempts, lease_owner, lease_expires_at, last_error from outbox_jobs').all()).toEqual([
+          { state: 'pending', attempts: 0, lease_owner: null, lease_expires_at: null, last_error: null },
+        ]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      if (!closed) await stopping.close();
+    }
+  });
+});
+
+describe('outbox settings', () => {
+  it('refuses a lease shorter than a delivery can take', async () => {
+    await expect(startTestGateway({ 'outbox.leaseSeconds': 2, 'upstreams.dvcqg.timeoutMs': 1000 })).rejects.toThrow(/outbox\.leaseSeconds: must be at least three times upstreams\.dvcqg\.timeoutMs/);
+  });
+});
