@@ -16,9 +16,10 @@ export const AUDIT_USAGE = `  audit verify BUNDLE --root CA.pem [--signer CERT.p
                                  check an export bundle (.tar.gz or unpacked folder) offline:
                                  leaf hashes, roots, inclusion and consistency proofs, CMS
                                  signatures and timestamps chained to CA.pem
-  audit verify --url URL --key KEY [--root CA.pem] [--saved FILE] [--save FILE]
-                                 fetch the gateway's checkpoint (checking its signature with
-                                 --root), prove it extends the checkpoint saved in FILE
+  audit verify --url URL --key KEY [--root CA.pem [--intermediates CAS.pem]] [--saved FILE] [--save FILE]
+                                 fetch the gateway's checkpoint (checking its signature and
+                                 timestamp with --root, and with the issuing CAs in
+                                 --intermediates), prove it extends the checkpoint saved in FILE
                                  (--saved), and/or save it (--save FILE, FILE.p7s); the key
                                  may come from LIENTHONG_API_KEY instead of --key
 `;
@@ -138,6 +139,7 @@ export async function runAudit(args: string[], env: NodeJS.ProcessEnv, out: (lin
     args: rest,
     options: {
       root: { type: 'string' },
+      intermediates: { type: 'string' },
       signer: { type: 'string' },
       url: { type: 'string' },
       key: { type: 'string' },
@@ -153,7 +155,9 @@ export async function runAudit(args: string[], env: NodeJS.ProcessEnv, out: (lin
       if (positionals.length > 0) throw new AuditUsageError('give either a bundle or --url, not both');
       const key = values.key ?? env.LIENTHONG_API_KEY;
       if (!key) throw new AuditUsageError('--url needs --key (or LIENTHONG_API_KEY)');
-      const trust = roots ? createTrustStore({ roots }) : undefined;
+      if (values.intermediates && !roots) throw new AuditUsageError('--intermediates needs --root');
+      const intermediates = values.intermediates ? certificates(values.intermediates, '--intermediates') : [];
+      const trust = roots ? createTrustStore({ roots, intermediates }) : undefined;
       out(await verifyRemote({ url: values.url, key, ...(trust ? { trust } : {}), ...(values.saved ? { saved: values.saved } : {}), ...(values.save ? { save: values.save } : {}) }));
       return 0;
     }
