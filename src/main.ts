@@ -15,6 +15,7 @@ import { createAccountLinkService } from './core/account-links.ts';
 import { createEnterpriseService } from './core/enterprises.ts';
 import { createOutbox } from './core/dossiers/outbox.ts';
 import { createDossierService } from './core/dossiers/service.ts';
+import { createDossierSealer } from './core/dossiers/sealed.ts';
 import { createSsoService } from './core/national-sso.ts';
 import { createProcedureService } from './core/procedures.ts';
 import { toVietnamIso } from './core/time.ts';
@@ -209,12 +210,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     }
     // One exchange log for the request path and the outbox's delivery attempts.
     const exchangeLog = createExchangeLog({ db: store.db });
+    // Dossiers' personal data is kept encrypted, under a key derived from the privacy key (as exchange bodies' keys are).
+    const dossierSealer = createDossierSealer(hashKey);
     // Dossier changes are accepted into the outbox; this process's worker delivers them (so may others on PostgreSQL).
     const outbox = createOutbox(
-      { db: store.db, dialect: store.dialect, portal: adapters.dvcqg.ops, exchangeLog, log: log.child({ component: 'outbox' }), metrics },
+      { db: store.db, dialect: store.dialect, portal: adapters.dvcqg.ops, sealer: dossierSealer, exchangeLog, log: log.child({ component: 'outbox' }), metrics },
       config.outbox,
     );
-    const dossiers = createDossierService({ db: store.db, hashIdentifier: hashSubject, onQueued: () => outbox.wake() });
+    const dossiers = createDossierService({ db: store.db, hashIdentifier: hashSubject, sealer: dossierSealer, onQueued: () => outbox.wake() });
     if (config.outbox.enabled) {
       outbox.start();
       // Runs before the integrator's and the store's cleanups: attempts under way are settled or released first.

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDossierService, type Actor } from '../src/core/dossiers/service.ts';
 import { openStore } from '../src/store/store.ts';
@@ -9,12 +10,17 @@ import { createExchangeLog } from '../src/audit/exchange-log.ts';
 import { createLogger } from '../src/logging.ts';
 import { createMetrics } from '../src/metrics.ts';
 import type { CallContext } from '../src/core/ports.ts';
+import { createDossierSealer } from '../src/core/dossiers/sealed.ts';
+import { GatewayError } from '../src/errors/gateway-error.ts';
+import { createPolicy } from '../src/resilience/policy.ts';
+import { eventually } from './helpers/dossiers.ts';
 
 const { backends, cleanup } = storeBackends('dossier store');
 afterAll(cleanup);
 
 const actor: Actor = { clientId: 'sandbox-portal', agency: 'H52', userHash: 'u'.repeat(64), purpose: 'TIEP_NHAN_HO_SO' };
 const hashIdentifier = (value: string) => `h:${value}`;
+const sealer = createDossierSealer(randomBytes(32));
 
 describe.each(backends)('dossier writes on $name', (backend) => {
   it.skipIf(backend.skip)('make one dossier, one job and one key of 12 concurrent requests with the same Idempotency-Key', async () => {
@@ -25,7 +31,7 @@ describe.each(backends)('dossier writes on $name', (backend) => {
     const first = await openStore(options);
     const stores = backend.name === 'PostgreSQL' ? [first, await openStore(options)] : [first];
     try {
-      const services = stores.map((s) => createDossierService({ db: s.db, hashIdentifier }));
+      const services = stores.map((s) => createDossierService({ db: s.db, hashIdentifier, sealer }));
       const dossier = sampleDossier(1) as unknown as Dossier;
       const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => services[i % services.length]!.create(actor, dossier, 'same-key')));
       const texts = new Set(answers.map((a) => JSON.stringify(a)));
@@ -67,7 +73,7 @@ describe.each(backends)('outbox claims on $name', (backend) => {
   it.skipIf(backend.skip)('lease at most `concurrency` jobs, only the oldest undelivered change of each dossier, and release them on stop', async () => {
     const store = await openStore(await backend.options());
     try {
-      const service = createDossierService({ db: store.db, hashIdentifier });
+      const service = createDossierService({ db: store.db, hashIdentifier, sealer });
       for (let n = 1; n <= 20; n++) {
         const code = String(sampleDossier(n).code);
         await service.create(actor, sampleDossier(n) as unknown as Dossier);
@@ -83,7 +89,7 @@ describe.each(backends)('outbox claims on $name', (backend) => {
         progress: (ctx) => hang(ctx),
       };
       const outbox = createOutbox(
-        { db: store.db, dialect: store.dialect, portal, exchangeLog: createExchangeLog({ db: store.db }), log: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }) },
+        { db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db }), log: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }) },
         { enabled: true, pollIntervalMs: 20, concurrency: 3, batchSize: 50, backoffBaseMs: 10, backoffMaxMs: 100, maxAgeSeconds: 3600, leaseSeconds: 60 },
       );
       outbox.start();
@@ -97,6 +103,107 @@ describe.each(backends)('outbox claims on $name', (backend) => {
       const after = await store.db.selectFrom('outbox_jobs').select(['lease_owner', 'attempts', 'state']).execute();
       expect(after.every((j) => j.lease_owner === null && j.attempts === 0 && j.state === 'pending')).toBe(true);
     } finally {
+      await store.close();
+    }
+  });
+});
+
+const quiet = () => ({ log: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }) });
+const fast = { enabled: true, pollIntervalMs: 20, concurrency: 4, batchSize: 50, backoffBaseMs: 10, backoffMaxMs: 50, maxAgeSeconds: 3600, leaseSeconds: 60 };
+const jobsOf = (db: Awaited<ReturnType<typeof openStore>>['db'], code: string) =>
+  db.selectFrom('outbox_jobs').select(['sequence', 'state', 'attempts', 'last_error', 'next_attempt_at']).where('dossier_code', '=', code).orderBy('sequence').execute();
+
+describe.each(backends)('outbox failures on $name', (backend) => {
+  it.skipIf(backend.skip)('give a permanently refused delivery up at once, keep retrying a transient failure, and deliver the refused one once fixed and redelivered', async () => {
+    const store = await openStore(await backend.options());
+    const { log, metrics } = quiet();
+    const refused = String(sampleDossier(1).code);
+    const failing = String(sampleDossier(2).code);
+    let fixed = false;
+    const sent: string[] = [];
+    // The portal refuses dossier 1 as invalid (until fixed), and is unavailable for dossier 2.
+    const portal: DossierPortal = {
+      lookup: async () => false,
+      sync: async (_ctx, snapshot, { mark }) => {
+        sent.push(`${snapshot.dossier.code}#${mark.sequence}`);
+        if (snapshot.dossier.code === refused && !fixed) {
+          throw new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: 'refused as invalid', permanent: true, upstreamReason: '400 Mã thủ tục hành chính không tồn tại' });
+        }
+        if (snapshot.dossier.code === failing) throw new GatewayError('UPSTREAM_UNAVAILABLE', { upstreamFailure: true, retryAfter: 1 });
+        return { duplicate: false };
+      },
+      progress: async () => ({ duplicate: false }),
+    };
+    const outbox = createOutbox({ db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db }), log, metrics }, fast);
+    try {
+      const service = createDossierService({ db: store.db, hashIdentifier, sealer });
+      for (const n of [1, 2]) {
+        await service.create(actor, sampleDossier(n) as unknown as Dossier);
+        await service.addEvent(actor, String(sampleDossier(n).code), statusEvent(2, '2026-11-27T09:00:00+07:00') as DossierEvent);
+      }
+      outbox.start();
+      await eventually(async () => ((await jobsOf(store.db, failing))[0]!.attempts >= 4 ? true : undefined), 10_000, 'transient failures retried');
+      // Dead after one attempt, with what the portal said; the change after it waits, unsent.
+      expect(await jobsOf(store.db, refused)).toMatchObject([
+        { sequence: 1, state: 'dead', attempts: 1, last_error: 'UPSTREAM_BAD_RESPONSE: 400 Mã thủ tục hành chính không tồn tại' },
+        { sequence: 2, state: 'pending', attempts: 0, last_error: null },
+      ]);
+      expect(sent.filter((s) => s.startsWith(refused))).toEqual([`${refused}#1`]);
+      expect((await jobsOf(store.db, failing))[0]).toMatchObject({ state: 'pending', last_error: 'UPSTREAM_UNAVAILABLE' });
+      expect((await metrics.registry.getSingleMetric('lienthong_outbox_dead_total')!.get()).values.find((v) => v.labels.service === 'DongBoHoSoMC')?.value).toBe(1);
+      expect((await service.get(refused)).deliveryState).toBe('dead');
+
+      // Fixed at the portal: the operator's redelivery sends it again, then the change behind it.
+      fixed = true;
+      expect(await service.redeliver(refused)).toBe(1);
+      outbox.wake();
+      await eventually(async () => ((await service.get(refused)).deliveryState === 'delivered' ? true : undefined), 10_000, 'the refused dossier delivered');
+      expect(sent.filter((s) => s.startsWith(refused))).toEqual([`${refused}#1`, `${refused}#1`, `${refused}#2`]);
+    } finally {
+      await outbox.stop(0);
+      await store.close();
+    }
+  });
+
+  it.skipIf(backend.skip)('count a call the open breaker refused as no attempt, and put it off until the breaker may let one through', async () => {
+    const store = await openStore(await backend.options());
+    const { log, metrics } = quiet();
+    // A real policy whose breaker opens on the first failure and stays open for a minute.
+    const policy = createPolicy({ log, metrics }, 'dvcqg', {
+      timeoutMs: 1000,
+      retryAfterSeconds: 5,
+      breaker: { errorThresholdPercentage: 1, volumeThreshold: 1, resetTimeoutMs: 60_000, rollingCountTimeoutMs: 10_000 },
+    });
+    let sent = 0;
+    const portal: DossierPortal = {
+      lookup: (ctx) => policy.execute(ctx, async () => false, { idempotent: true }),
+      sync: (ctx) =>
+        policy.execute(ctx, async () => {
+          sent += 1;
+          throw new GatewayError('UPSTREAM_UNAVAILABLE', { upstreamFailure: true });
+        }),
+      progress: async () => ({ duplicate: false }),
+    };
+    const outbox = createOutbox({ db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db }), log, metrics }, fast);
+    try {
+      const service = createDossierService({ db: store.db, hashIdentifier, sealer });
+      const code = String(sampleDossier(1).code);
+      await service.create(actor, sampleDossier(1) as unknown as Dossier);
+      outbox.start();
+      // The first attempt reaches the portal and fails; the breaker opens; the next try is refused by it.
+      const [job] = await eventually(async () => {
+        const jobs = await jobsOf(store.db, code);
+        return jobs[0]!.last_error === 'UPSTREAM_CIRCUIT_OPEN' ? jobs : undefined;
+      }, 10_000, 'a try refused by the open breaker');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(sent).toBe(1);
+      expect(await jobsOf(store.db, code)).toMatchObject([{ state: 'pending', attempts: 1, last_error: 'UPSTREAM_CIRCUIT_OPEN' }]);
+      // Put off by the breaker's Retry-After (about a minute), not by the 50 ms backoff.
+      expect(new Date(job!.next_attempt_at).getTime() - Date.now()).toBeGreaterThan(30_000);
+      // Only the attempt that reached the portal is in the exchange log.
+      expect(await store.db.selectFrom('exchange_queue').select('exchange_id').execute()).toHaveLength(1);
+    } finally {
+      await outbox.stop(0);
       await store.close();
     }
   });

@@ -65,11 +65,11 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
    * login, or by one another call already started) and the call repeated once; the whole exchange
    * runs inside the caller's policy.execute, so its timeout covers the logins too.
    */
-  async function callService(ctx: CallContext, signal: AbortSignal, service: string, params: Record<string, unknown>) {
+  async function callService(ctx: CallContext, signal: AbortSignal, service: string, params: Record<string, unknown>, interpret: { itemRefusals?: boolean } = {}) {
     const attempt = async (session: string) => {
       const body = JSON.stringify({ session, madonvi: options.gatewayAgency, service, ...params });
       const response = await signatures.send(http, { method: 'POST', path: SERVICE_PATH, headers: headers(ctx.requestId), body, signal });
-      return interpretServiceAnswer(response, retryAfterSeconds);
+      return interpretServiceAnswer(response, retryAfterSeconds, interpret);
     };
     const first = await sessions.get(signal);
     const outcome = await attempt(first);
@@ -122,18 +122,19 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
         { idempotent: true },
       ),
 
-    // Writes are not retried here: the outbox retries them, marked so the portal can tell a repeat.
+    // Writes are not retried here: the outbox retries them, marked so the portal can tell a repeat;
+    // an item the portal refuses as invalid is a permanent refusal, which the outbox does not retry.
     sync: (ctx, snapshot, { isUpdating, mark }) =>
       policy.execute(ctx, async (signal) => {
         const item = mapped(() => toWireDossier(snapshot, mark), badResponse);
-        const outcome = await callService(ctx, signal, SERVICES.sync, { isUpdating: isUpdating ? 'True' : 'False', data: [item] });
+        const outcome = await callService(ctx, signal, SERVICES.sync, { isUpdating: isUpdating ? 'True' : 'False', data: [item] }, { itemRefusals: true });
         return deliveryAnswer(SERVICES.sync, outcome, snapshot.dossier.code, mark);
       }),
 
     progress: (ctx, step, mark) =>
       policy.execute(ctx, async (signal) => {
         const item = mapped(() => toWireProgress(step, mark), badResponse);
-        const outcome = await callService(ctx, signal, SERVICES.progress, { data: [item] });
+        const outcome = await callService(ctx, signal, SERVICES.progress, { data: [item] }, { itemRefusals: true });
         return deliveryAnswer(SERVICES.progress, outcome, step.code, mark);
       }),
 

@@ -87,8 +87,10 @@ export function interpretLoginAnswer(response: UpstreamResponse, retryAfterSecon
 /**
  * A service answer: its data, or the two outcomes the client handles itself (an expired session
  * is retried after a new login; "not found" means something only to the service that was asked).
+ * With `itemRefusals` (the dossier deliveries), a refusal as invalid (error_code 400) is the
+ * portal's answer about the item sent, a permanent one; elsewhere it is a bad response like any.
  */
-export function interpretServiceAnswer(response: UpstreamResponse, retryAfterSeconds: number): ServiceOutcome {
+export function interpretServiceAnswer(response: UpstreamResponse, retryAfterSeconds: number, options: { itemRefusals?: boolean } = {}): ServiceOutcome {
   const parsed = wireServiceAnswer.safeParse(readJson(response, retryAfterSeconds));
   if (!parsed.success) throw badResponse('the answer does not have the documented shape', parsed.error);
   const answer = parsed.data;
@@ -107,5 +109,22 @@ export function interpretServiceAnswer(response: UpstreamResponse, retryAfterSec
       cause: wireCause(response.status, code, answer.message),
     });
   }
+  if (options.itemRefusals && code === WIRE_CODES.badRequest && (response.status === 200 || response.status === 400)) throw refusedAsInvalid(response.status, answer.message);
   throw badResponse(`refused the request (HTTP ${response.status}, code ${code})`, wireCause(response.status, code, answer.message));
+}
+
+/**
+ * The portal refused a dossier item as invalid (error_code 400: a field missing or not accepted,
+ * an unknown procedure). Sent again unchanged it is refused again, so it is permanent (the outbox
+ * gives such a delivery up at once); the portal answered, so it does not count against the
+ * breaker. Its message is kept for operators (`upstreamReason`), never for a problem body.
+ */
+function refusedAsInvalid(status: number, message: string | null | undefined): GatewayError {
+  const reason = (message ?? '').replace(/\s+/g, ' ').trim().slice(0, 200);
+  return new GatewayError('UPSTREAM_BAD_RESPONSE', {
+    detail: `national portal: refused the item as invalid (HTTP ${status}, code ${WIRE_CODES.badRequest})`,
+    permanent: true,
+    upstreamReason: reason ? `${WIRE_CODES.badRequest} ${reason}` : WIRE_CODES.badRequest,
+    cause: wireCause(status, WIRE_CODES.badRequest, message),
+  });
 }

@@ -146,5 +146,12 @@ describe('dvcqg answers', () => {
       expect(err).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', status: 502, upstreamFailure: true });
       expect(err.detail).not.toMatch(/Dịch vụ|bảo trì/);
     }
+
+    // A dossier item refused as invalid: permanent, with the portal's reason kept apart from the detail.
+    const refused = caught(() => interpretServiceAnswer(response(200, '{"error_code":"400","message":"  Dữ liệu hồ sơ không hợp lệ:   ChuHoSo "}'), 5, { itemRefusals: true }));
+    expect(refused).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', permanent: true, upstreamFailure: false, upstreamReason: '400 Dữ liệu hồ sơ không hợp lệ: ChuHoSo' });
+    expect(refused.detail).not.toContain('Dữ liệu');
+    const transient = caught(() => interpretServiceAnswer(response(500, fixture('system-error.json')), 7, { itemRefusals: true }));
+    expect(transient).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', permanent: false });
   });
 });

@@ -4,7 +4,9 @@ import { createLogger } from '../../src/logging.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createPolicy } from '../../src/resilience/policy.ts';
 import { FaultBoard } from '../../src/sandbox/faults.ts';
-import { procedures } from '../../src/sandbox/personas.ts';
+import { readFileSync } from 'node:fs';
+import { procedures, UNKNOWN } from '../../src/sandbox/personas.ts';
+import type { Dossier, DossierSnapshot } from '../../src/core/dossiers/port.ts';
 import { failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { LOGIN_PATH, SERVICE_PATH } from './client.ts';
 import { createDvcqgSimulator, dvcqg, SANDBOX_ACCOUNT, type DvcqgSimulator, type DvcqgSimulatorOptions } from './index.ts';
@@ -146,5 +148,27 @@ describe('dvcqg session', () => {
     await failure(env.ops.list(testContext()));
     await failure(env.ops.list(testContext()));
     expect(env.logins()).toBe(2);
+  });
+});
+
+describe('dvcqg dossier refusals', () => {
+  const dossier = JSON.parse(readFileSync(new URL('./fixtures/dossier.json', import.meta.url), 'utf8')) as Dossier;
+  const snapshot = (d: Dossier): DossierSnapshot => ({ dossier: d, status: 1, processingEndedAt: null, returnedAt: null });
+
+  it('marks a dossier the portal refuses as invalid as a permanent refusal with its reason, not counted against the breaker', async () => {
+    // A breaker that opens on the first counted failure.
+    const env = await setup({ volumeThreshold: 1 });
+    const invalid = snapshot({ ...dossier, code: 'H52.101.114-261127-0901', procedureCode: UNKNOWN.procedureCode });
+    for (let i = 1; i <= 3; i++) {
+      const err = await failure(env.ops.sync(testContext(), invalid, { isUpdating: false, mark: { id: `m${i}`, sequence: 1 } }));
+      expect(err).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', permanent: true, upstreamReason: '400 Mã thủ tục hành chính không tồn tại', upstreamFailure: false });
+      // The portal's words are for operators: not in the detail a problem body would carry.
+      expect(err.detail).not.toContain('không tồn tại');
+    }
+    expect(env.policy.stats().state).toBe('closed');
+    expect(await env.ops.sync(testContext(), snapshot(dossier), { isUpdating: false, mark: { id: 'm4', sequence: 1 } })).toEqual({ duplicate: false });
+    // A dossier the portal does not know, updated, is not an invalid item: not permanent.
+    const unknown = await failure(env.ops.sync(testContext(), snapshot({ ...dossier, code: 'H52.101.114-261127-0902' }), { isUpdating: true, mark: { id: 'm5', sequence: 1 } }));
+    expect(unknown).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', permanent: false });
   });
 });

@@ -77,6 +77,25 @@ function decrypt(key: Buffer, iv: Buffer, sealed: Buffer, aad: Buffer): Buffer {
   return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
 }
 
+/** A 32-byte key for one purpose, derived from the master key (HKDF-SHA-256, `info` names the purpose). */
+export function deriveKey(masterKey: Buffer, info: string): Buffer {
+  if (masterKey.length < KEY_BYTES) throw new RangeError('the master key must hold at least 32 bytes');
+  return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), info, KEY_BYTES));
+}
+
+/** AES-256-GCM with a fresh random IV, bound to `aad`: IV ‖ ciphertext ‖ tag, in base64. */
+export function sealBytes(key: Buffer, plaintext: Buffer, aad: Buffer): string {
+  const iv = randomBytes(IV_BYTES);
+  return Buffer.concat([iv, encrypt(key, iv, plaintext, aad)]).toString('base64');
+}
+
+/** The plaintext of `sealBytes`'s output; throws when it does not authenticate (altered, moved, or another key). */
+export function openBytes(key: Buffer, sealed: string, aad: Buffer): Buffer {
+  const data = Buffer.from(sealed, 'base64');
+  if (data.length < IV_BYTES + TAG_BYTES) throw new Error('sealed data shorter than its IV and tag');
+  return decrypt(key, data.subarray(0, IV_BYTES), data.subarray(IV_BYTES), aad);
+}
+
 /** Binds a ciphertext to its exchange and part, so parts cannot be swapped or moved between rows. */
 const partAad = (exchangeId: string, part: 'request' | 'response') => Buffer.from(`lienthong body\0${exchangeId}\0${part}`, 'utf8');
 const keyAad = (period: string) => Buffer.from(`lienthong body key\0${period}`, 'utf8');
@@ -96,13 +115,11 @@ export async function purgeBodies(db: Kysely<Database>, before: string): Promise
 
 export function createBodyVault(deps: { db: Kysely<Database>; masterKey: Buffer }): BodyVault {
   const { db } = deps;
-  if (deps.masterKey.length < KEY_BYTES) throw new RangeError('the master key must hold at least 32 bytes');
-  const wrappingKey = Buffer.from(hkdfSync('sha256', deps.masterKey, Buffer.alloc(0), BODY_KEY_INFO, KEY_BYTES));
+  const wrappingKey = deriveKey(deps.masterKey, BODY_KEY_INFO);
 
   const unwrap = (period: string, wrapped: string): Buffer => {
-    const data = Buffer.from(wrapped, 'base64');
     try {
-      const key = decrypt(wrappingKey, data.subarray(0, IV_BYTES), data.subarray(IV_BYTES), keyAad(period));
+      const key = openBytes(wrappingKey, wrapped, keyAad(period));
       if (key.length !== KEY_BYTES) throw new Error(`unwrapped key has ${key.length} bytes`);
       return key;
     } catch (err) {
@@ -114,8 +131,7 @@ export function createBodyVault(deps: { db: Kysely<Database>; masterKey: Buffer 
   const periodKey = async (period: string): Promise<Buffer> => {
     let row = await db.selectFrom('body_keys').select('key').where('period', '=', period).executeTakeFirst();
     if (!row) {
-      const iv = randomBytes(IV_BYTES);
-      const wrapped = Buffer.concat([iv, encrypt(wrappingKey, iv, randomBytes(KEY_BYTES), keyAad(period))]).toString('base64');
+      const wrapped = sealBytes(wrappingKey, randomBytes(KEY_BYTES), keyAad(period));
       await db
         .insertInto('body_keys')
         .values({ period, key: wrapped, created_at: new Date().toISOString() })

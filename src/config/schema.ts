@@ -262,7 +262,10 @@ export const configSchema = z
       .prefault({}),
     privacy: z
       .object({
-        /** Secret (32+ bytes) for keyed hashes of personal identifiers; generated here outside production. */
+        /**
+         * Secret (32+ bytes) for keyed hashes of personal identifiers, from which the keys of encrypted
+         * exchange bodies and of dossiers' personal data are derived; generated here outside production.
+         */
         hashKeyFile: z.string().min(1).default('./data/hash-key'),
       })
       .strict()

@@ -17,6 +17,13 @@ export interface GatewayErrorOptions {
   headers?: Record<string, string>;
   /** Whether an upstream fault of this kind counts against the upstream's circuit breaker. */
   upstreamFailure?: boolean;
+  /**
+   * The upstream refused the request as such (e.g. an invalid item): sent again unchanged, it is
+   * refused again. Internal: never rendered in a problem body.
+   */
+  permanent?: boolean;
+  /** What the upstream said of its refusal, for operators (e.g. an outbox job's last error); never rendered in a problem body. */
+  upstreamReason?: string;
   cause?: unknown;
 }
 
@@ -30,6 +37,8 @@ export class GatewayError extends Error {
   readonly extensions: Record<string, unknown> | undefined;
   readonly headers: Record<string, string> | undefined;
   readonly upstreamFailure: boolean;
+  readonly permanent: boolean;
+  readonly upstreamReason: string | undefined;
 
   constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
     super(options.detail ?? ERROR_CODES[code].title, { cause: options.cause });
@@ -42,6 +51,8 @@ export class GatewayError extends Error {
     this.extensions = options.extensions;
     this.headers = options.headers;
     this.upstreamFailure = options.upstreamFailure ?? false;
+    this.permanent = options.permanent ?? false;
+    this.upstreamReason = options.upstreamReason;
   }
 }
 

@@ -213,6 +213,10 @@ export interface paths {
          *     changes follow with `DongBoHoSoMC`, its processing steps with `CapNhatTienDoHoSoMC`, one
          *     after the other in the order they were accepted. Failed deliveries are retried with
          *     exponential backoff until they are older than the configured maximum age, then `dead`.
+         *     A change the portal refuses as invalid (its `error_code` 400: it would be refused again)
+         *     is `dead` at once, its `lastError` naming the refusal; fix the cause, then use
+         *     `redeliverDossier`. A try the open breaker or a full bulkhead refused, before anything was
+         *     sent, is not counted as an attempt.
          *     Each delivery attempt is an exchange-log entry (operation `deliverDossier`).
          *
          *     Besides the schema, the code must be a real `<agency>-<YYMMDD>-<sequence>` (a calendar
@@ -1224,7 +1228,7 @@ export interface components {
          */
         DossierStatusName: "registered" | "accepted" | "not_accepted" | "processing" | "supplement_requested" | "financial_obligation_requested" | "withdrawn" | "stopped" | "finished" | "returned";
         /**
-         * @description `pending`: queued or being retried; `delivered`: the national portal confirmed it; `dead`: retries gave up (see `redeliverDossier`).
+         * @description `pending`: queued or being retried; `delivered`: the national portal confirmed it; `dead`: retries gave up, or the portal refused the change as invalid (see `redeliverDossier`).
          * @enum {string}
          */
         DeliveryState: "pending" | "delivered" | "dead";
@@ -1373,9 +1377,13 @@ export interface components {
             /** Format: date-time */
             at: string;
             deliveryState: components["schemas"]["DeliveryState"];
-            /** @description Delivery attempts so far. */
+            /** @description Delivery attempts so far: tries that reached the portal (one the open breaker or a full bulkhead refused is not counted). */
             attempts: number;
-            /** @description Error code of the last failed attempt. */
+            /**
+             * @description Error code of the last failed try; for a change the portal refused as invalid, followed by the portal's code and message (trimmed).
+             * @example UPSTREAM_UNAVAILABLE
+             * @example UPSTREAM_BAD_RESPONSE: 400 Mã thủ tục hành chính không tồn tại
+             */
             lastError: string | null;
             /** Format: date-time */
             deliveredAt: string | null;

@@ -134,7 +134,7 @@ export interface DossiersTable {
   /** As the portal sent them (ISO 8601 with offset). */
   received_at: string;
   due_at: string;
-  /** The dossier as received (JSON), and the SHA-256 of its canonical form. */
+  /** The dossier as received (JSON, encrypted: src/core/dossiers/sealed.ts), and the SHA-256 of its canonical form. */
   document: string;
   content_hash: string;
   /** The on-time rule's memory (OnTimeClock, JSON), and the columns `overdue` filters on. */
@@ -163,6 +163,7 @@ export interface DossierEventsTable {
   kind: string;
   status: number | null;
   at: string;
+  /** The change as received (JSON, encrypted: src/core/dossiers/sealed.ts). */
   payload: string;
   client_id: string;
   agency: string;

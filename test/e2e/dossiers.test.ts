@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS, clearFaults, metric, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { eventually, progressEvent, sampleDossier, simulatorDossier, statusEvent } from '../helpers/dossiers.ts';
+import { UNKNOWN } from '../../src/sandbox/personas.ts';
 
 let gw: TestGateway;
 let dvcqg: string;
@@ -238,6 +239,69 @@ describe('dossier synchronisation through the gateway', () => {
     // Nothing dead any more: a second redelivery requeues nothing.
     expect(await (await gw.fetch(`/v1/dossiers/${code}/redeliver`, { method: 'POST', key: KEYS.operator })).json()).toEqual({ requeued: 0 });
     expect((await gw.fetch('/v1/dossiers/H52-261127-9999/redeliver', { method: 'POST', key: KEYS.operator })).status).toBe(404);
+  });
+
+  it('gives a dossier the portal refuses as invalid up after one attempt, naming the refusal, while other dossiers flow', async () => {
+    // The sandbox portal refuses a dossier of the unknown procedure (error_code 400): sent again, it would be refused again.
+    const refused = sampleDossier(50, { procedureCode: UNKNOWN.procedureCode });
+    const code = String(refused.code);
+    const deadBefore = await metric(gw.url, 'lienthong_outbox_dead_total', { service: 'DongBoHoSoMC' });
+    expect((await create(refused)).status).toBe(202);
+    expect((await addEvent(code, statusEvent(2, '2026-11-27T09:00:00+07:00'))).status).toBe(202);
+    expect((await create(sampleDossier(51))).status).toBe(202);
+    const dead = await eventually(async () => {
+      const state = (await (await get(code)).json()) as State;
+      return state.deliveryState === 'dead' ? state : undefined;
+    }, 15_000, 'the refused dossier dead');
+    expect(dead.history[0]).toMatchObject({ deliveryState: 'dead', attempts: 1, lastError: 'UPSTREAM_BAD_RESPONSE: 400 Mã thủ tục hành chính không tồn tại' });
+    expect(dead.history[1]).toMatchObject({ deliveryState: 'pending', attempts: 0, lastError: null });
+    await delivered(String(sampleDossier(51).code));
+    expect(await simulatorDossier(dvcqg, code)).toBeUndefined();
+    expect(await metric(gw.url, 'lienthong_outbox_dead_total', { service: 'DongBoHoSoMC' })).toBe(deadBefore + 1);
+    const listed = (await (await gw.fetch('/v1/dossiers?deliveryState=dead&pageSize=100', { key: KEYS.operator })).json()) as { items: { code: string }[] };
+    expect(listed.items.map((i) => i.code)).toContain(code);
+    const line = gw.logs.filter((l) => l.includes(code)).map((l) => JSON.parse(l) as { level: number; msg: string; lastError?: string }).find((l) => l.level >= 50);
+    expect(line).toMatchObject({ lastError: 'UPSTREAM_BAD_RESPONSE: 400 Mã thủ tục hành chính không tồn tại', msg: expect.stringContaining('refused as invalid') });
+
+    // An operator's redelivery sends it once more; refused again, it is dead again after one attempt.
+    const res = await gw.fetch(`/v1/dossiers/${code}/redeliver`, { method: 'POST', key: KEYS.operator });
+    expect(await res.json()).toEqual({ requeued: 1 });
+    const again = await eventually(async () => {
+      const state = (await (await get(code)).json()) as State;
+      return state.deliveryState === 'dead' ? state : undefined;
+    }, 15_000, 'dead again');
+    expect(again.history[0]).toMatchObject({ deliveryState: 'dead', attempts: 1 });
+  });
+
+  it('keeps the personal data of dossiers encrypted at rest, and still delivers and answers them', async () => {
+    const dossier = sampleDossier(60, { applicant: { type: 'citizen', identifier: '014192004567', name: 'Cầm Thị Hoa', email: 'camthihoa@example.com', phone: '0912345678' } });
+    const code = String(dossier.code);
+    expect((await create(dossier, { 'idempotency-key': '6c1d3a8e-55b0-4f3e-9a7d-0b2c4e6f8a10' })).status).toBe(202);
+    await addEvent(code, statusEvent(2, '2026-11-27T09:00:00+07:00', 'Bà Cầm Thị Hoa nộp đủ giấy tờ'));
+    await addEvent(code, statusEvent(4, '2026-11-27T09:05:00+07:00'));
+    await addEvent(code, progressEvent('2026-11-27T10:30:00+07:00'));
+    // Delivered: the outbox read the dossier and its changes back.
+    const state = await delivered(code);
+    expect(state).toMatchObject({ code, status: 4, procedureCode: dossier.procedureCode });
+    expect(await simulatorDossier(dvcqg, code)).toMatchObject({ sequences: [1, 2, 3, 4] });
+
+    const db = new Database(gw.dbPath, { readonly: true });
+    try {
+      const raw = JSON.stringify([
+        db.prepare('select * from dossiers where code = ?').all(code),
+        db.prepare('select * from dossier_events where dossier_code = ?').all(code),
+        db.prepare('select * from outbox_jobs where dossier_code = ?').all(code),
+        db.prepare('select * from idempotency_keys').all(),
+      ]);
+      expect(raw).toContain(code);
+      for (const secret of ['Cầm Thị Hoa', '014192004567', '0912345678', 'camthihoa@example.com', 'Quàng Văn Minh']) expect(raw).not.toContain(secret);
+      // The columns the lists filter on stay in clear.
+      expect(db.prepare('select status, on_time_state from dossiers where code = ?').get(code)).toEqual({ status: 4, on_time_state: 'pending' });
+    } finally {
+      db.close();
+    }
+    const listed = (await (await gw.fetch('/v1/dossiers?status=4&deliveryState=delivered&overdue=false&pageSize=100', { key: KEYS.operator })).json()) as { items: { code: string }[] };
+    expect(listed.items.map((i) => i.code)).toContain(code);
   });
 });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { toWireDossier, toWireProgress } from '../mapping.ts';
 import type { Dossier } from '../../../src/core/dossiers/port.ts';
 import { createDossierDesk } from './dossiers.ts';
+import { UNKNOWN } from '../../../src/sandbox/personas.ts';
 
 const dossier = JSON.parse(readFileSync(new URL('../fixtures/dossier.json', import.meta.url), 'utf8')) as Dossier;
 
@@ -58,6 +59,8 @@ describe('dvcqg simulator: dossier services', () => {
     const { SoThuTuDongBo: _drop, ...unmarked } = bad.data[0]!;
     expect(desk.handle('DongBoHoSoMC', { ...bad, data: [unmarked] })?.body).toMatchObject({ error_code: '400' });
     expect(desk.handle('TraCuuHoSo', {})?.body).toMatchObject({ error_code: '400' });
+    // Sandbox-only: a dossier of the procedure no simulator knows is refused as invalid.
+    expect(desk.handle('DongBoHoSoMC', { ...bad, data: [{ ...bad.data[0], MaTTHC: UNKNOWN.procedureCode }] })?.body).toEqual({ error_code: '400', message: 'Mã thủ tục hành chính không tồn tại' });
     expect(desk.handle('LayThuTuc', {})).toBeUndefined();
     expect(desk.records()).toEqual([]);
   });

@@ -1,3 +1,4 @@
+import { UNKNOWN } from '../../../src/sandbox/personas.ts';
 import { SERVICES } from '../client.ts';
 import { WIRE_CODES } from '../errors.ts';
 import { wireDossierItem, wireProgressItem } from '../mapping.ts';
@@ -30,7 +31,7 @@ const refuse = (code: string, message: string): Answer => ({ status: 200, body: 
 
 /**
  * The dossier side of the stand-in portal: TraCuuHoSo, DongBoHoSoMC and CapNhatTienDoHoSoMC,
- * each validated, and a record per dossier of every change held, duplicates and out-of-order
+ * each validated (a dossier of the unknown procedure, UNKNOWN.procedureCode, is refused as invalid), and a record per dossier of every change held, duplicates and out-of-order
  * arrivals. A change is recognised by (MaHoSo, SoThuTuDongBo): delivered again, it is answered
  * as held (TrungLap) and counted as a duplicate, never held twice.
  */
@@ -63,6 +64,9 @@ export function createDossierDesk() {
     const parsed = wireDossierItem.safeParse(body.data[0]);
     if (!parsed.success) return refuse(WIRE_CODES.badRequest, `Dữ liệu hồ sơ không hợp lệ: ${parsed.error.issues[0]?.path.join('.')}`);
     const item = parsed.data;
+    // Sandbox-only: the procedure code no simulator knows (UNKNOWN.procedureCode) is refused as
+    // invalid, as the portal refuses a procedure missing from the national catalogue.
+    if (item.MaTTHC === UNKNOWN.procedureCode) return refuse(WIRE_CODES.badRequest, 'Mã thủ tục hành chính không tồn tại');
     let record = dossiers.get(item.MaHoSo);
     if (body.isUpdating === 'True' && !record) return refuse(WIRE_CODES.notFound, 'Không tìm thấy hồ sơ để cập nhật');
     if (body.isUpdating === 'False' && record && !record.held.some((h) => h.sequence === item.SoThuTuDongBo)) {

@@ -12,6 +12,7 @@ import type { Dialect } from '../../store/database.ts';
 import type { Database, OutboxJobsTable } from '../../store/schema.ts';
 import type { CallContext } from '../ports.ts';
 import type { DossierStatus } from './lifecycle.ts';
+import { DossierDataError, type DossierSealer } from './sealed.ts';
 import { PORTAL_SERVICES, type DeliveryMark, type Dossier, type DossierPortal, type DossierProgressEvent, type DossierSnapshot, type PortalService } from './port.ts';
 
 export type OutboxOptions = Config['outbox'];
@@ -35,6 +36,8 @@ export interface OutboxDeps {
   db: Kysely<Database>;
   dialect: Dialect;
   portal: DossierPortal;
+  /** Opens the dossier and the changes' payloads, kept encrypted at rest. */
+  sealer: DossierSealer;
   exchangeLog: ExchangeLog;
   log: Logger;
   metrics: Metrics;
@@ -49,13 +52,35 @@ const RETURNED = 10;
 
 class Abandoned extends Error {}
 
+/** Refusals that sent nothing to the portal (its breaker is open, or no call slot was free): not delivery attempts. */
+const NOT_SENT: ReadonlySet<string> = new Set(['UPSTREAM_CIRCUIT_OPEN', 'UPSTREAM_BUSY']);
+/** `outbox_jobs.last_error` holds this many characters. */
+const LAST_ERROR_CHARS = 80;
+
+/**
+ * What the job's row keeps of a failure: the error code, and for a permanent refusal what the
+ * portal said (its code and message), trimmed to fit.
+ */
+function describeFailure(code: string, failure: unknown): string {
+  const reason = failure instanceof DossierDataError ? 'stored data cannot be read' : isGatewayError(failure) && failure.permanent ? failure.upstreamReason : undefined;
+  const text = reason ? `${code}: ${reason}` : code;
+  return text.length <= LAST_ERROR_CHARS ? text : `${text.slice(0, LAST_ERROR_CHARS - 1)}…`;
+}
+
+/** Sent again unchanged, it fails again: a refusal of the item as invalid, or stored data that cannot be read. */
+const isPermanent = (failure: unknown) => failure instanceof DossierDataError || (isGatewayError(failure) && failure.permanent);
+
 /**
  * The outbox worker. Jobs are claimed with a lease: on PostgreSQL inside one UPDATE whose
  * candidate rows are locked with FOR UPDATE SKIP LOCKED, on SQLite by the same single UPDATE
  * statement (SQLite runs it under its write lock). Only a dossier's oldest undelivered job can be
  * claimed, so each dossier's changes reach the portal strictly in order while different dossiers
  * are delivered concurrently (up to `concurrency`). A failed delivery is retried with exponential
- * backoff and full jitter until it is older than `maxAgeSeconds`, then it is dead. Delivery is at
+ * backoff and full jitter until it is older than `maxAgeSeconds`, then it is dead; a permanent
+ * refusal (the portal refused the item as invalid: sent again, it would be refused again) is dead
+ * at once, so it does not hold the dossier's later changes back for days. A call the breaker or
+ * the bulkhead refused sent nothing: it is not counted as an attempt, only put off until the
+ * Retry-After it came with. Dead jobs wait for an operator's redelivery. Delivery is at
  * least once: a worker that dies mid-call leaves its lease to expire and the job is sent again,
  * with the same delivery mark, which the portal recognises as a change it already holds.
  */
@@ -140,7 +165,7 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
       if (ENDING.has(e.status)) processingEndedAt ??= e.at;
       if (e.status === RETURNED) returnedAt ??= e.at;
     }
-    const snapshot: DossierSnapshot = { dossier: JSON.parse(dossier.document) as Dossier, status: status as DossierStatus, processingEndedAt, returnedAt };
+    const snapshot: DossierSnapshot = { dossier: deps.sealer.open<Dossier>({ code: job.dossier_code }, dossier.document), status: status as DossierStatus, processingEndedAt, returnedAt };
     return { dossier, event, snapshot };
   }
 
@@ -186,7 +211,7 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
       };
       const { snapshot, event } = loaded;
       if (event.kind === 'progress') {
-        const step = { code: job.dossier_code, status: snapshot.status, event: JSON.parse(event.payload) as DossierProgressEvent };
+        const step = { code: job.dossier_code, status: snapshot.status, event: deps.sealer.open<DossierProgressEvent>({ code: job.dossier_code, sequence: event.sequence }, event.payload) };
         duplicate = (await call(PORTAL_SERVICES.progress, () => deps.portal.progress(ctx, step, mark))).duplicate;
       } else {
         // Public integrations ask first whether the portal knows the dossier: create, or update.
@@ -198,7 +223,9 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
     }
 
     const code = failure === undefined ? null : isGatewayError(failure) ? failure.code : failure instanceof Abandoned ? 'CALLER_ABORTED' : 'INTERNAL_ERROR';
-    if (reached && loaded) {
+    // Refused before anything went out (every call rejected by the breaker or the bulkhead): no attempt.
+    const notSent = code !== null && NOT_SENT.has(code) && calls.every((c) => c.outcome === 'rejected');
+    if (reached && loaded && !notSent) {
       const status = failure === undefined ? 200 : isGatewayError(failure) ? failure.status : 500;
       const requestHash = sha256Hex(canonicalize({ operation: DELIVERY_OPERATION, dossier: job.dossier_code, sequence: job.sequence, delivery: job.id, attempt: job.attempts + 1, service: job.service }));
       const responseHash = sha256Hex(canonicalize({ status, code, duplicate }));
@@ -242,14 +269,19 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
       jobLog.debug({ duplicate, attempts: job.attempts + 1 }, 'delivered');
       return;
     }
-    const attempts = job.attempts + 1;
-    const dead = at.getTime() - new Date(job.enqueued_at).getTime() >= options.maxAgeSeconds * 1000;
-    const delay = backoffMs({ maxRetries: 0, baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }, attempts - 1);
+    const attempts = notSent ? job.attempts : job.attempts + 1;
+    const permanent = isPermanent(failure);
+    const tooOld = at.getTime() - new Date(job.enqueued_at).getTime() >= options.maxAgeSeconds * 1000;
+    const dead = permanent || tooOld;
+    const retryAfter = isGatewayError(failure) ? failure.retryAfter : undefined;
+    const delay =
+      notSent && retryAfter !== undefined ? retryAfter * 1000 : backoffMs({ maxRetries: 0, baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }, Math.max(0, attempts - 1));
+    const lastError = describeFailure(code ?? 'INTERNAL_ERROR', failure);
     await mine(db.updateTable('outbox_jobs'))
       .set({
         state: dead ? 'dead' : 'pending',
         attempts,
-        last_error: (code ?? 'INTERNAL_ERROR').slice(0, 80),
+        last_error: lastError,
         next_attempt_at: new Date(at.getTime() + delay).toISOString(),
         lease_owner: null,
         lease_expires_at: null,
@@ -257,7 +289,13 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
       .execute();
     if (dead) {
       metrics.outboxDead.inc({ service: job.service });
-      jobLog.error({ code, attempts }, 'delivery given up: older than the maximum age (redeliver to retry)');
+      if (permanent) {
+        const err = isGatewayError(failure) ? failure.cause : failure;
+        const why = failure instanceof DossierDataError ? 'its stored data cannot be read' : 'refused as invalid, it would be refused again';
+        jobLog.error({ code, attempts, lastError, err }, `delivery given up: ${why} (redeliver once the cause is fixed)`);
+      } else jobLog.error({ code, attempts }, 'delivery given up: older than the maximum age (redeliver to retry)');
+    } else if (notSent) {
+      jobLog.info({ code, attempts, retryInMs: delay }, 'delivery put off: the portal is not being called now (not an attempt)');
     } else {
       const level = isGatewayError(failure) ? 'info' : 'error';
       jobLog[level]({ code, attempts, retryInMs: delay, err: isGatewayError(failure) ? undefined : failure }, 'delivery failed; will retry');

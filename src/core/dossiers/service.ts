@@ -24,6 +24,7 @@ import {
   type OnTimeClock,
 } from './lifecycle.ts';
 import { PORTAL_SERVICES, type Dossier, type DossierEvent } from './port.ts';
+import type { DossierSealer } from './sealed.ts';
 
 export type DossierState = components['schemas']['DossierState'];
 export type DossierSummary = components['schemas']['DossierSummary'];
@@ -61,6 +62,8 @@ export interface DossierServiceDeps {
   db: Kysely<Database>;
   /** Keyed hash of an identifier (the applicant's), for the exchange log. */
   hashIdentifier(value: string): string;
+  /** Encrypts the dossier as received and the changes' payloads (personal data) at rest. */
+  sealer: DossierSealer;
   /** Called once a change is committed, so the outbox worker need not wait for its next poll. */
   onQueued?: () => void;
   now?: () => Date;
@@ -140,7 +143,7 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
     const at = now().toISOString();
     await trx
       .insertInto('dossier_events')
-      .values({ id, dossier_code: code, sequence, kind: event.kind, status: event.status, at: event.at, payload: JSON.stringify(event.payload), client_id: actor.clientId, agency: actor.agency, user_hash: actor.userHash, created_at: at })
+      .values({ id, dossier_code: code, sequence, kind: event.kind, status: event.status, at: event.at, payload: deps.sealer.seal({ code, sequence }, event.payload), client_id: actor.clientId, agency: actor.agency, user_hash: actor.userHash, created_at: at })
       .execute();
     await trx
       .insertInto('outbox_jobs')
@@ -198,7 +201,7 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
             status: INITIAL_STATUS,
             received_at: dossier.receivedAt,
             due_at: dossier.dueAt,
-            document: JSON.stringify(dossier),
+            document: deps.sealer.seal({ code: dossier.code }, dossier),
             content_hash: contentHash,
             clock: JSON.stringify(clock),
             ...overdueColumns(clock),
