@@ -301,7 +301,8 @@ export interface paths {
         put?: never;
         /**
          * Retry a dossier's failed deliveries
-         * @description Puts the dossier's `dead` changes (those whose delivery gave up) back in the outbox, in
+         * @description Puts the dossier's `dead` changes (those whose delivery gave up, or that the portal
+         *     refused as invalid, once the cause is fixed) back in the outbox, in
          *     their original order, with their attempt counters reset. Changes already delivered are
          *     never sent again. Calling it when nothing is dead is harmless and requeues nothing.
          */
@@ -2977,7 +2978,7 @@ export interface operations {
                  */
                 client?: string;
                 /**
-                 * @description Only entries about this data subject: an ID number, enterprise code, tax code or social insurance code. The gateway matches the keyed hash the log holds (`subjectHash`); the identifier itself is neither stored nor logged.
+                 * @description Only entries about this data subject: an ID number, enterprise code, tax code or social insurance code. The gateway matches the keyed hash the log holds (`subjectHash`); the identifier itself is neither stored nor logged. A search by subject is itself a use of personal data: it needs `X-User-Id` and `X-Purpose` (400 `ACCOUNTABILITY_REQUIRED` without them).
                  * @example 014203000123
                  */
                 subject?: string;
@@ -3002,6 +3003,16 @@ export interface operations {
                  * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
+                /**
+                 * @description The auditor on whose behalf the search is made; required with `subject`.
+                 * @example thanhtra-0007
+                 */
+                "X-User-Id"?: string;
+                /**
+                 * @description Why the search is made (a configured purpose code); required with `subject`.
+                 * @example THANH_TRA_KIEM_TRA
+                 */
+                "X-Purpose"?: string;
             };
             path?: never;
             cookie?: never;

@@ -136,13 +136,15 @@ const USER_ID = /^[\p{L}\p{N}._@:-]{1,128}$/u;
 
 /**
  * Operations that touch personal data need the acting person (X-User-Id) and a purpose
- * (X-Purpose: a procedure code or a configured purpose code), so every access is traceable.
+ * (X-Purpose: a procedure code or a configured purpose code), so every access is traceable. So
+ * does a search by a personal identifier (a query parameter marked x-personal-data), such as an
+ * auditor looking for the exchanges about one person.
  */
 export function requireAccountability(deps: { config: Config }): RequestHandler {
   const purposes = new Set(deps.config.purposes.map((p) => p.code));
   return (req, res, next) => {
     const operation = res.locals.operation as Operation;
-    if (!operation.personalData) return next();
+    if (!operation.personalData && !operation.personalDataParameters.some((name) => req.query[name] !== undefined)) return next();
     const errors: { field: string; message: string }[] = [];
     const userId = req.get('x-user-id');
     const purpose = req.get('x-purpose');

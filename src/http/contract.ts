@@ -20,6 +20,8 @@ export interface Operation {
   roles: Role[];
   /** x-personal-data: X-User-Id and X-Purpose are required. */
   personalData: boolean;
+  /** Query parameters marked x-personal-data: when one is given, X-User-Id and X-Purpose are required. */
+  personalDataParameters: string[];
   /** x-exchange: the operation calls a national system. */
   exchange: boolean;
   /** False for operational endpoints (security: []). */
@@ -41,6 +43,23 @@ interface RawOperation {
   'x-roles'?: Role[];
   'x-personal-data'?: boolean;
   'x-exchange'?: boolean;
+  parameters?: RawParameter[];
+}
+
+interface RawParameter {
+  $ref?: string;
+  name?: string;
+  in?: string;
+  'x-personal-data'?: boolean;
+}
+
+/** Names of the query parameters marked x-personal-data (inline, or by reference to components). */
+function personalDataParameters(document: Record<string, unknown>, raw: RawOperation): string[] {
+  const components = ((document.components as Record<string, unknown> | undefined)?.parameters ?? {}) as Record<string, RawParameter>;
+  return (raw.parameters ?? [])
+    .map((p) => (p.$ref ? components[p.$ref.replace('#/components/parameters/', '')] ?? {} : p))
+    .filter((p) => p.in === 'query' && p['x-personal-data'] === true && typeof p.name === 'string')
+    .map((p) => p.name!);
 }
 
 function escapeRegex(s: string): string {
@@ -65,6 +84,7 @@ export function loadContract(path: string = CONTRACT_PATH): Contract {
         expressPath: p.replace(/\{([^}]+)\}/g, ':$1'),
         roles: raw['x-roles'] ?? [],
         personalData: raw['x-personal-data'] === true,
+        personalDataParameters: personalDataParameters(document, raw),
         exchange: raw['x-exchange'] === true,
         authenticated: !(Array.isArray(raw.security) && raw.security.length === 0),
         matcher: new RegExp(`^${pattern}/?$`),

@@ -23,6 +23,8 @@ import { ROOT_PEM, SUBJECTS, certificates, createTestLog, otherCredentials, root
 import { run } from '../helpers/cli.ts';
 import { KEYS } from '../helpers/gateway.ts';
 
+const ACCOUNTABLE = { 'x-user-id': 'thanhtra-0007', 'x-purpose': 'THANH_TRA_KIEM_TRA' };
+
 /**
  * The audit API over real HTTP (auth, roles, contract validation of requests and responses,
  * problem+json), backed by a log the real integrator wrote; the CLI is spawned as users run it.
@@ -153,7 +155,7 @@ describe('the audit API', () => {
     expect(indexes).toEqual(Array.from({ length: 123 }, (_, i) => i));
 
     const filtered = async (query: string) => {
-      const res = await gw.get(`/v1/audit/entries?limit=1000&${query}`);
+      const res = await fetch(`${gw.server.url}/v1/audit/entries?limit=1000&${query}`, { headers: { authorization: `Bearer ${KEYS.auditor}`, ...ACCOUNTABLE } });
       const body = (await res.json()) as { items: { index: number }[] };
       expect(res.status, JSON.stringify(body)).toBe(200);
       return body.items.map((i) => i.index);
@@ -161,6 +163,10 @@ describe('the audit API', () => {
     const expected = (keep: (i: number) => boolean) => gw.log.leaves.map((_, i) => i).filter(keep);
     const subjectHash = gw.log.hashIdentifier(SUBJECTS[0]);
     expect(await filtered(`subject=${SUBJECTS[0]}`)).toEqual(expected((i) => gw.log.leaves[i]!.subjectHash === subjectHash));
+    // A search by a person's identifier is itself a use of personal data: who and why are required.
+    const unaccountable = await gw.get(`/v1/audit/entries?subject=${SUBJECTS[0]}`);
+    expect(unaccountable.status).toBe(400);
+    expect(((await unaccountable.json()) as { code: string }).code).toBe('ACCOUNTABILITY_REQUIRED');
     expect(await filtered('client=sandbox-agency&outcome=success')).toEqual(expected((i) => gw.log.leaves[i]!.client === 'sandbox-agency' && gw.log.leaves[i]!.outcome === 'success'));
     expect(await filtered('upstream=tax&operation=getTaxpayer')).toEqual(expected((i) => gw.log.leaves[i]!.upstream === 'tax'));
     const window = new URLSearchParams({ since: '2026-11-27T08:00:10+07:00', until: '2026-11-27T08:00:20+07:00' });
@@ -235,7 +241,7 @@ describe('the audit API', () => {
     expect(await fieldError(await gw.get('/v1/audit/entries?from=-3'))).toBe('query.from');
     expect(await fieldError(await gw.get('/v1/audit/entries?limit=0'))).toBe('query.limit');
     expect(await fieldError(await gw.get('/v1/audit/entries?outcome=maybe'))).toBe('query.outcome');
-    expect(await fieldError(await gw.get('/v1/audit/entries?subject=%3Cscript%3E'))).toBe('query.subject');
+    expect(await fieldError(await fetch(`${gw.server.url}/v1/audit/entries?subject=%3Cscript%3E`, { headers: { authorization: `Bearer ${KEYS.auditor}`, ...ACCOUNTABLE } }))).toBe('query.subject');
     expect(await fieldError(await gw.get('/v1/audit/entries?since=yesterday'))).toBe('query.since');
     expect(await fieldError(await gw.get('/v1/audit/export?to=124'))).toBe('query.to');
     expect(await fieldError(await gw.get('/v1/audit/export?from=50&to=50'))).toBe('query.from');
