@@ -200,7 +200,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const redirectUri = () => config.sso.redirectUri ?? `${listeningUrl}/v1/accounts/sso/callback`;
     const sso = createSsoService(
       { signOn: adapters.vneid.ops, flows: createSsoFlowStore({ db: store.db }), links: accountLinks, attester },
-      { redirectUri, returnToAllowList: config.sso.returnToAllowList, flowTtlMs: config.sso.flowTtlSeconds * 1000, resultTtlSeconds: config.sso.resultTtlSeconds },
+      { redirectUri, returnToAllowList: config.sso.returnToAllowList, acrValues: config.sso.acrValues, flowTtlMs: config.sso.flowTtlSeconds * 1000, resultTtlSeconds: config.sso.resultTtlSeconds },
     );
 
     // A lease shorter than one delivery (a lookup and a sync, each up to the portal's timeout,

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { UpstreamCall } from '../../src/audit/leaf.ts';
 import { listen, type Listening } from '../../src/http/listen.ts';
 import { createLogger } from '../../src/logging.ts';
 import { createMetrics } from '../../src/metrics.ts';
@@ -14,6 +15,7 @@ import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_PASSWORD } from './sa
 import { createVneidSimulator, nationalAccountId } from './simulator/server.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/v1/accounts/sso/callback';
+const LEVEL_2 = ['urn:vneid:loa:2'];
 const faults = new FaultBoard();
 const log = createLogger({ level: 'silent' });
 let simulator: Listening;
@@ -45,14 +47,15 @@ const build = (secret = SANDBOX_CLIENT_SECRET) => {
 };
 
 /** One sign-on up to the callback: what the gateway keeps, and the URL the browser comes back to. */
-async function signOn(login: string) {
+async function signOn(login: string, level?: string) {
   const secrets = { state: randomBytes(16).toString('base64url'), nonce: randomBytes(16).toString('base64url'), codeVerifier: randomBytes(32).toString('base64url') };
   const codeChallenge = createHash('sha256').update(secrets.codeVerifier).digest('base64url');
-  const url = await client.authorizationUrl(testContext(), { redirectUri: REDIRECT, state: secrets.state, nonce: secrets.nonce, codeChallenge });
+  const url = await client.authorizationUrl(testContext(), { redirectUri: REDIRECT, state: secrets.state, nonce: secrets.nonce, codeChallenge, acrValues: LEVEL_2 });
+  expect(new URL(url).searchParams.get('acr_values')).toBe('urn:vneid:loa:2');
   const browser = createBrowser();
   const page = await browser.follow(url);
-  const back = await browser.submit({ html: await page.response.text(), url: page.url }, /\/login$/, { username: login, password: SANDBOX_PASSWORD }, REDIRECT);
-  return { ...secrets, callbackUrl: new URL(back.url), redirectUri: REDIRECT };
+  const back = await browser.submit({ html: await page.response.text(), url: page.url }, /\/login$/, { username: login, password: SANDBOX_PASSWORD, ...(level ? { acr: level } : {}) }, REDIRECT);
+  return { ...secrets, callbackUrl: new URL(back.url), redirectUri: REDIRECT, acrValues: LEVEL_2 };
 }
 
 describe('national sign-on client against the simulator', () => {
@@ -60,15 +63,31 @@ describe('national sign-on client against the simulator', () => {
     build();
     const person = people.find((p) => !p.dateOfDeath)!;
     expect(await client.complete(testContext(), await signOn(person.idNumber))).toEqual({
-      sub: nationalAccountId('person', person.idNumber),
-      accountType: 'person',
-      idNumber: person.idNumber,
-      enterpriseCode: null,
-      fullName: person.fullName,
-      dateOfBirth: person.dateOfBirth,
+      account: {
+        sub: nationalAccountId('person', person.idNumber),
+        accountType: 'person',
+        idNumber: person.idNumber,
+        enterpriseCode: null,
+        fullName: person.fullName,
+        dateOfBirth: person.dateOfBirth,
+      },
+      acr: 'urn:vneid:loa:2',
     });
     const e = enterprises[0]!;
-    expect(await client.complete(testContext(), await signOn(e.enterpriseCode))).toMatchObject({ accountType: 'organization', enterpriseCode: e.enterpriseCode, fullName: e.name });
+    expect(await client.complete(testContext(), await signOn(e.enterpriseCode))).toMatchObject({ account: { accountType: 'organization', enterpriseCode: e.enterpriseCode, fullName: e.name }, acr: 'urn:vneid:loa:2' });
+  });
+
+  it('refuses an ID token of a lower level of assurance before reading userinfo, not counted against the breaker', async () => {
+    build();
+    const calls: UpstreamCall[] = [];
+    const ctx = testContext({ recordCall: (call) => calls.push(call) });
+    const flow = await signOn(people[6]!.idNumber, 'urn:vneid:loa:1');
+    expect(await failure(client.complete(ctx, flow))).toMatchObject({ code: 'VERIFICATION_MISMATCH', status: 422, upstreamFailure: false, extensions: { acr: 'urn:vneid:loa:1', acrValues: LEVEL_2 } });
+    // One call (the token exchange), refused; userinfo is never asked for.
+    expect(calls).toMatchObject([{ outcome: 'business_error', code: 'VERIFICATION_MISMATCH' }]);
+    expect(policy.state()).toBe('closed');
+    // Accepting level 1 as well, the same login at level 1 signs in.
+    expect(await client.complete(testContext(), { ...(await signOn(people[6]!.idNumber, 'urn:vneid:loa:1')), acrValues: ['urn:vneid:loa:1', 'urn:vneid:loa:2'] })).toMatchObject({ acr: 'urn:vneid:loa:1' });
   });
 
   it('refuses a wrong PKCE verifier or state as VERIFICATION_MISMATCH, not counted against the breaker', async () => {

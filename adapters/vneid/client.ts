@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as oidc from 'openid-client';
 import type { CallContext, Health } from '../../src/core/ports.ts';
+import { requireAssurance } from '../../src/core/level-of-assurance.ts';
 import type { AuthorizationRequest, NationalSignOn } from '../../src/core/national-sign-on-port.ts';
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { mapped } from '../mapping-error.ts';
@@ -23,9 +24,10 @@ export interface VneidClient extends NationalSignOn {
 
 /**
  * The gateway as relying party, with openid-client: authorization code + PKCE (S256), state and
- * nonce; the ID token's issuer, audience, expiry, nonce and (enableNonRepudiationChecks) its
- * signature against the provider's published keys are checked; the account is read from userinfo,
- * whose `sub` must be the ID token's. Every request goes through the upstream policy.
+ * nonce, `acr_values`; the ID token's issuer, audience, expiry, nonce and (enableNonRepudiationChecks)
+ * its signature against the provider's published keys are checked, then its `acr` against the
+ * accepted levels (openid-client does not check it) before anything is read: the account is read
+ * from userinfo, whose `sub` must be the ID token's. Every request goes through the upstream policy.
  */
 export function createVneidClient(deps: { policy: UpstreamPolicy }, options: VneidClientOptions): VneidClient {
   const { policy } = deps;
@@ -82,6 +84,7 @@ export function createVneidClient(deps: { policy: UpstreamPolicy }, options: Vne
         nonce: request.nonce,
         code_challenge: request.codeChallenge,
         code_challenge_method: 'S256',
+        acr_values: request.acrValues.join(' '),
       })
       .toString();
 
@@ -90,7 +93,7 @@ export function createVneidClient(deps: { policy: UpstreamPolicy }, options: Vne
     authorizationUrl: async (ctx, request) => (discovered ? buildUrl(discovered, request) : call(ctx, async (config) => buildUrl(config, request), true)),
     // Two round trips, each its own call through the policy (and its own line in the exchange log).
     complete: async (ctx, request) => {
-      const { accessToken, sub } = await call(ctx, async (config) => {
+      const { accessToken, sub, acr } = await call(ctx, async (config) => {
         const tokens = await oidc.authorizationCodeGrant(
           config,
           request.callbackUrl,
@@ -99,10 +102,16 @@ export function createVneidClient(deps: { policy: UpstreamPolicy }, options: Vne
         );
         const claims = tokens.claims();
         if (!claims) throw badResponse('no ID token');
-        return { accessToken: tokens.access_token, sub: claims.sub };
+        // Refused inside the call: the exchange log's line for it says so, and userinfo is never read.
+        try {
+          return { accessToken: tokens.access_token, sub: claims.sub, acr: requireAssurance(claims.acr, request.acrValues) };
+        } catch (err) {
+          ctx.log.warn({ exchangeId: ctx.exchangeId, acr: typeof claims.acr === 'string' ? claims.acr : null, acrValues: request.acrValues }, 'national sign-on refused: level of assurance');
+          throw err;
+        }
       });
       const info = await call(ctx, async (config) => (await oidc.fetchUserInfo(config, accessToken, sub)) as unknown as WireUserInfo, true);
-      return mapped(() => toNationalAccount(info), badResponse);
+      return { account: mapped(() => toNationalAccount(info), badResponse), acr };
     },
 
     health: async () => {

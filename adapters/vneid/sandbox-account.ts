@@ -5,6 +5,13 @@
 export const SANDBOX_CLIENT_ID = 'lienthong-sonla';
 export const SANDBOX_CLIENT_SECRET = 'sandbox-sso-secret';
 
+/**
+ * The levels of assurance the sandbox service offers, lowest first: a national account of
+ * level 1 (registered on the app) and of level 2 (identity checked in person). The names are the
+ * sandbox's own; the national service's are not public.
+ */
+export const ASSURANCE_LEVELS = ['urn:vneid:loa:1', 'urn:vneid:loa:2'] as const;
+
 /** Every sandbox persona's password at the sandbox sign-on service. */
 export const SANDBOX_PASSWORD = 'sandbox';
 

@@ -65,6 +65,15 @@ describe('loadConfig', () => {
     expect(problems(() => loadConfig({}, { file: file(`clients:\n${client}${client}`) }))).toEqual(['clients: duplicate client id "portal"']);
   });
 
+  it('asks national sign-on for level 2 unless told otherwise, and refuses levels it cannot send', () => {
+    expect(loadConfig({}).sso.acrValues).toEqual(['urn:vneid:loa:2']);
+    expect(loadConfig({}, { file: 'config/sandbox.yaml' }).sso.acrValues).toEqual(['urn:vneid:loa:2']);
+    expect(loadConfig({}, { file: file('sso:\n  acrValues: [urn:vneid:loa:2, urn:vneid:loa:1]\n') }).sso.acrValues).toEqual(['urn:vneid:loa:2', 'urn:vneid:loa:1']);
+    expect(problems(() => loadConfig({}, { file: file('sso:\n  acrValues: []\n') }))[0]).toMatch(/^sso\.acrValues: /);
+    expect(problems(() => loadConfig({}, { file: file("sso:\n  acrValues: ['level 2']\n") }))[0]).toMatch(/^sso\.acrValues\.0: .*without spaces/);
+    expect(problems(() => loadConfig({}, { file: file('sso:\n  acrValues: [a, a]\n') }))[0]).toMatch(/^sso\.acrValues: .*repeat/);
+  });
+
   it('refuses the sandbox keys in production', () => {
     expect(loadConfig({}, { file: 'config/sandbox.yaml' }).clients).toHaveLength(4);
     const found = problems(() => loadConfig({ NODE_ENV: 'production' }, { file: 'config/sandbox.yaml' }));

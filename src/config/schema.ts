@@ -287,6 +287,16 @@ export const configSchema = z
         redirectUri: z.url().optional(),
         /** Where sign-on results may be sent: a returnTo's origin and path must equal one of these. */
         returnToAllowList: z.array(z.url()).default([]),
+        /**
+         * Levels of assurance asked for (`acr_values`, in this order) and the only ones accepted in
+         * the ID token's `acr`. The default is the national account of level 2 (identity checked in
+         * person; Decree 69/2024), under the sandbox's names (see adapters/vneid/README.md).
+         */
+        acrValues: z
+          .array(z.string().regex(/^[\x21-\x7e]{1,200}$/, 'must be one level name without spaces'))
+          .min(1)
+          .refine((levels) => new Set(levels).size === levels.length, 'must not repeat a level')
+          .default(['urn:vneid:loa:2']),
         /** How long a started sign-on may take before its callback is refused. */
         flowTtlSeconds: z.number().int().min(30).max(3600).default(600),
         /** Lifetime of the signed result handed to returnTo. */

@@ -93,8 +93,8 @@ export interface AccountLinkService {
   list(query: { portalAccountId?: string | undefined; idNumber?: string | undefined }): Promise<AccountLink[]>;
   remove(actor: Actor, id: string, reason: string): Promise<void>;
   confirm(actor: Actor, id: string): Promise<AccountLink>;
-  /** What a completed national sign-on means for the portal (see SsoOutcome). */
-  resolveSignOn(actor: Actor, national: NationalAccount, portalAccountId: string | null, exchangeId: string): Promise<SsoOutcome>;
+  /** What a completed national sign-on, at level of assurance `acr`, means for the portal (see SsoOutcome). */
+  resolveSignOn(actor: Actor, national: NationalAccount, portalAccountId: string | null, exchangeId: string, acr: string): Promise<SsoOutcome>;
 }
 
 export function toAccountLink(record: LinkRecord): AccountLink {
@@ -110,6 +110,9 @@ export function toAccountLink(record: LinkRecord): AccountLink {
     ...(record.state === 'pending' && record.expiresAt ? { expiresAt: toVietnamIso(record.expiresAt) } : {}),
   };
 }
+
+/** How a link made by national sign-on records the level of assurance reached, in its event. */
+const signedInAt = (acr: string) => `national sign-on at level of assurance ${acr}`;
 
 function invalid(field: string, reason: string): never {
   throw new GatewayError('INVALID_IDENTIFIER', { detail: `${field.replace(/^body\./, '')} ${reason}`, errors: [{ field, message: reason }] });
@@ -153,9 +156,9 @@ export function createAccountLinkService(
     });
   };
 
-  const insertActive = async (actor: Actor, record: LinkRecord, subject: { type: SubjectType; hash: string }) => {
+  const insertActive = async (actor: Actor, record: LinkRecord, subject: { type: SubjectType; hash: string }, reason?: string) => {
     try {
-      await deps.store.insert(record, event(actor, 'created', { exchangeId: record.exchangeId }));
+      await deps.store.insert(record, event(actor, 'created', { exchangeId: record.exchangeId, ...(reason ? { reason } : {}) }));
     } catch (err) {
       if (err instanceof LinkConflictError) return conflict(actor, err.kind, subject, record.portalAccountId);
       throw err;
@@ -285,7 +288,7 @@ export function createAccountLinkService(
       return toAccountLink((await deps.store.get(id))!);
     },
 
-    async resolveSignOn(actor, national, portalAccountId, exchangeId) {
+    async resolveSignOn(actor, national, portalAccountId, exchangeId, acr) {
       const known = await deps.store.findActive({ national: national.sub });
       if (known) return { outcome: 'signed_in', link: toAccountLink(known) };
       const identifier = national.accountType === 'person' ? national.idNumber! : national.enterpriseCode!;
@@ -313,13 +316,13 @@ export function createAccountLinkService(
           supersedes: matching.id,
           expiresAt: new Date(at.getTime() + options.pendingTtlMs),
         };
-        await deps.store.insert(pending, event(actor, 'offered', { exchangeId }));
+        await deps.store.insert(pending, event(actor, 'offered', { exchangeId, reason: signedInAt(acr) }));
         return { outcome: 'confirmation_required', link: toAccountLink(pending) };
       }
       if (!portalAccountId) return { outcome: 'not_linked', link: null };
       const record: LinkRecord = { ...base, id: randomUUID(), portalAccountId, state: 'active', supersedes: null, expiresAt: null };
       try {
-        await insertActive(actor, record, subject);
+        await insertActive(actor, record, subject, signedInAt(acr));
       } catch (err) {
         if (isGatewayError(err) && err.code === 'CONFLICT') return { outcome: 'conflict', link: null, detail: err.detail ?? 'already linked' };
         throw err;

@@ -31,6 +31,8 @@ export interface SsoOptions {
   redirectUri: () => string;
   /** Where the result may be sent: a returnTo's origin and path must equal one of these (no open redirect). */
   returnToAllowList: readonly string[];
+  /** The levels of assurance asked for and accepted (sso.acrValues): the ID token's `acr` must be one. */
+  acrValues: readonly string[];
   flowTtlMs: number;
   resultTtlSeconds: number;
 }
@@ -97,7 +99,7 @@ export function createSsoService(
       const nonce = base64url(randomBytes(32));
       const codeVerifier = base64url(randomBytes(32));
       const codeChallenge = base64url(createHash('sha256').update(codeVerifier).digest());
-      const url = await deps.signOn.authorizationUrl(ctx, { redirectUri: options.redirectUri(), state, nonce, codeChallenge });
+      const url = await deps.signOn.authorizationUrl(ctx, { redirectUri: options.redirectUri(), state, nonce, codeChallenge, acrValues: options.acrValues });
       const expiresAt = new Date(now().getTime() + options.flowTtlMs);
       await deps.flows.save(
         state,
@@ -129,15 +131,16 @@ export function createSsoService(
     },
 
     async complete(ctx, flow, state, callbackUrl) {
-      const national = await deps.signOn.complete(ctx, { callbackUrl, redirectUri: options.redirectUri(), state, nonce: flow.nonce, codeVerifier: flow.codeVerifier });
+      // A level of assurance not in acrValues is refused by the port before userinfo is read.
+      const { account: national, acr } = await deps.signOn.complete(ctx, { callbackUrl, redirectUri: options.redirectUri(), state, nonce: flow.nonce, codeVerifier: flow.codeVerifier, acrValues: options.acrValues });
       const actor: Actor = { clientId: flow.clientId, roles: [], userId: flow.userId };
-      const resolved = await deps.links.resolveSignOn(actor, national, flow.portalAccountId, ctx.exchangeId);
+      const resolved = await deps.links.resolveSignOn(actor, national, flow.portalAccountId, ctx.exchangeId, acr);
       const identifier = national.accountType === 'person' ? national.idNumber! : national.enterpriseCode!;
       const returnTo = await redirectWith(ctx, flow, {
         outcome: resolved.outcome,
         link: resolved.link,
         ...(resolved.outcome === 'conflict' ? { detail: resolved.detail } : {}),
-        national: { sub: national.sub, accountType: national.accountType, maskedIdentifier: maskIdentifier(identifier), fullName: national.fullName },
+        national: { sub: national.sub, accountType: national.accountType, maskedIdentifier: maskIdentifier(identifier), fullName: national.fullName, acr },
       });
       return { returnTo, subject: identifier };
     },

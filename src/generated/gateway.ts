@@ -419,8 +419,10 @@ export interface paths {
         /**
          * Start national sign-on
          * @description Starts an OpenID Connect sign-on with the national service (authorization code with PKCE
-         *     S256, `state` and `nonce`) and answers 302 to the national login page. The portal's
-         *     backend calls this with its key and sends the person's browser to the `Location`.
+         *     S256, `state` and `nonce`, `scope=openid`, and `acr_values`: the levels of assurance of
+         *     `sso.acrValues`, by default `urn:vneid:loa:2`, a national account of level 2) and answers
+         *     302 to the national login page. The portal's backend calls this with its key and sends
+         *     the person's browser to the `Location`.
          *
          *     The flow (state, nonce, PKCE verifier, portal account, `returnTo`, who asked and why) is
          *     kept in the gateway's store, shared by every gateway process, for
@@ -460,7 +462,8 @@ export interface paths {
          *     behalf and why (the exchange log records those). The state is used up at once, whatever
          *     follows. The gateway exchanges the code (with the PKCE verifier), checks the ID token
          *     (issuer exactly, audience, signature against the service's published keys, expiry,
-         *     nonce), reads the account from userinfo (its `sub` must be the ID token's), then:
+         *     nonce, and its `acr`: the level of assurance reached must be one of `sso.acrValues`),
+         *     reads the account from userinfo (its `sub` must be the ID token's), then:
          *
          *     - `signed_in`: the national account (`sub`, the same as `TechID`) is already linked;
          *       `link` is that link: sign the person in to `link.portalAccountId`.
@@ -479,15 +482,22 @@ export interface paths {
          *     gateway (keys at `/.well-known/jwks.json`, `x5c` chain to the national root) with `aud`
          *     the starting client, `exp` after `sso.resultTtlSeconds`, `outcome`, `portalAccountId`,
          *     `link` (an `AccountLink` or null) and `national` (`sub`, `accountType`,
-         *     `maskedIdentifier`, `fullName`).
+         *     `maskedIdentifier`, `fullName`, `acr`: the level of assurance reached). A link made or
+         *     offered by the sign-on records that level in its history.
          *
          *     A caller that sends `Accept: application/json` (and not `text/html`) gets 200 with
          *     `returnTo` (the same URL) and `result` as JSON instead of the 302.
          *
          *     Refused with a problem, with no link made and the browser not sent back: an unknown,
          *     expired or already used `state` (a replay), a code the national service refuses, an ID
-         *     token with another nonce or issuer, a callback whose `iss` is not the national service
-         *     (422 `VERIFICATION_MISMATCH`); an ID token whose signature does not verify (502).
+         *     token with another nonce or issuer, a callback whose `iss` is not the national service,
+         *     an ID token without `acr` or whose `acr` is not one of `sso.acrValues` (a person who
+         *     signed in with a level 1 account where level 2 is required; the problem's `acr` and
+         *     `acrValues` members say which level was reached and which are accepted, and userinfo is
+         *     not read) (422 `VERIFICATION_MISMATCH`); an ID token whose signature does not verify
+         *     (502). A refused sign-on links nothing and signs no one in, even a national account
+         *     already linked; the exchange log records it (status 422, the token exchange's call with
+         *     code `VERIFICATION_MISMATCH`).
          */
         get: operations["completeSso"];
         put?: never;
@@ -1541,7 +1551,8 @@ export interface components {
              *     `typ` `national-sign-on-result`, `outcome` (`signed_in`, `confirmation_required`,
              *     `linked`, `not_linked`, `conflict`, `cancelled`), `portalAccountId` (of the flow),
              *     `link` (an AccountLink or null), `national` (`sub`, `accountType`,
-             *     `maskedIdentifier`, `fullName`, or null) and, for `conflict`, `detail`.
+             *     `maskedIdentifier`, `fullName`, `acr` the level of assurance reached, or null) and,
+             *     for `conflict`, `detail`.
              */
             result: string;
         };
@@ -2834,7 +2845,7 @@ export interface operations {
                     "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
                     /**
                      * @description The national authorization URL.
-                     * @example http://127.0.0.1:8096/auth?client_id=lienthong-sonla&scope=openid&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fv1%2Faccounts%2Fsso%2Fcallback&state=Yt3kQ9vX2mB7cN4pL8wR&nonce=n8Kq2&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256
+                     * @example http://127.0.0.1:8096/auth?client_id=lienthong-sonla&scope=openid&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fv1%2Faccounts%2Fsso%2Fcallback&state=Yt3kQ9vX2mB7cN4pL8wR&nonce=n8Kq2&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&acr_values=urn%3Avneid%3Aloa%3A2
                      */
                     Location: string;
                     [name: string]: unknown;
@@ -2914,7 +2925,17 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
-            422: components["responses"]["Unprocessable"];
+            /** @description The callback does not verify (`VERIFICATION_MISMATCH`): unknown, used or expired state, a refused code, another nonce or issuer, or a level of assurance not accepted. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +30,7 @@ interface Result extends JWTPayload {
   outcome: string;
   portalAccountId: string | null;
   link: { id: string; portalAccountId: string; state: string; nationalAccountLinked: boolean; verification: { method: string }; subject: { maskedIdentifier: string } } | null;
-  national: { sub: string; accountType: string; maskedIdentifier: string; fullName: string } | null;
+  national: { sub: string; accountType: string; maskedIdentifier: string; fullName: string; acr: string } | null;
 }
 
 /** The portal backend asks the gateway to start; the Location is where it sends the browser. */
@@ -40,19 +41,19 @@ async function start(query: Record<string, string> = {}): Promise<string> {
 }
 
 /** The browser goes to the national login page, logs in as `login`, and is sent back; returns where the gateway's callback leads. */
-async function browse(authorizationUrl: string, login: string, stopAt = RETURN_TO) {
+async function browse(authorizationUrl: string, login: string, stopAt = RETURN_TO, level?: string) {
   const browser = createBrowser();
   const page = await browser.follow(authorizationUrl);
   expect(page.response.status).toBe(200);
   const html = await page.response.text();
   expect(html).toMatch(/<form method="post" action="\/interaction\/[\w-]+\/login"/);
-  const done = await browser.submit({ html, url: page.url }, /\/login$/, { username: login, password: SANDBOX_PASSWORD }, stopAt);
+  const done = await browser.submit({ html, url: page.url }, /\/login$/, { username: login, password: SANDBOX_PASSWORD, ...(level ? { acr: level } : {}) }, stopAt);
   return { browser, ...done };
 }
 
 /** Where the national service sends the browser back to the gateway (not followed). */
-async function callbackUrl(authorizationUrl: string, login: string): Promise<string> {
-  const { url, response } = await browse(authorizationUrl, login, `${gw.url}/v1/accounts/sso/callback`);
+async function callbackUrl(authorizationUrl: string, login: string, level?: string): Promise<string> {
+  const { url, response } = await browse(authorizationUrl, login, `${gw.url}/v1/accounts/sso/callback`, level);
   expect(response.status).toBe(303);
   return url;
 }
@@ -85,6 +86,26 @@ const linkRows = () => {
   }
 };
 
+const linkEvents = (linkId: string) => {
+  const db = new BetterSqlite3(gw.dbPath, { readonly: true });
+  try {
+    return db.prepare('select event, reason from account_link_events where link_id = ? order by seq').all(linkId) as { event: string; reason: string | null }[];
+  } finally {
+    db.close();
+  }
+};
+
+/** The exchange-log leaf of an exchange, queued or appended. */
+const leafOf = (exchangeId: string) => {
+  const db = new BetterSqlite3(gw.dbPath, { readonly: true });
+  try {
+    const row = db.prepare('select leaf from exchange_queue where exchange_id = ? union all select leaf from exchange_entries where exchange_id = ?').get(exchangeId, exchangeId) as { leaf: string };
+    return JSON.parse(row.leaf) as { operation: string; status: number; outcome: string; responseHash: string; upstreamCalls: { upstream: string; outcome: string; code: string | null }[] };
+  } finally {
+    db.close();
+  }
+};
+
 describe('national sign-on over HTTP, through the simulator login form', () => {
   it('sends the portal to the national login page with PKCE, state and nonce', async () => {
     const url = new URL(await start({ portalAccountId: 'cd-sso-shape' }));
@@ -95,6 +116,7 @@ describe('national sign-on over HTTP, through the simulator login form', () => {
       scope: 'openid',
       code_challenge_method: 'S256',
       redirect_uri: `${gw.url}/v1/accounts/sso/callback`,
+      acr_values: 'urn:vneid:loa:2',
     });
     expect(url.searchParams.get('state')).toMatch(/^[\w-]{43}$/);
     expect(url.searchParams.get('nonce')).toMatch(/^[\w-]{43}$/);
@@ -114,8 +136,9 @@ describe('national sign-on over HTTP, through the simulator login form', () => {
       outcome: 'linked',
       portalAccountId: 'cd-sso-0040',
       link: { portalAccountId: 'cd-sso-0040', state: 'active', nationalAccountLinked: true, verification: { method: 'national_sso' } },
-      national: { accountType: 'person', fullName: person.fullName, maskedIdentifier: `${person.idNumber.slice(0, 3)}*******${person.idNumber.slice(-2)}` },
+      national: { accountType: 'person', fullName: person.fullName, maskedIdentifier: `${person.idNumber.slice(0, 3)}*******${person.idNumber.slice(-2)}`, acr: 'urn:vneid:loa:2' },
     });
+    expect(linkEvents(first.link!.id)).toEqual([{ event: 'created', reason: 'national sign-on at level of assurance urn:vneid:loa:2' }]);
     expect(JSON.stringify(first)).not.toContain(person.idNumber);
 
     // Signed in by the national account id alone: no portal account given, the link says which.
@@ -195,6 +218,48 @@ describe('national sign-on over HTTP, through the simulator login form', () => {
     const again = await browser.submit({ html: await page.response.text(), url: page.url }, /\/login$/, { username: living[45]!.idNumber, password: 'wrong' });
     expect(again.response.status).toBe(200);
     expect(await again.response.text()).toMatch(/không đúng/);
+  });
+});
+
+describe('level of assurance', () => {
+  /** A person who logs in at level 1 while the gateway accepts level 2 only (sso.acrValues). */
+  async function atLevelOne(portalAccountId: string, login: string) {
+    const back = await callbackUrl(await start({ portalAccountId }), login, 'urn:vneid:loa:1');
+    const res = await fetch(back, { redirect: 'manual' });
+    const text = await res.text();
+    return { res, text, problem: JSON.parse(text) as { code: string; detail: string; acr: string | null; acrValues: string[] } };
+  }
+
+  it('refuses a sign-on below the accepted level with 422: no link, nothing stored, the browser not sent back', async () => {
+    const person = living[70]!;
+    const rows = linkRows();
+    const { res, text, problem } = await atLevelOne('cd-loa-1', person.idNumber);
+    expect(res.status, text).toBe(422);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.headers.get('location')).toBeNull();
+    expect(problem).toMatchObject({ code: 'VERIFICATION_MISMATCH', acr: 'urn:vneid:loa:1', acrValues: ['urn:vneid:loa:2'], detail: expect.stringMatching(/level of assurance urn:vneid:loa:1.*accepts only urn:vneid:loa:2/) });
+    expect(text).not.toContain(person.idNumber);
+    expect(linkRows()).toBe(rows);
+    expect(await links('portalAccountId=cd-loa-1')).toHaveLength(0);
+
+    // Recorded: the exchange refused (its response hash binds the problem naming the level), the token exchange its one upstream call; userinfo never read.
+    const leaf = leafOf(res.headers.get('x-exchange-id')!);
+    expect(leaf).toMatchObject({ operation: 'completeSso', status: 422, outcome: 'business_error', upstreamCalls: [{ upstream: 'vneid', outcome: 'business_error', code: 'VERIFICATION_MISMATCH' }] });
+    expect(leaf.responseHash).toBe(createHash('sha256').update(text).digest('hex'));
+
+    // The same person at level 2 links as usual.
+    expect(await signIn(person.idNumber, { portalAccountId: 'cd-loa-1' })).toMatchObject({ outcome: 'linked', national: { acr: 'urn:vneid:loa:2' } });
+  });
+
+  it('does not sign a linked national account in below the accepted level', async () => {
+    const person = living[71]!;
+    const linked = await signIn(person.idNumber, { portalAccountId: 'cd-loa-2' });
+    expect(linked.outcome).toBe('linked');
+    const { res, problem } = await atLevelOne('cd-loa-2', person.idNumber);
+    expect(res.status).toBe(422);
+    expect(problem).toMatchObject({ code: 'VERIFICATION_MISMATCH', acr: 'urn:vneid:loa:1' });
+    expect(linkEvents(linked.link!.id).map((e) => e.event)).toEqual(['created']);
+    expect((await signIn(person.idNumber)).outcome).toBe('signed_in');
   });
 });
 

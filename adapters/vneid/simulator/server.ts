@@ -5,7 +5,7 @@ import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-prov
 import type { SimulatorDeps } from '../../module.ts';
 import { applyFault, messageFault, type FaultResponses } from '../../../src/sandbox/faults.ts';
 import { enterprises, people } from '../../../src/sandbox/personas.ts';
-import { CLAIMS, SANDBOX_CLIENT, SANDBOX_PASSWORD } from '../sandbox-account.ts';
+import { ASSURANCE_LEVELS, CLAIMS, SANDBOX_CLIENT, SANDBOX_PASSWORD } from '../sandbox-account.ts';
 
 /** The stable national account id of a persona: the same on every machine and every start. */
 export function nationalAccountId(kind: 'person' | 'organization', identifier: string): string {
@@ -65,6 +65,7 @@ ${error ? `<p role="alert" class="error">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="/interaction/${escapeHtml(uid)}/login">
 <label>Số định danh cá nhân / Mã số doanh nghiệp <input name="username" autocomplete="username" required></label>
 <label>Mật khẩu <input name="password" type="password" autocomplete="current-password" required></label>
+<label>Mức độ tài khoản (sandbox) <select name="acr">${[...ASSURANCE_LEVELS].reverse().map((level) => `<option value="${level}">${level}</option>`).join('')}</select></label>
 <button type="submit">Đăng nhập</button>
 </form>
 <form method="post" action="/interaction/${escapeHtml(uid)}/abort"><button type="submit">Hủy</button></form>
@@ -115,6 +116,8 @@ export function createVneidSimulator(deps: SimulatorDeps): RequestListener {
       clients: [SANDBOX_CLIENT],
       jwks: { keys: [jwk] },
       claims: { openid: ['sub', ...CLAIMS] },
+      // Published as acr_values_supported; the ID token's acr is the level the person logged in at.
+      acrValues: [...ASSURANCE_LEVELS],
       features: { devInteractions: { enabled: false } },
       pkce: { required: () => true },
       cookies: {
@@ -166,12 +169,14 @@ export function createVneidSimulator(deps: SimulatorDeps): RequestListener {
     if (req.method === 'POST' && match[2] === 'login') {
       const form = await readForm(req);
       const sub = byLogin.get(form.get('username')?.trim() ?? '');
-      if (!sub || form.get('password') !== SANDBOX_PASSWORD) {
+      // A browser sends the select's value; a form post without it logs in at the highest level.
+      const acr = form.get('acr') ?? ASSURANCE_LEVELS[ASSURANCE_LEVELS.length - 1]!;
+      if (!sub || form.get('password') !== SANDBOX_PASSWORD || !(ASSURANCE_LEVELS as readonly string[]).includes(acr)) {
         const html = loginPage(details.uid, clientName, 'Số định danh hoặc mật khẩu không đúng');
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
         return true;
       }
-      await p.interactionFinished(req, res, { login: { accountId: sub } }, { mergeWithLastSubmission: false });
+      await p.interactionFinished(req, res, { login: { accountId: sub, acr } }, { mergeWithLastSubmission: false });
       return true;
     }
     return false;
