@@ -205,8 +205,10 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
     // A lease shorter than one delivery (a lookup and a sync, each up to the portal's timeout,
     // plus a login) would let a second worker send the same change while the first still waits.
-    if (config.outbox.leaseSeconds * 1000 < 3 * config.upstreams.dvcqg.timeoutMs) {
-      throw new ConfigError([`outbox.leaseSeconds: must be at least three times upstreams.dvcqg.timeoutMs (${(3 * config.upstreams.dvcqg.timeoutMs) / 1000} s)`]);
+    // Each of the three may also wait for a call slot (the bulkhead's queue); the worker still cuts a delivery short before its lease ends.
+    const deliveryBudgetMs = 3 * (config.upstreams.dvcqg.timeoutMs + config.upstreams.dvcqg.concurrency.queueTimeoutMs);
+    if (config.outbox.leaseSeconds * 1000 < deliveryBudgetMs) {
+      throw new ConfigError([`outbox.leaseSeconds: must be at least three times upstreams.dvcqg.timeoutMs plus its concurrency.queueTimeoutMs (${Math.ceil(deliveryBudgetMs / 1000)} s)`]);
     }
     // One exchange log for the request path and the outbox's delivery attempts.
     const exchangeLog = createExchangeLog({ db: store.db });

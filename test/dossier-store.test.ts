@@ -113,6 +113,44 @@ const fast = { enabled: true, pollIntervalMs: 20, concurrency: 4, batchSize: 50,
 const jobsOf = (db: Awaited<ReturnType<typeof openStore>>['db'], code: string) =>
   db.selectFrom('outbox_jobs').select(['sequence', 'state', 'attempts', 'last_error', 'next_attempt_at']).where('dossier_code', '=', code).orderBy('sequence').execute();
 
+describe.each(backends)('outbox leases on $name', (backend) => {
+  it.skipIf(backend.skip)('cut a delivery short before its lease ends, so a second worker never sends the same change while the first still waits', async () => {
+    const store = await openStore(await backend.options());
+    try {
+      const service = createDossierService({ db: store.db, hashIdentifier, sealer });
+      const code = String(sampleDossier(1).code);
+      await service.create(actor, sampleDossier(1) as unknown as Dossier);
+      // A portal that takes far longer than the lease; it counts deliveries under way at once.
+      let underWay = 0;
+      let most = 0;
+      let sent = 0;
+      const slow = (ctx: CallContext) =>
+        new Promise<never>((_, reject) => {
+          sent++;
+          most = Math.max(most, ++underWay);
+          ctx.signal.addEventListener('abort', () => {
+            underWay--;
+            reject(new Error('aborted'));
+          });
+        });
+      const portal: DossierPortal = { lookup: (ctx) => slow(ctx), sync: (ctx) => slow(ctx), progress: (ctx) => slow(ctx) };
+      const { log, metrics } = quiet();
+      const options = { ...fast, leaseSeconds: 1, backoffBaseMs: 100_000, backoffMaxMs: 100_000 };
+      const workers = [0, 1].map(() => createOutbox({ db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db }), log, metrics }, options));
+      for (const w of workers) w.start();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      for (const w of workers) await w.stop(0);
+      expect(sent).toBe(1);
+      expect(most).toBe(1);
+      const [job] = await jobsOf(store.db, code);
+      expect(job).toMatchObject({ state: 'pending', attempts: 1 });
+      expect(job!.last_error).toMatch(/^UPSTREAM_TIMEOUT/);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe.each(backends)('outbox failures on $name', (backend) => {
   it.skipIf(backend.skip)('give a permanently refused delivery up at once, keep retrying a transient failure, and deliver the refused one once fixed and redelivered', async () => {
     const store = await openStore(await backend.options());

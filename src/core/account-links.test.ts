@@ -74,6 +74,14 @@ describe('national sign-on outcomes', () => {
     expect(await code(links.confirm(portal, offered.link!.id))).toBe('VERIFICATION_MISMATCH');
   });
 
+  it('drops the offer when the link it would replace is removed first', async () => {
+    const old = await links.resolveSignOn(portal, person('sub-old', '014089001234'), 'cd-1', 'ex-1', LOA);
+    const offered = await links.resolveSignOn(portal, person('sub-new', '014089001234'), null, 'ex-2', LOA);
+    await links.remove({ clientId: 'ops', roles: ['operator'], userId: 'op-1' }, old.link!.id, 'obtained with false evidence');
+    expect(await code(links.confirm(portal, offered.link!.id))).toBe('VERIFICATION_MISMATCH');
+    expect(await links.list({ portalAccountId: 'cd-1' })).toEqual([]);
+  });
+
   it('confirms within the time: the pending link replaces the old one', async () => {
     const old = await links.resolveSignOn(portal, person('sub-old', '014089001234'), 'cd-1', 'ex-1', LOA);
     const offered = await links.resolveSignOn(portal, person('sub-new', '014089001234'), null, 'ex-2', LOA);
@@ -91,8 +99,11 @@ describe('national sign-on outcomes', () => {
     expect(await links.resolveSignOn(portal, person('sub-2', '014189005678'), 'cd-1', 'ex-3', LOA)).toMatchObject({ outcome: 'conflict', detail: expect.stringMatching(/cd-1 is already linked/) });
   });
 
-  it('removes only what exists, once', async () => {
+  it('removes only what exists, once, and only for the portal that made it (or an operator)', async () => {
     const { link } = await links.resolveSignOn(portal, person('sub-1', '014089001234'), 'cd-1', 'ex-1', LOA);
+    const otherPortal = { ...portal, clientId: 'other-portal' };
+    expect(await code(links.remove(otherPortal, link!.id, 'not mine'))).toBe('ROUTE_NOT_FOUND');
+    expect(await links.list({ idNumber: '014089001234' })).toHaveLength(1);
     await links.remove(portal, link!.id, 'asked');
     expect(await code(links.remove(portal, link!.id, 'again'))).toBe('ROUTE_NOT_FOUND');
     expect(await links.list({ idNumber: '014089001234' })).toEqual([]);

@@ -265,6 +265,11 @@ export function createAccountLinkService(
     },
 
     async remove(actor, id, reason) {
+      // A portal removes only the links it made; operators any. To another portal the link does not exist.
+      if (!actor.roles.includes('operator')) {
+        const record = await deps.store.get(id);
+        if (record && record.createdBy !== actor.clientId) throw new GatewayError('ROUTE_NOT_FOUND', { detail: `no active or pending account link ${id}` });
+      }
       if (!(await deps.store.end(id, event(actor, 'deleted', { reason })))) {
         throw new GatewayError('ROUTE_NOT_FOUND', { detail: `no active or pending account link ${id}` });
       }
@@ -278,6 +283,14 @@ export function createAccountLinkService(
       }
       if (record.expiresAt && record.expiresAt.getTime() <= now().getTime()) {
         throw new GatewayError('VERIFICATION_MISMATCH', { detail: 'the offer to link has lapsed; sign in with the national account again' });
+      }
+      // The link the offer would replace was removed meanwhile (by the person or an operator): the offer went with it.
+      if (record.supersedes) {
+        const replaced = await deps.store.get(record.supersedes);
+        if (replaced?.state !== 'active') {
+          await deps.store.end(id, event(actor, 'deleted', { reason: 'the link this offer would replace was removed' }));
+          throw new GatewayError('VERIFICATION_MISMATCH', { detail: 'the link this offer would replace has been removed; sign in with the national account again' });
+        }
       }
       try {
         if (!(await deps.store.activate(id, event(actor, 'confirmed'), now()))) throw new GatewayError('ROUTE_NOT_FOUND', { detail: `no pending account link ${id}` });

@@ -79,6 +79,9 @@ export function createSsoService(
       jti: ctx.exchangeId,
       exp: issuedAt + options.resultTtlSeconds,
       typ: 'national-sign-on-result',
+      // The exact address the portal gave at the start, its own session value included: the portal
+      // checks that signed value against the browser's session, never the query it arrived with.
+      returnTo: flow.returnTo,
       portalAccountId: flow.portalAccountId,
       ...result,
     });
@@ -140,7 +143,8 @@ export function createSsoService(
         outcome: resolved.outcome,
         link: resolved.link,
         ...(resolved.outcome === 'conflict' ? { detail: resolved.detail } : {}),
-        national: { sub: national.sub, accountType: national.accountType, maskedIdentifier: maskIdentifier(identifier), fullName: national.fullName, acr },
+        // The token travels in a URL (browser history, access logs): no name and no national account id in it.
+        national: { accountType: national.accountType, maskedIdentifier: maskIdentifier(identifier), acr },
       });
       return { returnTo, subject: identifier };
     },

@@ -372,7 +372,10 @@ export interface paths {
          * Remove an account link
          * @description Ends an active link, or withdraws a pending one. The reason, the client and the acting
          *     user (as a keyed hash) are kept in the link's append-only history; the portal account
-         *     itself is not touched. The identity and the account are free to be linked again.
+         *     itself is not touched. The identity and the account are free to be linked again. A portal
+         *     client removes only the links it made (another client's link answers 404); operators
+         *     remove any. A pending offer whose link it would replace is removed with it: confirming it
+         *     afterwards is 422.
          */
         delete: operations["deleteAccountLink"];
         options?: never;
@@ -480,10 +483,14 @@ export interface paths {
          *
          *     The result goes back by a 302 to `returnTo` with `result`: a compact JWS signed by the
          *     gateway (keys at `/.well-known/jwks.json`, `x5c` chain to the national root) with `aud`
-         *     the starting client, `exp` after `sso.resultTtlSeconds`, `outcome`, `portalAccountId`,
-         *     `link` (an `AccountLink` or null) and `national` (`sub`, `accountType`,
-         *     `maskedIdentifier`, `fullName`, `acr`: the level of assurance reached). A link made or
-         *     offered by the sign-on records that level in its history.
+         *     the starting client, `exp` after `sso.resultTtlSeconds`, `returnTo` (exactly as given to
+         *     start, the portal's own session value included), `outcome`, `portalAccountId`, `link` (an
+         *     `AccountLink` or null) and `national` (`accountType`, `maskedIdentifier`, `acr`: the level
+         *     of assurance reached). The token travels in a URL, so it carries no name and no national
+         *     account id. The portal must compare the session value inside the signed `returnTo` with
+         *     the browser's session (not the query the browser arrived with): a result captured in one
+         *     browser then does not sign in another. A link made or offered by the sign-on records the
+         *     level of assurance in its history.
          *
          *     A caller that sends `Accept: application/json` (and not `text/html`) gets 200 with
          *     `returnTo` (the same URL) and `result` as JSON instead of the 302.
@@ -1550,9 +1557,9 @@ export interface components {
              *     root): `iss`, `iat`, `exp`, `aud` (the starting client), `jti` (the exchange id),
              *     `typ` `national-sign-on-result`, `outcome` (`signed_in`, `confirmation_required`,
              *     `linked`, `not_linked`, `conflict`, `cancelled`), `portalAccountId` (of the flow),
-             *     `link` (an AccountLink or null), `national` (`sub`, `accountType`,
-             *     `maskedIdentifier`, `fullName`, `acr` the level of assurance reached, or null) and,
-             *     for `conflict`, `detail`.
+             *     `returnTo` (as given to start), `link` (an AccountLink or null), `national`
+             *     (`accountType`, `maskedIdentifier`, `acr` the level of assurance reached, or null)
+             *     and, for `conflict`, `detail`.
              */
             result: string;
         };

@@ -30,7 +30,8 @@ interface Result extends JWTPayload {
   outcome: string;
   portalAccountId: string | null;
   link: { id: string; portalAccountId: string; state: string; nationalAccountLinked: boolean; verification: { method: string }; subject: { maskedIdentifier: string } } | null;
-  national: { sub: string; accountType: string; maskedIdentifier: string; fullName: string; acr: string } | null;
+  national: { accountType: string; maskedIdentifier: string; acr: string } | null;
+  returnTo: string;
 }
 
 /** The portal backend asks the gateway to start; the Location is where it sends the browser. */
@@ -136,14 +137,14 @@ describe('national sign-on over HTTP, through the simulator login form', () => {
       outcome: 'linked',
       portalAccountId: 'cd-sso-0040',
       link: { portalAccountId: 'cd-sso-0040', state: 'active', nationalAccountLinked: true, verification: { method: 'national_sso' } },
-      national: { accountType: 'person', fullName: person.fullName, maskedIdentifier: `${person.idNumber.slice(0, 3)}*******${person.idNumber.slice(-2)}`, acr: 'urn:vneid:loa:2' },
+      national: { accountType: 'person', maskedIdentifier: `${person.idNumber.slice(0, 3)}*******${person.idNumber.slice(-2)}`, acr: 'urn:vneid:loa:2' },
     });
     expect(linkEvents(first.link!.id)).toEqual([{ event: 'created', reason: 'national sign-on at level of assurance urn:vneid:loa:2' }]);
     expect(JSON.stringify(first)).not.toContain(person.idNumber);
 
     // Signed in by the national account id alone: no portal account given, the link says which.
     const again = await signIn(person.idNumber);
-    expect(again).toMatchObject({ outcome: 'signed_in', portalAccountId: null, link: { id: first.link!.id, portalAccountId: 'cd-sso-0040' }, national: { sub: first.national!.sub } });
+    expect(again).toMatchObject({ outcome: 'signed_in', portalAccountId: null, link: { id: first.link!.id, portalAccountId: 'cd-sso-0040' }, national: { maskedIdentifier: first.national!.maskedIdentifier } });
     expect(await links(`idNumber=${person.idNumber}`)).toHaveLength(1);
   });
 
@@ -180,7 +181,7 @@ describe('national sign-on over HTTP, through the simulator login form', () => {
   it('signs organisations in by enterprise code', async () => {
     const enterprise = enterprises.find((e) => e.status === 'active')!;
     const linked = await signIn(enterprise.enterpriseCode, { portalAccountId: 'dn-sso-0001' });
-    expect(linked).toMatchObject({ outcome: 'linked', national: { accountType: 'organization', fullName: enterprise.name }, link: { subject: { maskedIdentifier: expect.stringMatching(/^\d{3}\*+\d{2}$/) } } });
+    expect(linked).toMatchObject({ outcome: 'linked', national: { accountType: 'organization' }, link: { subject: { maskedIdentifier: expect.stringMatching(/^\d{3}\*+\d{2}$/) } } });
     expect((await signIn(enterprise.enterpriseCode)).outcome).toBe('signed_in');
   });
 
@@ -201,6 +202,16 @@ describe('national sign-on over HTTP, through the simulator login form', () => {
     const res = await gw.fetch(`/v1/accounts/sso/start?${new URLSearchParams({ returnTo: `${RETURN_TO}?s=portal-csrf-1` })}`, { headers: accountable, redirect: 'manual' });
     const { url } = await browse(res.headers.get('location')!, living[46]!.idNumber);
     expect(url).toMatch(new RegExp(`^${RETURN_TO}\\?s=portal-csrf-1&result=[\\w-]+\\.[\\w-]+\\.[\\w-]+$`));
+    // The session value is inside the signed result too: swapping the query for another browser's
+    // session value leaves the signed one unchanged, so the portal can tell.
+    const swapped = new URL(url.replace('s=portal-csrf-1', 's=attacker-session'));
+    const { payload: signed } = await jwtVerify(swapped.searchParams.get('result')!, jwks, { audience: 'sandbox-portal', issuer: 'https://lienthong.sonla.gov.vn' });
+    expect(signed.returnTo).toBe(`${RETURN_TO}?s=portal-csrf-1`);
+    // Nothing in the token names the person or their national account.
+    const payload = Buffer.from(new URL(url).searchParams.get('result')!.split('.')[1]!, 'base64url').toString('utf8');
+    expect(payload).not.toContain(living[46]!.fullName);
+    expect(payload).not.toContain(living[46]!.idNumber);
+    expect(payload).not.toMatch(/"sub"|TechID/);
   });
 
   it('gives the callback result as JSON to a caller that asks for JSON', async () => {

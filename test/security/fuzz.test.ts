@@ -46,10 +46,15 @@ const statuses = new Map<number, number>();
 function leaksOf(secrets: Iterable<string>, logLines: string[]): string[] {
   // The request id is the caller's own correlation token, logged on purpose: a generated one may repeat a generated name.
   const lines = logLines.map((l) => l.replace(/"req":\{"id":"(?:[^"\\]|\\.)*"/, '"req":{'));
+  // The logged path is the request's own URL (its identifiers masked): only identifiers sent in the
+  // path (numeric) can leak there. A name or user id generated from the same fragments as a path
+  // segment would otherwise match it by coincidence.
+  const withoutPath = lines.map((l) => l.replace(/"path":"(?:[^"\\]|\\.)*"/, '"path":""'));
   const leaks: string[] = [];
   for (const secret of secrets) {
+    const searched = /^\d+$/.test(secret) ? lines : withoutPath;
     for (const trace of traces(secret)) {
-      const line = lines.find((l) => l.includes(trace));
+      const line = searched.find((l) => l.includes(trace));
       if (line) leaks.push(`${JSON.stringify(secret)} in ${line.slice(0, 400)}`);
     }
   }

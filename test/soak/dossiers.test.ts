@@ -220,11 +220,15 @@ async function soak(rig: Rig, day: number, kills: [Gateway, Gateway], chaotic = 
   ];
   const heldAtKills: number[] = [];
   let heldAtOutageEnd = 0;
+  // A killed gateway restarts in the background: the next kill (of another gateway) does not wait
+  // for it, so that it still meets work in flight; a gateway is killed again only once it is back.
+  const restarting = new Map<Gateway, Promise<unknown>>();
   async function kill(g: Gateway) {
+    await restarting.get(g);
     heldAtKills.push((await simulatorReport(rig.dvcqgUrl)).totals.held);
     g.process!.child.kill('SIGKILL');
     await new Promise<void>((resolve) => (g.process!.child.exitCode !== null || g.process!.child.signalCode !== null ? resolve() : g.process!.child.once('exit', () => resolve())));
-    await rig.start(g);
+    restarting.set(g, rig.start(g));
   }
   await submit(rig, plans, async (done) => {
     while (chaotic && steps.length > 0 && done >= steps[0]!.at * total) {
@@ -234,6 +238,7 @@ async function soak(rig: Rig, day: number, kills: [Gateway, Gateway], chaotic = 
   });
   submittedAt = Date.now();
   await chaos;
+  await Promise.all(restarting.values());
   let releasedAt = 0;
   if (!chaotic) {
     await clearFaults(rig.controlUrl);

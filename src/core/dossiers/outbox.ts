@@ -4,7 +4,7 @@ import { canonicalize } from 'json-canonicalize';
 import { bindingHash, outcomeOf, sha256Hex, type ExchangeLeaf, type UpstreamCall } from '../../audit/leaf.ts';
 import type { ExchangeLog } from '../../audit/exchange-log.ts';
 import type { Config } from '../../config/schema.ts';
-import { isGatewayError } from '../../errors/gateway-error.ts';
+import { GatewayError, isGatewayError } from '../../errors/gateway-error.ts';
 import type { Logger } from '../../logging.ts';
 import type { Metrics } from '../../metrics.ts';
 import { backoffMs } from '../../resilience/policy.ts';
@@ -51,6 +51,8 @@ const ENDING: ReadonlySet<number> = new Set([3, 7, 8, 9, 10]);
 const RETURNED = 10;
 
 class Abandoned extends Error {}
+/** Why a delivery is cut short when its lease is about to pass to another worker. */
+class LeaseRunningOut extends Error {}
 
 /** Refusals that sent nothing to the portal (its breaker is open, or no call slot was free): not delivery attempts. */
 const NOT_SENT: ReadonlySet<string> = new Set(['UPSTREAM_CIRCUIT_OPEN', 'UPSTREAM_BUSY']);
@@ -219,7 +221,10 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
         duplicate = (await call(PORTAL_SERVICES.sync, () => deps.portal.sync(ctx, snapshot, { isUpdating: known, mark }))).duplicate;
       }
     } catch (err) {
-      failure = abort.signal.aborted ? new Abandoned('stopped while delivering', { cause: err }) : err;
+      if (!abort.signal.aborted) failure = err;
+      // Cut short before the lease passes to another worker, so no two workers ever send one change at once: an attempt that timed out.
+      else if (abort.signal.reason instanceof LeaseRunningOut) failure = new GatewayError('UPSTREAM_TIMEOUT', { detail: 'the delivery did not finish within its lease', upstreamFailure: true, cause: err });
+      else failure = new Abandoned('stopped while delivering', { cause: err });
     }
 
     const code = failure === undefined ? null : isGatewayError(failure) ? failure.code : failure instanceof Abandoned ? 'CALLER_ABORTED' : 'INTERNAL_ERROR';
@@ -327,9 +332,13 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
       const { jobs, token } = await claim(Math.min(room, options.batchSize));
       for (const job of jobs) {
         const abort = new AbortController();
+        // Stop the delivery a margin before its lease ends: past it, another worker may claim the job.
+        const leaseMs = options.leaseSeconds * 1000;
+        const expiring = setTimeout(() => abort.abort(new LeaseRunningOut('lease running out')), leaseMs - Math.min(5000, leaseMs / 5));
         const done = deliver(job, token, abort)
           .catch((err: unknown) => log.error({ err, dossier: job.dossier_code, sequence: job.sequence }, 'outbox job could not be settled'))
           .finally(() => {
+            clearTimeout(expiring);
             inFlight.delete(job.id);
             if (!stopping) void pump();
           });
