@@ -307,7 +307,7 @@ describe('dossier synchronisation through the gateway', () => {
 
 describe('stopping a gateway while a delivery is under way', () => {
   it('abandons the attempt without counting it and releases its lease, so another worker takes it at once', async () => {
-    const stopping = await startTestGateway({ 'outbox.pollIntervalMs': 50, 'upstreams.dvcqg.timeoutMs': 20_000 });
+    const stopping = await startTestGateway({ 'outbox.pollIntervalMs': 50, 'upstreams.dvcqg.timeoutMs': 20_000, 'outbox.leaseSeconds': 120 });
     let closed = false;
     try {
       // Every portal call now takes 10 s: the delivery is still under way when the gateway stops.
