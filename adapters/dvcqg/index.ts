@@ -16,7 +16,7 @@ export const dvcqg: AdapterModule<ProcedureCatalogue & DossierPortal> = {
   protocol: 'session login, then JSON POST',
   healthPath: '/api/health',
   create(deps, options) {
-    if (!options.credentials) deps.log.info({ upstream: 'dvcqg' }, 'no portal account configured: using the sandbox account');
+    if (!options.credentials) deps.log.info('no portal account configured: using the sandbox account');
     const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
     const client = createDvcqgClient(
       { http, policy: deps.policy, signatures: createUpstreamSignatures(deps.signing, { upstream: 'national portal' }) },
