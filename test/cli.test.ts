@@ -86,7 +86,7 @@ describe('lienthong serve', () => {
   it('serves the sandbox-wired gateway as npm start does, and stops cleanly on SIGTERM', async () => {
     const dir = tmp();
     const child = spawn(process.execPath, [BIN, 'serve', '--config', 'config/sandbox.yaml'], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', SANDBOX_PORT: '0', SQLITE_PATH: join(dir, 'g.db'), HASH_KEY_FILE: join(dir, 'hash-key'), LOG_LEVEL: 'info' },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', TLS_PORT: '0', SANDBOX_PORT: '0', SQLITE_PATH: join(dir, 'g.db'), HASH_KEY_FILE: join(dir, 'hash-key'), LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
