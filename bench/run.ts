@@ -11,7 +11,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +41,7 @@ import { signRequest, verifyResponse, type RequestMessage } from '../src/signing
 import { loadSigningMaterial } from '../src/signing/material.ts';
 import { signSoapEnvelope, verifySoapEnvelope } from '../src/signing/xml-signature.ts';
 import { openStore } from '../src/store/store.ts';
-import { startLienthong, startSandboxProcess, type Started } from '../test/helpers/processes.ts';
+import { freePort, startLienthong, startSandboxProcess, type Started } from '../test/helpers/processes.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** Direct and gateway measurements alternate this many times per scenario; medians are reported. */
@@ -168,17 +167,6 @@ function resetPeak(pid: number): void {
   } catch {
     // Not permitted here: the figure is then the peak since start.
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const ctx = (): CallContext => ({

@@ -11,7 +11,7 @@ import { enterprises, personasSummary } from '../../src/sandbox/personas.ts';
 import { simulatorSigning } from '../../src/sandbox/signing.ts';
 import { parseList, signRequest, verifyResponse, withTamperedSignature, type Item } from '../../src/signing/http-signatures.ts';
 import type { UpstreamSigning } from '../../src/signing/material.ts';
-import { failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
+import { MESSAGE_FAULTS, failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { ENTERPRISE_PATH, HEALTH_PATH } from './client.ts';
 import { businessRegistry } from './index.ts';
 
@@ -80,13 +80,7 @@ describe('business-registry message signatures, over real sockets', () => {
     expect(verified.certificate.subject).toContain('CN=business-registry.sandbox.lienthong.vn');
   });
 
-  const refusals = [
-    ['unsigned', 'UPSTREAM_SIGNATURE_INVALID'],
-    ['bad-signature', 'UPSTREAM_SIGNATURE_INVALID'],
-    ['revoked-cert', 'UPSTREAM_CERT_REVOKED'],
-    ['expired-cert', 'UPSTREAM_CERT_EXPIRED'],
-  ] as const;
-  for (const [mode, expected] of refusals) {
+  for (const [mode, expected] of MESSAGE_FAULTS) {
     it(`refuses a ${mode} answer with 502 ${expected}, counted against the upstream`, async () => {
       faults.set({ system: 'business-registry', mode });
       expect(await failure(lookup())).toMatchObject({ code: expected, status: 502, upstreamFailure: true });

@@ -5,7 +5,8 @@ import { isGatewayError, type GatewayError } from '../../src/errors/gateway-erro
 import { createLogger } from '../../src/logging.ts';
 import type { UpstreamResponse } from '../../src/resilience/upstream-http.ts';
 import type { SystemId } from '../../src/config/schema.ts';
-import type { FaultBoard } from '../../src/sandbox/faults.ts';
+import type { FaultBoard, FaultMode } from '../../src/sandbox/faults.ts';
+import type { ErrorCode } from '../../src/errors/codes.ts';
 import { simulatorSigning } from '../../src/sandbox/signing.ts';
 import { sample, sandboxName, type UpstreamSigning } from '../../src/signing/material.ts';
 import { createTrustStore, loadPemCredentials, readCertificates, withChain } from '../../src/signing/trust-store.ts';
@@ -14,6 +15,19 @@ import type { SimulatorDeps } from '../module.ts';
 // Helpers shared by the adapters' tests and the contract suite.
 
 const log = createLogger({ level: 'silent' });
+
+/** The answer faults of a signing simulator, and the code the gateway refuses each answer with. */
+export const MESSAGE_FAULT_CODES = {
+  unsigned: 'UPSTREAM_SIGNATURE_INVALID',
+  'bad-signature': 'UPSTREAM_SIGNATURE_INVALID',
+  'revoked-cert': 'UPSTREAM_CERT_REVOKED',
+  'expired-cert': 'UPSTREAM_CERT_EXPIRED',
+} as const satisfies Partial<Record<FaultMode, ErrorCode>>;
+
+export type MessageFault = keyof typeof MESSAGE_FAULT_CODES;
+
+/** MESSAGE_FAULT_CODES as [mode, code] pairs, for a test per fault. */
+export const MESSAGE_FAULTS = Object.entries(MESSAGE_FAULT_CODES) as [MessageFault, (typeof MESSAGE_FAULT_CODES)[MessageFault]][];
 
 /**
  * A call as an officer of a Sơn La agency makes it, with fresh ids and a signal nobody aborts.

@@ -1,58 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { listen } from '../../src/http/listen.ts';
-import { createLogger } from '../../src/logging.ts';
-import { createMetrics } from '../../src/metrics.ts';
-import { createPolicy } from '../../src/resilience/policy.ts';
-import { FaultBoard } from '../../src/sandbox/faults.ts';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { procedures, UNKNOWN } from '../../src/sandbox/personas.ts';
 import type { Dossier, DossierSnapshot } from '../../src/core/dossiers/port.ts';
-import { failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
-import { LOGIN_PATH, SERVICE_PATH } from './client.ts';
-import { createDvcqgSimulator, dvcqg, SANDBOX_ACCOUNT, type DvcqgSimulator, type DvcqgSimulatorOptions } from './index.ts';
+import { failure, testContext } from '../contract/test-kit.ts';
+import { SANDBOX_ACCOUNT } from './index.ts';
+import { portalEnv } from './test-env.ts';
 
-const log = createLogger({ level: 'silent' });
 
-/** A simulator on a real socket, the requests it handled, and the adapter wired to it. */
-async function setup(
-  options: { simulator?: Omit<DvcqgSimulatorOptions, 'onRequest'>; credentials?: { username: string; password: string }; gatewayAgency?: string; volumeThreshold?: number } = {},
-) {
-  const requests: { path: string; body: Record<string, unknown> }[] = [];
-  const simulator: DvcqgSimulator = createDvcqgSimulator(
-    simulatorDeps('dvcqg', new FaultBoard()),
-    { ...options.simulator, onRequest: ({ path, body }) => requests.push({ path, body: body as Record<string, unknown> }) },
-  );
-  const server = await listen(simulator, '127.0.0.1', 0);
-  const policy = createPolicy({ log, metrics: createMetrics({ defaultMetrics: false }) }, 'dvcqg', {
-    timeoutMs: 2000,
-    retryAfterSeconds: 3,
-    breaker: { errorThresholdPercentage: 50, volumeThreshold: options.volumeThreshold ?? 1000, resetTimeoutMs: 10_000, rollingCountTimeoutMs: 10_000 },
-  });
-  const adapter = dvcqg.create(
-    { log, policy, signing: testSigning('dvcqg') },
-    { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: options.gatewayAgency ?? 'H52', credentials: options.credentials },
-  );
-  const env = {
-    simulator,
-    policy,
-    ops: adapter.ops,
-    requests,
-    logins: () => requests.filter((r) => r.path === LOGIN_PATH).length,
-    serviceCalls: () => requests.filter((r) => r.path === SERVICE_PATH),
-    close: async () => {
-      policy.shutdown();
-      await adapter.close();
-      await server.close();
-    },
-  };
-  opened.push(env);
-  return env;
-}
-
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((env) => env.close()));
-});
+const setup = portalEnv;
 
 const [first, second, third] = procedures as [(typeof procedures)[number], (typeof procedures)[number], (typeof procedures)[number]];
 

@@ -12,7 +12,7 @@ import { simulatorSigning } from '../../src/sandbox/signing.ts';
 import { sample } from '../../src/signing/material.ts';
 import { loadPemCredentials } from '../../src/signing/trust-store.ts';
 import { verifySoapEnvelope, XMLNS } from '../../src/signing/xml-signature.ts';
-import { failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
+import { MESSAGE_FAULTS, failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { createPopulationClient, type PopulationClient, type PopulationClientOptions } from './client.ts';
 import type { RawAnswer } from './errors.ts';
 import { populationMessageSecurity } from './security.ts';
@@ -237,14 +237,8 @@ describe('population client: WS-Security', () => {
   });
 
   it('refuses unsigned, wrongly signed, revoked and expired answers, "not found" answers included', async () => {
-    const expected = {
-      unsigned: 'UPSTREAM_SIGNATURE_INVALID',
-      'bad-signature': 'UPSTREAM_SIGNATURE_INVALID',
-      'revoked-cert': 'UPSTREAM_CERT_REVOKED',
-      'expired-cert': 'UPSTREAM_CERT_EXPIRED',
-    } as const;
-    for (const [mode, code] of Object.entries(expected)) {
-      faults.set({ system: 'population', mode: mode as keyof typeof expected });
+    for (const [mode, code] of MESSAGE_FAULTS) {
+      faults.set({ system: 'population', mode });
       for (const call of [() => client.lookup(testContext(), idNumber), () => client.lookup(testContext(), UNKNOWN.idNumber), () => client.exists(testContext(), { idNumber })]) {
         expect(await failure(call()), mode).toMatchObject({ code, status: 502, upstreamFailure: true });
       }

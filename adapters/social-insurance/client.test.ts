@@ -13,11 +13,11 @@ import { createLogger } from '../../src/logging.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createPolicy, type UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
-import { FaultBoard, type FaultMode } from '../../src/sandbox/faults.ts';
+import { FaultBoard } from '../../src/sandbox/faults.ts';
 import { insured, UNKNOWN } from '../../src/sandbox/personas.ts';
 import { sample, type UpstreamSigning } from '../../src/signing/material.ts';
 import { loadPemCredentials, readCertificates, withChain, type Credentials } from '../../src/signing/trust-store.ts';
-import { failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
+import { MESSAGE_FAULTS, failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { createSocialInsuranceClient, LOOKUP_PATH } from './client.ts';
 import { createSocialInsuranceAdapter } from './index.ts';
 import { createAnswerVerifier } from './jws-answer.ts';
@@ -102,13 +102,7 @@ describe('social-insurance adapter against its simulator', () => {
     expect((await adapter.ops.lookup(testContext(), { insuranceCode: known.insuranceCode })).fullName).toBe(known.fullName);
   });
 
-  const answerFaults: [FaultMode, string][] = [
-    ['unsigned', 'UPSTREAM_SIGNATURE_INVALID'],
-    ['bad-signature', 'UPSTREAM_SIGNATURE_INVALID'],
-    ['revoked-cert', 'UPSTREAM_CERT_REVOKED'],
-    ['expired-cert', 'UPSTREAM_CERT_EXPIRED'],
-  ];
-  for (const [mode, code] of answerFaults) {
+  for (const [mode, code] of MESSAGE_FAULTS) {
     it(`refuses a ${mode} answer with 502 ${code}, a "not found" as well`, async () => {
       faults.set({ system: 'social-insurance', mode });
       build();

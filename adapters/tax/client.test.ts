@@ -11,7 +11,7 @@ import { taxpayers } from '../../src/sandbox/personas.ts';
 import { sample } from '../../src/signing/material.ts';
 import { loadPemCredentials } from '../../src/signing/trust-store.ts';
 import { signEnveloped, verifyEnveloped } from '../../src/signing/xml-signature.ts';
-import { failure, fixtureReader, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
+import { MESSAGE_FAULTS, failure, fixtureReader, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { createTaxClient, HEALTH_PATH, LOOKUP_PATH, type AnswerVerifier, type TaxClient } from './client.ts';
 import type { WireLookup } from './mapping.ts';
 import { parseXml } from './safe-xml.ts';
@@ -170,14 +170,8 @@ describe('tax client against its simulator and a hostile upstream', () => {
 
     it('refuses unsigned, wrongly signed, revoked and expired answers, "not found" answers included', async () => {
       const tax = client(simulator.url);
-      const expected = {
-        unsigned: 'UPSTREAM_SIGNATURE_INVALID',
-        'bad-signature': 'UPSTREAM_SIGNATURE_INVALID',
-        'revoked-cert': 'UPSTREAM_CERT_REVOKED',
-        'expired-cert': 'UPSTREAM_CERT_EXPIRED',
-      } as const;
-      for (const [mode, code] of Object.entries(expected)) {
-        faults.set({ system: 'tax', mode: mode as keyof typeof expected });
+      for (const [mode, code] of MESSAGE_FAULTS) {
+        faults.set({ system: 'tax', mode });
         for (const taxCode of ['5500123457', '5500999999']) {
           expect(await failure(tax.getTaxpayer(testContext(), taxCode)), `${mode} ${taxCode}`).toMatchObject({ code, status: 502, upstreamFailure: true });
         }

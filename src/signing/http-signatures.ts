@@ -88,14 +88,20 @@ class SfParser {
     const members: Member[] = [];
     while (!this.atEnd()) {
       members.push(this.member());
-      this.skipOws();
-      if (this.atEnd()) break;
-      if (this.peek() !== ',') this.fail('expected ","');
-      this.pos++;
-      this.skipOws();
-      if (this.atEnd()) this.fail('trailing ","');
+      if (!this.nextMember()) break;
     }
     return this.done(members);
+  }
+
+  /** After a list or dictionary member: true when a "," announces another, false at the end. */
+  private nextMember(): boolean {
+    this.skipOws();
+    if (this.atEnd()) return false;
+    if (this.peek() !== ',') this.fail('expected ","');
+    this.pos++;
+    this.skipOws();
+    if (this.atEnd()) this.fail('trailing ","');
+    return true;
   }
 
   dictionary(): Map<string, Member> {
@@ -111,12 +117,7 @@ class SfParser {
       }
       // A repeated key keeps its first place and takes the last value (RFC 8941 §4.2.2).
       members.set(key, member);
-      this.skipOws();
-      if (this.atEnd()) break;
-      if (this.peek() !== ',') this.fail('expected ","');
-      this.pos++;
-      this.skipOws();
-      if (this.atEnd()) this.fail('trailing ","');
+      if (!this.nextMember()) break;
     }
     return this.done(members);
   }

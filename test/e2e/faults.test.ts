@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MESSAGE_FAULTS } from '../../adapters/contract/test-kit.ts';
 import { KEYS, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { UPSTREAM_SYSTEMS as SYSTEMS, upstreamCalls, type UpstreamSystem as System } from '../helpers/upstream-calls.ts';
 
@@ -58,15 +59,9 @@ describe.each(SYSTEMS)('%s through the gateway', (system) => {
   }
 });
 
-const MESSAGE_FAULTS = {
-  unsigned: 'UPSTREAM_SIGNATURE_INVALID',
-  'bad-signature': 'UPSTREAM_SIGNATURE_INVALID',
-  'revoked-cert': 'UPSTREAM_CERT_REVOKED',
-  'expired-cert': 'UPSTREAM_CERT_EXPIRED',
-} as const;
 
 describe.each(SYSTEMS)('%s answers that fail their signature checks', (system) => {
-  for (const [mode, code] of Object.entries(MESSAGE_FAULTS)) {
+  for (const [mode, code] of MESSAGE_FAULTS) {
     it(`are refused with 502 ${code} when ${mode}`, async () => {
       await setFault(gw.controlUrl, { system, mode });
       try {
