@@ -205,9 +205,10 @@ async function dossierEventScenario(urls: { gateway: string; gatewayPid: number;
   const session = (await send(DVCQG_LOGIN_PATH, SANDBOX_ACCOUNT)).session!;
   const step = progressStep('2026-11-27T10:00:00+07:00') as DossierProgressEvent;
   // Direct: dossiers the portal knows (one DongBoHoSoMC each), then progress steps on them.
-  const directCodes = Array.from({ length: DOSSIERS }, (_, n) => benchDossier(n + 1, {}, '261126').code as string);
-  for (const code of directCodes) {
-    const dossier = benchDossier(Number(code.slice(-4)), {}, '261126') as unknown as DossierSnapshot['dossier'];
+  const directDossiers = Array.from({ length: DOSSIERS }, (_, n) => benchDossier(n + 1, {}, '261126') as unknown as DossierSnapshot['dossier']);
+  const directCodes = directDossiers.map((dossier) => dossier.code);
+  for (const dossier of directDossiers) {
+    const code = dossier.code;
     const item = toWireDossier({ dossier, status: 1, processingEndedAt: null, returnedAt: null }, { id: randomUUID(), sequence: 1 });
     const answer = await send(DVCQG_SERVICE_PATH, { session, madonvi: 'H52', service: PORTAL_SERVICES.sync, isUpdating: 'False', data: [item] });
     if (answer.error_code !== '0') throw new Error(`the portal did not take dossier ${code}: ${JSON.stringify(answer)}`);
