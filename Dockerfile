@@ -1,5 +1,8 @@
 # syntax=docker/dockerfile:1
 # Liên thông gateway. Build: docker build -t lienthong .
+# test/production-start.test.ts reads this file and boots exactly its layout (the COPY lines, the
+# npm ci command, ENV and CMD) with NODE_ENV=production: whatever runs must be a dependency and
+# live under bin, src, adapters or openapi. certs-sample/ is not in the image on purpose.
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \

@@ -36,6 +36,9 @@ export interface SimulatorDeps {
   selfUrl?: () => string;
 }
 
+/** Builds a simulator: a real HTTP handler speaking the system's wire protocol. */
+export type SimulatorFactory = (deps: SimulatorDeps) => RequestListener;
+
 /**
  * One national system: how to build its client and its sandbox stand-in. Registered once, in
  * adapters/index.ts.
@@ -47,7 +50,17 @@ export interface AdapterModule<Ops> {
   protocol: string;
   /** A GET on the simulator (and the real system) that answers 200 when the system is up. */
   healthPath: string;
+  /**
+   * Whether the system signs its answers with a certificate the gateway checks; production then
+   * requires `upstreams.<id>.certificateName`, the name that certificate must carry.
+   */
+  signsAnswers: boolean;
+  /** The sandbox's account, used when `upstreams.<id>.credentials` is unset; refused in production. */
+  sandboxAccount?: { username: string; password: string };
   create(deps: AdapterDeps, options: AdapterOptions): Adapter<Ops>;
-  /** The simulator: a real HTTP handler speaking the same wire protocol. */
-  simulator(deps: SimulatorDeps): RequestListener;
+  /**
+   * Loads the simulator's factory. Loaded on demand: a gateway wired to the real systems never
+   * loads a simulator nor the sandbox's synthetic people.
+   */
+  simulator(): Promise<SimulatorFactory>;
 }

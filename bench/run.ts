@@ -10,7 +10,7 @@
  * mapping and the exchange log.
  */
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import { LOGIN_PATH as DVCQG_LOGIN_PATH, SERVICE_PATH as DVCQG_SERVICE_PATH } fr
 import { toWireDossier, toWireProgress } from '../adapters/dvcqg/mapping.ts';
 import { SANDBOX_ACCOUNT } from '../adapters/dvcqg/sandbox-account.ts';
 import { PORTAL_SERVICES, type DossierProgressEvent, type DossierSnapshot } from '../src/core/dossiers/port.ts';
-import { progressEvent as progressStep, sampleDossier as benchDossier } from '../test/helpers/dossiers.ts';
+import { fixtureAt, fixtureCodeDay, progressEvent as progressStep, sampleDossier as benchDossier } from '../test/helpers/dossiers.ts';
 import { SERVICE_PATH, createPopulationClient } from '../adapters/population/client.ts';
 import { integrationCode } from '../adapters/population/index.ts';
 import { NAMESPACE, OPERATIONS } from '../adapters/population/mapping.ts';
@@ -203,9 +203,9 @@ async function dossierEventScenario(urls: { gateway: string; gatewayPid: number;
     return JSON.parse(answer.toString('utf8')) as { error_code: string; session?: string };
   };
   const session = (await send(DVCQG_LOGIN_PATH, SANDBOX_ACCOUNT)).session!;
-  const step = progressStep('2026-11-27T10:00:00+07:00') as DossierProgressEvent;
+  const step = progressStep(fixtureAt(0, '10:00')) as DossierProgressEvent;
   // Direct: dossiers the portal knows (one DongBoHoSoMC each), then progress steps on them.
-  const directDossiers = Array.from({ length: DOSSIERS }, (_, n) => benchDossier(n + 1, {}, '261126') as unknown as DossierSnapshot['dossier']);
+  const directDossiers = Array.from({ length: DOSSIERS }, (_, n) => benchDossier(n + 1, {}, fixtureCodeDay(-1)) as unknown as DossierSnapshot['dossier']);
   const directCodes = directDossiers.map((dossier) => dossier.code);
   for (const dossier of directDossiers) {
     const code = dossier.code;
@@ -218,7 +218,7 @@ async function dossierEventScenario(urls: { gateway: string; gatewayPid: number;
   const gatewayCodes: string[] = [];
   const headers = { authorization: 'Bearer sandbox-agency-key', 'content-type': 'application/json', 'x-user-id': 'officer-1', 'x-purpose': 'TIEP_NHAN_HO_SO' };
   for (let n = 1; n <= DOSSIERS; n++) {
-    const dossier = benchDossier(n, {}, '261127');
+    const dossier = benchDossier(n, {}, fixtureCodeDay());
     const res = await fetch(`${urls.gateway}/v1/dossiers`, { method: 'POST', headers, body: JSON.stringify(dossier) });
     if (res.status !== 202) throw new Error(`dossier not accepted: ${res.status} ${await res.text()}`);
     gatewayCodes.push(dossier.code as string);
@@ -302,7 +302,7 @@ async function main(): Promise<string> {
   }, { cpuPid: gatewayPid }));
 
   // 2. SOAP identity check (XacThucThongTinCongDan, WS-Security both ways). Direct: the envelope
-  // the adapter's `soap` client builds for each person, signed afresh per request (Timestamp,
+  // the adapter builds for each person, signed afresh per request (Timestamp,
   // Body signature, certificate chain), each answer's signature and certificate verified.
   const population = signing.forUpstream('population');
   const security = populationMessageSecurity(population);
@@ -314,11 +314,9 @@ async function main(): Promise<string> {
       maxResponseBytes: 1_048_576,
       retryAfterSeconds: 5,
       integrationCode: integrationCode('H52'),
-      security: {
-        postProcess: (xml: string, envelopeKey: string) => {
-          envelopes.push(xml);
-          return security.security.postProcess!(xml, envelopeKey);
-        },
+      signRequest: (xml: string) => {
+        envelopes.push(xml);
+        return security.signRequest(xml);
       },
       verifyAnswer: security.verifyAnswer,
     },
@@ -400,7 +398,7 @@ async function main(): Promise<string> {
 
   // 5. Exchange-log appends on SQLite, and 6. verifying a 1,000,000-entry log.
   const store = await openStore({ sqlitePath: join(dir, 'log.db') });
-  const exchangeLog = createExchangeLog({ db: store.db });
+  const exchangeLog = createExchangeLog({ db: store.db, masterKey: randomBytes(32) });
   const leaves: ExchangeLeaf[] = Array.from({ length: 100_000 }, (_, n) => {
     const id = randomUUID();
     const rq = sha256Hex(`rq${n}`);

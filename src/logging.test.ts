@@ -3,11 +3,37 @@ import { describe, expect, it } from 'vitest';
 import { createLogger, maskIdentifiers, serializeError } from './logging.ts';
 
 describe('logging', () => {
-  it('masks 12-digit ID numbers and 9-digit card numbers, not enterprise codes', () => {
+  it('masks every identifier form: ID numbers, old cards, tax, enterprise, branch and insurance codes', () => {
     expect(maskIdentifiers('/v1/taxpayers/014089001234')).toBe('/v1/taxpayers/014*******34');
     expect(maskIdentifiers('cmnd 050712345 end')).toBe('cmnd 050****45 end');
-    expect(maskIdentifiers('/v1/enterprises/5500123457')).toBe('/v1/enterprises/5500123457');
-    expect(maskIdentifiers('0140890012345')).toBe('0140890012345'); // 13 digits: not an ID number
+    // A personal tax code of the 10-digit form, an enterprise code and an insurance code look alike: all masked.
+    expect(maskIdentifiers('/v1/taxpayers/8012345678')).toBe('/v1/taxpayers/801*****78');
+    expect(maskIdentifiers('/v1/enterprises/5500123457')).toBe('/v1/enterprises/550*****57');
+    expect(maskIdentifiers('/v1/taxpayers/0100109106-001')).toBe('/v1/taxpayers/010*****06-001');
+    expect(maskIdentifiers('/x?insuranceCode=0123456789&idNumber=014089001234')).toBe('/x?insuranceCode=012*****89&idNumber=014*******34');
+    // A health-insurance card number, and a number glued to an encoded space, keep only their ends.
+    expect(maskIdentifiers('/cards/DN4010123456789')).toBe('/cards/DN401********89');
+    expect(maskIdentifiers('/x/%20014089001234')).toBe('/x/%200*********34');
+    // Dossier and procedure codes carry no identifier and stay readable.
+    expect(maskIdentifiers('/v1/dossiers/H52.101.114-261127-0001')).toBe('/v1/dossiers/H52.101.114-261127-0001');
+    expect(maskIdentifiers('1.004616.000.00.00.H52')).toBe('1.004616.000.00.00.H52');
+  });
+
+  it('masks identifiers in any URL or path field, whoever logs it', () => {
+    const lines: string[] = [];
+    const log = createLogger(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _e, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+    );
+    log.warn({ path: '/enterprises/0100109106', url: 'http://127.0.0.1:1/tax?MaSoThue=8012345678' }, 'refused');
+    const text = lines.join('');
+    for (const secret of ['0100109106', '8012345678']) expect(text).not.toContain(secret);
+    expect(text).toContain('010*****06');
   });
 
   it('redacts credentials and personal fields passed to the logger by hand', () => {

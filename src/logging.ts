@@ -38,9 +38,31 @@ const redactPaths = SENSITIVE_KEYS.flatMap((k) => {
   return [key, `*${dot}${key}`, `*.*${dot}${key}`];
 });
 
-/** Masks numbers shaped like personal ID (12 digits) or old card numbers (9 digits). */
+/**
+ * Masks every run of nine or more digits, keeping its first three and last two: that covers each
+ * identifier form of DOMAIN.md wherever it sits in a path, a query or a message: personal ID
+ * numbers and personal tax codes (12), old ID cards (9), tax, enterprise and social-insurance
+ * codes (10), a branch's tax code (its 10 digits; the `-NNN` suffix alone identifies no one) and
+ * the digits of a health-insurance card number. A run glued to other digits (`%20` before a
+ * number in a URL) is masked too, rather than guessed at by length.
+ */
 export function maskIdentifiers(text: string): string {
-  return text.replace(/(?<!\d)(\d{12}|\d{9})(?!\d)/g, (m) => m.slice(0, 3) + '*'.repeat(m.length - 5) + m.slice(-2));
+  return text.replace(/\d{9,}/g, (m) => m.slice(0, 3) + '*'.repeat(m.length - 5) + m.slice(-2));
+}
+
+/** Log fields that hold a URL or a path; an identifier in them is masked, whoever logs it. */
+const URL_FIELDS = ['path', 'url', 'href', 'route'];
+
+function maskUrlFields(object: Record<string, unknown>): Record<string, unknown> {
+  let out = object;
+  for (const field of URL_FIELDS) {
+    const value = object[field];
+    if (typeof value === 'string' && /\d{9}/.test(value)) {
+      if (out === object) out = { ...object };
+      out[field] = maskIdentifiers(value);
+    }
+  }
+  return out;
 }
 
 /** Error fields kept in a log line; anything else an error carries (an HTTP client's request config, body, socket) is dropped. */
@@ -71,6 +93,7 @@ export function createLogger(options: { level: string }, destination?: Destinati
       base: { service: 'lienthong' },
       redact: { paths: redactPaths, censor: '[redacted]' },
       serializers: { err: serializeError },
+      formatters: { log: maskUrlFields },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,

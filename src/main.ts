@@ -9,6 +9,7 @@ import { createAuditStore } from './audit/store.ts';
 import { signDetached } from './signing/cms.ts';
 import { requestTimestamp } from './signing/tsa.ts';
 import { ConfigError } from './config/load.ts';
+import { productionProblems } from './config/production.ts';
 import type { Config, SystemId } from './config/schema.ts';
 import { createCitizenService, type CitizenField } from './core/citizens.ts';
 import { createAccountLinkService } from './core/account-links.ts';
@@ -21,7 +22,9 @@ import { createProcedureService } from './core/procedures.ts';
 import { toVietnamIso } from './core/time.ts';
 import { createSocialInsuranceService, createTaxpayerService } from './core/registries.ts';
 import { createAttestationSigner, createSubjectHasher, loadHashKey } from './signing/attestation.ts';
-import { loadSigningMaterial, sample } from './signing/material.ts';
+import { loadClientTrust } from './signing/client-trust.ts';
+import { createCrlReloader } from './signing/crl-reload.ts';
+import { loadSigningMaterial, sample, type SigningMaterial } from './signing/material.ts';
 import { loadPemCredentials, withChain } from './signing/trust-store.ts';
 import { loadContract } from './http/contract.ts';
 import { listen, TLS_CIPHERS } from './http/listen.ts';
@@ -31,7 +34,7 @@ import type { ReadinessCheck } from './http/routes/operations.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { createMetrics } from './metrics.ts';
 import { createPolicy, type UpstreamPolicy } from './resilience/policy.ts';
-import { startSandbox, type Sandbox } from './sandbox/sandbox.ts';
+import type { Sandbox } from './sandbox/sandbox.ts';
 import { createAccountLinkStore, createSsoFlowStore } from './store/account-links.ts';
 import { openStore } from './store/store.ts';
 
@@ -72,15 +75,28 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
   try {
     const missing = adapterModules.filter((m) => !config.upstreams[m.id].url).map((m) => m.id);
-    if (missing.length > 0 && config.env.production) {
-      throw new ConfigError(missing.map((id) => `upstreams.${id}.url: required when NODE_ENV=production (the sandbox is for development only)`));
-    }
-
+    // Every refusal at once, so that an operator fixes the configuration in one go.
+    const problems = productionProblems(config, adapterModules);
     const metrics = createMetrics();
     const expiry = (certificate: { validTo: string }) => Math.floor(new Date(certificate.validTo).getTime() / 1000);
-    const signing = loadSigningMaterial(config, {
-      onPeer: (id, certificate) => metrics.certificateExpiry.set({ role: 'upstream', name: id }, expiry(certificate)),
-    });
+    let signing: SigningMaterial | undefined;
+    try {
+      signing = loadSigningMaterial(config, {
+        onPeer: (id, certificate) => metrics.certificateExpiry.set({ role: 'upstream', name: id }, expiry(certificate)),
+      });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
+    if (problems.length > 0 || !signing) throw new ConfigError(problems);
+    // A CRL replaced in its file is put in use without a restart, before the old one runs out.
+    const crlReloader = createCrlReloader(
+      { trust: signing.trust, log: log.child({ component: 'crl' }), onCrl: (crl) => crl.nextUpdate && metrics.crlNextUpdate.set({ issuer: crl.issuer }, Math.floor(crl.nextUpdate.getTime() / 1000)) },
+      { files: signing.crlFiles },
+    );
+    crlReloader.check();
+    crlReloader.start();
+    cleanups.push(() => crlReloader.stop());
     metrics.certificateExpiry.set({ role: 'gateway', name: 'signing' }, expiry(signing.credentials.certificate));
     log.info({ certificate: signing.credentials.certificate.subject.replaceAll('\n', ', '), expires: signing.credentials.certificate.validTo }, 'signing certificate loaded');
 
@@ -100,6 +116,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
     let sandbox: Sandbox | undefined;
     if (missing.length > 0) {
+      // Loaded only here: in production the simulators and their synthetic people stay on disk.
+      const { startSandbox } = await import('./sandbox/sandbox.ts');
       sandbox = await startSandbox({ log: log.child({ component: 'sandbox' }) }, config.sandbox);
       cleanups.push(() => sandbox?.close());
       log.info({ control: sandbox.controlUrl, systems: sandbox.urls }, `no URL configured for ${missing.join(', ')}: using the sandbox`);
@@ -211,7 +229,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       throw new ConfigError([`outbox.leaseSeconds: must be at least three times upstreams.dvcqg.timeoutMs plus its concurrency.queueTimeoutMs (${Math.ceil(deliveryBudgetMs / 1000)} s)`]);
     }
     // One exchange log for the request path and the outbox's delivery attempts.
-    const exchangeLog = createExchangeLog({ db: store.db });
+    const exchangeLog = createExchangeLog({ db: store.db, masterKey: hashKey });
     // Dossiers' personal data is kept encrypted, under a key derived from the privacy key (as exchange bodies' keys are).
     const dossierSealer = createDossierSealer(hashKey);
     // Dossier changes are accepted into the outbox; this process's worker delivers them (so may others on PostgreSQL).
@@ -227,13 +245,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     }
 
     let shuttingDown = false;
+    const clientTrust = loadClientTrust(config);
     const app = createApp({
       config,
       log,
       metrics,
       contract,
       limiter: createRateLimiter(redis),
-      clientTrust: signing.trust,
+      ...(clientTrust ? { clientTrust } : {}),
       exchangeLog,
       ...(bodyOperations.size > 0 ? { bodies: { operations: bodyOperations, vault: createBodyVault({ db: store.db, masterKey: hashKey }) } } : {}),
       audit: {
@@ -296,8 +315,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       tlsServer = await listen(app, config.server.host, config.server.tls.port, {
         key: tls.key.export({ type: 'pkcs8', format: 'pem' }),
         cert: [tls.certificate, ...withChain(tls, signing.trust.intermediates).chain].map((c) => c.toString()).join(''),
-        ca: [...signing.trust.roots, ...signing.trust.intermediates].map((c) => c.toString()),
-        requestCert: true,
+        // Client certificates are asked for under the client CAs only, not the national roots.
+        ...(clientTrust ? { ca: [...clientTrust.roots, ...clientTrust.intermediates].map((c) => c.toString()) } : {}),
+        requestCert: clientTrust !== undefined,
         rejectUnauthorized: false,
         minVersion: 'TLSv1.2',
         ciphers: TLS_CIPHERS,

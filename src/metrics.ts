@@ -10,6 +10,7 @@ export interface Metrics {
   breakerState: Gauge<'upstream'>;
   breakerTransitions: Counter<'upstream' | 'to'>;
   certificateExpiry: Gauge<'role' | 'name'>;
+  crlNextUpdate: Gauge<'issuer'>;
   upstreamInFlight: Gauge<'upstream'>;
   upstreamQueued: Gauge<'upstream'>;
   upstreamRetries: Counter<'upstream' | 'code'>;
@@ -65,6 +66,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'lienthong_certificate_expiry_timestamp_seconds',
       help: 'When a certificate in use expires (Unix time): the gateway own (role="gateway") and each national system last seen (role="upstream")',
       labelNames: ['role', 'name'],
+      registers,
+    }),
+    crlNextUpdate: new Gauge({
+      name: 'lienthong_crl_next_update_timestamp_seconds',
+      help: 'When each CA\'s CRL in use must be replaced (Unix time); past it, that CA\'s certificates are refused',
+      labelNames: ['issuer'],
       registers,
     }),
     logTimestampLag: new Gauge({

@@ -107,5 +107,20 @@ for (const backend of backends) {
       expect(await flows.take('state-2', new Date())).toBeUndefined();
       expect(await flows.take('never-issued', new Date())).toBeUndefined();
     });
+
+    it('hands a completed sign-on to one confirmation of its own client, never after it lapses', async () => {
+      const { store } = await fresh();
+      const flows = createSsoFlowStore({ db: store.db });
+      const account = { sub: 'sub-9', subjectType: 'person' as const, subjectHash: randomUUID().replaceAll('-', ''), subjectMasked: '014*******34', acr: 'urn:vneid:loa:2', exchangeId: randomUUID() };
+      const pending = { clientId: 'sandbox-portal', portalAccountId: 'cd-9', returnTo: 'http://localhost:3000/cb?s=1', account, expiresAt: new Date(Date.now() + 60_000) };
+      await flows.savePending('sign-on-1', pending, new Date());
+      expect(await flows.claimPending('sign-on-1', 'other-portal', new Date())).toEqual({ refused: 'unknown' });
+      const claims = await Promise.all(Array.from({ length: 8 }, () => flows.claimPending('sign-on-1', 'sandbox-portal', new Date())));
+      expect(claims.filter((c) => 'pending' in c)).toEqual([{ pending }]);
+      expect(claims.filter((c) => 'refused' in c)).toEqual(Array(7).fill({ refused: 'used' }));
+      await flows.savePending('sign-on-2', { ...pending, expiresAt: new Date(Date.now() - 1) }, new Date());
+      expect(await flows.claimPending('sign-on-2', 'sandbox-portal', new Date())).toEqual({ refused: 'lapsed' });
+      expect(await flows.claimPending('never-issued', 'sandbox-portal', new Date())).toEqual({ refused: 'unknown' });
+    });
   });
 }

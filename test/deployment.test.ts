@@ -1,7 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { adapterModules } from '../adapters/index.ts';
 import { ENVIRONMENT_VARIABLES, loadConfig } from '../src/config/load.ts';
+import { productionProblems } from '../src/config/production.ts';
+import { loadHashKey } from '../src/signing/attestation.ts';
 
 interface Service {
   image?: string;
@@ -52,5 +59,28 @@ describe('compose.yaml', () => {
     const env = gateways[0]![1].environment!;
     const mounted = (gateways[0]![1].volumes ?? []).map((v) => v.split(':')[1]);
     for (const name of ['LIENTHONG_CONFIG', 'HASH_KEY_FILE', 'SIGNING_CERT_FILE', 'SIGNING_KEY_FILE']) expect(mounted, name).toContain(env[name]);
+  });
+
+  it('mounts the trust roots and CRLs the production example names, and the example has every setting production requires', () => {
+    const mounts = (gateways[0]![1].volumes ?? []).map((v) => v.split(':')[1]!);
+    const config = loadConfig({ NODE_ENV: 'production' }, { file: 'config/production.example.yaml' });
+    expect(productionProblems(config, adapterModules)).toEqual([]);
+    const files = [...(config.trust.roots ?? []), ...(config.trust.intermediates ?? []), ...(config.trust.crls ?? [])];
+    expect(config.trust.crls?.length).toBeGreaterThan(0);
+    for (const file of files) expect(mounts.some((m) => file.startsWith(`${m}/`)), file).toBe(true);
+    expect(gateways[0]![1].environment!.LIENTHONG_CONFIG).toBe('/etc/lienthong/lienthong.yaml');
+  });
+
+  it('states the hash key format the gateway accepts', () => {
+    const header = readFileSync('compose.yaml', 'utf8');
+    const command = /`(openssl rand [^`>]+)> secrets\/hash-key`/.exec(header)?.[1];
+    expect(command).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), 'lienthong-hash-key-'));
+    writeFileSync(join(dir, 'hash-key'), execSync(command!));
+    expect(loadHashKey(join(dir, 'hash-key'), { create: false }).length).toBeGreaterThanOrEqual(32);
+    // What "32 random bytes" alone suggests, raw, is refused: the header says so.
+    writeFileSync(join(dir, 'raw'), randomBytes(32));
+    expect(() => loadHashKey(join(dir, 'raw'), { create: false })).toThrow(/at least 32 bytes \(hex or base64\)/);
+    expect(header).toMatch(/raw binary is\s*#?\s*refused/);
   });
 });

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDossierService, type Actor } from '../src/core/dossiers/service.ts';
+import { createDossierService, type Actor, type DossierScope } from '../src/core/dossiers/service.ts';
 import { openStore } from '../src/store/store.ts';
 import { storeBackends } from './helpers/backends.ts';
-import { sampleDossier, statusEvent } from './helpers/dossiers.ts';
+import { fixtureAt, sampleDossier, statusEvent } from './helpers/dossiers.ts';
 import type { Dossier, DossierEvent, DossierPortal } from '../src/core/dossiers/port.ts';
 import { createOutbox } from '../src/core/dossiers/outbox.ts';
 import { createExchangeLog } from '../src/audit/exchange-log.ts';
@@ -18,6 +18,7 @@ import { eventually } from './helpers/dossiers.ts';
 const { backends, cleanup } = storeBackends('dossier store');
 afterAll(cleanup);
 
+const EVERY_DOSSIER: DossierScope = { all: true, clientId: 'operator', agencies: [] };
 const actor: Actor = { clientId: 'sandbox-portal', agency: 'H52', userHash: 'u'.repeat(64), purpose: 'TIEP_NHAN_HO_SO' };
 const hashIdentifier = (value: string) => `h:${value}`;
 const sealer = createDossierSealer(randomBytes(32));
@@ -45,14 +46,14 @@ describe.each(backends)('dossier writes on $name', (backend) => {
       // Events: twelve concurrent retries of one change give one change; twelve different
       // concurrent changes get twelve distinct, gap-free sequences.
       const code = String(dossier.code);
-      const accept = statusEvent(2, '2026-11-27T09:00:00+07:00') as DossierEvent;
+      const accept = statusEvent(2, fixtureAt(0, '09:00')) as DossierEvent;
       const retried = await Promise.all(Array.from({ length: 12 }, (_, i) => services[i % services.length]!.addEvent(actor, code, accept, 'event-key')));
       expect(new Set(retried.map((a) => JSON.stringify(a))).size).toBe(1);
       expect(retried[0]!.body).toMatchObject({ sequence: 2 });
-      await services[0]!.addEvent(actor, code, statusEvent(4, '2026-11-27T09:05:00+07:00') as DossierEvent);
+      await services[0]!.addEvent(actor, code, statusEvent(4, fixtureAt(0, '09:05')) as DossierEvent);
       const steps = await Promise.all(
         Array.from({ length: 12 }, (_, i) =>
-          services[i % services.length]!.addEvent(actor, code, { kind: 'progress', officer: 'Lò Văn Tuấn', title: 'Chuyên viên', department: 'Phòng Kinh tế', content: `Bước ${i}`, startedAt: '2026-11-27T09:05:00+07:00', dueAt: '2026-11-28T17:00:00+07:00', at: '2026-11-27T10:00:00+07:00' }),
+          services[i % services.length]!.addEvent(actor, code, { kind: 'progress', officer: 'Lò Văn Tuấn', title: 'Chuyên viên', department: 'Phòng Kinh tế', content: `Bước ${i}`, startedAt: fixtureAt(0, '09:05'), dueAt: fixtureAt(1, '17:00'), at: fixtureAt(0, '10:00') }),
         ),
       );
       expect(steps.map((s) => (s.body as { sequence: number }).sequence).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 4));
@@ -60,7 +61,7 @@ describe.each(backends)('dossier writes on $name', (backend) => {
       expect(jobs.map((j) => j.sequence)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
 
       // Concurrent status changes that exclude each other (4→5, 4→6, 4→9): one wins, the others are refused.
-      const racing = await Promise.allSettled([5, 6, 9].map((to, i) => services[i % services.length]!.addEvent(actor, code, statusEvent(to, '2026-11-28T09:00:00+07:00') as DossierEvent)));
+      const racing = await Promise.allSettled([5, 6, 9].map((to, i) => services[i % services.length]!.addEvent(actor, code, statusEvent(to, fixtureAt(1, '09:00')) as DossierEvent)));
       expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       expect(racing.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['INVALID_TRANSITION', 'INVALID_TRANSITION']);
     } finally {
@@ -77,8 +78,8 @@ describe.each(backends)('outbox claims on $name', (backend) => {
       for (let n = 1; n <= 20; n++) {
         const code = String(sampleDossier(n).code);
         await service.create(actor, sampleDossier(n) as unknown as Dossier);
-        await service.addEvent(actor, code, statusEvent(2, '2026-11-27T09:00:00+07:00') as DossierEvent);
-        await service.addEvent(actor, code, statusEvent(4, '2026-11-27T09:05:00+07:00') as DossierEvent);
+        await service.addEvent(actor, code, statusEvent(2, fixtureAt(0, '09:00')) as DossierEvent);
+        await service.addEvent(actor, code, statusEvent(4, fixtureAt(0, '09:05')) as DossierEvent);
       }
       // A portal that never answers (until the worker gives up at stop): every claimed job stays in flight.
       const calls: string[] = [];
@@ -89,7 +90,7 @@ describe.each(backends)('outbox claims on $name', (backend) => {
         progress: (ctx) => hang(ctx),
       };
       const outbox = createOutbox(
-        { db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db }), log: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }) },
+        { db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db, masterKey: randomBytes(32) }), log: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }) },
         { enabled: true, pollIntervalMs: 20, concurrency: 3, batchSize: 50, backoffBaseMs: 10, backoffMaxMs: 100, maxAgeSeconds: 3600, leaseSeconds: 60 },
       );
       outbox.start();
@@ -136,7 +137,7 @@ describe.each(backends)('outbox leases on $name', (backend) => {
       const portal: DossierPortal = { lookup: (ctx) => slow(ctx), sync: (ctx) => slow(ctx), progress: (ctx) => slow(ctx) };
       const { log, metrics } = quiet();
       const options = { ...fast, leaseSeconds: 1, backoffBaseMs: 100_000, backoffMaxMs: 100_000 };
-      const workers = [0, 1].map(() => createOutbox({ db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db }), log, metrics }, options));
+      const workers = [0, 1].map(() => createOutbox({ db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db, masterKey: randomBytes(32) }), log, metrics }, options));
       for (const w of workers) w.start();
       await new Promise((resolve) => setTimeout(resolve, 1500));
       for (const w of workers) await w.stop(0);
@@ -172,12 +173,12 @@ describe.each(backends)('outbox failures on $name', (backend) => {
       },
       progress: async () => ({ duplicate: false }),
     };
-    const outbox = createOutbox({ db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db }), log, metrics }, fast);
+    const outbox = createOutbox({ db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db, masterKey: randomBytes(32) }), log, metrics }, fast);
     try {
       const service = createDossierService({ db: store.db, hashIdentifier, sealer });
       for (const n of [1, 2]) {
         await service.create(actor, sampleDossier(n) as unknown as Dossier);
-        await service.addEvent(actor, String(sampleDossier(n).code), statusEvent(2, '2026-11-27T09:00:00+07:00') as DossierEvent);
+        await service.addEvent(actor, String(sampleDossier(n).code), statusEvent(2, fixtureAt(0, '09:00')) as DossierEvent);
       }
       outbox.start();
       await eventually(async () => ((await jobsOf(store.db, failing))[0]!.attempts >= 4 ? true : undefined), 10_000, 'transient failures retried');
@@ -189,13 +190,13 @@ describe.each(backends)('outbox failures on $name', (backend) => {
       expect(sent.filter((s) => s.startsWith(refused))).toEqual([`${refused}#1`]);
       expect((await jobsOf(store.db, failing))[0]).toMatchObject({ state: 'pending', last_error: 'UPSTREAM_UNAVAILABLE' });
       expect((await metrics.registry.getSingleMetric('lienthong_outbox_dead_total')!.get()).values.find((v) => v.labels.service === 'DongBoHoSoMC')?.value).toBe(1);
-      expect((await service.get(refused)).deliveryState).toBe('dead');
+      expect((await service.get(EVERY_DOSSIER, refused)).deliveryState).toBe('dead');
 
       // Fixed at the portal: the operator's redelivery sends it again, then the change behind it.
       fixed = true;
-      expect(await service.redeliver(refused)).toBe(1);
+      expect(await service.redeliver(EVERY_DOSSIER, refused)).toBe(1);
       outbox.wake();
-      await eventually(async () => ((await service.get(refused)).deliveryState === 'delivered' ? true : undefined), 10_000, 'the refused dossier delivered');
+      await eventually(async () => ((await service.get(EVERY_DOSSIER, refused)).deliveryState === 'delivered' ? true : undefined), 10_000, 'the refused dossier delivered');
       expect(sent.filter((s) => s.startsWith(refused))).toEqual([`${refused}#1`, `${refused}#1`, `${refused}#2`]);
     } finally {
       await outbox.stop(0);
@@ -222,7 +223,7 @@ describe.each(backends)('outbox failures on $name', (backend) => {
         }),
       progress: async () => ({ duplicate: false }),
     };
-    const outbox = createOutbox({ db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db }), log, metrics }, fast);
+    const outbox = createOutbox({ db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db, masterKey: randomBytes(32) }), log, metrics }, fast);
     try {
       const service = createDossierService({ db: store.db, hashIdentifier, sealer });
       const code = String(sampleDossier(1).code);

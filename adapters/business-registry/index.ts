@@ -3,13 +3,13 @@ import type { BusinessRegistry } from '../../src/core/enterprises.ts';
 import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { createUpstreamSignatures } from '../../src/signing/http-signatures.ts';
 import { HEALTH_PATH, createBusinessRegistryClient } from './client.ts';
-import { createBusinessRegistrySimulator } from './simulator/server.ts';
 
 export const businessRegistry: AdapterModule<BusinessRegistry> = {
   id: 'business-registry',
   name: 'National business registration system',
   protocol: 'REST/JSON',
   healthPath: HEALTH_PATH,
+  signsAnswers: true,
   create(deps, options) {
     const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
     const signatures = createUpstreamSignatures(deps.signing, { upstream: 'business registry' });
@@ -21,5 +21,5 @@ export const businessRegistry: AdapterModule<BusinessRegistry> = {
       close: () => http.close(),
     };
   },
-  simulator: createBusinessRegistrySimulator,
+  simulator: async () => (await import('./simulator/server.ts')).createBusinessRegistrySimulator,
 };

@@ -31,7 +31,7 @@ describe('business-registry message signatures, over real sockets', () => {
   const opened: { close(): Promise<void> }[] = [];
 
   beforeAll(async () => {
-    const simulator = businessRegistry.simulator(simulatorDeps('business-registry', faults));
+    const simulator = (await businessRegistry.simulator())(simulatorDeps('business-registry', faults));
     server = await listen((req, res) => (seen.push(req.headers), simulator(req, res)), '127.0.0.1', 0);
   });
   afterAll(async () => {

@@ -34,7 +34,7 @@ export function adapterContract<Ops>(subject: ContractSubject<Ops>): void {
     let adapter: Adapter<Ops>;
 
     beforeAll(async () => {
-      simulator = await listen(subject.module.simulator(simulatorDeps(subject.module.id, faults)), '127.0.0.1', 0);
+      simulator = await listen((await subject.module.simulator())(simulatorDeps(subject.module.id, faults)), '127.0.0.1', 0);
     });
     afterAll(async () => {
       await simulator.close();

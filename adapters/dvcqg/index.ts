@@ -5,16 +5,16 @@ import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { createUpstreamSignatures } from '../../src/signing/http-signatures.ts';
 import { createDvcqgClient } from './client.ts';
 import { SANDBOX_ACCOUNT } from './sandbox-account.ts';
-import { createDvcqgSimulator } from './simulator/server.ts';
 
 export { SANDBOX_ACCOUNT } from './sandbox-account.ts';
-export { createDvcqgSimulator, type DvcqgSimulator, type DvcqgSimulatorOptions } from './simulator/server.ts';
 
 export const dvcqg: AdapterModule<ProcedureCatalogue & DossierPortal> = {
   id: 'dvcqg',
   name: 'National Public Service Portal (Cổng Dịch vụ công quốc gia)',
   protocol: 'session login, then JSON POST',
   healthPath: '/api/health',
+  signsAnswers: true,
+  sandboxAccount: SANDBOX_ACCOUNT,
   create(deps, options) {
     if (!options.credentials) deps.log.info('no portal account configured: using the sandbox account');
     const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
@@ -29,5 +29,8 @@ export const dvcqg: AdapterModule<ProcedureCatalogue & DossierPortal> = {
       close: () => http.close(),
     };
   },
-  simulator: (deps) => createDvcqgSimulator(deps),
+  simulator: async () => {
+    const { createDvcqgSimulator } = await import('./simulator/server.ts');
+    return (deps) => createDvcqgSimulator(deps);
+  },
 };

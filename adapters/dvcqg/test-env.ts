@@ -8,7 +8,8 @@ import { FaultBoard } from '../../src/sandbox/faults.ts';
 import type { UpstreamSigning } from '../../src/signing/material.ts';
 import { simulatorDeps, testSigning } from '../contract/test-kit.ts';
 import { LOGIN_PATH, SERVICE_PATH } from './client.ts';
-import { createDvcqgSimulator, dvcqg, type DvcqgSimulatorOptions } from './index.ts';
+import { dvcqg } from './index.ts';
+import { createDvcqgSimulator, type DvcqgSimulatorOptions } from './simulator/server.ts';
 
 const log = createLogger({ level: 'silent' });
 const opened: { close(): Promise<void> }[] = [];

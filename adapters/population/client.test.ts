@@ -130,44 +130,25 @@ describe('population client: TraCuuThongTinCongDan', () => {
   });
 });
 
-describe('population client: the WSDL and the soap client', () => {
-  it('fetches the WSDL once, shared by concurrent first calls, and posts to the configured endpoint', async () => {
-    const before = wsdlFetches;
+describe('population client: the service description', () => {
+  it('never fetches the WSDL, and posts to the configured endpoint', async () => {
     await Promise.all([client.lookup(testContext(), living.idNumber), client.exists(testContext(), { idNumber: living.idNumber }), client.lookup(testContext(), living.idNumber)]);
     await client.lookup(testContext(), living.idNumber);
-    expect(wsdlFetches - before).toBe(1);
+    expect(wsdlFetches).toBe(0);
     // The WSDL's soap:address names a production host that does not answer here.
     expect(received).toHaveLength(4);
-  });
-
-  it('builds the soap client again after a failed attempt', async () => {
-    const before = wsdlFetches;
-    faults.set({ system: 'population', mode: 'error' });
-    expect(await failure(client.lookup(testContext(), living.idNumber))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryAfter: 3 });
-    faults.clear();
-    expect((await client.lookup(testContext(), living.idNumber)).idNumber).toBe(living.idNumber);
-    expect(wsdlFetches - before).toBe(2);
-  });
-
-  it('refuses a WSDL that does not describe the service', async () => {
-    faults.set({ system: 'population', mode: 'malformed' });
-    expect(await failure(client.lookup(testContext(), living.idNumber))).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
   });
 });
 
 describe('population client: faults once the client is built', () => {
-  const warm = async () => {
-    await client.exists(testContext(), { idNumber: living.idNumber });
-    return wsdlFetches;
-  };
+  const warm = () => client.exists(testContext(), { idNumber: living.idNumber });
 
   it('maps a Server fault (HTTP 500) to UPSTREAM_UNAVAILABLE', async () => {
-    const fetched = await warm();
+    await warm();
     faults.set({ system: 'population', mode: 'error' });
     const err = await failure(client.lookup(testContext(), living.idNumber));
     expect(err).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', status: 503, retryAfter: 3, upstreamFailure: true });
     expect(String((err.cause as Error).message)).toMatch(/soap:Server/);
-    expect(wsdlFetches).toBe(fetched);
   });
 
   it('maps a Client fault to UPSTREAM_BAD_RESPONSE, counted against the upstream', async () => {
@@ -201,23 +182,39 @@ describe('population client: faults once the client is built', () => {
 });
 
 describe('population client: the message-security seams', () => {
-  it('shows each raw answer to verifyAnswer before parsing, and lets it refuse the answer', async () => {
+  it('shows each raw answer to verifyAnswer, and lets it refuse the answer', async () => {
     const seen: RawAnswer[] = [];
-    build({ verifyAnswer: (answer) => void seen.push(answer) });
+    const { verifyAnswer } = populationMessageSecurity(signing);
+    build({ verifyAnswer: (answer) => (seen.push(answer), verifyAnswer(answer)) });
     await client.lookup(testContext(), living.idNumber);
-    expect(seen.map((a) => a.kind)).toEqual(['wsdl', 'soap']);
-    const answer = seen[1]!;
+    expect(seen).toHaveLength(1);
+    const answer = seen[0]!;
     expect(answer).toMatchObject({ status: 200, url: `${server.url}/CongDanService` });
     expect(answer.body.startsWith('<?xml')).toBe(true);
     expect(answer.body).toContain(`<MaYeuCau>${received[0]!.fields.MaYeuCau}</MaYeuCau>`);
 
     const refusal = new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: 'unsigned answer', upstreamFailure: true });
     build({
-      verifyAnswer: (a) => {
-        if (a.kind === 'soap') throw refusal;
+      verifyAnswer: () => {
+        throw refusal;
       },
     });
     expect(await failure(client.lookup(testContext(), living.idNumber))).toBe(refusal);
+  });
+
+  it('reads the Body verifyAnswer hands back, not the text received', async () => {
+    const { verifyAnswer } = populationMessageSecurity(signing);
+    // A verifier that answers with a Body of its own: what the client returns can only come from it.
+    build({
+      verifyAnswer: (answer) => {
+        const body = verifyAnswer(answer);
+        const tonTai = body.getElementsByTagNameNS('http://dancuquocgia.gov.vn/lienthong', 'TonTai')[0]!;
+        tonTai.textContent = tonTai.textContent === 'true' ? 'false' : 'true';
+        return body;
+      },
+    });
+    expect(await client.exists(testContext(), { idNumber: living.idNumber })).toBe(false);
+    expect(await client.exists(testContext(), { idNumber: UNKNOWN.idNumber })).toBe(true);
   });
 });
 
@@ -248,10 +245,10 @@ describe('population client: WS-Security', () => {
   });
 
   it('is refused by the database (UPSTREAM_AUTH) when its request is unsigned or signed with another certificate', async () => {
-    build({ security: { postProcess: (xml: string) => xml } });
+    build({ signRequest: (xml: string) => xml });
     expect(await failure(client.lookup(testContext(), idNumber))).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502 });
     const impostor = { ...signing, credentials: loadPemCredentials(sample('tax.pem'), sample('tax.key.pem')) };
-    build({ security: populationMessageSecurity(impostor).security });
+    build({ signRequest: populationMessageSecurity(impostor).signRequest });
     const err = await failure(client.exists(testContext(), { idNumber }));
     expect(err).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502 });
     expect(String((err.cause as Error).message)).toMatch(/FailedAuthentication/);
@@ -313,6 +310,38 @@ describe('population client: WS-Security', () => {
         expect(forgedAnswer).toContain('<TonTai>true</TonTai>');
         expect(forgedAnswer).toContain('<TonTai>false</TonTai>');
       }
+    });
+
+    /** The answer an attacker wants read, with this request's MaYeuCau: TonTai true. */
+    const forgedEnvelope = (genuine: string) =>
+      '<f:Envelope xmlns:f="http://schemas.xmlsoap.org/soap/envelope/"><f:Body>' +
+      `<XacThucThongTinCongDanResponse xmlns="http://dancuquocgia.gov.vn/lienthong"><MaYeuCau>${/<MaYeuCau>([^<]+)</.exec(genuine)![1]}</MaYeuCau>` +
+      '<MaKetQua>00</MaKetQua><TonTai>true</TonTai></XacThucThongTinCongDanResponse></f:Body></f:Envelope>';
+    const afterDeclaration = (inserted: (xml: string) => string) => (xml: string) => xml.replace(/^(<\?xml[^>]*\?>)?/, (declaration) => declaration + inserted(xml));
+
+    it.each([
+      // soap's reader dropped the first comment and took the first <x:Envelope> it found.
+      ['a forged envelope in a second comment', afterDeclaration((xml) => `<!--x--><!--${forgedEnvelope(xml)}-->`)],
+      ['a forged envelope in a processing instruction', afterDeclaration((xml) => `<?x ?${forgedEnvelope(xml)}?>`)],
+      ['a comment before the root', afterDeclaration(() => '<!--x-->')],
+      ['a processing instruction after the root', (xml: string) => `${xml}<?x y?>`],
+      ['a comment after the root', (xml: string) => `${xml}\n<!--${forgedEnvelope(xml)}-->`],
+    ])('refuses a signed answer with %s', async (_name, tamper) => {
+      build({ url: proxy.url });
+      let tampered = '';
+      rewrite = (xml) => (tampered = tamper(xml));
+      const err = await failure(client.exists(testContext(), { idNumber: UNKNOWN.idNumber }));
+      expect(err).toMatchObject({ code: 'UPSTREAM_SIGNATURE_INVALID', status: 502, upstreamFailure: true });
+      expect((err.cause as Error).message).toMatch(/outside the root element/);
+      // The genuine signed envelope is still there, intact.
+      expect(tampered).toContain('<TonTai>false</TonTai>');
+    });
+
+    it('accepts whitespace around the signed envelope', async () => {
+      build({ url: proxy.url });
+      rewrite = (xml) => afterDeclaration(() => '\n  ')(xml) + '\n';
+      expect(await client.exists(testContext(), { idNumber: UNKNOWN.idNumber })).toBe(false);
+      expect(await client.exists(testContext(), { idNumber })).toBe(true);
     });
 
     it('refuses an answer with its Body changed, or without its signature', async () => {

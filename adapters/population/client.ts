@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
-import { createClientAsync, type Client, type ISecurity, type SoapMethodAsync } from 'soap';
 import type { IdentityQuery, PopulationRegistry } from '../../src/core/citizens-port.ts';
 import type { CallContext, Health } from '../../src/core/ports.ts';
-import { GatewayError, isGatewayError } from '../../src/errors/gateway-error.ts';
+import { GatewayError } from '../../src/errors/gateway-error.ts';
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
-import { badResponse, checkRawAnswer, fromCallError, readLookup, readVerification } from './errors.ts';
-import { OPERATIONS, toLookupRequest, toVerificationRequest, type Operation, type RequestHeader } from './mapping.ts';
-import { CALL_STATE, GuardedHttpClient, type AnswerInspector, type CallState } from './transport.ts';
+import { createUpstreamHttp, probeHealth } from '../../src/resilience/upstream-http.ts';
+import { badResponse, checkRawAnswer, readLookup, readVerification, readVerifiedBody, type RawAnswer } from './errors.ts';
+import { OPERATIONS, requestEnvelope, toLookupRequest, toVerificationRequest, type Operation, type RequestHeader } from './mapping.ts';
+import type { AnswerVerifier, RequestSigner } from './security.ts';
+import { SERVICE_DESCRIPTION } from './service-description.ts';
 
-/** Where the service lives under the configured base URL; its WSDL is at `?wsdl`. */
+/** Where the service lives under the configured base URL. */
 export const SERVICE_PATH = '/CongDanService';
 
 export interface PopulationClientOptions {
@@ -20,14 +19,10 @@ export interface PopulationClientOptions {
   retryAfterSeconds: number;
   /** MaTichHop: the gateway's integration code, constant per deployment. */
   integrationCode: string;
-  /** axios's own timeout, a backstop behind the policy's signal (default 30 s). */
-  requestTimeoutMs?: number;
-  /** Time allowed to fetch and read the WSDL (default 10 s). */
-  wsdlTimeoutMs?: number;
-  /** WS-Security for requests, set on the client when it is built (see `populationMessageSecurity`). */
-  security: ISecurity;
-  /** WS-Security for answers: sees each raw answer before parsing; throws a GatewayError to refuse it. */
-  verifyAnswer: AnswerInspector;
+  /** WS-Security for requests (see `populationMessageSecurity`). */
+  signRequest: RequestSigner;
+  /** WS-Security for answers: returns the signed Body, the only part of an answer that is read. */
+  verifyAnswer: AnswerVerifier;
   /** MaYeuCau generator (tests). */
   newRequestId?: () => string;
 }
@@ -37,35 +32,9 @@ export interface PopulationClient extends PopulationRegistry {
   close(): Promise<void>;
 }
 
-/**
- * `xs:boolean` allows true, false, 1 and 0. `soap` reads anything else as false, which would turn
- * a garbled XacThuc answer into "no such person"; left as text, the answer schema refuses it.
- */
-export const STRICT_BOOLEANS = {
-  boolean: (text: string): boolean | string => (text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : text),
-};
-
-/** Resolves with the promise, or rejects as soon as this caller's signal aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const ID_NUMBER = /^\d{12}$/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function checkIdNumber(idNumber: string): void {
   if (!ID_NUMBER.test(idNumber)) {
@@ -74,76 +43,36 @@ function checkIdNumber(idNumber: string): void {
 }
 
 /**
- * The population database's client: `soap` over a WSDL fetched from the service, built once and
- * kept (rebuilt after a failed attempt), every call through the upstream policy.
+ * The population database's client: SOAP 1.1 as the shipped service description
+ * (`congdan-service.wsdl`) describes it, every call through the upstream policy. Each answer is
+ * parsed once, its signature verified, and only the Body the signature covers is read.
  */
 export function createPopulationClient(deps: { policy: UpstreamPolicy }, options: PopulationClientOptions): PopulationClient {
   const { policy } = deps;
   const { retryAfterSeconds } = options;
-  const endpoint = options.url.replace(/\/+$/, '') + SERVICE_PATH;
-  const wsdlUrl = `${endpoint}?wsdl`;
+  const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
+  const endpoint = http.baseUrl + SERVICE_PATH;
   const newRequestId = options.newRequestId ?? randomUUID;
-  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
-  const wsdlTimeoutMs = options.wsdlTimeoutMs ?? 10_000;
 
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
-  // Options every request hands to axios (soap copies them into the axios config).
-  const axiosOptions = { httpAgent, httpsAgent, maxContentLength: options.maxResponseBytes, maxRedirects: 0 };
-  const closing = new AbortController();
-
-  const transport = new GuardedHttpClient((answer) => {
+  async function call(operation: Operation, request: object, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const { soapAction, requestFields } = SERVICE_DESCRIPTION[operation];
+    const response = await http.send({
+      method: 'POST',
+      path: SERVICE_PATH,
+      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${soapAction}"`, accept: 'text/xml' },
+      body: options.signRequest(requestEnvelope(operation, request, requestFields)),
+      signal,
+    });
+    let text: string;
+    try {
+      text = UTF8.decode(response.body);
+    } catch (err) {
+      throw badResponse('the answer is not UTF-8 text', err);
+    }
+    const contentType = response.headers['content-type'];
+    const answer: RawAnswer = { url: endpoint, status: response.status, contentType: Array.isArray(contentType) ? contentType.join(', ') : (contentType ?? ''), body: text };
     checkRawAnswer(answer, retryAfterSeconds);
-    options.verifyAnswer(answer);
-  }, retryAfterSeconds);
-
-  async function build(): Promise<Client> {
-    let client: Client;
-    try {
-      client = await createClientAsync(wsdlUrl, {
-        // We keep the client ourselves; soap's process-wide cache would never forget a WSDL.
-        disableCache: true,
-        httpClient: transport,
-        customDeserializer: STRICT_BOOLEANS,
-        wsdl_options: { ...axiosOptions, timeout: wsdlTimeoutMs, signal: closing.signal },
-      });
-    } catch (err) {
-      throw isGatewayError(err) ? err : badResponse('the service description (WSDL) could not be read', err);
-    }
-    for (const operation of Object.values(OPERATIONS)) {
-      if (typeof client[`${operation}Async`] !== 'function') throw badResponse(`the service description lacks ${operation}`);
-    }
-    // The WSDL's soap:address names the production host; calls go where we were configured to.
-    client.setEndpoint(endpoint);
-    client.setSecurity(options.security);
-    return client;
-  }
-
-  let building: Promise<Client> | undefined;
-  function soapClient(signal: AbortSignal): Promise<Client> {
-    if (!building) {
-      const attempt = build();
-      building = attempt;
-      attempt.catch(() => {
-        if (building === attempt) building = undefined;
-      });
-    }
-    // One caller giving up must not cancel the build others are waiting for.
-    return untilAborted(building, signal);
-  }
-
-  async function call(operation: Operation, args: object, signal: AbortSignal): Promise<unknown> {
-    const client = await soapClient(signal);
-    const method = client[`${operation}Async`] as SoapMethodAsync;
-    const state: CallState = {};
-    let result: unknown;
-    try {
-      [result] = await method(args, { ...axiosOptions, timeout: requestTimeoutMs, signal, [CALL_STATE]: state });
-    } catch (err) {
-      throw fromCallError(err, retryAfterSeconds);
-    }
-    if (state.status !== 200) throw badResponse(`answered HTTP ${state.status} without a SOAP fault`);
-    return result;
+    return readVerifiedBody(options.verifyAnswer(answer), operation, answer.status, retryAfterSeconds);
   }
 
   function header(ctx: CallContext): RequestHeader {
@@ -171,25 +100,12 @@ export function createPopulationClient(deps: { policy: UpstreamPolicy }, options
       return policy.execute(ctx, async (signal) => readLookup(await call(OPERATIONS.lookup, request, signal), request), { idempotent: true });
     },
 
-    /** Up when the service description can be fetched (it is what every client needs first). */
-    async health(ctx) {
-      const started = performance.now();
-      const signal = AbortSignal.any([ctx.signal, closing.signal, AbortSignal.timeout(2000)]);
-      const latency = () => Math.round(performance.now() - started);
-      try {
-        await new Promise<void>((resolve, reject) => {
-          void transport.request(wsdlUrl, null, (err: unknown) => (err ? reject(err) : resolve()), undefined, { ...axiosOptions, timeout: 2000, signal });
-        });
-        return { status: 'up', latencyMs: latency() };
-      } catch (err) {
-        return { status: 'down', latencyMs: latency(), detail: err instanceof Error ? err.message : 'unreachable' };
-      }
-    },
+    /**
+     * Up when the service answers its description's address with 200. The description itself is
+     * not read: the client works from the one shipped with it.
+     */
+    health: (ctx) => probeHealth(http, ctx, `${SERVICE_PATH}?wsdl`, { accept: 'text/xml' }),
 
-    async close() {
-      closing.abort(new Error('population client closed'));
-      httpAgent.destroy();
-      httpsAgent.destroy();
-    },
+    close: () => http.close(),
   };
 }

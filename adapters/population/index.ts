@@ -2,7 +2,6 @@ import type { AdapterModule } from '../module.ts';
 import type { PopulationRegistry } from '../../src/core/citizens-port.ts';
 import { createPopulationClient } from './client.ts';
 import { populationMessageSecurity } from './security.ts';
-import { createPopulationSimulator } from './simulator/server.ts';
 
 /** MaTichHop: names this gateway's integration to the database, one per deployment (agency). */
 export const integrationCode = (gatewayAgency: string) => `LIENTHONG-${gatewayAgency}`;
@@ -12,6 +11,7 @@ export const population: AdapterModule<PopulationRegistry> = {
   name: 'National population database',
   protocol: 'SOAP 1.1 (WSDL)',
   healthPath: '/CongDanService?wsdl',
+  signsAnswers: true,
   create(deps, options) {
     const client = createPopulationClient(
       { policy: deps.policy },
@@ -30,5 +30,8 @@ export const population: AdapterModule<PopulationRegistry> = {
       close: client.close,
     };
   },
-  simulator: (deps) => createPopulationSimulator(deps),
+  simulator: async () => {
+    const { createPopulationSimulator } = await import('./simulator/server.ts');
+    return (deps) => createPopulationSimulator(deps);
+  },
 };

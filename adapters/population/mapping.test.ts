@@ -1,40 +1,25 @@
-import { fileURLToPath } from 'node:url';
-import { createClientAsync, type WSDL } from 'soap';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { GatewayError } from '../../src/errors/gateway-error.ts';
+import { DOMParser, type Element } from '@xmldom/xmldom';
+import { describe, expect, it } from 'vitest';
 import { caught, fixtureTextReader } from '../contract/test-kit.ts';
-import { STRICT_BOOLEANS } from './client.ts';
-import { checkRawAnswer, fromCallError, fromTransport, readLookup, readVerification, type RawAnswer } from './errors.ts';
-import { MappingError, toCitizenRecord, toVerificationRequest, wireLookupAnswer, type RequestHeader, type WireCitizen } from './mapping.ts';
+import { checkRawAnswer, readLookup, readVerification, readVerifiedBody, type RawAnswer } from './errors.ts';
+import { MappingError, NAMESPACE, OPERATIONS, requestEnvelope, toCitizenRecord, toVerificationRequest, wireLookupAnswer, type Operation, type RequestHeader, type WireCitizen } from './mapping.ts';
+import { readServiceDescription, SERVICE_DESCRIPTION } from './service-description.ts';
 
 const fixture = fixtureTextReader(import.meta.url);
 
-// Fixtures are parsed exactly as in production: by `soap`, with our WSDL and options.
-let wsdl: WSDL;
-beforeAll(async () => {
-  const client = await createClientAsync(fileURLToPath(new URL('./congdan-service.wsdl', import.meta.url)), {
-    disableCache: true,
-    customDeserializer: STRICT_BOOLEANS,
-  });
-  wsdl = client.wsdl;
-});
-const parsed = (xml: string, operation: string): unknown => (wsdl.xmlToObject(xml) as { Body: Record<string, unknown> }).Body[`${operation}Response`];
+/** The Body of a recorded envelope: what the signature check hands the client. */
+const bodyOf = (xml: string): Element => {
+  const envelope = new DOMParser().parseFromString(xml, 'text/xml').documentElement!;
+  return Array.from(envelope.childNodes).find((n) => n.nodeType === 1 && (n as Element).localName === 'Body') as Element;
+};
+// Fixtures are read exactly as in production, from the Body element on.
+const parsed = (xml: string, operation: Operation, status = 200): Record<string, unknown> => readVerifiedBody(bodyOf(xml), operation, status, 7);
 const lookupAnswer = (name: string) => parsed(fixture(name), 'TraCuuThongTinCongDan');
 const verifyAnswer = (xml: string) => parsed(xml, 'XacThucThongTinCongDan');
 const citizenOf = (name: string): WireCitizen => wireLookupAnswer.parse(lookupAnswer(name)).CongdanCollection!.CongDan![0]!;
 
 const header = (MaYeuCau: string): RequestHeader => ({ MaYeuCau, MaDVC: '1.001612.000.00.00.H52', MaTichHop: 'LIENTHONG-H52', MaDonVi: 'H52.101.114', MaCanBo: 'canbo.motcua.01' });
 const lookupOf = (MaYeuCau: string, SoDinhDanh: string) => ({ ...header(MaYeuCau), SoDinhDanh });
-
-/** What `soap` throws for an answer: a fault, or its own "Invalid XML" object. */
-function thrownBySoap(xml: string): unknown {
-  try {
-    wsdl.xmlToObject(xml);
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected soap to throw');
-}
 
 describe('population mapping', () => {
   it('maps a living citizen with a two-level address', () => {
@@ -166,31 +151,90 @@ describe('population answers', () => {
   });
 
   it('maps SOAP faults by their code, without passing on the database text', () => {
-    const server = fromCallError(thrownBySoap(fixture('fault-server.xml')), 7);
+    const server = caught(() => parsed(fixture('fault-server.xml'), OPERATIONS.lookup, 500));
     expect(server).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryAfter: 7, upstreamFailure: true });
     expect(server.detail).not.toContain('Lỗi');
     expect(String((server.cause as Error).message)).toContain('Lỗi hệ thống');
 
-    const client = fromCallError(thrownBySoap(fixture('fault-client-missing-officer.xml')), 7);
+    const client = caught(() => parsed(fixture('fault-client-missing-officer.xml'), OPERATIONS.verify, 500));
     expect(client).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
     expect(client.detail).not.toContain('Thiếu');
 
-    expect(fromCallError(thrownBySoap(fixture('fault-failed-authentication.xml')), 7)).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502, upstreamFailure: true });
+    expect(caught(() => parsed(fixture('fault-failed-authentication.xml'), OPERATIONS.verify, 500))).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502, upstreamFailure: true });
   });
 
-  it('refuses a truncated answer', () => {
-    expect(fromCallError(thrownBySoap(fixture('malformed.xml')), 7)).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', upstreamFailure: true });
+  it('refuses an answer that came with another status than 200 without a fault', () => {
+    expect(caught(() => parsed(fixture('verify-match.xml'), OPERATIONS.verify, 500)).detail).toMatch(/HTTP 500 without a SOAP fault/);
+  });
+
+  it('refuses a Body two readers could read differently', () => {
+    const xml = fixture('verify-match.xml');
+    const refused = (changed: string) => {
+      expect(changed).not.toBe(xml);
+      return caught(() => parsed(changed, OPERATIONS.verify));
+    };
+    // Another operation's answer, or a second element beside the answer.
+    expect(caught(() => parsed(xml, OPERATIONS.lookup)).detail).toMatch(/instead of TraCuuThongTinCongDanResponse/);
+    expect(refused(xml.replace('</soap:Body>', '<Khac xmlns="urn:x"/></soap:Body>')).detail).toMatch(/exactly one element/);
+    // A field twice: one reader takes the first, another the last.
+    expect(refused(xml.replace('<TonTai>true</TonTai>', '<TonTai>false</TonTai><TonTai>true</TonTai>')).detail).toMatch(/TonTai occurs twice/);
+    // Text beside elements, and an element outside the service's namespace.
+    expect(refused(xml.replace('<MaKetQua>00</MaKetQua>', '<MaKetQua>00<x>1</x></MaKetQua>')).code).toBe('UPSTREAM_BAD_RESPONSE');
+    expect(refused(xml.replace('<TonTai>true</TonTai>', '<TonTai xmlns="urn:other">true</TonTai>')).detail).toMatch(/not in the service's namespace/);
+    // The answer element itself in another namespace.
+    expect(refused(xml.replace(`<XacThucThongTinCongDanResponse xmlns="${NAMESPACE}">`, '<XacThucThongTinCongDanResponse xmlns="urn:other">')).code).toBe('UPSTREAM_BAD_RESPONSE');
   });
 });
 
-describe('population raw answers and transport', () => {
-  const raw = (over: Partial<RawAnswer>): RawAnswer => ({ kind: 'soap', url: 'http://x/CongDanService', status: 200, contentType: 'text/xml; charset=utf-8', body: fixture('verify-match.xml'), ...over });
+describe('population requests and the shipped service description', () => {
+  it('reads the SOAPAction and field order of each operation from the shipped WSDL', () => {
+    expect(SERVICE_DESCRIPTION[OPERATIONS.verify]).toEqual({
+      soapAction: `${NAMESPACE}/XacThucThongTinCongDan`,
+      requestFields: ['MaYeuCau', 'MaDVC', 'MaTichHop', 'MaDonVi', 'MaCanBo', 'SoDinhDanh', 'SoCMND', 'HoVaTen', 'NgayThangNamSinh'],
+    });
+    expect(SERVICE_DESCRIPTION[OPERATIONS.lookup].requestFields).toEqual(['MaYeuCau', 'MaDVC', 'MaTichHop', 'MaDonVi', 'MaCanBo', 'SoDinhDanh']);
+  });
+
+  it('refuses a description that refers to other documents, carries a DTD or lacks an operation', () => {
+    const wsdl = fixture('../congdan-service.wsdl');
+    expect(() => readServiceDescription(wsdl)).not.toThrow();
+    const imported = wsdl.replace('<wsdl:types>', '<wsdl:import namespace="urn:x" location="http://attacker.example/x.wsdl"/><wsdl:types>');
+    expect(imported).not.toBe(wsdl);
+    expect(() => readServiceDescription(imported)).toThrow(/other documents/);
+    const schemaImport = wsdl.replace(/(<xs:schema[^>]*>)/, '$1<xs:import namespace="urn:x" schemaLocation="http://attacker.example/x.xsd"/>');
+    expect(schemaImport).not.toBe(wsdl);
+    expect(() => readServiceDescription(schemaImport)).toThrow(/other documents/);
+    expect(() => readServiceDescription(wsdl.replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e "x">]>'))).toThrow(/DTD/);
+    expect(() => readServiceDescription(wsdl.replaceAll('TraCuuThongTinCongDan"', 'TraCuuKhac"'))).toThrow(/TraCuuThongTinCongDan/);
+  });
+
+  it('writes a request envelope in the described order, escaping text, refusing undescribed fields', () => {
+    const { requestFields } = SERVICE_DESCRIPTION[OPERATIONS.verify];
+    const request = { ...toVerificationRequest(header('r<1>&'), { idNumber: '014089001234', fullName: 'Lò Văn Thắng', dateOfBirth: '1989-04-17' }) };
+    const xml = requestEnvelope(OPERATIONS.verify, request, requestFields);
+    const content = bodyOf(xml).getElementsByTagNameNS(NAMESPACE, OPERATIONS.verify)[0]!;
+    const fields = Array.from(content.childNodes).map((n) => [(n as Element).localName, n.textContent]);
+    expect(fields).toEqual([
+      ['MaYeuCau', 'r<1>&'],
+      ['MaDVC', '1.001612.000.00.00.H52'],
+      ['MaTichHop', 'LIENTHONG-H52'],
+      ['MaDonVi', 'H52.101.114'],
+      ['MaCanBo', 'canbo.motcua.01'],
+      ['SoDinhDanh', '014089001234'],
+      ['HoVaTen', 'Lò Văn Thắng'],
+      ['NgayThangNamSinh', '19890417'],
+    ]);
+    expect(() => requestEnvelope(OPERATIONS.lookup, request, SERVICE_DESCRIPTION[OPERATIONS.lookup].requestFields)).toThrow(/no field HoVaTen, NgayThangNamSinh/);
+  });
+});
+
+describe('population raw answers', () => {
+  const raw = (over: Partial<RawAnswer>): RawAnswer => ({ url: 'http://x/CongDanService', status: 200, contentType: 'text/xml; charset=utf-8', body: fixture('verify-match.xml'), ...over });
   const check = (over: Partial<RawAnswer>) => caught(() => checkRawAnswer(raw(over), 4));
 
-  it('lets SOAP answers and faults through to the parser', () => {
+  it('lets SOAP answers and faults through to verification', () => {
     expect(() => checkRawAnswer(raw({}), 4)).not.toThrow();
     expect(() => checkRawAnswer(raw({ status: 500, body: fixture('fault-server.xml') }), 4)).not.toThrow();
-    expect(() => checkRawAnswer(raw({ kind: 'wsdl', contentType: 'text/xml' }), 4)).not.toThrow();
   });
 
   it('refuses what is not a SOAP answer', () => {
@@ -200,17 +244,5 @@ describe('population raw answers and transport', () => {
     expect(check({ status: 404, contentType: 'text/html' }).code).toBe('UPSTREAM_BAD_RESPONSE');
     expect(check({ status: 403, contentType: 'text/html' }).code).toBe('UPSTREAM_AUTH');
     expect(check({ body: '<!DOCTYPE x [<!ENTITY a "b">]>' + fixture('verify-match.xml') }).detail).toMatch(/DTD/);
-    expect(check({ kind: 'wsdl', status: 500, body: fixture('fault-server.xml') }).code).toBe('UPSTREAM_UNAVAILABLE');
-    expect(check({ kind: 'wsdl', status: 404, contentType: 'text/plain' }).code).toBe('UPSTREAM_BAD_RESPONSE');
-  });
-
-  it('maps transport failures, also when wrapped', () => {
-    const coded = (code: string, cause?: unknown) => Object.assign(new Error(code), { code, cause });
-    expect(fromTransport(coded('ECONNREFUSED'), 4)).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryAfter: 4, upstreamFailure: true });
-    expect(fromTransport(new Error('socket hang up', { cause: coded('ECONNRESET') }), 4).code).toBe('UPSTREAM_UNAVAILABLE');
-    expect(fromTransport(coded('ECONNABORTED'), 4).code).toBe('UPSTREAM_TIMEOUT');
-    expect(fromTransport(coded('ERR_BAD_RESPONSE'), 4).code).toBe('UPSTREAM_BAD_RESPONSE');
-    const own = new GatewayError('UPSTREAM_AUTH');
-    expect(fromTransport(own, 4)).toBe(own);
   });
 });

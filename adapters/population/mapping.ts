@@ -1,3 +1,4 @@
+import { DOMImplementation, XMLSerializer, type Element } from '@xmldom/xmldom';
 import { z } from 'zod';
 import type { CitizenRecord, IdentityQuery } from '../../src/core/citizens-port.ts';
 import { isoDateToWire, wireDateToIso } from '../../src/core/time.ts';
@@ -10,8 +11,9 @@ export { MappingError };
  * congdan-service.wsdl). The only file, with the WSDL and fixtures, that knows the database's
  * field names: a real specification changes these three.
  *
- * The schemas below check the objects the `soap` package builds from an answer with our WSDL:
- * elements become properties, repeated `CongDan` always an array, empty elements `''` or `null`.
+ * The schemas below check the objects `wireObject` builds from the verified Body of an answer:
+ * elements become properties, repeated `CongDan` always an array, empty elements `null`, `TonTai`
+ * a boolean when it is an `xs:boolean`.
  */
 export const NAMESPACE = 'http://dancuquocgia.gov.vn/lienthong';
 
@@ -70,8 +72,8 @@ export interface LookupRequest extends RequestHeader {
 const optionalText = z.string().nullish();
 
 /**
- * A boolean as `xs:boolean` allows it. The client tells `soap` to leave anything else as text
- * (STRICT_BOOLEANS in client.ts), so that a garbled answer is refused here instead of read as false.
+ * A boolean as `xs:boolean` allows it. `wireObject` leaves anything else as text, so that a
+ * garbled answer is refused here instead of read as false.
  */
 const wireBoolean = z.boolean();
 
@@ -237,4 +239,100 @@ export function toCitizenRecord(wire: WireCitizen): CitizenRecord {
     householdHead: toRelative(wire.ChuHo),
     deceased: deathDate !== null,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Envelopes
+
+export const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
+
+/**
+ * A request envelope: the operation element in our namespace, its fields in the order the service
+ * description gives (`fieldOrder`); a field it does not name is a bug of ours, not sent.
+ */
+export function requestEnvelope(operation: Operation, request: object, fieldOrder: readonly string[]): string {
+  const fields = request as Record<string, string | undefined>;
+  const unknown = Object.keys(fields).filter((name) => !fieldOrder.includes(name));
+  if (unknown.length > 0) throw new Error(`${operation} has no field ${unknown.join(', ')}`);
+  const doc = new DOMImplementation().createDocument(SOAP_NS, 'soap:Envelope', null);
+  const body = doc.createElementNS(SOAP_NS, 'soap:Body');
+  doc.documentElement!.appendChild(body);
+  const content = doc.createElementNS(NAMESPACE, operation);
+  body.appendChild(content);
+  for (const name of fieldOrder) {
+    const value = fields[name];
+    if (value === undefined) continue;
+    const field = doc.createElementNS(NAMESPACE, name);
+    field.appendChild(doc.createTextNode(value));
+    content.appendChild(field);
+  }
+  return `<?xml version="1.0" encoding="utf-8"?>${new XMLSerializer().serializeToString(doc)}`;
+}
+
+const isElement = (node: { nodeType: number }): boolean => node.nodeType === 1;
+const childElements = (element: Element): Element[] => {
+  const children: Element[] = [];
+  for (let child = element.firstChild; child; child = child.nextSibling) if (isElement(child)) children.push(child as Element);
+  return children;
+};
+
+/** Elements that may repeat, always read as arrays (`maxOccurs="unbounded"` in the WSDL). */
+const REPEATED = new Set(['CongDan']);
+/** Elements typed `xs:boolean`. */
+const BOOLEANS = new Set(['TonTai']);
+const XSI_NS = 'http://www.w3.org/2001/XMLSchema-instance';
+
+function xsBoolean(text: string): boolean | string {
+  const value = text.trim();
+  return value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : text;
+}
+
+/**
+ * One element of an answer as a plain object for the wire schemas. Everything must be in our
+ * namespace; an element is either text or elements (no mixed content), and only `REPEATED`
+ * elements may occur twice: anything else is an answer two readers could read differently.
+ */
+export function wireObject(element: Element): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const child of childElements(element)) {
+    const name = child.localName ?? '';
+    if (child.namespaceURI !== NAMESPACE) throw new MappingError(`${name} is not in the service's namespace`);
+    const value = wireValue(child);
+    if (REPEATED.has(name)) ((result[name] ??= []) as unknown[]).push(value);
+    else if (Object.hasOwn(result, name)) throw new MappingError(`${name} occurs twice`);
+    else result[name] = value;
+  }
+  return result;
+}
+
+function wireValue(element: Element): unknown {
+  if (element.getAttributeNS(XSI_NS, 'nil') === 'true' || element.getAttributeNS(XSI_NS, 'nil') === '1') return null;
+  const name = element.localName ?? '';
+  if (childElements(element).length > 0) {
+    for (let child = element.firstChild; child; child = child.nextSibling) {
+      if (!isElement(child) && (child.nodeValue ?? '').trim() !== '') throw new MappingError(`${name} mixes text and elements`);
+    }
+    return wireObject(element);
+  }
+  const text = element.textContent ?? '';
+  // An empty element, or one holding only the indentation of an empty collection, is absent.
+  if (text.trim() === '') return null;
+  return BOOLEANS.has(name) ? xsBoolean(text) : text;
+}
+
+/** What a verified Body holds: the operation's answer or a SOAP 1.1 Fault. */
+export type BodyContent = { kind: 'answer'; answer: Record<string, unknown> } | { kind: 'fault'; code: string; message: string };
+
+/** Reads the one child of a verified Body: a Fault, or `<operation>Response` in our namespace. */
+export function readBody(body: Element, operation: Operation): BodyContent {
+  const [content, ...more] = childElements(body);
+  if (!content || more.length > 0) throw new MappingError('the Body must hold exactly one element');
+  if (content.namespaceURI === SOAP_NS && content.localName === 'Fault') {
+    const part = (localName: string) => childElements(content).find((e) => e.localName === localName && !e.namespaceURI)?.textContent?.trim() ?? '';
+    return { kind: 'fault', code: part('faultcode'), message: part('faultstring') };
+  }
+  if (content.namespaceURI !== NAMESPACE || content.localName !== `${operation}Response`) {
+    throw new MappingError(`the Body holds ${content.localName ?? 'an element'} instead of ${operation}Response`);
+  }
+  return { kind: 'answer', answer: wireObject(content) };
 }

@@ -5,7 +5,6 @@ import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { createSocialInsuranceClient } from './client.ts';
 import { createAnswerVerifier } from './jws-answer.ts';
 import { createJwsSigner } from './jws.ts';
-import { createSocialInsuranceSimulator } from './simulator/server.ts';
 
 /** Requests are signed with the gateway's certificate; answers are verified against `deps.signing` (README.md, "Signatures"). */
 export function createSocialInsuranceAdapter(deps: AdapterDeps, options: AdapterOptions): Adapter<SocialInsuranceRegistry> {
@@ -26,6 +25,10 @@ export const socialInsurance: AdapterModule<SocialInsuranceRegistry> = {
   name: 'Vietnam Social Security (BHXH Việt Nam)',
   protocol: 'REST, requests and answers as compact JWS (x5c)',
   healthPath: '/api/v1/trang-thai',
+  signsAnswers: true,
   create: (deps, options) => createSocialInsuranceAdapter(deps, options),
-  simulator: (deps) => createSocialInsuranceSimulator(deps).handler,
+  simulator: async () => {
+    const { createSocialInsuranceSimulator } = await import('./simulator/server.ts');
+    return (deps) => createSocialInsuranceSimulator(deps).handler;
+  },
 };

@@ -3,13 +3,13 @@ import type { TaxRegistry } from '../../src/core/taxpayers-port.ts';
 import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { createTaxClient } from './client.ts';
 import { taxMessageSecurity } from './security.ts';
-import { createTaxSimulator } from './simulator/server.ts';
 
 export const tax: AdapterModule<TaxRegistry> = {
   id: 'tax',
   name: 'Tax administration (taxpayer lookup)',
   protocol: 'XML over HTTP POST',
   healthPath: '/trang-thai',
+  signsAnswers: true,
   create(deps, options) {
     const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
     const client = createTaxClient({ http, policy: deps.policy, ...taxMessageSecurity(deps.signing) }, { retryAfterSeconds: options.retryAfterSeconds });
@@ -20,5 +20,8 @@ export const tax: AdapterModule<TaxRegistry> = {
       close: () => http.close(),
     };
   },
-  simulator: (deps) => createTaxSimulator(deps),
+  simulator: async () => {
+    const { createTaxSimulator } = await import('./simulator/server.ts');
+    return (deps) => createTaxSimulator(deps);
+  },
 };

@@ -6,7 +6,7 @@ import type { AuthorizationRequest, NationalSignOn } from '../../src/core/nation
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { mapped } from '../mapping-error.ts';
 import { badResponse, toGatewayError } from './errors.ts';
-import { toNationalAccount, type WireUserInfo } from './mapping.ts';
+import { boundClaims, toNationalAccount } from './mapping.ts';
 
 export const HEALTH_PATH = '/.well-known/openid-configuration';
 
@@ -26,8 +26,9 @@ export interface VneidClient extends NationalSignOn {
  * The gateway as relying party, with openid-client: authorization code + PKCE (S256), state and
  * nonce, `acr_values`; the ID token's issuer, audience, expiry, nonce and (enableNonRepudiationChecks)
  * its signature against the provider's published keys are checked, then its `acr` against the
- * accepted levels (openid-client does not check it) before anything is read: the account is read
- * from userinfo, whose `sub` must be the ID token's. Every request goes through the upstream policy.
+ * accepted levels (openid-client does not check it) before anything is read. The account's claims
+ * are the verified ID token's; only those it does not carry are taken from userinfo, which must
+ * name the same `sub` and contradict none of them. Every request goes through the upstream policy.
  */
 export function createVneidClient(deps: { policy: UpstreamPolicy }, options: VneidClientOptions): VneidClient {
   const { policy } = deps;
@@ -93,7 +94,7 @@ export function createVneidClient(deps: { policy: UpstreamPolicy }, options: Vne
     authorizationUrl: async (ctx, request) => (discovered ? buildUrl(discovered, request) : call(ctx, async (config) => buildUrl(config, request), true)),
     // Two round trips, each its own call through the policy (and its own line in the exchange log).
     complete: async (ctx, request) => {
-      const { accessToken, sub, acr } = await call(ctx, async (config) => {
+      const { accessToken, idToken, acr } = await call(ctx, async (config) => {
         const tokens = await oidc.authorizationCodeGrant(
           config,
           request.callbackUrl,
@@ -104,14 +105,14 @@ export function createVneidClient(deps: { policy: UpstreamPolicy }, options: Vne
         if (!claims) throw badResponse('no ID token');
         // Refused inside the call: the exchange log's line for it says so, and userinfo is never read.
         try {
-          return { accessToken: tokens.access_token, sub: claims.sub, acr: requireAssurance(claims.acr, request.acrValues) };
+          return { accessToken: tokens.access_token, idToken: claims, acr: requireAssurance(claims.acr, request.acrValues) };
         } catch (err) {
           ctx.log.warn({ exchangeId: ctx.exchangeId, acr: typeof claims.acr === 'string' ? claims.acr : null, acrValues: request.acrValues }, 'national sign-on refused: level of assurance');
           throw err;
         }
       });
-      const info = await call(ctx, async (config) => (await oidc.fetchUserInfo(config, accessToken, sub)) as unknown as WireUserInfo, true);
-      return { account: mapped(() => toNationalAccount(info), badResponse), acr };
+      const info = await call(ctx, async (config) => oidc.fetchUserInfo(config, accessToken, idToken.sub), true);
+      return { account: mapped(() => toNationalAccount(boundClaims(idToken, info)), badResponse), acr };
     },
 
     health: async () => {

@@ -8,6 +8,9 @@ export const vneid: AdapterModule<NationalSignOn> = {
   name: 'National single sign-on (VNeID)',
   protocol: 'OpenID Connect',
   healthPath: HEALTH_PATH,
+  // Its ID tokens are checked against the issuer's published keys, not a certificate.
+  signsAnswers: false,
+  sandboxAccount: { username: SANDBOX_CLIENT_ID, password: SANDBOX_CLIENT_SECRET },
   create(deps, options) {
     // upstreams.vneid.url is the issuer; credentials are the gateway's client id and secret there.
     const client = createVneidClient(
@@ -26,18 +29,6 @@ export const vneid: AdapterModule<NationalSignOn> = {
       close: async () => {},
     };
   },
-  // Loaded on first use: a gateway without the sandbox never loads the OpenID provider library.
-  simulator(deps) {
-    const ready = import('./simulator/server.ts').then((m) => m.createVneidSimulator(deps));
-    return (req, res) => {
-      ready.then(
-        (handle) => handle(req, res),
-        (err: unknown) => {
-          deps.log.error({ err }, 'the sign-on simulator could not start');
-          res.statusCode = 500;
-          res.end();
-        },
-      );
-    };
-  },
+  // The OpenID provider library is heavy: loaded with the simulator, only by the sandbox.
+  simulator: async () => (await import('./simulator/server.ts')).createVneidSimulator,
 };

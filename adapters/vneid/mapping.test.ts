@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MappingError } from '../mapping-error.ts';
-import { toIsoDate, toNationalAccount } from './mapping.ts';
+import { boundClaims, toIsoDate, toNationalAccount } from './mapping.ts';
 
 const person = { sub: 'a1', TechID: 'a1', LoaiTaiKhoan: 1, SoDinhDanh: '014089001234', HoVaTen: 'Lò  Văn Thắng ', NgayThangNamSinh: '17/04/1989', MaSoThue: '014089001234', MaSoDoanhNghiep: null };
 
@@ -39,5 +39,30 @@ describe('national account from userinfo', () => {
     expect(toIsoDate('01/07/2025')).toBe('2025-07-01');
     expect(toIsoDate('2025-07-01')).toBe('2025-07-01');
     for (const bad of ['2025/07/01', '1/7/2025', '29/02/2023', '']) expect(() => toIsoDate(bad)).toThrow(MappingError);
+  });
+});
+
+describe('claims bound to the verified ID token', () => {
+  const idToken = { iss: 'https://sso.example', sub: 'a1', acr: 'urn:vneid:loa:2', SoDinhDanh: '014089001234', HoVaTen: person.HoVaTen, LoaiTaiKhoan: 1 };
+
+  it('takes sub and the claims the ID token carries from it, the others from userinfo', () => {
+    expect(boundClaims(idToken, { ...person, LoaiTaiKhoan: '1' })).toEqual({ ...person, LoaiTaiKhoan: 1 });
+    // Userinfo leaving out a claim the ID token carries: the ID token's is read.
+    expect(boundClaims(idToken, { sub: 'a1', NgayThangNamSinh: '17/04/1989' })).toEqual({ sub: 'a1', SoDinhDanh: '014089001234', HoVaTen: person.HoVaTen, LoaiTaiKhoan: 1, NgayThangNamSinh: '17/04/1989' });
+    // An ID token with sub only (claims in userinfo alone): userinfo about the same sub is read.
+    expect(boundClaims({ sub: 'a1' }, person)).toEqual(person);
+  });
+
+  it('refuses userinfo about another subject, or contradicting the ID token', () => {
+    const refused = [
+      { ...person, sub: 'b2' },
+      { ...person, sub: undefined },
+      { ...person, SoDinhDanh: '014089009999' },
+      { ...person, HoVaTen: 'Lò Văn Thắm' },
+      { ...person, LoaiTaiKhoan: 2 },
+      { ...person, SoDinhDanh: null },
+    ];
+    for (const info of refused) expect(() => boundClaims(idToken, info), JSON.stringify(info)).toThrow(MappingError);
+    expect(() => boundClaims({ sub: '' }, { sub: '' })).toThrow(MappingError);
   });
 });

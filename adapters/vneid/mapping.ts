@@ -16,6 +16,33 @@ export interface WireUserInfo {
   MaSoDoanhNghiep?: string | null;
 }
 
+/** The national account's claims besides `sub`, as the service names them. */
+export const ACCOUNT_CLAIMS = ['TechID', 'LoaiTaiKhoan', 'SoDinhDanh', 'HoVaTen', 'NgayThangNamSinh', 'MaSoThue', 'MaSoDoanhNghiep'] as const;
+
+const sameClaim = (a: unknown, b: unknown): boolean =>
+  (a ?? null) === (b ?? null) || ((typeof a === 'string' || typeof a === 'number') && (typeof b === 'string' || typeof b === 'number') && String(a) === String(b));
+
+/**
+ * The claims to map: `sub` from the verified ID token, and each account claim from the ID token
+ * when it carries one (signed), else from userinfo (not signed). Userinfo must be about the ID
+ * token's subject and must not contradict any claim the ID token carries: a rewritten userinfo
+ * is refused, not read.
+ */
+export function boundClaims(idToken: Readonly<Record<string, unknown>>, userinfo: Readonly<Record<string, unknown>>): WireUserInfo {
+  if (typeof idToken.sub !== 'string' || idToken.sub === '') throw new MappingError('the ID token has no sub');
+  if (userinfo.sub !== idToken.sub) throw new MappingError("userinfo's sub is not the ID token's");
+  const claims: Record<string, unknown> = { sub: idToken.sub };
+  for (const name of ACCOUNT_CLAIMS) {
+    if (Object.hasOwn(idToken, name)) {
+      if (Object.hasOwn(userinfo, name) && !sameClaim(userinfo[name], idToken[name])) throw new MappingError(`userinfo's ${name} differs from the signed ID token's`);
+      claims[name] = idToken[name];
+    } else if (Object.hasOwn(userinfo, name)) {
+      claims[name] = userinfo[name];
+    }
+  }
+  return claims as unknown as WireUserInfo;
+}
+
 /** dd/MM/yyyy (or yyyy-MM-dd) → yyyy-MM-dd, or refuses a date that does not exist. */
 export function toIsoDate(value: string): string {
   const m = /^(\d{2})\/(\d{2})\/(\d{4})$/.exec(value) ?? /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);

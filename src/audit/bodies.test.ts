@@ -13,7 +13,7 @@ import { AuditUsageError } from '../cli/audit.ts';
 import { BodyIntegrityError, createBodyVault, periodOf, type BodyVault } from './bodies.ts';
 import { createExchangeLog } from './exchange-log.ts';
 import { createIntegrator } from './integrator.ts';
-import { sha256Hex } from './leaf.ts';
+import { bodiesMatchLeaf, leafDigests, sha256Hex } from './leaf.ts';
 import { leafHash, verifyInclusion } from './merkle.ts';
 import { createAuditStore } from './store.ts';
 
@@ -147,7 +147,7 @@ for (const backend of backends) describe.skipIf(backend.skip)(`exchange bodies o
 
   it('commits a body in the same transaction as its leaf: both or neither', async () => {
     const hasher = createSubjectHasher(MASTER);
-    const log = createExchangeLog({ db: store.db });
+    const log = createExchangeLog({ db: store.db, masterKey: MASTER });
     const [a, b] = [testLeaf(0, hasher, 'tx-'), testLeaf(1, hasher, 'tx-')];
     await log.enqueue(a!, await vault.seal(a!.id, new Date(a!.time), 'request a', 'response a'));
     // The body of b already exists, so its insert fails and takes the leaf with it.
@@ -160,7 +160,7 @@ for (const backend of backends) describe.skipIf(backend.skip)(`exchange bodies o
 
   it('leaves the exchange log, its checkpoints and every inclusion proof untouched by a purge', async () => {
     const hasher = createSubjectHasher(MASTER);
-    const log = createExchangeLog({ db: store.db });
+    const log = createExchangeLog({ db: store.db, masterKey: MASTER });
     const integrator = createIntegrator(
       {
         db: store.db,
@@ -172,9 +172,9 @@ for (const backend of backends) describe.skipIf(backend.skip)(`exchange bodies o
       { origin: 'test.lienthong/bodies', intervalMs: 60_000, batchSize: 1000, timestampEveryMs: 60_000 },
     );
     const months = ['2026-09', '2026-10', '2026-11'];
-    const leaves = Array.from({ length: 12 }, (_, i) => ({ ...testLeaf(i, hasher, 'purge-'), time: `${months[i % 3]}-${String(10 + i).padStart(2, '0')}T03:00:00.000Z` }));
+    const leaves = Array.from({ length: 12 }, (_, i) => ({ ...testLeaf(i, hasher, 'purge-', log.digest), time: `${months[i % 3]}-${String(10 + i).padStart(2, '0')}T03:00:00.000Z` }));
     for (const [i, leaf] of leaves.entries()) {
-      // The bytes hashed into the leaf: a stored body can be checked against the tree.
+      // The bytes digested into the leaf: the gateway can check a stored body against the tree.
       await log.enqueue(leaf, await vault.seal(leaf.id, new Date(leaf.time), `request purge-${i}`, `response ${i}`));
       if (i === 5) await integrator.runOnce();
     }
@@ -214,7 +214,11 @@ for (const backend of backends) describe.skipIf(backend.skip)(`exchange bodies o
       if (periodOf(new Date(leaf.time)) < '2026-11') {
         expect(body).toBeUndefined();
       } else {
-        expect(sha256Hex(body!.request)).toBe(leaf.requestHash);
+        // Keyed: the gateway (holding the key) confirms the body; a plain SHA-256 of it is nowhere in the leaf.
+        expect(log.digest(body!.request)).toBe(leafDigests(leaf).request);
+        if (leafDigests(leaf).response !== null) expect(bodiesMatchLeaf(leaf, body!.request, body!.response, log.digest)).toBe(true);
+        expect(bodiesMatchLeaf(leaf, body!.request, body!.response, createExchangeLog({ db: store.db, masterKey: randomBytes(32) }).digest)).toBe(false);
+        expect(JSON.stringify(leaf)).not.toContain(sha256Hex(body!.request));
         expect(body!.response.toString()).toBe(`response ${i}`);
       }
     }

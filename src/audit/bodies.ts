@@ -6,7 +6,8 @@ import type { Database, ExchangeBodiesTable } from '../store/schema.ts';
  * Exchange bodies, kept apart from the Merkle tree: each request and response is encrypted with
  * AES-256-GCM under a key of its retention period (a calendar month, UTC). Period keys are stored
  * wrapped under a key derived from the privacy hash key. Purging a period deletes its key and its
- * bodies; the log's leaves hold only hashes, so every checkpoint and proof still verifies.
+ * bodies; the log's leaves hold only digests, so every checkpoint and proof still verifies. A
+ * body is confirmed against its leaf by the gateway, holding the key (see `bodiesMatchLeaf`).
  */
 
 /** HKDF-SHA-256 `info` for the key that wraps period keys. */

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,23 +10,25 @@ import { signDetached } from '../signing/cms.ts';
 import { readCertificates } from '../signing/trust-store.ts';
 import { sample } from '../signing/material.ts';
 import { BundleError, MAX_BUNDLE_ENTRIES, exportBundle, planExport, stripFolder, summaryLine, verifyBundle, type Manifest } from './bundle.ts';
+import type { ExchangeLeaf } from './leaf.ts';
 import type { AuditStore } from './store.ts';
 import { readTar } from './tar.ts';
 
 let log: TestLog;
-// Checkpoints at 4, 11, 30, 45, 64, 90 (timestamped: 11, 45, 90).
-const BATCHES: [number, boolean][] = [
-  [4, false],
-  [7, true],
-  [19, false],
-  [15, true],
-  [19, false],
-  [26, true],
+// Checkpoints at 4, 11, 30, 45, 64, 90 (timestamped: 11, 45, 90). The first 30 leaves are of
+// format 1 (plain SHA-256 body digests, as written before keyed digests), the other 60 of format 2.
+const BATCHES: [number, boolean, 1 | 2][] = [
+  [4, false, 1],
+  [7, true, 1],
+  [19, false, 1],
+  [15, true, 2],
+  [19, false, 2],
+  [26, true, 2],
 ];
 
 beforeAll(async () => {
   log = await createTestLog();
-  for (const [n, timestamp] of BATCHES) await log.append(n, { timestamp });
+  for (const [n, timestamp, format] of BATCHES) await log.append(n, { timestamp, format });
 });
 afterAll(() => log.close());
 
@@ -92,7 +95,12 @@ describe('the export bundle', () => {
   it('verifies, recomputing the root from the entries when it starts at 0', async () => {
     const summary = await verify(full);
     expect(summary).toMatchObject({ from: 0, to: 90, entries: 90, treeSize: 90, checkpoints: 6, timestamped: 3, consistencyProofs: 5, rootFromEntries: true });
-    expect(summaryLine(summary)).toMatch(/^bundle OK: entries 0\.\.89 \(90\)/);
+    // Old and new leaves in one log, one tree, one bundle: both verify.
+    expect(summary.leafFormats).toEqual({ 1: 30, 2: 60 });
+    expect(summaryLine(summary)).toMatch(/^bundle OK: entries 0\.\.89 \(90\).*leaf format 1: 30, format 2 \(keyed body digests\): 60$/);
+    const leaves = lines(full, 'entries.jsonl').map((l) => JSON.parse((JSON.parse(l) as { leaf: string }).leaf) as Record<string, unknown>);
+    expect(leaves.slice(0, 30).every((l) => l.v === undefined && typeof l.requestHash === 'string' && !('requestMac' in l))).toBe(true);
+    expect(leaves.slice(30).every((l) => l.v === 2 && typeof l.requestMac === 'string' && !('requestHash' in l))).toBe(true);
   });
 
   it('verifies a middle range from the inclusion proofs, with the checkpoints in range and the latest', async () => {
@@ -174,6 +182,41 @@ describe('the export bundle', () => {
       proof.leafHash = entry.leafHash;
       proofs[12] = JSON.stringify(proof);
       await rejects(withLines(withLines(full, 'entries.jsonl', entries), 'proofs/inclusion.jsonl', proofs), 'entry 12', /inclusion proof does not lead to the root/);
+    });
+
+    it('a leaf of unknown format, or whose binding hash does not bind its digests, even when the log holds it', async () => {
+      const { createExchangeLog } = await import('./exchange-log.ts');
+      const { bindingHash } = await import('./leaf.ts');
+      const { testLeaf } = await import('../../test/helpers/audit-log.ts');
+      const bad = await createTestLog();
+      try {
+        await bad.append(2, { format: 1 });
+        await bad.append(2);
+        const exchangeLog = createExchangeLog({ db: bad.store.db, masterKey: randomBytes(32) });
+        const good = testLeaf(4, bad.hashIdentifier, 'bad-', bad.digest);
+        await exchangeLog.enqueue({ ...good, v: 3 } as unknown as ExchangeLeaf);
+        await exchangeLog.enqueue({ ...testLeaf(5, bad.hashIdentifier, 'bad-', bad.digest), bindingHash: bindingHash('another id', 'a'.repeat(64), null) });
+        // A format 2 leaf that also carries a plain SHA-256 of its request.
+        await exchangeLog.enqueue({ ...testLeaf(6, bad.hashIdentifier, 'bad-', bad.digest), requestHash: 'b'.repeat(64) } as unknown as ExchangeLeaf);
+        await bad.append(1, { timestamp: true });
+        const plan = await planExport(bad.audit, {});
+        const chunks: Buffer[] = [];
+        for await (const chunk of await exportBundle(bad.audit, plan, certificates)) chunks.push(chunk);
+        const files = stripFolder(readTar(Buffer.concat(chunks)));
+        await rejects(files, 'entry 4', /unknown leaf format v=3/);
+        // Entries 5 and 6 on their own, in bundles of one entry each.
+        const middle = async (i: number) => {
+          const range = await planExport(bad.audit, { from: i, to: i + 1 });
+          const parts: Buffer[] = [];
+          for await (const chunk of await exportBundle(bad.audit, range, certificates)) parts.push(chunk);
+          return stripFolder(readTar(Buffer.concat(parts)));
+        };
+        await rejects(await middle(5), 'entry 5', /bindingHash does not bind/);
+        await rejects(await middle(6), 'entry 6', /format 2 leaf holds requestHash/);
+        expect(await verify(await middle(7))).toMatchObject({ leafFormats: { 1: 0, 2: 1 } });
+      } finally {
+        await bad.close();
+      }
     });
 
     it('a dropped entry', async () => {

@@ -8,6 +8,7 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import { verifyDetached } from '../signing/cms.ts';
 import { parseTimestampResponse, verifyTimestamp } from '../signing/tsa.ts';
 import { createTrustStore, parseCertificates, type TrustStore } from '../signing/trust-store.ts';
+import { leafDigests } from './leaf.ts';
 import { HASH_SIZE, MerkleAccumulator, inclusionProof, inclusionProofNodeIds, leafHash, rangeNodeIds, rangeRoot, verifyConsistency, verifyInclusion, type NodeId } from './merkle.ts';
 import type { AuditStore, CheckpointRecord } from './store.ts';
 import { readTar, tarStream, type TarMember } from './tar.ts';
@@ -159,6 +160,12 @@ function readme(plan: ExportPlan, certificates: BundleCertificates): string {
     'texts (origin, tree size, base64 root hash) signed by the gateway certificate (CMS, `.p7s`) and',
     'timestamped by an RFC 3161 authority (`.tsr`) where a timestamp was obtained.',
     '',
+    'A leaf with `"v":2` records the request and response bodies as `requestMac` and `responseMac`:',
+    'HMAC-SHA-256 under a key only the gateway holds, so they cannot be reversed or confirmed by trying',
+    'ID numbers; only the gateway can confirm that a body is the one recorded. A leaf without `v`',
+    '(format 1, written before) records them as plain SHA-256 in `requestHash` and `responseHash`. In',
+    'both, `bindingHash` is SHA-256 of the id, the request digest and the response digest, one per line.',
+    '',
     `The bundle's checkpoint is tree size ${n}: \`proofs/inclusion.jsonl\` proves each entry in that tree,`,
     '`proofs/consistency.jsonl` proves that each checkpoint of this bundle is a prefix of the next one.',
     '',
@@ -185,7 +192,7 @@ function readme(plan: ExportPlan, certificates: BundleCertificates): string {
     `lienthong audit verify ${plan.name}.tar.gz --root certs/root-ca.pem`,
     '```',
     '',
-    'It recomputes every leaf hash, the roots (from the entries when the bundle starts at index 0, from',
+    'It recomputes every leaf hash and binding hash, the roots (from the entries when the bundle starts at index 0, from',
     'the inclusion proofs otherwise), checks every inclusion and consistency proof, every CMS signature',
     '(chained to the root, by the certificate in `certs/gateway.pem`) and every timestamp (chained to the',
     'root, timeStamping key usage). It exits 0 with a one-line summary, or non-zero naming the first bad',
@@ -366,6 +373,8 @@ export interface BundleSummary {
   signer: string;
   /** The root was recomputed from the entries (bundle starting at 0 and ending at the checkpoint). */
   rootFromEntries: boolean;
+  /** Entries by leaf format: 1 holds plain SHA-256 of the bodies, 2 keyed digests. */
+  leafFormats: { 1: number; 2: number };
 }
 
 /** The bundle's files by path relative to its folder, from a .tar.gz (or .tar) or an unpacked folder. */
@@ -570,6 +579,7 @@ export async function verifyBundle(files: Map<string, Buffer>, options: VerifyBu
   const proofByIndex = new Map<number, Record<string, unknown>>();
   for (const proof of proofs) if (isObject(proof) && typeof proof.index === 'number') proofByIndex.set(proof.index, proof);
   const accumulator = from === 0 ? new MerkleAccumulator() : undefined;
+  const leafFormats = { 1: 0, 2: 0 };
   for (let position = 0; position < entries.length; position++) {
     const expected = from + position;
     const subject = `entry ${expected}`;
@@ -584,13 +594,22 @@ export async function verifyBundle(files: Map<string, Buffer>, options: VerifyBu
     const leafBytes = Buffer.from(entry.leaf, 'utf8');
     const hash = leafHash(leafBytes);
     if (!hash.equals(hashField(entry.leafHash, subject, 'leafHash'))) throw new BundleError(subject, 'the leaf hash does not match the leaf: the leaf was changed');
+    let parsed: unknown;
     let canonical: string | undefined;
     try {
-      canonical = canonicalize(JSON.parse(entry.leaf));
+      parsed = JSON.parse(entry.leaf);
+      canonical = canonicalize(parsed);
     } catch {
       canonical = undefined;
     }
     if (canonical !== entry.leaf) throw new BundleError(subject, 'the leaf is not RFC 8785 canonical JSON');
+    // Both formats stay valid for good: the tree holds the exact bytes of the leaves written before format 2.
+    try {
+      if (!isObject(parsed)) throw new TypeError('the leaf is not a JSON object');
+      leafFormats[leafDigests(parsed).format]++;
+    } catch (err) {
+      throw new BundleError(subject, (err as Error).message);
+    }
     const proof = proofByIndex.get(expected);
     if (!proof) throw new BundleError(subject, 'no inclusion proof in proofs/inclusion.jsonl');
     if (proof.treeSize !== anchorSize || !hashField(proof.rootHash, subject, 'rootHash').equals(anchorRoot)) {
@@ -621,6 +640,7 @@ export async function verifyBundle(files: Map<string, Buffer>, options: VerifyBu
     consistencyProofs: sizes.length - 1,
     signer: signer.subject.replaceAll('\n', ', '),
     rootFromEntries: from === 0 && to === anchorSize,
+    leafFormats,
   };
 }
 
@@ -629,6 +649,7 @@ export function summaryLine(s: BundleSummary): string {
   return (
     `bundle OK: entries ${s.from}..${s.to - 1} (${s.entries}) of ${s.origin} in checkpoint ${s.treeSize} (root ${s.rootHash}` +
     `${s.rootFromEntries ? ', recomputed from the entries' : ', from the inclusion proofs'}); ` +
-    `${s.checkpoints} checkpoint(s) signed by ${s.signer}, ${s.timestamped} timestamped, ${s.consistencyProofs} consistency proof(s)`
+    `${s.checkpoints} checkpoint(s) signed by ${s.signer}, ${s.timestamped} timestamped, ${s.consistencyProofs} consistency proof(s); ` +
+    `leaf format 1: ${s.leafFormats[1]}, format 2 (keyed body digests): ${s.leafFormats[2]}`
   );
 }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { createKeyedDigest, type KeyedDigest } from '../signing/attestation.ts';
 import type { Database } from '../store/schema.ts';
 import type { SealedBody } from './bodies.ts';
 import { leafText, type ExchangeLeaf } from './leaf.ts';
@@ -11,6 +12,11 @@ export interface ExchangeLog {
    * both or neither.
    */
   enqueue(leaf: ExchangeLeaf, body?: SealedBody): Promise<void>;
+  /**
+   * The keyed digest leaves hold for request and response bodies (format 2): HMAC-SHA-256 under
+   * a key derived from the privacy key, so an exported leaf cannot be reversed by trying ID numbers.
+   */
+  readonly digest: KeyedDigest;
 }
 
 type QueueRow = { exchange_id: string; leaf: string; enqueued_at: string };
@@ -24,7 +30,9 @@ interface Waiting {
 /** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits (3 per row). */
 const MAX_GROUP = 500;
 
-export function createExchangeLog(deps: { db: Kysely<Database> }): ExchangeLog {
+/** `masterKey`: the privacy key (`privacy.hashKeyFile`), from which the digest key is derived. */
+export function createExchangeLog(deps: { db: Kysely<Database>; masterKey: Buffer }): ExchangeLog {
+  const digest = createKeyedDigest(deps.masterKey, 'exchange-bodies');
   // Group commit: leaves enqueued while the event loop is busy are inserted together, one
   // statement and one commit for all of them, once the current turn of the loop ends. Each
   // caller still waits for its own leaf to be committed.
@@ -52,6 +60,7 @@ export function createExchangeLog(deps: { db: Kysely<Database> }): ExchangeLog {
   }
 
   return {
+    digest,
     async enqueue(leaf, body) {
       const row = { exchange_id: leaf.id, leaf: leafText(leaf), enqueued_at: new Date().toISOString() };
       if (!body) {

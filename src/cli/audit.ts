@@ -14,8 +14,9 @@ import { commonName, createTrustStore, readCertificates, type TrustStore } from 
 
 export const AUDIT_USAGE = `  audit verify BUNDLE --root CA.pem [--signer CERT.pem]
                                  check an export bundle (.tar.gz or unpacked folder) offline:
-                                 leaf hashes, roots, inclusion and consistency proofs, CMS
-                                 signatures and timestamps chained to CA.pem
+                                 leaf and binding hashes (leaf formats 1 and 2), roots,
+                                 inclusion and consistency proofs, CMS signatures and
+                                 timestamps chained to CA.pem
   audit verify --url URL --key KEY [--root CA.pem [--intermediates CAS.pem]] [--saved FILE] [--save FILE]
                                  fetch the gateway's checkpoint (checking its signature and
                                  timestamp with --root, and with the issuing CAs in

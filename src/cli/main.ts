@@ -2,7 +2,6 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { startGateway } from '../main.ts';
 import { createLogger } from '../logging.ts';
-import { startSandbox } from '../sandbox/sandbox.ts';
 import { createDatabase } from '../store/database.ts';
 import { migrateToLatest } from '../store/migrations.ts';
 import { AUDIT_USAGE, AuditCheckError, AuditUsageError, runAudit } from './audit.ts';
@@ -57,6 +56,7 @@ async function run(argv: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } }, strict: true });
       const config = loadConfig(env, { file: values.config });
       const log = createLogger(config.log);
+      const { startSandbox } = await import('../sandbox/sandbox.ts');
       const sandbox = await startSandbox({ log }, config.sandbox);
       log.info({ control: sandbox.controlUrl, systems: sandbox.urls }, 'sandbox running');
       await waitForSignal();

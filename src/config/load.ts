@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, SYSTEM_IDS, type Config } from './schema.ts';
+import { configSchema, PURPOSE_CODE, SYSTEM_IDS, type Config } from './schema.ts';
 
 /** A setting that stops start-up; the CLI prints `message` and exits with code 2. */
 export class ConfigError extends Error {
@@ -138,10 +138,20 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const config: Config = { ...result.data, env: { production } };
 
   const ids = new Set<string>();
+  const pins = new Map<string, string>();
   for (const c of config.clients) {
     if (ids.has(c.id)) problems.push(`clients: duplicate client id "${c.id}"`);
     ids.add(c.id);
-    if (!c.keyHash && !c.certificateName) problems.push(`clients.${c.id}: give keyHash, certificateName or both`);
+    if (!c.keyHash && !c.certificate) problems.push(`clients.${c.id}: give keyHash, certificate or both`);
+    if (c.certificate) {
+      // One certificate identifies one client: the same subject and issuer twice would pick one at random.
+      const pin = JSON.stringify([c.certificate.subject, c.certificate.issuer].map((name) => Object.entries(name).sort(([a], [b]) => a.localeCompare(b))));
+      if (pins.has(pin)) problems.push(`clients.${c.id}.certificate: the same subject and issuer as client "${pins.get(pin)}"`);
+      pins.set(pin, c.id);
+    }
+    for (const p of c.purposes) {
+      if (PURPOSE_CODE.test(p) && !config.purposes.some((known) => known.code === p)) problems.push(`clients.${c.id}.purposes: ${p} is not in the purposes list`);
+    }
   }
   if (production) {
     const sandboxHashes = new Set(SANDBOX_KEYS.map(hashApiKey));

@@ -22,17 +22,48 @@ const rateLimit = z
   })
   .strict();
 
+const agencyCode = z.string().regex(/^[A-Z][A-Z0-9.]{1,40}$/, 'an agency code such as H52 or H52.101.114');
+
+/**
+ * A distinguished name as its attributes (short names as OpenSSL prints them: CN, O, OU, C, L,
+ * ST, serialNumber...), each with its value or, when the name repeats it, its values in order.
+ */
+const distinguishedName = z
+  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9.]{0,63}$/, 'an attribute short name such as CN or O'), z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]))
+  .refine((name) => Object.keys(name).length > 0, 'at least one attribute (CN, O...)');
+export type DistinguishedName = z.infer<typeof distinguishedName>;
+
+/**
+ * What X-Purpose a client may claim: a purpose code of the top-level `purposes` list, a procedure
+ * code (MaTTHC), or a procedure-code pattern where `*` stands for any characters (`*` alone: any
+ * procedure code; `*.H52`: the province's procedures). Patterns never match purpose codes.
+ */
+export const PURPOSE_CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
+const clientPurpose = z.string().regex(/^(?:[A-Z][A-Z0-9_]{1,63}|[0-9*][0-9A-Z.*]{0,99})$/, 'a purpose code, a procedure code or a procedure-code pattern with *');
+
 const client = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lower-case letters, digits and dashes'),
     name: z.string().optional(),
-    agency: z.string().regex(/^[A-Z][A-Z0-9.]{1,40}$/, 'an agency code such as H52 or H52.101.114'),
+    agency: agencyCode,
+    /**
+     * Other agencies this client acts for: it also sees and changes the dossiers handed over by,
+     * and sees the account links made by, clients of these agencies. None by default.
+     */
+    actsFor: z.array(agencyCode).default([]),
     roles: z.array(z.enum(ROLES)).min(1),
     /** operationIds this client may call; `*` means every operation its roles allow. */
     operations: z.array(z.string().min(1)).min(1).default(['*']),
     keyHash: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits>').optional(),
-    /** Common name of the client's certificate, for mutual TLS (chained to the trusted roots). */
-    certificateName: z.string().min(1).optional(),
+    /**
+     * The client's certificate for mutual TLS: it must chain to server.tls.clientRoots, allow
+     * client authentication (extendedKeyUsage clientAuth), and have exactly this subject and
+     * this issuer. A common name alone is not enough: any CA under the roots could issue it.
+     */
+    certificate: z.object({ subject: distinguishedName, issuer: distinguishedName }).strict().optional(),
+    certificateName: z.never({ error: 'replaced by certificate: { subject, issuer } (a common name alone identifies no one)' }).optional(),
+    /** Purposes this client may claim in X-Purpose (see clientPurpose); none by default. */
+    purposes: z.array(clientPurpose).default([]),
     rateLimit: rateLimit.optional(),
     /**
      * Citizen fields this client may see in POST /v1/citizens/lookup, by purpose code (or
@@ -152,6 +183,14 @@ export const configSchema = z
             /** Server certificate (PEM, leaf first) and key; the sample gateway certificate outside production. */
             certificateFile: z.string().min(1).optional(),
             keyFile: z.string().min(1).optional(),
+            /**
+             * PEM files of the CAs that issue client certificates, apart from the national roots
+             * that upstream signatures chain to; outside production the sample issuing CA.
+             */
+            clientRoots: z.array(z.string().min(1)).min(1).optional(),
+            clientIntermediates: z.array(z.string().min(1)).optional(),
+            /** CRLs (PEM or DER) of the client CAs; outside production the sample CA's CRL. */
+            clientCrls: z.array(z.string().min(1)).optional(),
           })
           .strict()
           .prefault({}),
@@ -299,7 +338,7 @@ export const configSchema = z
           .default(['urn:vneid:loa:2']),
         /** How long a started sign-on may take before its callback is refused. */
         flowTtlSeconds: z.number().int().min(30).max(3600).default(600),
-        /** Lifetime of the signed result handed to returnTo. */
+        /** Lifetime of the signed result handed to returnTo, and how long its sign-on waits for the portal's confirmation. */
         resultTtlSeconds: z.number().int().min(10).max(600).default(120),
       })
       .strict()

@@ -64,8 +64,8 @@ export interface AccountLinkStore {
   insert(record: LinkRecord, event: Omit<LinkEvent, 'linkId'>): Promise<void>;
   get(id: string): Promise<LinkRecord | undefined>;
   findActive(by: { subject: { type: SubjectType; hash: string } } | { account: string } | { national: string }): Promise<LinkRecord | undefined>;
-  /** Active links and pending ones not yet lapsed. */
-  list(by: { account: string } | { subjectHash: string }, now: Date): Promise<LinkRecord[]>;
+  /** Active links and pending ones not yet lapsed; only those made by `createdBy` when given. */
+  list(by: { account: string } | { subjectHash: string }, now: Date, createdBy?: readonly string[]): Promise<LinkRecord[]>;
   /** Ends an active or pending link; false when there was none to end. */
   end(id: string, event: Omit<LinkEvent, 'linkId'>): Promise<boolean>;
   /** Makes a pending link active, ending the link it supersedes, in one transaction; false when not pending. */
@@ -80,6 +80,15 @@ export interface Actor {
   userId: string | undefined;
 }
 
+/**
+ * Whose links a caller may see: all (operators), or those made by `clients` (itself and the
+ * clients of the agencies it acts for). Another portal's links do not exist for it.
+ */
+export interface LinkScope {
+  all: boolean;
+  clients: readonly string[];
+}
+
 export type SsoOutcome =
   | { outcome: 'signed_in'; link: AccountLink }
   | { outcome: 'confirmation_required'; link: AccountLink }
@@ -87,14 +96,35 @@ export type SsoOutcome =
   | { outcome: 'not_linked'; link: null }
   | { outcome: 'conflict'; link: null; detail: string };
 
+/**
+ * A national account that completed sign-on, as it is kept until the starting portal confirms the
+ * sign-on: the identifier only as the keyed hash and the masked form.
+ */
+export interface SignedOnAccount {
+  /** The stable national account id (`sub`). */
+  sub: string;
+  subjectType: SubjectType;
+  subjectHash: string;
+  subjectMasked: string;
+  /** The level of assurance reached. */
+  acr: string;
+  /** The exchange of the callback that verified the sign-on. */
+  exchangeId: string;
+}
+
 export interface AccountLinkService {
   /** Verifies the evidence with the national database, then links; `created` false when this very link existed. */
   link(ctx: CallContext, actor: Actor, request: LinkRequest): Promise<{ link: AccountLink; created: boolean }>;
-  list(query: { portalAccountId?: string | undefined; idNumber?: string | undefined }): Promise<AccountLink[]>;
+  /** The links `scope` may see (absent: every link, for callers inside the gateway). */
+  list(query: { portalAccountId?: string | undefined; idNumber?: string | undefined }, scope?: LinkScope): Promise<AccountLink[]>;
   remove(actor: Actor, id: string, reason: string): Promise<void>;
   confirm(actor: Actor, id: string): Promise<AccountLink>;
-  /** What a completed national sign-on, at level of assurance `acr`, means for the portal (see SsoOutcome). */
-  resolveSignOn(actor: Actor, national: NationalAccount, portalAccountId: string | null, exchangeId: string, acr: string): Promise<SsoOutcome>;
+  /** The national account of a verified sign-on, at level of assurance `acr`, in the form it waits for confirmation. */
+  signedOn(national: NationalAccount, acr: string, exchangeId: string): SignedOnAccount;
+  /** What resolving the sign-on would give now, read only: nothing is linked, offered or signed in. */
+  previewSignOn(account: SignedOnAccount, portalAccountId: string | null): Promise<{ outcome: SsoOutcome['outcome']; detail?: string }>;
+  /** What a confirmed national sign-on means for the portal (see SsoOutcome): links or offers as it says. */
+  resolveSignOn(actor: Actor, account: SignedOnAccount, portalAccountId: string | null): Promise<SsoOutcome>;
 }
 
 export function toAccountLink(record: LinkRecord): AccountLink {
@@ -252,7 +282,7 @@ export function createAccountLinkService(
       return { link: toAccountLink(record), created: true };
     },
 
-    async list(query) {
+    async list(query, scope) {
       if ((query.portalAccountId === undefined) === (query.idNumber === undefined)) {
         throw new GatewayError('VALIDATION_FAILED', { detail: 'give exactly one of portalAccountId and idNumber', errors: [{ field: 'query', message: 'give exactly one of portalAccountId and idNumber' }] });
       }
@@ -260,7 +290,8 @@ export function createAccountLinkService(
         const id = parseIdNumber(query.idNumber);
         if (!id.ok) invalid('query.idNumber', id.reason);
       }
-      const records = await deps.store.list(query.portalAccountId !== undefined ? { account: query.portalAccountId } : { subjectHash: deps.hashIdentifier(query.idNumber!) }, now());
+      const by = query.portalAccountId !== undefined ? { account: query.portalAccountId } : { subjectHash: deps.hashIdentifier(query.idNumber!) };
+      const records = await deps.store.list(by, now(), scope && !scope.all ? scope.clients : undefined);
       return records.map(toAccountLink);
     },
 
@@ -301,20 +332,33 @@ export function createAccountLinkService(
       return toAccountLink((await deps.store.get(id))!);
     },
 
-    async resolveSignOn(actor, national, portalAccountId, exchangeId, acr) {
-      const known = await deps.store.findActive({ national: national.sub });
-      if (known) return { outcome: 'signed_in', link: toAccountLink(known) };
+    signedOn(national, acr, exchangeId) {
       const identifier = national.accountType === 'person' ? national.idNumber! : national.enterpriseCode!;
-      const subject = { type: national.accountType, hash: deps.hashIdentifier(identifier) };
+      return { sub: national.sub, subjectType: national.accountType, subjectHash: deps.hashIdentifier(identifier), subjectMasked: maskIdentifier(identifier), acr, exchangeId };
+    },
+
+    async previewSignOn(account, portalAccountId) {
+      if (await deps.store.findActive({ national: account.sub })) return { outcome: 'signed_in' };
+      if (await deps.store.findActive({ subject: { type: account.subjectType, hash: account.subjectHash } })) return { outcome: 'confirmation_required' };
+      if (!portalAccountId) return { outcome: 'not_linked' };
+      // Neither the identity nor the national account is linked: an active link of this account is another identity's.
+      if (await deps.store.findActive({ account: portalAccountId })) return { outcome: 'conflict', detail: `portal account ${portalAccountId} is already linked to another national identity; remove that link first` };
+      return { outcome: 'linked' };
+    },
+
+    async resolveSignOn(actor, account, portalAccountId) {
+      const known = await deps.store.findActive({ national: account.sub });
+      if (known) return { outcome: 'signed_in', link: toAccountLink(known) };
+      const subject = { type: account.subjectType, hash: account.subjectHash };
       const at = now();
       const base = {
         subjectType: subject.type,
         subjectHash: subject.hash,
-        subjectMasked: maskIdentifier(identifier),
-        nationalAccountId: national.sub,
+        subjectMasked: account.subjectMasked,
+        nationalAccountId: account.sub,
         verificationMethod: 'national_sso' as const,
         verifiedAt: at,
-        exchangeId,
+        exchangeId: account.exchangeId,
         createdBy: actor.clientId,
         createdAt: at,
       };
@@ -329,13 +373,13 @@ export function createAccountLinkService(
           supersedes: matching.id,
           expiresAt: new Date(at.getTime() + options.pendingTtlMs),
         };
-        await deps.store.insert(pending, event(actor, 'offered', { exchangeId, reason: signedInAt(acr) }));
+        await deps.store.insert(pending, event(actor, 'offered', { exchangeId: account.exchangeId, reason: signedInAt(account.acr) }));
         return { outcome: 'confirmation_required', link: toAccountLink(pending) };
       }
       if (!portalAccountId) return { outcome: 'not_linked', link: null };
       const record: LinkRecord = { ...base, id: randomUUID(), portalAccountId, state: 'active', supersedes: null, expiresAt: null };
       try {
-        await insertActive(actor, record, subject, signedInAt(acr));
+        await insertActive(actor, record, subject, signedInAt(account.acr));
       } catch (err) {
         if (isGatewayError(err) && err.code === 'CONFLICT') return { outcome: 'conflict', link: null, detail: err.detail ?? 'already linked' };
         throw err;

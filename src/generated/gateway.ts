@@ -190,7 +190,8 @@ export interface paths {
          * List dossiers and their delivery state
          * @description Lists dossiers handed to the gateway, newest first, with their delivery and on-time state.
          *     Filter by `deliveryState` to find dossiers stuck in the outbox (`dead`) or still waiting
-         *     (`pending`), and by `overdue` to find dossiers past their due date.
+         *     (`pending`), and by `overdue` to find dossiers past their due date. A client lists only
+         *     the dossiers it handed over and those of the agencies it acts for; operators list all.
          */
         get: operations["listDossiers"];
         put?: never;
@@ -203,7 +204,10 @@ export interface paths {
          *     `addDossierEvent`.
          *
          *     Sending the same dossier again (same code, same content) is harmless and returns the
-         *     current state; the same code with different content is refused with 409 `CONFLICT`. Use
+         *     current state; the same code with different content is refused with 409 `CONFLICT`. A
+         *     code already handed over by a client whose dossiers this client may not see is refused
+         *     with 409 `CONFLICT` too, saying only that the code is taken: nothing of that dossier
+         *     (content, status, whether the content matches) is shown. Use
          *     `Idempotency-Key` to make retries exact: an accepted answer is kept under the key and
          *     given again, status and body, for the same key and body (a refusal is not kept: it is
          *     decided again).
@@ -243,7 +247,9 @@ export interface paths {
         /**
          * Get a dossier's delivery and on-time state
          * @description Returns the dossier's current status, every change handed to the gateway with its delivery
-         *     state (attempts, last error, when delivered), and whether the dossier is on time.
+         *     state (attempts, last error, when delivered), and whether the dossier is on time. A
+         *     dossier handed over by another client (not of an agency this client acts for) is 404
+         *     `ROUTE_NOT_FOUND`, as one that does not exist; operators see all.
          *
          *     On time means processing ended (finished, returned, stopped or refused, whichever came
          *     first) no later than `dueAt`, not counting time spent waiting for the applicant's
@@ -281,7 +287,9 @@ export interface paths {
          *     `allowed` member lists the statuses reachable from the current one (empty once the
          *     dossier is closed: 3, 7, 8 or 10). A processing step on a closed dossier is refused with
          *     409 `CONFLICT`. `at` may not be before the dossier's `receivedAt`, nor a step's `dueAt`
-         *     before its `startedAt` (400 naming the field).
+         *     before its `startedAt` (400 naming the field). Only the client that handed the dossier
+         *     over (or a client acting for its agency) may add to it; to others it is 404
+         *     `ROUTE_NOT_FOUND`.
          */
         post: operations["addDossierEvent"];
         delete?: never;
@@ -305,6 +313,8 @@ export interface paths {
          *     refused as invalid, once the cause is fixed) back in the outbox, in
          *     their original order, with their attempt counters reset. Changes already delivered are
          *     never sent again. Calling it when nothing is dead is harmless and requeues nothing.
+         *     A portal redelivers only dossiers it may see (others are 404 `ROUTE_NOT_FOUND`);
+         *     operators any.
          */
         post: operations["redeliverDossier"];
         delete?: never;
@@ -324,7 +334,9 @@ export interface paths {
          * Find account links
          * @description Lists the active links, and the pending ones still waiting for confirmation, of one
          *     portal account (`portalAccountId`) or of one person (`idNumber`, looked up by its keyed
-         *     hash). Give exactly one of the two; otherwise 400 `VALIDATION_FAILED`.
+         *     hash). Give exactly one of the two; otherwise 400 `VALIDATION_FAILED`. A client sees only
+         *     the links it made and those made by clients of the agencies it acts for; links of other
+         *     portals are left out, as if they did not exist. Operators see all.
          */
         get: operations["listAccountLinks"];
         put?: never;
@@ -394,9 +406,9 @@ export interface paths {
         put?: never;
         /**
          * Confirm a link offered by national sign-on
-         * @description National sign-on found no link for the national account but an existing link for its ID
-         *     number (or enterprise code), and offered a pending link to that portal account (outcome
-         *     `confirmation_required`). Once the person has confirmed that the account is theirs, the
+         * @description A confirmed national sign-on (`confirmSso`) found no link for the national account but an
+         *     existing link for its ID number (or enterprise code), and offered a pending link to that
+         *     portal account (outcome `confirmation_required`). Once the person has confirmed that the account is theirs, the
          *     portal calls this: the pending link becomes active and replaces the older link, so the
          *     national account signs straight in from then on.
          *
@@ -439,6 +451,9 @@ export interface paths {
          *     from their profile; without it, a national account that matches nothing comes back
          *     `not_linked`.
          *
+         *     Keep the exact `returnTo` in the portal session that called this: the sign-on counts only
+         *     once the portal confirms it with that value (`confirmSso`).
+         *
          *     A caller that sends `Accept: application/json` (and not `text/html`) gets 200 with the
          *     same URL as JSON instead of the 302.
          */
@@ -466,31 +481,37 @@ export interface paths {
          *     follows. The gateway exchanges the code (with the PKCE verifier), checks the ID token
          *     (issuer exactly, audience, signature against the service's published keys, expiry,
          *     nonce, and its `acr`: the level of assurance reached must be one of `sso.acrValues`),
-         *     reads the account from userinfo (its `sub` must be the ID token's), then:
-         *
-         *     - `signed_in`: the national account (`sub`, the same as `TechID`) is already linked;
-         *       `link` is that link: sign the person in to `link.portalAccountId`.
-         *     - `confirmation_required`: no link for this national account, but an active link for
-         *       its ID number (`SoDinhDanh`, or `MaSoDoanhNghiep` for an organisation). `link` is a
-         *       pending link to that portal account; once the person confirms, call
-         *       `confirmSsoLink`.
-         *     - `linked`: nothing matched; the portal account that started the flow is now linked,
-         *       verified by national sign-on.
-         *     - `not_linked`: nothing matched and no portal account started the flow.
-         *     - `conflict`: nothing matched, but the starting portal account is linked to another
-         *       identity.
-         *     - `cancelled`: the person cancelled at the national service (`error`).
+         *     reads the account from userinfo (its `sub` must be the ID token's), then records the
+         *     sign-on, pending, for the client that started it. **Nothing is linked, offered or signed
+         *     in here**: the browser that signed in may not be the one whose portal session started
+         *     the flow (a sign-on started for one portal account and its login page sent to someone
+         *     else), so the portal confirms the sign-on with `confirmSso`, carrying the `returnTo` kept
+         *     in its session, before it counts. An unconfirmed sign-on lapses after
+         *     `sso.resultTtlSeconds`.
          *
          *     The result goes back by a 302 to `returnTo` with `result`: a compact JWS signed by the
          *     gateway (keys at `/.well-known/jwks.json`, `x5c` chain to the national root) with `aud`
          *     the starting client, `exp` after `sso.resultTtlSeconds`, `returnTo` (exactly as given to
-         *     start, the portal's own session value included), `outcome`, `portalAccountId`, `link` (an
-         *     `AccountLink` or null) and `national` (`accountType`, `maskedIdentifier`, `acr`: the level
-         *     of assurance reached). The token travels in a URL, so it carries no name and no national
-         *     account id. The portal must compare the session value inside the signed `returnTo` with
-         *     the browser's session (not the query the browser arrived with): a result captured in one
-         *     browser then does not sign in another. A link made or offered by the sign-on records the
-         *     level of assurance in its history.
+         *     start, the portal's own session value included), `signOn` (the id to confirm; null when
+         *     cancelled), `outcome`, `portalAccountId` and `national` (`accountType`,
+         *     `maskedIdentifier`, `acr`: the level of assurance reached). `outcome` says what
+         *     confirming would give as things stand:
+         *
+         *     - `signed_in`: the national account (`sub`, the same as `TechID`) is already linked.
+         *     - `confirmation_required`: no link for this national account, but an active link for
+         *       its ID number (`SoDinhDanh`, or `MaSoDoanhNghiep` for an organisation): confirming
+         *       offers a pending link to that portal account, for `confirmSsoLink`.
+         *     - `linked`: nothing matched; confirming links the portal account that started the flow.
+         *     - `not_linked`: nothing matched and no portal account started the flow.
+         *     - `conflict`: nothing matched, but the starting portal account is linked to another
+         *       identity (`detail`).
+         *     - `cancelled`: the person cancelled at the national service (`error`); nothing to
+         *       confirm.
+         *
+         *     Which portal account a sign-in leads to is given only by `confirmSso`. The token travels
+         *     in a URL, so it carries no name, no national account id and no link. The portal must
+         *     compare the session value inside the signed `returnTo` with the browser's session (not
+         *     the query the browser arrived with) and confirm only when they are equal.
          *
          *     A caller that sends `Accept: application/json` (and not `text/html`) gets 200 with
          *     `returnTo` (the same URL) and `result` as JSON instead of the 302.
@@ -509,6 +530,57 @@ export interface paths {
         get: operations["completeSso"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/sso/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a national sign-on in the portal session that started it
+         * @description The callback only verifies a sign-on and records it, pending: it makes no link, no offer
+         *     and no sign-in, because the gateway cannot see the portal's browser session and the
+         *     browser that signed in may not be the one whose session started the flow (an attacker
+         *     can start a sign-on for their own portal account and send the national login page to
+         *     someone else). The portal's backend calls this, server to server with its key, once the
+         *     browser is back at `returnTo`; only then does the sign-on count, and the answer says to
+         *     which portal account it leads.
+         *
+         *     The portal's duty: at `startSso`, keep the exact `returnTo` (with a value of its own,
+         *     bound to the browser's portal session, in its query) in that session. When a browser
+         *     arrives with `result`, verify `result` (`/.well-known/jwks.json`, `aud` the client),
+         *     check that the signed `returnTo` inside it equals the one kept in **the session of the
+         *     browser that arrived**, and call this with `signOn` (from `result`) and `returnTo` **as
+         *     kept in that session**, never the value from the redirect or from `result`. A browser
+         *     without such a session value is not confirmed at all.
+         *
+         *     The gateway checks that the caller is the client that started the sign-on (another
+         *     client's sign-on answers 404), that it has not lapsed (`sso.resultTtlSeconds`, the
+         *     lifetime of `result`) and is not used (a sign-on is confirmed once; 422
+         *     `VERIFICATION_MISMATCH`), and that `returnTo` equals the value bound at start (compared
+         *     in constant time). A different value is 422 `VERIFICATION_MISMATCH` naming
+         *     `body.returnTo` and ends the sign-on: nothing is linked, and the person signs in again.
+         *
+         *     Then, as things stand at confirmation:
+         *     - `signed_in`: the national account is linked; `link` says to which portal account.
+         *     - `confirmation_required`: an active link holds the ID number (or enterprise code) but not
+         *       this national account; `link` is a pending link offered to that portal account, which
+         *       the portal confirms with `confirmSsoLink` once the person agrees.
+         *     - `linked`: the portal account that started the flow is now linked, verified by national
+         *       sign-on (the link's history records the level of assurance).
+         *     - `not_linked`: nothing matched and no portal account started the flow.
+         *     - `conflict`: the starting portal account is linked to another identity (`detail`).
+         */
+        post: operations["confirmSso"];
         delete?: never;
         options?: never;
         head?: never;
@@ -874,7 +946,8 @@ export interface components {
          *     | `ACCOUNTABILITY_REQUIRED` | 400 | `X-User-Id` or `X-Purpose` missing on a personal-data operation. |
          *     | `UNAUTHENTICATED` | 401 | No credentials, or credentials not accepted. |
          *     | `FORBIDDEN` | 403 | The client may not call this operation. |
-         *     | `ROUTE_NOT_FOUND` | 404 | No such route, or no dossier, link or log entry with this identifier. |
+         *     | `PURPOSE_NOT_ALLOWED` | 403 | The client is not registered for the purpose given in `X-Purpose`. |
+         *     | `ROUTE_NOT_FOUND` | 404 | No such route, or no dossier, link or log entry with this identifier that the client may see. |
          *     | `SUBJECT_NOT_FOUND` | 404 | The national system has no such record. |
          *     | `METHOD_NOT_ALLOWED` | 405 | The path exists but not with this HTTP method. |
          *     | `CONFLICT` | 409 | The request contradicts existing data (dossier content, existing link). |
@@ -898,7 +971,7 @@ export interface components {
          *     | `UPSTREAM_TIMEOUT` | 503 | The national system did not answer in time; see Retry-After. |
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_SIGNATURE_INVALID" | "UPSTREAM_CERT_UNTRUSTED" | "UPSTREAM_CERT_EXPIRED" | "UPSTREAM_CERT_REVOKED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_BUSY" | "UPSTREAM_TIMEOUT";
+        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PURPOSE_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_SIGNATURE_INVALID" | "UPSTREAM_CERT_UNTRUSTED" | "UPSTREAM_CERT_EXPIRED" | "UPSTREAM_CERT_REVOKED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_BUSY" | "UPSTREAM_TIMEOUT";
         /**
          * @description Personal identification number (số định danh cá nhân), 12 digits `PPPGYYNNNNNN`: birth registration province (014 Sơn La), gender and century digit, last two digits of the year of birth, serial. No check digit.
          * @example 014089001234
@@ -1555,13 +1628,37 @@ export interface components {
             /**
              * @description Compact JWS signed by the gateway (`/.well-known/jwks.json`, `x5c` to the national
              *     root): `iss`, `iat`, `exp`, `aud` (the starting client), `jti` (the exchange id),
-             *     `typ` `national-sign-on-result`, `outcome` (`signed_in`, `confirmation_required`,
-             *     `linked`, `not_linked`, `conflict`, `cancelled`), `portalAccountId` (of the flow),
-             *     `returnTo` (as given to start), `link` (an AccountLink or null), `national`
+             *     `typ` `national-sign-on-result`, `signOn` (the pending sign-on, for `confirmSso`;
+             *     null when cancelled), `outcome` (what confirming would give: `signed_in`,
+             *     `confirmation_required`, `linked`, `not_linked`, `conflict`; or `cancelled`),
+             *     `portalAccountId` (of the flow), `returnTo` (as given to start), `national`
              *     (`accountType`, `maskedIdentifier`, `acr` the level of assurance reached, or null)
-             *     and, for `conflict`, `detail`.
+             *     and, for `conflict`, `detail`. Nothing is linked or signed in before `confirmSso`.
              */
             result: string;
+        };
+        SsoConfirmationRequest: {
+            /** @description The `signOn` claim of the `result` the browser brought back. */
+            signOn: string;
+            /** @description The `returnTo` given to `startSso`, as kept in the portal session of the browser that arrived. */
+            returnTo: string;
+        };
+        SsoConfirmation: {
+            /** @enum {string} */
+            outcome: "signed_in" | "confirmation_required" | "linked" | "not_linked" | "conflict";
+            /** @description The portal account that started the flow, if any. */
+            portalAccountId: components["schemas"]["PortalAccountId"] | null;
+            /** @description `signed_in` and `linked`: the active link (sign the person in to its `portalAccountId`); `confirmation_required`: the pending offer; otherwise null. */
+            link: components["schemas"]["AccountLink"] | null;
+            national: {
+                /** @enum {string} */
+                accountType: "person" | "organization";
+                maskedIdentifier: string;
+                /** @description The level of assurance reached. */
+                acr: string;
+            };
+            /** @description For `conflict`, why. */
+            detail?: string;
         };
         AccountLinkDeletion: {
             /** @description Why the link is removed; kept in the link's history. */
@@ -1600,7 +1697,15 @@ export interface components {
          * @enum {string}
          */
         UpstreamId: "dvcqg" | "vneid" | "population" | "business-registry" | "tax" | "social-insurance";
-        /** @description One exchange-log entry. The leaf is the RFC 8785 canonical JSON of all fields but `index` and `leafHash`. */
+        /**
+         * @description One exchange-log entry. The leaf is the RFC 8785 canonical JSON of all fields but `index`
+         *     and `leafHash`. Two leaf formats coexist in one log: format 2 (`v: 2`, written now) records
+         *     the request and response bodies as keyed digests (`requestMac`, `responseMac`:
+         *     HMAC-SHA-256 under a key derived from the gateway's privacy key), which nobody without the
+         *     key can reverse or confirm by trying ID numbers; format 1 (no `v`, written before) records
+         *     them as plain SHA-256 (`requestHash`, `responseHash`). In both, `bindingHash` is SHA-256 of
+         *     the id, the request digest and the response digest (hex, empty when null), one per line.
+         */
         AuditEntry: {
             index: number;
             /** @description Exchange id, as sent in `X-Exchange-Id`. */
@@ -1620,9 +1725,19 @@ export interface components {
             userHash: components["schemas"]["HexHash"];
             /** @description HMAC of the data subject's ID number, when there is one. */
             subjectHash: string | null;
-            requestHash: components["schemas"]["HexHash"];
-            /** @description SHA-256 of the response body; null when there was no response. */
-            responseHash: string | null;
+            /**
+             * @description The leaf format; absent in format 1 leaves.
+             * @enum {integer}
+             */
+            v?: 2;
+            /** @description Format 2 only (then required): HMAC-SHA-256 (hex), keyed, of the request (method, path, query and body as RFC 8785 JSON). */
+            requestMac?: string;
+            /** @description Format 2 only (then required): HMAC-SHA-256 (hex), keyed, of the response body; null when there was no response. */
+            responseMac?: string | null;
+            /** @description Format 1 only (then required): SHA-256 (hex) of the request. */
+            requestHash?: string;
+            /** @description Format 1 only (then required): SHA-256 (hex) of the response body; null when there was no response. */
+            responseHash?: string | null;
             bindingHash: components["schemas"]["HexHash"];
             outcome: components["schemas"]["AuditOutcome"];
             /** @description HTTP status of the answer. */
@@ -1739,7 +1854,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The client lacks a role listed in `x-roles` or is not granted this operation (`FORBIDDEN`). */
+        /** @description The client lacks a role listed in `x-roles` or is not granted this operation (`FORBIDDEN`), or claims an `X-Purpose` it is not registered for (`PURPOSE_NOT_ALLOWED`). */
         Forbidden: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -1870,7 +1985,7 @@ export interface components {
          */
         UserId: string;
         /**
-         * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+         * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
          * @example 1.004616.000.00.00.H52
          */
         Purpose: string;
@@ -1987,7 +2102,7 @@ export interface operations {
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
@@ -2038,7 +2153,7 @@ export interface operations {
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
@@ -2132,7 +2247,7 @@ export interface operations {
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
@@ -2184,7 +2299,7 @@ export interface operations {
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
@@ -2392,7 +2507,7 @@ export interface operations {
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
@@ -2448,7 +2563,7 @@ export interface operations {
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
@@ -2599,7 +2714,7 @@ export interface operations {
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
@@ -2641,7 +2756,7 @@ export interface operations {
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
@@ -2706,7 +2821,7 @@ export interface operations {
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
@@ -2759,7 +2874,7 @@ export interface operations {
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
@@ -2821,7 +2936,7 @@ export interface operations {
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the client. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
@@ -2947,6 +3062,65 @@ export interface operations {
             500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    confirmSso: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /**
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @example canbo-tohieu-0042
+                 */
+                "X-User-Id": components["parameters"]["UserId"];
+                /**
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @example 1.004616.000.00.00.H52
+                 */
+                "X-Purpose": components["parameters"]["Purpose"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SsoConfirmationRequest"];
+            };
+        };
+        responses: {
+            /** @description Confirmed; what the sign-on gives. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoConfirmation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Not confirmed (`VERIFICATION_MISMATCH`): `returnTo` is not the value bound at start (the sign-on is ended), or the sign-on has lapsed or was used already. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
         };
     };
     getAuditCheckpoint: {

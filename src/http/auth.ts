@@ -3,10 +3,22 @@ import { TLSSocket } from 'node:tls';
 import { commonName, type TrustStore } from '../signing/trust-store.ts';
 import type { RequestHandler } from 'express';
 import { hashApiKey } from '../config/load.ts';
-import type { ClientConfig, Config } from '../config/schema.ts';
+import type { ClientConfig, Config, DistinguishedName } from '../config/schema.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Operation } from './contract.ts';
 import type { RateLimiter } from './rate-limit.ts';
+
+/**
+ * Whose dossiers and account links a client may see: all (operators), or its own, those handed
+ * over by clients of the agencies it acts for (`agencies`, as recorded with a dossier) and those
+ * made by the clients registered under those agencies (`clients`, itself included).
+ */
+export interface Scope {
+  all: boolean;
+  clientId: string;
+  agencies: readonly string[];
+  clients: readonly string[];
+}
 
 /** The authenticated caller, set on res.locals.client. */
 export interface AuthenticatedClient {
@@ -15,6 +27,19 @@ export interface AuthenticatedClient {
   roles: ClientConfig['roles'];
   operations: string[];
   rateLimit: { points: number; durationSeconds: number };
+  /** Absent for a caller that is not a configured client (a sign-on callback): its own records only. */
+  scope?: Scope;
+}
+
+/** The client's scope; a caller without one sees only what it made itself. */
+export function scopeOf(client: AuthenticatedClient): Scope {
+  return client.scope ?? { all: false, clientId: client.id, agencies: [], clients: [client.id] };
+}
+
+function scopeFor(client: ClientConfig, clients: readonly ClientConfig[]): Scope {
+  const agencies = [...new Set(client.actsFor)];
+  const peers = clients.filter((c) => agencies.includes(c.agency)).map((c) => c.id);
+  return { all: client.roles.includes('operator'), clientId: client.id, agencies, clients: [...new Set([client.id, ...peers])] };
 }
 
 interface KeyEntry {
@@ -40,26 +65,68 @@ export function createKeyRing(clients: readonly ClientConfig[]) {
 
 const BEARER = /^Bearer ([\x21-\x7e]{8,512})$/;
 
-/**
- * The client a TLS peer certificate names, if the certificate is trusted (chain to the roots,
- * dates, CRL); the reason otherwise.
- */
-function certificateClient(socket: unknown, clients: readonly ClientConfig[], trust: TrustStore | undefined): { client?: ClientConfig; problem?: string } {
-  if (!trust || !(socket instanceof TLSSocket)) return {};
-  const peer = socket.getPeerX509Certificate();
-  if (!peer) return {};
-  try {
-    trust.verify(peer);
-  } catch (err) {
-    return { problem: `the client certificate is refused: ${(err as Error).message}` };
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+type NameAttributes = Map<string, string[]>;
+
+/** A name's attributes (NFC), from X509Certificate#toLegacyObject() or from config. */
+function attributes(name: Record<string, string | string[]> | undefined): NameAttributes {
+  const out: NameAttributes = new Map();
+  for (const [key, value] of Object.entries(name ?? {})) out.set(key, (Array.isArray(value) ? value : [value]).map((v) => v.normalize('NFC')));
+  return out;
+}
+
+/** Every attribute, with its values in order, and no other. */
+function sameName(a: NameAttributes, b: NameAttributes): boolean {
+  if (a.size !== b.size) return false;
+  for (const [key, values] of a) {
+    const other = b.get(key);
+    if (!other || other.length !== values.length || values.some((v, i) => v !== other[i])) return false;
   }
-  const name = commonName(peer);
-  const client = clients.find((c) => c.certificateName !== undefined && c.certificateName === name);
-  return client ? { client } : { problem: `no client is registered for certificate "${name}"` };
+  return true;
+}
+
+interface CertificatePin {
+  client: ClientConfig;
+  subject: NameAttributes;
+  issuer: NameAttributes;
+}
+
+/**
+ * Resolves the client a TLS peer certificate belongs to. The certificate must chain to the
+ * client CAs (dates, CRL), allow client authentication, and carry the exact subject and issuer
+ * registered for one client: a common name alone is not enough, since any CA under the roots
+ * could issue a certificate with it.
+ */
+export function createCertificateRing(clients: readonly ClientConfig[], trust: TrustStore | undefined) {
+  const pins: CertificatePin[] = clients
+    .filter((c) => c.certificate)
+    .map((client) => ({ client, subject: attributes(client.certificate!.subject as DistinguishedName), issuer: attributes(client.certificate!.issuer as DistinguishedName) }));
+  return (socket: unknown): { client?: ClientConfig; problem?: string } => {
+    if (!trust || !(socket instanceof TLSSocket)) return {};
+    const peer = socket.getPeerX509Certificate();
+    if (!peer) return {};
+    try {
+      trust.verify(peer);
+    } catch (err) {
+      return { problem: `the client certificate is refused: ${(err as Error).message}` };
+    }
+    // Node names the extendedKeyUsage purposes keyUsage; absent, the certificate allows no purpose we accept.
+    if (!(peer.keyUsage ?? []).includes(CLIENT_AUTH)) {
+      return { problem: `the client certificate "${commonName(peer)}" does not allow client authentication (extendedKeyUsage clientAuth)` };
+    }
+    const legacy = peer.toLegacyObject();
+    const subject = attributes(legacy.subject as unknown as Record<string, string | string[]>);
+    const issuer = attributes(legacy.issuer as unknown as Record<string, string | string[]>);
+    const pin = pins.find((p) => sameName(p.subject, subject) && sameName(p.issuer, issuer));
+    return pin ? { client: pin.client } : { problem: `no client is registered for certificate "${commonName(peer)}" from this issuer` };
+  };
 }
 
 export function authenticate(deps: { config: Config; limiter: RateLimiter; clientTrust?: TrustStore }): RequestHandler {
   const findClient = createKeyRing(deps.config.clients);
+  const certificateClient = createCertificateRing(deps.config.clients, deps.clientTrust);
+  const scopes = new Map(deps.config.clients.map((c) => [c.id, scopeFor(c, deps.config.clients)]));
   const failureLimit = deps.config.rateLimit.authFailures;
   return async (req, res, next) => {
     const operation = res.locals.operation as Operation;
@@ -73,7 +140,7 @@ export function authenticate(deps: { config: Config; limiter: RateLimiter; clien
     const header = req.headers.authorization;
     const match = header ? BEARER.exec(header) : null;
     // A Bearer key wins; without one, a trusted client certificate on an HTTPS connection.
-    const byCertificate = header ? {} : certificateClient(req.socket, deps.config.clients, deps.clientTrust);
+    const byCertificate = header ? {} : certificateClient(req.socket);
     const client = match ? findClient(match[1]!) : byCertificate.client;
     if (!client || client.disabled) {
       await deps.limiter.consume('auth-failures', address, failureLimit);
@@ -94,6 +161,7 @@ export function authenticate(deps: { config: Config; limiter: RateLimiter; clien
       roles: client.roles,
       operations: client.operations,
       rateLimit: client.rateLimit ?? deps.config.rateLimit.default,
+      scope: scopes.get(client.id)!,
     };
     res.locals.client = authenticated;
     next();
@@ -135,13 +203,29 @@ const PROCEDURE_CODE = /^\d\.\d{6}\.\d{3}\.\d{2}\.\d{2}\.[A-Z][A-Z0-9.]*$/;
 const USER_ID = /^[\p{L}\p{N}._@:-]{1,128}$/u;
 
 /**
+ * Whether a client may claim a purpose: a purpose code it lists by name, or a procedure code it
+ * lists or that one of its patterns (`*` for any characters) matches. Patterns never match
+ * purpose codes, so `*` grants procedures, not every configured purpose.
+ */
+export function purposeMatcher(allowed: readonly string[]): (purpose: string) => boolean {
+  const exact = new Set(allowed.filter((p) => !p.includes('*')));
+  const patterns = allowed
+    .filter((p) => p.includes('*'))
+    .map((p) => new RegExp(`^${p.split('*').map((part) => part.replace(/[.]/g, '\\.')).join('.*')}$`));
+  return (purpose) => exact.has(purpose) || (PROCEDURE_CODE.test(purpose) && patterns.some((re) => re.test(purpose)));
+}
+
+/**
  * Operations that touch personal data need the acting person (X-User-Id) and a purpose
  * (X-Purpose: a procedure code or a configured purpose code), so every access is traceable. So
  * does a search by a personal identifier (a query parameter marked x-personal-data), such as an
- * auditor looking for the exchanges about one person.
+ * auditor looking for the exchanges about one person. The purpose must be one the client is
+ * registered for (the field policy of lookups is keyed by it): 403 otherwise, before any
+ * national system is called.
  */
 export function requireAccountability(deps: { config: Config }): RequestHandler {
   const purposes = new Set(deps.config.purposes.map((p) => p.code));
+  const mayClaim = new Map(deps.config.clients.map((c) => [c.id, purposeMatcher(c.purposes)]));
   return (req, res, next) => {
     const operation = res.locals.operation as Operation;
     if (!operation.personalData && !operation.personalDataParameters.some((name) => req.query[name] !== undefined)) return next();
@@ -156,6 +240,15 @@ export function requireAccountability(deps: { config: Config }): RequestHandler 
     }
     if (errors.length > 0) {
       return next(new GatewayError('ACCOUNTABILITY_REQUIRED', { detail: errors.map((e) => `${e.field} ${e.message}`).join('; '), errors }));
+    }
+    const client = res.locals.client as AuthenticatedClient | undefined;
+    if (client && !mayClaim.get(client.id)?.(purpose!)) {
+      return next(
+        new GatewayError('PURPOSE_NOT_ALLOWED', {
+          detail: `client ${client.id} is not registered for purpose ${purpose!}`,
+          errors: [{ field: 'header.x-purpose', message: 'is not among the purposes registered for this client' }],
+        }),
+      );
     }
     res.locals.userId = userId;
     res.locals.purpose = purpose;

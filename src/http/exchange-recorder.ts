@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { canonicalize } from 'json-canonicalize';
-import { bindingHash, outcomeOf, sha256Hex, type ExchangeLeaf, type UpstreamCall } from '../audit/leaf.ts';
+import { keyedLeaf, outcomeOf, type UpstreamCall } from '../audit/leaf.ts';
 import type { BodyVault } from '../audit/bodies.ts';
 import type { ExchangeLog } from '../audit/exchange-log.ts';
 import type { AuthenticatedClient } from './auth.ts';
@@ -37,7 +37,7 @@ export interface BodyRecording {
  * leaf is durable, so nothing is ever answered that the log does not hold. A leaf that cannot be
  * written turns the answer into an error rather than an unlogged success. For operations listed
  * in `bodies`, the encrypted request and response are committed in the leaf's transaction: the
- * bytes stored are exactly those hashed into requestHash and responseHash.
+ * bytes stored are exactly those digested into the leaf's requestMac and responseMac.
  */
 export function recordExchanges(deps: { log: ExchangeLog; hashIdentifier: (value: string) => string; bodies?: BodyRecording | undefined }): RequestHandler {
   return (req, res, next) => {
@@ -52,28 +52,28 @@ export function recordExchanges(deps: { log: ExchangeLog; hashIdentifier: (value
       const client = res.locals.client as AuthenticatedClient;
       const responseText = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
       const requestText = canonicalize({ method: req.method, path: req.path, query: req.query ?? {}, body: req.body ?? null });
-      const requestHash = sha256Hex(requestText);
-      const responseHash = sha256Hex(responseText ?? '');
       // A handler that learns the subject only from the national system (sign-on) names it in res.locals.subject.
       const subject = (res.locals.subject as string | undefined) ?? subjectOf(req);
-      const leaf: ExchangeLeaf = {
-        id: exchange.id,
-        time: new Date(exchange.startedAt).toISOString(),
-        client: client.id,
-        agency: client.agency,
-        operation: operation.operationId,
-        upstream: exchange.upstream,
-        purpose: (res.locals.purpose as string | undefined) ?? null,
-        userHash: deps.hashIdentifier(`user:${(res.locals.userId as string | undefined) ?? ''}`),
-        subjectHash: subject ? deps.hashIdentifier(subject) : null,
-        requestHash,
-        responseHash,
-        bindingHash: bindingHash(exchange.id, requestHash, responseHash),
-        outcome: outcomeOf(res.statusCode, res.locals.errorCode as string | undefined),
-        status: res.statusCode,
-        latencyMs: Math.round(performance.now() - exchange.started),
-        upstreamCalls: exchange.calls,
-      };
+      const leaf = keyedLeaf(
+        {
+          id: exchange.id,
+          time: new Date(exchange.startedAt).toISOString(),
+          client: client.id,
+          agency: client.agency,
+          operation: operation.operationId,
+          upstream: exchange.upstream,
+          purpose: (res.locals.purpose as string | undefined) ?? null,
+          userHash: deps.hashIdentifier(`user:${(res.locals.userId as string | undefined) ?? ''}`),
+          subjectHash: subject ? deps.hashIdentifier(subject) : null,
+          outcome: outcomeOf(res.statusCode, res.locals.errorCode as string | undefined),
+          status: res.statusCode,
+          latencyMs: Math.round(performance.now() - exchange.started),
+          upstreamCalls: exchange.calls,
+        },
+        deps.log.digest,
+        requestText,
+        responseText ?? '',
+      );
       const bodies = deps.bodies?.operations.has(operation.operationId) ? deps.bodies.vault : undefined;
       const durable = bodies
         ? bodies.seal(exchange.id, new Date(exchange.startedAt), requestText, responseText ?? '').then((body) => deps.log.enqueue(leaf, body))

@@ -82,7 +82,8 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
     }
     const declared = Number(response.headers['content-length']);
     if (Number.isFinite(declared) && declared > options.maxResponseBytes) {
-      response.body.destroy();
+      // Nobody reads this body: without a listener, the abort that destroying it emits is uncaught.
+      response.body.on('error', () => {}).destroy();
       throw tooLarge();
     }
     const chunks: Buffer[] = [];

@@ -632,6 +632,8 @@ function generateTaxpayers(): TaxpayerPersona[] {
 export const taxpayers: readonly TaxpayerPersona[] = generateTaxpayers();
 
 function generateInsured(): InsuredPersona[] {
+  // Cards run for the current calendar year (Vietnam time), or ended with the last one, whatever year the sandbox runs in.
+  const year = new Date(Date.now() + 7 * 3_600_000).getUTCFullYear();
   const employers = enterprises.filter((e) => e.status === 'active' && e.legalForm !== 'branch');
   return people
     .filter((p): p is Person & { insuranceCode: string } => p.insuranceCode !== null)
@@ -651,7 +653,7 @@ function generateInsured(): InsuredPersona[] {
         participationStatus: status,
         employer: employer ? { code: employer.enterpriseCode, name: employer.name } : null,
         healthInsuranceCard: rng.chance(0.9)
-          ? { number: `${group}${level}14${p.insuranceCode}`, validFrom: current ? '2026-01-01' : '2025-01-01', validTo: current ? '2026-12-31' : '2025-12-31' }
+          ? { number: `${group}${level}14${p.insuranceCode}`, validFrom: `${current ? year : year - 1}-01-01`, validTo: `${current ? year : year - 1}-12-31` }
           : null,
       };
     });

@@ -69,7 +69,8 @@ export async function startSandbox(deps: { log: Logger }, options: SandboxOption
     for (const [i, module] of adapterModules.entries()) {
       const port = options.port === 0 ? 0 : options.port + 1 + i;
       let selfUrl = '';
-      const simulator = module.simulator({ faults, log: deps.log.child({ simulator: module.id }), signing: simulatorSigning(module.id), selfUrl: () => selfUrl });
+      const createSimulator = await module.simulator();
+      const simulator = createSimulator({ faults, log: deps.log.child({ simulator: module.id }), signing: simulatorSigning(module.id), selfUrl: () => selfUrl });
       const server = await listen(simulator, options.host, port);
       selfUrl = server.url;
       started.push(server);

@@ -1,4 +1,4 @@
-import { X509Certificate, createHmac, randomBytes } from 'node:crypto';
+import { X509Certificate, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SignJWT, calculateJwkThumbprint, decodeProtectedHeader, exportJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
@@ -58,6 +58,30 @@ export function loadHashKey(path: string, options: { create: boolean }): Buffer 
 /** A keyed hash of an identifier: the same person gives the same value, and nobody can reverse it without the key. */
 export function createSubjectHasher(key: Buffer): (identifier: string) => string {
   return (identifier) => createHmac('sha256', key).update(identifier, 'utf8').digest('hex');
+}
+
+/**
+ * What a keyed digest is for. Each purpose has its own key, derived from the privacy key with
+ * HKDF-SHA-256 (`info` = `lienthong digest <purpose>`), so a digest made for one purpose can
+ * never be matched against another's, and none of them is a subject hash.
+ */
+export type DigestPurpose = 'exchange-bodies' | 'dossier-content' | 'idempotency-request';
+
+/** A keyed digest (HMAC-SHA-256, hex) of data that may carry personal data. */
+export type KeyedDigest = (data: string | Uint8Array) => string;
+
+export function deriveDigestKey(masterKey: Buffer, purpose: DigestPurpose): Buffer {
+  if (masterKey.length < 32) throw new RangeError('the privacy key must hold at least 32 bytes');
+  return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), `lienthong digest ${purpose}`, 32));
+}
+
+/**
+ * A plain SHA-256 of a request whose only secret is an ID number is reversed by trying every
+ * number (a few seconds); without the key, this digest cannot even be confirmed for a guess.
+ */
+export function createKeyedDigest(masterKey: Buffer, purpose: DigestPurpose): KeyedDigest {
+  const key = deriveDigestKey(masterKey, purpose);
+  return (data) => createHmac('sha256', key).update(data).digest('hex');
 }
 
 /**

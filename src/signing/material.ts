@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config, SystemId } from '../config/schema.ts';
 import { ConfigError } from '../config/load.ts';
+import { sampleOrigin } from './sample-pki.ts';
 import { commonName, createTrustStore, loadPemCredentials, loadPkcs12Credentials, readCertificates, withChain, type Credentials, type TrustStore } from './trust-store.ts';
 
 /** The sample PKI shipped for the sandbox and tests (never for production). */
@@ -26,49 +27,59 @@ export interface UpstreamSigning {
 export interface SigningMaterial {
   credentials: Credentials;
   trust: TrustStore;
+  /** The files the trust store's CRLs came from, to be watched for newer ones. */
+  crlFiles: readonly string[];
   forUpstream(id: SystemId): UpstreamSigning;
-}
-
-function fingerprints(files: string[]): Set<string> {
-  return new Set(files.flatMap((f) => readCertificates(sample(f)).map((c) => c.fingerprint256)));
 }
 
 /**
  * Loads the gateway's signing credentials and the trust store from config, defaulting to the
- * sample PKI outside production and refusing it in production.
+ * sample PKI outside production and refusing it in production. Production never reads
+ * certs-sample/ (the image does not hold it): sample certificates are recognised by their
+ * embedded fingerprints.
  */
 export function loadSigningMaterial(config: Config, options: { onPeer?: (id: SystemId, certificate: X509Certificate) => void } = {}): SigningMaterial {
   const { signing, trust } = config;
   const problems: string[] = [];
   const production = config.env.production;
+  // Outside production a missing setting means the sample PKI; in production it is a problem.
   const orSample = (value: string | undefined, file: string, setting: string) => {
     if (value) return value;
     if (production) problems.push(`${setting}: required when NODE_ENV=production`);
-    return sample(file);
+    return production ? undefined : sample(file);
   };
+  const orSamples = (value: string[] | undefined, file: string) => value ?? (production ? [] : [sample(file)]);
   let credentials: Credentials | undefined;
   let store: TrustStore | undefined;
+  const crlFiles = orSamples(trust.crls, 'issuing-ca.crl.pem');
   try {
-    credentials = signing.pkcs12File
-      ? loadPkcs12Credentials(signing.pkcs12File, signing.pkcs12Password ?? '')
-      : loadPemCredentials(orSample(signing.certificateFile, 'gateway.pem', 'signing.certificateFile'), orSample(signing.keyFile, 'gateway.key.pem', 'signing.keyFile'));
-    if (!credentials.certificate.checkPrivateKey(credentials.key)) problems.push('signing: the key does not belong to the certificate');
+    const certificateFile = signing.pkcs12File ? undefined : orSample(signing.certificateFile, 'gateway.pem', 'signing.certificateFile');
+    const keyFile = signing.pkcs12File ? undefined : orSample(signing.keyFile, 'gateway.key.pem', 'signing.keyFile');
+    if (signing.pkcs12File) credentials = loadPkcs12Credentials(signing.pkcs12File, signing.pkcs12Password ?? '');
+    else if (certificateFile && keyFile) credentials = loadPemCredentials(certificateFile, keyFile);
+    if (credentials && !credentials.certificate.checkPrivateKey(credentials.key)) problems.push('signing: the key does not belong to the certificate');
   } catch (err) {
     problems.push(`signing: ${(err as Error).message}`);
   }
   try {
-    const roots = (trust.roots ?? (production ? [] : [sample('root-ca.pem')])).flatMap(readCertificates);
-    const intermediates = (trust.intermediates ?? (production ? [] : [sample('issuing-ca.pem')])).flatMap(readCertificates);
-    const crls = (trust.crls ?? (production ? [] : [sample('issuing-ca.crl.pem')])).map((f) => readFileSync(f));
-    if (roots.length === 0) problems.push('trust.roots: at least one root certificate is required');
-    else store = createTrustStore({ roots, intermediates, crls });
+    const roots = orSamples(trust.roots, 'root-ca.pem').flatMap(readCertificates);
+    const intermediates = orSamples(trust.intermediates, 'issuing-ca.pem').flatMap(readCertificates);
     // Peers need the whole chain in x5c and security tokens, not only the leaf.
     if (credentials) credentials = withChain(credentials, intermediates);
+    // Before the CRLs are checked against them: a sample root is the problem to name.
     if (production) {
-      const samples = fingerprints(['root-ca.pem', 'issuing-ca.pem', 'gateway.pem', 'gateway-ec.pem']);
-      if (roots.some((r) => samples.has(r.fingerprint256))) problems.push('trust.roots: the sample root is refused when NODE_ENV=production');
-      if (credentials && samples.has(credentials.certificate.fingerprint256)) problems.push('signing: the sample gateway certificate is refused when NODE_ENV=production');
+      const refused = (setting: string, certificates: X509Certificate[]) => {
+        for (const certificate of certificates) {
+          const origin = sampleOrigin(certificate);
+          if (origin) problems.push(`${setting}: "${commonName(certificate)}" is from the sample PKI (certs-sample/${origin}), refused when NODE_ENV=production`);
+        }
+      };
+      refused('trust.roots', roots);
+      refused('trust.intermediates', intermediates);
+      if (credentials) refused('signing', [credentials.certificate]);
     }
+    if (roots.length === 0) problems.push('trust.roots: at least one root certificate is required');
+    else store = createTrustStore({ roots, intermediates, crls: crlFiles.map((f) => readFileSync(f)) });
   } catch (err) {
     problems.push(`trust: ${(err as Error).message}`);
   }
@@ -78,6 +89,7 @@ export function loadSigningMaterial(config: Config, options: { onPeer?: (id: Sys
   return {
     credentials: own,
     trust: trustStore,
+    crlFiles,
     forUpstream: (id) => {
       const expectedName = config.upstreams[id].certificateName ?? (production ? undefined : sandboxName(id));
       let last: X509Certificate | undefined;

@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type Forge from 'node-forge';
 import * as pkijs from 'pkijs';
 import { GatewayError } from '../errors/gateway-error.ts';
 
@@ -33,6 +34,8 @@ export function loadPemCredentials(certificateFile: string, keyFile: string): Cr
 
 /** PKCS#12 (.p12/.pfx): read once at start with node-forge, never on the request path. */
 export function loadPkcs12Credentials(file: string, password: string): Credentials {
+  // Required here, not at load: only installations that configure a PKCS#12 file pay for node-forge.
+  const forge = createRequire(import.meta.url)('node-forge') as typeof Forge;
   const p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(readFileSync(file).toString('binary')), password);
   const keyBag = p12.getBags({ bagType: forge.pki.oids.pkcs8ShroudedKeyBag! })[forge.pki.oids.pkcs8ShroudedKeyBag!]?.[0];
   const certBags = p12.getBags({ bagType: forge.pki.oids.certBag! })[forge.pki.oids.certBag!] ?? [];
@@ -61,8 +64,21 @@ function serialKey(hex: string): string {
 interface Crl {
   issuer: X509Certificate;
   revoked: Set<string>;
+  thisUpdate: Date;
   nextUpdate: Date | undefined;
 }
+
+/** What a CRL in the trust store says about itself. */
+export interface CrlStatus {
+  /** The common name of the CA that signed it. */
+  issuer: string;
+  thisUpdate: Date;
+  /** When a newer CRL must be in place; past it, every certificate the CA issued is refused. */
+  nextUpdate: Date | undefined;
+  revoked: number;
+}
+
+const status = (crl: Crl): CrlStatus => ({ issuer: commonName(crl.issuer) ?? crl.issuer.subject, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, revoked: crl.revoked.size });
 
 export interface TrustOptions {
   roots: X509Certificate[];
@@ -88,6 +104,14 @@ export interface TrustStore {
   readonly roots: readonly X509Certificate[];
   readonly intermediates: readonly X509Certificate[];
   verify(leaf: X509Certificate, options?: VerifyOptions): void;
+  /** The CRLs in use, one per issuing CA. */
+  crls(): CrlStatus[];
+  /**
+   * Puts a newer CRL in place of its CA's current one (or beside the others, for a CA that had
+   * none). Throws, changing nothing, when the CRL is not signed by a trusted CA or is older than
+   * the one in use (a replayed CRL would bring revoked certificates back).
+   */
+  replaceCrl(data: string | Buffer): CrlStatus;
 }
 
 function failure(code: 'UPSTREAM_CERT_UNTRUSTED' | 'UPSTREAM_CERT_EXPIRED' | 'UPSTREAM_CERT_REVOKED', detail: string): GatewayError {
@@ -111,14 +135,14 @@ function parseCrl(data: string | Buffer, issuers: X509Certificate[]): Crl {
   });
   if (!issuer) throw new Error('a CRL is not signed by any trusted CA');
   const revoked = new Set((crl.revokedCertificates ?? []).map((r) => serialKey(Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex'))));
-  return { issuer, revoked, nextUpdate: crl.nextUpdate?.value };
+  return { issuer, revoked, thisUpdate: crl.thisUpdate.value, nextUpdate: crl.nextUpdate?.value };
 }
 
 export function createTrustStore(options: TrustOptions): TrustStore {
   const roots = options.roots;
   if (roots.length === 0) throw new Error('the trust store needs at least one root');
   const intermediates = options.intermediates ?? [];
-  const crls = (options.crls ?? []).map((c) => parseCrl(c, [...roots, ...intermediates]));
+  let crls = (options.crls ?? []).map((c) => parseCrl(c, [...roots, ...intermediates]));
   const cache = new Map<string, { until: number; error?: GatewayError }>();
 
   const issuerOf = (cert: X509Certificate, pool: X509Certificate[]) =>
@@ -174,6 +198,18 @@ export function createTrustStore(options: TrustOptions): TrustStore {
         if (err instanceof GatewayError && !options.at) cache.set(key, { until: now + 60_000, error: err });
         throw err;
       }
+    },
+    crls: () => crls.map(status),
+    replaceCrl(data) {
+      const next = parseCrl(data, [...roots, ...intermediates]);
+      const current = crls.find((c) => c.issuer === next.issuer);
+      if (current && next.thisUpdate < current.thisUpdate) {
+        throw new Error(`the CRL of "${commonName(next.issuer)}" (issued ${next.thisUpdate.toISOString()}) is older than the one in use (${current.thisUpdate.toISOString()})`);
+      }
+      crls = [...crls.filter((c) => c !== current), next];
+      // Answers remembered under the previous CRL may no longer hold.
+      cache.clear();
+      return status(next);
     },
   };
 }

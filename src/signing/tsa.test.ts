@@ -9,7 +9,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTimestampReply } from '../sandbox/tsa-server.ts';
-import { OID, createSignedData, derViolation, signingCertificateV2Attribute, verifySignedData } from './cms.ts';
+import { OID, createSignedData, derTlv, derViolation, signingCertificateV2Attribute, verifySignedData } from './cms.ts';
 import { sample } from './material.ts';
 import { createTrustStore, loadPemCredentials, readCertificates, withChain, type Credentials } from './trust-store.ts';
 import {
@@ -236,5 +236,121 @@ describe('requestTimestamp over HTTP', () => {
     });
     expect(await reason(requestTimestamp(gatewayTsa, data))).toBe('OK');
     expect(await reason(requestTimestamp(gatewayTsa, data, { trust }))).toBe('extended-key-usage');
+  });
+});
+
+/** The TLVs inside a DER constructed value, byte for byte. */
+const elements = (der: Uint8Array): Buffer[] => (asn1js.fromBER(new Uint8Array(der)).result as asn1js.Constructed).valueBlock.value.map((b) => Buffer.from(b.valueBeforeDecodeView));
+
+/** The TSTInfo a genuine token carries (its signature checked). */
+const tstInfoOf = async (token: Buffer) => (await verifySignedData(token, { trust, contentType: OID.tstInfo })).content;
+
+/** The token with its eContent replaced and everything else (signed attributes, signature) kept. */
+function withEContent(token: Buffer, content: Uint8Array): Buffer {
+  const [contentType, wrapped] = elements(token);
+  const [version, digestAlgorithms, encap, ...rest] = elements(elements(wrapped!)[0]!);
+  const swapped = derTlv(0x30, elements(encap!)[0]!, derTlv(0xa0, derTlv(0x04, content)));
+  return derTlv(0x30, contentType!, derTlv(0xa0, derTlv(0x30, version!, digestAlgorithms!, swapped, ...rest)));
+}
+
+/** The TSTInfo with its genTime written as `text`, signed by the sandbox TSA as a token. */
+async function tokenWithGenTime(tstInfo: Buffer, text: string): Promise<Buffer> {
+  const fields = elements(tstInfo);
+  fields[4] = derTlv(0x18, Buffer.from(text, 'latin1'));
+  return createSignedData({ content: derTlv(0x30, ...fields), contentType: OID.tstInfo, credentials: tsa, attributes: [signingCertificateV2Attribute(tsa.certificate)] });
+}
+
+/** yyyyMMddHHmmss of an instant, in UTC shifted by `offsetHours`. */
+const digits = (at: Date, offsetHours = 0) => new Date(at.getTime() + offsetHours * 3_600_000).toISOString().replace(/\D/g, '').slice(0, 14);
+
+describe('what was verified is what is used', () => {
+  it('refuses bytes after the reply or the token, and anything beside the token', async () => {
+    const response = await reply({ nonce: 9n });
+    const token = parseTimestampResponse(response).token!;
+    expect(await reason(verify(Buffer.concat([response, Buffer.from([0])]), { nonce: 9n }))).toBe('malformed');
+    expect(await reason(verify(Buffer.concat([token, Buffer.from('3000', 'hex')]), { nonce: 9n }))).toBe('malformed');
+    expect(() => parseTimestampResponse(Buffer.concat([response, token]))).toThrow(TimestampError);
+    // A second token inside the TimeStampResp, after the first: neither is taken.
+    const [status] = elements(response);
+    const other = parseTimestampResponse(await reply({ nonce: 9n })).token!;
+    expect(await reason(verify(derTlv(0x30, status!, token, other), { nonce: 9n }))).toBe('malformed');
+    // The untouched reply passes: the refusals above are about the bytes added.
+    expect(await reason(verify(response, { nonce: 9n }))).toBe('OK');
+  });
+
+  it('refuses a granted reply whose token carries another TSTInfo than the one signed', async () => {
+    const token = parseTimestampResponse(await reply({ nonce: 1n })).token!;
+    // A genuine TSTInfo of the same TSA, for the same data, from another token (another serial and genTime).
+    const later = await tstInfoOf(parseTimestampResponse(await reply({ nonce: 1n, now: () => new Date(Date.now() + 3_600_000) })).token!);
+    expect(await reason(verify(derTlv(0x30, elements(await reply())[0]!, withEContent(token, later)), { nonce: 1n }))).toBe('signature');
+    // The signed TSTInfo with its genTime moved by an hour (same length, same DER form).
+    const own = await tstInfoOf(token);
+    const text = own.toString('latin1');
+    const genTime = /\d{14}(\.\d+)?Z/.exec(text)![0];
+    const moved = Buffer.from(text.replace(genTime, digits(new Date(Date.now() - 3_600_000)) + genTime.slice(14)), 'latin1');
+    expect(moved.length).toBe(own.length);
+    expect(await reason(verify(withEContent(token, moved), { nonce: 1n }))).toBe('signature');
+    // The same reassembly with the signed TSTInfo verifies: only the swapped content is refused.
+    expect(await reason(verify(withEContent(token, own), { nonce: 1n }))).toBe('OK');
+  });
+
+  it('reads genTime, serial, nonce and imprint from the TSTInfo the signature covers', async () => {
+    const at = new Date(Date.now() - 120_000);
+    const response = await reply({ nonce: 0x1234n, now: () => at });
+    const verified = await verify(response, { nonce: 0x1234n });
+    const signed = new pkijs.TSTInfo({ schema: asn1js.fromBER(new Uint8Array(await tstInfoOf(verified.token))).result });
+    expect(verified.genTime.getTime()).toBe(at.getTime());
+    expect(verified.genTime.getTime()).toBe(signed.genTime.getTime());
+    expect(verified.serial).toBe(Buffer.from(signed.serialNumber.valueBlock.valueHexView).toString('hex').replace(/^(00)+(?=..)/, '').toUpperCase());
+    expect(verified.nonce).toBe(0x1234n);
+    expect(verified.hashedMessage.equals(Buffer.from(signed.messageImprint.hashedMessage.valueBlock.valueHexView))).toBe(true);
+  });
+
+  it('refuses a signed TSTInfo whose genTime is not written as RFC 3161 requires (Z, no trailing zeros)', async () => {
+    const own = await tstInfoOf(parseTimestampResponse(await reply()).token!);
+    const now = new Date();
+    // The same instant in forms asn1js reads as other instants than openssl does: local time, an
+    // offset, a fraction with a trailing zero (not DER).
+    for (const text of [digits(now), `${digits(now, 7)}+0700`, `${digits(now)}.50Z`]) {
+      expect(await reason(verify(await tokenWithGenTime(own, text))), text).toBe('malformed');
+    }
+    // The DER form of the same instant, signed the same way, is accepted and read as written.
+    const good = await verify(await tokenWithGenTime(own, `${digits(now)}Z`));
+    expect(good.genTime.toISOString()).toBe(`${now.toISOString().slice(0, 19)}.000Z`);
+  });
+});
+
+describe('requestTimestamp keeps exactly what it verified', () => {
+  /** A TSA whose genuine replies pass through `tamper` on the way out. */
+  const tamperingTsa = (tamper: (reply: Buffer) => Buffer | Promise<Buffer>) =>
+    serve((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void createTimestampReply(Buffer.concat(chunks), { credentials: tsa })
+          .then(tamper)
+          .then((r) => res.writeHead(200, { 'content-type': 'application/timestamp-reply' }).end(r));
+      });
+    });
+
+  it('returns the reply and token it verified, byte for byte', async () => {
+    let sent: Buffer | undefined;
+    const url = await tamperingTsa((r) => (sent = r));
+    const result = await requestTimestamp(url, data, { trust });
+    expect(result.response.equals(sent!)).toBe(true);
+    expect(parseTimestampResponse(result.response).token!.equals(result.token)).toBe(true);
+    const again = await verifyTimestamp(result.token, data, trust, { nonce: result.nonce });
+    expect({ genTime: again.genTime, serial: again.serial, policy: again.policy }).toEqual({ genTime: result.genTime, serial: result.serial, policy: result.policy });
+  });
+
+  it('refuses trailing bytes, a replayed genuine reply and a token for other data, with the trust store', async () => {
+    const trailing = await tamperingTsa((r) => Buffer.concat([r, Buffer.from('3000', 'hex')]));
+    expect(await reason(requestTimestamp(trailing, data, { trust }))).toBe('malformed');
+    const earlier = await reply({ nonce: 42n });
+    const replaying = await tamperingTsa(() => earlier);
+    expect(await reason(requestTimestamp(replaying, data, { trust }))).toBe('nonce');
+    const otherData = await reply({ over: Buffer.from('other') });
+    const elsewhere = await tamperingTsa(() => otherData);
+    expect(await reason(requestTimestamp(elsewhere, data, { trust }))).toBe('imprint');
   });
 });

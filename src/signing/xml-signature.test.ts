@@ -157,6 +157,35 @@ describe('WS-Security: signing and verifying an envelope', () => {
     }
   });
 
+  it('refuses anything but the XML declaration and whitespace outside the Envelope, which xml-crypto alone accepts', () => {
+    const signed = signSoapEnvelope(ENVELOPE, rsa);
+    const forged = '<f:Envelope xmlns:f="http://schemas.xmlsoap.org/soap/envelope/"><f:Body><TonTai>true</TonTai></f:Body></f:Envelope>';
+    const afterDeclaration = (inserted: string) => signed.replace(/^(<\?xml[^>]*\?>)/, `$1${inserted}`);
+    for (const xml of [
+      afterDeclaration(`<!--x--><!--${forged}-->`),
+      afterDeclaration(`<?x ?${forged}?>`),
+      `${signed}<!--${forged}-->`,
+      `${signed}<?x y?>`,
+      signed.replace(/^<\?xml[^>]*\?>/, '<!--x-->'),
+    ]) {
+      expect(xml).not.toBe(signed);
+      expect(xmlCryptoAlone(xml, rsa)).toBe(true);
+      const err = refusal(() => verifySoapEnvelope(xml, gatewayCheck));
+      expect(err.code).toBe('UPSTREAM_SIGNATURE_INVALID');
+      expect((err.cause as Error).message).toMatch(/outside the root element/);
+    }
+    expect(() => verifySoapEnvelope(afterDeclaration('\n  ') + '\n', gatewayCheck)).not.toThrow();
+    expect(() => verifySoapEnvelope(signed.replace(/^<\?xml[^>]*\?>/, ''), gatewayCheck)).not.toThrow();
+  });
+
+  it('hands back the Body parsed from the bytes the signature covers, not from the text received', () => {
+    const verified = verifySoapEnvelope(signSoapEnvelope(ENVELOPE, rsa), gatewayCheck);
+    expect(verified.body.ownerDocument!.documentElement).toBe(verified.body);
+    expect(verified.signedBody).toMatch(/^<soap:Body xmlns:soap="http:\/\/schemas.xmlsoap.org\/soap\/envelope\/"/);
+    expect(serialize(verified.body.ownerDocument!)).toBe(verified.signedBody);
+    expect(verified.body.textContent).toContain('Thành công & đủ');
+  });
+
   it('refuses a Timestamp that has expired or was created in the future, allowing the clock skew', () => {
     const now = Date.now();
     const at = (offset: number) => signSoapEnvelope(ENVELOPE, rsa, { now: new Date(now + offset), ttlSeconds: 300 });
@@ -222,6 +251,16 @@ describe('enveloped signatures', () => {
       expect(verified.certificate.fingerprint256).toBe(credentials.certificate.fingerprint256);
       expect(verified.signedXml).toBe(DOCUMENT.replace(/^<\?xml[^>]*\?>/, ''));
     }
+  });
+
+  it('refuses comments, processing instructions and content outside the signed root', () => {
+    const signed = signEnveloped(DOCUMENT, rsa);
+    const forged = '<KetQuaTraCuu><MaLoi>00</MaLoi><MoTa>Mạo Danh</MoTa></KetQuaTraCuu>';
+    for (const xml of [signed.replace('?><KetQuaTraCuu>', `?><!--${forged}--><KetQuaTraCuu>`), signed.replace('?><KetQuaTraCuu>', `?><?x ?${forged}?><KetQuaTraCuu>`), `${signed}<!--${forged}-->`]) {
+      expect(xml).not.toBe(signed);
+      expect((refusal(() => verifyEnveloped(xml, gatewayCheck)).cause as Error).message).toMatch(/outside the root element/);
+    }
+    refusedAs('UPSTREAM_BAD_RESPONSE', () => verifyEnveloped(`${signed}${forged}`, gatewayCheck));
   });
 
   it('refuses changed content, a spoilt signature value, an unsigned document, and what is not XML', () => {

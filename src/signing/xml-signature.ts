@@ -170,7 +170,15 @@ const CDATA = 4;
 const PROCESSING_INSTRUCTION = 7;
 const COMMENT = 8;
 
-/** Refuses a DTD or an entity declaration before any parser sees the text, then parses strictly. */
+const TEXT = 3;
+const DOCUMENT_TYPE = 10;
+
+/**
+ * Refuses a DTD or an entity declaration before any parser sees the text, then parses strictly.
+ * Outside the root element only the XML declaration and whitespace are allowed: no signature
+ * covers anything there, and other readers find things in it (`soap` drops the first comment and
+ * takes the first `<x:Envelope>` it sees, even inside a comment or a processing instruction).
+ */
 function parse(xml: string, peer: string | undefined): Document {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw unreadable(peer, 'a document type declaration (DTD) is refused');
   let doc: Document;
@@ -180,7 +188,22 @@ function parse(xml: string, peer: string | undefined): Document {
     throw unreadable(peer, 'the document could not be parsed', err);
   }
   if (!doc.documentElement) throw unreadable(peer, 'the document has no root element');
+  let position = 0;
+  for (let node = doc.firstChild; node; node = node.nextSibling, position++) {
+    if (node === doc.documentElement) continue;
+    // xmldom keeps the XML declaration as a processing instruction named xml; it can only come first.
+    if (node.nodeType === PROCESSING_INSTRUCTION && node.nodeName === 'xml' && position === 0) continue;
+    if (node.nodeType === TEXT && /^[ \t\r\n]*$/.test(node.nodeValue ?? '')) continue;
+    const what = node.nodeType === COMMENT ? 'a comment' : node.nodeType === PROCESSING_INSTRUCTION ? 'a processing instruction' : node.nodeType === DOCUMENT_TYPE ? 'a document type' : 'content';
+    throw refused(peer, `${what} outside the root element is refused: only the XML declaration and whitespace may surround it`);
+  }
   return doc;
+}
+
+/** Bytes a signature covers (canonical XML of one element), parsed to be read. */
+function parseSigned(canonical: string, peer: string | undefined): Element {
+  const doc = parse(canonical, peer);
+  return doc.documentElement!;
 }
 
 /** Our own documents, to be signed: a failure here is ours, not the peer's. */
@@ -282,16 +305,25 @@ function checkAlgorithms(model: SignedInfoModel, key: KeyObject, transforms: rea
   }
 }
 
-/** The arithmetic, by xml-crypto, with our algorithms only and the key we resolved ourselves. */
-function checkWithXmlCrypto(xml: string, signature: Element, publicKey: KeyObject, transforms: readonly string[], peer: string | undefined): SignedXml {
+/**
+ * The arithmetic, by xml-crypto, with our algorithms only and the key we resolved ourselves.
+ * Returns, per reference URI, the canonical bytes whose digest was checked: xml-crypto parses the
+ * text again with its own copy of xmldom, so these bytes, not our DOM, are what was verified.
+ */
+function checkWithXmlCrypto(xml: string, signature: Element, publicKey: KeyObject, transforms: readonly string[], peer: string | undefined): Map<string, string> {
   const sig = signedXml({ publicCert: publicKey }, transforms);
+  const verified = new Map<string, string>();
   try {
     sig.loadSignature(signature as unknown as globalThis.Node);
     if (sig.checkSignature(xml) !== true) throw new Error('a reference does not match its digest');
+    for (const reference of sig.getReferences()) {
+      if (reference.signedReference === undefined || verified.has(reference.uri)) throw new Error(`reference ${reference.uri} was not verified once`);
+      verified.set(reference.uri, reference.signedReference);
+    }
   } catch (err) {
     throw refused(peer, 'the signature does not verify', err);
   }
-  return sig;
+  return verified;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,9 +414,13 @@ export interface VerifySoapOptions extends VerifyOptions {
 
 export interface VerifiedEnvelope {
   certificate: X509Certificate;
-  document: Document;
-  /** The envelope's Body: the element the signature covers, and the one to read. */
+  /**
+   * The envelope's Body, parsed from the very bytes whose digest the signature covers (its
+   * exclusive canonical form): read this and nothing else of the message.
+   */
   body: Element;
+  /** Those bytes. */
+  signedBody: string;
   created: Date;
   expires: Date;
 }
@@ -450,25 +486,35 @@ export function verifySoapEnvelope(xml: string, check: CertificateCheck, options
 
   const model = readSignedInfo(signature, peer);
   checkAlgorithms(model, signer.publicKey, [ALGORITHMS.excC14n], peer);
-  const referenced = new Set<Element>();
+  const referenced = new Map<Element, string>();
   for (const { uri: ref } of model.references) {
     const target = ref?.startsWith('#') ? index.ids.get(ref.slice(1)) : undefined;
     if (!target) throw refused(peer, `reference ${ref ?? '(no URI)'} does not name an element`);
-    referenced.add(target);
+    referenced.set(target, ref!);
   }
   // Signature wrapping: what is read must be what was signed, compared as nodes, not ids.
-  if (!referenced.has(body)) throw refused(peer, 'the envelope Body is not the element the signature covers');
-  if (!referenced.has(timestamp)) throw refused(peer, 'the Timestamp is not covered by the signature');
-  checkWithXmlCrypto(xml, signature, signer.publicKey, [ALGORITHMS.excC14n], peer);
+  const bodyReference = referenced.get(body);
+  const timestampReference = referenced.get(timestamp);
+  if (!bodyReference) throw refused(peer, 'the envelope Body is not the element the signature covers');
+  if (!timestampReference) throw refused(peer, 'the Timestamp is not covered by the signature');
+  const verified = checkWithXmlCrypto(xml, signature, signer.publicKey, [ALGORITHMS.excC14n], peer);
 
-  const created = new Date(text(childrenNamed(timestamp, XMLNS.wsu, 'Created')[0]));
-  const expires = new Date(text(childrenNamed(timestamp, XMLNS.wsu, 'Expires')[0]));
+  // From here on, only the verified bytes are read, never our own parse of the text received.
+  const signedBody = verified.get(bodyReference);
+  const signedTimestamp = verified.get(timestampReference);
+  if (signedBody === undefined || signedTimestamp === undefined) throw refused(peer, 'the Body or the Timestamp was not verified');
+  const readBody = parseSigned(signedBody, peer);
+  const readTimestamp = parseSigned(signedTimestamp, peer);
+  if (!is(readBody, XMLNS.soap, 'Body') || !is(readTimestamp, XMLNS.wsu, 'Timestamp')) throw refused(peer, 'the signed elements are not a SOAP Body and a Timestamp');
+
+  const created = new Date(text(childrenNamed(readTimestamp, XMLNS.wsu, 'Created')[0]));
+  const expires = new Date(text(childrenNamed(readTimestamp, XMLNS.wsu, 'Expires')[0]));
   if (Number.isNaN(created.getTime()) || Number.isNaN(expires.getTime()) || expires <= created) throw refused(peer, 'the Timestamp needs Created before Expires');
   const now = (options.now ?? new Date()).getTime();
   const skew = (options.skewSeconds ?? 60) * 1000;
   if (created.getTime() > now + skew) throw refused(peer, `the message was created in the future (${created.toISOString()})`);
   if (expires.getTime() < now - skew) throw refused(peer, `the message expired at ${expires.toISOString()}`);
-  return { certificate: signer.certificate, document: doc, body, created, expires };
+  return { certificate: signer.certificate, body: readBody, signedBody, created, expires };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -542,8 +588,7 @@ export function verifyEnveloped(xml: string, check: CertificateCheck, options: V
   const model = readSignedInfo(signature, peer);
   checkAlgorithms(model, signer.publicKey, ENVELOPED_TRANSFORMS, peer);
   if (model.references.length !== 1 || model.references[0]!.uri !== '') throw refused(peer, 'the signature must have one reference, to the whole document (URI="")');
-  const sig = checkWithXmlCrypto(xml, signature, signer.publicKey, ENVELOPED_TRANSFORMS, peer);
-  const [signedXml] = sig.getSignedReferences();
+  const signedXml = checkWithXmlCrypto(xml, signature, signer.publicKey, ENVELOPED_TRANSFORMS, peer).get('');
   if (signedXml === undefined) throw refused(peer, 'the signature verified no content');
   return { certificate: signer.certificate, signedXml };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { LinkConflictError, type AccountLinkStore, type LinkConflictKind, type LinkEvent, type LinkRecord, type SubjectType } from '../core/account-links.ts';
-import type { SsoFlowStore } from '../core/national-sso.ts';
+import type { PendingSignOn, SsoFlowStore } from '../core/national-sso.ts';
 import type { Database, AccountLinksTable } from './schema.ts';
 import { isUniqueViolation } from './unique.ts';
 
@@ -113,14 +113,15 @@ export function createAccountLinkStore(deps: { db: Kysely<Database> }): AccountL
       return row ? toRecord(row) : undefined;
     },
 
-    list: async (by, now) => {
-      const rows = await db
+    list: async (by, now, createdBy) => {
+      if (createdBy?.length === 0) return [];
+      let query = db
         .selectFrom('account_links')
         .selectAll()
         .where('account' in by ? 'portal_account_id' : 'subject_hash', '=', 'account' in by ? by.account : by.subjectHash)
-        .where((eb) => eb.or([eb('state', '=', 'active'), eb.and([eb('state', '=', 'pending'), eb('expires_at', '>', now.toISOString())])]))
-        .orderBy('created_at')
-        .execute();
+        .where((eb) => eb.or([eb('state', '=', 'active'), eb.and([eb('state', '=', 'pending'), eb('expires_at', '>', now.toISOString())])]));
+      if (createdBy) query = query.where('created_by', 'in', [...createdBy]);
+      const rows = await query.orderBy('created_at').execute();
       return rows.map(toRecord);
     },
 
@@ -183,7 +184,7 @@ export function createAccountLinkStore(deps: { db: Kysely<Database> }): AccountL
   };
 }
 
-/** The state is a bearer secret: only its SHA-256 is stored. */
+/** The state and a sign-on's id are bearer secrets: only their SHA-256 is stored. */
 const stateHash = (state: string) => createHash('sha256').update(state, 'utf8').digest('hex');
 
 export function createSsoFlowStore(deps: { db: Kysely<Database> }): SsoFlowStore {
@@ -232,6 +233,57 @@ export function createSsoFlowStore(deps: { db: Kysely<Database> }): SsoFlowStore
         returnTo: row.return_to,
         expiresAt: new Date(row.expires_at),
       };
+    },
+    savePending: async (id, pending, now) => {
+      await db
+        .insertInto('sso_sign_ons')
+        .values({
+          sign_on_hash: stateHash(id),
+          client_id: pending.clientId,
+          portal_account_id: pending.portalAccountId,
+          return_to: pending.returnTo,
+          national_account_id: pending.account.sub,
+          subject_type: pending.account.subjectType,
+          subject_hash: pending.account.subjectHash,
+          subject_masked: pending.account.subjectMasked,
+          acr: pending.account.acr,
+          exchange_id: pending.account.exchangeId,
+          created_at: now.toISOString(),
+          expires_at: pending.expiresAt.toISOString(),
+          used_at: null,
+        })
+        .execute();
+      // Unconfirmed sign-ons older than a day are of no use to anyone.
+      await db.deleteFrom('sso_sign_ons').where('expires_at', '<', new Date(now.getTime() - 86_400_000).toISOString()).execute();
+    },
+    claimPending: async (id, clientId, now) => {
+      const hash = stateHash(id);
+      const claimed = await db
+        .updateTable('sso_sign_ons')
+        .set({ used_at: now.toISOString() })
+        .where('sign_on_hash', '=', hash)
+        .where('client_id', '=', clientId)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now.toISOString())
+        .executeTakeFirst();
+      const row = await db.selectFrom('sso_sign_ons').selectAll().where('sign_on_hash', '=', hash).where('client_id', '=', clientId).executeTakeFirst();
+      if (!row) return { refused: 'unknown' };
+      if (Number(claimed.numUpdatedRows) !== 1) return { refused: row.used_at !== null ? 'used' : 'lapsed' };
+      const pending: PendingSignOn = {
+        clientId: row.client_id,
+        portalAccountId: row.portal_account_id,
+        returnTo: row.return_to,
+        account: {
+          sub: row.national_account_id,
+          subjectType: row.subject_type,
+          subjectHash: row.subject_hash,
+          subjectMasked: row.subject_masked,
+          acr: row.acr,
+          exchangeId: row.exchange_id,
+        },
+        expiresAt: new Date(row.expires_at),
+      };
+      return { pending };
     },
   };
 }

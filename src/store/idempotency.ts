@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { canonicalize } from 'json-canonicalize';
-import { sha256Hex } from '../audit/leaf.ts';
+import type { KeyedDigest } from '../signing/attestation.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Database } from './schema.ts';
 import { isBusy, isUniqueViolation } from './unique.ts';
@@ -11,9 +11,13 @@ export interface StoredAnswer {
   body: unknown;
 }
 
-/** What makes two requests "the same" for a key: the operation, its path parameters and its body. */
-export function requestHash(operation: string, params: Record<string, unknown>, body: unknown): string {
-  return sha256Hex(canonicalize({ operation, params, body: body ?? null }));
+/**
+ * What makes two requests "the same" for a key: the operation, its path parameters and its body,
+ * under a keyed digest. The row outlives the request; a plain hash of a body holding an ID number
+ * would give the number back to whoever reads the table.
+ */
+export function requestHash(digest: KeyedDigest, operation: string, params: Record<string, unknown>, body: unknown): string {
+  return digest(canonicalize({ operation, params, body: body ?? null }));
 }
 
 export interface IdempotentWrite {

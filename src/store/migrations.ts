@@ -243,6 +243,32 @@ const migrations: Record<string, Migration> = {
       for (const table of ['idempotency_keys', 'outbox_jobs', 'dossier_events', 'dossiers']) await db.schema.dropTable(table).execute();
     },
   },
+  '0006_sso_sign_ons': {
+    async up(db: Kysely<unknown>) {
+      // A completed sign-on is only recorded here: the portal that started it confirms it, with
+      // the returnTo bound at start, before any link is made or any sign-in answered.
+      await db.schema
+        .createTable('sso_sign_ons')
+        .addColumn('sign_on_hash', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('client_id', 'varchar(80)', (c) => c.notNull())
+        .addColumn('portal_account_id', 'varchar(64)')
+        .addColumn('return_to', 'text', (c) => c.notNull())
+        .addColumn('national_account_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('subject_type', 'varchar(20)', (c) => c.notNull())
+        .addColumn('subject_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('subject_masked', 'varchar(20)', (c) => c.notNull())
+        .addColumn('acr', 'varchar(200)', (c) => c.notNull())
+        .addColumn('exchange_id', 'varchar(80)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('expires_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('used_at', 'varchar(40)')
+        .execute();
+      await db.schema.createIndex('sso_sign_ons_expires_at').on('sso_sign_ons').column('expires_at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('sso_sign_ons').execute();
+    },
+  },
 };
 
 export const MIGRATION_NAMES = Object.keys(migrations).sort();

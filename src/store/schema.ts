@@ -126,6 +126,28 @@ export interface SsoFlowsTable {
   used_at: string | null;
 }
 
+/**
+ * A completed national sign-on waiting for the portal that started it to confirm it (keyed by
+ * SHA-256 of its id); nothing is linked or signed in before that. Used once.
+ */
+export interface SsoSignOnsTable {
+  sign_on_hash: string;
+  client_id: string;
+  portal_account_id: string | null;
+  /** The returnTo bound at start, the portal's session value included; the confirmation must carry it. */
+  return_to: string;
+  national_account_id: string;
+  subject_type: 'person' | 'organization';
+  /** Keyed hash of the ID number or enterprise code, as account_links keeps it. */
+  subject_hash: string;
+  subject_masked: string;
+  acr: string;
+  exchange_id: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 /** A dossier handed over by the portal: its document as received, its lifecycle and on-time state. */
 export interface DossiersTable {
   code: string;
@@ -212,6 +234,7 @@ export interface Database {
   account_links: AccountLinksTable;
   account_link_events: AccountLinkEventsTable;
   sso_flows: SsoFlowsTable;
+  sso_sign_ons: SsoSignOnsTable;
   dossiers: DossiersTable;
   dossier_events: DossierEventsTable;
   outbox_jobs: OutboxJobsTable;

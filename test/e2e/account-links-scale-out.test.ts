@@ -66,6 +66,11 @@ describe.skipIf(postgres.skip)('account links and sign-on across two gateways on
     expect(done.status, await done.clone().text()).toBe(302);
     expect(done.headers.get('location')).toMatch(/^http:\/\/localhost:3000\/auth\/national\/callback\?result=/);
     for (const replica of [a, b]) expect((await fetch(`${replica.url}/v1/accounts/sso/callback${query}`, { redirect: 'manual' })).status).toBe(422);
+    // The portal confirms on the first replica the sign-on the second recorded; then the link exists.
+    const token = new URL(done.headers.get('location')!).searchParams.get('result')!;
+    const { signOn } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { signOn: string };
+    const confirmed = await a.fetch('/v1/accounts/sso/confirm', { method: 'POST', headers, body: JSON.stringify({ signOn, returnTo: RETURN_TO }) });
+    expect(confirmed.status, await confirmed.clone().text()).toBe(200);
     const listed = await a.fetch('/v1/accounts/links?portalAccountId=cd-scale-sso', { headers });
     expect(((await listed.json()) as { items: { verification: { method: string } }[] }).items).toMatchObject([{ verification: { method: 'national_sso' } }]);
   });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,7 +54,7 @@ async function startAuditGateway(log: TestLog): Promise<Gateway> {
     metrics: createMetrics({ defaultMetrics: false }),
     contract: loadContract(),
     limiter: createRateLimiter(),
-    exchangeLog: createExchangeLog({ db: log.store.db }),
+    exchangeLog: createExchangeLog({ db: log.store.db, masterKey: randomBytes(32) }),
     hashIdentifier: log.hashIdentifier,
     services: {} as AppDeps['services'],
     jwks: () => ({ keys: [] }),
@@ -110,17 +111,18 @@ describe('the audit API on an empty log', () => {
 });
 
 describe('the audit API', () => {
-  // Checkpoints at 3, 20, 41, 64, 100, 123 (the last two timestamped).
+  // Checkpoints at 3, 20, 41, 64, 100, 123 (the last two timestamped). The first 41 leaves are of
+  // format 1 (plain SHA-256 body digests, written before keyed digests), the other 82 of format 2.
   beforeAll(async () => {
-    for (const [n, timestamp] of [
-      [3, false],
-      [17, false],
-      [21, true],
-      [23, false],
-      [36, true],
-      [23, true],
+    for (const [n, timestamp, format] of [
+      [3, false, 1],
+      [17, false, 1],
+      [21, true, 1],
+      [23, false, 2],
+      [36, true, 2],
+      [23, true, 2],
     ] as const) {
-      await gw.log.append(n, { timestamp });
+      await gw.log.append(n, { timestamp, format });
     }
   });
 
@@ -294,6 +296,8 @@ describe('the export bundle and `lienthong audit verify`', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
     expect(result.stdout).toMatch(/^bundle OK: entries 0\.\.122 \(123\) of test\.lienthong\.sonla\.gov\.vn\/exchange-log in checkpoint 123 .*recomputed from the entries.*6 checkpoint\(s\).*3 timestamped/);
+    // Leaves of both formats in one log: every proof and signature still holds.
+    expect(result.stdout).toMatch(/leaf format 1: 41, format 2 \(keyed body digests\): 82\n$/);
   });
 
   it('verifies an unpacked folder, and pins the signer with --signer', async () => {

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS, clearFaults, metric, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { eventually, progressEvent, sampleDossier, simulatorDossier, statusEvent } from '../helpers/dossiers.ts';
+import { eventually, fixtureAt, fixtureCodeDay, progressEvent, sampleDossier, simulatorDossier, statusEvent } from '../helpers/dossiers.ts';
 import { UNKNOWN } from '../../src/sandbox/personas.ts';
 
 let gw: TestGateway;
@@ -65,16 +65,18 @@ describe('dossier synchronisation through the gateway', () => {
   });
 
   it('delivers status changes and progress steps in order, with the on-time computation', async () => {
-    const code = String(sampleDossier(2).code);
-    expect((await create(sampleDossier(2))).status).toBe(202);
+    // Due on day 5: finished on day 6, after one day waiting for a supplement.
+    const dossier = sampleDossier(2, { dueAt: fixtureAt(5, '17:00') });
+    const code = String(dossier.code);
+    expect((await create(dossier)).status).toBe(202);
     const steps = [
-      statusEvent(2, '2026-11-27T09:00:00+07:00'),
-      statusEvent(4, '2026-11-27T09:05:00+07:00'),
-      progressEvent('2026-11-27T10:30:00+07:00'),
-      statusEvent(5, '2026-11-28T08:00:00+07:00'),
-      statusEvent(4, '2026-11-29T08:00:00+07:00'),
-      statusEvent(9, '2026-12-03T13:00:00+07:00'),
-      statusEvent(10, '2026-12-04T09:00:00+07:00'),
+      statusEvent(2, fixtureAt(0, '09:00')),
+      statusEvent(4, fixtureAt(0, '09:05')),
+      progressEvent(fixtureAt(0, '10:30')),
+      statusEvent(5, fixtureAt(1, '08:00')),
+      statusEvent(4, fixtureAt(2, '08:00')),
+      statusEvent(9, fixtureAt(6, '13:00')),
+      statusEvent(10, fixtureAt(7, '09:00')),
     ];
     for (const [i, step] of steps.entries()) {
       const res = await addEvent(code, step);
@@ -85,7 +87,7 @@ describe('dossier synchronisation through the gateway', () => {
     expect(state.history.map((h) => h.kind)).toEqual(['created', 'status', 'status', 'progress', 'status', 'status', 'status', 'status']);
     expect(state).toMatchObject({ status: 10, statusName: 'returned' });
     // One day waiting for the supplement does not count: finished 20 hours after the due date is on time.
-    expect(state.onTime).toEqual({ state: 'on_time', processingEndedAt: '2026-12-03T13:00:00+07:00', supplementWaitSeconds: 86_400, supplementRequests: 1, reason: null });
+    expect(state.onTime).toEqual({ state: 'on_time', processingEndedAt: fixtureAt(6, '13:00'), supplementWaitSeconds: 86_400, supplementRequests: 1, reason: null });
 
     const held = await simulatorDossier(dvcqg, code);
     expect(held).toMatchObject({ sequences: [1, 2, 3, 4, 5, 6, 7, 8], duplicates: 0, outOfOrder: 0, status: '10' });
@@ -105,8 +107,8 @@ describe('dossier synchronisation through the gateway', () => {
   it('refuses a transition the lifecycle does not allow with 409 and the allowed statuses, storing nothing', async () => {
     const code = String(sampleDossier(3).code);
     await create(sampleDossier(3));
-    expect((await addEvent(code, statusEvent(2, '2026-11-27T09:00:00+07:00'))).status).toBe(202);
-    const res = await addEvent(code, statusEvent(9, '2026-11-27T10:00:00+07:00'));
+    expect((await addEvent(code, statusEvent(2, fixtureAt(0, '09:00')))).status).toBe(202);
+    const res = await addEvent(code, statusEvent(9, fixtureAt(0, '10:00')));
     expect(res.status).toBe(409);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
     expect(await res.json()).toMatchObject({ code: 'INVALID_TRANSITION', allowed: [4, 7, 8] });
@@ -115,10 +117,10 @@ describe('dossier synchronisation through the gateway', () => {
     expect(state.status).toBe(2);
 
     // Closed dossiers take no further change.
-    expect((await addEvent(code, statusEvent(7, '2026-11-27T11:00:00+07:00'))).status).toBe(202);
-    const after = await addEvent(code, statusEvent(4, '2026-11-27T12:00:00+07:00'));
+    expect((await addEvent(code, statusEvent(7, fixtureAt(0, '11:00')))).status).toBe(202);
+    const after = await addEvent(code, statusEvent(4, fixtureAt(0, '12:00')));
     expect(await after.json()).toMatchObject({ code: 'INVALID_TRANSITION', allowed: [] });
-    expect(await (await addEvent(code, progressEvent('2026-11-27T12:00:00+07:00'))).json()).toMatchObject({ code: 'CONFLICT' });
+    expect(await (await addEvent(code, progressEvent(fixtureAt(0, '12:00')))).json()).toMatchObject({ code: 'CONFLICT' });
   });
 
   it('answers a retried write with the same key exactly as the first time, and 422 for another body', async () => {
@@ -134,11 +136,11 @@ describe('dossier synchronisation through the gateway', () => {
 
     const code = String(sampleDossier(4).code);
     const eventKey = 'f6f0e2d1-7c55-4a43-8f1b-2d0c9e8a7b61';
-    const e1 = await addEvent(code, statusEvent(2, '2026-11-27T09:00:00+07:00'), { 'idempotency-key': eventKey });
-    const e2 = await addEvent(code, statusEvent(2, '2026-11-27T09:00:00+07:00'), { 'idempotency-key': eventKey });
+    const e1 = await addEvent(code, statusEvent(2, fixtureAt(0, '09:00')), { 'idempotency-key': eventKey });
+    const e2 = await addEvent(code, statusEvent(2, fixtureAt(0, '09:00')), { 'idempotency-key': eventKey });
     expect(e1.status).toBe(202);
     expect(await e2.json()).toEqual(await e1.json());
-    expect((await addEvent(code, statusEvent(3, '2026-11-27T09:00:00+07:00'), { 'idempotency-key': eventKey })).status).toBe(422);
+    expect((await addEvent(code, statusEvent(3, fixtureAt(0, '09:00')), { 'idempotency-key': eventKey })).status).toBe(422);
     // The retry queued nothing: one change after the dossier.
     expect(((await (await get(code)).json()) as State).history).toHaveLength(2);
     // Without a key, the same dossier again is harmless; different content under its code is 409.
@@ -150,7 +152,7 @@ describe('dossier synchronisation through the gateway', () => {
 
   it('refuses bad input with 400 naming the field, and stores nothing', async () => {
     const cases: [Record<string, unknown>, string][] = [
-      [sampleDossier(10, { dueAt: '2026-11-26T17:00:00+07:00' }), 'body.dueAt'],
+      [sampleDossier(10, { dueAt: fixtureAt(-1, '17:00') }), 'body.dueAt'],
       [sampleDossier(11, { attachments: Array.from({ length: 201 }, (_, i) => ({ id: `a${i}`, name: 'x.pdf', componentCode: 'TP01', url: 'https://motcua.sonla.gov.vn/x.pdf', digitised: false, reused: false })) }), 'body.attachments'],
       [sampleDossier(12, { channel: 'fax' }), 'body.channel'],
       [sampleDossier(13, { code: 'H52.101.114-261327-0013' }), 'body.code'],
@@ -168,23 +170,23 @@ describe('dossier synchronisation through the gateway', () => {
     const code = String(sampleDossier(15).code);
     await create(sampleDossier(15));
     for (const [event, field] of [
-      [statusEvent(11, '2026-11-27T09:00:00+07:00'), 'body.status'],
-      [statusEvent(2, '2026-11-26T09:00:00+07:00'), 'body.at'],
-      [{ ...progressEvent('2026-11-27T10:00:00+07:00'), dueAt: '2026-11-26T17:00:00+07:00' }, 'body.dueAt'],
-      [{ kind: 'status', at: '2026-11-27T09:00:00+07:00' }, 'body.status'],
+      [statusEvent(11, fixtureAt(0, '09:00')), 'body.status'],
+      [statusEvent(2, fixtureAt(-1, '09:00')), 'body.at'],
+      [{ ...progressEvent(fixtureAt(0, '10:00')), dueAt: fixtureAt(-1, '17:00') }, 'body.dueAt'],
+      [{ kind: 'status', at: fixtureAt(0, '09:00') }, 'body.status'],
     ] as const) {
       const res = await addEvent(code, event);
       expect(res.status, field).toBe(400);
       expect(JSON.stringify(await res.json()), field).toContain(field);
     }
     expect(((await (await get(code)).json()) as State).history).toHaveLength(1);
-    expect((await addEvent('H52-261127-9999', statusEvent(2, '2026-11-27T09:00:00+07:00'))).status).toBe(404);
+    expect((await addEvent('H52-261127-9999', statusEvent(2, fixtureAt(0, '09:00')))).status).toBe(404);
   });
 
   it('lists dossiers by delivery state, status and overdue', async () => {
-    const late = String(sampleDossier(20, { receivedAt: '2026-01-05T08:00:00+07:00', dueAt: '2026-01-10T17:00:00+07:00' }, '260105').code);
-    await create(sampleDossier(20, { receivedAt: '2026-01-05T08:00:00+07:00', dueAt: '2026-01-10T17:00:00+07:00' }, '260105'));
-    await addEvent(late, statusEvent(2, '2026-01-05T09:00:00+07:00'));
+    const late = String(sampleDossier(20, { receivedAt: fixtureAt(-30, '08:00'), dueAt: fixtureAt(-25, '17:00') }, fixtureCodeDay(-30)).code);
+    await create(sampleDossier(20, { receivedAt: fixtureAt(-30, '08:00'), dueAt: fixtureAt(-25, '17:00') }, fixtureCodeDay(-30)));
+    await addEvent(late, statusEvent(2, fixtureAt(-30, '09:00')));
     await delivered(late);
     const list = async (query: string) => {
       const res = await gw.fetch(`/v1/dossiers?${query}`, { key: KEYS.operator });
@@ -209,7 +211,7 @@ describe('dossier synchronisation through the gateway', () => {
     const code = String(sampleDossier(30).code);
     try {
       await create(sampleDossier(30));
-      await addEvent(code, statusEvent(2, '2026-11-27T09:00:00+07:00'));
+      await addEvent(code, statusEvent(2, fixtureAt(0, '09:00')));
       const dead = await eventually(async () => {
         const state = (await (await get(code)).json()) as State;
         return state.deliveryState === 'dead' ? state : undefined;
@@ -247,7 +249,7 @@ describe('dossier synchronisation through the gateway', () => {
     const code = String(refused.code);
     const deadBefore = await metric(gw.url, 'lienthong_outbox_dead_total', { service: 'DongBoHoSoMC' });
     expect((await create(refused)).status).toBe(202);
-    expect((await addEvent(code, statusEvent(2, '2026-11-27T09:00:00+07:00'))).status).toBe(202);
+    expect((await addEvent(code, statusEvent(2, fixtureAt(0, '09:00')))).status).toBe(202);
     expect((await create(sampleDossier(51))).status).toBe(202);
     const dead = await eventually(async () => {
       const state = (await (await get(code)).json()) as State;
@@ -277,9 +279,9 @@ describe('dossier synchronisation through the gateway', () => {
     const dossier = sampleDossier(60, { applicant: { type: 'citizen', identifier: '014192004567', name: 'Cầm Thị Hoa', email: 'camthihoa@example.com', phone: '0912345678' } });
     const code = String(dossier.code);
     expect((await create(dossier, { 'idempotency-key': '6c1d3a8e-55b0-4f3e-9a7d-0b2c4e6f8a10' })).status).toBe(202);
-    await addEvent(code, statusEvent(2, '2026-11-27T09:00:00+07:00', 'Bà Cầm Thị Hoa nộp đủ giấy tờ'));
-    await addEvent(code, statusEvent(4, '2026-11-27T09:05:00+07:00'));
-    await addEvent(code, progressEvent('2026-11-27T10:30:00+07:00'));
+    await addEvent(code, statusEvent(2, fixtureAt(0, '09:00'), 'Bà Cầm Thị Hoa nộp đủ giấy tờ'));
+    await addEvent(code, statusEvent(4, fixtureAt(0, '09:05')));
+    await addEvent(code, progressEvent(fixtureAt(0, '10:30')));
     // Delivered: the outbox read the dossier and its changes back.
     const state = await delivered(code);
     expect(state).toMatchObject({ code, status: 4, procedureCode: dossier.procedureCode });

@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalize } from 'json-canonicalize';
+import { leafDigests, sha256Hex } from '../../src/audit/leaf.ts';
 import { leafHash, rootHash } from '../../src/audit/merkle.ts';
+import { createKeyedDigest, loadHashKey } from '../../src/signing/attestation.ts';
 import { enterprises, people } from '../../src/sandbox/personas.ts';
 import { verifyDetached } from '../../src/signing/cms.ts';
 import { sample } from '../../src/signing/material.ts';
@@ -90,4 +93,46 @@ describe('the exchange log behind the API', () => {
     writeFileSync(join(dir, 'cp.txt'), cp.body.replace(/\n(\d+)\n/, (_m, n: string) => `\n${Number(n) + 1}\n`));
     expect(() => execFileSync('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', join(dir, 'cp.p7s'), '-content', join(dir, 'cp.txt'), '-CAfile', join(dir, 'ca.pem'), '-purpose', 'any', '-out', '/dev/null'], { stdio: 'pipe' })).toThrow();
   });
+
+  it('gives no ID number back to whoever enumerates an exported leaf; the gateway, holding the key, still checks the bodies', async () => {
+    const person = living[5]!;
+    const headers = { 'content-type': 'application/json', 'x-user-id': 'officer-17', 'x-purpose': 'XAC_MINH_DANH_TINH' };
+    const res = await gw.fetch('/v1/citizens/lookup', { method: 'POST', key: KEYS.agency, headers, body: JSON.stringify({ idNumber: person.idNumber }) });
+    const answer = await res.text();
+    expect(res.status, answer).toBe(200);
+    const exchangeId = res.headers.get('x-exchange-id')!;
+    let index: number | undefined;
+    for (let i = 0; i < 100 && index === undefined; i++) {
+      const row = await store.db.selectFrom('exchange_entries').select('idx').where('exchange_id', '=', exchangeId).executeTakeFirst();
+      if (row) index = Number(row.idx);
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(index).toBeDefined();
+    // The leaf as an auditor exports it.
+    const exported = await gw.fetch(`/v1/audit/entries/${index!}`, { key: KEYS.auditor });
+    expect(exported.status, await exported.clone().text()).toBe(200);
+    const entry = (await exported.json()) as { leaf: string };
+    const leaf = JSON.parse(entry.leaf) as Record<string, unknown>;
+    expect(leaf).toMatchObject({ v: 2, operation: 'lookupCitizen' });
+    expect(leaf).not.toHaveProperty('requestHash');
+
+    // The request exactly as the gateway digested it: the key confirms it, and the answer too.
+    const requestText = (idNumber: string) => canonicalize({ method: 'POST', path: '/v1/citizens/lookup', query: {}, body: { idNumber } });
+    const digest = createKeyedDigest(loadHashKey(join(dirname(gw.dbPath), 'hash-key'), { create: false }), 'exchange-bodies');
+    expect(leafDigests(leaf)).toEqual({ format: 2, request: digest(requestText(person.idNumber)), response: digest(answer) });
+
+    // Without the key: SHA-256 over every candidate number around the real one finds nothing in the
+    // leaf, where the same search finds the number in the format 1 form of that request.
+    const enumerate = (text: string) => {
+      const found: string[] = [];
+      for (let n = 0; n < 100_000; n++) {
+        const candidate = person.idNumber.slice(0, 7) + String(n).padStart(5, '0');
+        if (text.includes(sha256Hex(requestText(candidate)))) found.push(candidate);
+      }
+      return found;
+    };
+    expect(enumerate(entry.leaf)).toEqual([]);
+    expect(enumerate(`"requestHash":"${sha256Hex(requestText(person.idNumber))}"`)).toEqual([person.idNumber]);
+    expect(entry.leaf).not.toContain(sha256Hex(answer));
+  }, 30_000);
 });

@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVneidSimulator } from '../../adapters/vneid/simulator/server.ts';
 import { SANDBOX_PASSWORD } from '../../adapters/vneid/sandbox-account.ts';
 import { listen, type Listening } from '../../src/http/listen.ts';
+import { createKeyedDigest, loadHashKey } from '../../src/signing/attestation.ts';
 import { createLogger } from '../../src/logging.ts';
 import { FaultBoard } from '../../src/sandbox/faults.ts';
 import { enterprises, people } from '../../src/sandbox/personas.ts';
@@ -26,12 +27,31 @@ afterAll(async () => {
   await gw?.close();
 });
 
+interface Link {
+  id: string;
+  portalAccountId: string;
+  state: string;
+  nationalAccountLinked: boolean;
+  verification: { method: string };
+  subject: { maskedIdentifier: string };
+}
+
+/** The signed result the browser brings back to returnTo: names a pending sign-on, links nothing. */
 interface Result extends JWTPayload {
   outcome: string;
+  signOn: string | null;
   portalAccountId: string | null;
-  link: { id: string; portalAccountId: string; state: string; nationalAccountLinked: boolean; verification: { method: string }; subject: { maskedIdentifier: string } } | null;
   national: { accountType: string; maskedIdentifier: string; acr: string } | null;
   returnTo: string;
+}
+
+/** What the portal's confirmation answers. */
+interface Confirmation {
+  outcome: string;
+  portalAccountId: string | null;
+  link: Link | null;
+  national: { accountType: string; maskedIdentifier: string; acr: string };
+  detail?: string;
 }
 
 /** The portal backend asks the gateway to start; the Location is where it sends the browser. */
@@ -60,22 +80,43 @@ async function callbackUrl(authorizationUrl: string, login: string, level?: stri
 }
 
 async function result(url: string): Promise<Result> {
-  expect(url.startsWith(`${RETURN_TO}?result=`), url).toBe(true);
+  expect(url, url).toMatch(new RegExp(`^${RETURN_TO}\\?(s=[\\w-]+&)?result=`));
   const token = new URL(url).searchParams.get('result')!;
   const { payload } = await jwtVerify(token, jwks, { audience: 'sandbox-portal', issuer: 'https://lienthong.sonla.gov.vn' });
   return payload as Result;
 }
 
-async function signIn(login: string, query: Record<string, string> = {}): Promise<Result> {
-  const { url, response } = await browse(await start(query), login);
-  expect(response.status, await response.clone().text()).toBe(302);
-  return result(url);
+/** The portal's backend confirms a sign-on, server to server, with the returnTo it kept in the browser's session. */
+const confirmSso = (body: Record<string, unknown>, key: string = KEYS.portal) =>
+  gw.fetch('/v1/accounts/sso/confirm', { method: 'POST', key, headers: { ...accountable, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** A browser arriving at returnTo with `url`, in the portal session that started the flow: the portal confirms. */
+async function confirmed(url: string, returnTo = RETURN_TO): Promise<Confirmation & { token: Result }> {
+  const token = await result(url);
+  expect(token.returnTo).toBe(returnTo);
+  const res = await confirmSso({ signOn: token.signOn, returnTo });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return { ...((await res.json()) as Confirmation), token };
 }
 
+/** The whole legitimate sign-on: started, signed in, and confirmed in the same portal session. */
+async function signIn(login: string, query: Record<string, string> = {}): Promise<Confirmation & { token: Result }> {
+  const { url, response } = await browse(await start(query), login);
+  expect(response.status, await response.clone().text()).toBe(302);
+  return confirmed(url, query.returnTo ?? RETURN_TO);
+}
+
+/** The links as an agency sees them; `portalLinks` as the portal does. */
 const links = async (query: string) => {
   const res = await gw.fetch(`/v1/accounts/links?${query}`, { key: KEYS.agency, headers: { 'x-user-id': 'officer-17', 'x-purpose': 'LIEN_KET_TAI_KHOAN' } });
   expect(res.status).toBe(200);
   return ((await res.json()) as { items: { id: string; state: string; portalAccountId: string; verification: { method: string } }[] }).items;
+};
+
+const portalLinks = async (query: string) => {
+  const res = await gw.fetch(`/v1/accounts/links?${query}`, { headers: accountable });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { items: { id: string; state: string; portalAccountId: string }[] }).items;
 };
 
 const linkRows = () => {
@@ -101,7 +142,7 @@ const leafOf = (exchangeId: string) => {
   const db = new BetterSqlite3(gw.dbPath, { readonly: true });
   try {
     const row = db.prepare('select leaf from exchange_queue where exchange_id = ? union all select leaf from exchange_entries where exchange_id = ?').get(exchangeId, exchangeId) as { leaf: string };
-    return JSON.parse(row.leaf) as { operation: string; status: number; outcome: string; responseHash: string; upstreamCalls: { upstream: string; outcome: string; code: string | null }[] };
+    return JSON.parse(row.leaf) as { operation: string; status: number; outcome: string; responseMac: string; upstreamCalls: { upstream: string; outcome: string; code: string | null }[] };
   } finally {
     db.close();
   }
@@ -139,6 +180,8 @@ describe('national sign-on over HTTP, through the simulator login form', () => {
       link: { portalAccountId: 'cd-sso-0040', state: 'active', nationalAccountLinked: true, verification: { method: 'national_sso' } },
       national: { accountType: 'person', maskedIdentifier: `${person.idNumber.slice(0, 3)}*******${person.idNumber.slice(-2)}`, acr: 'urn:vneid:loa:2' },
     });
+    expect(first.token).toMatchObject({ outcome: 'linked', portalAccountId: 'cd-sso-0040', signOn: expect.stringMatching(/^[\w-]{43}$/) });
+    expect(first.token).not.toHaveProperty('link');
     expect(linkEvents(first.link!.id)).toEqual([{ event: 'created', reason: 'national sign-on at level of assurance urn:vneid:loa:2' }]);
     expect(JSON.stringify(first)).not.toContain(person.idNumber);
 
@@ -194,7 +237,7 @@ describe('national sign-on over HTTP, through the simulator login form', () => {
     const browser = createBrowser();
     const page = await browser.follow(await start({ portalAccountId: 'cd-sso-cancel' }));
     const done = await browser.submit({ html: await page.response.text(), url: page.url }, /\/abort$/, {}, RETURN_TO);
-    expect(await result(done.url)).toMatchObject({ outcome: 'cancelled', error: 'access_denied', link: null });
+    expect(await result(done.url)).toMatchObject({ outcome: 'cancelled', error: 'access_denied', signOn: null, national: null });
     expect(await links('portalAccountId=cd-sso-cancel')).toHaveLength(0);
   });
 
@@ -253,10 +296,10 @@ describe('level of assurance', () => {
     expect(linkRows()).toBe(rows);
     expect(await links('portalAccountId=cd-loa-1')).toHaveLength(0);
 
-    // Recorded: the exchange refused (its response hash binds the problem naming the level), the token exchange its one upstream call; userinfo never read.
+    // Recorded: the exchange refused (its response digest binds the problem naming the level), the token exchange its one upstream call; userinfo never read.
     const leaf = leafOf(res.headers.get('x-exchange-id')!);
     expect(leaf).toMatchObject({ operation: 'completeSso', status: 422, outcome: 'business_error', upstreamCalls: [{ upstream: 'vneid', outcome: 'business_error', code: 'VERIFICATION_MISMATCH' }] });
-    expect(leaf.responseHash).toBe(createHash('sha256').update(text).digest('hex'));
+    expect(leaf.responseMac).toBe(createKeyedDigest(loadHashKey(join(dirname(gw.dbPath), 'hash-key'), { create: false }), 'exchange-bodies')(text));
 
     // The same person at level 2 links as usual.
     expect(await signIn(person.idNumber, { portalAccountId: 'cd-loa-1' })).toMatchObject({ outcome: 'linked', national: { acr: 'urn:vneid:loa:2' } });
@@ -291,6 +334,7 @@ describe('forged and replayed callbacks', () => {
     expect(first.status).toBe(302);
     const replay = await fetch(url, { redirect: 'manual' });
     expect(replay.status).toBe(422);
+    expect(await confirmed(first.headers.get('location')!)).toMatchObject({ outcome: 'linked', portalAccountId: 'cd-replay-1' });
     expect(await links('portalAccountId=cd-replay-1')).toHaveLength(1);
   });
 
@@ -407,5 +451,110 @@ describe('the national service failing during the callback', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('a sign-on started for one portal account and sent to someone else', () => {
+  /**
+   * The portal as the contract asks it to behave: each browser has a portal session, start keeps
+   * its returnTo (with the session's own value in the query) in that session, and a browser that
+   * arrives with a result is confirmed with the returnTo kept in its own session.
+   */
+  const sessions = new Map<string, string>();
+  async function startInSession(session: string, portalAccountId?: string): Promise<string> {
+    const returnTo = `${RETURN_TO}?s=${session}`;
+    sessions.set(session, returnTo);
+    return start({ returnTo, ...(portalAccountId ? { portalAccountId } : {}) });
+  }
+  /** The browser signs in as `login` and is sent back to the portal: the signed result it carries. */
+  async function signInAt(authorizationUrl: string, login: string): Promise<Result> {
+    const { url, response } = await browse(authorizationUrl, login);
+    expect(response.status).toBe(302);
+    return result(url);
+  }
+  const arriveInSession = (session: string, token: Result) => confirmSso({ signOn: token.signOn, returnTo: sessions.get(session) });
+
+  it("leaves the starting account unlinked, and the person's later sign-ins never land in it", async () => {
+    const victim = living[80]!;
+    const rows = linkRows();
+
+    // The attacker, signed in to the portal as cd-attacker-80, starts a sign-on "to link their
+    // profile" and sends the national login page to the victim instead of following it.
+    const invitation = await startInSession('attacker-session-80', 'cd-attacker-80');
+
+    // The victim's own browser (its own cookie jar) signs in with the victim's identity and is
+    // sent back through the gateway's callback to the portal.
+    const token = await signInAt(invitation, victim.idNumber);
+    expect(token).toMatchObject({ outcome: 'linked', portalAccountId: 'cd-attacker-80', returnTo: `${RETURN_TO}?s=attacker-session-80` });
+
+    // The callback linked nothing: no row, no active link for either account or the ID number.
+    expect(linkRows()).toBe(rows);
+    expect(await portalLinks('portalAccountId=cd-attacker-80')).toEqual([]);
+    expect(await portalLinks(`idNumber=${victim.idNumber}`)).toEqual([]);
+
+    // The victim's browser is in the victim's portal session: the portal confirms with the value
+    // kept there, which is not the one bound at start. Without any value it cannot confirm at all.
+    sessions.set('victim-session-80', `${RETURN_TO}?s=victim-session-80`);
+    const missing = await confirmSso({ signOn: token.signOn });
+    expect(missing.status).toBe(400);
+    expect(await missing.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [expect.objectContaining({ field: 'body.returnTo' })] });
+    const other = await arriveInSession('victim-session-80', token);
+    expect(other.status).toBe(422);
+    expect(await other.json()).toMatchObject({ code: 'VERIFICATION_MISMATCH', errors: [{ field: 'body.returnTo' }] });
+    // The refusal ended the sign-on: even the attacker's own session value no longer confirms it.
+    const late = await arriveInSession('attacker-session-80', token);
+    expect(late.status).toBe(422);
+    expect(await late.json()).toMatchObject({ code: 'VERIFICATION_MISMATCH', errors: [{ field: 'body.signOn', message: 'was used already' }] });
+    expect(await portalLinks('portalAccountId=cd-attacker-80')).toEqual([]);
+    expect(await portalLinks(`idNumber=${victim.idNumber}`)).toEqual([]);
+
+    // Later, the victim signs in at the portal's login page (no portal account): nothing leads to
+    // the attacker's account.
+    const later = await signInAt(await startInSession('victim-session-80'), victim.idNumber);
+    expect(later.outcome).toBe('not_linked');
+    const laterConfirmed = await arriveInSession('victim-session-80', later);
+    expect(laterConfirmed.status).toBe(200);
+    expect(await laterConfirmed.json()).toMatchObject({ outcome: 'not_linked', link: null, portalAccountId: null });
+
+    // The victim links their own account from their profile, then signs straight in to it.
+    const own = await signInAt(await startInSession('victim-session-80', 'cd-victim-80'), victim.idNumber);
+    const linked = (await (await arriveInSession('victim-session-80', own)).json()) as Confirmation;
+    expect(linked).toMatchObject({ outcome: 'linked', link: { portalAccountId: 'cd-victim-80', state: 'active' } });
+    const again = await signInAt(await startInSession('victim-session-80'), victim.idNumber);
+    expect(again.outcome).toBe('signed_in');
+    expect(await (await arriveInSession('victim-session-80', again)).json()).toMatchObject({ outcome: 'signed_in', link: { id: linked.link!.id, portalAccountId: 'cd-victim-80' } });
+    expect(await portalLinks('portalAccountId=cd-attacker-80')).toEqual([]);
+    expect((await portalLinks(`idNumber=${victim.idNumber}`)).map((l) => l.portalAccountId)).toEqual(['cd-victim-80']);
+  });
+
+  it('signs no one in to a linked account before the portal confirms, and confirms once', async () => {
+    const person = living[81]!;
+    const linked = await signIn(person.idNumber, { portalAccountId: 'cd-once-81' });
+    expect(linked.outcome).toBe('linked');
+
+    // The result of a sign-in names no account: only the confirmation says where it leads.
+    const token = await signInAt(await startInSession('session-81'), person.idNumber);
+    expect(token).toMatchObject({ outcome: 'signed_in', portalAccountId: null });
+    expect(token).not.toHaveProperty('link');
+    const first = await arriveInSession('session-81', token);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toMatchObject({ outcome: 'signed_in', link: { id: linked.link!.id, portalAccountId: 'cd-once-81' } });
+    const second = await arriveInSession('session-81', token);
+    expect(second.status).toBe(422);
+    expect(await second.json()).toMatchObject({ code: 'VERIFICATION_MISMATCH', errors: [{ field: 'body.signOn' }] });
+  });
+
+  it('answers 404 for a sign-on id that was never issued, and refuses a malformed one with 400', async () => {
+    const unknown = await confirmSso({ signOn: 'A'.repeat(43), returnTo: RETURN_TO });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ code: 'ROUTE_NOT_FOUND', errors: [{ field: 'body.signOn' }] });
+    const malformed = await confirmSso({ signOn: 'not an id', returnTo: RETURN_TO });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [expect.objectContaining({ field: 'body.signOn' })] });
+  });
+
+  it('may be confirmed by portals only', async () => {
+    const res = await confirmSso({ signOn: 'A'.repeat(43), returnTo: RETURN_TO }, KEYS.agency);
+    expect(res.status).toBe(403);
   });
 });

@@ -1,12 +1,12 @@
 import { createHash, randomBytes, type X509Certificate } from 'node:crypto';
 import { createExchangeLog } from '../../src/audit/exchange-log.ts';
 import { createIntegrator, type Integrator } from '../../src/audit/integrator.ts';
-import { bindingHash, sha256Hex, type ExchangeLeaf, type Outcome } from '../../src/audit/leaf.ts';
+import { bindingHash, keyedLeaf, sha256Hex, type ExchangeLeaf, type Outcome } from '../../src/audit/leaf.ts';
 import { createAuditStore, type AuditStore } from '../../src/audit/store.ts';
 import type { BundleCertificates } from '../../src/audit/bundle.ts';
 import { createLogger } from '../../src/logging.ts';
 import { createTimestampReply } from '../../src/sandbox/tsa-server.ts';
-import { createSubjectHasher } from '../../src/signing/attestation.ts';
+import { createSubjectHasher, type KeyedDigest } from '../../src/signing/attestation.ts';
 import { signDetached } from '../../src/signing/cms.ts';
 import { sample } from '../../src/signing/material.ts';
 import { createTimestampRequest } from '../../src/signing/tsa.ts';
@@ -51,23 +51,29 @@ export interface TestLog {
   audit: AuditStore;
   integrator: Integrator;
   hashIdentifier(value: string): string;
+  /** The exchange log's keyed digest (format 2 leaves). */
+  digest: KeyedDigest;
   /** Leaves appended so far, in log order. */
   leaves: ExchangeLeaf[];
-  /** Enqueues `count` more leaves and integrates them as one batch (one checkpoint). */
-  append(count: number, options?: { timestamp?: boolean; variant?: string }): Promise<void>;
+  /** Enqueues `count` more leaves (format 2 unless `format: 1`) and integrates them as one batch (one checkpoint). */
+  append(count: number, options?: { timestamp?: boolean; variant?: string; format?: 1 | 2 }): Promise<void>;
   /** The checkpoints written, in size order. */
   checkpointSizes(): Promise<number[]>;
   close(): Promise<void>;
 }
 
-/** The leaf of exchange `i`: varied clients, operations, outcomes and subjects; one second apart. */
-export function testLeaf(i: number, hashIdentifier: (v: string) => string, variant = ''): ExchangeLeaf {
+/**
+ * The leaf of exchange `i`: varied clients, operations, outcomes and subjects; one second apart.
+ * With `digest`, a format 2 leaf (keyed digests); without, format 1 (plain SHA-256), as written
+ * before keyed digests.
+ */
+export function testLeaf(i: number, hashIdentifier: (v: string) => string, variant = '', digest?: KeyedDigest): ExchangeLeaf {
   const [operation, upstream] = OPERATIONS[i % OPERATIONS.length]!;
   const outcome = OUTCOMES[i % OUTCOMES.length]!;
   const id = `ex-${variant}${String(i).padStart(6, '0')}`;
-  const requestHash = sha256Hex(`request ${variant}${i}`);
-  const responseHash = outcome === 'failed' || outcome === 'rejected' ? null : sha256Hex(`response ${i}`);
-  return {
+  const request = `request ${variant}${i}`;
+  const response = outcome === 'failed' || outcome === 'rejected' ? null : `response ${i}`;
+  const fields = {
     id,
     time: new Date(BASE_TIME + i * 1000).toISOString(),
     client: CLIENTS[i % CLIENTS.length]!,
@@ -77,14 +83,15 @@ export function testLeaf(i: number, hashIdentifier: (v: string) => string, varia
     purpose: i % 4 === 0 ? null : 'XAC_MINH_DANH_TINH',
     userHash: hashIdentifier(`user:officer-${i % 5}`),
     subjectHash: i % 7 === 6 ? null : hashIdentifier(SUBJECTS[i % SUBJECTS.length]!),
-    requestHash,
-    responseHash,
-    bindingHash: bindingHash(id, requestHash, responseHash),
     outcome,
     status: outcome === 'success' ? 200 : outcome === 'business_error' ? 404 : outcome === 'refused' ? 502 : 503,
     latencyMs: 10 + (i % 13) * 3.5,
     upstreamCalls: outcome === 'rejected' ? [] : [{ upstream, outcome, code: outcome === 'success' ? null : 'UPSTREAM_X', latencyMs: 8 + (i % 5) }],
   };
+  if (digest) return keyedLeaf(fields, digest, request, response);
+  const requestHash = sha256Hex(request);
+  const responseHash = response === null ? null : sha256Hex(response);
+  return { ...fields, requestHash, responseHash, bindingHash: bindingHash(id, requestHash, responseHash) };
 }
 
 /**
@@ -94,8 +101,9 @@ export function testLeaf(i: number, hashIdentifier: (v: string) => string, varia
  */
 export async function createTestLog(options: { database?: DatabaseOptions; hashKey?: Buffer } = {}): Promise<TestLog> {
   const store = await openStore(options.database ?? { sqlitePath: ':memory:' });
-  const hashIdentifier = createSubjectHasher(options.hashKey ?? Buffer.alloc(32, 7));
-  const exchangeLog = createExchangeLog({ db: store.db });
+  const hashKey = options.hashKey ?? Buffer.alloc(32, 7);
+  const hashIdentifier = createSubjectHasher(hashKey);
+  const exchangeLog = createExchangeLog({ db: store.db, masterKey: hashKey });
   let stampNext = false;
   const integrator = createIntegrator(
     {
@@ -116,10 +124,11 @@ export async function createTestLog(options: { database?: DatabaseOptions; hashK
     audit: createAuditStore({ db: store.db }),
     integrator,
     hashIdentifier,
+    digest: exchangeLog.digest,
     leaves,
     async append(count, appendOptions = {}) {
       for (let n = 0; n < count; n++) {
-        const leaf = testLeaf(leaves.length, hashIdentifier, appendOptions.variant);
+        const leaf = testLeaf(leaves.length, hashIdentifier, appendOptions.variant, appendOptions.format === 1 ? undefined : exchangeLog.digest);
         leaves.push(leaf);
         await exchangeLog.enqueue(leaf);
       }

@@ -4,11 +4,41 @@ import { procedures } from '../../src/sandbox/personas.ts';
 /** The contract's example dossier (also the dvcqg mapping tests' fixture). */
 const EXAMPLE: unknown = JSON.parse(readFileSync(new URL('../../adapters/dvcqg/fixtures/dossier.json', import.meta.url), 'utf8'));
 
-/** A dossier as a portal hands it over, with a code for day `day` (YYMMDD) and sequence `n`. */
-export function sampleDossier(n: number, overrides: Record<string, unknown> = {}, day = '261127'): Record<string, unknown> {
+const DAY_MS = 86_400_000;
+const VIETNAM_MS = 7 * 3_600_000;
+
+/**
+ * Day 0 of the dossier fixtures: ten days before today in Vietnam time, so that every instant a
+ * fixture names (days 0 to 7) lies in the past whatever day the tests run.
+ */
+function dayZero(): number {
+  const todayVietnam = Math.floor((Date.now() + VIETNAM_MS) / DAY_MS) * DAY_MS;
+  return todayVietnam - 10 * DAY_MS;
+}
+
+/** The instant `time` (HH:MM or HH:MM:SS, Vietnam time) on fixture day `day`, as ISO 8601 with +07:00. */
+export function fixtureAt(day: number, time: string): string {
+  const [h = 0, m = 0, s = 0] = time.split(':').map(Number);
+  const local = new Date(dayZero() + day * DAY_MS + ((h * 60 + m) * 60 + s) * 1000);
+  return `${local.toISOString().slice(0, 19)}+07:00`;
+}
+
+/** Fixture day `day` as the YYMMDD of a dossier code. */
+export function fixtureCodeDay(day = 0): string {
+  return fixtureAt(day, '00:00').slice(2, 10).replaceAll('-', '');
+}
+
+/**
+ * A dossier as a portal hands it over, with a code for day `day` (YYMMDD) and sequence `n`:
+ * received on fixture day 0 (ten days ago) at 08:42 and due five days from today at 17:00, so it is
+ * open and not overdue on any day the tests run.
+ */
+export function sampleDossier(n: number, overrides: Record<string, unknown> = {}, day = fixtureCodeDay()): Record<string, unknown> {
   const procedure = procedures[0]!;
   return {
     ...(structuredClone(EXAMPLE) as Record<string, unknown>),
+    receivedAt: fixtureAt(0, '08:42:10'),
+    dueAt: fixtureAt(15, '17:00'),
     code: `H52.101.114-${day}-${String(n).padStart(4, '0')}`,
     procedureCode: procedure.code,
     procedureName: procedure.name,
@@ -26,8 +56,8 @@ export const progressEvent = (at: string, content = 'Thẩm định hồ sơ đ�
   title: 'Chuyên viên',
   department: 'Phòng Kinh tế, Hạ tầng và Đô thị',
   content,
-  startedAt: '2026-11-27T09:05:00+07:00',
-  dueAt: '2026-11-28T17:00:00+07:00',
+  startedAt: fixtureAt(0, '09:05'),
+  dueAt: fixtureAt(1, '17:00'),
   at,
 });
 

@@ -93,3 +93,26 @@ export async function metric(url: string, name: string, labels: Record<string, s
   }
   return sum;
 }
+
+/** An exchange-log entry as the auditor API lists it. */
+export interface AuditEntry {
+  id: string;
+  upstream: string | null;
+  outcome: string;
+  status: number;
+  upstreamCalls?: { upstream: string; outcome: string; code: string | null }[];
+}
+
+/** The exchange-log entry of an exchange, read as an auditor would, once integrated. */
+export async function auditEntry(gw: TestGateway, exchangeId: string, upstream: string): Promise<AuditEntry> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const res = await gw.fetch(`/v1/audit/entries?upstream=${upstream}&limit=1000`, { key: KEYS.auditor });
+    if (res.status !== 200) throw new Error(`the auditor API answered ${res.status}`);
+    const { items } = (await res.json()) as { items: AuditEntry[] };
+    const found = items.find((e) => e.id === exchangeId);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`exchange ${exchangeId} is not in the exchange log`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -4,7 +4,7 @@
  * at random moments, or run two at once on PostgreSQL.
  * Usage: node --import tsx test/helpers/log-writer.ts <sqlite path | postgres url> [schema] [count]
  */
-import { randomUUID, sign } from 'node:crypto';
+import { randomBytes, randomUUID, sign } from 'node:crypto';
 import { createExchangeLog } from '../../src/audit/exchange-log.ts';
 import { createIntegrator } from '../../src/audit/integrator.ts';
 import { bindingHash, sha256Hex, type ExchangeLeaf } from '../../src/audit/leaf.ts';
@@ -28,7 +28,7 @@ const integrator = createIntegrator(
   { origin: 'test.lienthong/log', intervalMs: 5, batchSize: 50, timestampEveryMs: 60_000 },
 );
 integrator.start();
-const log = createExchangeLog({ db: store.db });
+const log = createExchangeLog({ db: store.db, masterKey: randomBytes(32) });
 
 function leaf(i: number): ExchangeLeaf {
   const id = randomUUID();

@@ -14,6 +14,8 @@ import { KEY_OF, contract, contractRequest } from './requests.ts';
 
 const REVOKED_KEY = 'revoked-portal-key-0001';
 const WRONG_KEY = 'wrong-key-0123456789';
+const SAMPLE_ORG = 'Liên thông sandbox (NOT FOR PRODUCTION)';
+const SAMPLE_PORTAL_CERTIFICATE = { subject: { C: 'VN', O: SAMPLE_ORG, CN: 'sandbox-portal' }, issuer: { C: 'VN', O: SAMPLE_ORG, CN: 'Liên thông Sample Issuing CA' } };
 const AGENCY: Record<Role, string> = { portal: 'H52', agency: 'H52.101.114', auditor: 'H52.04', operator: 'H52.18' };
 
 let gw: TestGateway;
@@ -26,7 +28,9 @@ beforeAll(async () => {
         agency: AGENCY[role],
         roles: [role],
         keyHash: hashApiKey(KEY_OF[role]),
-        ...(role === 'portal' ? { certificateName: 'sandbox-portal' } : {}),
+        // The purpose contractRequest sends: the matrix is about roles, not purposes.
+        purposes: ['XAC_MINH_DANH_TINH', '*'],
+        ...(role === 'portal' ? { certificate: SAMPLE_PORTAL_CERTIFICATE } : {}),
       })),
       { id: 'revoked-portal', agency: 'H52', roles: ['portal'], keyHash: hashApiKey(REVOKED_KEY), disabled: true },
     ],

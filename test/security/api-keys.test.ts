@@ -21,13 +21,15 @@ const clients = Array.from({ length: 8 }, (_, i) => ({
   agency: 'H52',
   roles: ['portal' as const],
   operations: ['*'],
+  actsFor: [],
+  purposes: [],
   keyHash: hashApiKey(`key-of-client-${i}-000000`),
   disabled: false,
 }));
 
 describe('API key lookup', () => {
   it('compares the presented key with every client, in constant time, whether it matches the first, the last or none', () => {
-    const find = createKeyRing([...clients, { id: 'cert-only', agency: 'H52', roles: ['portal'], operations: ['*'], certificateName: 'x', disabled: false }]);
+    const find = createKeyRing([...clients, { id: 'cert-only', agency: 'H52', actsFor: [], roles: ['portal'], operations: ['*'], purposes: [], certificate: { subject: { CN: 'x' }, issuer: { CN: 'y' } }, disabled: false }]);
     for (const [key, expected] of [
       ['key-of-client-0-000000', 'client-0'],
       ['key-of-client-7-000000', 'client-7'],

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTACKS_BY_SYSTEM, type AttackVariant } from '../../src/sandbox/faults.ts';
-import { KEYS, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { auditEntry, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { UPSTREAM_SYSTEMS, upstreamCalls, type UpstreamSystem } from '../helpers/upstream-calls.ts';
 
 /**
@@ -61,27 +61,6 @@ const REASON: Record<AttackVariant, RegExp> = {
 
 const MATRIX = UPSTREAM_SYSTEMS.flatMap((system) => ATTACKS_BY_SYSTEM[system].map((variant) => [system, variant] as const));
 
-interface AuditEntry {
-  id: string;
-  upstream: string | null;
-  outcome: string;
-  status: number;
-  upstreamCalls?: { upstream: string; outcome: string; code: string | null }[];
-}
-
-/** The exchange-log entry of an exchange, read as an auditor would, once integrated. */
-async function auditEntry(exchangeId: string, upstream: string): Promise<AuditEntry> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const res = await gw.fetch(`/v1/audit/entries?upstream=${upstream}&limit=1000`, { key: KEYS.auditor });
-    expect(res.status).toBe(200);
-    const { items } = (await res.json()) as { items: AuditEntry[] };
-    const found = items.find((e) => e.id === exchangeId);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`exchange ${exchangeId} is not in the exchange log`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('the sandbox control server', () => {
   it('refuses an attack without a variant, a variant the protocol has no use for, and a variant on another mode', async () => {
@@ -130,7 +109,7 @@ describe.each(MATRIX)('%s sending %s', (system, variant) => {
 
     const exchangeId = res.headers.get('x-exchange-id');
     expect(exchangeId).toBeTruthy();
-    const entry = await auditEntry(exchangeId!, system);
+    const entry = await auditEntry(gw, exchangeId!, system);
     expect(entry.status).toBe(EXPECTED[variant].status);
     expect(entry.outcome).toBe(EXPECTED[variant].status === 502 ? 'refused' : 'failed');
     expect(entry.upstreamCalls?.some((c) => c.upstream === system && c.code === body.code)).toBe(true);

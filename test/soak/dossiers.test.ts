@@ -6,7 +6,7 @@ import pg from 'pg';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KEYS, clearFaults, setFault } from '../helpers/gateway.ts';
-import { eventually, progressEvent, sampleDossier, simulatorReport, statusEvent, type SimulatorReport } from '../helpers/dossiers.ts';
+import { eventually, fixtureAt, fixtureCodeDay, progressEvent, sampleDossier, simulatorReport, statusEvent, type SimulatorReport } from '../helpers/dossiers.ts';
 import { freePort, startLienthong, type Started } from '../helpers/processes.ts';
 
 /**
@@ -43,7 +43,8 @@ if (!pgUrl) console.log('dossier soak on PostgreSQL (two gateways) skipped: TEST
 
 /** The changes of one dossier after its creation: accept, process, steps, a supplement round, finish, return. */
 function lifecycle(count: number, day: number): unknown[] {
-  const at = (minute: number) => new Date(Date.UTC(2026, 10, day, 2, 0, 0) + minute * 60_000).toISOString().replace('.000Z', 'Z');
+  const start = Date.parse(fixtureAt(-day, '09:00'));
+  const at = (minute: number) => new Date(start + minute * 60_000).toISOString().replace('.000Z', 'Z');
   const statuses: (number | 'p')[] = [];
   if (count >= 1) statuses.push(2);
   if (count >= 2) statuses.push(4);
@@ -62,10 +63,11 @@ interface Plan {
 }
 
 function plan(day: number): Plan[] {
-  const yymmdd = `2611${String(day).padStart(2, '0')}`;
+  // Each run its own day before the fixtures' day 0, so runs never share a code; every date in the past.
+  const yymmdd = fixtureCodeDay(-day);
   return Array.from({ length: DOSSIERS }, (_, i) => {
     const count = Math.floor(EVENTS / DOSSIERS) + (i < EVENTS % DOSSIERS ? 1 : 0);
-    const dossier = sampleDossier(i + 1, { receivedAt: `2026-11-${String(day).padStart(2, '0')}T08:00:00+07:00`, dueAt: `2026-12-${String(day).padStart(2, '0')}T17:00:00+07:00` }, yymmdd);
+    const dossier = sampleDossier(i + 1, { receivedAt: fixtureAt(-day, '08:00'), dueAt: fixtureAt(-day + 5, '17:00') }, yymmdd);
     return { code: String(dossier.code), dossier, events: lifecycle(count, day) };
   });
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { canonicalize } from 'json-canonicalize';
-import { bindingHash, outcomeOf, sha256Hex, type ExchangeLeaf, type UpstreamCall } from '../../audit/leaf.ts';
+import { keyedLeaf, outcomeOf, type UpstreamCall } from '../../audit/leaf.ts';
 import type { ExchangeLog } from '../../audit/exchange-log.ts';
 import type { Config } from '../../config/schema.ts';
 import { GatewayError, isGatewayError } from '../../errors/gateway-error.ts';
@@ -232,26 +232,26 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
     const notSent = code !== null && NOT_SENT.has(code) && calls.every((c) => c.outcome === 'rejected');
     if (reached && loaded && !notSent) {
       const status = failure === undefined ? 200 : isGatewayError(failure) ? failure.status : 500;
-      const requestHash = sha256Hex(canonicalize({ operation: DELIVERY_OPERATION, dossier: job.dossier_code, sequence: job.sequence, delivery: job.id, attempt: job.attempts + 1, service: job.service }));
-      const responseHash = sha256Hex(canonicalize({ status, code, duplicate }));
-      const leaf: ExchangeLeaf = {
-        id: exchangeId,
-        time: startedAt.toISOString(),
-        client: loaded.event.client_id,
-        agency: loaded.event.agency,
-        operation: DELIVERY_OPERATION,
-        upstream: 'dvcqg',
-        purpose: loaded.dossier.purpose,
-        userHash: loaded.event.user_hash,
-        subjectHash: loaded.dossier.subject_hash,
-        requestHash,
-        responseHash,
-        bindingHash: bindingHash(exchangeId, requestHash, responseHash),
-        outcome: failure instanceof Abandoned ? 'failed' : outcomeOf(status, code ?? undefined),
-        status,
-        latencyMs: Math.round(performance.now() - started),
-        upstreamCalls: calls,
-      };
+      const leaf = keyedLeaf(
+        {
+          id: exchangeId,
+          time: startedAt.toISOString(),
+          client: loaded.event.client_id,
+          agency: loaded.event.agency,
+          operation: DELIVERY_OPERATION,
+          upstream: 'dvcqg',
+          purpose: loaded.dossier.purpose,
+          userHash: loaded.event.user_hash,
+          subjectHash: loaded.dossier.subject_hash,
+          outcome: failure instanceof Abandoned ? 'failed' : outcomeOf(status, code ?? undefined),
+          status,
+          latencyMs: Math.round(performance.now() - started),
+          upstreamCalls: calls,
+        },
+        deps.exchangeLog.digest,
+        canonicalize({ operation: DELIVERY_OPERATION, dossier: job.dossier_code, sequence: job.sequence, delivery: job.id, attempt: job.attempts + 1, service: job.service }),
+        canonicalize({ status, code, duplicate }),
+      );
       // The attempt is logged before its job is settled: a crash in between repeats the attempt, never hides one.
       await deps.exchangeLog.enqueue(leaf).catch((err: unknown) => jobLog.error({ err }, 'delivery attempt could not be written to the exchange log'));
     }

@@ -1,4 +1,6 @@
+import { canonicalize } from 'json-canonicalize';
 import { deriveKey, openBytes, sealBytes } from '../../audit/bodies.ts';
+import { createKeyedDigest, type KeyedDigest } from '../../signing/attestation.ts';
 
 /**
  * Personal data of dossiers at rest: the dossier as received (`dossiers.document`: the applicant's
@@ -27,6 +29,13 @@ export interface DossierSealer {
   seal(place: SealedPlace, value: unknown): string;
   /** The value sealed at this place; throws DossierDataError when it cannot be authenticated. */
   open<T>(place: SealedPlace, stored: string): T;
+  /**
+   * Keyed digest of the dossier as received (`dossiers.content_hash`), to tell a repeated
+   * hand-over from a different one: a plain hash would confirm a guessed applicant.
+   */
+  contentDigest(dossier: unknown): string;
+  /** Keyed digest for the requests of dossier writes kept with their Idempotency-Key (`idempotency_keys.request_hash`). */
+  requestDigest: KeyedDigest;
 }
 
 const aad = (place: SealedPlace) =>
@@ -34,7 +43,10 @@ const aad = (place: SealedPlace) =>
 
 export function createDossierSealer(masterKey: Buffer): DossierSealer {
   const key = deriveKey(masterKey, DOSSIER_KEY_INFO);
+  const content = createKeyedDigest(masterKey, 'dossier-content');
   return {
+    contentDigest: (dossier) => content(canonicalize(dossier)),
+    requestDigest: createKeyedDigest(masterKey, 'idempotency-request'),
     seal: (place, value) => PREFIX + sealBytes(key, Buffer.from(JSON.stringify(value), 'utf8'), aad(place)),
     open<T>(place: SealedPlace, stored: string): T {
       const what = place.sequence === undefined ? `dossier ${place.code}` : `change ${place.sequence} of dossier ${place.code}`;

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { canonicalize } from 'json-canonicalize';
 import type { components } from '../../generated/gateway.ts';
-import { sha256Hex } from '../../audit/leaf.ts';
 import { GatewayError } from '../../errors/gateway-error.ts';
 import { idempotent, requestHash, type StoredAnswer } from '../../store/idempotency.ts';
 import type { Database, DossiersTable } from '../../store/schema.ts';
@@ -39,6 +37,19 @@ export interface Actor {
   /** Keyed hash of the acting user (X-User-Id), as the exchange log writes it. */
   userHash: string;
   purpose: string | null;
+  /** Whose dossiers the actor may change; absent, only those it handed over itself. */
+  scope?: DossierScope;
+}
+
+/**
+ * Whose dossiers a caller may see and change: all of them (operators), or those it handed over
+ * and those handed over by clients of the agencies it acts for. To anyone else a dossier does
+ * not exist.
+ */
+export interface DossierScope {
+  all: boolean;
+  clientId: string;
+  agencies: readonly string[];
 }
 
 export interface ListFilter {
@@ -52,10 +63,10 @@ export interface ListFilter {
 export interface DossierService {
   create(actor: Actor, dossier: Dossier, idempotencyKey?: string): Promise<StoredAnswer>;
   addEvent(actor: Actor, code: string, event: DossierEvent, idempotencyKey?: string): Promise<StoredAnswer>;
-  get(code: string): Promise<DossierState>;
-  list(filter: ListFilter): Promise<DossierPage>;
+  get(scope: DossierScope, code: string): Promise<DossierState>;
+  list(scope: DossierScope, filter: ListFilter): Promise<DossierPage>;
   /** Puts the dossier's dead deliveries back in the outbox; how many. */
-  redeliver(code: string): Promise<number>;
+  redeliver(scope: DossierScope, code: string): Promise<number>;
 }
 
 export interface DossierServiceDeps {
@@ -71,6 +82,16 @@ export interface DossierServiceDeps {
 
 const notFound = (code: string) => new GatewayError('ROUTE_NOT_FOUND', { detail: `no dossier ${code} was handed to the gateway` });
 const invalid = (field: string, message: string) => new GatewayError('VALIDATION_FAILED', { detail: `${field} ${message}`, errors: [{ field, message }] });
+
+const scopeOfActor = (actor: Actor): DossierScope => actor.scope ?? { all: false, clientId: actor.clientId, agencies: [] };
+
+function mayTouch(scope: DossierScope, row: Pick<Selectable<DossiersTable>, 'client_id' | 'agency'>): boolean {
+  return scope.all || row.client_id === scope.clientId || scope.agencies.includes(row.agency);
+}
+
+/** The condition mayTouch states, for queries on the dossiers table (the caller skips it when scope.all). */
+const visibleTo = (scope: DossierScope) => (eb: ExpressionBuilder<Database, 'dossiers'>) =>
+  eb.or([eb('client_id', '=', scope.clientId), ...(scope.agencies.length > 0 ? [eb('agency', 'in', [...scope.agencies])] : [])]);
 
 /** Worst first: one dead change makes the dossier dead, one pending change pending. */
 function worst(states: Iterable<string>): DeliveryState {
@@ -113,9 +134,9 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
 
-  async function state(trx: Kysely<Database>, code: string): Promise<DossierState | undefined> {
+  async function state(trx: Kysely<Database>, code: string, scope: DossierScope): Promise<DossierState | undefined> {
     const row = await trx.selectFrom('dossiers').selectAll().where('code', '=', code).executeTakeFirst();
-    if (!row) return undefined;
+    if (!row || !mayTouch(scope, row)) return undefined;
     const events = await trx
       .selectFrom('dossier_events as e')
       .innerJoin('outbox_jobs as j', (join) => join.onRef('j.dossier_code', '=', 'e.dossier_code').onRef('j.sequence', '=', 'e.sequence'))
@@ -182,14 +203,19 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
         throw new GatewayError('INVALID_IDENTIFIER', { detail: `the applicant's identifier ${applicant.reason}`, errors: [{ field: 'body.applicant.identifier', message: applicant.reason }] });
       }
       if (new Date(dossier.dueAt).getTime() <= new Date(dossier.receivedAt).getTime()) throw invalid('body.dueAt', 'must be after receivedAt');
-      const contentHash = sha256Hex(canonicalize(dossier));
-      const answer = await idempotent(db, { clientId: actor.clientId, key: idempotencyKey, operation: 'createDossier', requestHash: requestHash('createDossier', {}, dossier) }, async (trx) => {
-        const existing = await trx.selectFrom('dossiers').select(['content_hash']).where('code', '=', dossier.code).executeTakeFirst();
+      const contentHash = deps.sealer.contentDigest(dossier);
+      const answer = await idempotent(db, { clientId: actor.clientId, key: idempotencyKey, operation: 'createDossier', requestHash: requestHash(deps.sealer.requestDigest, 'createDossier', {}, dossier) }, async (trx) => {
+        const existing = await trx.selectFrom('dossiers').select(['content_hash', 'client_id', 'agency']).where('code', '=', dossier.code).executeTakeFirst();
+        // Codes are unique across clients, so the caller must learn that this one is taken; nothing
+        // else about the other client's dossier (not even whether the content is the same).
+        if (existing && !mayTouch(scopeOfActor(actor), existing)) {
+          throw new GatewayError('CONFLICT', { detail: `dossier code ${dossier.code} is already taken by a dossier handed over by another client; use another code` });
+        }
         if (existing) {
           if (existing.content_hash !== contentHash) {
             throw new GatewayError('CONFLICT', { detail: `dossier ${dossier.code} was already handed over with different content` });
           }
-          return { status: 202, body: await state(trx, dossier.code) };
+          return { status: 202, body: await state(trx, dossier.code, scopeOfActor(actor)) };
         }
         const clock = startClock(dossier.dueAt);
         const at = now().toISOString();
@@ -216,22 +242,24 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
           })
           .execute();
         await append(trx, actor, dossier.code, 1, { kind: 'created', status: INITIAL_STATUS, at: dossier.receivedAt, payload: null });
-        return { status: 202, body: await state(trx, dossier.code) };
+        return { status: 202, body: await state(trx, dossier.code, scopeOfActor(actor)) };
       });
       return queued(answer);
     },
 
     async addEvent(actor, code, event, idempotencyKey) {
       if (event.kind === 'progress' && new Date(event.dueAt).getTime() < new Date(event.startedAt).getTime()) throw invalid('body.dueAt', 'must not be before startedAt');
-      const answer = await idempotent(db, { clientId: actor.clientId, key: idempotencyKey, operation: 'addDossierEvent', requestHash: requestHash('addDossierEvent', { code }, event) }, async (trx) => {
+      const answer = await idempotent(db, { clientId: actor.clientId, key: idempotencyKey, operation: 'addDossierEvent', requestHash: requestHash(deps.sealer.requestDigest, 'addDossierEvent', { code }, event) }, async (trx) => {
         // Taking the next sequence locks the dossier's row (PostgreSQL) until commit: changes to one
         // dossier are decided one after the other, against the status the previous one left.
-        const row = await trx
+        const scope = scopeOfActor(actor);
+        let claim = trx
           .updateTable('dossiers')
           .set({ last_sequence: sql<number>`last_sequence + 1`, updated_at: now().toISOString() })
-          .where('code', '=', code)
-          .returningAll()
-          .executeTakeFirst();
+          .where('code', '=', code);
+        // Another client's dossier is not found: nothing of it is changed or delivered.
+        if (!scope.all) claim = claim.where(visibleTo(scope));
+        const row = await claim.returningAll().executeTakeFirst();
         if (!row) throw notFound(code);
         if (new Date(event.at).getTime() < new Date(row.received_at).getTime()) throw invalid('body.at', 'must not be before the dossier was received');
         const from = statusOf(row.status);
@@ -259,16 +287,19 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
       return queued(answer);
     },
 
-    async get(code) {
-      const found = await state(db, code);
+    async get(scope, code) {
+      const found = await state(db, code, scope);
       if (!found) throw notFound(code);
       return found;
     },
 
-    async list(filter) {
+    async list(scope, filter) {
       const at = now();
       const nowIso = at.toISOString();
       let query = db.selectFrom('dossiers as d');
+      if (!scope.all) {
+        query = query.where((eb) => eb.or([eb('d.client_id', '=', scope.clientId), ...(scope.agencies.length > 0 ? [eb('d.agency', 'in', [...scope.agencies])] : [])]));
+      }
       if (filter.status !== undefined) query = query.where('d.status', '=', filter.status);
       if (filter.deliveryState !== undefined) {
         const having = (state: string) => (eb: ExpressionBuilder<Database & { d: DossiersTable }, 'd'>) =>
@@ -314,9 +345,9 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
       return { items: rows.map((r) => summary(r, worst(states.get(r.code) ?? []), at)), page: filter.page, pageSize: filter.pageSize, total };
     },
 
-    async redeliver(code) {
-      const exists = await db.selectFrom('dossiers').select('code').where('code', '=', code).executeTakeFirst();
-      if (!exists) throw notFound(code);
+    async redeliver(scope, code) {
+      const exists = await db.selectFrom('dossiers').select(['client_id', 'agency']).where('code', '=', code).executeTakeFirst();
+      if (!exists || !mayTouch(scope, exists)) throw notFound(code);
       const at = now().toISOString();
       const result = await db
         .updateTable('outbox_jobs')

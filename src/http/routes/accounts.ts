@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { AccountLinkService, Actor, LinkRequest } from '../../core/account-links.ts';
 import type { SsoService } from '../../core/national-sso.ts';
-import type { AuthenticatedClient } from '../auth.ts';
+import { scopeOf, type AuthenticatedClient } from '../auth.ts';
 import { exchangeContext } from '../context.ts';
 import type { Handlers } from '../handlers.ts';
 
@@ -43,7 +43,8 @@ export function accountHandlers(deps: { links: AccountLinkService; sso: { servic
 
     listAccountLinks: async (req, res) => {
       const query = req.query as { portalAccountId?: string; idNumber?: string };
-      res.json({ items: await deps.links.list(query) });
+      // Only the links this client (or a client of an agency it acts for) made; operators see all.
+      res.json({ items: await deps.links.list(query, scopeOf(res.locals.client as AuthenticatedClient)) });
     },
 
     deleteAccountLink: async (req, res) => {
@@ -83,6 +84,12 @@ export function accountHandlers(deps: { links: AccountLinkService; sso: { servic
         res.locals.subject = completed.subject;
       }
       redirect(req, res, returnTo, { returnTo, result: new URL(returnTo).searchParams.get('result') });
+    },
+
+    /** Server to server: the starting portal, in the session of the browser that arrived, makes the sign-on count. */
+    confirmSso: async (req, res) => {
+      res.setHeader('cache-control', 'no-store');
+      res.json(await deps.sso.service.confirm(actorOf(res), req.body as { signOn: string; returnTo: string }));
     },
   };
 }

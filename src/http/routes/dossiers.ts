@@ -1,13 +1,15 @@
 import type { Request, Response } from 'express';
-import type { Actor, DossierService, ListFilter } from '../../core/dossiers/service.ts';
+import type { Actor, DossierScope, DossierService, ListFilter } from '../../core/dossiers/service.ts';
 import type { Dossier, DossierEvent } from '../../core/dossiers/port.ts';
-import type { AuthenticatedClient } from '../auth.ts';
+import { scopeOf, type AuthenticatedClient } from '../auth.ts';
 import type { Handlers } from '../handlers.ts';
 
 const flag = (value: unknown): boolean | undefined => (value === undefined ? undefined : value === true || value === 'true');
 const int = (value: unknown): number | undefined => (value === undefined ? undefined : Number(value));
 
 export function dossierHandlers(deps: { dossiers: DossierService; hashIdentifier(value: string): string }): Handlers {
+  // Whose dossiers the caller may see and change; another client's are 404, as if they did not exist.
+  const scope = (res: Response): DossierScope => scopeOf(res.locals.client as AuthenticatedClient);
   // The acting user is hashed as the exchange recorder hashes it, so log entries of deliveries match the API's.
   const actor = (res: Response): Actor => {
     const client = res.locals.client as AuthenticatedClient;
@@ -16,6 +18,7 @@ export function dossierHandlers(deps: { dossiers: DossierService; hashIdentifier
       agency: client.agency,
       userHash: deps.hashIdentifier(`user:${(res.locals.userId as string | undefined) ?? ''}`),
       purpose: (res.locals.purpose as string | undefined) ?? null,
+      scope: scope(res),
     };
   };
   const key = (req: Request) => req.get('idempotency-key');
@@ -32,7 +35,7 @@ export function dossierHandlers(deps: { dossiers: DossierService; hashIdentifier
       res.status(answer.status).json(answer.body);
     },
     getDossier: async (req, res) => {
-      res.json(await deps.dossiers.get(code(req)));
+      res.json(await deps.dossiers.get(scope(res), code(req)));
     },
     listDossiers: async (req, res) => {
       const q = req.query as Record<string, unknown>;
@@ -43,10 +46,10 @@ export function dossierHandlers(deps: { dossiers: DossierService; hashIdentifier
         page: int(q.page) ?? 1,
         pageSize: int(q.pageSize) ?? 20,
       };
-      res.json(await deps.dossiers.list(filter));
+      res.json(await deps.dossiers.list(scope(res), filter));
     },
     redeliverDossier: async (req, res) => {
-      res.status(202).json({ requeued: await deps.dossiers.redeliver(code(req)) });
+      res.status(202).json({ requeued: await deps.dossiers.redeliver(scope(res), code(req)) });
     },
   };
 }

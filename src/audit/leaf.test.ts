@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import { canonicalize } from 'json-canonicalize';
+import { describe, expect, it } from 'vitest';
+import { createKeyedDigest, createSubjectHasher } from '../signing/attestation.ts';
+import { bindingHash, bodiesMatchLeaf, keyedLeaf, leafDigests, leafText, sha256Hex, type ExchangeLeafV1 } from './leaf.ts';
+
+const KEY = randomBytes(32);
+const digest = createKeyedDigest(KEY, 'exchange-bodies');
+const ID_NUMBER = '014089001234';
+/** The request of a lookup whose only content is an ID number, as the recorder canonicalises it. */
+const lookup = (idNumber: string) => canonicalize({ method: 'POST', path: '/v1/citizens/lookup', query: {}, body: { idNumber } });
+const response = '{"idNumber":"014089001234","fullName":"Lò Văn Thắng"}';
+
+const fields = {
+  id: 'ex-1',
+  time: '2026-01-01T00:00:00.000Z',
+  client: 'sandbox-agency',
+  agency: 'H52',
+  operation: 'lookupCitizen',
+  upstream: 'population',
+  purpose: 'XAC_MINH_DANH_TINH',
+  userHash: 'a'.repeat(64),
+  subjectHash: createSubjectHasher(KEY)(ID_NUMBER),
+  outcome: 'success' as const,
+  status: 200,
+  latencyMs: 12,
+  upstreamCalls: [],
+};
+
+function v1Leaf(request: string, answer: string): ExchangeLeafV1 {
+  const requestHash = sha256Hex(request);
+  const responseHash = sha256Hex(answer);
+  return { ...fields, requestHash, responseHash, bindingHash: bindingHash(fields.id, requestHash, responseHash) };
+}
+
+/** What anyone holding an export does: hash every candidate ID number and look for it in the leaf. */
+function enumerate(leafJson: string): string | undefined {
+  // Province 014, century and sex digit, year 89, and a known first digit: 100,000 numbers remain
+  // (the whole space of a province and year is ten times that, about 27 s on one core).
+  for (let n = 0; n < 100_000; n++) {
+    const candidate = `0140890${String(n).padStart(5, '0')}`;
+    if (leafJson.includes(sha256Hex(lookup(candidate)))) return candidate;
+  }
+  return undefined;
+}
+
+describe('exchange-log leaves', () => {
+  it('give no ID number back to enumeration once the body digests are keyed (format 2)', () => {
+    // Format 1 held plain SHA-256: the enumeration finds the number.
+    expect(enumerate(leafText(v1Leaf(lookup(ID_NUMBER), response)))).toBe(ID_NUMBER);
+    const leaf = keyedLeaf(fields, digest, lookup(ID_NUMBER), response);
+    expect(leaf).toMatchObject({ v: 2, requestMac: digest(lookup(ID_NUMBER)), responseMac: digest(response) });
+    expect(enumerate(leafText(leaf))).toBeUndefined();
+    // The holder of the key confirms the bodies; another key does not.
+    expect(bodiesMatchLeaf(leaf, lookup(ID_NUMBER), response, digest)).toBe(true);
+    expect(bodiesMatchLeaf(leaf, lookup('014089001235'), response, digest)).toBe(false);
+    expect(bodiesMatchLeaf(leaf, lookup(ID_NUMBER), response, createKeyedDigest(randomBytes(32), 'exchange-bodies'))).toBe(false);
+  }, 60_000);
+
+  it('read both formats, and check the binding of the digests to the leaf', () => {
+    const old = JSON.parse(leafText(v1Leaf(lookup(ID_NUMBER), response))) as Record<string, unknown>;
+    expect(leafDigests(old)).toEqual({ format: 1, request: sha256Hex(lookup(ID_NUMBER)), response: sha256Hex(response) });
+    expect(bodiesMatchLeaf(old, lookup(ID_NUMBER), response, digest)).toBe(true);
+    const current = JSON.parse(leafText(keyedLeaf(fields, digest, lookup(ID_NUMBER), null))) as Record<string, unknown>;
+    expect(leafDigests(current)).toEqual({ format: 2, request: digest(lookup(ID_NUMBER)), response: null });
+
+    expect(() => leafDigests({ ...current, v: 3 })).toThrow(/unknown leaf format v=3/);
+    expect(() => leafDigests({ ...current, v: '2' })).toThrow(/unknown leaf format/);
+    expect(() => leafDigests({ ...current, requestHash: sha256Hex('x') })).toThrow(/format 2 leaf holds requestHash/);
+    expect(() => leafDigests({ ...old, requestMac: digest('x') })).toThrow(/format 1 leaf .* holds requestMac/);
+    expect(() => leafDigests({ ...current, requestMac: 'not hex' })).toThrow(/needs requestMac/);
+    expect(() => leafDigests({ ...old, responseHash: undefined })).toThrow(/needs requestHash and responseHash/);
+    expect(() => leafDigests({ ...current, id: 'ex-2' })).toThrow(/bindingHash does not bind/);
+    expect(() => leafDigests({ ...old, requestHash: sha256Hex('other') })).toThrow(/bindingHash does not bind/);
+  });
+
+  it('key each purpose with its own derived key', () => {
+    const data = canonicalize({ idNumber: ID_NUMBER });
+    const values = [
+      createKeyedDigest(KEY, 'exchange-bodies')(data),
+      createKeyedDigest(KEY, 'dossier-content')(data),
+      createKeyedDigest(KEY, 'idempotency-request')(data),
+      createSubjectHasher(KEY)(data),
+      sha256Hex(data),
+    ];
+    expect(new Set(values).size).toBe(values.length);
+    // Deterministic for one key (another process, a restart), different under another.
+    expect(createKeyedDigest(Buffer.from(KEY), 'exchange-bodies')(data)).toBe(values[0]);
+    expect(createKeyedDigest(randomBytes(32), 'exchange-bodies')(data)).not.toBe(values[0]);
+    expect(() => createKeyedDigest(randomBytes(16), 'exchange-bodies')).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,46 @@
+import type { Config, SystemId } from './schema.ts';
+
+/** What a national system needs configured before a production gateway may call it. */
+export interface UpstreamRequirements {
+  id: SystemId;
+  /** Its answers are signed with a certificate the gateway checks, so the certificate's name must be pinned. */
+  signsAnswers: boolean;
+  /** The sandbox's account, used outside production when `upstreams.<id>.credentials` is unset. */
+  sandboxAccount?: { username: string; password: string } | undefined;
+}
+
+const REQUIRED = 'required when NODE_ENV=production';
+
+/**
+ * The settings a production gateway must not run without, each named: every upstream's URL,
+ * the pinned certificate name of every system that signs its answers (otherwise any certificate
+ * under the national root, another ministry's, would be believed), the gateway's own account
+ * where a login is needed, and at least one CRL. Empty outside production.
+ */
+export function productionProblems(config: Config, systems: readonly UpstreamRequirements[]): string[] {
+  if (!config.env.production) return [];
+  const problems: string[] = [];
+  for (const system of systems) {
+    const upstream = config.upstreams[system.id];
+    const setting = `upstreams.${system.id}`;
+    if (!upstream.url) problems.push(`${setting}.url: ${REQUIRED} (the sandbox is for development only)`);
+    if (system.signsAnswers && !upstream.certificateName) {
+      problems.push(`${setting}.certificateName: ${REQUIRED} (the common name of the system's signing certificate; without it any certificate under the trusted roots is believed)`);
+    }
+    if (system.sandboxAccount) {
+      if (!upstream.credentials) problems.push(`${setting}.credentials: ${REQUIRED} (the gateway's own account; the sandbox account is for development only)`);
+      // The sandbox's password is published: whatever the user name, it is no secret.
+      else if (upstream.credentials.password === system.sandboxAccount.password) {
+        problems.push(`${setting}.credentials: the sandbox account's password is refused when NODE_ENV=production`);
+      }
+    }
+  }
+  if (!config.trust.crls?.length) problems.push(`trust.crls: at least one CRL is ${REQUIRED} (without one, revoked certificates are believed)`);
+  // Outside production the HTTPS listener falls back to the sample gateway certificate.
+  const tls = config.server.tls;
+  if (tls.enabled) {
+    if (!tls.certificateFile) problems.push(`server.tls.certificateFile: ${REQUIRED} when server.tls.enabled (the sample certificate is for development only)`);
+    if (!tls.keyFile) problems.push(`server.tls.keyFile: ${REQUIRED} when server.tls.enabled`);
+  }
+  return problems;
+}
