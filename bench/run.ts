@@ -24,7 +24,7 @@ import { SANDBOX_ACCOUNT } from '../adapters/dvcqg/sandbox-account.ts';
 import { PORTAL_SERVICES, type DossierProgressEvent, type DossierSnapshot } from '../src/core/dossiers/port.ts';
 import { fixtureAt, fixtureCodeDay, progressEvent as progressStep, sampleDossier as benchDossier } from '../test/helpers/dossiers.ts';
 import { SERVICE_PATH, createPopulationClient } from '../adapters/population/client.ts';
-import { integrationCode } from '../adapters/population/index.ts';
+import { SANDBOX_CODES } from '../adapters/population/index.ts';
 import { NAMESPACE, OPERATIONS } from '../adapters/population/mapping.ts';
 import { populationMessageSecurity } from '../adapters/population/security.ts';
 import { createExchangeLog } from '../src/audit/exchange-log.ts';
@@ -196,7 +196,7 @@ async function dossierEventScenario(urls: { gateway: string; gatewayPid: number;
   const portalBase = urls.upstreams.dvcqg!;
   const send = async (path: string, body: unknown) => {
     const text = JSON.stringify(body);
-    const { headers, message } = signRequest(portal.credentials, { method: 'POST', url: portalBase + path, headers: { accept: 'application/json', 'content-type': 'application/json; charset=utf-8' }, body: text });
+    const { headers, message } = signRequest(portal.credentials, { method: 'POST', url: portalBase + path, headers: { accept: 'application/json', 'content-type': 'application/json; charset=utf-8', dstcode: 'H52' }, body: text });
     const res = await request(portalBase + path, { method: 'POST', headers, body: text });
     const answer = Buffer.from(await res.body.arrayBuffer());
     verifyResponse({ status: res.statusCode, headers: lower(res.headers as Record<string, string>), body: answer }, message, { verifyCertificate: (c, chain) => portal.verifyPeer(c, chain) });
@@ -313,7 +313,7 @@ async function main(): Promise<string> {
       url: upstreams.population!,
       maxResponseBytes: 1_048_576,
       retryAfterSeconds: 5,
-      integrationCode: integrationCode('H52'),
+      ...SANDBOX_CODES,
       signRequest: (xml: string) => {
         envelopes.push(xml);
         return security.signRequest(xml);

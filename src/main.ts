@@ -9,6 +9,7 @@ import { createAuditStore } from './audit/store.ts';
 import { signDetached } from './signing/cms.ts';
 import { requestTimestamp } from './signing/tsa.ts';
 import { ConfigError } from './config/load.ts';
+import { messageSecurityOf, messageSecurityProblems } from './config/message-security.ts';
 import { productionProblems } from './config/production.ts';
 import type { Config, SystemId } from './config/schema.ts';
 import { createCitizenService, type CitizenField } from './core/citizens.ts';
@@ -76,7 +77,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   try {
     const missing = adapterModules.filter((m) => !config.upstreams[m.id].url).map((m) => m.id);
     // Every refusal at once, so that an operator fixes the configuration in one go.
-    const problems = productionProblems(config, adapterModules);
+    const problems = [...messageSecurityProblems(config, adapterModules), ...productionProblems(config, adapterModules)];
     const metrics = createMetrics();
     const expiry = (certificate: { validTo: string }) => Math.floor(new Date(certificate.validTo).getTime() / 1000);
     let signing: SigningMaterial | undefined;
@@ -130,7 +131,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     for (const module of adapterModules) {
       const upstream = config.upstreams[module.id];
       const url = upstream.url ?? sandbox!.urls[module.id]!;
-      const policy = createPolicy({ log, metrics }, module.id, upstream);
+      const messageSecurity = messageSecurityOf(config, module);
+      const policy = createPolicy({ log, metrics }, module.id, { ...upstream, messageSecurity });
       cleanups.push(() => policy.shutdown());
       policies.set(module.id, policy);
       upstreamUrls[module.id] = url;
@@ -142,6 +144,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
           retryAfterSeconds: upstream.retryAfterSeconds,
           credentials: upstream.credentials,
           gatewayAgency: config.gateway.agency,
+          messageSecurity,
+          ...(module.id === 'population' ? { population: config.upstreams.population } : {}),
         },
       );
       cleanups.push(() => adapter.close());

@@ -66,16 +66,27 @@ beforeAll(async () => {
   // The format compose.yaml asks for: 32 random bytes, hex-encoded.
   writeFileSync(join(pkiDir, 'hash-key'), execFileSync('openssl', ['rand', '-hex', '32']));
 
-  unreachable = `http://127.0.0.1:${await freePort()}`;
+  unreachable = `https://127.0.0.1:${await freePort()}`;
   apiKey = randomBytes(24).toString('base64url');
   const upstreams: Record<string, unknown> = {};
   for (const m of adapterModules) {
     upstreams[m.id] = {
       url: `${unreachable}/${m.id}`,
-      ...(m.signsAnswers ? { certificateName: `${m.id}.test.gov.vn` } : {}),
+      ...(m.messageSecurity && m.messageSecurity.default !== 'none' ? { certificateName: `${m.id}.test.gov.vn` } : {}),
       ...(m.sandboxAccount ? { credentials: { username: 'lienthong-h52-test', password: randomBytes(12).toString('hex') } } : {}),
     };
   }
+  // The population database through the provincial platform, with the operator's codes and keys.
+  upstreams.population = {
+    ...(upstreams.population as object),
+    integrationCode: '037',
+    serviceCode: '037',
+    transport: {
+      mode: 'lgsp',
+      platformKeys: { accessKey: 'test-access', secretKey: randomBytes(12).toString('hex'), appName: 'LIENTHONG', partnerCode: 'H52', partnerCodeCus: 'H52' },
+      account: { username: 'lienthong-h52-test', password: randomBytes(12).toString('hex') },
+    },
+  };
   settings = {
     upstreams,
     trust: { roots: [ca.certificateFile], crls: [crl] },
@@ -131,9 +142,12 @@ describe('the production image', { timeout: 180_000 }, () => {
   });
 
   it.each([
-    ['a system without a pinned certificate name', (c: Record<string, unknown>) => delete upstream(c, 'population').certificateName, /upstreams\.population\.certificateName: required when NODE_ENV=production/],
+    ['a system without a pinned certificate name', (c: Record<string, unknown>) => delete upstream(c, 'tax').certificateName, /upstreams\.tax\.certificateName: required when NODE_ENV=production/],
+    ['the population platform without its keys', (c: Record<string, unknown>) => delete (upstream(c, 'population').transport as Record<string, unknown>).platformKeys, /upstreams\.population\.transport\.platformKeys: required when NODE_ENV=production with transport lgsp/],
     ['no CRL', (c: Record<string, unknown>) => delete (c.trust as Record<string, unknown>).crls, /trust\.crls: at least one CRL is required when NODE_ENV=production/],
     ['no national portal account', (c: Record<string, unknown>) => delete upstream(c, 'dvcqg').credentials, /upstreams\.dvcqg\.credentials: required when NODE_ENV=production/],
+    ['an upstream without TLS', (c: Record<string, unknown>) => (upstream(c, 'dvcqg').url = String(upstream(c, 'dvcqg').url).replace('https:', 'http:')), /upstreams\.dvcqg\.url: an https:\/\/ URL is required when NODE_ENV=production/],
+    ['a message security profile the adapter does not speak', (c: Record<string, unknown>) => (upstream(c, 'tax').messageSecurity = 'jws'), /upstreams\.tax\.messageSecurity: "jws" is not spoken by the tax adapter/],
   ])('refuses to start with %s (exit 2, naming the setting)', async (_what, change, message) => {
     const run = await refused(writeConfig(`refused-${Math.random().toString(36).slice(2)}`, change));
     expect(run.code, run.stderr + run.stdout).toBe(2);

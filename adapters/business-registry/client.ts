@@ -5,10 +5,10 @@ import { probeHealth, type UpstreamHttp } from '../../src/resilience/upstream-ht
 import type { UpstreamSignatures } from '../../src/signing/http-signatures.ts';
 import { mapped } from '../mapping-error.ts';
 import { badResponse, interpretAnswer } from './errors.ts';
+import { AGENCY_HEADER, ENTERPRISE_PATH, HEALTH_PATH, REQUEST_ID_HEADER } from './inferred.ts';
 import { toEnterprise } from './mapping.ts';
 
-export const ENTERPRISE_PATH = '/api/v1/doanh-nghiep/';
-export const HEALTH_PATH = '/api/v1/trang-thai';
+export { ENTERPRISE_PATH, HEALTH_PATH } from './inferred.ts';
 
 export interface BusinessRegistryClient extends BusinessRegistry {
   health(ctx: CallContext): Promise<Health>;
@@ -22,8 +22,8 @@ export function createBusinessRegistryClient(
 
   const headers = (ctx: CallContext) => ({
     accept: 'application/json',
-    'x-ma-don-vi': ctx.agency,
-    'x-ma-yeu-cau': ctx.exchangeId,
+    [AGENCY_HEADER]: ctx.agency,
+    [REQUEST_ID_HEADER]: ctx.exchangeId,
     'x-request-id': ctx.requestId,
   });
 

@@ -1,11 +1,6 @@
 import { GatewayError } from '../../src/errors/gateway-error.ts';
 import type { UpstreamResponse } from '../../src/resilience/upstream-http.ts';
-import { isSuccessCode, wireAnswer, type WireEnterprise } from './mapping.ts';
-
-/** Registry error code for "no such enterprise". */
-export const NOT_FOUND_CODE = '04';
-/** Registry error code for a request whose signature or certificate it refuses (HTTP 401). */
-export const SIGNATURE_REFUSED_CODE = '02';
+import { isSuccessCode, NOT_FOUND_CODE, wireAnswer, type WireEnterprise } from './inferred.ts';
 
 export function badResponse(detail: string, cause?: unknown): GatewayError {
   return new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `business registry: ${detail}`, upstreamFailure: true, cause });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { caught, fixtureReader, responder } from '../contract/test-kit.ts';
 import { interpretAnswer } from './errors.ts';
-import { MappingError, toEnterprise, wireAnswer } from './mapping.ts';
+import { wireAnswer } from './inferred.ts';
+import { MappingError, toEnterprise } from './mapping.ts';
 
 const fixture = fixtureReader(import.meta.url);
 const answer = (name: string) => wireAnswer.parse(JSON.parse(fixture(name).toString('utf8')));

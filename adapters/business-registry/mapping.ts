@@ -1,82 +1,9 @@
-import { z } from 'zod';
-import type { Address, Enterprise, EnterpriseStatus, LegalForm } from '../../src/core/enterprises.ts';
+import type { Address, Enterprise } from '../../src/core/enterprises.ts';
 import { toVietnamIso, wireDateToIso } from '../../src/core/time.ts';
 import { MappingError } from '../mapping-error.ts';
+import { LEGAL_FORMS, STATUSES, type WireAddress, type WireEnterprise } from './inferred.ts';
 
 export { MappingError };
-
-/**
- * Wire format of the business registry (see README.md). The only file that knows the
- * registry's field names: a real specification changes this file and its fixtures.
- */
-const wireAddress = z.object({
-  SoNhaDuong: z.string(),
-  MaPhuongXa: z.string().nullish(),
-  TenPhuongXa: z.string().nullish(),
-  MaQuanHuyen: z.string().nullish(),
-  TenQuanHuyen: z.string().nullish(),
-  MaTinhThanh: z.string().nullish(),
-  TenTinhThanh: z.string(),
-  QuocGia: z.string().nullish(),
-});
-
-const wireEnterprise = z.object({
-  MaSoDoanhNghiep: z.string().regex(/^\d{10}(-\d{3})?$/),
-  TenDoanhNghiep: z.string().min(1),
-  TenNuocNgoai: z.string().nullish(),
-  TenVietTat: z.string().nullish(),
-  MaLoaiHinh: z.string(),
-  MaTinhTrang: z.string(),
-  NgayThanhLap: z.string(),
-  VonDieuLe: z.number().int().nonnegative().nullish(),
-  DiaChiTruSo: wireAddress,
-  NguoiDaiDienPhapLuat: z
-    .array(z.object({ HoTen: z.string().min(1), SoDinhDanh: z.string().nullish(), ChucDanh: z.string().nullish() }))
-    .min(1),
-});
-
-export const wireAnswer = z.object({
-  MaLoi: z.string(),
-  MoTa: z.string().nullish(),
-  DuLieu: wireEnterprise.nullish(),
-});
-
-export type WireEnterprise = z.infer<typeof wireEnterprise>;
-export type WireAddress = z.infer<typeof wireAddress>;
-export type WireAnswer = z.infer<typeof wireAnswer>;
-
-/** Registry legal-form codes. */
-export const LEGAL_FORMS: Record<string, LegalForm> = {
-  DNTN: 'private_enterprise',
-  TNHH1TV: 'single_member_llc',
-  TNHH2TV: 'multi_member_llc',
-  CP: 'joint_stock',
-  HD: 'partnership',
-  CN: 'branch',
-  VPDD: 'representative_office',
-};
-
-/** Registry status codes (MaTinhTrang). */
-export const STATUSES: Record<string, EnterpriseStatus> = {
-  '1': 'active',
-  '2': 'suspended',
-  '3': 'dissolving',
-  '4': 'dissolved',
-  '5': 'bankrupt',
-};
-
-export const STATUS_NAMES: Record<EnterpriseStatus, string> = {
-  active: 'Đang hoạt động',
-  suspended: 'Tạm ngừng kinh doanh',
-  dissolving: 'Đang làm thủ tục giải thể',
-  dissolved: 'Đã giải thể',
-  bankrupt: 'Đã phá sản',
-};
-
-/** Success codes: the registry, like other national systems, writes "0" or "00". */
-export function isSuccessCode(code: string): boolean {
-  return code === '0' || code === '00';
-}
 
 function toAddress(wire: WireAddress): Address {
   return {

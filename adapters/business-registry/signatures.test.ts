@@ -12,7 +12,7 @@ import { simulatorSigning } from '../../src/sandbox/signing.ts';
 import { parseList, signRequest, verifyResponse, withTamperedSignature, type Item } from '../../src/signing/http-signatures.ts';
 import type { UpstreamSigning } from '../../src/signing/material.ts';
 import { MESSAGE_FAULTS, failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
-import { ENTERPRISE_PATH, HEALTH_PATH } from './client.ts';
+import { ENTERPRISE_PATH, HEALTH_PATH } from './inferred.ts';
 import { businessRegistry } from './index.ts';
 
 const log = createLogger({ level: 'silent' });

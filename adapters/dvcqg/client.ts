@@ -2,12 +2,12 @@ import { GatewayError } from '../../src/errors/gateway-error.ts';
 import type { CallContext, Health } from '../../src/core/ports.ts';
 import type { ProcedureCatalogue } from '../../src/core/procedures-port.ts';
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
-import { probeHealth, type UpstreamHttp } from '../../src/resilience/upstream-http.ts';
+import { probeHealth, type UpstreamHttp, type UpstreamRequest } from '../../src/resilience/upstream-http.ts';
 import type { UpstreamSignatures } from '../../src/signing/http-signatures.ts';
 import { mapped } from '../mapping-error.ts';
 import { badResponse, interpretLoginAnswer, interpretServiceAnswer, type ServiceOutcome } from './errors.ts';
-import { toProcedure, toProcedureSummary, toWireDossier, toWireProgress, wireDeliveryAnswer, wireDossierLookup, wireProcedure, wireSummaryList } from './mapping.ts';
-import { PORTAL_SERVICES, type DeliveryAnswer, type DeliveryMark, type DossierPortal } from '../../src/core/dossiers/port.ts';
+import { toProcedure, toProcedureSummary, toWireDossier, toWireProgress, wireDossierLookup, wireProcedure, wireSummaryList } from './mapping.ts';
+import { PORTAL_SERVICES, type DeliveryAnswer, type DossierPortal } from '../../src/core/dossiers/port.ts';
 import { createSessionCache } from './session-cache.ts';
 
 export const LOGIN_PATH = '/api/login';
@@ -27,19 +27,30 @@ export interface DvcqgClient extends ProcedureCatalogue, DossierPortal {
 
 export interface DvcqgClientOptions {
   retryAfterSeconds: number;
+  /**
+   * `none` (the real portal: TLS and the session login, nothing signed) or `rfc9421` (every
+   * request signed, every answer's signature checked before it is read).
+   */
+  messageSecurity?: 'none' | 'rfc9421';
   /** Sent as `madonvi` on every service call: the agency the gateway acts for (Sơn La: H52). */
   gatewayAgency: string;
   credentials: { username: string; password: string };
 }
 
-/** A dossier delivery's answer: the portal must confirm the very change it was sent. */
-function deliveryAnswer(service: string, outcome: ServiceOutcome, code: string, mark: DeliveryMark): DeliveryAnswer {
+/**
+ * The answer to a dossier delivery: DongBoHoSoMC and CapNhatTienDoHoSoMC answer a code and a
+ * message only, so nothing in it says whether the portal already held the change.
+ */
+function deliveryAnswer(service: string, outcome: ServiceOutcome, code: string): DeliveryAnswer {
   if (outcome.kind === 'not-found') throw badResponse(`${service} does not know dossier ${code}`);
-  if (outcome.kind !== 'ok') throw badResponse(`${service} answered without data`);
-  const parsed = wireDeliveryAnswer.safeParse(outcome.data);
-  if (!parsed.success) throw badResponse(`${service} data does not have the documented shape`, parsed.error);
-  if (parsed.data.MaHoSo !== code || parsed.data.SoThuTuDongBo !== mark.sequence) throw badResponse(`${service} confirmed another change than the one sent`);
-  return { duplicate: parsed.data.TrungLap };
+  if (outcome.kind !== 'ok') throw badResponse(`${service} refused dossier ${code} as already held`);
+  return { duplicate: null };
+}
+
+/** The `result` array of a catalogue or look-up answer: a success without one is not what the portal sends. */
+function resultOf(service: string, outcome: ServiceOutcome & { kind: 'ok' }): unknown[] {
+  if (!Array.isArray(outcome.result)) throw badResponse(`${service} answered without a result`);
+  return outcome.result;
 }
 
 export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPolicy; signatures: UpstreamSignatures }, options: DvcqgClientOptions): DvcqgClient {
@@ -54,9 +65,14 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
     ...(requestId ? { 'x-request-id': requestId } : {}),
   });
 
+  // Under `rfc9421` an answer arrives here only once its signature verified; under `none` TLS and the session stand for it.
+  const signed = options.messageSecurity === 'rfc9421';
+  const send = (request: UpstreamRequest) => (signed ? signatures.send(http, request) : http.send(request));
+
   const sessions = createSessionCache(async (signal) => {
-    // Every exchange is signed both ways (README.md): the answer arrives here only once its signature verified.
-    const response = await signatures.send(http, { method: 'POST', path: LOGIN_PATH, headers: headers(), body: JSON.stringify(options.credentials), signal });
+    // The portal also wants the caller's agency in a `dstcode` header on login (its value is inferred, README.md).
+    const loginHeaders = { ...headers(), dstcode: options.gatewayAgency };
+    const response = await send({ method: 'POST', path: LOGIN_PATH, headers: loginHeaders, body: JSON.stringify(options.credentials), signal });
     return interpretLoginAnswer(response, retryAfterSeconds);
   });
 
@@ -68,7 +84,7 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
   async function callService(ctx: CallContext, signal: AbortSignal, service: string, params: Record<string, unknown>, interpret: { itemRefusals?: boolean } = {}) {
     const attempt = async (session: string) => {
       const body = JSON.stringify({ session, madonvi: options.gatewayAgency, service, ...params });
-      const response = await signatures.send(http, { method: 'POST', path: SERVICE_PATH, headers: headers(ctx.requestId), body, signal });
+      const response = await send({ method: 'POST', path: SERVICE_PATH, headers: headers(ctx.requestId), body, signal });
       return interpretServiceAnswer(response, retryAfterSeconds, interpret);
     };
     const first = await sessions.get(signal);
@@ -90,55 +106,62 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
       policy.execute(ctx, async (signal) => {
         const outcome = await callService(ctx, signal, SERVICES.list, { MaTinh: province });
         if (outcome.kind !== 'ok') throw badResponse(`${SERVICES.list} answered "not found"`);
-        const parsed = wireSummaryList.safeParse(outcome.data);
-        if (!parsed.success) throw badResponse(`${SERVICES.list} data does not have the documented shape`, parsed.error);
+        const parsed = wireSummaryList.safeParse(resultOf(SERVICES.list, outcome));
+        if (!parsed.success) throw badResponse(`${SERVICES.list} result does not have the documented shape`, parsed.error);
         return mapped(() => parsed.data.map(toProcedureSummary), badResponse);
       }, { idempotent: true }),
 
     get: (ctx, code) =>
       policy.execute(ctx, async (signal) => {
-        const outcome = await callService(ctx, signal, SERVICES.get, { MaTTHC: code });
-        if (outcome.kind === 'not-found') {
+        const outcome = await callService(ctx, signal, SERVICES.get, { maTTHC: code });
+        const result = outcome.kind === 'ok' ? resultOf(SERVICES.get, outcome) : [];
+        if (outcome.kind === 'not-found' || result.length === 0) {
           throw new GatewayError('SUBJECT_NOT_FOUND', { detail: 'the national procedure catalogue has no procedure with this code' });
         }
-        const parsed = wireProcedure.safeParse(outcome.data);
-        if (!parsed.success) throw badResponse(`${SERVICES.get} data does not have the documented shape`, parsed.error);
+        if (result.length !== 1) throw badResponse(`${SERVICES.get} answered ${result.length} procedures for one code`);
+        const parsed = wireProcedure.safeParse(result[0]);
+        if (!parsed.success) throw badResponse(`${SERVICES.get} result does not have the documented shape`, parsed.error);
         if (parsed.data.MATTHC !== code) throw badResponse('answered about another procedure than the one asked for');
         return mapped(() => toProcedure(parsed.data, new Date()), badResponse);
       }, { idempotent: true }),
 
+    // An empty result is the portal saying it does not hold the dossier.
     lookup: (ctx, code) =>
       policy.execute(
         ctx,
         async (signal) => {
-          const outcome = await callService(ctx, signal, SERVICES.lookup, { MaHoSo: code });
+          const outcome = await callService(ctx, signal, SERVICES.lookup, { mahoso: code });
           if (outcome.kind === 'not-found') return false;
-          if (outcome.kind !== 'ok') throw badResponse(`${SERVICES.lookup} answered without data`);
-          const parsed = wireDossierLookup.safeParse(outcome.data);
-          if (!parsed.success) throw badResponse(`${SERVICES.lookup} data does not have the documented shape`, parsed.error);
-          if (parsed.data.MaHoSo !== code) throw badResponse('answered about another dossier than the one asked for');
-          return true;
+          if (outcome.kind !== 'ok') throw badResponse(`${SERVICES.lookup} answered without a result`);
+          const parsed = wireDossierLookup.safeParse(resultOf(SERVICES.lookup, outcome));
+          if (!parsed.success) throw badResponse(`${SERVICES.lookup} result does not have the documented shape`, parsed.error);
+          if (parsed.data.some((d) => d.MaHoSo !== undefined && d.MaHoSo !== code)) throw badResponse('answered about another dossier than the one asked for');
+          return parsed.data.length > 0;
         },
         { idempotent: true },
       ),
 
-    // Writes are not retried here: the outbox retries them, marked so the portal can tell a repeat;
-    // an item the portal refuses as invalid is a permanent refusal, which the outbox does not retry.
+    // Writes are not retried here: the outbox retries them; an item the portal refuses as invalid
+    // is a permanent refusal, which the outbox does not retry. A creation the portal answers with
+    // "đã tồn tại" (it holds the dossier already) is sent again at once as an update.
     sync: (ctx, snapshot, { isUpdating, mark }) =>
       policy.execute(ctx, async (signal) => {
         const item = mapped(() => toWireDossier(snapshot, mark), badResponse);
-        const outcome = await callService(ctx, signal, SERVICES.sync, { isUpdating: isUpdating ? 'True' : 'False', data: [item] }, { itemRefusals: true });
-        return deliveryAnswer(SERVICES.sync, outcome, snapshot.dossier.code, mark);
+        const deliver = (updating: boolean) => callService(ctx, signal, SERVICES.sync, { isUpdating: updating ? 'True' : 'False', data: [item] }, { itemRefusals: true });
+        let outcome = await deliver(isUpdating);
+        if (outcome.kind === 'already-held' && !isUpdating) outcome = await deliver(true);
+        return deliveryAnswer(SERVICES.sync, outcome, snapshot.dossier.code);
       }),
 
     progress: (ctx, step, mark) =>
       policy.execute(ctx, async (signal) => {
         const item = mapped(() => toWireProgress(step, mark), badResponse);
         const outcome = await callService(ctx, signal, SERVICES.progress, { data: [item] }, { itemRefusals: true });
-        return deliveryAnswer(SERVICES.progress, outcome, step.code, mark);
+        return deliveryAnswer(SERVICES.progress, outcome, step.code);
       }),
 
-    // The probe is signed too; its answer carries nothing the gateway uses, so only its status counts.
-    health: (ctx) => probeHealth(http, ctx, HEALTH_PATH, signatures.headers(http, { method: 'GET', path: HEALTH_PATH, headers: { accept: 'application/json' } })),
+    // The probe's answer carries nothing the gateway uses, so only its status counts.
+    health: (ctx) =>
+      probeHealth(http, ctx, HEALTH_PATH, signed ? signatures.headers(http, { method: 'GET', path: HEALTH_PATH, headers: { accept: 'application/json' } }) : { accept: 'application/json' }),
   };
 }

@@ -14,14 +14,21 @@ export const WIRE_CODES = {
   sessionExpired: '401',
   /** The account may not act for this `madonvi`. */
   agencyRefused: '403',
-  /** LayThuTuc: no procedure with this MaTTHC. */
+  /** Not found (inferred): the sources show a missing dossier or procedure as an empty `result`; kept for older answers. */
   notFound: '404',
   /** The portal's own failure (HTTP 500). */
   systemError: '500',
 } as const;
 
-/** What a service call came to, short of an error the caller sees. */
-export type ServiceOutcome = { kind: 'ok'; data: unknown } | { kind: 'session-expired' } | { kind: 'not-found' };
+/**
+ * What a service call came to, short of an error the caller sees. `result` is the answer's
+ * `result` as sent (undefined when absent: the dossier services send none); `already-held` is a
+ * creation refused because the portal holds the dossier already ("đã tồn tại").
+ */
+export type ServiceOutcome = { kind: 'ok'; result: unknown } | { kind: 'session-expired' } | { kind: 'not-found' } | { kind: 'already-held' };
+
+/** The words the portal's message carries when a dossier sent as new is one it holds already. */
+const ALREADY_HELD = 'đã tồn tại';
 
 export function badResponse(detail: string, cause?: unknown): GatewayError {
   return new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `national portal: ${detail}`, upstreamFailure: true, cause });
@@ -78,6 +85,13 @@ export function interpretLoginAnswer(response: UpstreamResponse, retryAfterSecon
       cause: wireCause(response.status, answer.error_code, answer.message),
     });
   }
+  if (answer.error_code === WIRE_CODES.agencyRefused && (response.status === 200 || response.status === 403)) {
+    throw new GatewayError('UPSTREAM_AUTH', {
+      detail: "the national public-service portal refused the gateway's agency code",
+      upstreamFailure: true,
+      cause: wireCause(response.status, answer.error_code, answer.message),
+    });
+  }
   if (response.status !== 200 || !isSuccessCode(answer.error_code) || !answer.session) {
     throw badResponse(`refused the login (HTTP ${response.status}, code ${answer.error_code})`, wireCause(response.status, answer.error_code, answer.message));
   }
@@ -96,10 +110,7 @@ export function interpretServiceAnswer(response: UpstreamResponse, retryAfterSec
   const answer = parsed.data;
   const code = answer.error_code;
   throwIfSignatureRefused(response.status, code, answer.message);
-  if (response.status === 200 && isSuccessCode(code)) {
-    if (answer.data === undefined || answer.data === null) throw badResponse('a success answer without data');
-    return { kind: 'ok', data: answer.data };
-  }
+  if (response.status === 200 && isSuccessCode(code)) return { kind: 'ok', result: answer.result ?? undefined };
   if (code === WIRE_CODES.sessionExpired && (response.status === 200 || response.status === 401)) return { kind: 'session-expired' };
   if (code === WIRE_CODES.notFound && (response.status === 200 || response.status === 404)) return { kind: 'not-found' };
   if (code === WIRE_CODES.agencyRefused && (response.status === 200 || response.status === 403)) {
@@ -109,6 +120,7 @@ export function interpretServiceAnswer(response: UpstreamResponse, retryAfterSec
       cause: wireCause(response.status, code, answer.message),
     });
   }
+  if (options.itemRefusals && response.status === 200 && (answer.message ?? '').normalize('NFC').toLowerCase().includes(ALREADY_HELD)) return { kind: 'already-held' };
   if (options.itemRefusals && code === WIRE_CODES.badRequest && (response.status === 200 || response.status === 400)) throw refusedAsInvalid(response.status, answer.message);
   throw badResponse(`refused the request (HTTP ${response.status}, code ${code})`, wireCause(response.status, code, answer.message));
 }

@@ -13,14 +13,19 @@ export const dvcqg: AdapterModule<ProcedureCatalogue & DossierPortal> = {
   name: 'National Public Service Portal (Cổng Dịch vụ công quốc gia)',
   protocol: 'session login, then JSON POST',
   healthPath: '/api/health',
-  signsAnswers: true,
+  messageSecurity: { supported: ['none', 'rfc9421'], default: 'none' },
   sandboxAccount: SANDBOX_ACCOUNT,
   create(deps, options) {
     if (!options.credentials) deps.log.info('no portal account configured: using the sandbox account');
     const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
     const client = createDvcqgClient(
       { http, policy: deps.policy, signatures: createUpstreamSignatures(deps.signing, { upstream: 'national portal' }) },
-      { retryAfterSeconds: options.retryAfterSeconds, gatewayAgency: options.gatewayAgency, credentials: options.credentials ?? SANDBOX_ACCOUNT },
+      {
+        retryAfterSeconds: options.retryAfterSeconds,
+        gatewayAgency: options.gatewayAgency,
+        credentials: options.credentials ?? SANDBOX_ACCOUNT,
+        messageSecurity: options.messageSecurity === 'rfc9421' ? 'rfc9421' : 'none',
+      },
     );
     return {
       id: 'dvcqg',

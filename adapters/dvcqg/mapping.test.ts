@@ -4,13 +4,15 @@ import { interpretLoginAnswer, interpretServiceAnswer } from './errors.ts';
 import { MappingError, toLevel, toProcedure, toProcedureSummary, wireProcedure, wireServiceAnswer, wireSummaryList } from './mapping.ts';
 
 const fixture = fixtureReader(import.meta.url);
-const data = (name: string): unknown => wireServiceAnswer.parse(JSON.parse(fixture(name).toString('utf8'))).data;
+/** The `result` array of a fixture answer. */
+const result = (name: string): unknown[] => wireServiceAnswer.parse(JSON.parse(fixture(name).toString('utf8'))).result ?? [];
+const first = (name: string): unknown => result(name)[0];
 const response = responder('application/json; charset=utf-8');
 const at = new Date('2026-11-27T23:42:51Z');
 
 describe('dvcqg mapping', () => {
   it('maps the LayDanhSachTTHC list with agency codes, and normalises names to NFC', () => {
-    const summaries = wireSummaryList.parse(data('procedure-list.json')).map(toProcedureSummary);
+    const summaries = wireSummaryList.parse(result('procedure-list.json')).map(toProcedureSummary);
     expect(summaries).toEqual([
       {
         code: '1.003541.000.00.00.H52',
@@ -40,33 +42,58 @@ describe('dvcqg mapping', () => {
     expect(summaries[1]!.name.length).toBe('Cấp Phiếu lý lịch tư pháp'.length);
   });
 
-  it('maps a LayThuTuc procedure with agency names, and takes retrievedAt from the fetch', () => {
-    const procedure = toProcedure(wireProcedure.parse(data('procedure.json')), at);
+  it('maps the nested LayThuTuc procedure: steps by case, channels with times and fees, forms, legal bases, results', () => {
+    const procedure = toProcedure(wireProcedure.parse(first('procedure.json')), at);
     expect(procedure).toEqual({
       code: '1.003541.000.00.00.H52',
       name: 'Đăng ký khai sinh',
       field: { code: 'HT', name: 'Hộ tịch' },
-      steps: expect.stringMatching(/^Bước 1: Tổ chức, cá nhân nộp hồ sơ/),
-      channels: 'Trực tiếp; Trực tuyến; Dịch vụ bưu chính',
-      dossierComponents: [{ name: 'Tờ khai đăng ký khai sinh (theo mẫu)', copies: 1 }, { name: 'Giấy tờ tùy thân của người yêu cầu' }],
-      legalBasis: ['Luật Hộ tịch số 60/2014/QH13', 'Nghị định số 118/2025/NĐ-CP về thực hiện thủ tục hành chính theo cơ chế một cửa, một cửa liên thông'],
+      fields: [{ code: 'HT', name: 'Hộ tịch' }],
+      steps:
+        'Bước 1: Người yêu cầu nộp hồ sơ tại Bộ phận Một cửa hoặc trên Cổng Dịch vụ công. Bước 2: Công chức tư pháp - hộ tịch kiểm tra, ghi vào Sổ hộ tịch. ' +
+        'Trường hợp trẻ em bị bỏ rơi Bước 1: Kèm biên bản xác nhận việc trẻ bị bỏ rơi.',
+      stepsByCase: [
+        { case: null, steps: ['Bước 1: Người yêu cầu nộp hồ sơ tại Bộ phận Một cửa hoặc trên Cổng Dịch vụ công.', 'Bước 2: Công chức tư pháp - hộ tịch kiểm tra, ghi vào Sổ hộ tịch.'] },
+        { case: 'Trường hợp trẻ em bị bỏ rơi', steps: ['Bước 1: Kèm biên bản xác nhận việc trẻ bị bỏ rơi.'] },
+      ],
+      channels: 'Trực tiếp; Trực tuyến',
+      channelOptions: [
+        { channel: 'in_person', durations: [{ amount: 1, unit: 'Ngày làm việc', description: 'Ngay trong ngày nếu nhận hồ sơ trước 15 giờ', fees: [] }] },
+        { channel: 'online', durations: [{ amount: 1, unit: 'Ngày làm việc', description: null, fees: [] }] },
+      ],
+      dossierComponents: [
+        { name: 'Tờ khai đăng ký khai sinh', code: 'GT-HT-01', formName: 'Tờ khai đăng ký khai sinh', formUrl: 'https://dichvucong.gov.vn/mau/to-khai-khai-sinh.docx' },
+        { name: 'Giấy chứng sinh', code: 'GT-HT-02', formName: null, formUrl: null },
+      ],
+      legalBasis: ['Luật Hộ tịch', 'Nghị định về thực hiện thủ tục hành chính theo cơ chế một cửa, một cửa liên thông'],
+      legalDocuments: [
+        { number: '60/2014/QH13', title: 'Luật Hộ tịch' },
+        { number: '118/2025/NĐ-CP', title: 'Nghị định về thực hiện thủ tục hành chính theo cơ chế một cửa, một cửa liên thông' },
+      ],
       implementingAgencies: ['Ủy ban nhân dân phường Tô Hiệu', 'Ủy ban nhân dân phường Mộc Châu', 'Ủy ban nhân dân xã Vân Hồ'],
+      implementingAgencyDetails: [
+        { code: 'H52.101.114', name: 'Ủy ban nhân dân phường Tô Hiệu' },
+        { code: 'H52.118.101', name: 'Ủy ban nhân dân phường Mộc Châu' },
+        { code: 'H52.128.101', name: 'Ủy ban nhân dân xã Vân Hồ' },
+      ],
       results: ['Giấy khai sinh'],
+      resultDocuments: [{ code: 'KQ-HT-01', name: 'Giấy khai sinh' }],
       fees: null,
-      processingTime: 'Ngay trong ngày làm việc',
+      processingTime: '1 Ngày làm việc',
       retrievedAt: '2026-11-28T06:42:51+07:00',
     });
     // "Vân Hồ" arrives decomposed in the fixture.
     expect(procedure.implementingAgencies[2]).toBe('Ủy ban nhân dân xã Vân Hồ'.normalize('NFC'));
-    expect(procedure.dossierComponents[1]).not.toHaveProperty('copies');
   });
 
-  it('keeps fees as worded and reads copies written as text', () => {
-    const wire = wireProcedure.parse(data('procedure-with-fee.json'));
-    expect(toProcedure(wire, at)).toMatchObject({ fees: '200.000 đồng/lần', processingTime: '10 ngày', implementingAgencies: ['Sở Tư pháp tỉnh Sơn La'] });
-    const textCopies = wireProcedure.parse({ ...wire, THANHPHANHOSO: [{ TENGIAYTO: 'Bản sao giấy khai sinh', SOBAN: '02' }] });
-    expect(toProcedure(textCopies, at).dossierComponents).toEqual([{ name: 'Bản sao giấy khai sinh', copies: 2 }]);
-    expect(toProcedure({ ...wire, LEPHI: '  ', THOIHANGIAIQUYET: '' }, at)).toMatchObject({ fees: null, processingTime: null });
+  it('reads fees per channel, amounts written as text or numbers', () => {
+    const procedure = toProcedure(wireProcedure.parse(first('procedure-with-fee.json')), at);
+    expect(procedure.channelOptions.map((c) => [c.channel, c.durations[0]!.fees])).toEqual([
+      ['in_person', [{ code: 'LP-LLTP-01', amount: 200000, unit: 'Đồng' }]],
+      ['online', [{ code: 'LP-LLTP-02', amount: 100000, unit: 'Đồng' }]],
+      ['postal', [{ code: 'LP-LLTP-01', amount: 200000, unit: 'Đồng' }]],
+    ]);
+    expect(procedure).toMatchObject({ fees: '200.000 Đồng; 100.000 Đồng', processingTime: '10 Ngày', implementingAgencies: ['Sở Tư pháp tỉnh Sơn La'] });
   });
 
   it('maps the service levels of Decree 43/2011 to those of Decree 42/2022', () => {
@@ -80,21 +107,36 @@ describe('dvcqg mapping', () => {
   });
 
   it('refuses what it cannot read instead of guessing', () => {
-    const wire = wireProcedure.parse(data('procedure.json'));
-    expect(() => toProcedure({ ...wire, NGAYCAPNHAT: '20250231080000' }, at)).toThrow(MappingError);
-    expect(() => toProcedure({ ...wire, THANHPHANHOSO: [{ TENGIAYTO: 'Tờ khai', SOBAN: 1.5 }] }, at)).toThrow(MappingError);
-    expect(wireProcedure.safeParse({ ...wire, LINHVUCTHUCHIEN: undefined }).success).toBe(false);
+    const wire = wireProcedure.parse(first('procedure.json'));
+    expect(() => toProcedure({ ...wire, CACHTHUCTHUCHIEN: [{ KENH: '9', THOIGIAN: [] }] }, at)).toThrow(MappingError);
+    const raw = first('procedure.json') as Record<string, unknown>;
+    expect(wireProcedure.safeParse({ ...raw, LINHVUCTHUCHIEN: undefined }).success).toBe(false);
+    expect(wireProcedure.safeParse({ ...raw, LINHVUCTHUCHIEN: [] }).success).toBe(false);
+    // The flat shape older guesses used is not what the portal sends.
+    expect(wireProcedure.safeParse({ ...raw, TRINHTUTHUCHIEN: 'Bước 1: Nộp hồ sơ.' }).success).toBe(false);
+    expect(wireProcedure.safeParse({ ...raw, CACHTHUCTHUCHIEN: [{ KENH: '1', THOIGIAN: [{ THOIGIANGIAIQUYET: 'mười' }] }] }).success).toBe(false);
     expect(wireSummaryList.safeParse([{ MATTHC: '1.003541.000.00.00.H52' }]).success).toBe(false);
   });
 });
 
 describe('dvcqg answers', () => {
   it('accepts both success codes, "0" and "00"', () => {
-    expect(interpretServiceAnswer(response(200, fixture('procedure-list.json')), 5)).toMatchObject({ kind: 'ok', data: expect.any(Array) });
-    expect(interpretServiceAnswer(response(200, fixture('procedure.json')), 5)).toMatchObject({ kind: 'ok', data: { MATTHC: '1.003541.000.00.00.H52' } });
+    expect(interpretServiceAnswer(response(200, fixture('procedure-list.json')), 5)).toMatchObject({ kind: 'ok', result: expect.any(Array) });
+    expect(interpretServiceAnswer(response(200, fixture('procedure.json')), 5)).toMatchObject({ kind: 'ok', result: [{ MATTHC: '1.003541.000.00.00.H52' }] });
     for (const code of ['0', '00', 0]) {
-      expect(interpretServiceAnswer(response(200, JSON.stringify({ error_code: code, data: [] })), 5)).toEqual({ kind: 'ok', data: [] });
+      expect(interpretServiceAnswer(response(200, JSON.stringify({ error_code: code, result: [] })), 5)).toEqual({ kind: 'ok', result: [] });
     }
+  });
+
+  it('reads the data under `result` only, and the dossier services from their code alone', () => {
+    // Data elsewhere than `result` is not read.
+    expect(interpretServiceAnswer(response(200, '{"error_code":"0","data":[{"MATTHC":"x"}]}'), 5)).toEqual({ kind: 'ok', result: undefined });
+    expect(interpretServiceAnswer(response(200, fixture('lookup-empty.json')), 5)).toEqual({ kind: 'ok', result: [] });
+    expect(interpretServiceAnswer(response(200, fixture('lookup-held.json')), 5)).toMatchObject({ kind: 'ok', result: [{ MaHoSo: '000.00.01.H52-261127-0001' }] });
+    expect(interpretServiceAnswer(response(200, fixture('sync-ok.json')), 5, { itemRefusals: true })).toEqual({ kind: 'ok', result: undefined });
+    // "đã tồn tại" on a delivery: the dossier is held already, whatever the code.
+    expect(interpretServiceAnswer(response(200, fixture('sync-already-held.json')), 5, { itemRefusals: true })).toEqual({ kind: 'already-held' });
+    expect(caught(() => interpretServiceAnswer(response(200, fixture('sync-already-held.json')), 5)).code).toBe('UPSTREAM_BAD_RESPONSE');
   });
 
   it('reads the login session, and refuses the gateway account with UPSTREAM_AUTH counted against the upstream', () => {
@@ -133,12 +175,12 @@ describe('dvcqg answers', () => {
     expect(agency).toMatchObject({ code: 'UPSTREAM_AUTH', upstreamFailure: true });
 
     const cases: [number, string, string][] = [
-      [200, '{"error_code":"0","data":{"MATTHC":', 'application/json'],
+      [200, '{"error_code":"0","result":[{"MATTHC":', 'application/json'],
       [200, '<html>bảo trì</html>', 'text/html'],
-      [200, '{"error_code":"0"}', 'application/json'],
-      [200, '{"message":"Thành công","data":[]}', 'application/json'],
+      [200, '{"error_code":"0","result":{"MATTHC":"x"}}', 'application/json'],
+      [200, '{"message":"Thành công","result":[]}', 'application/json'],
       [200, '{"error_code":"400","message":"Dịch vụ không tồn tại"}', 'application/json'],
-      [400, '{"error_code":"0","data":[]}', 'application/json'],
+      [400, '{"error_code":"0","result":[]}', 'application/json'],
       [200, '{"error_code":"99"}', 'application/json'],
     ];
     for (const [status, body, type] of cases) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Procedure, ProcedureSummary } from '../../src/core/procedures-port.ts';
-import { toVietnamIso, toWireDateTime, wireDateTimeToIso } from '../../src/core/time.ts';
+import { toVietnamIso, toWireDateTime } from '../../src/core/time.ts';
 import type { DeliveryMark, DossierProgressEvent, DossierSnapshot } from '../../src/core/dossiers/port.ts';
 import { MappingError } from '../mapping-error.ts';
 
@@ -20,17 +20,28 @@ export const wireLoginAnswer = z.object({
   session: z.string().nullish(),
 });
 
-/** Every service answer: a code, a message for people, and the service's data. */
+/**
+ * Every service answer: a code, a message for people, and for the catalogue and look-up services
+ * their data under `result`, an array. Nothing else in an answer is read.
+ */
 export const wireServiceAnswer = z.object({
   error_code: wireCode,
   message: z.string().nullish(),
-  data: z.unknown().optional(),
+  result: z.array(z.unknown()).nullish(),
 });
 
+/** An agency as LayThuTuc names it (COQUANTHUCHIEN); LayDanhSachTTHC is taken to use the same keys (inferred). */
 const wireAgency = z.object({
-  MACOQUAN: z.string().min(1),
-  TENCOQUAN: z.string().min(1),
+  MADONVI: z.string().min(1),
+  TENDONVI: z.string().min(1),
 });
+
+/** Numbers the catalogue may write as text ("15", "100000"); empty text is no number. */
+const wireNumber = z
+  .union([z.number(), z.string().trim().regex(/^(\d+([.,]\d+)?)?$/)])
+  .nullish()
+  .transform((v) => (v === null || v === undefined || v === '' ? null : typeof v === 'number' ? v : Number(v.replace(',', '.'))));
+const wireText = z.string().nullish();
 
 export const wireSummary = z.object({
   MATTHC: z.string().min(1),
@@ -43,22 +54,29 @@ export const wireSummary = z.object({
 
 export const wireSummaryList = z.array(wireSummary);
 
-/** Some catalogue exports write the number of copies as text ("01"). */
-const wireCopies = z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).nullish();
-
+/** LayThuTuc's procedure, nested as the sources show it (DOMAIN.md, "What real integrations send"). */
 export const wireProcedure = z.object({
   MATTHC: z.string().min(1),
   TENTTHC: z.string().min(1),
-  LINHVUCTHUCHIEN: z.object({ MALINHVUC: z.string().min(1), TENLINHVUC: z.string().min(1) }),
-  TRINHTUTHUCHIEN: z.string(),
-  CACHTHUCTHUCHIEN: z.string(),
-  THANHPHANHOSO: z.array(z.object({ TENGIAYTO: z.string().min(1), SOBAN: wireCopies })),
-  CANCUPHAPLY: z.array(z.object({ TENVANBAN: z.string().min(1) })),
+  LINHVUCTHUCHIEN: z.array(z.object({ MALINHVUC: z.string().min(1), TENLINHVUC: z.string().min(1) })).min(1),
+  TRINHTUTHUCHIEN: z.array(z.object({ TRUONGHOP: wireText, TRINHTU: z.array(z.object({ TENTRINHTU: z.string().min(1) })) })),
+  CACHTHUCTHUCHIEN: z.array(
+    z.object({
+      KENH: z.union([z.string(), z.number()]).transform(String),
+      THOIGIAN: z.array(
+        z.object({
+          THOIGIANGIAIQUYET: wireNumber,
+          DONVITINH: wireText,
+          MOTA: wireText,
+          PHILEPHI: z.array(z.object({ MAPHILEPHI: wireText, SOTIEN: wireNumber, DONVI: wireText })).nullish(),
+        }),
+      ),
+    }),
+  ),
   COQUANTHUCHIEN: z.array(wireAgency),
-  KETQUATHUCHIEN: z.array(z.object({ TENKETQUA: z.string().min(1) })),
-  LEPHI: z.string().nullish(),
-  THOIHANGIAIQUYET: z.string().nullish(),
-  NGAYCAPNHAT: z.string().nullish(),
+  THANHPHANHOSO: z.array(z.object({ GIAYTO: z.array(z.object({ MAGIAYTO: wireText, TENGIAYTO: z.string().min(1), TENMAUDON: wireText, URL: wireText })) })),
+  CANCUPHAPLY: z.array(z.object({ SOVANBAN: wireText, TENVANBAN: z.string().min(1) })),
+  KETQUATHUCHIEN: z.array(z.object({ MAKETQUA: wireText, TENKETQUA: z.string().min(1) })),
 });
 
 export type WireLoginAnswer = z.infer<typeof wireLoginAnswer>;
@@ -66,6 +84,8 @@ export type WireServiceAnswer = z.infer<typeof wireServiceAnswer>;
 export type WireAgency = z.infer<typeof wireAgency>;
 export type WireSummary = z.infer<typeof wireSummary>;
 export type WireProcedure = z.infer<typeof wireProcedure>;
+/** LayThuTuc's result as sent, before numbers written as text are read. */
+export type WireProcedureInput = z.input<typeof wireProcedure>;
 
 /** Success codes: the portal writes "0" on some services and "00" on others. */
 export function isSuccessCode(code: string): boolean {
@@ -111,41 +131,74 @@ export function toProcedureSummary(wire: WireSummary): ProcedureSummary {
     code: wire.MATTHC,
     name: text(wire.TENTTHC),
     field: { code: wire.MALINHVUC, name: text(wire.TENLINHVUC) },
-    agencies: unique(wire.COQUANTHUCHIEN.map((a) => a.MACOQUAN)),
+    agencies: unique(wire.COQUANTHUCHIEN.map((a) => a.MADONVI)),
     level: toLevel(wire.MUCDO),
   };
 }
 
+/** KENH, the channel of CACHTHUCTHUCHIEN (inferred codes, the order of KenhThucHien). */
+export const WIRE_CHANNELS: Record<string, 'in_person' | 'online' | 'postal'> = { '1': 'in_person', '2': 'online', '3': 'postal' };
+const CHANNEL_WORDS = { in_person: 'Trực tiếp', online: 'Trực tuyến', postal: 'Dịch vụ bưu chính' } as const;
+
+type Channel = Procedure['channelOptions'][number];
+
+/** A number as the catalogue words it (Vietnamese thousands separator): 4300000 → "4.300.000". */
+const vnNumber = (value: number): string => value.toLocaleString('vi-VN');
+
 /**
- * One procedure in full, agencies by name. `retrievedAt` is when the gateway fetched it, not the
- * portal's NGAYCAPNHAT (when the catalogue entry last changed), which is only checked.
+ * One procedure in full, agencies by name. `retrievedAt` is when the gateway fetched it. The
+ * text fields (`steps`, `channels`, `fees`, `processingTime`) are worded from the nested ones,
+ * for callers that only show text.
  */
 export function toProcedure(wire: WireProcedure, retrievedAt: Date): Procedure {
-  if (wire.NGAYCAPNHAT && !wireDateTimeToIso(wire.NGAYCAPNHAT)) throw new MappingError('NGAYCAPNHAT is not a yyyyMMddHHmmss date');
+  const stepsByCase = wire.TRINHTUTHUCHIEN.map((c) => ({ case: optionalText(c.TRUONGHOP), steps: c.TRINHTU.map((t) => text(t.TENTRINHTU)) }));
+  const channelOptions: Channel[] = wire.CACHTHUCTHUCHIEN.map((c) => {
+    const channel = WIRE_CHANNELS[c.KENH.trim()];
+    if (!channel) throw new MappingError(`unknown channel KENH ${c.KENH}`);
+    return {
+      channel,
+      durations: c.THOIGIAN.map((t) => ({
+        amount: t.THOIGIANGIAIQUYET,
+        unit: optionalText(t.DONVITINH),
+        description: optionalText(t.MOTA),
+        fees: (t.PHILEPHI ?? []).map((f) => ({ code: optionalText(f.MAPHILEPHI), amount: f.SOTIEN, unit: optionalText(f.DONVI) })),
+      })),
+    };
+  });
+  const durations = channelOptions.flatMap((c) => c.durations);
+  // A time limit the catalogue words without a number ("Ngay trong ngày làm việc") is its description.
+  const timeWords = unique(durations.flatMap((d) => (d.amount !== null ? [[String(d.amount), d.unit].filter(Boolean).join(' ')] : d.description ? [d.description] : [])));
+  const feeWords = unique(durations.flatMap((d) => d.fees).flatMap((f) => (f.amount === null ? [] : [`${vnNumber(f.amount)} ${f.unit ?? 'đồng'}`])));
+  const agencies = wire.COQUANTHUCHIEN.map((a) => ({ code: a.MADONVI, name: text(a.TENDONVI) }));
+  const fields = wire.LINHVUCTHUCHIEN.map((f) => ({ code: f.MALINHVUC, name: text(f.TENLINHVUC) }));
   return {
     code: wire.MATTHC,
     name: text(wire.TENTTHC),
-    field: { code: wire.LINHVUCTHUCHIEN.MALINHVUC, name: text(wire.LINHVUCTHUCHIEN.TENLINHVUC) },
-    steps: text(wire.TRINHTUTHUCHIEN),
-    channels: text(wire.CACHTHUCTHUCHIEN),
-    dossierComponents: wire.THANHPHANHOSO.map((d) => {
-      if (d.SOBAN === null || d.SOBAN === undefined || d.SOBAN === 0) return { name: text(d.TENGIAYTO) };
-      if (!Number.isInteger(d.SOBAN) || d.SOBAN < 0) throw new MappingError(`SOBAN ${d.SOBAN} is not a number of copies`);
-      return { name: text(d.TENGIAYTO), copies: d.SOBAN };
-    }),
+    field: fields[0]!,
+    fields,
+    steps: stepsByCase.map((c) => [c.case, ...c.steps].filter(Boolean).join(' ')).join(' '),
+    stepsByCase,
+    channels: unique(channelOptions.map((c) => CHANNEL_WORDS[c.channel])).join('; '),
+    channelOptions,
+    dossierComponents: wire.THANHPHANHOSO.flatMap((group) =>
+      group.GIAYTO.map((d) => ({ name: text(d.TENGIAYTO), code: optionalText(d.MAGIAYTO), formName: optionalText(d.TENMAUDON), formUrl: optionalText(d.URL) })),
+    ),
     legalBasis: wire.CANCUPHAPLY.map((l) => text(l.TENVANBAN)),
-    implementingAgencies: unique(wire.COQUANTHUCHIEN.map((a) => text(a.TENCOQUAN))),
+    legalDocuments: wire.CANCUPHAPLY.map((l) => ({ number: optionalText(l.SOVANBAN), title: text(l.TENVANBAN) })),
+    implementingAgencies: unique(agencies.map((a) => a.name)),
+    implementingAgencyDetails: agencies,
     results: wire.KETQUATHUCHIEN.map((r) => text(r.TENKETQUA)),
-    fees: optionalText(wire.LEPHI),
-    processingTime: optionalText(wire.THOIHANGIAIQUYET),
+    resultDocuments: wire.KETQUATHUCHIEN.map((r) => ({ code: optionalText(r.MAKETQUA), name: text(r.TENKETQUA) })),
+    fees: feeWords.length > 0 ? feeWords.join('; ') : null,
+    processingTime: timeWords.length > 0 ? timeWords.join('; ') : null,
     retrievedAt: toVietnamIso(retrievedAt),
   };
 }
 
 /*
- * Dossier synchronisation (DongBoHoSoMC, CapNhatTienDoHoSoMC, TraCuuHoSo). Field names are the
- * known ones of DOMAIN.md; value encodings (text codes, "1"/"0" flags, "" for absent values) and
- * the delivery marks `MaDongBo`/`SoThuTuDongBo` are inferred (README.md).
+ * Dossier synchronisation (DongBoHoSoMC, CapNhatTienDoHoSoMC, TraCuuHoSo). Field names are those
+ * of DOMAIN.md ("What real integrations send"); the codes the sources do not spell out are in
+ * INFERRED below, the one place to change when a specification shows them.
  */
 
 /** Flags and enumerations travel as text. */
@@ -153,14 +206,33 @@ const flag = (value: boolean | undefined): '1' | '0' => (value ? '1' : '0');
 /** An instant as the portal writes it, or "" when there is none. */
 const wireTime = (iso: string | null | undefined): string => (iso ? toWireDateTime(new Date(iso)) : '');
 
-export const APPLICANT_TYPES = { citizen: '1', business: '2' } as const;
+/** LoaiDoiTuong: 1 citizen, 2 enterprise, 3 state agency, 4 other organisation. */
+export const APPLICANT_TYPES = { citizen: '1', business: '2', state_agency: '3', other_organisation: '4' } as const;
+/** KenhThucHien: 1 in person, 2 online, 3 postal. */
 export const CHANNELS = { in_person: '1', online: '2', postal: '3' } as const;
-/** LoaiDinhDanh: 1 personal identification number, 2 enterprise code (inferred). */
-export const IDENTIFIER_TYPES = { citizen: '1', business: '2' } as const;
+/** DinhDanhCHS.LoaiDinhDanh: 1 the 12-digit personal ID number, 2 the 9-digit old card. */
+export const IDENTIFIER_TYPES = { idNumber: '1', oldCard: '2' } as const;
+/** DuocThanhToanTrucTuyen: 0 not paid online, 1 through the national payment platform, 2 through the province's. */
+export const PAYMENT_PLATFORMS = { national: '1', provincial: '2' } as const;
+
+/** Codes the sources use without spelling them out: inferred (README.md, "Inferred"). */
+export const INFERRED = {
+  /** DuocTaiSuDung for a reused document: 1 an earlier result, 2 the shared repository (0 not reused). */
+  reuse: { earlier_result: '1', shared_repository: '2' },
+  /** LoaiPhiLePhi: 1 fee (phí), 2 charge (lệ phí). */
+  feeKind: { fee: '1', charge: '2' },
+  /** HinhThucThu: 1 collected at the desk, 2 collected online. */
+  feeCollection: { at_desk: '1', online: '2' },
+  /** DSKetNoiCSDL.MaCSDL for the national databases. */
+  database: { population: 'CSDLQGVDC', business_registry: 'CSDLQGVDKDN', tax: 'CSDLTHUE', social_insurance: 'CSDLBHXH' },
+} as const;
 
 const wireTimeText = z.string().regex(/^(\d{14})?$/, 'yyyyMMddHHmmss or empty');
 const wireFlag = z.enum(['0', '1']);
-/** The gateway's id for the change and its place among the dossier's changes (inferred fields). */
+/**
+ * The gateway's id for the change and its place among the dossier's changes. Not in the sources
+ * (inferred): the portal is taken to ignore fields it does not know.
+ */
 const deliveryMark = { MaDongBo: z.string().min(1), SoThuTuDongBo: z.number().int().min(1) };
 
 export const wireDossierItem = z.object({
@@ -171,18 +243,23 @@ export const wireDossierItem = z.object({
   TenLinhVuc: z.string().min(1),
   SoBienNhan: z.string().min(1),
   ChuHoSo: z.string().min(1),
-  LoaiDoiTuong: z.enum(['1', '2']),
-  MaDoiTuong: z.string().min(1),
+  LoaiDoiTuong: z.enum(['1', '2', '3', '4']),
+  MaDoiTuong: z.string(),
+  DinhDanhCHS: z.array(z.object({ LoaiDinhDanh: z.enum(['1', '2']), SoDinhDanh: z.string().min(1) })),
+  SoGiayToChuHoSo: z.string(),
   Email: z.string(),
   SoDienThoai: z.string(),
   TrichYeuHoSo: z.string().min(1),
+  NgayNopHoSo: wireTimeText,
   NgayTiepNhan: wireTimeText.min(14),
-  NgayHenTra: wireTimeText.min(14),
+  NgayHenTra: wireTimeText,
   TrangThaiHoSo: z.string().regex(/^([1-9]|10)$/),
   NgayTra: wireTimeText,
+  NgayTuChoi: wireTimeText,
   HinhThuc: z.enum(['0', '1']),
   NgayKetThucXuLy: wireTimeText,
   DonViXuLy: z.string().min(1),
+  NoiNopHoSo: z.string(),
   TaiLieuNop: z.array(
     z.object({
       TepDinhKemId: z.string().min(1),
@@ -190,17 +267,27 @@ export const wireDossierItem = z.object({
       MaThanhPhanHoSo: z.string().min(1),
       DuongDanTaiTepTin: z.string().min(1),
       DuocSoHoa: wireFlag,
-      DuocTaiSuDung: wireFlag,
+      DuocTaiSuDung: z.enum(['0', '1', '2']),
+      DuocLayTuKhoDMQG: wireFlag,
+      MaKetQuaThayThe: z.string(),
+      IsDeleted: wireFlag,
     }),
   ),
-  DanhSachLePhi: z.array(z.object({ TenPhiLePhi: z.string().min(1), MucPhi: z.number().int().min(0), DaThanhToan: wireFlag })),
+  DanhSachLePhi: z.array(
+    z.object({ TenPhiLePhi: z.string().min(1), MaPhiLePhi: z.string(), HinhThucThu: z.string().min(1), Gia: z.string().regex(/^\d+$/), LoaiPhiLePhi: z.string().min(1) }),
+  ),
   DanhSachHoSoBoSung: z.array(z.unknown()),
-  DanhSachGiayToKetQua: z.array(z.unknown()),
+  DanhSachGiayToKetQua: z.array(
+    z.object({ TenGiayTo: z.string().min(1), GiayToId: z.string().min(1), MaThanhPhanHoSo: z.string(), DuongDanTepTinKetQua: z.string().min(1), MaGiayToKetQua: z.string() }),
+  ),
+  HoSoCoThanhPhanSoHoa: wireFlag,
   KenhThucHien: z.enum(['1', '2', '3']),
-  DuocThanhToanTrucTuyen: wireFlag,
+  DuocThanhToanTrucTuyen: z.enum(['0', '1', '2']),
   TaiKhoanDuocXacThucVoiVNeID: wireFlag,
-  LoaiDinhDanh: z.enum(['1', '2']),
-  SoDinhDanh: z.string().min(1),
+  DSKetNoiCSDL: z.array(z.object({ MaCSDL: z.string().min(1) })),
+  ThongTinKhac: z.string(),
+  ThongTinTra: z.string(),
+  GhiChu: z.string(),
   ...deliveryMark,
 });
 
@@ -212,23 +299,34 @@ export const wireProgressItem = z.object({
   PhongBanXuLy: z.string().min(1),
   NoiDungXuLy: z.string().min(1),
   TrangThai: z.string().regex(/^([1-9]|10)$/),
-  NgayBatDau: wireTimeText.min(14),
-  NgayKetThucTheoQuyDinh: wireTimeText.min(14),
+  // May be empty (the sources send them so when unknown).
+  NgayBatDau: wireTimeText,
+  NgayKetThucTheoQuyDinh: wireTimeText,
   ...deliveryMark,
 });
 
-/** TraCuuHoSo's data when the portal holds the dossier (not found is error_code 404). */
-export const wireDossierLookup = z.object({ MaHoSo: z.string().min(1), TrangThaiHoSo: z.union([z.string(), z.number()]).transform(String) });
-
-/** What DongBoHoSoMC and CapNhatTienDoHoSoMC answer: the change they hold, and whether they held it already. */
-export const wireDeliveryAnswer = z.object({ MaHoSo: z.string().min(1), SoThuTuDongBo: z.number().int(), TrungLap: z.boolean() });
+/**
+ * TraCuuHoSo's result: the dossiers the portal holds under the code asked for, none when it holds
+ * none. Only the code is read (the fields of an entry are not in the sources).
+ */
+export const wireDossierLookup = z.array(z.object({ MaHoSo: z.string().min(1).optional() }));
 
 export type WireDossierItem = z.infer<typeof wireDossierItem>;
 export type WireProgressItem = z.infer<typeof wireProgressItem>;
 
+/** DinhDanhCHS: a citizen's ID number by its length; an organisation's code is not one of its kinds. */
+function identifiersOf(applicant: DossierSnapshot['dossier']['applicant']): WireDossierItem['DinhDanhCHS'] {
+  if (applicant.type !== 'citizen') return [];
+  if (/^\d{12}$/.test(applicant.identifier)) return [{ LoaiDinhDanh: IDENTIFIER_TYPES.idNumber, SoDinhDanh: applicant.identifier }];
+  if (/^\d{9}$/.test(applicant.identifier)) return [{ LoaiDinhDanh: IDENTIFIER_TYPES.oldCard, SoDinhDanh: applicant.identifier }];
+  throw new MappingError('a citizen identifier is neither a 12-digit ID number nor a 9-digit card number');
+}
+
 /** The DongBoHoSoMC item for a dossier as it stands after a change. */
 export function toWireDossier(snapshot: DossierSnapshot, mark: DeliveryMark): WireDossierItem {
   const d = snapshot.dossier;
+  const attachments = d.attachments ?? [];
+  const paidOnline = d.onlinePayment === true;
   return {
     MaHoSo: d.code,
     MaTTHC: d.procedureCode,
@@ -238,34 +336,58 @@ export function toWireDossier(snapshot: DossierSnapshot, mark: DeliveryMark): Wi
     SoBienNhan: d.receiptNumber,
     ChuHoSo: d.applicant.name,
     LoaiDoiTuong: APPLICANT_TYPES[d.applicant.type],
-    MaDoiTuong: d.applicant.identifier,
+    // The national-portal account the dossier came from; the ID number goes in DinhDanhCHS, never here.
+    MaDoiTuong: d.applicant.nationalAccountId ?? '',
+    DinhDanhCHS: identifiersOf(d.applicant),
+    SoGiayToChuHoSo: d.applicant.identifier,
     Email: d.applicant.email ?? '',
     SoDienThoai: d.applicant.phone ?? '',
     TrichYeuHoSo: d.summary,
+    NgayNopHoSo: wireTime(d.submittedAt ?? d.receivedAt),
     NgayTiepNhan: wireTime(d.receivedAt),
     NgayHenTra: wireTime(d.dueAt),
     TrangThaiHoSo: String(snapshot.status),
     NgayTra: wireTime(snapshot.returnedAt),
-    // HinhThuc (inferred): 1 submitted online, 0 otherwise; KenhThucHien carries the channel itself.
-    HinhThuc: d.channel === 'online' ? '1' : '0',
+    // Not accepted (3) ends processing: when it ended is when the dossier was refused.
+    NgayTuChoi: snapshot.status === 3 ? wireTime(snapshot.processingEndedAt) : '',
+    HinhThuc: flag(d.resultByPost),
     NgayKetThucXuLy: wireTime(snapshot.processingEndedAt),
     DonViXuLy: d.handlingAgency,
-    TaiLieuNop: (d.attachments ?? []).map((a) => ({
+    NoiNopHoSo: d.submissionPlace ?? '',
+    TaiLieuNop: attachments.map((a) => ({
       TepDinhKemId: a.id,
       TenTepDinhKem: a.name,
       MaThanhPhanHoSo: a.componentCode,
       DuongDanTaiTepTin: a.url,
       DuocSoHoa: flag(a.digitised),
-      DuocTaiSuDung: flag(a.reused),
+      DuocTaiSuDung: a.reused ? INFERRED.reuse[a.reusedFrom ?? 'earlier_result'] : '0',
+      DuocLayTuKhoDMQG: flag(a.fromNationalRepository),
+      MaKetQuaThayThe: a.replacesResultCode ?? '',
+      IsDeleted: flag(a.deleted),
     })),
-    DanhSachLePhi: (d.fees ?? []).map((f) => ({ TenPhiLePhi: f.name, MucPhi: f.amount, DaThanhToan: flag(f.paid) })),
+    DanhSachLePhi: (d.fees ?? []).map((f) => ({
+      TenPhiLePhi: f.name,
+      MaPhiLePhi: f.code ?? '',
+      HinhThucThu: INFERRED.feeCollection[paidOnline ? 'online' : 'at_desk'],
+      Gia: String(f.amount),
+      LoaiPhiLePhi: INFERRED.feeKind[f.kind ?? 'charge'],
+    })),
     DanhSachHoSoBoSung: [],
-    DanhSachGiayToKetQua: [],
+    DanhSachGiayToKetQua: (d.results ?? []).map((r) => ({
+      TenGiayTo: r.name,
+      GiayToId: r.id,
+      MaThanhPhanHoSo: r.componentCode ?? '',
+      DuongDanTepTinKetQua: r.url,
+      MaGiayToKetQua: r.resultCode ?? '',
+    })),
+    HoSoCoThanhPhanSoHoa: flag(attachments.some((a) => a.digitised && !a.deleted)),
     KenhThucHien: CHANNELS[d.channel],
-    DuocThanhToanTrucTuyen: flag(d.onlinePayment),
+    DuocThanhToanTrucTuyen: paidOnline ? PAYMENT_PLATFORMS[d.paymentPlatform ?? 'national'] : '0',
     TaiKhoanDuocXacThucVoiVNeID: flag(d.vneidVerified),
-    LoaiDinhDanh: IDENTIFIER_TYPES[d.applicant.type],
-    SoDinhDanh: d.applicant.identifier,
+    DSKetNoiCSDL: (d.nationalDatabases ?? []).map((db) => ({ MaCSDL: INFERRED.database[db] })),
+    ThongTinKhac: d.otherInfo ?? '',
+    ThongTinTra: d.returnInfo ?? '',
+    GhiChu: d.note ?? '',
     MaDongBo: mark.id,
     SoThuTuDongBo: mark.sequence,
   };

@@ -23,7 +23,10 @@ describe('dvcqg session', () => {
     expect(calls).toHaveLength(4);
     expect(new Set(calls.map((c) => c.body.session)).size).toBe(1);
     expect(calls[0]!.body).toEqual({ session: calls[0]!.body.session, madonvi: 'H52', service: 'LayDanhSachTTHC', MaTinh: 'H52' });
-    expect(calls[1]!.body).toEqual({ session: calls[0]!.body.session, madonvi: 'H52', service: 'LayThuTuc', MaTTHC: first.code });
+    expect(calls[1]!.body).toEqual({ session: calls[0]!.body.session, madonvi: 'H52', service: 'LayThuTuc', maTTHC: first.code });
+    // The login names the calling agency in a dstcode header, as public integrations send it.
+    expect(env.received[0]!.headers.dstcode).toBe('H52');
+    expect(env.received.slice(1).every((r) => r.headers.dstcode === undefined)).toBe(true);
   });
 
   it('logs in again exactly once when the portal has ended the session, and the call succeeds', async () => {
@@ -38,7 +41,7 @@ describe('dvcqg session', () => {
     expect(calls).toHaveLength(3);
     // The retried call carries the new session, not the expired one.
     expect(calls[2]!.body.session).not.toBe(calls[1]!.body.session);
-    expect(calls[2]!.body.MaTTHC).toBe(second.code);
+    expect(calls[2]!.body.maTTHC).toBe(second.code);
   });
 
   it('logs in again when the session outlives its time to live', async () => {
@@ -121,9 +124,28 @@ describe('dvcqg dossier refusals', () => {
       expect(err.detail).not.toContain('không tồn tại');
     }
     expect(env.policy.stats().state).toBe('closed');
-    expect(await env.ops.sync(testContext(), snapshot(dossier), { isUpdating: false, mark: { id: 'm4', sequence: 1 } })).toEqual({ duplicate: false });
+    // The portal's answer says nothing about repeats: the answer does not pretend to know.
+    expect(await env.ops.sync(testContext(), snapshot(dossier), { isUpdating: false, mark: { id: 'm4', sequence: 1 } })).toEqual({ duplicate: null });
     // A dossier the portal does not know, updated, is not an invalid item: not permanent.
     const unknown = await failure(env.ops.sync(testContext(), snapshot({ ...dossier, code: 'H52.101.114-261127-0902' }), { isUpdating: true, mark: { id: 'm5', sequence: 1 } }));
     expect(unknown).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', permanent: false });
+  });
+
+  it('sends a creation the portal answers "đã tồn tại" again as an update, which is delivered', async () => {
+    const env = await setup();
+    const code = 'H52.101.114-261127-0903';
+    expect(await env.ops.lookup(testContext(), code)).toBe(false);
+    await env.ops.sync(testContext(), snapshot({ ...dossier, code }), { isUpdating: false, mark: { id: 'c1', sequence: 1 } });
+    expect(await env.ops.lookup(testContext(), code)).toBe(true);
+    // Another change sent as new (the gateway had not learnt the portal holds it): refused, then sent as an update.
+    expect(await env.ops.sync(testContext(), { ...snapshot({ ...dossier, code }), status: 2 }, { isUpdating: false, mark: { id: 'c2', sequence: 2 } })).toEqual({ duplicate: null });
+    const syncs = env.serviceCalls().filter((c) => c.body.service === 'DongBoHoSoMC');
+    expect(syncs.map((c) => c.body.isUpdating)).toEqual(['False', 'False', 'True']);
+    expect(env.simulator.dossiers().find((d) => d.code === code)).toMatchObject({ status: '2', duplicates: 0 });
+    // TraCuuHoSo is asked with the newer parameter name.
+    expect(env.serviceCalls().filter((c) => c.body.service === 'TraCuuHoSo').map((c) => Object.keys(c.body))).toEqual([
+      ['session', 'madonvi', 'service', 'mahoso'],
+      ['session', 'madonvi', 'service', 'mahoso'],
+    ]);
   });
 });

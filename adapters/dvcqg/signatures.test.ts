@@ -9,9 +9,28 @@ import { portalEnv } from './test-env.ts';
 
 const known = procedures[0]!;
 
-const setup = portalEnv;
+/** Both ends configured for the RFC 9421 profile (the real portal's default is `none`). */
+const setup = (options: Parameters<typeof portalEnv>[0] = {}) => portalEnv({ messageSecurity: 'rfc9421', ...options });
 
-describe('dvcqg message signatures, over real sockets', () => {
+describe('dvcqg without message signatures (messageSecurity none, the default)', () => {
+  it('sends nothing signed and reads unsigned answers, as the real portal speaks', async () => {
+    const env = await portalEnv();
+    expect((await env.ops.get(testContext(), known.code)).code).toBe(known.code);
+    expect((await env.adapter.health(testContext())).status).toBe('up');
+    expect(env.received.map((r) => r.path)).toEqual([LOGIN_PATH, SERVICE_PATH, '/api/health']);
+    for (const { headers } of env.received) {
+      expect(headers['signature-input']).toBeUndefined();
+      expect(headers.signature).toBeUndefined();
+    }
+  });
+
+  it('is refused by a portal that requires signatures, with UPSTREAM_AUTH', async () => {
+    const env = await portalEnv({ simulator: { messageSecurity: 'rfc9421' } });
+    expect(await failure(env.ops.list(testContext()))).toMatchObject({ code: 'UPSTREAM_AUTH', status: 502 });
+  });
+});
+
+describe('dvcqg message signatures (messageSecurity rfc9421), over real sockets', () => {
   it('signs the login and each service call, body digest included, and accepts the signed answers', async () => {
     const env = await setup();
     expect((await env.ops.get(testContext(), known.code)).code).toBe(known.code);

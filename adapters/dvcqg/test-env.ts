@@ -23,6 +23,8 @@ export interface PortalEnvOptions {
   credentials?: { username: string; password: string };
   gatewayAgency?: string;
   volumeThreshold?: number;
+  /** Both ends speak it; `none` (the real portal's) when left out. */
+  messageSecurity?: 'none' | 'rfc9421';
 }
 
 /**
@@ -34,6 +36,7 @@ export async function portalEnv(options: PortalEnvOptions = {}) {
   const requests: { path: string; body: Record<string, unknown> }[] = [];
   const received: { path: string; headers: IncomingHttpHeaders }[] = [];
   const simulator = createDvcqgSimulator(simulatorDeps('dvcqg', faults), {
+    messageSecurity: options.messageSecurity,
     ...options.simulator,
     onRequest: ({ path, body }) => requests.push({ path, body: body as Record<string, unknown> }),
   });
@@ -45,7 +48,7 @@ export async function portalEnv(options: PortalEnvOptions = {}) {
   });
   const adapter = dvcqg.create(
     { log, policy, signing: options.signing ?? testSigning('dvcqg') },
-    { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: options.gatewayAgency ?? 'H52', credentials: options.credentials },
+    { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: options.gatewayAgency ?? 'H52', credentials: options.credentials, messageSecurity: options.messageSecurity },
   );
   const env = {
     faults,

@@ -15,6 +15,7 @@ import { verifySoapEnvelope, XMLNS } from '../../src/signing/xml-signature.ts';
 import { MESSAGE_FAULTS, failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { createPopulationClient, type PopulationClient, type PopulationClientOptions } from './client.ts';
 import type { RawAnswer } from './errors.ts';
+import { NAMESPACE } from './mapping.ts';
 import { populationMessageSecurity } from './security.ts';
 import { createPopulationSimulator, type ReceivedRequest } from './simulator/server.ts';
 
@@ -56,7 +57,7 @@ const build = (options: Partial<PopulationClientOptions> = {}) => {
   });
   client = createPopulationClient(
     { policy },
-    { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, integrationCode: 'LIENTHONG-H52', ...populationMessageSecurity(signing), ...options },
+    { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, integrationCode: 'LIENTHONG-H52', serviceCode: '037', ...populationMessageSecurity(signing), ...options },
   );
   built.push({ policy, client });
 };
@@ -102,9 +103,9 @@ describe('population client: XacThucThongTinCongDan', () => {
     expect(received.map((r) => r.operation)).toEqual(['XacThucThongTinCongDan', 'XacThucThongTinCongDan', 'TraCuuThongTinCongDan']);
     received.forEach((request, i) => {
       const c = contexts[i]!;
-      expect(request.fields).toMatchObject({ MaDonVi: c.agency, MaCanBo: c.userId, MaDVC: c.purpose, MaTichHop: 'LIENTHONG-H52', SoDinhDanh: living.idNumber });
+      expect(request.fields).toMatchObject({ MaDonVi: c.agency, MaCanBo: c.userId, MaDVC: '037', MaTichHop: 'LIENTHONG-H52', SoDinhDanh: living.idNumber });
       expect(request.fields.MaYeuCau).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      expect(request.soapAction).toBe(`http://dancuquocgia.gov.vn/lienthong/${request.operation}`);
+      expect(request.soapAction).toBe(`http://dancuquocgia.bca/${request.operation}`);
     });
     expect(new Set(received.map((r) => r.fields.MaYeuCau)).size).toBe(3);
     // Names go out in NFC, whatever the caller sent; fields not asked about are not sent.
@@ -208,7 +209,7 @@ describe('population client: the message-security seams', () => {
     build({
       verifyAnswer: (answer) => {
         const body = verifyAnswer(answer);
-        const tonTai = body.getElementsByTagNameNS('http://dancuquocgia.gov.vn/lienthong', 'TonTai')[0]!;
+        const tonTai = body.getElementsByTagNameNS(NAMESPACE, 'TonTai')[0]!;
         tonTai.textContent = tonTai.textContent === 'true' ? 'false' : 'true';
         return body;
       },
@@ -229,7 +230,7 @@ describe('population client: WS-Security', () => {
     for (const request of received) {
       const verified = verifySoapEnvelope(request.xml, simulatorSigning('population').verifyClient);
       expect(verified.certificate.subject).toContain('CN=lienthong-gateway.sandbox.sonla.gov.vn');
-      expect(verified.body.toString()).toContain(`<SoDinhDanh>${idNumber}</SoDinhDanh>`);
+      expect(verified.body.toString()).toContain(`<qldc:SoDinhDanh>${idNumber}</qldc:SoDinhDanh>`);
     }
   });
 
@@ -285,7 +286,7 @@ describe('population client: WS-Security', () => {
       const signedBody = child(envelope, 'Body');
       const forged = signedBody.cloneNode(true) as Element;
       if (!keepId) forged.removeAttributeNS(XMLNS.wsu, 'Id');
-      const tonTai = forged.getElementsByTagNameNS('http://dancuquocgia.gov.vn/lienthong', 'TonTai')[0]!;
+      const tonTai = forged.getElementsByTagNameNS(NAMESPACE, 'TonTai')[0]!;
       tonTai.textContent = 'true';
       const wrapper = doc.createElementNS('urn:example:wrapper', 'w:Wrapper');
       header.appendChild(wrapper);
@@ -315,7 +316,7 @@ describe('population client: WS-Security', () => {
     /** The answer an attacker wants read, with this request's MaYeuCau: TonTai true. */
     const forgedEnvelope = (genuine: string) =>
       '<f:Envelope xmlns:f="http://schemas.xmlsoap.org/soap/envelope/"><f:Body>' +
-      `<XacThucThongTinCongDanResponse xmlns="http://dancuquocgia.gov.vn/lienthong"><MaYeuCau>${/<MaYeuCau>([^<]+)</.exec(genuine)![1]}</MaYeuCau>` +
+      `<XacThucThongTinCongDanResponse xmlns="${NAMESPACE}"><MaYeuCau>${/<MaYeuCau>([^<]+)</.exec(genuine)![1]}</MaYeuCau>` +
       '<MaKetQua>00</MaKetQua><TonTai>true</TonTai></XacThucThongTinCongDanResponse></f:Body></f:Envelope>';
     const afterDeclaration = (inserted: (xml: string) => string) => (xml: string) => xml.replace(/^(<\?xml[^>]*\?>)?/, (declaration) => declaration + inserted(xml));
 

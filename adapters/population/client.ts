@@ -8,23 +8,30 @@ import { badResponse, checkRawAnswer, readLookup, readVerification, readVerified
 import { OPERATIONS, requestEnvelope, toLookupRequest, toVerificationRequest, type Operation, type RequestHeader } from './mapping.ts';
 import type { AnswerVerifier, RequestSigner } from './security.ts';
 import { SERVICE_DESCRIPTION } from './service-description.ts';
+import { createTransport, DEFAULT_PATHS, type TransportOptions } from './transport.ts';
 
-/** Where the service lives under the configured base URL. */
-export const SERVICE_PATH = '/CongDanService';
+/** Where the service lives under the configured base URL, when reached directly. */
+export const SERVICE_PATH = DEFAULT_PATHS.direct;
 
 export interface PopulationClientOptions {
   /** Base URL of the database's exchange service (the simulator's URL in the sandbox). */
   url: string;
   maxResponseBytes: number;
   retryAfterSeconds: number;
-  /** MaTichHop: the gateway's integration code, constant per deployment. */
+  /** MaTichHop: the integration code the database's operator assigned to this deployment. */
   integrationCode: string;
+  /** MaDVC: the service code the operator assigned (not derived from the caller). */
+  serviceCode: string;
   /** WS-Security for requests (see `populationMessageSecurity`). */
   signRequest: RequestSigner;
   /** WS-Security for answers: returns the signed Body, the only part of an answer that is read. */
   verifyAnswer: AnswerVerifier;
+  /** How requests reach the database; unset: directly. */
+  transport?: TransportOptions;
   /** MaYeuCau generator (tests). */
   newRequestId?: () => string;
+  /** Clock for platform token expiry (tests). */
+  now?: () => number;
 }
 
 export interface PopulationClient extends PopulationRegistry {
@@ -51,18 +58,13 @@ export function createPopulationClient(deps: { policy: UpstreamPolicy }, options
   const { policy } = deps;
   const { retryAfterSeconds } = options;
   const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
-  const endpoint = http.baseUrl + SERVICE_PATH;
+  const transport = createTransport(http, options.transport ?? { mode: 'direct' }, { maxResponseBytes: options.maxResponseBytes, retryAfterSeconds, ...(options.now ? { now: options.now } : {}) });
+  const endpoint = http.baseUrl + transport.servicePath;
   const newRequestId = options.newRequestId ?? randomUUID;
 
   async function call(operation: Operation, request: object, signal: AbortSignal): Promise<Record<string, unknown>> {
     const { soapAction, requestFields } = SERVICE_DESCRIPTION[operation];
-    const response = await http.send({
-      method: 'POST',
-      path: SERVICE_PATH,
-      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${soapAction}"`, accept: 'text/xml' },
-      body: options.signRequest(requestEnvelope(operation, request, requestFields)),
-      signal,
-    });
+    const response = await transport.send(operation, soapAction, options.signRequest(requestEnvelope(operation, request, requestFields)), signal);
     let text: string;
     try {
       text = UTF8.decode(response.body);
@@ -76,12 +78,12 @@ export function createPopulationClient(deps: { policy: UpstreamPolicy }, options
   }
 
   function header(ctx: CallContext): RequestHeader {
-    // The database refuses requests without agency, officer and purpose; the HTTP layer already
-    // requires them, so their absence here is a wiring fault, reported before any exchange.
+    // Every exchange names the agency and officer (MaDonVi, MaCanBo) and is logged with its purpose;
+    // the HTTP layer already requires them, so their absence here is a wiring fault.
     if (!ctx.purpose || !ctx.userId || !ctx.agency) {
       throw new GatewayError('ACCOUNTABILITY_REQUIRED', { detail: 'the population database needs the acting officer, the purpose and the agency' });
     }
-    return { MaYeuCau: newRequestId(), MaDVC: ctx.purpose, MaTichHop: options.integrationCode, MaDonVi: ctx.agency, MaCanBo: ctx.userId };
+    return { MaYeuCau: newRequestId(), MaDVC: options.serviceCode, MaTichHop: options.integrationCode, MaDonVi: ctx.agency, MaCanBo: ctx.userId };
   }
 
   return {
@@ -104,8 +106,11 @@ export function createPopulationClient(deps: { policy: UpstreamPolicy }, options
      * Up when the service answers its description's address with 200. The description itself is
      * not read: the client works from the one shipped with it.
      */
-    health: (ctx) => probeHealth(http, ctx, `${SERVICE_PATH}?wsdl`, { accept: 'text/xml' }),
+    health: (ctx) => probeHealth(http, ctx, `${transport.servicePath}?wsdl`, { accept: 'text/xml' }),
 
-    close: () => http.close(),
+    close: async () => {
+      await transport.close();
+      await http.close();
+    },
   };
 }

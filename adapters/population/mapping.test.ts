@@ -2,7 +2,7 @@ import { DOMParser, type Element } from '@xmldom/xmldom';
 import { describe, expect, it } from 'vitest';
 import { caught, fixtureTextReader } from '../contract/test-kit.ts';
 import { checkRawAnswer, readLookup, readVerification, readVerifiedBody, type RawAnswer } from './errors.ts';
-import { MappingError, NAMESPACE, OPERATIONS, requestEnvelope, toCitizenRecord, toVerificationRequest, wireLookupAnswer, type Operation, type RequestHeader, type WireCitizen } from './mapping.ts';
+import { MappingError, NAMESPACE, OPERATIONS, REQUEST_NAMESPACE, requestEnvelope, toCitizenRecord, toVerificationRequest, wireLookupAnswer, type Operation, type RequestHeader, type WireCitizen } from './mapping.ts';
 import { readServiceDescription, SERVICE_DESCRIPTION } from './service-description.ts';
 
 const fixture = fixtureTextReader(import.meta.url);
@@ -109,8 +109,10 @@ describe('population mapping', () => {
       ...header('r1'),
       SoDinhDanh: '014089001234',
       HoVaTen: 'lò văn THẮNG',
-      NgayThangNamSinh: '19890417',
+      NgayThangNamSinh: { NgayThangNam: '19890417' },
     });
+    // A year alone travels as Nam, as the database takes it for people whose day of birth is unknown.
+    expect(toVerificationRequest(header('r3'), { idNumber: '014089001234', dateOfBirth: '1989' }).NgayThangNamSinh).toEqual({ Nam: '1989' });
     const idOnly = toVerificationRequest(header('r2'), { idNumber: '014089001234' });
     expect(Object.keys(idOnly)).not.toContain('HoVaTen');
     expect(Object.keys(idOnly)).not.toContain('NgayThangNamSinh');
@@ -189,7 +191,7 @@ describe('population answers', () => {
 describe('population requests and the shipped service description', () => {
   it('reads the SOAPAction and field order of each operation from the shipped WSDL', () => {
     expect(SERVICE_DESCRIPTION[OPERATIONS.verify]).toEqual({
-      soapAction: `${NAMESPACE}/XacThucThongTinCongDan`,
+      soapAction: `${REQUEST_NAMESPACE}/XacThucThongTinCongDan`,
       requestFields: ['MaYeuCau', 'MaDVC', 'MaTichHop', 'MaDonVi', 'MaCanBo', 'SoDinhDanh', 'SoCMND', 'HoVaTen', 'NgayThangNamSinh'],
     });
     expect(SERVICE_DESCRIPTION[OPERATIONS.lookup].requestFields).toEqual(['MaYeuCau', 'MaDVC', 'MaTichHop', 'MaDonVi', 'MaCanBo', 'SoDinhDanh']);
@@ -212,8 +214,8 @@ describe('population requests and the shipped service description', () => {
     const { requestFields } = SERVICE_DESCRIPTION[OPERATIONS.verify];
     const request = { ...toVerificationRequest(header('r<1>&'), { idNumber: '014089001234', fullName: 'Lò Văn Thắng', dateOfBirth: '1989-04-17' }) };
     const xml = requestEnvelope(OPERATIONS.verify, request, requestFields);
-    const content = bodyOf(xml).getElementsByTagNameNS(NAMESPACE, OPERATIONS.verify)[0]!;
-    const fields = Array.from(content.childNodes).map((n) => [(n as Element).localName, n.textContent]);
+    const content = bodyOf(xml).getElementsByTagNameNS(REQUEST_NAMESPACE, OPERATIONS.verify)[0]!;
+    const fields = Array.from(content.childNodes).map((n) => [(n as Element).localName, (n as Element).namespaceURI === REQUEST_NAMESPACE ? n.textContent : 'wrong namespace']);
     expect(fields).toEqual([
       ['MaYeuCau', 'r<1>&'],
       ['MaDVC', '1.001612.000.00.00.H52'],
@@ -224,6 +226,8 @@ describe('population requests and the shipped service description', () => {
       ['HoVaTen', 'Lò Văn Thắng'],
       ['NgayThangNamSinh', '19890417'],
     ]);
+    // The date nests, as the database's schema has it.
+    expect(xml).toContain('<qldc:NgayThangNamSinh><qldc:NgayThangNam>19890417</qldc:NgayThangNam></qldc:NgayThangNamSinh>');
     expect(() => requestEnvelope(OPERATIONS.lookup, request, SERVICE_DESCRIPTION[OPERATIONS.lookup].requestFields)).toThrow(/no field HoVaTen, NgayThangNamSinh/);
   });
 });

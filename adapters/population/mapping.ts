@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { CitizenRecord, IdentityQuery } from '../../src/core/citizens-port.ts';
 import { isoDateToWire, wireDateToIso } from '../../src/core/time.ts';
 import { MappingError } from '../mapping-error.ts';
+import { ADMINISTRATIVE_UNITS, type AdministrativeUnits } from './administrative-units.ts';
 
 export { MappingError };
 
@@ -15,7 +16,10 @@ export { MappingError };
  * elements become properties, repeated `CongDan` always an array, empty elements `null`, `TonTai`
  * a boolean when it is an `xs:boolean`.
  */
-export const NAMESPACE = 'http://dancuquocgia.gov.vn/lienthong';
+/** Requests' namespace, as provinces send it (OpenCPS `QLCDIntegrationActionImpl`). */
+export const REQUEST_NAMESPACE = 'http://dancuquocgia.bca';
+/** Answers' namespace (QCVN 109 structures), which differs from the requests'. */
+export const NAMESPACE = 'http://www.mic.gov.vn/dancu/1.0';
 
 export const OPERATIONS = {
   verify: 'XacThucThongTinCongDan',
@@ -49,9 +53,9 @@ export const MARITAL_STATUS_NAMES: Record<string, string> = {
 export interface RequestHeader {
   /** Fresh per request, echoed in the answer. */
   MaYeuCau: string;
-  /** Service or purpose code (the caller's X-Purpose). */
+  /** Service code the database's operator assigned to this integration (configured). */
   MaDVC: string;
-  /** The gateway's integration code, constant per deployment. */
+  /** Integration code the database's operator assigned (configured), constant per deployment. */
   MaTichHop: string;
   /** Calling agency (the API client's agency). */
   MaDonVi: string;
@@ -59,10 +63,13 @@ export interface RequestHeader {
   MaCanBo: string;
 }
 
+/** The full date of birth, or the year alone when only the year is known. */
+export type WireBirthDate = { NgayThangNam: string } | { Nam: string };
+
 export interface VerificationRequest extends RequestHeader {
   SoDinhDanh: string;
   HoVaTen?: string;
-  NgayThangNamSinh?: string;
+  NgayThangNamSinh?: WireBirthDate;
 }
 
 export interface LookupRequest extends RequestHeader {
@@ -77,13 +84,11 @@ const optionalText = z.string().nullish();
  */
 const wireBoolean = z.boolean();
 
+/** Addresses come as codes only; their names are the administrative-unit catalogue's. */
 export const wireAddress = z.object({
   MaTinhThanh: optionalText,
-  TenTinhThanh: optionalText,
   MaQuanHuyen: optionalText,
-  TenQuanHuyen: optionalText,
   MaPhuongXa: optionalText,
-  TenPhuongXa: optionalText,
   ChiTiet: optionalText,
   QuocGia: optionalText,
 });
@@ -164,8 +169,14 @@ export function toVerificationRequest(header: RequestHeader, query: IdentityQuer
     ...header,
     SoDinhDanh: query.idNumber,
     ...(query.fullName !== undefined ? { HoVaTen: normaliseText(query.fullName) } : {}),
-    ...(query.dateOfBirth !== undefined ? { NgayThangNamSinh: isoDateToWire(query.dateOfBirth) } : {}),
+    ...(query.dateOfBirth !== undefined ? { NgayThangNamSinh: toWireBirthDate(query.dateOfBirth) } : {}),
   };
+}
+
+/** `yyyy-MM-dd` → `NgayThangNam` (yyyyMMdd); a year alone (`yyyy`) → `Nam`. */
+export function toWireBirthDate(date: string): WireBirthDate {
+  if (/^\d{4}$/.test(date)) return { Nam: date };
+  return { NgayThangNam: isoDateToWire(date) };
 }
 
 export function toLookupRequest(header: RequestHeader, idNumber: string): LookupRequest {
@@ -175,17 +186,20 @@ export function toLookupRequest(header: RequestHeader, idNumber: string): Lookup
 // ---------------------------------------------------------------------------------------------
 // Answers
 
-function toAddress(wire: WireAddress | null | undefined): NonNullable<CitizenRecord['permanentAddress']> | null {
+function toAddress(wire: WireAddress | null | undefined, units: AdministrativeUnits): NonNullable<CitizenRecord['permanentAddress']> | null {
   if (!wire) return null;
+  const codes = { province: textOrNull(wire.MaTinhThanh), district: textOrNull(wire.MaQuanHuyen), commune: textOrNull(wire.MaPhuongXa) };
+  const names = units.resolve(codes);
   return {
     detail: textOrNull(wire.ChiTiet) ?? '',
-    commune: textOrNull(wire.TenPhuongXa),
-    district: textOrNull(wire.TenQuanHuyen),
-    // The database may send only codes; the API then shows an empty province name with its code.
-    province: textOrNull(wire.TenTinhThanh) ?? '',
-    provinceCode: textOrNull(wire.MaTinhThanh),
-    districtCode: textOrNull(wire.MaQuanHuyen),
-    communeCode: textOrNull(wire.MaPhuongXa),
+    commune: names.commune,
+    district: names.district,
+    // A code the catalogue does not know keeps its code; the province's name, a string in our
+    // API, is then empty.
+    province: names.province ?? '',
+    provinceCode: codes.province,
+    districtCode: codes.district,
+    communeCode: codes.commune,
     country: textOrNull(wire.QuocGia) ?? 'VN',
   };
 }
@@ -195,8 +209,11 @@ function toRelative(wire: WireRelative | null | undefined): NonNullable<CitizenR
   return { fullName: normaliseText(wire.HoVaTen), idNumber: textOrNull(wire.SoDinhDanh) };
 }
 
-/** One `CongDan` as our API's citizen record. Unknown codes and impossible dates are refused. */
-export function toCitizenRecord(wire: WireCitizen): CitizenRecord {
+/**
+ * One `CongDan` as our API's citizen record. Unknown gender or marital codes and impossible dates
+ * are refused; address codes are named from `units` (an unknown one keeps its code, unnamed).
+ */
+export function toCitizenRecord(wire: WireCitizen, units: AdministrativeUnits = ADMINISTRATIVE_UNITS): CitizenRecord {
   const gender = GENDERS[wire.GioiTinh];
   if (!gender) throw new MappingError(`unknown GioiTinh code ${wire.GioiTinh}`);
   const maritalCode = textOrNull(wire.TinhTrangHonNhan);
@@ -229,10 +246,10 @@ export function toCitizenRecord(wire: WireCitizen): CitizenRecord {
     nationality: textOrNull(wire.QuocTich),
     maritalStatus,
     bloodType: textOrNull(wire.NhomMau),
-    birthRegistrationPlace: toAddress(wire.NoiDangKyKhaiSinh),
-    hometown: toAddress(wire.QueQuan),
-    permanentAddress: toAddress(wire.ThuongTru),
-    currentAddress: toAddress(wire.NoiOHienTai),
+    birthRegistrationPlace: toAddress(wire.NoiDangKyKhaiSinh, units),
+    hometown: toAddress(wire.QueQuan, units),
+    permanentAddress: toAddress(wire.ThuongTru, units),
+    currentAddress: toAddress(wire.NoiOHienTai, units),
     father: toRelative(wire.Cha),
     mother: toRelative(wire.Me),
     spouse: toRelative(wire.VoChong),
@@ -247,24 +264,28 @@ export function toCitizenRecord(wire: WireCitizen): CitizenRecord {
 export const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
 
 /**
- * A request envelope: the operation element in our namespace, its fields in the order the service
- * description gives (`fieldOrder`); a field it does not name is a bug of ours, not sent.
+ * A request envelope: the operation element in the requests' namespace, its fields in the order
+ * the service description gives (`fieldOrder`); a field it does not name is a bug of ours, not
+ * sent. A field that is an object (the date of birth) nests its children in property order.
  */
 export function requestEnvelope(operation: Operation, request: object, fieldOrder: readonly string[]): string {
-  const fields = request as Record<string, string | undefined>;
+  const fields = request as Record<string, string | Record<string, string> | undefined>;
   const unknown = Object.keys(fields).filter((name) => !fieldOrder.includes(name));
   if (unknown.length > 0) throw new Error(`${operation} has no field ${unknown.join(', ')}`);
   const doc = new DOMImplementation().createDocument(SOAP_NS, 'soap:Envelope', null);
   const body = doc.createElementNS(SOAP_NS, 'soap:Body');
   doc.documentElement!.appendChild(body);
-  const content = doc.createElementNS(NAMESPACE, operation);
+  const content = doc.createElementNS(REQUEST_NAMESPACE, `qldc:${operation}`);
   body.appendChild(content);
+  const append = (parent: Element, name: string, value: string | Record<string, string>) => {
+    const field = doc.createElementNS(REQUEST_NAMESPACE, `qldc:${name}`);
+    if (typeof value === 'string') field.appendChild(doc.createTextNode(value));
+    else for (const [child, text] of Object.entries(value)) append(field, child, text);
+    parent.appendChild(field);
+  };
   for (const name of fieldOrder) {
     const value = fields[name];
-    if (value === undefined) continue;
-    const field = doc.createElementNS(NAMESPACE, name);
-    field.appendChild(doc.createTextNode(value));
-    content.appendChild(field);
+    if (value !== undefined) append(content, name, value);
   }
   return `<?xml version="1.0" encoding="utf-8"?>${new XMLSerializer().serializeToString(doc)}`;
 }

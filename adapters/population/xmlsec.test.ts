@@ -59,7 +59,7 @@ describe('population: the signed request, checked with OpenSSL and xmlsec1', () 
     });
     const client = createPopulationClient(
       { policy },
-      { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, integrationCode: 'LIENTHONG-H52', ...populationMessageSecurity(testSigning('population')) },
+      { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, integrationCode: 'LIENTHONG-H52', serviceCode: '037', ...populationMessageSecurity(testSigning('population')) },
     );
     const person = people.find((p) => p.dateOfDeath === null)!;
     try {
@@ -85,11 +85,11 @@ describe('population: the signed request, checked with OpenSSL and xmlsec1', () 
     expect(good.status).toBe(0);
 
     // One byte inside the Body's text: the SoDinhDanh's last digit.
-    const digits = `<SoDinhDanh>${person.idNumber}</SoDinhDanh>`;
+    const digits = `<qldc:SoDinhDanh>${person.idNumber}</qldc:SoDinhDanh>`;
     expect(xml.indexOf(digits)).toBeGreaterThan(xml.indexOf('<soap:Body'));
     const last = person.idNumber.at(-1) === '9' ? '8' : String(Number(person.idNumber.at(-1)) + 1);
     const tampered = join(dir, 'tampered.xml');
-    writeFileSync(tampered, xml.replace(digits, `<SoDinhDanh>${person.idNumber.slice(0, -1)}${last}</SoDinhDanh>`));
+    writeFileSync(tampered, xml.replace(digits, `<qldc:SoDinhDanh>${person.idNumber.slice(0, -1)}${last}</qldc:SoDinhDanh>`));
     const bad = xmlsec(tampered);
     expect(bad.status).not.toBe(0);
     expect(bad.output).toContain('SignedInfo References (ok/all): 1/2');

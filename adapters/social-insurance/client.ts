@@ -7,10 +7,10 @@ import { mapped } from '../mapping-error.ts';
 import { badResponse, interpretAnswer } from './errors.ts';
 import type { AnswerVerifier } from './jws-answer.ts';
 import type { JwsSigner } from './jws.ts';
-import { toSocialInsuranceRecord, type WireRequest } from './mapping.ts';
+import { HEALTH_PATH, LOOKUP_PATH, type WireRequest } from './inferred.ts';
+import { toSocialInsuranceRecord } from './mapping.ts';
 
-export const LOOKUP_PATH = '/api/v1/tra-cuu-bhxh';
-export const HEALTH_PATH = '/api/v1/trang-thai';
+export { HEALTH_PATH, LOOKUP_PATH } from './inferred.ts';
 
 export interface SocialInsuranceClient extends SocialInsuranceRegistry {
   health(ctx: CallContext): Promise<Health>;

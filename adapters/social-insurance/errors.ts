@@ -1,7 +1,7 @@
 import { GatewayError } from '../../src/errors/gateway-error.ts';
 import type { UpstreamResponse } from '../../src/resilience/upstream-http.ts';
 import { decodeAnswer, type AnswerVerifier } from './jws-answer.ts';
-import { isSuccessCode, RESULT_CODES, wireAnswer, type WireInsured, type WireRequest } from './mapping.ts';
+import { isSuccessCode, RESULT_CODES, wireAnswer, type WireInsured, type WireRequest } from './inferred.ts';
 
 export function badResponse(detail: string, cause?: unknown): GatewayError {
   return new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: `social insurance: ${detail}`, upstreamFailure: true, cause });

@@ -1,4 +1,4 @@
-import type { AdapterDeps, AdapterModule, AdapterOptions } from '../module.ts';
+import { messageSecurityFor, type AdapterDeps, type AdapterModule, type AdapterOptions } from '../module.ts';
 import type { SocialInsuranceRegistry } from '../../src/core/social-insurance-port.ts';
 import type { Adapter } from '../../src/core/ports.ts';
 import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
@@ -8,6 +8,8 @@ import { createJwsSigner } from './jws.ts';
 
 /** Requests are signed with the gateway's certificate; answers are verified against `deps.signing` (README.md, "Signatures"). */
 export function createSocialInsuranceAdapter(deps: AdapterDeps, options: AdapterOptions): Adapter<SocialInsuranceRegistry> {
+  // Its one profile: compact JWS bodies both ways.
+  messageSecurityFor(socialInsurance, options);
   const sign = createJwsSigner(deps.signing.credentials);
   const verify = createAnswerVerifier(deps.signing);
   const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
@@ -25,7 +27,7 @@ export const socialInsurance: AdapterModule<SocialInsuranceRegistry> = {
   name: 'Vietnam Social Security (BHXH Việt Nam)',
   protocol: 'REST, requests and answers as compact JWS (x5c)',
   healthPath: '/api/v1/trang-thai',
-  signsAnswers: true,
+  messageSecurity: { supported: ['jws'], default: 'jws' },
   create: (deps, options) => createSocialInsuranceAdapter(deps, options),
   simulator: async () => {
     const { createSocialInsuranceSimulator } = await import('./simulator/server.ts');

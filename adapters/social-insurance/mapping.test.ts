@@ -5,7 +5,8 @@ import { failure, fixtureTextReader, responder, testSigning } from '../contract/
 import { interpretAnswer } from './errors.ts';
 import { createAnswerVerifier } from './jws-answer.ts';
 import { createJwsSigner } from './jws.ts';
-import { isCardValidOn, MappingError, toSocialInsuranceRecord, wireAnswer, type WireRequest } from './mapping.ts';
+import { wireAnswer, type WireRequest } from './inferred.ts';
+import { isCardValidOn, MappingError, toSocialInsuranceRecord } from './mapping.ts';
 
 const fixtureText = fixtureTextReader(import.meta.url);
 const fixture = (name: string) => JSON.parse(fixtureText(name)) as Record<string, unknown>;

@@ -13,7 +13,7 @@ import { loadPemCredentials } from '../../src/signing/trust-store.ts';
 import { signEnveloped, verifyEnveloped } from '../../src/signing/xml-signature.ts';
 import { MESSAGE_FAULTS, failure, fixtureReader, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { createTaxClient, HEALTH_PATH, LOOKUP_PATH, type AnswerVerifier, type TaxClient } from './client.ts';
-import type { WireLookup } from './mapping.ts';
+import type { WireLookup } from './inferred.ts';
 import { parseXml } from './safe-xml.ts';
 import { taxMessageSecurity } from './security.ts';
 import { answerXml, createTaxSimulator, toWire } from './simulator/server.ts';

@@ -6,10 +6,10 @@ import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { probeHealth, type UpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { mapped } from '../mapping-error.ts';
 import { badResponse, interpretAnswer, readAnswer } from './errors.ts';
-import { lookupRequestXml, toTaxpayer } from './mapping.ts';
+import { HEALTH_PATH, LOOKUP_PATH, lookupRequestXml } from './inferred.ts';
+import { toTaxpayer } from './mapping.ts';
 
-export const LOOKUP_PATH = '/tra-cuu/nguoi-nop-thue';
-export const HEALTH_PATH = '/trang-thai';
+export { HEALTH_PATH, LOOKUP_PATH } from './inferred.ts';
 
 /**
  * Checks the enveloped XML signature of an answer. It receives the raw document text (decoded

@@ -1,6 +1,6 @@
 import { GatewayError } from '../../src/errors/gateway-error.ts';
 import type { UpstreamResponse } from '../../src/resilience/upstream-http.ts';
-import { isSuccessCode, RESULT_CODES, wireAnswerDocument, type WireTaxpayer } from './mapping.ts';
+import { isSuccessCode, RESULT_CODES, wireAnswerDocument, type WireTaxpayer } from './inferred.ts';
 import { parseXml, screenXml, XmlRefusedError } from './safe-xml.ts';
 
 export function badResponse(detail: string, cause?: unknown): GatewayError {

@@ -1,4 +1,4 @@
-import type { AdapterModule } from '../module.ts';
+import { messageSecurityFor, type AdapterModule } from '../module.ts';
 import type { TaxRegistry } from '../../src/core/taxpayers-port.ts';
 import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { createTaxClient } from './client.ts';
@@ -9,8 +9,10 @@ export const tax: AdapterModule<TaxRegistry> = {
   name: 'Tax administration (taxpayer lookup)',
   protocol: 'XML over HTTP POST',
   healthPath: '/trang-thai',
-  signsAnswers: true,
+  messageSecurity: { supported: ['xml-dsig'], default: 'xml-dsig' },
   create(deps, options) {
+    // Its one profile: enveloped XML signatures both ways (README.md).
+    messageSecurityFor(tax, options);
     const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
     const client = createTaxClient({ http, policy: deps.policy, ...taxMessageSecurity(deps.signing) }, { retryAfterSeconds: options.retryAfterSeconds });
     return {

@@ -8,8 +8,7 @@ import { FaultBoard } from '../../src/sandbox/faults.ts';
 import { sample } from '../../src/signing/material.ts';
 import { signEnveloped } from '../../src/signing/xml-signature.ts';
 import { simulatorDeps, testSigning } from '../contract/test-kit.ts';
-import { LOOKUP_PATH } from './client.ts';
-import { lookupRequestXml } from './mapping.ts';
+import { LOOKUP_PATH, lookupRequestXml } from './inferred.ts';
 import { createTaxSimulator } from './simulator/server.ts';
 
 // The enveloped signatures, checked by a tool that shares no code with the gateway: xmlsec1

@@ -8,8 +8,7 @@ export const vneid: AdapterModule<NationalSignOn> = {
   name: 'National single sign-on (VNeID)',
   protocol: 'OpenID Connect',
   healthPath: HEALTH_PATH,
-  // Its ID tokens are checked against the issuer's published keys, not a certificate.
-  signsAnswers: false,
+  // No messageSecurity: its ID tokens are checked against the issuer's published keys, not a certificate.
   sandboxAccount: { username: SANDBOX_CLIENT_ID, password: SANDBOX_CLIENT_SECRET },
   create(deps, options) {
     // upstreams.vneid.url is the issuer; credentials are the gateway's client id and secret there.

@@ -25,7 +25,7 @@ describe('national account from userinfo', () => {
   it('refuses claims it cannot link on', () => {
     const refused = [
       { ...person, LoaiTaiKhoan: 3 },
-      { ...person, SoDinhDanh: '003089001234' },
+      { ...person, SoDinhDanh: '01408900123X' },
       { ...person, SoDinhDanh: null },
       { ...person, HoVaTen: '  ' },
       { ...person, TechID: 'other' },

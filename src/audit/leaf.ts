@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalize } from 'json-canonicalize';
+import type { MessageSecurity } from '../config/schema.ts';
 import type { KeyedDigest } from '../signing/attestation.ts';
 
 export type Outcome = 'success' | 'business_error' | 'refused' | 'failed' | 'rejected';
@@ -7,6 +8,12 @@ export type Outcome = 'success' | 'business_error' | 'refused' | 'failed' | 'rej
 /** One call to a national system made for an exchange, as the exchange's leaf records it. */
 export interface UpstreamCall {
   upstream: string;
+  /**
+   * The message security profile the call was made under (`upstreams.<id>.messageSecurity`).
+   * Optional in format 2: absent from leaves written before it was recorded, and for systems
+   * whose protocol secures its own messages (national sign-on).
+   */
+  messageSecurity?: MessageSecurity;
   outcome: Outcome;
   /** The error code when it did not succeed. */
   code: string | null;

@@ -1,17 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { adapterModules } from '../../adapters/index.ts';
 import { SANDBOX_ACCOUNT } from '../../adapters/dvcqg/index.ts';
-import { loadConfig } from './load.ts';
+import { ConfigError, loadConfig } from './load.ts';
+import { messageSecurityProblems } from './message-security.ts';
 import { productionProblems } from './production.ts';
+
+/** Systems whose default profile signs answers: what the real systems do (DESIGN.md's adapter table). */
+const signingByDefault = adapterModules.filter((m) => m.messageSecurity && m.messageSecurity.default !== 'none');
 
 /** Every setting production asks for, as an operator would give them. */
 function complete(): Record<string, unknown> {
   const settings: Record<string, unknown> = { 'trust.crls': ['/etc/lienthong/national-ca.crl'] };
   for (const m of adapterModules) {
     settings[`upstreams.${m.id}.url`] = `https://${m.id}.example.gov.vn`;
-    if (m.signsAnswers) settings[`upstreams.${m.id}.certificateName`] = `${m.id}.example.gov.vn`;
+    if (signingByDefault.includes(m)) settings[`upstreams.${m.id}.certificateName`] = `${m.id}.example.gov.vn`;
     if (m.sandboxAccount) settings[`upstreams.${m.id}.credentials`] = { username: 'lienthong-h52', password: `real-${m.id}-secret` };
   }
+  settings['upstreams.population.integrationCode'] = '037';
+  settings['upstreams.population.serviceCode'] = '037';
+  settings['upstreams.population.transport'] = {
+    mode: 'lgsp',
+    platformKeys: { accessKey: 'real-access', secretKey: 'real-secret', appName: 'LIENTHONG', partnerCode: 'H52', partnerCodeCus: 'H52' },
+    account: { username: 'lienthong-h52', password: 'real-population-secret' },
+  };
   return settings;
 }
 
@@ -29,12 +40,37 @@ describe('production refusals', () => {
     expect(problems({}, {})).toEqual([]);
   });
 
-  it('require a pinned certificate name for every system that signs its answers', () => {
-    const signing = adapterModules.filter((m) => m.signsAnswers).map((m) => m.id);
-    expect(signing).toEqual(expect.arrayContaining(['population', 'business-registry', 'tax', 'social-insurance', 'dvcqg']));
-    for (const id of signing) {
+  it('require a pinned certificate name for every system whose message security profile signs its answers', () => {
+    expect(Object.fromEntries(adapterModules.map((m) => [m.id, m.messageSecurity?.default]))).toEqual({
+      'business-registry': 'rfc9421',
+      population: 'none',
+      tax: 'xml-dsig',
+      'social-insurance': 'jws',
+      dvcqg: 'none',
+      vneid: undefined,
+    });
+    for (const { id } of signingByDefault) {
       expect(problems(without(`upstreams.${id}.certificateName`)), id).toEqual([expect.stringMatching(new RegExp(`^upstreams\\.${id}\\.certificateName: required when NODE_ENV=production`))]);
     }
+  });
+
+  it('require the pinned name once a system is configured with a signing profile, and not with none', () => {
+    // The national portal answers over TLS with its own login: nothing to pin by default.
+    expect(problems(complete())).toEqual([]);
+    expect(problems({ ...complete(), 'upstreams.dvcqg.messageSecurity': 'rfc9421' })).toEqual([
+      expect.stringMatching(/^upstreams\.dvcqg\.certificateName: required when NODE_ENV=production with messageSecurity rfc9421/),
+    ]);
+    expect(problems({ ...complete(), 'upstreams.dvcqg.messageSecurity': 'rfc9421', 'upstreams.dvcqg.certificateName': 'dichvucong.example.gov.vn' })).toEqual([]);
+  });
+
+  it('refuse an upstream without TLS, whatever its profile', () => {
+    for (const m of adapterModules) {
+      expect(problems({ ...complete(), [`upstreams.${m.id}.url`]: `http://${m.id}.example.gov.vn` }), m.id).toEqual([
+        expect.stringMatching(new RegExp(`^upstreams\\.${m.id}\\.url: an https:// URL is required when NODE_ENV=production`)),
+      ]);
+    }
+    // Outside production the sandbox's simulators listen in clear on loopback.
+    expect(problems({ 'upstreams.tax.url': 'http://127.0.0.1:8093' }, {})).toEqual([]);
   });
 
   it('require at least one CRL', () => {
@@ -58,10 +94,69 @@ describe('production refusals', () => {
     expect(problems({ ...complete(), 'server.tls.enabled': true, 'server.tls.certificateFile': '/etc/lienthong/tls.pem', 'server.tls.keyFile': '/etc/lienthong/tls.key.pem' })).toEqual([]);
   });
 
+  it('require the population database\'s codes and platform credentials for its transport, refusing the sandbox\'s', () => {
+    const transport = complete()['upstreams.population.transport'] as Record<string, unknown>;
+    expect(problems(without('upstreams.population.integrationCode'))).toEqual([expect.stringMatching(/^upstreams\.population\.integrationCode: required when NODE_ENV=production/)]);
+    expect(problems(without('upstreams.population.serviceCode'))).toEqual([expect.stringMatching(/^upstreams\.population\.serviceCode: required/)]);
+    expect(problems({ ...complete(), 'upstreams.population.transport': { mode: 'lgsp' } })).toEqual([
+      expect.stringMatching(/^upstreams\.population\.transport\.account: required when NODE_ENV=production with transport lgsp/),
+      expect.stringMatching(/^upstreams\.population\.transport\.platformKeys: required when NODE_ENV=production with transport lgsp/),
+    ]);
+    expect(problems({ ...complete(), 'upstreams.population.transport': { ...transport, tokenUrl: 'http://lgsp.example.gov.vn/token' } })).toEqual([
+      expect.stringMatching(/^upstreams\.population\.transport\.tokenUrl: an https:\/\/ URL is required/),
+    ]);
+    expect(problems({ ...complete(), 'upstreams.population.transport': { ...transport, account: { username: 'x', password: 'sandbox' } } })).toEqual([
+      "upstreams.population.transport.account: the sandbox account's password is refused when NODE_ENV=production",
+    ]);
+    expect(problems({ ...complete(), 'upstreams.population.transport': { mode: 'ndxp', account: transport.account } })).toEqual([
+      expect.stringMatching(/^upstreams\.population\.transport\.client: required when NODE_ENV=production with transport ndxp/),
+      expect.stringMatching(/^upstreams\.population\.transport\.apiKey: required/),
+    ]);
+    // Directly, WS-Security is the database's: its certificate name must be pinned.
+    expect(problems({ ...complete(), 'upstreams.population.transport': { mode: 'direct' }, 'upstreams.population.messageSecurity': 'ws-security' })).toEqual([
+      expect.stringMatching(/^upstreams\.population\.certificateName: required when NODE_ENV=production with messageSecurity ws-security/),
+    ]);
+  });
+
+  it('refuse the direct transport to the population database without WS-Security when the configuration is read', () => {
+    expect(() => loadConfig({}, { overrides: { 'upstreams.population.transport.mode': 'direct' } })).toThrow(/upstreams\.population\.messageSecurity: the direct transport needs messageSecurity: ws-security/);
+  });
+
   it('require every upstream URL, and list every problem at once', () => {
     const found = problems({});
     for (const m of adapterModules) expect(found).toContain(`upstreams.${m.id}.url: required when NODE_ENV=production (the sandbox is for development only)`);
-    expect(found.filter((p) => p.includes('.certificateName:'))).toHaveLength(adapterModules.filter((m) => m.signsAnswers).length);
+    expect(found.filter((p) => p.includes('.certificateName:'))).toHaveLength(signingByDefault.length);
     expect(found.some((p) => p.startsWith('trust.crls:'))).toBe(true);
+  });
+});
+
+describe('message security settings', () => {
+  const refusals = (overrides: Record<string, unknown>, env: Record<string, string> = {}) => messageSecurityProblems(loadConfig(env, { overrides }), adapterModules);
+
+  it('accept each adapter\'s own profiles, in every environment', () => {
+    expect(refusals({})).toEqual([]);
+    for (const m of adapterModules) {
+      for (const profile of m.messageSecurity?.supported ?? []) expect(refusals({ [`upstreams.${m.id}.messageSecurity`]: profile }), `${m.id} ${profile}`).toEqual([]);
+    }
+  });
+
+  it('refuse a profile the adapter does not speak, naming the setting', () => {
+    expect(refusals({ 'upstreams.tax.messageSecurity': 'jws' })).toEqual(['upstreams.tax.messageSecurity: "jws" is not spoken by the tax adapter (supported: xml-dsig)']);
+    expect(refusals({ 'upstreams.business-registry.messageSecurity': 'none' }, { NODE_ENV: 'production' })).toEqual([
+      'upstreams.business-registry.messageSecurity: "none" is not spoken by the business-registry adapter (supported: rfc9421)',
+    ]);
+    expect(refusals({ 'upstreams.social-insurance.messageSecurity': 'xml-dsig', 'upstreams.vneid.messageSecurity': 'jws' })).toEqual([
+      'upstreams.social-insurance.messageSecurity: "xml-dsig" is not spoken by the social-insurance adapter (supported: jws)',
+      expect.stringMatching(/^upstreams\.vneid\.messageSecurity: not applicable to vneid/),
+    ]);
+  });
+
+  it('refuse a profile no adapter knows when the configuration is read', () => {
+    expect(() => loadConfig({}, { overrides: { 'upstreams.tax.messageSecurity': 'xmldsig' } })).toThrow(ConfigError);
+    try {
+      loadConfig({}, { overrides: { 'upstreams.tax.messageSecurity': 'xmldsig' } });
+    } catch (err) {
+      expect((err as ConfigError).problems).toEqual([expect.stringMatching(/^upstreams\.tax\.messageSecurity: /)]);
+    }
   });
 });

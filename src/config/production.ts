@@ -1,10 +1,13 @@
-import type { Config, SystemId } from './schema.ts';
+import { messageSecurityOf, signsAnswers, type MessageSecurityDeclaration } from './message-security.ts';
+import { populationTransportProblems } from './population-transport.ts';
+import type { Config } from './schema.ts';
 
-/** What a national system needs configured before a production gateway may call it. */
-export interface UpstreamRequirements {
-  id: SystemId;
-  /** Its answers are signed with a certificate the gateway checks, so the certificate's name must be pinned. */
-  signsAnswers: boolean;
+/**
+ * What a national system needs configured before a production gateway may call it. With a
+ * message security profile that signs answers (any but `none`), the name of the certificate they
+ * are signed with must be pinned.
+ */
+export interface UpstreamRequirements extends MessageSecurityDeclaration {
   /** The sandbox's account, used outside production when `upstreams.<id>.credentials` is unset. */
   sandboxAccount?: { username: string; password: string } | undefined;
 }
@@ -12,10 +15,12 @@ export interface UpstreamRequirements {
 const REQUIRED = 'required when NODE_ENV=production';
 
 /**
- * The settings a production gateway must not run without, each named: every upstream's URL,
- * the pinned certificate name of every system that signs its answers (otherwise any certificate
- * under the national root, another ministry's, would be believed), the gateway's own account
- * where a login is needed, and at least one CRL. Empty outside production.
+ * The settings a production gateway must not run without, each named: every upstream's URL, over
+ * TLS (with the profile `none` TLS is all that protects the messages, and a URL in clear would
+ * also send the gateway's account in clear), the pinned certificate name of every system whose
+ * profile signs its answers (otherwise any certificate under the national root, another
+ * ministry's, would be believed), the gateway's own account where a login is needed, and at least
+ * one CRL. Empty outside production.
  */
 export function productionProblems(config: Config, systems: readonly UpstreamRequirements[]): string[] {
   if (!config.env.production) return [];
@@ -24,8 +29,10 @@ export function productionProblems(config: Config, systems: readonly UpstreamReq
     const upstream = config.upstreams[system.id];
     const setting = `upstreams.${system.id}`;
     if (!upstream.url) problems.push(`${setting}.url: ${REQUIRED} (the sandbox is for development only)`);
-    if (system.signsAnswers && !upstream.certificateName) {
-      problems.push(`${setting}.certificateName: ${REQUIRED} (the common name of the system's signing certificate; without it any certificate under the trusted roots is believed)`);
+    else if (new URL(upstream.url).protocol !== 'https:') problems.push(`${setting}.url: an https:// URL is ${REQUIRED} (without TLS the messages and the gateway's account travel in clear)`);
+    const profile = messageSecurityOf(config, system);
+    if (signsAnswers(profile) && !upstream.certificateName) {
+      problems.push(`${setting}.certificateName: ${REQUIRED} with messageSecurity ${profile} (the common name of the system's signing certificate; without it any certificate under the trusted roots is believed)`);
     }
     if (system.sandboxAccount) {
       if (!upstream.credentials) problems.push(`${setting}.credentials: ${REQUIRED} (the gateway's own account; the sandbox account is for development only)`);
@@ -35,6 +42,7 @@ export function productionProblems(config: Config, systems: readonly UpstreamReq
       }
     }
   }
+  problems.push(...populationTransportProblems(config));
   if (!config.trust.crls?.length) problems.push(`trust.crls: at least one CRL is ${REQUIRED} (without one, revoked certificates are believed)`);
   // Outside production the HTTPS listener falls back to the sample gateway certificate.
   const tls = config.server.tls;

@@ -15,6 +15,15 @@ export type Role = (typeof ROLES)[number];
 export const SYSTEM_IDS = ['business-registry', 'population', 'tax', 'social-insurance', 'dvcqg', 'vneid'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 
+/**
+ * How the messages exchanged with a national system are secured beyond TLS: `none` (TLS and the
+ * system's own login), HTTP message signatures (`rfc9421`), SOAP WS-Security (`ws-security`), an
+ * enveloped XML signature (`xml-dsig`) or compact JWS bodies (`jws`). Every profile but `none`
+ * signs both directions, with the gateway's certificate and the system's pinned one.
+ */
+export const MESSAGE_SECURITY_PROFILES = ['none', 'rfc9421', 'ws-security', 'xml-dsig', 'jws'] as const;
+export type MessageSecurity = (typeof MESSAGE_SECURITY_PROFILES)[number];
+
 const rateLimit = z
   .object({
     points: z.number().int().positive(),
@@ -125,6 +134,11 @@ const upstream = z
     /** Seconds suggested to callers in Retry-After when the system is down. */
     retryAfterSeconds: z.number().int().min(1).default(5),
     maxResponseBytes: z.number().int().min(1024).default(1_048_576),
+    /**
+     * How messages with this system are secured (see MESSAGE_SECURITY_PROFILES); unset: what the
+     * real system does (the adapter's default). A profile the adapter does not speak is refused at start.
+     */
+    messageSecurity: z.enum(MESSAGE_SECURITY_PROFILES).optional(),
     /** The common name the system's signing certificate must have (pinned); sandbox default `<id>.sandbox.lienthong.vn`. */
     certificateName: z.string().min(1).optional(),
     /** The gateway's own account, for systems that need a login (the national portal). */
@@ -135,10 +149,50 @@ const upstream = z
   })
   .strict();
 
+/**
+ * How the population database is reached: `direct` (SOAP with WS-Security both ways), or through
+ * the provincial integration platform (`lgsp`: a JSON wrapper with the platform's access tokens)
+ * or the national data-sharing platform (`ndxp`: X-Road-style client headers). Unset credentials
+ * mean the sandbox's, refused in production.
+ */
+export const populationTransport = z
+  .object({
+    mode: z.enum(['direct', 'lgsp', 'ndxp']).default('lgsp'),
+    /** Path of the exchange service under `url`; unset: the sandbox's path for the mode. */
+    servicePath: z.string().regex(/^\//).optional(),
+    /** LGSP: the platform's token endpoint; unset: `<url>/lgsp/token`. */
+    tokenUrl: z.url().optional(),
+    /** LGSP: the application's platform keys (sent base64-encoded as `lgspAccessToken`). */
+    platformKeys: z
+      .object({ accessKey: z.string().min(1), secretKey: z.string().min(1), appName: z.string().min(1), partnerCode: z.string().min(1), partnerCodeCus: z.string().min(1) })
+      .strict()
+      .optional(),
+    /** LGSP `AuthHash` and NDXP basic auth: the account the database's operator issued. */
+    account: z.object({ username: z.string().min(1), password: z.string().min(1) }).strict().optional(),
+    /** NDXP: `X-Road-Client` (the member's client identifier) and the API key. */
+    client: z.string().min(1).optional(),
+    apiKey: z.string().min(1).optional(),
+  })
+  .strict();
+export type PopulationTransport = z.infer<typeof populationTransport>;
+
+const populationUpstream = upstream
+  .extend({
+    transport: populationTransport.prefault({}),
+    /** MaTichHop and MaDVC as the database's operator assigned them; unset: the sandbox's. */
+    integrationCode: z.string().min(1).optional(),
+    serviceCode: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((p) => p.transport.mode !== 'direct' || p.messageSecurity === 'ws-security', {
+    message: 'the direct transport needs messageSecurity: ws-security (the database signs and checks every message)',
+    path: ['messageSecurity'],
+  });
+
 const upstreams = z
   .object({
     'business-registry': upstream.prefault({}),
-    population: upstream.prefault({}),
+    population: populationUpstream.prefault({}),
     tax: upstream.prefault({}),
     'social-insurance': upstream.prefault({}),
     dvcqg: upstream.prefault({}),

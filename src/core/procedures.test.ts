@@ -28,7 +28,24 @@ function fakeCatalogue() {
       if (state.failWith) throw state.failWith;
       const s = summaries.find((p) => p.code === code);
       if (!s) throw new GatewayError('SUBJECT_NOT_FOUND');
-      return { ...s, steps: '', channels: '', dossierComponents: [], legalBasis: [], implementingAgencies: [], results: [], fees: null, processingTime: null, retrievedAt: '2026-11-28T06:00:00+07:00' } satisfies Procedure;
+      return {
+        ...s,
+        fields: [s.field],
+        steps: '',
+        stepsByCase: [],
+        channels: '',
+        channelOptions: [],
+        dossierComponents: [],
+        legalBasis: [],
+        legalDocuments: [],
+        implementingAgencies: [],
+        implementingAgencyDetails: [],
+        results: [],
+        resultDocuments: [],
+        fees: null,
+        processingTime: null,
+        retrievedAt: '2026-11-28T06:00:00+07:00',
+      } satisfies Procedure;
     },
   };
   return { catalogue, state };

@@ -19,9 +19,10 @@ export interface paths {
          * @description Checks that a person with this ID number exists in the National Population Database with
          *     this full name and date of birth, and says which field differs. Names are compared after
          *     Unicode NFC normalisation, case-insensitively; diacritics count (`Lò Văn Thắng` is not
-         *     `Lo Van Thang`). An ID number whose province code does not exist, or whose century and
-         *     year digits contradict the date of birth, is refused with 400 `INVALID_IDENTIFIER` before
-         *     any national call.
+         *     `Lo Van Thang`). An ID number whose century and year digits contradict the date of birth
+         *     is refused with 400 `INVALID_IDENTIFIER` before any national call. First three digits
+         *     outside the province table are read as the country of a birth registered abroad, not
+         *     refused.
          *
          *     The gateway never fetches the citizen's record for this: it asks the population database
          *     only whether a person with these fields exists (`XacThucThongTinCongDan`), once when all
@@ -227,8 +228,9 @@ export interface paths {
          *     day; 400 `INVALID_IDENTIFIER` naming `body.code`), the applicant's identifier a valid
          *     personal ID number for a citizen, or a valid enterprise code (check digit) or personal ID
          *     number for a business (400 `INVALID_IDENTIFIER` naming `body.applicant.identifier`), and
-         *     `dueAt` after `receivedAt` (400 `VALIDATION_FAILED` naming `body.dueAt`). A refused
-         *     request stores nothing.
+         *     `dueAt`, when given, after `receivedAt` (400 `VALIDATION_FAILED` naming `body.dueAt`). A
+         *     refused request stores nothing. A dossier accepted at the desk may be handed over in
+         *     status 2 (`status`); otherwise it starts in 1.
          */
         post: operations["createDossier"];
         delete?: never;
@@ -251,9 +253,12 @@ export interface paths {
          *     dossier handed over by another client (not of an agency this client acts for) is 404
          *     `ROUTE_NOT_FOUND`, as one that does not exist; operators see all.
          *
-         *     On time means processing ended (finished, returned, stopped or refused, whichever came
-         *     first) no later than `dueAt`, not counting time spent waiting for the applicant's
-         *     supplementary documents; a supplement requested more than once counts as late.
+         *     On time follows the national service index (Decision 766/QĐ-TTg): only accepted dossiers
+         *     with a due date are rated (`not_rated` otherwise); processing ends at the first of
+         *     finished, returned, stopped or refused after acceptance; it is on time when it ended no
+         *     later than the due day, compared by calendar day in Vietnam time, the calendar days spent
+         *     waiting for the applicant's supplementary documents added; a supplement requested more
+         *     than once counts as late. `onTime` shows the rule's inputs.
          */
         get: operations["getDossier"];
         put?: never;
@@ -285,7 +290,9 @@ export interface paths {
          *     applicant, 8 processing stopped, 9 processing finished, 10 result returned. A change the
          *     dossier's current status does not allow is refused with 409 `INVALID_TRANSITION`, whose
          *     `allowed` member lists the statuses reachable from the current one (empty once the
-         *     dossier is closed: 3, 7, 8 or 10). A processing step on a closed dossier is refused with
+         *     dossier is closed: 3, 7, 8 or 10). Steps may be skipped as real one-stop systems skip
+         *     them (2→9, 2→10, 4→3 as a refusal after acceptance); what is refused is leaving a closed
+         *     dossier and going back to 1. A processing step on a closed dossier is refused with
          *     409 `CONFLICT`. `at` may not be before the dossier's `receivedAt`, nor a step's `dueAt`
          *     before its `startedAt` (400 naming the field). Only the client that handed the dossier
          *     over (or a client acting for its agency) may add to it; to others it is 404
@@ -349,8 +356,9 @@ export interface paths {
          *     that national identity. The evidence must fit the subject: `fullName` and `dateOfBirth`
          *     for a person, `name` for an organisation.
          *
-         *     - An ID number whose province code does not exist, whose century and year digits
-         *       contradict `evidence.dateOfBirth`, or an enterprise code with a wrong check digit: 400
+         *     - An ID number whose century and year digits contradict `evidence.dateOfBirth` (first
+         *       three digits outside the province table are a birth registered abroad, not an error),
+         *       or an enterprise code with a wrong check digit: 400
          *       `INVALID_IDENTIFIER` naming the rule, before any national call.
          *     - Evidence the national database does not confirm (or an unknown, dissolved or bankrupt
          *       subject): 422 `VERIFICATION_MISMATCH`, naming the mismatched fields. Nothing is stored.
@@ -973,7 +981,7 @@ export interface components {
          */
         ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PURPOSE_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_SIGNATURE_INVALID" | "UPSTREAM_CERT_UNTRUSTED" | "UPSTREAM_CERT_EXPIRED" | "UPSTREAM_CERT_REVOKED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_BUSY" | "UPSTREAM_TIMEOUT";
         /**
-         * @description Personal identification number (số định danh cá nhân), 12 digits `PPPGYYNNNNNN`: birth registration province (014 Sơn La), gender and century digit, last two digits of the year of birth, serial. No check digit.
+         * @description Personal identification number (số định danh cá nhân), 12 digits `PPPGYYNNNNNN`: birth registration province (014 Sơn La) or, for a birth registered abroad, the country's code; gender and century digit, last two digits of the year of birth, serial. No check digit.
          * @example 014089001234
          */
         IdNumber: string;
@@ -984,7 +992,8 @@ export interface components {
          */
         EnterpriseCode: string;
         /**
-         * @description Dossier code (mã hồ sơ), `<agency code>-<YYMMDD>-<sequence>` (Circular 01/2018/TT-VPCP).
+         * @description Dossier code (mã hồ sơ), `<agency code>-<YYMMDD>-<sequence>` (Circular 01/2018/TT-VPCP): the agency code from the national catalogue (QCVN 102, may begin with digits, e.g. `000.00.01.H52`, or a local form such as `H52.101.114`), the day of receipt, and a sequence of 4 or 5 digits.
+         * @example 000.00.01.H52-261127-0001
          * @example H52.101.114-261127-0001
          */
         DossierCode: string;
@@ -1282,22 +1291,71 @@ export interface components {
             code: components["schemas"]["ProcedureCode"];
             name: string;
             field: components["schemas"]["CodeName"];
-            /** @description Steps to carry out the procedure, as the catalogue words them. */
+            /** @description Every field the procedure belongs to (`field` is the first). */
+            fields: components["schemas"]["CodeName"][];
+            /** @description Steps to carry out the procedure, as one text (`stepsByCase` has them one by one). */
             steps: string;
-            /** @description How it can be carried out (in person, online, by post). */
+            /** @description Steps, per case of the procedure (a case of null applies to every applicant). */
+            stepsByCase: {
+                case: string | null;
+                steps: string[];
+            }[];
+            /** @description How it can be carried out (in person, online, by post), as one text. */
             channels: string;
+            /** @description Each channel with its processing times, and the fees due on that channel for that time. */
+            channelOptions: {
+                /** @enum {string} */
+                channel: "in_person" | "online" | "postal";
+                durations: {
+                    /**
+                     * @description Processing time, in `unit`.
+                     * @example 15
+                     */
+                    amount: number | null;
+                    /** @example Ngày làm việc */
+                    unit: string | null;
+                    description: string | null;
+                    fees: {
+                        code: string | null;
+                        amount: number | null;
+                        /**
+                         * @description The unit of `amount`, as the catalogue writes it.
+                         * @example Đồng
+                         */
+                        unit: string | null;
+                    }[];
+                }[];
+            }[];
             /** @description Documents the dossier must contain. */
             dossierComponents: {
                 name: string;
+                code?: string | null;
+                /** @description Name of the form to fill in, when there is one. */
+                formName?: string | null;
+                /** @description Where the form can be downloaded. */
+                formUrl?: string | null;
                 copies?: number;
             }[];
             legalBasis: string[];
+            /** @description The legal basis with each document's number. */
+            legalDocuments: {
+                /** @example 118/2025/NĐ-CP */
+                number: string | null;
+                title: string;
+            }[];
             implementingAgencies: string[];
+            /** @description Implementing agencies, with their codes. */
+            implementingAgencyDetails: components["schemas"]["CodeName"][];
             /** @description What the applicant receives. */
             results: string[];
-            /** @description Fees and charges, as worded by the catalogue. */
+            /** @description What the applicant receives, with the catalogue's result codes. */
+            resultDocuments: {
+                code: string | null;
+                name: string;
+            }[];
+            /** @description Fees and charges, as one text worded from `channelOptions`. */
             fees: string | null;
-            /** @description Time limit, as worded by the catalogue. */
+            /** @description Time limit, as one text worded from `channelOptions`. */
             processingTime: string | null;
             /**
              * Format: date-time
@@ -1345,10 +1403,15 @@ export interface components {
             receivedAt: string;
             /**
              * Format: date-time
-             * @description Date promised for the result (ngày hẹn trả).
+             * @description Date promised for the result (ngày hẹn trả). Left out for a procedure with no deadline: such a dossier is not rated on time.
              * @example 2026-12-02T17:00:00+07:00
              */
-            dueAt: string;
+            dueAt?: string;
+            /**
+             * @description The status the dossier is handed over in: 1 newly registered (when left out), or 2 when it was accepted at the desk as it was received.
+             * @enum {integer}
+             */
+            status?: 1 | 2;
             /**
              * @description How the dossier was submitted.
              * @enum {string}
@@ -1356,6 +1419,31 @@ export interface components {
             channel: "in_person" | "online" | "postal";
             /** @description Fees were paid online. False when left out. */
             onlinePayment?: boolean;
+            /**
+             * @description Where fees were paid online: the national payment platform or the province's own. With `onlinePayment` and no platform, the national one.
+             * @enum {string}
+             */
+            paymentPlatform?: "national" | "provincial";
+            /** @description The applicant asked for the result to be returned by post. False when left out. */
+            resultByPost?: boolean;
+            /**
+             * Format: date-time
+             * @description When the applicant submitted the dossier, when earlier than `receivedAt` (online submissions).
+             */
+            submittedAt?: string;
+            /**
+             * @description Where the dossier was submitted (the desk's or the portal's name).
+             * @example Bộ phận Một cửa phường Tô Hiệu
+             */
+            submissionPlace?: string;
+            /** @description National databases consulted for this dossier (so the applicant did not resubmit papers). */
+            nationalDatabases?: ("population" | "business_registry" | "tax" | "social_insurance")[];
+            /** @description Result documents issued (digitised results count in the national service index). */
+            results?: components["schemas"]["DossierResult"][];
+            otherInfo?: string;
+            /** @description How and where the result is returned, in words. */
+            returnInfo?: string;
+            note?: string;
             /** @description The applicant's account was verified with VNeID. False when left out. */
             vneidVerified?: boolean;
             /**
@@ -1369,10 +1457,15 @@ export interface components {
             fees?: components["schemas"]["DossierFee"][];
         };
         DossierApplicant: {
-            /** @enum {string} */
-            type: "citizen" | "business";
             /**
-             * @description Personal ID number for a citizen, enterprise code for a business.
+             * @description A citizen, an enterprise, a state agency or another organisation.
+             * @enum {string}
+             */
+            type: "citizen" | "business" | "state_agency" | "other_organisation";
+            /** @description The applicant's national-portal account id, when the dossier came through a national sign-on link (the portal credits the dossier to that account). */
+            nationalAccountId?: string;
+            /**
+             * @description Personal ID number for a citizen, enterprise or tax code otherwise.
              * @example 014192004567
              */
             identifier: string;
@@ -1398,9 +1491,41 @@ export interface components {
             digitised: boolean;
             /** @description The document was reused from an earlier dossier or a national database. */
             reused: boolean;
+            /**
+             * @description Where a reused document came from (`reused` true); an earlier result when left out.
+             * @enum {string}
+             */
+            reusedFrom?: "earlier_result" | "shared_repository";
+            /** @description Taken from the national document repository. False when left out. */
+            fromNationalRepository?: boolean;
+            /** @description Code of the earlier result this document stands in for. */
+            replacesResultCode?: string;
+            /** @description The document was withdrawn from the dossier. False when left out. */
+            deleted?: boolean;
+        };
+        DossierResult: {
+            id: string;
+            /** @example Giấy chứng nhận đăng ký hộ kinh doanh */
+            name: string;
+            /** @description Code of the dossier component the result answers, when there is one. */
+            componentCode?: string;
+            /**
+             * Format: uri
+             * @description Where the national portal can fetch the result file.
+             */
+            url: string;
+            /** @description The result's code in the catalogue (KETQUATHUCHIEN). */
+            resultCode?: string;
         };
         DossierFee: {
             name: string;
+            /** @description The fee's code in the catalogue (PHILEPHI). */
+            code?: string;
+            /**
+             * @description A fee (phí) or a charge (lệ phí); a charge when left out.
+             * @enum {string}
+             */
+            kind?: "fee" | "charge";
             /**
              * @description Amount in VND.
              * @example 100000
@@ -1479,23 +1604,45 @@ export interface components {
             /** Format: date-time */
             deliveredAt: string | null;
         };
+        /** @description The on-time rule of the national service index (Decision 766/QĐ-TTg) and its inputs. Only accepted dossiers with a due date are rated. Processing ends at the first of finished (9), returned (10), stopped (8) or refused after acceptance (3). Days are calendar days in Vietnam time: processing that ended on `deadlineDate`, at any hour, is on time. `deadlineDate` is `dueDate` moved on by `supplementDays`, the calendar days spent waiting for the applicant's supplementary documents (from the request to the resumption); a second supplement request makes the dossier late whatever the dates. */
         OnTime: {
             /**
-             * @description `pending`: processing has not ended yet.
+             * @description `pending`: processing has not ended yet; `not_rated`: the index does not rate the dossier (never accepted, no due date, or withdrawn before processing ended).
              * @enum {string}
              */
-            state: "on_time" | "late" | "pending";
+            state: "on_time" | "late" | "pending" | "not_rated";
+            /** @description The index rates the dossier (or will, once processing ends). */
+            rated: boolean;
+            /**
+             * Format: date
+             * @description The due day (`dueAt`) in Vietnam time; null when the dossier has no due date.
+             */
+            dueDate: string | null;
+            /**
+             * Format: date
+             * @description `dueDate` plus `supplementDays`: the last day on which ending processing is on time.
+             */
+            deadlineDate: string | null;
             /**
              * Format: date-time
-             * @description When processing ended (finished, returned, stopped or refused, whichever first).
+             * @description When processing ended (finished, returned, stopped or refused after acceptance, whichever first).
              */
             processingEndedAt: string | null;
-            /** @description Time spent waiting for the applicant's supplement, not counted against the due date. */
+            /**
+             * Format: date
+             * @description The calendar day (Vietnam time) of `processingEndedAt`, the day compared with `deadlineDate`.
+             */
+            processingEndedOn: string | null;
+            /** @description Calendar days spent waiting for the applicant's supplement (a wait still running counts up to today). */
+            supplementDays: number;
+            /** @description The same wait in seconds. */
             supplementWaitSeconds: number;
             supplementRequests: number;
             /**
-             * @description Why the dossier is late.
+             * @description Why the dossier is late or not rated.
              * @example supplement requested more than once
+             * @example never accepted
+             * @example no due date
              */
             reason: string | null;
         };
@@ -1506,8 +1653,11 @@ export interface components {
             statusName: components["schemas"]["DossierStatusName"];
             /** Format: date-time */
             receivedAt: string;
-            /** Format: date-time */
-            dueAt: string;
+            /**
+             * Format: date-time
+             * @description Null when the dossier has no due date.
+             */
+            dueAt: string | null;
             /** @description The dossier and every change to it, in order. */
             history: components["schemas"]["DossierHistoryItem"][];
             onTime: components["schemas"]["OnTime"];
@@ -1521,8 +1671,11 @@ export interface components {
             statusName: components["schemas"]["DossierStatusName"];
             /** Format: date-time */
             receivedAt: string;
-            /** Format: date-time */
-            dueAt: string;
+            /**
+             * Format: date-time
+             * @description Null when the dossier has no due date.
+             */
+            dueAt: string | null;
             onTime: components["schemas"]["OnTime"];
             deliveryState: components["schemas"]["DeliveryState"];
         };
@@ -1754,6 +1907,15 @@ export interface components {
             /** @description The error code when the call did not succeed. */
             code: string | null;
             latencyMs: number;
+            /**
+             * @description The message security profile the call was made under (`upstreams.<id>.messageSecurity`):
+             *     `none` (TLS and the system's own login), `rfc9421` (HTTP message signatures),
+             *     `ws-security` (SOAP WS-Security), `xml-dsig` (enveloped XML signature) or `jws` (compact
+             *     JWS bodies). Optional in format 2 leaves: absent from leaves written before it was
+             *     recorded, and for systems whose protocol secures its own messages (national sign-on).
+             * @enum {string}
+             */
+            messageSecurity?: "none" | "rfc9421" | "ws-security" | "xml-dsig" | "jws";
         };
         AuditEntryWithLeaf: components["schemas"]["AuditEntry"] & {
             /** @description The canonical JSON that was hashed into the tree. */

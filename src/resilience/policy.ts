@@ -45,7 +45,7 @@ export interface PolicyDeps {
 }
 
 /** An upstream's config section; without `concurrency` the defaults apply, without `retry` nothing is retried. */
-export type PolicyOptions = Pick<UpstreamConfig, 'timeoutMs' | 'retryAfterSeconds' | 'breaker'> & Partial<Pick<UpstreamConfig, 'concurrency' | 'retry'>>;
+export type PolicyOptions = Pick<UpstreamConfig, 'timeoutMs' | 'retryAfterSeconds' | 'breaker'> & Partial<Pick<UpstreamConfig, 'concurrency' | 'retry' | 'messageSecurity'>>;
 type RetryOptions = UpstreamConfig['retry'];
 const NO_RETRY: RetryOptions = { maxRetries: 0, baseDelayMs: 1, maxDelayMs: 1 };
 
@@ -82,6 +82,8 @@ class CallerAbortedError extends Error {}
 
 export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOptions): UpstreamPolicy {
   const { log, metrics } = deps;
+  // Each call in the exchange log names the message security profile it was made under.
+  const callee = options.messageSecurity ? { upstream: id, messageSecurity: options.messageSecurity } : { upstream: id };
   let openedAt = 0;
 
   const breaker = new CircuitBreaker(async (run: () => Promise<unknown>) => run(), {
@@ -138,7 +140,7 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
   function notSent(ctx: CallContext, err: unknown, started: number): never {
     const busy = isGatewayError(err) && err.code === 'UPSTREAM_BUSY';
     const latencyMs = Math.round(performance.now() - started);
-    ctx.recordCall?.({ upstream: id, outcome: busy ? 'rejected' : 'failed', code: busy ? 'UPSTREAM_BUSY' : 'CALLER_ABORTED', latencyMs });
+    ctx.recordCall?.({ ...callee, outcome: busy ? 'rejected' : 'failed', code: busy ? 'UPSTREAM_BUSY' : 'CALLER_ABORTED', latencyMs });
     metrics.upstreamCalls.inc({ upstream: id, outcome: busy ? 'busy' : 'aborted' });
     if (busy) ctx.log.warn({ upstream: id, inFlight: bulkhead.inFlight, queued: bulkhead.queued }, 'upstream call refused: bulkhead full');
     throw busy ? err : new CallerAbortedError('caller aborted while waiting for a slot', { cause: err });
@@ -255,7 +257,7 @@ export function createPolicy(deps: PolicyDeps, id: SystemId, options: PolicyOpti
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', onCallerAbort);
       const seconds = (performance.now() - started) / 1000;
-      ctx.recordCall?.({ upstream: id, outcome: logOutcome, code: logCode, latencyMs: Math.round(seconds * 1000) });
+      ctx.recordCall?.({ ...callee, outcome: logOutcome, code: logCode, latencyMs: Math.round(seconds * 1000) });
       metrics.upstreamCalls.inc({ upstream: id, outcome });
       metrics.upstreamDuration.observe({ upstream: id, outcome }, seconds);
       ctx.log.debug({ upstream: id, outcome, latencyMs: Math.round(seconds * 1000), exchangeId: ctx.exchangeId }, 'upstream call');

@@ -5,7 +5,7 @@ import type { DatabaseHandle } from './database.ts';
  * The one list of migrations, for SQLite and PostgreSQL alike: only types and statements both
  * understand. Names sort in the order they run; never edit one that has shipped.
  */
-const migrations: Record<string, Migration> = {
+export const migrations: Record<string, Migration> = {
   '0001_gateway_meta': {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -267,6 +267,45 @@ const migrations: Record<string, Migration> = {
     },
     async down(db: Kysely<unknown>) {
       await db.schema.dropTable('sso_sign_ons').execute();
+    },
+  },
+  '0007_dossier_due_at_optional': {
+    async up(db: Kysely<unknown>) {
+      // Procedures with no deadline hand dossiers over without a due date.
+      const postgres = (db.getExecutor().adapter as object).constructor.name === 'PostgresAdapter';
+      if (postgres) {
+        await db.schema.alterTable('dossiers').alterColumn('due_at', (c) => c.dropNotNull()).execute();
+        return;
+      }
+      // SQLite cannot drop NOT NULL: rebuild the table from its own definition (whatever columns
+      // it has by now). Foreign keys stay on inside the migration's transaction, and renaming a
+      // table rewrites the references to it, so the tables referring to dossiers are rebuilt as
+      // well, from their definitions as they were; then nothing refers to the old tables and
+      // dropping them deletes no referenced row.
+      const tables = await sql<{ name: string; sql: string }>`select name, sql from sqlite_master where type = 'table'`.execute(db);
+      const definition = tables.rows.find((t) => t.name === 'dossiers')?.sql ?? '';
+      const relaxed = definition.replace(/("due_at"\s+varchar\(40\))\s+not null/i, '$1');
+      if (relaxed === definition) throw new Error('dossiers.due_at is not the NOT NULL column 0005 created');
+      const children = tables.rows.filter((t) => t.name !== 'dossiers' && /references\s+"?dossiers"?\s*\(/i.test(t.sql));
+      const names = ['dossiers', ...children.map((c) => c.name)];
+      const indexes = await sql<{ sql: string }>`select sql from sqlite_master where type = 'index' and sql is not null and tbl_name in (${sql.join(names)})`.execute(db);
+      const aside = (name: string) => sql.id(`${name}_before_0007`);
+      const rebuild = async (name: string, create: string) => {
+        await sql`alter table ${sql.id(name)} rename to ${aside(name)}`.execute(db);
+        await sql.raw(create).execute(db);
+        await sql`insert into ${sql.id(name)} select * from ${aside(name)}`.execute(db);
+      };
+      await rebuild('dossiers', relaxed);
+      for (const child of children) {
+        await rebuild(child.name, child.sql);
+        await sql`drop table ${aside(child.name)}`.execute(db);
+      }
+      await sql`drop table ${aside('dossiers')}`.execute(db);
+      for (const index of indexes.rows) await sql.raw(index.sql).execute(db);
+    },
+    async down(db: Kysely<unknown>) {
+      const postgres = (db.getExecutor().adapter as object).constructor.name === 'PostgresAdapter';
+      if (postgres) await db.schema.alterTable('dossiers').alterColumn('due_at', (c) => c.setNotNull()).execute();
     },
   },
 };

@@ -155,7 +155,8 @@ export interface DossiersTable {
   status: number;
   /** As the portal sent them (ISO 8601 with offset). */
   received_at: string;
-  due_at: string;
+  /** Null for a procedure with no deadline. */
+  due_at: string | null;
   /** The dossier as received (JSON, encrypted: src/core/dossiers/sealed.ts), and the SHA-256 of its canonical form. */
   document: string;
   content_hash: string;

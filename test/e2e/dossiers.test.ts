@@ -87,7 +87,7 @@ describe('dossier synchronisation through the gateway', () => {
     expect(state.history.map((h) => h.kind)).toEqual(['created', 'status', 'status', 'progress', 'status', 'status', 'status', 'status']);
     expect(state).toMatchObject({ status: 10, statusName: 'returned' });
     // One day waiting for the supplement does not count: finished 20 hours after the due date is on time.
-    expect(state.onTime).toEqual({ state: 'on_time', processingEndedAt: fixtureAt(6, '13:00'), supplementWaitSeconds: 86_400, supplementRequests: 1, reason: null });
+    expect(state.onTime).toMatchObject({ state: 'on_time', rated: true, processingEndedAt: fixtureAt(6, '13:00'), processingEndedOn: fixtureAt(6, '13:00').slice(0, 10), supplementDays: 1, supplementWaitSeconds: 86_400, supplementRequests: 1, reason: null });
 
     const held = await simulatorDossier(dvcqg, code);
     expect(held).toMatchObject({ sequences: [1, 2, 3, 4, 5, 6, 7, 8], duplicates: 0, outOfOrder: 0, status: '10' });
@@ -108,10 +108,11 @@ describe('dossier synchronisation through the gateway', () => {
     const code = String(sampleDossier(3).code);
     await create(sampleDossier(3));
     expect((await addEvent(code, statusEvent(2, fixtureAt(0, '09:00')))).status).toBe(202);
-    const res = await addEvent(code, statusEvent(9, fixtureAt(0, '10:00')));
+    // Going back to 1 cannot be.
+    const res = await addEvent(code, statusEvent(1, fixtureAt(0, '10:00')));
     expect(res.status).toBe(409);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
-    expect(await res.json()).toMatchObject({ code: 'INVALID_TRANSITION', allowed: [4, 7, 8] });
+    expect(await res.json()).toMatchObject({ code: 'INVALID_TRANSITION', allowed: [2, 3, 4, 5, 6, 7, 8, 9, 10] });
     const state = (await (await get(code)).json()) as State;
     expect(state.history).toHaveLength(2);
     expect(state.status).toBe(2);
@@ -339,5 +340,175 @@ describe('stopping a gateway while a delivery is under way', () => {
 describe('outbox settings', () => {
   it('refuses a lease shorter than a delivery can take', async () => {
     await expect(startTestGateway({ 'outbox.leaseSeconds': 2, 'upstreams.dvcqg.timeoutMs': 1000 })).rejects.toThrow(/outbox\.leaseSeconds: must be at least three times upstreams\.dvcqg\.timeoutMs/);
+  });
+});
+
+describe('identifiers, lifecycle and on-time as real one-stop systems have them', () => {
+  const view = async (code: string) => {
+    const res = await get(code);
+    expect(res.status, code).toBe(200);
+    return (await res.json()) as State & { dueAt: string | null; onTime: Record<string, unknown> };
+  };
+  const send = async (code: string, ...events: unknown[]) => {
+    for (const event of events) {
+      const res = await addEvent(code, event);
+      expect(res.status, `${code} ${JSON.stringify(event)}: ${res.status === 202 ? '' : await res.clone().text()}`).toBe(202);
+    }
+  };
+  const qcvn = (n: number, overrides: Record<string, unknown> = {}): Record<string, unknown> & { code: string } => {
+    const dossier = sampleDossier(n, overrides);
+    return { ...dossier, code: String(dossier.code).replace('H52.101.114-', '000.00.01.H52-') };
+  };
+
+  it('takes a QCVN 102 agency code beginning with digits, takes it 1→2→9→10, and delivers it', async () => {
+    const dossier = qcvn(60);
+    const code = dossier.code;
+    expect(code).toBe(`000.00.01.H52-${fixtureCodeDay()}-0060`);
+    expect((await create(dossier)).status).toBe(202);
+    await send(code, statusEvent(2, fixtureAt(0, '09:00')), statusEvent(9, fixtureAt(3, '15:00')), statusEvent(10, fixtureAt(4, '09:00')));
+    const state = await delivered(code);
+    expect(state).toMatchObject({ status: 10, onTime: { state: 'on_time', rated: true, processingEndedOn: fixtureAt(3, '15:00').slice(0, 10) } });
+    expect(await simulatorDossier(dvcqg, code)).toMatchObject({ sequences: [1, 2, 3, 4], status: '10' });
+    // Sequences of 4 or 5 digits; others are refused naming the code.
+    expect((await create(qcvn(61, { code: `000.00.01.H52-${fixtureCodeDay()}-00061` }))).status).toBe(202);
+    const short = await create(qcvn(62, { code: `000.00.01.H52-${fixtureCodeDay()}-062` }));
+    expect(short.status).toBe(400);
+    expect(JSON.stringify(await short.json())).toContain('body.code');
+  });
+
+  it('counts processing that ended at 18:00 on the due day as on time', async () => {
+    const dossier = qcvn(63, { dueAt: fixtureAt(3, '17:00') });
+    expect((await create(dossier)).status).toBe(202);
+    await send(dossier.code, statusEvent(2, fixtureAt(0, '09:00')), statusEvent(4, fixtureAt(0, '09:30')), statusEvent(9, fixtureAt(3, '18:00')));
+    expect((await view(dossier.code)).onTime).toEqual({
+      state: 'on_time',
+      rated: true,
+      dueDate: fixtureAt(3, '17:00').slice(0, 10),
+      deadlineDate: fixtureAt(3, '17:00').slice(0, 10),
+      processingEndedAt: fixtureAt(3, '18:00'),
+      processingEndedOn: fixtureAt(3, '18:00').slice(0, 10),
+      supplementDays: 0,
+      supplementWaitSeconds: 0,
+      supplementRequests: 0,
+      reason: null,
+    });
+    // The next morning is late.
+    const late = qcvn(64, { dueAt: fixtureAt(3, '17:00') });
+    await create(late);
+    await send(late.code, statusEvent(2, fixtureAt(0, '09:00')), statusEvent(9, fixtureAt(4, '07:30')));
+    expect((await view(late.code)).onTime).toMatchObject({ state: 'late', reason: 'processing ended after the due date' });
+  });
+
+  it('does not rate a dossier that was never accepted, nor one without a due date', async () => {
+    const refused = qcvn(65);
+    await create(refused);
+    await send(refused.code, statusEvent(3, fixtureAt(0, '10:00')));
+    expect((await view(refused.code)).onTime).toMatchObject({ state: 'not_rated', rated: false, reason: 'never accepted' });
+
+    const { dueAt: _dueAt, ...open } = qcvn(66, { receivedAt: fixtureAt(-30, '08:00') });
+    expect((await create(open)).status).toBe(202);
+    await send(open.code, statusEvent(2, fixtureAt(-30, '09:00')), statusEvent(4, fixtureAt(-30, '10:00')));
+    const state = await view(open.code);
+    expect(state.dueAt).toBeNull();
+    expect(state.onTime).toMatchObject({ state: 'not_rated', rated: false, dueDate: null, reason: 'no due date' });
+    // Open for thirty days with no deadline: never overdue.
+    const overdue = (await (await gw.fetch('/v1/dossiers?overdue=true&pageSize=100', { key: KEYS.operator })).json()) as { items: { code: string; dueAt: string | null }[] };
+    expect(overdue.items.map((i) => i.code)).not.toContain(open.code);
+    // And the portal takes it without a due date.
+    expect((await delivered(open.code)).history.map((h) => h.deliveryState)).toEqual(['delivered', 'delivered', 'delivered']);
+  });
+
+  it('makes a second supplement request late, and subtracts one supplement wait in calendar days', async () => {
+    const twice = qcvn(67, { dueAt: fixtureAt(6, '17:00') });
+    await create(twice);
+    await send(twice.code, statusEvent(2, fixtureAt(0, '09:00')), statusEvent(4, fixtureAt(0, '09:30')), statusEvent(5, fixtureAt(1, '09:00')), statusEvent(4, fixtureAt(2, '09:00')), statusEvent(5, fixtureAt(2, '15:00')), statusEvent(4, fixtureAt(3, '09:00')), statusEvent(9, fixtureAt(4, '09:00')));
+    expect((await view(twice.code)).onTime).toMatchObject({ state: 'late', rated: true, supplementRequests: 2, supplementDays: 2, reason: 'supplement requested more than once' });
+
+    const once = qcvn(68, { dueAt: fixtureAt(3, '17:00') });
+    await create(once);
+    await send(once.code, statusEvent(2, fixtureAt(0, '09:00')), statusEvent(5, fixtureAt(1, '16:00')), statusEvent(4, fixtureAt(3, '08:00')), statusEvent(9, fixtureAt(5, '16:00')));
+    expect((await view(once.code)).onTime).toMatchObject({ state: 'on_time', supplementDays: 2, deadlineDate: fixtureAt(5, '00:00').slice(0, 10), processingEndedOn: fixtureAt(5, '16:00').slice(0, 10) });
+  });
+
+  it('takes a dossier handed over already accepted, 2→10 directly, and a refusal after acceptance (4→3)', async () => {
+    const accepted = qcvn(69, { status: 2 });
+    const res = await create(accepted);
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ status: 2, statusName: 'accepted', history: [{ sequence: 1, kind: 'created', status: 2 }], onTime: { state: 'pending', rated: true } });
+    await send(accepted.code, statusEvent(10, fixtureAt(2, '10:00')));
+    expect(await view(accepted.code)).toMatchObject({ status: 10, onTime: { state: 'on_time', processingEndedAt: fixtureAt(2, '10:00') } });
+    expect((await delivered(accepted.code)).history.map((h) => h.status)).toEqual([2, 10]);
+    expect(await simulatorDossier(dvcqg, accepted.code)).toMatchObject({ sequences: [1, 2], status: '10' });
+
+    const refusedLater = qcvn(70);
+    await create(refusedLater);
+    await send(refusedLater.code, statusEvent(2, fixtureAt(0, '09:00')), statusEvent(4, fixtureAt(0, '10:00')), statusEvent(3, fixtureAt(1, '10:00')));
+    expect(await view(refusedLater.code)).toMatchObject({ status: 3, onTime: { state: 'on_time', rated: true, processingEndedAt: fixtureAt(1, '10:00') } });
+    // Closed: it does not leave 3.
+    const after = await addEvent(refusedLater.code, statusEvent(4, fixtureAt(2, '10:00')));
+    expect(after.status).toBe(409);
+    expect(await after.json()).toMatchObject({ code: 'INVALID_TRANSITION', allowed: [] });
+
+    // Only 1 or 2 to start with.
+    const started = await create(qcvn(71, { status: 4 }));
+    expect(started.status).toBe(400);
+    expect(JSON.stringify(await started.json())).toContain('body.status');
+  });
+});
+
+describe('the DongBoHoSoMC item as the national portal reads it', () => {
+  /** `fraction` of the way from today's Vietnam midnight to now: an instant of today, in the past. */
+  const today = (fraction: number) => {
+    const midnight = Math.floor((Date.now() + 7 * 3_600_000) / 86_400_000) * 86_400_000 - 7 * 3_600_000;
+    const at = new Date(midnight + Math.floor((Date.now() - midnight) * fraction));
+    return `${new Date(at.getTime() + 7 * 3_600_000).toISOString().slice(0, 19)}+07:00`;
+  };
+
+  it(`delivers 000.00.01.H52-<today>-0001 through 1→2→9→10 with DinhDanhCHS, the national account, fees and results`, async () => {
+    const day = today(0).slice(2, 10).replaceAll('-', '');
+    const code = `000.00.01.H52-${day}-0001`;
+    const dossier = sampleDossier(1, {
+      code,
+      receiptNumber: code,
+      receivedAt: today(0.2),
+      applicant: { type: 'citizen', identifier: '014192004567', name: 'Cầm Thị Hoa', nationalAccountId: 'b2f7c0de-4b1e-4d8a-9c51-0d3f5e6a7b80', phone: '0912345678' },
+      onlinePayment: true,
+      paymentPlatform: 'national',
+      resultByPost: true,
+      submissionPlace: 'Cổng Dịch vụ công quốc gia',
+      nationalDatabases: ['population'],
+      fees: [{ name: 'Lệ phí đăng ký hộ kinh doanh', code: 'LP01', kind: 'charge', amount: 100000, paid: true }],
+      results: [{ id: 'kq-0001', name: 'Giấy chứng nhận đăng ký hộ kinh doanh', url: 'https://motcua.sonla.gov.vn/ket-qua/kq-0001.pdf', resultCode: 'KQ01' }],
+    });
+    expect((await create(dossier)).status).toBe(202);
+    for (const [status, at] of [[2, today(0.4)], [9, today(0.6)], [10, today(0.8)]] as const) {
+      expect((await addEvent(code, statusEvent(status, at))).status).toBe(202);
+    }
+    expect((await delivered(code)).history.map((h) => [h.status, h.deliveryState])).toEqual([
+      [1, 'delivered'],
+      [2, 'delivered'],
+      [9, 'delivered'],
+      [10, 'delivered'],
+    ]);
+    const held = (await (await fetch(`${dvcqg}/sandbox/dossiers/${code}`)).json()) as { status: string; sequences: number[]; item: Record<string, unknown> };
+    expect(held).toMatchObject({ status: '10', sequences: [1, 2, 3, 4] });
+    expect(held.item).toMatchObject({
+      MaHoSo: code,
+      TrangThaiHoSo: '10',
+      LoaiDoiTuong: '1',
+      MaDoiTuong: 'b2f7c0de-4b1e-4d8a-9c51-0d3f5e6a7b80',
+      DinhDanhCHS: [{ LoaiDinhDanh: '1', SoDinhDanh: '014192004567' }],
+      SoGiayToChuHoSo: '014192004567',
+      HinhThuc: '1',
+      DuocThanhToanTrucTuyen: '1',
+      NoiNopHoSo: 'Cổng Dịch vụ công quốc gia',
+      DanhSachLePhi: [{ TenPhiLePhi: 'Lệ phí đăng ký hộ kinh doanh', MaPhiLePhi: 'LP01', Gia: '100000', HinhThucThu: expect.any(String), LoaiPhiLePhi: expect.any(String) }],
+      DanhSachGiayToKetQua: [{ TenGiayTo: 'Giấy chứng nhận đăng ký hộ kinh doanh', GiayToId: 'kq-0001', MaThanhPhanHoSo: '', DuongDanTepTinKetQua: 'https://motcua.sonla.gov.vn/ket-qua/kq-0001.pdf', MaGiayToKetQua: 'KQ01' }],
+      DSKetNoiCSDL: [{ MaCSDL: expect.any(String) }],
+      NgayTuChoi: '',
+    });
+    // The end of processing and the return are dated.
+    expect(held.item.NgayKetThucXuLy).toMatch(/^\d{14}$/);
+    expect(held.item.NgayTra).toMatch(/^\d{14}$/);
   });
 });

@@ -13,6 +13,9 @@ beforeAll(async () => {
     // The breaker has its own tests; here every call must reach the (faulty) simulator.
     overrides[`upstreams.${id}.breaker.volumeThreshold`] = 100_000;
   }
+  // The signature faults need every system under a signing profile: the national portal's
+  // optional RFC 9421 and the population database reached directly (WS-Security).
+  Object.assign(overrides, { 'upstreams.dvcqg.messageSecurity': 'rfc9421', 'upstreams.population.messageSecurity': 'ws-security', 'upstreams.population.transport.mode': 'direct' });
   gw = await startTestGateway(overrides);
   CALLS = upstreamCalls(gw);
 });

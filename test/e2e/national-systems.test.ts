@@ -1,7 +1,7 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNKNOWN, enterprises, insured, people, procedures, taxpayers } from '../../src/sandbox/personas.ts';
-import { KEYS, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { KEYS, auditEntry, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
 const living = people.filter((p) => !p.dateOfDeath);
 const accountable = (purpose = 'XAC_MINH_DANH_TINH') => ({ 'content-type': 'application/json', 'x-user-id': 'officer-17', 'x-purpose': purpose });
@@ -48,8 +48,12 @@ describe('POST /v1/citizens/verify', () => {
 
   it('refuses a number whose province or birth year is impossible, with 400 naming the field', async () => {
     const p = living[0]!;
-    const province = await json<{ code: string; errors: { field: string }[] }>(await post('/v1/citizens/verify', { idNumber: `003${p.idNumber.slice(3)}`, fullName: p.fullName, dateOfBirth: p.dateOfBirth }), 400);
-    expect(province).toMatchObject({ code: 'INVALID_IDENTIFIER', errors: [{ field: 'body.idNumber' }] });
+    // 392 is no province: a birth registered abroad is asked about, not refused...
+    const abroad = await json<{ result: string }>(await post('/v1/citizens/verify', { idNumber: `392${p.idNumber.slice(3)}`, fullName: p.fullName, dateOfBirth: p.dateOfBirth }), 200);
+    expect(abroad.result).toBe('not_found');
+    // ...but its century digit must still agree with the date of birth.
+    const century = await json(await post('/v1/citizens/verify', { idNumber: `392${(Number(p.idNumber[3]) + 2) % 10}${p.idNumber.slice(4)}`, fullName: p.fullName, dateOfBirth: p.dateOfBirth }), 400);
+    expect(century).toMatchObject({ code: 'INVALID_IDENTIFIER', errors: [{ field: 'body.dateOfBirth' }] });
     const year = Number(p.dateOfBirth.slice(0, 4)) + 1;
     const contradiction = await json(await post('/v1/citizens/verify', { idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: `${year}${p.dateOfBirth.slice(4)}` }), 400);
     expect(contradiction).toMatchObject({ code: 'INVALID_IDENTIFIER', errors: [{ field: 'body.dateOfBirth' }] });
@@ -104,7 +108,9 @@ describe('GET /v1/taxpayers/{taxCode}', () => {
     const code = enterprises[0]!.enterpriseCode;
     const wrong = `${code.slice(0, 9)}${(Number(code[9]) + 1) % 10}`;
     expect(await json(await get(`/v1/taxpayers/${wrong}`), 400)).toMatchObject({ code: 'INVALID_IDENTIFIER', errors: [{ field: 'path.taxCode' }] });
-    expect(await json(await get('/v1/taxpayers/003089001234'), 400)).toMatchObject({ code: 'INVALID_IDENTIFIER' });
+    // 392 is no province: the personal number of a birth registered abroad, asked for, not refused.
+    expect(await json(await get('/v1/taxpayers/392089001234'), 404)).toMatchObject({ code: 'SUBJECT_NOT_FOUND' });
+    expect(await json(await get('/v1/taxpayers/01408900123X'), 400)).toMatchObject({ errors: [{ field: 'path.taxCode' }] });
     expect(await json(await get(`/v1/taxpayers/${UNKNOWN.enterpriseCode}`), 404)).toMatchObject({ code: 'SUBJECT_NOT_FOUND' });
   });
 });
@@ -154,6 +160,30 @@ describe('procedure catalogue', () => {
     expect(body).toMatchObject({ code: p.code, name: p.name, field: p.field, implementingAgencies: p.implementingAgencies, results: p.results });
     expect(await json(await get(`/v1/procedures/${UNKNOWN.procedureCode}`, KEYS.portal), 404)).toMatchObject({ code: 'SUBJECT_NOT_FOUND' });
   });
+
+  it('maps the portal\'s nested LayThuTuc: steps, channels with times and fees, agencies with codes, forms, legal bases, results', async () => {
+    const p = procedures.find((x) => x.fees === '20.000 đồng (nộp trực tuyến 10.000 đồng)')!;
+    type Full = {
+      stepsByCase: { case: string | null; steps: string[] }[];
+      channelOptions: { channel: string; durations: { amount: number | null; unit: string | null; fees: { amount: number | null }[] }[] }[];
+      implementingAgencyDetails: { code: string; name: string }[];
+      dossierComponents: { name: string; formUrl?: string | null }[];
+      legalDocuments: { number: string | null; title: string }[];
+      resultDocuments: { code: string | null; name: string }[];
+      fees: string | null;
+    };
+    const body = await json<Full>(await get(`/v1/procedures/${p.code}`, KEYS.portal));
+    expect(body.stepsByCase).toEqual([{ case: null, steps: [expect.stringMatching(/^Bước 1:/), expect.stringMatching(/^Bước 2:/), expect.stringMatching(/^Bước 3:/), expect.stringMatching(/^Bước 4:/)] }]);
+    const feeOn = (channel: string) => body.channelOptions.find((c) => c.channel === channel)!.durations[0]!.fees.map((f) => f.amount);
+    expect(feeOn('in_person')).toEqual([20000]);
+    expect(feeOn('online')).toEqual([10000]);
+    expect(body.channelOptions.find((c) => c.channel === 'online')!.durations[0]).toMatchObject({ amount: 7, unit: 'Ngày làm việc' });
+    expect(body.implementingAgencyDetails.map((a) => a.code)).toEqual(p.agencies);
+    expect(body.dossierComponents[0]!.formUrl).toMatch(/^https:\/\//);
+    expect(body.legalDocuments.map((l) => l.title)).toEqual(p.legalBasis);
+    expect(body.resultDocuments.map((r) => r.name)).toEqual(p.results);
+    expect(body.fees).toBe('20.000 Đồng; 10.000 Đồng');
+  });
 });
 
 describe('the catalogue while the national portal is down', () => {
@@ -177,5 +207,52 @@ describe('the catalogue while the national portal is down', () => {
       await clearFaults(stale.controlUrl);
       await stale.close();
     }
+  });
+});
+
+describe('population checks over each transport', () => {
+  /** Verify and lookup through `target`; returns the lookup's exchange id. */
+  async function checks(target: TestGateway): Promise<string> {
+    const p = living[2]!;
+    const send = (path: string, body: unknown) => target.fetch(path, { method: 'POST', key: KEYS.agency, headers: accountable(), body: JSON.stringify(body) });
+    expect(await json(await send('/v1/citizens/verify', { idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: p.dateOfBirth }))).toMatchObject({ result: 'match' });
+    expect(await json(await send('/v1/citizens/verify', { idNumber: p.idNumber, fullName: `${p.fullName}h`, dateOfBirth: p.dateOfBirth }))).toMatchObject({ result: 'mismatch' });
+    const res = await send('/v1/citizens/lookup', { idNumber: p.idNumber });
+    expect(await json(res.clone())).toMatchObject({ idNumber: p.idNumber, fullName: p.fullName });
+    expect(await json(await send('/v1/citizens/lookup', { idNumber: UNKNOWN.idNumber }), 404)).toMatchObject({ code: 'SUBJECT_NOT_FOUND' });
+    return res.headers.get('x-exchange-id')!;
+  }
+
+  it('pass over lgsp, the sandbox default, without WS-Security (an unsigned answer is what the platform sends)', async () => {
+    const exchange = await checks(gw);
+    const entry = await auditEntry(gw, exchange, 'population');
+    expect(entry.upstreamCalls).toMatchObject([{ upstream: 'population', outcome: 'success', messageSecurity: 'none' }]);
+    await setFault(gw.controlUrl, { system: 'population', mode: 'unsigned' });
+    try {
+      const p = living[2]!;
+      expect(await json(await post('/v1/citizens/verify', { idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: p.dateOfBirth }))).toMatchObject({ result: 'match' });
+    } finally {
+      await clearFaults(gw.controlUrl);
+    }
+  });
+
+  it('pass over direct with WS-Security both ways, and an unsigned answer is refused there', async () => {
+    const direct = await startTestGateway({ 'upstreams.population.transport.mode': 'direct', 'upstreams.population.messageSecurity': 'ws-security' });
+    try {
+      const exchange = await checks(direct);
+      const entry = await auditEntry(direct, exchange, 'population');
+      expect(entry.upstreamCalls).toMatchObject([{ upstream: 'population', outcome: 'success', messageSecurity: 'ws-security' }]);
+      await setFault(direct.controlUrl, { system: 'population', mode: 'unsigned' });
+      const p = living[2]!;
+      const refused = await direct.fetch('/v1/citizens/verify', { method: 'POST', key: KEYS.agency, headers: accountable(), body: JSON.stringify({ idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: p.dateOfBirth }) });
+      expect(await json(refused, 502)).toMatchObject({ code: 'UPSTREAM_SIGNATURE_INVALID' });
+    } finally {
+      await clearFaults(direct.controlUrl);
+      await direct.close();
+    }
+  });
+
+  it('refuses to start with the direct transport and no WS-Security', async () => {
+    await expect(startTestGateway({ 'upstreams.population.transport.mode': 'direct', 'upstreams.population.messageSecurity': 'none' })).rejects.toThrow(/direct transport needs messageSecurity: ws-security/);
   });
 });

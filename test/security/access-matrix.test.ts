@@ -3,6 +3,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../src/config/load.ts';
 import { ROLES, type Role } from '../../src/config/schema.ts';
+import { CITIZEN_FIELDS } from '../../src/core/citizens.ts';
 import { sample } from '../../src/signing/material.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { KEY_OF, contract, contractRequest } from './requests.ts';
@@ -30,6 +31,8 @@ beforeAll(async () => {
         keyHash: hashApiKey(KEY_OF[role]),
         // The purpose contractRequest sends: the matrix is about roles, not purposes.
         purposes: ['XAC_MINH_DANH_TINH', '*'],
+        // And every citizen field, so that a generated lookup asking for any field is not refused by the field policy.
+        citizenFields: { '*': [...CITIZEN_FIELDS] },
         ...(role === 'portal' ? { certificate: SAMPLE_PORTAL_CERTIFICATE } : {}),
       })),
       { id: 'revoked-portal', agency: 'H52', roles: ['portal'], keyHash: hashApiKey(REVOKED_KEY), disabled: true },

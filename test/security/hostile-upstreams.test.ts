@@ -22,6 +22,11 @@ beforeAll(async () => {
     // Every call must reach the hostile simulator: the breaker has its own tests.
     overrides[`upstreams.${id}.breaker.volumeThreshold`] = 100_000;
   }
+  // The population database signs its answers only when reached directly.
+  overrides['upstreams.population.transport.mode'] = 'direct';
+  overrides['upstreams.population.messageSecurity'] = 'ws-security';
+  // The national portal signs nothing by default (as the real one); the signature attacks need the RFC 9421 profile.
+  overrides['upstreams.dvcqg.messageSecurity'] = 'rfc9421';
   gw = await startTestGateway(overrides);
   calls = upstreamCalls(gw);
 });

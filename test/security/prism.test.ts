@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES } from '../../src/config/schema.ts';
+import { CITIZEN_FIELDS } from '../../src/core/citizens.ts';
 import { UNKNOWN, enterprises, insured, people, procedures, taxpayers } from '../../src/sandbox/personas.ts';
 import { KEYS, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { isPrismError, startPrism, type PrismProxy } from '../helpers/prism.ts';
@@ -22,6 +23,8 @@ beforeAll(async () => {
     'catalogue.maxStaleSeconds': 0,
     // Every operation is called with a wrong key once: brute-force throttling has its own test.
     'rateLimit.authFailures': { points: 1000, durationSeconds: 60 },
+    // Generated lookups may ask for any citizen field: the field policy has its own tests.
+    'citizenLookup.defaultFields': [...CITIZEN_FIELDS],
   };
   for (const id of UPSTREAM_SYSTEMS) {
     overrides[`upstreams.${id}.timeoutMs`] = 1000;

@@ -26,6 +26,11 @@ beforeAll(async () => {
     // Every call must reach the proxy: the breaker has its own tests.
     overrides[`upstreams.${id}.breaker.volumeThreshold`] = 100_000;
   }
+  // The population database signs its answers only when reached directly.
+  overrides['upstreams.population.transport.mode'] = 'direct';
+  overrides['upstreams.population.messageSecurity'] = 'ws-security';
+  // The national portal signs nothing by default (as the real one); these checks are of the RFC 9421 profile.
+  overrides['upstreams.dvcqg.messageSecurity'] = 'rfc9421';
   // The other systems are missing, so the gateway starts its sandbox; the proxies lead to it.
   gw = await startTestGateway(overrides);
   for (const id of PROXIED) proxies[id].target = gw.gateway.sandbox!.urls[id]!;
@@ -79,7 +84,7 @@ describe('population: an envelope smuggled beside the signed one', () => {
     const maYeuCau = /<MaYeuCau>([^<]+)<\/MaYeuCau>/.exec(genuine)?.[1] ?? '';
     return (
       '<f:Envelope xmlns:f="http://schemas.xmlsoap.org/soap/envelope/"><f:Body>' +
-      `<XacThucThongTinCongDanResponse xmlns="http://dancuquocgia.gov.vn/lienthong"><MaYeuCau>${maYeuCau}</MaYeuCau>` +
+      `<XacThucThongTinCongDanResponse xmlns="http://www.mic.gov.vn/dancu/1.0"><MaYeuCau>${maYeuCau}</MaYeuCau>` +
       '<MaKetQua>00</MaKetQua><MoTa>Mạo Danh</MoTa><TonTai>true</TonTai></XacThucThongTinCongDanResponse></f:Body></f:Envelope>'
     );
   };

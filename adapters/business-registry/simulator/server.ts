@@ -4,9 +4,7 @@ import { applyFault, attackOf, HOSTILE_CONTENT_TYPE, messageFault, type Fault, t
 import { incomingRequest, signResponse, verifyRequest, withTamperedSignature, type RequestMessage } from '../../../src/signing/http-signatures.ts';
 import type { SimulatorDeps } from '../../module.ts';
 import { isoDateToWire } from '../../../src/core/time.ts';
-import { LEGAL_FORMS, STATUSES, STATUS_NAMES, type WireAddress, type WireAnswer, type WireEnterprise } from '../mapping.ts';
-import { ENTERPRISE_PATH, HEALTH_PATH } from '../client.ts';
-import { NOT_FOUND_CODE, SIGNATURE_REFUSED_CODE } from '../errors.ts';
+import { ENTERPRISE_PATH, HEALTH_PATH, LEGAL_FORMS, NOT_FOUND_CODE, SIGNATURE_REFUSED_CODE, STATUSES, STATUS_NAMES, type WireAddress, type WireAnswer, type WireEnterprise } from '../inferred.ts';
 
 const LEGAL_FORM_CODES = Object.fromEntries(Object.entries(LEGAL_FORMS).map(([code, form]) => [form, code]));
 const STATUS_CODES = Object.fromEntries(Object.entries(STATUSES).map(([code, status]) => [status, code]));

@@ -24,7 +24,7 @@ afterEach(() => {
   received.length = 0;
 });
 
-const ACTION = '"http://dancuquocgia.gov.vn/lienthong/XacThucThongTinCongDan"';
+const ACTION = '"http://dancuquocgia.bca/XacThucThongTinCongDan"';
 const gateway = testSigning('population');
 /** Posts the envelope signed with the gateway's certificate, or as given with `sign: false`. */
 async function post(body: string, headers: Record<string, string> = {}, { sign = true } = {}) {
@@ -62,7 +62,7 @@ describe('population simulator', () => {
     }
     expect((await post(withName('Lo Van Thang'))).text).toContain('<TonTai>false</TonTai>');
     expect((await post(verifyRequest.replace('19890417', '19890418'))).text).toContain('<TonTai>false</TonTai>');
-    expect(received[0]!.fields).toMatchObject({ MaDonVi: 'H52.101.114', MaCanBo: 'canbo.motcua.01', MaTichHop: 'LIENTHONG-H52' });
+    expect(received[0]!.fields).toMatchObject({ MaDonVi: 'H52.101.114', MaCanBo: 'canbo.motcua.01', MaTichHop: '037' });
   });
 
   it('answers a SOAP Client fault when agency, officer or purpose is missing', async () => {
@@ -90,7 +90,7 @@ describe('population simulator', () => {
     }
     const cases: [string, Record<string, string>, string][] = [
       [verifyRequest.replaceAll('XacThucThongTinCongDan', 'XoaCongDan'), { soapaction: '' }, 'Không có thao tác XoaCongDan'],
-      [verifyRequest, { soapaction: '"http://dancuquocgia.gov.vn/lienthong/TraCuuThongTinCongDan"' }, 'SOAPAction'],
+      [verifyRequest, { soapaction: '"http://dancuquocgia.bca/TraCuuThongTinCongDan"' }, 'SOAPAction'],
       [verifyRequest, { 'content-type': 'application/json' }, 'Content-Type'],
       [verifyRequest.replace('014089001234', '05071234'), {}, '12 chữ số'],
     ];

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Element } from '@xmldom/xmldom';
@@ -7,7 +8,8 @@ import { applyFault, attackOf, HOSTILE_CONTENT_TYPE, hostileXml, messageFault, t
 import { signSoapEnvelope, spoilSignature, verifySoapEnvelope, XMLNS } from '../../../src/signing/xml-signature.ts';
 import { people, type Person, type PersonaAddress, type Relative } from '../../../src/sandbox/personas.ts';
 import type { SimulatorDeps } from '../../module.ts';
-import { SERVICE_PATH } from '../client.ts';
+import { readPlainEnvelope } from '../security.ts';
+import { authHash, DEFAULT_PATHS, lgspAccessToken, NDXP_HEADERS, ndxpAuthorization, SANDBOX_TRANSPORT, type TransportMode } from '../transport.ts';
 import {
   GENDERS,
   MARITAL_STATUSES,
@@ -15,6 +17,7 @@ import {
   OPERATIONS,
   RESULT_NOT_FOUND,
   RESULT_OK,
+  REQUEST_NAMESPACE,
   type Operation,
   type WireAddress,
   type WireCitizen,
@@ -36,8 +39,15 @@ export interface ReceivedRequest {
 }
 
 export interface PopulationSimulatorOptions {
-  onRequest?: (request: ReceivedRequest) => void;
+  onRequest?: (request: ReceivedRequest & { transport: TransportMode; wrapper?: Record<string, unknown>; headers: IncomingMessage['headers'] }) => void;
+  /** Lifetime of the LGSP access tokens it issues (default 300 s). */
+  tokenLifetimeSeconds?: number;
+  /** The LGSP access tokens it has issued, with their expiry (ms); a test may revoke them. */
+  tokens?: Map<string, number>;
 }
+
+/** How far an NDXP request's timestamp may be from the simulator's clock. */
+const NDXP_CLOCK_SKEW_MS = 5 * 60_000;
 
 /** Business error codes in a fault's detail (`LoiNghiepVu/MaLoi`), inferred. */
 export const FAULT_CODES = {
@@ -67,6 +77,7 @@ export function matches(person: Person | undefined, fields: Record<string, strin
   if (!person || person.dateOfDeath !== null) return false;
   if (fields.HoVaTen !== undefined && !sameName(fields.HoVaTen, person.fullName)) return false;
   if (fields.NgayThangNamSinh !== undefined && fields.NgayThangNamSinh !== isoDateToWire(person.dateOfBirth)) return false;
+  if (fields.NamSinh !== undefined && fields.NamSinh !== person.dateOfBirth.slice(0, 4)) return false;
   if (fields.SoCMND !== undefined && fields.SoCMND !== person.oldIdNumber) return false;
   return true;
 }
@@ -79,11 +90,8 @@ const orNull = (text: string | null | undefined) => (text ? text : null);
 function wireAddress(a: PersonaAddress): WireAddress {
   return {
     MaTinhThanh: orNull(a.provinceCode),
-    TenTinhThanh: orNull(a.province),
     MaQuanHuyen: orNull(a.districtCode),
-    TenQuanHuyen: orNull(a.district),
     MaPhuongXa: orNull(a.communeCode),
-    TenPhuongXa: orNull(a.commune),
     ChiTiet: orNull(a.detail),
     QuocGia: 'VN',
   };
@@ -194,6 +202,9 @@ function wrapSignedBody(envelope: string): string {
 // ---------------------------------------------------------------------------------------------
 // XML in
 
+/** Whether a request envelope carries a WS-Security header (and so must hold its signature). */
+const signedRequest = (xml: string): boolean => /<(?:[\w.-]+:)?Security[\s>/]/.test(xml);
+
 class ClientFault extends Error {
   constructor(
     message: string,
@@ -209,30 +220,47 @@ const elementChildren = (node: Element): Element[] => {
   return children;
 };
 
-/** The operation and its fields, read from the Body the signature covers. */
+/**
+ * The operation and its fields, read from the Body the signature covers (or the one the platform
+ * relayed). The date of birth nests `NgayThangNam` (read as `NgayThangNamSinh`) or `Nam` (read as
+ * `NamSinh`); every element must be in the requests' namespace.
+ */
 function readRequest(body: Element): { operation: Operation; fields: Record<string, string> } {
   const [content, ...others] = elementChildren(body);
   if (!content || others.length > 0) throw new ClientFault('Yêu cầu phải có đúng một thao tác', FAULT_CODES.invalidField);
   const name = content.localName ?? '';
   const operation = Object.values(OPERATIONS).find((op) => op === name);
-  if (!operation) throw new ClientFault(`Không có thao tác ${name}`.trim(), FAULT_CODES.unknownOperation);
+  if (!operation || content.namespaceURI !== REQUEST_NAMESPACE) throw new ClientFault(`Không có thao tác ${name}`.trim(), FAULT_CODES.unknownOperation);
   const fields: Record<string, string> = {};
+  const put = (key: string, field: Element) => {
+    if (Object.hasOwn(fields, key) || field.namespaceURI !== REQUEST_NAMESPACE) throw new ClientFault(`Trường ${key} không hợp lệ`, FAULT_CODES.invalidField);
+    fields[key] = (field.textContent ?? '').trim();
+  };
   for (const field of elementChildren(content)) {
     const key = field.localName ?? '';
-    if (elementChildren(field).length > 0 || Object.hasOwn(fields, key)) throw new ClientFault(`Trường ${key} không hợp lệ`, FAULT_CODES.invalidField);
-    fields[key] = (field.textContent ?? '').trim();
+    const children = elementChildren(field);
+    if (key === 'NgayThangNamSinh' && field.namespaceURI === REQUEST_NAMESPACE) {
+      const [date, ...rest] = children;
+      const part = date?.localName;
+      if (!date || rest.length > 0 || (part !== 'NgayThangNam' && part !== 'Nam')) throw new ClientFault('Trường NgayThangNamSinh không hợp lệ', FAULT_CODES.invalidField);
+      put(part === 'Nam' ? 'NamSinh' : 'NgayThangNamSinh', date);
+      continue;
+    }
+    if (children.length > 0) throw new ClientFault(`Trường ${key} không hợp lệ`, FAULT_CODES.invalidField);
+    put(key, field);
   }
   return { operation, fields };
 }
 
 function checkRequest(operation: Operation, fields: Record<string, string>, soapAction: string | undefined): void {
-  if (soapAction && soapAction !== `${NAMESPACE}/${operation}`) throw new ClientFault('SOAPAction không khớp với thao tác', FAULT_CODES.invalidField);
+  if (soapAction && soapAction !== `${REQUEST_NAMESPACE}/${operation}`) throw new ClientFault('SOAPAction không khớp với thao tác', FAULT_CODES.invalidField);
   const missing = REQUIRED.filter((f) => !fields[f]);
   if (missing.length > 0) throw new ClientFault(`Thiếu thông tin bắt buộc: ${missing.join(', ')}`, FAULT_CODES.missingField);
   if (!/^\d{12}$/.test(fields.SoDinhDanh!)) throw new ClientFault('Số định danh cá nhân phải có 12 chữ số', FAULT_CODES.invalidField);
   if (fields.NgayThangNamSinh !== undefined && !/^\d{8}$/.test(fields.NgayThangNamSinh)) {
     throw new ClientFault('Ngày tháng năm sinh phải có dạng yyyyMMdd', FAULT_CODES.invalidField);
   }
+  if (fields.NamSinh !== undefined && !/^\d{4}$/.test(fields.NamSinh)) throw new ClientFault('Năm sinh phải có dạng yyyy', FAULT_CODES.invalidField);
 }
 
 function readBody(req: IncomingMessage): Promise<string | undefined> {
@@ -276,20 +304,43 @@ export function createPopulationSimulator(deps: SimulatorDeps, options: Populati
     if (attack === 'signature-wrapping') return wrapSignedBody(envelope);
     return fault?.mode === 'bad-signature' ? spoilSignature(envelope) : envelope;
   };
-  const sendEnvelope = (res: ServerResponse, status: number, xml: string) => {
-    const fault = messageFault(deps.faults, 'population');
-    send(res, status, signed(xml, fault), attackOf(fault) === 'wrong-content-type' ? HOSTILE_CONTENT_TYPE : XML_CONTENT_TYPE);
+  /** An answer without WS-Security (to a platform request that had none): only the attacks on the XML itself apply. */
+  const plain = (xml: string, fault?: Fault): string => {
+    const attack = attackOf(fault);
+    return attack === 'xxe' || attack === 'entity-expansion' ? hostileXml(xml, attack, 'MoTa') : xml;
   };
-  const fault = (res: ServerResponse, side: 'Client' | 'Server', message: string, code: string) => sendEnvelope(res, 500, faultEnvelope(side, message, code));
+  const sendEnvelope = (res: ServerResponse, status: number, xml: string, sign = true) => {
+    const fault = messageFault(deps.faults, 'population');
+    send(res, status, sign ? signed(xml, fault) : plain(xml, fault), attackOf(fault) === 'wrong-content-type' ? HOSTILE_CONTENT_TYPE : XML_CONTENT_TYPE);
+  };
+  const fault = (res: ServerResponse, side: 'Client' | 'Server', message: string, code: string, sign = true) => sendEnvelope(res, 500, faultEnvelope(side, message, code), sign);
+  const tokens = options.tokens ?? new Map<string, number>();
+  const tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 300;
+  const platformToken = lgspAccessToken(SANDBOX_TRANSPORT.platformKeys);
+  const sandboxAuthHash = authHash(SANDBOX_TRANSPORT.account);
+  const sandboxNdxpAuthorization = ndxpAuthorization(SANDBOX_TRANSPORT.account);
+  const refuse = (res: ServerResponse, status: 400 | 401, message: string) =>
+    send(res, status, JSON.stringify({ error: status === 401 ? 'unauthorized' : 'bad_request', error_description: message }), 'application/json; charset=utf-8');
 
   const faultResponses: FaultResponses = {
     error: () => ({ status: 500, contentType: XML_CONTENT_TYPE, body: signed(faultEnvelope('Server', 'Lỗi hệ thống, vui lòng thử lại sau', FAULT_CODES.systemError)) }),
     malformed: () => ({ status: 200, contentType: XML_CONTENT_TYPE, body: MALFORMED_ANSWER }),
   };
 
-  /** The request's Body once its WS-Security signature holds, or undefined when refused (answered). */
-  function verified(xml: string, res: ServerResponse): Element | undefined {
+  /**
+   * The request's Body once its WS-Security signature holds, or undefined when refused (answered).
+   * Through a platform, a request without a Security header is read as it came (the platform has
+   * authenticated the caller); one that carries a signature must hold it.
+   */
+  function verified(xml: string, res: ServerResponse, transport: TransportMode): Element | undefined {
     if (/<!DOCTYPE/i.test(xml)) throw new ClientFault('Yêu cầu không được chứa DTD', FAULT_CODES.invalidField);
+    if (transport !== 'direct' && !signedRequest(xml)) {
+      try {
+        return readPlainEnvelope({ url: '', status: 200, contentType: 'text/xml', body: xml });
+      } catch {
+        throw new ClientFault('Yêu cầu không phải XML hợp lệ hoặc không phải SOAP Envelope', FAULT_CODES.invalidField);
+      }
+    }
     try {
       return verifySoapEnvelope(xml, deps.signing.verifyClient, { peer: 'gateway' }).body;
     } catch (err) {
@@ -325,11 +376,57 @@ export function createPopulationSimulator(deps: SimulatorDeps, options: Populati
     });
   }
 
+  /** The platform's token endpoint: the application's keys in `lgspaccesstoken`, a bearer token back. */
+  function issueToken(req: IncomingMessage, res: ServerResponse): void {
+    if (req.headers.lgspaccesstoken !== platformToken) return refuse(res, 401, 'Khóa ứng dụng không hợp lệ');
+    const token = randomBytes(24).toString('base64url');
+    tokens.set(token, Date.now() + tokenLifetimeSeconds * 1000);
+    send(res, 200, JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: tokenLifetimeSeconds }), 'application/json; charset=utf-8');
+  }
+
+  /** LGSP's JSON wrapper → the SOAP envelope it carries, or undefined when refused (answered). */
+  function unwrapLgsp(req: IncomingMessage, text: string, res: ServerResponse): { xml: string; wrapper: Record<string, unknown> } | undefined {
+    if (!/^\s*application\/json\b/i.test(req.headers['content-type'] ?? '')) return void refuse(res, 400, 'Content-Type phải là application/json');
+    let wrapper: unknown;
+    try {
+      wrapper = JSON.parse(text);
+    } catch {
+      return void refuse(res, 400, 'Thân yêu cầu không phải JSON');
+    }
+    if (!wrapper || typeof wrapper !== 'object' || Array.isArray(wrapper)) return void refuse(res, 400, 'Thân yêu cầu không phải đối tượng JSON');
+    const { accessToken, lgspAccessToken: keys, AuthHash, data } = wrapper as Record<string, unknown>;
+    const token = typeof accessToken === 'string' && accessToken.startsWith('Bearer ') ? accessToken.slice('Bearer '.length) : undefined;
+    const expiry = token === undefined ? undefined : tokens.get(token);
+    if (expiry === undefined || expiry <= Date.now()) return void refuse(res, 401, 'accessToken không hợp lệ hoặc đã hết hạn');
+    if (keys !== platformToken) return void refuse(res, 401, 'lgspAccessToken không hợp lệ');
+    if (AuthHash !== sandboxAuthHash) return void refuse(res, 401, 'AuthHash không hợp lệ');
+    if (typeof data !== 'string' || data === '') return void refuse(res, 400, 'Thiếu data');
+    return { xml: data, wrapper: wrapper as Record<string, unknown> };
+  }
+
+  /** NDXP's client headers: undefined when they hold (the request goes on), else refused (answered). */
+  function ndxpRefusal(req: IncomingMessage): string | undefined {
+    const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
+    if (header(NDXP_HEADERS.client) !== SANDBOX_TRANSPORT.client) return 'X-Road-Client không hợp lệ';
+    if (header(NDXP_HEADERS.apiKey) !== SANDBOX_TRANSPORT.apiKey) return 'API key không hợp lệ';
+    if (header('authorization') !== sandboxNdxpAuthorization) return 'Thông tin xác thực không hợp lệ';
+    const at = Date.parse(header(NDXP_HEADERS.timestamp) ?? '');
+    if (!Number.isFinite(at) || Math.abs(at - Date.now()) > NDXP_CLOCK_SKEW_MS) return 'Thời điểm yêu cầu không hợp lệ';
+    return undefined;
+  }
+
+  const TRANSPORTS: Record<string, TransportMode> = { [DEFAULT_PATHS.direct]: 'direct', [DEFAULT_PATHS.lgsp]: 'lgsp', [DEFAULT_PATHS.ndxp]: 'ndxp' };
+
   return (req, res) => {
     void (async () => {
       if (await applyFault(deps.faults, 'population', req, res, faultResponses)) return;
       const url = new URL(req.url ?? '/', 'http://population');
-      if (url.pathname !== SERVICE_PATH) return send(res, 404, 'Không có dịch vụ này', 'text/plain; charset=utf-8');
+      if (url.pathname === DEFAULT_PATHS.token && req.method === 'POST') {
+        await readBody(req);
+        return issueToken(req, res);
+      }
+      const transport = TRANSPORTS[url.pathname];
+      if (!transport) return send(res, 404, 'Không có dịch vụ này', 'text/plain; charset=utf-8');
       if (req.method === 'GET') {
         if ([...url.searchParams.keys()].some((k) => k.toLowerCase() === 'wsdl')) return send(res, 200, WSDL);
         return send(res, 404, 'Dùng ?wsdl để lấy mô tả dịch vụ', 'text/plain; charset=utf-8');
@@ -338,22 +435,36 @@ export function createPopulationSimulator(deps: SimulatorDeps, options: Populati
         res.setHeader('allow', 'GET, POST');
         return send(res, 405, 'Phương thức không được hỗ trợ', 'text/plain; charset=utf-8');
       }
-      const xml = await readBody(req);
-      if (xml === undefined) return fault(res, 'Client', 'Yêu cầu quá lớn', FAULT_CODES.invalidField);
-      if (!/^\s*text\/xml\b/i.test(req.headers['content-type'] ?? '')) {
-        return fault(res, 'Client', 'SOAP 1.1 yêu cầu Content-Type text/xml', FAULT_CODES.invalidField);
+      const text = await readBody(req);
+      if (text === undefined) return fault(res, 'Client', 'Yêu cầu quá lớn', FAULT_CODES.invalidField);
+      let xml = text;
+      let wrapper: Record<string, unknown> | undefined;
+      if (transport === 'lgsp') {
+        const unwrapped = unwrapLgsp(req, text, res);
+        if (!unwrapped) return;
+        ({ xml, wrapper } = unwrapped);
+      } else {
+        if (transport === 'ndxp') {
+          const refusal = ndxpRefusal(req);
+          if (refusal) return refuse(res, 401, refusal);
+        }
+        if (!/^\s*text\/xml\b/i.test(req.headers['content-type'] ?? '')) {
+          return fault(res, 'Client', 'SOAP 1.1 yêu cầu Content-Type text/xml', FAULT_CODES.invalidField);
+        }
       }
+      // Answers are signed when the request was (always, directly); through a platform, unsigned otherwise.
+      const sign = transport === 'direct' || signedRequest(xml);
       const action = req.headers.soapaction;
       const soapAction = typeof action === 'string' && action !== '' ? action.replace(/^"|"$/g, '') : undefined;
       try {
-        const body = verified(xml, res);
+        const body = verified(xml, res, transport);
         if (!body) return;
         const { operation, fields } = readRequest(body);
-        options.onRequest?.({ operation, soapAction, fields, xml });
+        options.onRequest?.({ operation, soapAction, fields, xml, transport, headers: req.headers, ...(wrapper ? { wrapper } : {}) });
         checkRequest(operation, fields, soapAction);
-        sendEnvelope(res, 200, answer(operation, fields));
+        sendEnvelope(res, 200, answer(operation, fields), sign);
       } catch (err) {
-        if (err instanceof ClientFault) return fault(res, 'Client', err.message, err.code);
+        if (err instanceof ClientFault) return fault(res, 'Client', err.message, err.code, sign);
         throw err;
       }
     })().catch((err: unknown) => {

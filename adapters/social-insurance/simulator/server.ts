@@ -7,16 +7,17 @@ import { jwsAlgorithm } from '../../../src/signing/attestation.ts';
 import type { Credentials } from '../../../src/signing/trust-store.ts';
 import { isoDateToWire, toWireDateTime } from '../../../src/core/time.ts';
 import type { SimulatorDeps } from '../../module.ts';
-import { HEALTH_PATH, LOOKUP_PATH } from '../client.ts';
 import { certificateThumbprint, createJwsSigner, createX5cVerifier, openJws, type JwsSigner } from '../jws.ts';
 import {
+  HEALTH_PATH,
+  LOOKUP_PATH,
   PARTICIPATION_STATUSES,
   PARTICIPATION_STATUS_NAMES,
   RESULT_CODES,
   wireRequest,
   type WireAnswer,
   type WireInsured,
-} from '../mapping.ts';
+} from '../inferred.ts';
 
 export const JWKS_PATH = '/.well-known/jwks.json';
 

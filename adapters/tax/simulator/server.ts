@@ -5,8 +5,9 @@ import { isoDateToWire } from '../../../src/core/time.ts';
 import { isGatewayError } from '../../../src/errors/gateway-error.ts';
 import { signEnveloped, spoilSignature, verifyEnveloped } from '../../../src/signing/xml-signature.ts';
 import type { SimulatorDeps } from '../../module.ts';
-import { HEALTH_PATH, LOOKUP_PATH } from '../client.ts';
 import {
+  HEALTH_PATH,
+  LOOKUP_PATH,
   RESULT_CODES,
   STATUSES,
   STATUS_NAMES,
@@ -17,7 +18,7 @@ import {
   type WireAnswer,
   type WireLookup,
   type WireTaxpayer,
-} from '../mapping.ts';
+} from '../inferred.ts';
 import { buildXml, parseXml, screenXml, XmlRefusedError } from '../safe-xml.ts';
 
 const TYPE_CODES = new Map([...TAXPAYER_TYPES].map(([code, type]) => [type, code]));

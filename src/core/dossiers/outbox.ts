@@ -179,7 +179,7 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
     const calls: UpstreamCall[] = [];
     let reached = false;
     let failure: unknown;
-    let duplicate = false;
+    let duplicate: boolean | null = null;
     let loaded: Awaited<ReturnType<typeof load>> | undefined;
     const mark: DeliveryMark = { id: job.id, sequence: job.sequence };
     const jobLog = log.child({ dossier: job.dossier_code, sequence: job.sequence, exchangeId });

@@ -34,9 +34,12 @@ export interface DossierSnapshot {
   returnedAt: string | null;
 }
 
-/** What the portal said to a delivery: `duplicate` when it already held this change. */
+/**
+ * What the portal said to a delivery: `duplicate` when it already held this change, null when
+ * its answer does not say (the national portal answers a code and a message only).
+ */
 export interface DeliveryAnswer {
-  duplicate: boolean;
+  duplicate: boolean | null;
 }
 
 /**

@@ -11,15 +11,16 @@ import { toVietnamIso } from '../time.ts';
 import {
   DOSSIER_STATUSES,
   INITIAL_STATUS,
+  INITIAL_STATUSES,
   allowedNext,
   canMove,
   isClosed,
   onTime,
   overdueColumns,
+  readClock,
   startClock,
   tick,
   type DossierStatus,
-  type OnTimeClock,
 } from './lifecycle.ts';
 import { PORTAL_SERVICES, type Dossier, type DossierEvent } from './port.ts';
 import type { DossierSealer } from './sealed.ts';
@@ -107,8 +108,8 @@ function statusOf(value: number): DossierStatus {
   return value as DossierStatus;
 }
 
-function onTimeView(row: Pick<Selectable<DossiersTable>, 'clock'>, now: Date): DossierSummary['onTime'] {
-  const { overdue: _overdue, ...view } = onTime(JSON.parse(row.clock) as OnTimeClock, now);
+function onTimeView(row: Pick<Selectable<DossiersTable>, 'clock' | 'status'>, now: Date): DossierSummary['onTime'] {
+  const { overdue: _overdue, ...view } = onTime(readClock(row.clock, statusOf(row.status)), now);
   return view;
 }
 
@@ -202,7 +203,9 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
       if (!applicant.ok) {
         throw new GatewayError('INVALID_IDENTIFIER', { detail: `the applicant's identifier ${applicant.reason}`, errors: [{ field: 'body.applicant.identifier', message: applicant.reason }] });
       }
-      if (new Date(dossier.dueAt).getTime() <= new Date(dossier.receivedAt).getTime()) throw invalid('body.dueAt', 'must be after receivedAt');
+      if (dossier.dueAt !== undefined && new Date(dossier.dueAt).getTime() <= new Date(dossier.receivedAt).getTime()) throw invalid('body.dueAt', 'must be after receivedAt');
+      const initialStatus: DossierStatus = (dossier.status as DossierStatus | undefined) ?? INITIAL_STATUS;
+      if (!INITIAL_STATUSES.includes(initialStatus)) throw invalid('body.status', `must be one of ${INITIAL_STATUSES.join(', ')}`);
       const contentHash = deps.sealer.contentDigest(dossier);
       const answer = await idempotent(db, { clientId: actor.clientId, key: idempotencyKey, operation: 'createDossier', requestHash: requestHash(deps.sealer.requestDigest, 'createDossier', {}, dossier) }, async (trx) => {
         const existing = await trx.selectFrom('dossiers').select(['content_hash', 'client_id', 'agency']).where('code', '=', dossier.code).executeTakeFirst();
@@ -217,16 +220,16 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
           }
           return { status: 202, body: await state(trx, dossier.code, scopeOfActor(actor)) };
         }
-        const clock = startClock(dossier.dueAt);
+        const clock = startClock(dossier.dueAt ?? null, initialStatus, dossier.receivedAt);
         const at = now().toISOString();
         await trx
           .insertInto('dossiers')
           .values({
             code: dossier.code,
             procedure_code: dossier.procedureCode,
-            status: INITIAL_STATUS,
+            status: initialStatus,
             received_at: dossier.receivedAt,
-            due_at: dossier.dueAt,
+            due_at: dossier.dueAt ?? null,
             document: deps.sealer.seal({ code: dossier.code }, dossier),
             content_hash: contentHash,
             clock: JSON.stringify(clock),
@@ -241,7 +244,7 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
             updated_at: at,
           })
           .execute();
-        await append(trx, actor, dossier.code, 1, { kind: 'created', status: INITIAL_STATUS, at: dossier.receivedAt, payload: null });
+        await append(trx, actor, dossier.code, 1, { kind: 'created', status: initialStatus, at: dossier.receivedAt, payload: null });
         return { status: 202, body: await state(trx, dossier.code, scopeOfActor(actor)) };
       });
       return queued(answer);
@@ -272,7 +275,7 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
               extensions: { allowed },
             });
           }
-          const clock = tick(JSON.parse(row.clock) as OnTimeClock, from, to, event.at);
+          const clock = tick(readClock(row.clock, from), from, to, event.at);
           await trx
             .updateTable('dossiers')
             .set({ status: to, clock: JSON.stringify(clock), ...overdueColumns(clock) })

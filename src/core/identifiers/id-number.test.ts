@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { PROVINCE_CODES, checkBirthYear, maskIdentifier, parseIdNumber, parseInsuranceCode, parseOldCardNumber, parsePersonalNumber } from './id-number.ts';
+import { ABROAD_UNVERIFIED, PROVINCE_CODES, checkBirthYear, maskIdentifier, parseIdNumber, parseInsuranceCode, parseOldCardNumber, parsePersonalNumber } from './id-number.ts';
 
 describe('personal ID number', () => {
   it('reads province, gender and century', () => {
@@ -8,9 +8,26 @@ describe('personal ID number', () => {
     expect(parseIdNumber('014305000415')).toMatchObject({ ok: true, value: { gender: 'female', century: 2000, yearOfCentury: 5 } });
   });
 
-  it('refuses a wrong shape or an unknown province', () => {
+  it('refuses a wrong shape', () => {
     expect(parseIdNumber('01408900123')).toMatchObject({ ok: false, reason: 'must be 12 digits' });
-    expect(parseIdNumber('003089001234')).toMatchObject({ ok: false, reason: 'province code 003 does not exist' });
+    expect(parseIdNumber('01408900123X')).toMatchObject({ ok: false, reason: 'must be 12 digits' });
+  });
+
+  it('reads first three digits outside the province table as a birth registered abroad, marked unverified', () => {
+    expect(parseIdNumber('014089001234')).toMatchObject({ ok: true, value: { registrationCode: '014', registeredIn: 'province', registrationPlace: 'Sơn La', provinceCode: '014' } });
+    expect(parseIdNumber('392189001234')).toEqual({
+      ok: true,
+      value: { value: '392189001234', registrationCode: '392', registeredIn: 'abroad', registrationPlace: ABROAD_UNVERIFIED, provinceCode: null, province: null, gender: 'female', century: 1900, yearOfCentury: 89 },
+    });
+    expect(ABROAD_UNVERIFIED).toBe('abroad (country code unverified)');
+  });
+
+  it('still checks the century digit and the year of a number registered abroad against the date of birth', () => {
+    const abroad = parseIdNumber('392205001234');
+    if (!abroad.ok) throw new Error(abroad.reason);
+    expect(checkBirthYear(abroad.value, '2005-03-09').ok).toBe(true);
+    expect(checkBirthYear(abroad.value, '1905-03-09')).toMatchObject({ ok: false, reason: expect.stringMatching(/2000–2099/) });
+    expect(checkBirthYear(abroad.value, '2006-03-09')).toMatchObject({ ok: false, reason: expect.stringMatching(/ending 05/) });
   });
 
   it('checks the date of birth against the gender/century digit and the year', () => {
@@ -58,12 +75,14 @@ describe('personal ID number', () => {
     );
   });
 
-  it('refuses every province code outside the table (property)', () => {
+  it('takes any first three digits, a province exactly when the table has it (property)', () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^\d{3}$/), fc.stringMatching(/^\d{9}$/), (province, rest) => {
-        const parsed = parseIdNumber(province + rest);
-        expect(parsed.ok).toBe(province in PROVINCE_CODES);
-        if (!parsed.ok) expect(parsed.reason).toBe(`province code ${province} does not exist`);
+      fc.property(fc.stringMatching(/^\d{3}$/), fc.stringMatching(/^\d{9}$/), (code, rest) => {
+        const parsed = parseIdNumber(code + rest);
+        expect(parsed.ok).toBe(true);
+        if (!parsed.ok) return;
+        expect(parsed.value.registeredIn).toBe(code in PROVINCE_CODES ? 'province' : 'abroad');
+        expect(parsed.value.registrationPlace).toBe(PROVINCE_CODES[code] ?? ABROAD_UNVERIFIED);
       }),
     );
   });
@@ -105,7 +124,7 @@ describe('old card number and personal number', () => {
     expect(parsePersonalNumber('014089001234')).toMatchObject({ ok: true, value: { kind: 'id_number', idNumber: { province: 'Sơn La' } } });
     expect(parsePersonalNumber('050123456')).toEqual({ ok: true, value: { kind: 'old_card', value: '050123456' } });
     expect(parsePersonalNumber('05012345X')).toMatchObject({ ok: false, reason: /old card number, and must be 9 digits/ });
-    expect(parsePersonalNumber('003089001234')).toMatchObject({ ok: false, reason: 'province code 003 does not exist' });
+    expect(parsePersonalNumber('003089001234')).toMatchObject({ ok: true, value: { kind: 'id_number', idNumber: { registeredIn: 'abroad' } } });
     expect(parsePersonalNumber('0140890012')).toMatchObject({ ok: false, reason: /12-digit ID number or a 9-digit old card/ });
   });
 });

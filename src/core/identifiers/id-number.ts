@@ -20,11 +20,26 @@ export const PROVINCE_CODES: Readonly<Record<string, string>> = {
   '093': 'Hậu Giang', '094': 'Sóc Trăng', '095': 'Bạc Liêu', '096': 'Cà Mau',
 };
 
+/**
+ * What the first three digits say when they are not a province: the birth was registered abroad
+ * and they are the code of that country (Law on Identity 2023, art. 12). *(inferred)* The
+ * Ministry of Public Security's table of those country codes was not found in a public source, so
+ * any code outside the province table is taken as a country code, not checked against a list.
+ * This is the one place that decides it.
+ */
+export const ABROAD_UNVERIFIED = 'abroad (country code unverified)';
+
 /** A 12-digit personal identification number, `PPP G YY NNNNNN`. */
 export interface IdNumber {
   value: string;
-  provinceCode: string;
-  province: string;
+  /** The first three digits: the province of birth registration, or the country of a birth registered abroad. */
+  registrationCode: string;
+  registeredIn: 'province' | 'abroad';
+  /** The province's name, or `abroad (country code unverified)`. */
+  registrationPlace: string;
+  /** Null when the birth was registered abroad. */
+  provinceCode: string | null;
+  province: string | null;
   gender: 'male' | 'female';
   /** First year of the century the digit G names (1900, 2000, …). */
   century: number;
@@ -34,15 +49,17 @@ export interface IdNumber {
 
 export function parseIdNumber(input: string): ParseResult<IdNumber> {
   if (!/^\d{12}$/.test(input)) return { ok: false, reason: 'must be 12 digits' };
-  const provinceCode = input.slice(0, 3);
-  const province = PROVINCE_CODES[provinceCode];
-  if (!province) return { ok: false, reason: `province code ${provinceCode} does not exist` };
+  const registrationCode = input.slice(0, 3);
+  const province = PROVINCE_CODES[registrationCode] ?? null;
   const g = Number(input[3]);
   return {
     ok: true,
     value: {
       value: input,
-      provinceCode,
+      registrationCode,
+      registeredIn: province ? 'province' : 'abroad',
+      registrationPlace: province ?? ABROAD_UNVERIFIED,
+      provinceCode: province ? registrationCode : null,
       province,
       gender: g % 2 === 0 ? 'male' : 'female',
       century: 1900 + Math.floor(g / 2) * 100,

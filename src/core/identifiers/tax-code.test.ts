@@ -76,16 +76,17 @@ describe('tax code', () => {
     expect(parseTaxCode('0100109106')).toMatchObject({ ok: true, value: { kind: 'enterprise', enterprise: { parent: '0100109106' } } });
     expect(parseTaxCode('0100109106-001')).toMatchObject({ ok: true, value: { kind: 'enterprise', enterprise: { branch: '001' } } });
     expect(parseTaxCode('014089001234')).toMatchObject({ ok: true, value: { kind: 'personal', idNumber: { provinceCode: '014' } } });
-    expect(parseTaxCode('003089001234')).toMatchObject({ ok: false, reason: 'is 12 digits, so a personal ID number, and its province code 003 does not exist' });
+    expect(parseTaxCode('392089001234')).toMatchObject({ ok: true, value: { kind: 'personal', idNumber: { registeredIn: 'abroad', provinceCode: null } } });
     expect(parseTaxCode('0100109107')).toMatchObject({ ok: false, reason: 'check digit is wrong: expected 6' });
   });
 
-  it('accepts any 12-digit number with a known province and no other (property)', () => {
+  it('reads any 12-digit number as a personal ID, registered in a province or abroad (property)', () => {
     fc.assert(
       fc.property(fc.stringMatching(/^\d{12}$/), (twelve) => {
         const parsed = parseTaxCode(twelve);
-        expect(parsed.ok).toBe(twelve.slice(0, 3) in PROVINCE_CODES);
-        if (parsed.ok) expect(parsed.value.kind).toBe('personal');
+        expect(parsed.ok).toBe(true);
+        if (parsed.ok && parsed.value.kind === 'personal') expect(parsed.value.idNumber.registeredIn).toBe(twelve.slice(0, 3) in PROVINCE_CODES ? 'province' : 'abroad');
+        else expect.unreachable('a 12-digit number is a personal ID');
       }),
     );
   });
