@@ -1,12 +1,25 @@
+import type { z } from 'zod';
 import { GatewayError } from '../../src/errors/gateway-error.ts';
 import type { CallContext, Health } from '../../src/core/ports.ts';
-import type { ProcedureCatalogue } from '../../src/core/procedures-port.ts';
+import type { CodeName, ProcedureCatalogue } from '../../src/core/procedures-port.ts';
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { probeHealth, type UpstreamHttp, type UpstreamRequest } from '../../src/resilience/upstream-http.ts';
 import type { UpstreamSignatures } from '../../src/signing/http-signatures.ts';
 import { mapped } from '../mapping-error.ts';
 import { badResponse, interpretLoginAnswer, interpretServiceAnswer, type ServiceOutcome } from './errors.ts';
-import { toProcedure, toProcedureSummary, toWireDossier, toWireProgress, wireDossierLookup, wireProcedure, wireSummaryList } from './mapping.ts';
+import {
+  toAgencyEntry,
+  toFieldEntry,
+  toProcedure,
+  toProcedureSummary,
+  toWireDossier,
+  toWireProgress,
+  wireAgencyList,
+  wireDossierLookup,
+  wireFieldList,
+  wireProcedure,
+  wireSummaryList,
+} from './mapping.ts';
 import { PORTAL_SERVICES, type DeliveryAnswer, type DossierPortal } from '../../src/core/dossiers/port.ts';
 import { createSessionCache } from './session-cache.ts';
 
@@ -18,6 +31,8 @@ export const HEALTH_PATH = '/api/health';
 export const SERVICES = {
   list: 'LayDanhSachTTHC',
   get: 'LayThuTuc',
+  agencies: 'LayDanhMucCoQuan',
+  fields: 'LayDanhMucLinhVuc',
   ...PORTAL_SERVICES,
 } as const;
 
@@ -101,6 +116,22 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
     });
   }
 
+  /** A whole catalogue (agencies, fields): a `result` array of entries, each read by `toEntry` once its shape checked. */
+  function catalogue<T>(service: string, shape: z.ZodType<T[]>, toEntry: (wire: T) => CodeName) {
+    return (ctx: CallContext) =>
+      policy.execute(ctx, async (signal) => {
+        const outcome = await callService(ctx, signal, service, {});
+        if (outcome.kind !== 'ok') throw badResponse(`${service} answered "not found"`);
+        const parsed = shape.safeParse(resultOf(service, outcome));
+        if (!parsed.success) throw badResponse(`${service} result does not have the documented shape`, parsed.error);
+        const entries = parsed.data.map(toEntry);
+        // Two entries under one code would make a filter by that code ambiguous.
+        const codes = new Set(entries.map((e) => e.code));
+        if (codes.size !== entries.length) throw badResponse(`${service} answered one code twice`);
+        return entries;
+      }, { idempotent: true });
+  }
+
   return {
     list: (ctx) =>
       policy.execute(ctx, async (signal) => {
@@ -124,6 +155,9 @@ export function createDvcqgClient(deps: { http: UpstreamHttp; policy: UpstreamPo
         if (parsed.data.MATTHC !== code) throw badResponse('answered about another procedure than the one asked for');
         return mapped(() => toProcedure(parsed.data, new Date()), badResponse);
       }, { idempotent: true }),
+
+    agencies: catalogue(SERVICES.agencies, wireAgencyList, toAgencyEntry),
+    fields: catalogue(SERVICES.fields, wireFieldList, toFieldEntry),
 
     // An empty result is the portal saying it does not hold the dossier.
     lookup: (ctx, code) =>

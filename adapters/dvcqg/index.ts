@@ -29,7 +29,7 @@ export const dvcqg: AdapterModule<ProcedureCatalogue & DossierPortal> = {
     );
     return {
       id: 'dvcqg',
-      ops: { list: client.list, get: client.get, lookup: client.lookup, sync: client.sync, progress: client.progress },
+      ops: { list: client.list, get: client.get, agencies: client.agencies, fields: client.fields, lookup: client.lookup, sync: client.sync, progress: client.progress },
       health: client.health,
       close: () => http.close(),
     };

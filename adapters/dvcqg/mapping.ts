@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Procedure, ProcedureSummary } from '../../src/core/procedures-port.ts';
+import type { CodeName, Procedure, ProcedureSummary } from '../../src/core/procedures-port.ts';
 import { toVietnamIso, toWireDateTime } from '../../src/core/time.ts';
 import type { DeliveryMark, DossierProgressEvent, DossierSnapshot } from '../../src/core/dossiers/port.ts';
 import { MappingError } from '../mapping-error.ts';
@@ -54,6 +54,12 @@ export const wireSummary = z.object({
 
 export const wireSummaryList = z.array(wireSummary);
 
+/** LayDanhMucCoQuan's result: the agencies, keyed as in COQUANTHUCHIEN (INFERRED.catalogueKeys). */
+export const wireAgencyList = z.array(wireAgency);
+
+/** LayDanhMucLinhVuc's result: the fields, keyed as in LINHVUCTHUCHIEN. */
+export const wireFieldList = z.array(z.object({ MALINHVUC: z.string().min(1), TENLINHVUC: z.string().min(1) }));
+
 /** LayThuTuc's procedure, nested as the sources show it (DOMAIN.md, "What real integrations send"). */
 export const wireProcedure = z.object({
   MATTHC: z.string().min(1),
@@ -84,12 +90,22 @@ export type WireServiceAnswer = z.infer<typeof wireServiceAnswer>;
 export type WireAgency = z.infer<typeof wireAgency>;
 export type WireSummary = z.infer<typeof wireSummary>;
 export type WireProcedure = z.infer<typeof wireProcedure>;
+export type WireField = z.infer<typeof wireFieldList>[number];
 /** LayThuTuc's result as sent, before numbers written as text are read. */
 export type WireProcedureInput = z.input<typeof wireProcedure>;
 
 /** Success codes: the portal writes "0" on some services and "00" on others. */
 export function isSuccessCode(code: string): boolean {
   return code === '0' || code === '00';
+}
+
+/** A catalogue entry (agency or field) as the API names it; the portal does not promise NFC. */
+export function toAgencyEntry(wire: WireAgency): CodeName {
+  return { code: wire.MADONVI.trim(), name: wire.TENDONVI.normalize('NFC') };
+}
+
+export function toFieldEntry(wire: WireField): CodeName {
+  return { code: wire.MALINHVUC.trim(), name: wire.TENLINHVUC.normalize('NFC') };
 }
 
 /**
@@ -225,6 +241,14 @@ export const INFERRED = {
   feeCollection: { at_desk: '1', online: '2' },
   /** DSKetNoiCSDL.MaCSDL for the national databases. */
   database: { population: 'CSDLQGVDC', business_registry: 'CSDLQGVDKDN', tax: 'CSDLTHUE', social_insurance: 'CSDLBHXH' },
+  /**
+   * The services the agency and field catalogues are read from, and their result keys: the names
+   * are in the sources, the keys (taken from COQUANTHUCHIEN and LINHVUCTHUCHIEN) are not.
+   */
+  catalogueKeys: {
+    LayDanhMucCoQuan: { code: 'MADONVI', name: 'TENDONVI' },
+    LayDanhMucLinhVuc: { code: 'MALINHVUC', name: 'TENLINHVUC' },
+  },
 } as const;
 
 const wireTimeText = z.string().regex(/^(\d{14})?$/, 'yyyyMMddHHmmss or empty');

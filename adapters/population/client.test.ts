@@ -118,7 +118,8 @@ describe('population client: XacThucThongTinCongDan', () => {
   it('refuses to call without officer or purpose, and refuses malformed numbers, before any exchange', async () => {
     expect((await failure(client.exists(testContext({ userId: undefined }), { idNumber: living.idNumber }))).code).toBe('ACCOUNTABILITY_REQUIRED');
     expect((await failure(client.lookup(testContext({ purpose: undefined }), living.idNumber))).code).toBe('ACCOUNTABILITY_REQUIRED');
-    expect((await failure(client.lookup(testContext(), '050712345'))).code).toBe('INVALID_IDENTIFIER');
+    expect((await failure(client.lookup(testContext(), '0507123456'))).code).toBe('INVALID_IDENTIFIER');
+    expect((await failure(client.exists(testContext(), { idNumber: '05071234567' }))).code).toBe('INVALID_IDENTIFIER');
     expect((await failure(client.exists(testContext(), { idNumber: living.idNumber, dateOfBirth: '17/04/1989' }))).code).toBe('VALIDATION_FAILED');
     expect(received).toEqual([]);
   });
@@ -128,6 +129,16 @@ describe('population client: TraCuuThongTinCongDan', () => {
   it('returns the record, deceased people included', async () => {
     expect(await client.lookup(testContext(), living.idNumber)).toMatchObject({ idNumber: living.idNumber, oldIdNumber: living.oldIdNumber, deceased: false });
     expect(await client.lookup(testContext(), deceased.idNumber)).toMatchObject({ idNumber: deceased.idNumber, fullName: deceased.fullName, deceased: true });
+  });
+
+  it('asks by SoCMND alone for a 9-digit old card number, and reads the record it finds', async () => {
+    const oldCard = living.oldIdNumber!;
+    expect(await client.lookup(testContext(), oldCard)).toMatchObject({ idNumber: living.idNumber, oldIdNumber: oldCard, fullName: living.fullName });
+    expect(await client.exists(testContext(), { idNumber: oldCard, fullName: living.fullName, dateOfBirth: living.dateOfBirth })).toBe(true);
+    expect(await client.exists(testContext(), { idNumber: '999999999' })).toBe(false);
+    expect((await failure(client.lookup(testContext(), '999999999'))).code).toBe('SUBJECT_NOT_FOUND');
+    expect(received.slice(0, 2).map((r) => r.fields.SoCMND)).toEqual([oldCard, oldCard]);
+    for (const request of received) expect(Object.keys(request.fields)).not.toContain('SoDinhDanh');
   });
 });
 

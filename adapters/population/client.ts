@@ -40,12 +40,14 @@ export interface PopulationClient extends PopulationRegistry {
 }
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
-const ID_NUMBER = /^\d{12}$/;
+// The 12-digit ID number or the 9-digit old card number (CMND).
+const ID_NUMBER = /^(?:\d{12}|\d{9})$/;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function checkIdNumber(idNumber: string): void {
   if (!ID_NUMBER.test(idNumber)) {
-    throw new GatewayError('INVALID_IDENTIFIER', { detail: 'idNumber must be 12 digits', errors: [{ field: 'body.idNumber', message: 'must be 12 digits' }] });
+    const message = 'must be a 12-digit ID number or a 9-digit old card number';
+    throw new GatewayError('INVALID_IDENTIFIER', { detail: `idNumber ${message}`, errors: [{ field: 'body.idNumber', message }] });
   }
 }
 

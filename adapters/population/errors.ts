@@ -116,6 +116,8 @@ export function readLookup(result: unknown, request: LookupRequest): CitizenReco
   if (code === RESULT_NOT_FOUND) throw badResponse('answered "not found" with a citizen');
   if (citizens.length > 1) throw badResponse(`answered ${citizens.length} citizens for one number`);
   const citizen = citizens[0]!;
-  if (citizen.SoDinhDanh !== request.SoDinhDanh) throw badResponse('answered about another citizen than the one asked for');
+  // Asked by old card number, the citizen must hold that card; asked by ID number, that number.
+  const answersTheQuestion = request.SoCMND !== undefined ? citizen.SoCMND === request.SoCMND : citizen.SoDinhDanh === request.SoDinhDanh;
+  if (!answersTheQuestion) throw badResponse('answered about another citizen than the one asked for');
   return mapped(() => toCitizenRecord(citizen), badResponse);
 }

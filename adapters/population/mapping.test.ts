@@ -2,7 +2,7 @@ import { DOMParser, type Element } from '@xmldom/xmldom';
 import { describe, expect, it } from 'vitest';
 import { caught, fixtureTextReader } from '../contract/test-kit.ts';
 import { checkRawAnswer, readLookup, readVerification, readVerifiedBody, type RawAnswer } from './errors.ts';
-import { MappingError, NAMESPACE, OPERATIONS, REQUEST_NAMESPACE, requestEnvelope, toCitizenRecord, toVerificationRequest, wireLookupAnswer, type Operation, type RequestHeader, type WireCitizen } from './mapping.ts';
+import { MappingError, NAMESPACE, OPERATIONS, REQUEST_NAMESPACE, requestEnvelope, toCitizenRecord, toLookupRequest, toVerificationRequest, wireLookupAnswer, type Operation, type RequestHeader, type WireCitizen } from './mapping.ts';
 import { readServiceDescription, SERVICE_DESCRIPTION } from './service-description.ts';
 
 const fixture = fixtureTextReader(import.meta.url);
@@ -117,6 +117,16 @@ describe('population mapping', () => {
     expect(Object.keys(idOnly)).not.toContain('HoVaTen');
     expect(Object.keys(idOnly)).not.toContain('NgayThangNamSinh');
   });
+
+  it('names a 9-digit old card number by SoCMND alone, in the element order the description gives', () => {
+    const verification = toVerificationRequest(header('r4'), { idNumber: '050712345', fullName: 'Lò Văn Thắng' });
+    expect(verification).toEqual({ ...header('r4'), SoCMND: '050712345', HoVaTen: 'Lò Văn Thắng' });
+    expect(toLookupRequest(header('r5'), '050712345')).toEqual({ ...header('r5'), SoCMND: '050712345' });
+    expect(toLookupRequest(header('r6'), '014089001234')).toEqual({ ...header('r6'), SoDinhDanh: '014089001234' });
+    const envelope = requestEnvelope(OPERATIONS.lookup, toLookupRequest(header('r5'), '050712345'), SERVICE_DESCRIPTION[OPERATIONS.lookup].requestFields);
+    expect(envelope).toContain('<qldc:MaCanBo>canbo.motcua.01</qldc:MaCanBo><qldc:SoCMND>050712345</qldc:SoCMND></qldc:TraCuuThongTinCongDan>');
+    expect(envelope).not.toContain('SoDinhDanh');
+  });
 });
 
 describe('population answers', () => {
@@ -144,6 +154,10 @@ describe('population answers', () => {
   it('refuses answers about another citizen, several citizens, or unknown result codes', () => {
     const request = lookupOf('c3d1a9b2-7e45-4f0a-b6c8-91e2f3a4d5b6', '014089001234');
     expect(caught(() => readLookup(lookupAnswer('lookup-citizen.xml'), { ...request, SoDinhDanh: '014194002871' })).code).toBe('UPSTREAM_BAD_RESPONSE');
+    // Asked by old card number: the answer must be about the holder of that card.
+    const byOldCard = { ...header('c3d1a9b2-7e45-4f0a-b6c8-91e2f3a4d5b6'), SoCMND: '050712345' };
+    expect(readLookup(lookupAnswer('lookup-citizen.xml'), byOldCard)).toMatchObject({ idNumber: '014089001234', oldIdNumber: '050712345' });
+    expect(caught(() => readLookup(lookupAnswer('lookup-citizen.xml'), { ...byOldCard, SoCMND: '050398765' })).code).toBe('UPSTREAM_BAD_RESPONSE');
     const xml = fixture('lookup-citizen.xml');
     const one = /<CongDan>[\s\S]*<\/CongDan>/.exec(xml)![0];
     const twice = xml.replace(one, one + one);
@@ -194,7 +208,7 @@ describe('population requests and the shipped service description', () => {
       soapAction: `${REQUEST_NAMESPACE}/XacThucThongTinCongDan`,
       requestFields: ['MaYeuCau', 'MaDVC', 'MaTichHop', 'MaDonVi', 'MaCanBo', 'SoDinhDanh', 'SoCMND', 'HoVaTen', 'NgayThangNamSinh'],
     });
-    expect(SERVICE_DESCRIPTION[OPERATIONS.lookup].requestFields).toEqual(['MaYeuCau', 'MaDVC', 'MaTichHop', 'MaDonVi', 'MaCanBo', 'SoDinhDanh']);
+    expect(SERVICE_DESCRIPTION[OPERATIONS.lookup].requestFields).toEqual(['MaYeuCau', 'MaDVC', 'MaTichHop', 'MaDonVi', 'MaCanBo', 'SoDinhDanh', 'SoCMND']);
   });
 
   it('refuses a description that refers to other documents, carries a DTD or lacks an operation', () => {

@@ -1,6 +1,7 @@
 import { DOMImplementation, XMLSerializer, type Element } from '@xmldom/xmldom';
 import { z } from 'zod';
 import type { CitizenRecord, IdentityQuery } from '../../src/core/citizens-port.ts';
+import { isOldCardNumber } from '../../src/core/identifiers/id-number.ts';
 import { isoDateToWire, wireDateToIso } from '../../src/core/time.ts';
 import { MappingError } from '../mapping-error.ts';
 import { ADMINISTRATIVE_UNITS, type AdministrativeUnits } from './administrative-units.ts';
@@ -66,15 +67,15 @@ export interface RequestHeader {
 /** The full date of birth, or the year alone when only the year is known. */
 export type WireBirthDate = { NgayThangNam: string } | { Nam: string };
 
-export interface VerificationRequest extends RequestHeader {
-  SoDinhDanh: string;
+/** Who is asked about: the 12-digit ID number, or `SoCMND` alone for a 9-digit old card number. */
+export type WireSubject = { SoDinhDanh: string; SoCMND?: never } | { SoCMND: string; SoDinhDanh?: never };
+
+export type VerificationRequest = RequestHeader & WireSubject & {
   HoVaTen?: string;
   NgayThangNamSinh?: WireBirthDate;
-}
+};
 
-export interface LookupRequest extends RequestHeader {
-  SoDinhDanh: string;
-}
+export type LookupRequest = RequestHeader & WireSubject;
 
 const optionalText = z.string().nullish();
 
@@ -167,7 +168,7 @@ function wireDate(value: string, field: string): string {
 export function toVerificationRequest(header: RequestHeader, query: IdentityQuery): VerificationRequest {
   return {
     ...header,
-    SoDinhDanh: query.idNumber,
+    ...toWireSubject(query.idNumber),
     ...(query.fullName !== undefined ? { HoVaTen: normaliseText(query.fullName) } : {}),
     ...(query.dateOfBirth !== undefined ? { NgayThangNamSinh: toWireBirthDate(query.dateOfBirth) } : {}),
   };
@@ -180,7 +181,12 @@ export function toWireBirthDate(date: string): WireBirthDate {
 }
 
 export function toLookupRequest(header: RequestHeader, idNumber: string): LookupRequest {
-  return { ...header, SoDinhDanh: idNumber };
+  return { ...header, ...toWireSubject(idNumber) };
+}
+
+/** Integrations tell the numbers apart by length: 9 digits are an old card (CMND), sent as `SoCMND`. */
+export function toWireSubject(idNumber: string): WireSubject {
+  return isOldCardNumber(idNumber) ? { SoCMND: idNumber } : { SoDinhDanh: idNumber };
 }
 
 // ---------------------------------------------------------------------------------------------

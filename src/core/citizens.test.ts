@@ -42,11 +42,11 @@ function fakePopulation() {
   const population: PopulationRegistry = {
     exists: async (_ctx, q) => {
       asked.push(q);
-      return q.idNumber === thang.idNumber && (q.fullName === undefined || sameName(q.fullName, thang.fullName)) && (q.dateOfBirth === undefined || q.dateOfBirth === thang.dateOfBirth);
+      return (q.idNumber === thang.idNumber || q.idNumber === thang.oldIdNumber) && (q.fullName === undefined || sameName(q.fullName, thang.fullName)) && (q.dateOfBirth === undefined || q.dateOfBirth === thang.dateOfBirth);
     },
     lookup: async (_ctx, idNumber) => {
       lookups++;
-      if (idNumber !== thang.idNumber) throw new GatewayError('SUBJECT_NOT_FOUND');
+      if (idNumber !== thang.idNumber && idNumber !== thang.oldIdNumber) throw new GatewayError('SUBJECT_NOT_FOUND');
       return thang;
     },
   };
@@ -98,6 +98,24 @@ describe('citizen verification', () => {
     expect(asked).toHaveLength(0);
   });
 
+  it('takes a 9-digit old card number, with no birth-year check to make, and attests it by its keyed hash', async () => {
+    const { citizens, asked } = await service();
+    const oldCard = thang.oldIdNumber!;
+    const r = await citizens.verify(ctx, { idNumber: oldCard, fullName: thang.fullName, dateOfBirth: thang.dateOfBirth });
+    expect(r.result).toBe('match');
+    expect((await verifyAttestation(r.attestation, rootOnly)).sub).toBe(hashSubject(oldCard));
+    // A year no 12-digit number could agree with is still asked about: an old card says nothing of it.
+    const other = await citizens.verify(ctx, { idNumber: oldCard, fullName: thang.fullName, dateOfBirth: '2001-04-17' });
+    expect(other).toMatchObject({ result: 'mismatch', fields: { fullName: 'match', dateOfBirth: 'mismatch' } });
+    expect(asked.every((q) => q.idNumber === oldCard)).toBe(true);
+    expect((await citizens.verify(ctx, { idNumber: '999999999', fullName: 'X', dateOfBirth: '1989-01-01' })).result).toBe('not_found');
+    const before = asked.length;
+    for (const idNumber of ['0507123456', '05071234567', '05071234X']) {
+      await expect(citizens.verify(ctx, { idNumber, fullName: 'X', dateOfBirth: '1989-01-01' })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER', errors: [{ field: 'body.idNumber' }] });
+    }
+    expect(asked).toHaveLength(before);
+  });
+
   it('signs an attestation that verifies with only the root certificate and holds no personal data', async () => {
     for (const [credentials, alg] of [['gateway', 'RS256'], ['gateway-ec', 'ES256']] as const) {
       const { citizens, attester } = await service(undefined, credentials);
@@ -123,6 +141,14 @@ describe('citizen verification', () => {
 });
 
 describe('citizen lookup', () => {
+  it('finds the record by a 9-digit old card number and refuses 10 or 11 digits without asking', async () => {
+    const { citizens, lookups } = await service(['fullName', 'oldIdNumber']);
+    expect(await citizens.lookup(ctx, { idNumber: thang.oldIdNumber!, fields: ['fullName', 'oldIdNumber'] })).toEqual({ idNumber: thang.idNumber, fullName: thang.fullName, oldIdNumber: thang.oldIdNumber, redactedFields: [] });
+    await expect(citizens.lookup(ctx, { idNumber: '999999999' })).rejects.toMatchObject({ code: 'SUBJECT_NOT_FOUND' });
+    for (const idNumber of ['0507123456', '05071234567']) await expect(citizens.lookup(ctx, { idNumber })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
+    expect(lookups()).toBe(2);
+  });
+
   it('returns only the fields the client may see for the purpose and names the rest', async () => {
     const { citizens } = await service(['fullName', 'dateOfBirth']);
     const all = await citizens.lookup(ctx, { idNumber: thang.idNumber });

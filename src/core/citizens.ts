@@ -2,7 +2,7 @@ import type { components } from '../generated/gateway.ts';
 import { CITIZEN_FIELD_NAMES } from '../config/schema.ts';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.ts';
 import type { CitizenRecord, PopulationRegistry } from './citizens-port.ts';
-import { checkBirthYear, parseIdNumber, type IdNumber } from './identifiers/id-number.ts';
+import { checkBirthYear, parsePersonalNumber, type PersonalNumber } from './identifiers/id-number.ts';
 import { normaliseName } from './names.ts';
 import type { CallContext } from './ports.ts';
 import { toVietnamIso } from './time.ts';
@@ -30,8 +30,8 @@ export interface CitizenService {
   lookup(ctx: CallContext, request: { idNumber: string; fields?: CitizenField[] }): Promise<CitizenView>;
 }
 
-function parseOrRefuse(idNumber: string): IdNumber {
-  const parsed = parseIdNumber(idNumber);
+function parseOrRefuse(idNumber: string): PersonalNumber {
+  const parsed = parsePersonalNumber(idNumber);
   if (!parsed.ok) {
     throw new GatewayError('INVALID_IDENTIFIER', { detail: `idNumber ${parsed.reason}`, errors: [{ field: 'body.idNumber', message: parsed.reason }] });
   }
@@ -65,7 +65,8 @@ export function createCitizenService(deps: {
      */
     async verify(ctx, request) {
       const id = parseOrRefuse(request.idNumber);
-      const birth = checkBirthYear(id, request.dateOfBirth);
+      // An old card number (CMND) says nothing about its holder's birth, so there is nothing to compare.
+      const birth = id.kind === 'id_number' ? checkBirthYear(id.idNumber, request.dateOfBirth) : ({ ok: true } as const);
       if (!birth.ok) {
         // Refused before any upstream call: no person can have this number and this birth date.
         throw new GatewayError('INVALID_IDENTIFIER', {

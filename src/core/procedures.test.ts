@@ -47,6 +47,16 @@ function fakeCatalogue() {
         retrievedAt: '2026-11-28T06:00:00+07:00',
       } satisfies Procedure;
     },
+    agencies: async () => {
+      state.calls++;
+      if (state.failWith) throw state.failWith;
+      return [{ code: 'H52.20', name: 'Sở Tư pháp' }];
+    },
+    fields: async () => {
+      state.calls++;
+      if (state.failWith) throw state.failWith;
+      return [{ code: 'HT', name: 'Hộ tịch' }];
+    },
   };
   return { catalogue, state };
 }
@@ -97,5 +107,22 @@ describe('procedure catalogue', () => {
     const service = createProcedureService({ catalogue }, { ttlMs: 1000, maxStaleMs: 10_000 });
     await Promise.all(Array.from({ length: 10 }, () => service.search(ctx, { page: 1, pageSize: 5 })));
     expect(state.calls).toBe(1);
+  });
+
+  it('caches the agency and field catalogues apart from the procedures, and serves them stale while the portal fails', async () => {
+    let now = 0;
+    const { catalogue, state } = fakeCatalogue();
+    const service = createProcedureService({ catalogue, now: () => now }, { ttlMs: 1000, maxStaleMs: 10_000 });
+    expect(await service.agencies(ctx)).toEqual({ value: [{ code: 'H52.20', name: 'Sở Tư pháp' }], cache: 'miss' });
+    expect(await service.fields(ctx)).toEqual({ value: [{ code: 'HT', name: 'Hộ tịch' }], cache: 'miss' });
+    expect((await service.agencies(ctx)).cache).toBe('hit');
+    expect((await service.fields(ctx)).cache).toBe('hit');
+    expect(state.calls).toBe(2);
+    now = 1500;
+    state.failWith = new GatewayError('UPSTREAM_UNAVAILABLE');
+    expect(await service.agencies(ctx)).toEqual({ value: [{ code: 'H52.20', name: 'Sở Tư pháp' }], cache: 'stale' });
+    expect((await service.fields(ctx)).cache).toBe('stale');
+    // Nothing cached under the procedure list: it fails rather than borrowing another catalogue's copy.
+    await expect(service.search(ctx, { page: 1, pageSize: 5 })).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
   });
 });

@@ -1,7 +1,7 @@
 import { GatewayError, isGatewayError } from '../errors/gateway-error.ts';
 import { searchKey } from './names.ts';
 import type { CallContext } from './ports.ts';
-import type { Procedure, ProcedureCatalogue, ProcedureSummary } from './procedures-port.ts';
+import type { CodeName, Procedure, ProcedureCatalogue, ProcedureSummary } from './procedures-port.ts';
 
 export type CacheState = 'hit' | 'miss' | 'stale';
 
@@ -23,6 +23,10 @@ export interface ProcedurePage {
 export interface ProcedureService {
   search(ctx: CallContext, query: ProcedureQuery): Promise<{ value: ProcedurePage; cache: CacheState }>;
   get(ctx: CallContext, code: string): Promise<{ value: Procedure; cache: CacheState }>;
+  /** The national catalogue of agencies (LayDanhMucCoQuan), cached like the procedures. */
+  agencies(ctx: CallContext): Promise<{ value: CodeName[]; cache: CacheState }>;
+  /** The national catalogue of fields of procedures (LayDanhMucLinhVuc), cached like the procedures. */
+  fields(ctx: CallContext): Promise<{ value: CodeName[]; cache: CacheState }>;
 }
 
 export interface CatalogueCacheOptions {
@@ -95,5 +99,7 @@ export function createProcedureService(deps: { catalogue: ProcedureCatalogue; no
       }
       return cached(`procedure:${code}`, () => deps.catalogue.get(ctx, code));
     },
+    agencies: (ctx) => cached('agencies', () => deps.catalogue.agencies(ctx)),
+    fields: (ctx) => cached('fields', () => deps.catalogue.fields(ctx)),
   };
 }

@@ -22,7 +22,8 @@ export interface paths {
          *     `Lo Van Thang`). An ID number whose century and year digits contradict the date of birth
          *     is refused with 400 `INVALID_IDENTIFIER` before any national call. First three digits
          *     outside the province table are read as the country of a birth registered abroad, not
-         *     refused.
+         *     refused. A 9-digit old identity card number (CMND) is accepted in `idNumber` too: it has
+         *     no structure to check, so only its digits are.
          *
          *     The gateway never fetches the citizen's record for this: it asks the population database
          *     only whether a person with these fields exists (`XacThucThongTinCongDan`), once when all
@@ -55,7 +56,9 @@ export interface paths {
          *     this client may see for the stated purpose. Ask for fewer fields with `fields`; fields the
          *     client may not see for this purpose are left out of the record and named in
          *     `redactedFields`. When none of the requested fields may be seen, the answer is 403 and the
-         *     national database is not asked. The ID number travels in the body, never in a URL.
+         *     national database is not asked. The ID number travels in the body, never in a URL. A
+         *     9-digit old identity card number (CMND) finds the person too; the record then names their
+         *     12-digit ID number.
          */
         post: operations["lookupCitizen"];
         delete?: never;
@@ -150,6 +153,56 @@ export interface paths {
          *     header; only when nothing is cached does the call fail with 502 or 503.
          */
         get: operations["listProcedures"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/procedures/agencies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the agencies of the national catalogue
+         * @description The agencies of the National Public Service Portal's catalogue (`LayDanhMucCoQuan`), by code and
+         *     name: the codes `listProcedures` filters by. Cached like `listProcedures`: `X-Cache` says
+         *     whether the answer came from the gateway's cache (`hit`) or the portal (`miss`); while the
+         *     portal is unreachable the cached copy is served with `X-Cache: stale` and a
+         *     `Warning: 110 - "Response is stale"` header; only when nothing is cached does the call fail
+         *     with 502 or 503.
+         */
+        get: operations["listProcedureAgencies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/procedures/fields": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the fields of procedures of the national catalogue
+         * @description The fields of procedures of the National Public Service Portal's catalogue (`LayDanhMucLinhVuc`), by code and
+         *     name: the codes `listProcedures` filters by. Cached like `listProcedures`: `X-Cache` says
+         *     whether the answer came from the gateway's cache (`hit`) or the portal (`miss`); while the
+         *     portal is unreachable the cached copy is served with `X-Cache: stale` and a
+         *     `Warning: 110 - "Response is stale"` header; only when nothing is cached does the call fail
+         *     with 502 or 503.
+         */
+        get: operations["listProcedureFields"];
         put?: never;
         post?: never;
         delete?: never;
@@ -986,6 +1039,12 @@ export interface components {
          */
         IdNumber: string;
         /**
+         * @description A 12-digit personal identification number (see `IdNumber`) or a 9-digit old identity card number (số CMND), told apart by length. An old card number carries no structure: only its digits are checked.
+         * @example 014089001234
+         * @example 050712345
+         */
+        PersonalNumber: string;
+        /**
          * @description Enterprise code: 10 digits whose last is a check digit (weights 31 29 23 19 17 13 7 5 3 on digits 1-9, check = 10 − (sum mod 11), invalid when that is 10), or the parent's code followed by `-NNN` (001-999) for a dependent unit.
          * @example 5500123457
          * @example 5500123457-001
@@ -1073,7 +1132,7 @@ export interface components {
         /** @enum {string} */
         FieldMatch: "match" | "mismatch";
         CitizenVerificationRequest: {
-            idNumber: components["schemas"]["IdNumber"];
+            idNumber: components["schemas"]["PersonalNumber"];
             fullName: components["schemas"]["FullName"];
             /**
              * Format: date
@@ -1107,7 +1166,7 @@ export interface components {
          */
         CitizenField: "oldIdNumber" | "fullName" | "familyName" | "middleName" | "givenName" | "gender" | "dateOfBirth" | "ethnicity" | "religion" | "nationality" | "maritalStatus" | "bloodType" | "birthRegistrationPlace" | "hometown" | "permanentAddress" | "currentAddress" | "father" | "mother" | "spouse" | "householdHead";
         CitizenLookupRequest: {
-            idNumber: components["schemas"]["IdNumber"];
+            idNumber: components["schemas"]["PersonalNumber"];
             /** @description The fields wanted; all permitted fields when left out. */
             fields?: components["schemas"]["CitizenField"][];
         };
@@ -1279,6 +1338,10 @@ export interface components {
              * @example Toàn trình
              */
             level: string | null;
+        };
+        /** @description A whole catalogue of the national portal (agencies or fields), by code and name. */
+        CatalogueEntryList: {
+            items: components["schemas"]["CodeName"][];
         };
         ProcedurePage: {
             items: components["schemas"]["ProcedureSummary"][];
@@ -2550,6 +2613,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProcedurePage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listProcedureAgencies: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole catalogue. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "X-Exchange-Id": components["headers"]["XExchangeId"];
+                    "X-Cache": components["headers"]["XCache"];
+                    Warning: components["headers"]["Warning"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogueEntryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listProcedureFields: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole catalogue. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "X-Exchange-Id": components["headers"]["XExchangeId"];
+                    "X-Cache": components["headers"]["XCache"];
+                    Warning: components["headers"]["Warning"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogueEntryList"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UNKNOWN, enterprises, insured, people, procedures, taxpayers } from '../../src/sandbox/personas.ts';
+import { UNKNOWN, agencyNames, enterprises, insured, people, procedures, taxpayers } from '../../src/sandbox/personas.ts';
 import { KEYS, auditEntry, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
 const living = people.filter((p) => !p.dateOfDeath);
@@ -254,5 +254,83 @@ describe('population checks over each transport', () => {
 
   it('refuses to start with the direct transport and no WS-Security', async () => {
     await expect(startTestGateway({ 'upstreams.population.transport.mode': 'direct', 'upstreams.population.messageSecurity': 'none' })).rejects.toThrow(/direct transport needs messageSecurity: ws-security/);
+  });
+});
+
+describe('the agency and field catalogues', () => {
+  type Entries = { items: { code: string; name: string }[] };
+
+  it('lists the national catalogue\'s agencies and fields, whose codes filter the procedures', async () => {
+    const agencies = await json<Entries>(await get('/v1/procedures/agencies', KEYS.portal));
+    expect(agencies.items).toEqual(Object.entries(agencyNames).map(([code, name]) => ({ code, name })));
+    const fields = await json<Entries>(await get('/v1/procedures/fields', KEYS.operator));
+    expect(fields.items.map((f) => f.code).sort()).toEqual([...new Set(procedures.map((p) => p.field.code))].sort());
+    for (const field of fields.items) {
+      const filtered = await json<{ total: number }>(await get(`/v1/procedures?field=${encodeURIComponent(field.code)}`, KEYS.portal));
+      expect(filtered.total, field.code).toBe(procedures.filter((p) => p.field.code === field.code).length);
+    }
+    const again = await get('/v1/procedures/agencies', KEYS.agency);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('x-cache')).toBe('hit');
+  });
+
+  it('is served stale with Warning 110 while the national portal is down', async () => {
+    const stale = await startTestGateway({ 'catalogue.ttlSeconds': 0 });
+    try {
+      expect((await stale.fetch('/v1/procedures/agencies')).headers.get('x-cache')).toBe('miss');
+      await setFault(stale.controlUrl, { system: 'dvcqg', mode: 'down' });
+      const res = await stale.fetch('/v1/procedures/agencies');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-cache')).toBe('stale');
+      expect(res.headers.get('warning')).toBe('110 - "Response is stale"');
+      expect(((await res.json()) as Entries).items).toContainEqual({ code: 'H52.20', name: agencyNames['H52.20'] });
+      // The field catalogue was never fetched: the failure shows.
+      const uncached = await stale.fetch('/v1/procedures/fields');
+      expect(uncached.status).toBe(503);
+      expect(uncached.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    } finally {
+      await clearFaults(stale.controlUrl);
+      await stale.close();
+    }
+  });
+});
+
+describe('old 9-digit identity card numbers (CMND) through the population database', () => {
+  const holder = living.find((p) => p.oldIdNumber !== null)!;
+  const oldCard = holder.oldIdNumber!;
+
+  it('verifies a person by their old card number, and logs the keyed hash of that number', async () => {
+    const res = await post('/v1/citizens/verify', { idNumber: oldCard, fullName: holder.fullName, dateOfBirth: holder.dateOfBirth });
+    expect(await json(res)).toMatchObject({ result: 'match', fields: { fullName: 'match', dateOfBirth: 'match' } });
+    // The log names the subject by a keyed hash of the number given: the same for every exchange
+    // about the old card, another than the 12-digit number's.
+    const hashOf = async (r: Response) => ((await auditEntry(gw, r.headers.get('x-exchange-id')!, 'population')) as unknown as { subjectHash: string | null }).subjectHash;
+    const byOldCard = await hashOf(res);
+    expect(byOldCard).toMatch(/^[0-9a-f]{64}$/);
+    expect(await hashOf(await post('/v1/citizens/lookup', { idNumber: oldCard }))).toBe(byOldCard);
+    expect(await hashOf(await post('/v1/citizens/verify', { idNumber: holder.idNumber, fullName: holder.fullName, dateOfBirth: holder.dateOfBirth }))).not.toBe(byOldCard);
+    const wrongName = await json(await post('/v1/citizens/verify', { idNumber: oldCard, fullName: `${holder.fullName}h`, dateOfBirth: holder.dateOfBirth }));
+    expect(wrongName).toMatchObject({ result: 'mismatch', fields: { fullName: 'mismatch', dateOfBirth: 'match' } });
+  });
+
+  it('looks the record up by the old card number: the record names the 12-digit ID number', async () => {
+    const record = await json(await post('/v1/citizens/lookup', { idNumber: oldCard, fields: ['oldIdNumber', 'fullName'] }, KEYS.agency, 'TIEP_NHAN_HO_SO'));
+    expect(record).toEqual({ idNumber: holder.idNumber, oldIdNumber: oldCard, fullName: holder.fullName, redactedFields: [] });
+  });
+
+  it('answers not_found and 404 for a 9-digit number nobody holds', async () => {
+    const held = new Set(people.map((p) => p.oldIdNumber));
+    const nobody = ['999999999', '123456789'].find((n) => !held.has(n))!;
+    expect(await json(await post('/v1/citizens/verify', { idNumber: nobody, fullName: holder.fullName, dateOfBirth: holder.dateOfBirth }))).toMatchObject({ result: 'not_found' });
+    expect(await json(await post('/v1/citizens/lookup', { idNumber: nobody }), 404)).toMatchObject({ code: 'SUBJECT_NOT_FOUND' });
+  });
+
+  it('still refuses 10 or 11 digits with 400 naming idNumber', async () => {
+    for (const idNumber of [`${oldCard}1`, `${oldCard}12`]) {
+      const verify = await json(await post('/v1/citizens/verify', { idNumber, fullName: holder.fullName, dateOfBirth: holder.dateOfBirth }), 400);
+      expect(verify, idNumber).toMatchObject({ errors: [expect.objectContaining({ field: expect.stringContaining('idNumber') })] });
+      const lookup = await json(await post('/v1/citizens/lookup', { idNumber }), 400);
+      expect(lookup, idNumber).toMatchObject({ errors: [expect.objectContaining({ field: expect.stringContaining('idNumber') })] });
+    }
   });
 });

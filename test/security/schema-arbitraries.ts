@@ -199,7 +199,9 @@ export function invalid(input: Schema, resolve: Resolver, depth = 0): fc.Arbitra
   if (Array.isArray(schema.enum)) {
     const values = new Set(schema.enum as unknown[]);
     options.push(fc.oneof(oddString, fc.string({ maxLength: 12 })).filter((s) => !values.has(s)));
-    options.push(fc.constantFrom(...(schema.enum as unknown[]).filter((v): v is string => typeof v === 'string').map((v) => v.toUpperCase() + ' ')));
+    // A listed word in another case, with a trailing space (enums of numbers have none).
+    const altered = (schema.enum as unknown[]).filter((v): v is string => typeof v === 'string').map((v) => v.toUpperCase() + ' ');
+    if (altered.length > 0) options.push(fc.constantFrom(...altered));
   }
   const choices = (schema.oneOf ?? schema.anyOf) as Schema[] | undefined;
   if (choices) options.push(...choices.map((c) => invalid(c, resolve, depth + 1)), fc.constant({}));

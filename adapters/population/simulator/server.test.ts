@@ -76,6 +76,19 @@ describe('population simulator', () => {
     }
   });
 
+  it('finds a person by SoCMND alone, and faults a request naming nobody or a malformed old card number', async () => {
+    const id = /<SoDinhDanh>014089001234<\/SoDinhDanh>/;
+    expect(verifyRequest).toMatch(id);
+    expect((await post(verifyRequest.replace(id, '<SoCMND>050712345</SoCMND>'))).text).toContain('<TonTai>true</TonTai>');
+    expect((await post(verifyRequest.replace(id, '<SoCMND>050398765</SoCMND>'))).text).toContain('<TonTai>false</TonTai>');
+    const nobody = await post(verifyRequest.replace(id, ''));
+    expect(nobody.status).toBe(500);
+    expect(nobody.text).toContain('<MaLoi>01</MaLoi>');
+    const malformed = await post(verifyRequest.replace(id, '<SoCMND>05071234</SoCMND>'));
+    expect(malformed.status).toBe(500);
+    expect(malformed.text).toContain('<MaLoi>02</MaLoi>');
+  });
+
   it('refuses what is not a well-formed request of its own', async () => {
     const unsigned = [
       ['<!DOCTYPE x [<!ENTITY a "b">]>' + verifyRequest.replace(/^<\?xml[^>]*\?>/, ''), 'DTD'],

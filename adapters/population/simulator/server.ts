@@ -59,7 +59,7 @@ export const FAULT_CODES = {
 
 const GENDER_CODES = Object.fromEntries(Object.entries(GENDERS).map(([code, gender]) => [gender, code]));
 const MARITAL_CODES = Object.fromEntries(Object.entries(MARITAL_STATUSES).map(([code, status]) => [status, code]));
-const REQUIRED = ['MaYeuCau', 'MaDVC', 'MaTichHop', 'MaDonVi', 'MaCanBo', 'SoDinhDanh'] as const;
+const REQUIRED = ['MaYeuCau', 'MaDVC', 'MaTichHop', 'MaDonVi', 'MaCanBo'] as const;
 const MAX_REQUEST_BYTES = 256 * 1024;
 const XML_CONTENT_TYPE = 'text/xml; charset=utf-8';
 
@@ -256,7 +256,10 @@ function checkRequest(operation: Operation, fields: Record<string, string>, soap
   if (soapAction && soapAction !== `${REQUEST_NAMESPACE}/${operation}`) throw new ClientFault('SOAPAction không khớp với thao tác', FAULT_CODES.invalidField);
   const missing = REQUIRED.filter((f) => !fields[f]);
   if (missing.length > 0) throw new ClientFault(`Thiếu thông tin bắt buộc: ${missing.join(', ')}`, FAULT_CODES.missingField);
-  if (!/^\d{12}$/.test(fields.SoDinhDanh!)) throw new ClientFault('Số định danh cá nhân phải có 12 chữ số', FAULT_CODES.invalidField);
+  // The person is named by the ID number or, for an old card (CMND), by SoCMND alone.
+  if (fields.SoDinhDanh === undefined && fields.SoCMND === undefined) throw new ClientFault('Thiếu thông tin bắt buộc: SoDinhDanh', FAULT_CODES.missingField);
+  if (fields.SoDinhDanh !== undefined && !/^\d{12}$/.test(fields.SoDinhDanh)) throw new ClientFault('Số định danh cá nhân phải có 12 chữ số', FAULT_CODES.invalidField);
+  if (fields.SoCMND !== undefined && !/^\d{9}$/.test(fields.SoCMND)) throw new ClientFault('Số CMND phải có 9 chữ số', FAULT_CODES.invalidField);
   if (fields.NgayThangNamSinh !== undefined && !/^\d{8}$/.test(fields.NgayThangNamSinh)) {
     throw new ClientFault('Ngày tháng năm sinh phải có dạng yyyyMMdd', FAULT_CODES.invalidField);
   }
@@ -291,6 +294,7 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
  */
 export function createPopulationSimulator(deps: SimulatorDeps, options: PopulationSimulatorOptions = {}): RequestListener {
   const byId = new Map(people.map((p) => [p.idNumber, p]));
+  const byOldCard = new Map(people.flatMap((p) => (p.oldIdNumber ? [[p.oldIdNumber, p] as const] : [])));
 
   const send = (res: ServerResponse, status: number, body: string, contentType = XML_CONTENT_TYPE) => {
     res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) }).end(body);
@@ -361,7 +365,7 @@ export function createPopulationSimulator(deps: SimulatorDeps, options: Populati
   }
 
   function answer(operation: Operation, fields: Record<string, string>): string {
-    const person = byId.get(fields.SoDinhDanh!);
+    const person = fields.SoDinhDanh !== undefined ? byId.get(fields.SoDinhDanh) : byOldCard.get(fields.SoCMND!);
     if (operation === OPERATIONS.verify) {
       return answerEnvelope(operation, { MaYeuCau: fields.MaYeuCau, MaKetQua: RESULT_OK, MoTa: 'Thành công', TonTai: matches(person, fields) });
     }

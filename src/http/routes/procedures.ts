@@ -30,5 +30,15 @@ export function procedureHandlers(deps: { procedures: ProcedureService }): Handl
       cacheHeaders(res, cache);
       res.json(value);
     },
+    listProcedureAgencies: async (req, res) => {
+      const { value, cache } = await deps.procedures.agencies(exchangeContext(req, res));
+      cacheHeaders(res, cache);
+      res.json({ items: value });
+    },
+    listProcedureFields: async (req, res) => {
+      const { value, cache } = await deps.procedures.fields(exchangeContext(req, res));
+      cacheHeaders(res, cache);
+      res.json({ items: value });
+    },
   };
 }
