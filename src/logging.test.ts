@@ -2,6 +2,21 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, maskIdentifiers, serializeError } from './logging.ts';
 
+/** A logger at info level whose lines are kept in `lines`. */
+function capturedLogger() {
+  const lines: string[] = [];
+  const log = createLogger(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _e, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    }),
+  );
+  return { log, lines };
+}
+
 describe('logging', () => {
   it('masks every identifier form: ID numbers, old cards, tax, enterprise, branch and insurance codes', () => {
     expect(maskIdentifiers('/v1/taxpayers/014089001234')).toBe('/v1/taxpayers/014*******34');
@@ -20,16 +35,7 @@ describe('logging', () => {
   });
 
   it('masks identifiers in any URL or path field, whoever logs it', () => {
-    const lines: string[] = [];
-    const log = createLogger(
-      { level: 'info' },
-      new Writable({
-        write(chunk: Buffer, _e, done) {
-          lines.push(chunk.toString());
-          done();
-        },
-      }),
-    );
+    const { log, lines } = capturedLogger();
     log.warn({ path: '/enterprises/0100109106', url: 'http://127.0.0.1:1/tax?MaSoThue=8012345678' }, 'refused');
     const text = lines.join('');
     for (const secret of ['0100109106', '8012345678']) expect(text).not.toContain(secret);
@@ -37,16 +43,7 @@ describe('logging', () => {
   });
 
   it('redacts credentials and personal fields passed to the logger by hand', () => {
-    const lines: string[] = [];
-    const log = createLogger(
-      { level: 'info' },
-      new Writable({
-        write(chunk: Buffer, _e, done) {
-          lines.push(chunk.toString());
-          done();
-        },
-      }),
-    );
+    const { log, lines } = capturedLogger();
     log.info(
       { authorization: 'Bearer sandbox-portal-key', subject: { idNumber: '014089001234', fullName: 'Lò Văn Thắng', dateOfBirth: '1989-04-17' }, wire: { deep: { SoDinhDanh: '014089001234' } } },
       'lookup',

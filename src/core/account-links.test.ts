@@ -1,29 +1,12 @@
-import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { isGatewayError } from '../errors/gateway-error.ts';
 import { createAccountLinkStore } from '../store/account-links.ts';
-import { openStore, type Store } from '../store/store.ts';
 import { createAccountLinkService, type AccountLinkService, type AccountLinkStore, type Actor } from './account-links.ts';
-import type { CitizenService } from './citizens.ts';
-import type { EnterpriseService } from './enterprises.ts';
+import { freshStores, noCitizens, noEnterprises, testHash } from './link-test-kit.ts';
 import type { NationalAccount } from './national-sign-on-port.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'lienthong-links-'));
-const stores: Store[] = [];
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  rmSync(dir, { recursive: true, force: true });
-});
-
-// National sign-on resolution needs no national database: these must never be called.
-const unused = () => {
-  throw new Error('no national call expected');
-};
-const citizens: CitizenService = { verify: unused, lookup: unused };
-const enterprises: EnterpriseService = { get: unused };
+// National sign-on resolution needs no national database.
+const newStore = freshStores('links');
 
 const portal: Actor = { clientId: 'sandbox-portal', roles: ['portal'], userId: 'session-1' };
 const LOA = 'urn:vneid:loa:2';
@@ -32,14 +15,12 @@ const person = (sub: string, idNumber: string): NationalAccount => ({ sub, accou
 let clock: Date;
 let links: AccountLinkService;
 let linkStore: AccountLinkStore;
-let n = 0;
 beforeEach(async () => {
-  const store = await openStore({ sqlitePath: join(dir, `links-${n++}.db`) });
-  stores.push(store);
+  const store = await newStore();
   clock = new Date('2026-11-27T02:00:00Z');
   linkStore = createAccountLinkStore({ db: store.db });
   links = createAccountLinkService(
-    { store: linkStore, citizens, enterprises, hashIdentifier: (v) => createHmac('sha256', 'k').update(v).digest('hex'), now: () => clock },
+    { store: linkStore, citizens: noCitizens, enterprises: noEnterprises, hashIdentifier: testHash, now: () => clock },
     { pendingTtlMs: 15 * 60_000 },
   );
 });

@@ -1,29 +1,12 @@
-import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { isGatewayError } from '../errors/gateway-error.ts';
 import { createAccountLinkStore, createSsoFlowStore } from '../store/account-links.ts';
-import { openStore, type Store } from '../store/store.ts';
 import { createAccountLinkService, type AccountLinkService, type Actor } from './account-links.ts';
-import type { CitizenService } from './citizens.ts';
-import type { EnterpriseService } from './enterprises.ts';
+import { freshStores, noCitizens, noEnterprises, testHash, unused } from './link-test-kit.ts';
 import { createSsoService, type SsoFlowStore, type SsoService } from './national-sso.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'lienthong-sso-'));
-const stores: Store[] = [];
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  rmSync(dir, { recursive: true, force: true });
-});
-
-// Confirming a sign-on calls no national system and signs nothing: these must never be called.
-const unused = () => {
-  throw new Error('no national call expected');
-};
-const citizens: CitizenService = { verify: unused, lookup: unused };
-const enterprises: EnterpriseService = { get: unused };
+// Confirming a sign-on calls no national system and signs nothing.
+const newStore = freshStores('sso');
 
 const RETURN_TO = 'http://localhost:3000/auth/national/callback?s=session-1';
 const RESULT_TTL_SECONDS = 120;
@@ -33,14 +16,12 @@ let clock: Date;
 let flows: SsoFlowStore;
 let links: AccountLinkService;
 let sso: SsoService;
-let n = 0;
 beforeEach(async () => {
-  const store = await openStore({ sqlitePath: join(dir, `sso-${n++}.db`) });
-  stores.push(store);
+  const store = await newStore();
   clock = new Date();
   flows = createSsoFlowStore({ db: store.db });
   links = createAccountLinkService(
-    { store: createAccountLinkStore({ db: store.db }), citizens, enterprises, hashIdentifier: (v) => createHmac('sha256', 'k').update(v).digest('hex'), now: () => clock },
+    { store: createAccountLinkStore({ db: store.db }), citizens: noCitizens, enterprises: noEnterprises, hashIdentifier: testHash, now: () => clock },
     { pendingTtlMs: 15 * 60_000 },
   );
   sso = createSsoService(
