@@ -1,13 +1,18 @@
 /**
- * Regenerates the sample PKI in certs-sample/ (npm run certs:sample). Sample material only:
- * the gateway refuses these certificates when NODE_ENV=production.
+ * Makes the sample PKI in certs-sample/ (npm run certs:sample). Sample material only: the gateway
+ * refuses these certificates when NODE_ENV=production.
+ *
+ * On a folder that already holds the sample CAs it only adds the files that are missing, issued
+ * by the existing CAs (so the certificates already in use stay as they are); `--regenerate`, or an
+ * empty folder, makes a whole new set.
  */
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { X509Certificate, createHash, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as asn1js from 'asn1js';
 import forge from 'node-forge';
 import * as pkijs from 'pkijs';
+import { LOG_SIGNING_EKU_OID, LOG_SIGNING_POLICY_OID } from '../src/signing/log-signer.ts';
 
 const OUT = process.argv[2] ?? 'certs-sample';
 const crypto = new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as Crypto });
@@ -75,6 +80,7 @@ interface Profile {
   ca?: { pathLen?: number };
   eku?: string[];
   ekuCritical?: boolean;
+  policies?: string[];
   dns?: string[];
   ips?: string[];
   notBefore?: Date;
@@ -100,6 +106,10 @@ async function issue(fileName: string, profile: Profile, issuer?: Issued): Promi
     extensions.push(keyUsage([0, 1]));
   }
   if (profile.eku) extensions.push(ext('2.5.29.37', profile.ekuCritical ?? false, new pkijs.ExtKeyUsage({ keyPurposes: profile.eku })));
+  if (profile.policies) {
+    const policies = profile.policies.map((policyIdentifier) => new pkijs.PolicyInformation({ policyIdentifier }));
+    extensions.push(ext('2.5.29.32', false, new pkijs.CertificatePolicies({ certificatePolicies: policies })));
+  }
   const altNames = [
     ...(profile.dns ?? []).map((value) => new pkijs.GeneralName({ type: 2, value })),
     ...(profile.ips ?? []).map((ip) => new pkijs.GeneralName({ type: 7, value: new asn1js.OctetString({ valueHex: new Uint8Array(ip.split('.').map(Number)).buffer }) })),
@@ -188,11 +198,58 @@ async function impostors(): Promise<void> {
   for (const [system, algo] of SYSTEMS) await issue(`${system}-impostor`, { cn: `${system}.sandbox.lienthong.vn`, algo }, ca);
 }
 
+/** An existing CA of the set, read back from its files to issue more certificates. */
+async function existing(fileName: string): Promise<Issued> {
+  const certPem = readFileSync(join(OUT, `${fileName}.pem`));
+  const der = new Uint8Array(new X509Certificate(certPem).raw).buffer;
+  const cert = pkijs.Certificate.fromBER(der);
+  const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const pkcs8 = Buffer.from(readFileSync(join(OUT, `${fileName}.key.pem`), 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, true, ['sign']);
+  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  const publicKey = await webcrypto.subtle.importKey('spki', spki, algorithm, true, ['verify']);
+  return { name: fileName, cert, keys: { privateKey, publicKey }, der };
+}
+
+const missing = (file: string) => !existsSync(join(OUT, file));
+
+/**
+ * What the exchange log and its auditors use: the log's signing certificate (P-256, not a TLS
+ * certificate, carrying the log-signing policy and extended key usage), a witness's Ed25519 key
+ * (the sandbox's inspectorate witness) and the inspectorate's RSA key officer identifiers are
+ * encrypted to. Only the missing files are made unless `all`.
+ */
+async function auditMaterial(issuing: Issued, all: boolean): Promise<void> {
+  if (all || missing('log-signer.pem') || missing('log-signer.key.pem')) {
+    await issue('log-signer', { cn: 'Liên thông exchange-log signer (sandbox)', algo: 'ec', eku: [LOG_SIGNING_EKU_OID], policies: [LOG_SIGNING_POLICY_OID] }, issuing);
+  }
+  if (all || missing('witness.key.pem') || missing('witness.vkey')) {
+    const witnessName = 'thanhtra.sonla.gov.vn/witness-sandbox';
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+    const keyData = Buffer.concat([Buffer.from([0x04]), raw]);
+    const keyId = createHash('sha256').update(Buffer.concat([Buffer.from(`${witnessName}\n`), keyData])).digest().subarray(0, 4);
+    writeFileSync(join(OUT, 'witness.key.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    writeFileSync(join(OUT, 'witness.vkey'), `${witnessName}+${keyId.toString('hex')}+${keyData.toString('base64')}\n`);
+  }
+  if (all || missing('inspectorate.key.pem') || missing('inspectorate.pub.pem')) {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(OUT, 'inspectorate.key.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    writeFileSync(join(OUT, 'inspectorate.pub.pem'), publicKey.export({ format: 'pem', type: 'spki' }));
+  }
+}
+
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   if (process.argv.includes('--impostors-only')) {
     await impostors();
     console.log(`look-alike certificates written to ${OUT}/`);
+    return;
+  }
+  const cas = ['root-ca.pem', 'root-ca.key.pem', 'issuing-ca.pem', 'issuing-ca.key.pem'];
+  if (!process.argv.includes('--regenerate') && cas.every((file) => !missing(file))) {
+    await auditMaterial(await existing('issuing-ca'), false);
+    console.log(`missing sample files added to ${OUT}/ (--regenerate makes a whole new set)`);
     return;
   }
   const root = await issue('root-ca', { cn: 'Liên thông Sample National Root CA', algo: 'rsa', ca: {} });
@@ -212,6 +269,7 @@ async function main(): Promise<void> {
   }
   await crl(issuing, revoked);
   await impostors();
+  await auditMaterial(issuing, true);
   console.log(`sample PKI written to ${OUT}/`);
 }
 

@@ -35,6 +35,7 @@ import type { Metrics } from './metrics.ts';
 import type { TrustStore } from './signing/trust-store.ts';
 import type { ExchangeLog } from './audit/exchange-log.ts';
 import { recordExchanges, type BodyRecording } from './http/exchange-recorder.ts';
+import type { OfficerRegistry } from './audit/officers.ts';
 
 /** Everything the HTTP layer needs; built by main.ts (or a test), never inside createApp. */
 export interface AppDeps {
@@ -51,8 +52,10 @@ export interface AppDeps {
   bodies?: BodyRecording;
   /** Keyed hash (HMAC-SHA-256, hex) of an identifier, for the exchange log. */
   hashIdentifier(value: string): string;
+  /** Acting officers sealed to the inspectorate's key; without it officers cannot be resolved (404). */
+  officers?: OfficerRegistry;
   /** The exchange log's read side for auditors and the certificates export bundles carry; without it the audit operations answer 501. */
-  audit?: { store: AuditStore; certificates: BundleCertificates };
+  audit?: { store: AuditStore; certificates: BundleCertificates; timestampedAnchor?: boolean };
   services: {
     enterprises: EnterpriseService;
     citizens: CitizenService;
@@ -184,10 +187,11 @@ export function createApp(deps: AppDeps): Express {
   app.use(plusAsSpace());
   app.use(resolveOperation(contract));
   app.use(authenticate({ config, limiter: deps.limiter, ...(deps.clientTrust ? { clientTrust: deps.clientTrust } : {}) }));
+  // Right after authentication: refusals of a known client (role, purpose, validation) are recorded too.
+  app.use(recordExchanges({ log: deps.exchangeLog, hashIdentifier: deps.hashIdentifier, bodies: deps.bodies, officers: deps.officers }));
   app.use(authorize());
   app.use(rateLimit({ limiter: deps.limiter }));
-  app.use(requireAccountability({ config }));
-  app.use(recordExchanges({ log: deps.exchangeLog, hashIdentifier: deps.hashIdentifier, bodies: deps.bodies }));
+  app.use(requireAccountability({ config, procedures: deps.services.procedures, officers: deps.officers }));
   // Bodies are read only once the caller is known and allowed.
   app.use(express.json({ limit: config.server.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true }));
   memoizeRoutePatterns();
@@ -213,7 +217,7 @@ export function createApp(deps: AppDeps): Express {
     ...procedureHandlers({ procedures: services.procedures }),
     ...accountHandlers({ links: services.accountLinks, sso: services.sso }),
     ...upstreamHandlers({ upstreams: deps.upstreams }),
-    ...(deps.audit ? auditHandlers({ ...deps.audit, hashIdentifier: deps.hashIdentifier }) : {}),
+    ...(deps.audit ? auditHandlers({ ...deps.audit, hashIdentifier: deps.hashIdentifier, officers: deps.officers }) : {}),
     ...dossierHandlers({ dossiers: services.dossiers, hashIdentifier: deps.hashIdentifier }),
   };
   for (const operation of contract.operations) {

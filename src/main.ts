@@ -5,12 +5,14 @@ import { createApp } from './app.ts';
 import { createBodyVault } from './audit/bodies.ts';
 import { createExchangeLog } from './audit/exchange-log.ts';
 import { createIntegrator } from './audit/integrator.ts';
+import { logNoteSigner } from './audit/note.ts';
+import { createWitnessing, loadWitnessKey, type WitnessTarget } from './audit/witnessing.ts';
 import { createAuditStore } from './audit/store.ts';
-import { signDetached } from './signing/cms.ts';
+import { createOfficerRegistry, loadInspectorateKey } from './audit/officers.ts';
 import { requestTimestamp } from './signing/tsa.ts';
 import { ConfigError } from './config/load.ts';
 import { messageSecurityOf, messageSecurityProblems } from './config/message-security.ts';
-import { productionProblems } from './config/production.ts';
+import { logSignerProblems, productionProblems } from './config/production.ts';
 import type { Config, SystemId } from './config/schema.ts';
 import { createCitizenService, type CitizenField } from './core/citizens.ts';
 import { createAccountLinkService } from './core/account-links.ts';
@@ -25,8 +27,9 @@ import { createSocialInsuranceService, createTaxpayerService } from './core/regi
 import { createAttestationSigner, createSubjectHasher, loadHashKey } from './signing/attestation.ts';
 import { loadClientTrust } from './signing/client-trust.ts';
 import { createCrlReloader } from './signing/crl-reload.ts';
+import { loadLogSigner, type LogSigner } from './signing/log-signer.ts';
 import { loadSigningMaterial, sample, type SigningMaterial } from './signing/material.ts';
-import { loadPemCredentials, withChain } from './signing/trust-store.ts';
+import { loadPemCredentials, readCertificates, withChain } from './signing/trust-store.ts';
 import { loadContract } from './http/contract.ts';
 import { listen, TLS_CIPHERS } from './http/listen.ts';
 import { clientErrorHandler } from './http/problem.ts';
@@ -89,7 +92,20 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       if (!(err instanceof ConfigError)) throw err;
       problems.push(...err.problems);
     }
-    if (problems.length > 0 || !signing) throw new ConfigError(problems);
+    // The exchange log's own signer, apart from the TLS and message-signing certificates.
+    let logSigner: LogSigner | undefined;
+    const logSignerFiles = config.audit.signer ?? (config.env.production ? undefined : { certificateFile: sample('log-signer.pem'), keyFile: sample('log-signer.key.pem') });
+    if (logSignerFiles) {
+      try {
+        logSigner = loadLogSigner(logSignerFiles, signing?.trust.intermediates ?? []);
+        const others = signing ? [{ setting: 'signing', certificate: signing.credentials.certificate }] : [];
+        if (config.server.tls.enabled && config.server.tls.certificateFile) others.push({ setting: 'server.tls', certificate: readCertificates(config.server.tls.certificateFile)[0]! });
+        problems.push(...logSignerProblems(config, logSigner.certificate, others));
+      } catch (err) {
+        problems.push(`audit.signer: ${(err as Error).message}`);
+      }
+    }
+    if (problems.length > 0 || !signing || !logSigner) throw new ConfigError(problems);
     // A CRL replaced in its file is put in use without a restart, before the old one runs out.
     const crlReloader = createCrlReloader(
       { trust: signing.trust, log: log.child({ component: 'crl' }), onCrl: (crl) => crl.nextUpdate && metrics.crlNextUpdate.set({ issuer: crl.issuer }, Math.floor(crl.nextUpdate.getTime() / 1000)) },
@@ -155,15 +171,56 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
     const tsaUrl = config.audit.tsaUrl ?? sandbox?.tsaUrl;
     if (!tsaUrl) log.warn('no TSA configured (audit.tsaUrl): checkpoints are signed but not timestamped');
+    const witnessTargets: WitnessTarget[] = config.audit.witnesses.map((w, i) => {
+      try {
+        return { url: w.url, key: loadWitnessKey(w.vkey), timeoutMs: w.timeoutMs };
+      } catch (err) {
+        throw new ConfigError([`audit.witnesses.${i}.vkey: ${(err as Error).message}`]);
+      }
+    });
+    if (sandbox && witnessTargets.length === 0) {
+      // Loaded only here, like the sandbox: the inspectorate's witness as the sandbox plays it.
+      const { startSandboxWitness, sandboxWitnessStateDir } = await import('./sandbox/witness.ts');
+      const witness = await startSandboxWitness(
+        { log: log.child({ component: 'sandbox-witness' }) },
+        { host: config.sandbox.host, port: config.sandbox.port === 0 ? 0 : config.sandbox.port + 8, origin: config.audit.origin, logCertificate: logSigner.certificate, stateDir: sandboxWitnessStateDir(config) },
+      );
+      cleanups.push(() => witness.close());
+      witnessTargets.push(witness.target);
+      log.info({ url: witness.url, vkey: witness.vkey }, 'sandbox witness started');
+    }
+    if (witnessTargets.length === 0) log.warn('no witness configured (audit.witnesses): nobody outside the gateway can tell its checkpoints from a rewritten history');
+    const witnessing = createWitnessing(
+      {
+        db: store.db,
+        store: createAuditStore({ db: store.db }),
+        log: log.child({ component: 'witnessing' }),
+        onOutcome: (witness, outcome) => metrics.witnessCosignatures.inc({ witness, outcome }),
+        onLag: (witness, entries) => metrics.witnessLag.set({ witness }, entries),
+      },
+      witnessTargets,
+    );
+    witnessing.start();
+    cleanups.push(() => witnessing.stop());
+    let noteSigner: ReturnType<typeof logNoteSigner>;
+    try {
+      noteSigner = logNoteSigner(config.audit.origin, logSigner.privateKey);
+    } catch (err) {
+      throw new ConfigError([`audit.signer: ${(err as Error).message} (the log signer also signs checkpoints as signed notes: an EC P-256 key)`]);
+    }
     const integrator = createIntegrator(
       {
         db: store.db,
         dialect: store.dialect,
         log: log.child({ component: 'exchange-log' }),
-        signCheckpoint: (body) => signDetached(Buffer.from(body, 'utf8'), signing.credentials),
+        signCheckpoint: (body) => logSigner.sign(Buffer.from(body, 'utf8')),
+        signNote: (body) => noteSigner.sign(body),
         timestamp: tsaUrl ? async (body) => (await requestTimestamp(tsaUrl, Buffer.from(body, 'utf8'), { trust: signing.trust, timeoutMs: 5000 })).response : undefined,
         onTimestampLag: (seconds) => metrics.logTimestampLag.set(seconds),
-        onCheckpoint: (size) => metrics.logTreeSize.set(size),
+        onCheckpoint: (size) => {
+          metrics.logTreeSize.set(size);
+          witnessing.notify();
+        },
       },
       {
         origin: config.audit.origin,
@@ -248,6 +305,17 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       cleanups.push(() => outbox.stop(Math.min(config.server.shutdownGraceMs, 5000)));
     }
 
+    // Acting officers, sealed to the inspectorate's public key (the sample key outside production).
+    const inspectorateKeyFile = config.audit.inspectorate?.publicKeyFile ?? (config.env.production ? undefined : sample('inspectorate.pub.pem'));
+    let officers: ReturnType<typeof createOfficerRegistry> | undefined;
+    if (inspectorateKeyFile) {
+      try {
+        officers = createOfficerRegistry({ db: store.db, publicKey: loadInspectorateKey(inspectorateKeyFile), hashIdentifier: hashSubject });
+      } catch (err) {
+        throw new ConfigError([`audit.inspectorate.publicKeyFile: ${(err as Error).message}`]);
+      }
+    }
+
     let shuttingDown = false;
     const clientTrust = loadClientTrust(config);
     const app = createApp({
@@ -262,12 +330,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       audit: {
         store: createAuditStore({ db: store.db }),
         certificates: {
-          signer: [signing.credentials.certificate, ...signing.credentials.chain],
+          signer: [logSigner.certificate, ...logSigner.chain],
           roots: [...signing.trust.roots],
           intermediates: [...signing.trust.intermediates],
         },
+        timestampedAnchor: tsaUrl !== undefined,
       },
       hashIdentifier: hashSubject,
+      ...(officers ? { officers } : {}),
       services: {
         enterprises,
         citizens,

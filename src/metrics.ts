@@ -16,6 +16,8 @@ export interface Metrics {
   upstreamRetries: Counter<'upstream' | 'code'>;
   logTimestampLag: Gauge;
   logTreeSize: Gauge;
+  witnessCosignatures: Counter<'witness' | 'outcome'>;
+  witnessLag: Gauge<'witness'>;
   outboxDepth: Gauge;
   outboxOldestPendingAge: Gauge;
   outboxDeadJobs: Gauge;
@@ -115,6 +117,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     logTreeSize: new Gauge({
       name: 'lienthong_exchange_log_tree_size',
       help: 'Entries in the exchange log (size of the latest checkpoint)',
+      registers,
+    }),
+    witnessCosignatures: new Counter({
+      name: 'lienthong_witness_cosignatures_total',
+      help: 'Checkpoint submissions to each witness by outcome: cosigned, conflict (another root or a larger size seen: investigate), rejected, invalid (a cosignature that does not verify), unreachable',
+      labelNames: ['witness', 'outcome'],
+      registers,
+    }),
+    witnessLag: new Gauge({
+      name: 'lienthong_witness_lag_entries',
+      help: 'Entries of the latest checkpoint beyond the newest one each witness cosigned',
+      labelNames: ['witness'],
       registers,
     }),
     upstreamInFlight: new Gauge({

@@ -66,6 +66,8 @@ describe('compose.yaml', () => {
     const config = loadConfig({ NODE_ENV: 'production' }, { file: 'config/production.example.yaml' });
     expect(productionProblems(config, adapterModules)).toEqual([]);
     const files = [...(config.trust.roots ?? []), ...(config.trust.intermediates ?? []), ...(config.trust.crls ?? [])];
+    const volumes = (gateways[0]![1].volumes ?? []).map((v) => v.split(':')[1]!);
+    for (const file of [config.audit.signer?.certificateFile, config.audit.signer?.keyFile]) expect(volumes, `audit.signer ${file}`).toContain(file);
     expect(config.trust.crls?.length).toBeGreaterThan(0);
     for (const file of files) expect(mounts.some((m) => file.startsWith(`${m}/`)), file).toBe(true);
     expect(gateways[0]![1].environment!.LIENTHONG_CONFIG).toBe('/etc/lienthong/lienthong.yaml');

@@ -63,6 +63,15 @@ beforeAll(async () => {
   const gateway = ca.issue('gateway', 'lienthong.test.sonla.gov.vn');
   const crl = ca.crl(join(pkiDir, 'national-ca.crl.pem'));
   execFileSync('openssl', ['pkcs12', '-export', '-in', gateway.certificateFile, '-inkey', gateway.keyFile, '-certfile', ca.certificateFile, '-out', join(pkiDir, 'gateway.p12'), '-passout', 'pass:test-p12-password']);
+  // The exchange log's own signer: an EC key, a signing profile (no TLS usage), under the same root.
+  const logSigner = { certificateFile: join(pkiDir, 'log-signer.pem'), keyFile: join(pkiDir, 'log-signer.key.pem') };
+  writeFileSync(join(pkiDir, 'log-signer.ext'), 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n');
+  execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', logSigner.keyFile, '-out', join(pkiDir, 'log-signer.csr'), '-subj', '/CN=exchange-log signer'], { stdio: 'pipe' });
+  execFileSync('openssl', ['x509', '-req', '-in', join(pkiDir, 'log-signer.csr'), '-CA', ca.certificateFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-days', '365', '-sha256', '-extfile', join(pkiDir, 'log-signer.ext'), '-out', logSigner.certificateFile], { stdio: 'pipe' });
+  // The inspectorate's key pair: the gateway gets the public half only.
+  const inspectorate = { publicKeyFile: join(pkiDir, 'inspectorate.pub.pem') };
+  execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', join(pkiDir, 'inspectorate.key.pem')], { stdio: 'pipe' });
+  execFileSync('openssl', ['pkey', '-in', join(pkiDir, 'inspectorate.key.pem'), '-pubout', '-out', inspectorate.publicKeyFile], { stdio: 'pipe' });
   // The format compose.yaml asks for: 32 random bytes, hex-encoded.
   writeFileSync(join(pkiDir, 'hash-key'), execFileSync('openssl', ['rand', '-hex', '32']));
 
@@ -90,6 +99,7 @@ beforeAll(async () => {
   settings = {
     upstreams,
     trust: { roots: [ca.certificateFile], crls: [crl] },
+    audit: { signer: logSigner, inspectorate },
     clients: [{ id: 'provincial-portal', agency: 'H52', roles: ['portal'], keyHash: hashApiKey(apiKey) }],
   };
   env = {

@@ -209,13 +209,13 @@ describe.skipIf(skipReason !== undefined)('two gateway processes on one PostgreS
     expect(treeSize, 'both gateways serve one checkpoint covering every exchange').toBeGreaterThanOrEqual(logged);
     expect(missing.map((e) => `${e.kind} via gateway ${e.gateway}`), 'exchanges missing from the shared log').toEqual([]);
 
-    const offline = await run(['audit', 'verify', bundle, '--root', ROOT_PEM]);
+    const offline = await run(['audit', 'verify', bundle, '--root', ROOT_PEM, '--signer', sample('log-signer.pem')]);
     expect(offline.code, offline.stderr).toBe(0);
     expect(offline.stdout).toMatch(/^bundle OK/);
     // And each process serves the same signed, timestamped checkpoint; the timestamp authority's
     // certificate comes from the sample issuing CA, given as an intermediate.
     for (const base of gateways) {
-      const live = await run(['audit', 'verify', '--url', base, '--key', KEYS.auditor, '--root', ROOT_PEM, '--intermediates', sample('issuing-ca.pem')]);
+      const live = await run(['audit', 'verify', '--url', base, '--key', KEYS.auditor, '--root', ROOT_PEM, '--intermediates', sample('issuing-ca.pem'), '--signer', sample('log-signer.pem')]);
       expect(live.code, live.stderr).toBe(0);
     }
   }, 120_000);

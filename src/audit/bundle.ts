@@ -8,7 +8,9 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import { verifyDetached } from '../signing/cms.ts';
 import { parseTimestampResponse, verifyTimestamp } from '../signing/tsa.ts';
 import { createTrustStore, parseCertificates, type TrustStore } from '../signing/trust-store.ts';
+import { LOG_SIGNING_POLICY_OID, certificateProfile } from '../signing/log-signer.ts';
 import { leafDigests } from './leaf.ts';
+import { logNoteVerifier, splitNote, verifyCosignature, type NoteSignature, type WitnessKey } from './note.ts';
 import { HASH_SIZE, MerkleAccumulator, inclusionProof, inclusionProofNodeIds, leafHash, rangeNodeIds, rangeRoot, verifyConsistency, verifyInclusion, type NodeId } from './merkle.ts';
 import type { AuditStore, CheckpointRecord } from './store.ts';
 import { readTar, tarStream, type TarMember } from './tar.ts';
@@ -21,18 +23,20 @@ import { readTar, tarStream, type TarMember } from './tar.ts';
  *   manifest.json                  format, origin, range, the bundle's checkpoint, checkpoint list
  *   entries.jsonl                  {"index","leafHash","leaf"} per entry, from..to-1
  *   checkpoints/<size>.txt         C2SP checkpoint text, exactly the bytes signed
- *   checkpoints/<size>.p7s         detached CMS signature (DER) by the gateway certificate
+ *   checkpoints/<size>.p7s         detached CMS signature (DER) by the log-signing certificate
  *   checkpoints/<size>.tsr         RFC 3161 TimeStampResp (DER) over the .txt, when there is one
- *   certs/gateway.pem              the gateway signing certificate and its intermediates
- *   certs/root-ca.pem              the root(s) the gateway was configured with
- *   certs/ca-bundle.pem            roots and intermediates, for `openssl -CAfile`
- *   certs/tsa.pem                  the time-stamping authority's certificate (with timestamps only)
+ *   checkpoints/<size>.note        the C2SP signed note (log signature, witness cosignatures), when there is one
+ *   certs/log-signer.pem           the log-signing certificate and its intermediates
+ *   certs/intermediates.pem        issuing CAs only: a pool to build chains, never a trust anchor
+ *   certs/tsa.pem                  the time-stamping authority's certificate and intermediates (with timestamps only)
  *   proofs/inclusion.jsonl         one InclusionProof per entry against the bundle's checkpoint
  *   proofs/consistency.jsonl       ConsistencyProofs between consecutive checkpoints of the bundle
  *
- * The bundle's checkpoint is the latest one when the export starts (it covers `to`); the other
- * checkpoints are those whose size falls in (from, to], plus the first timestamped one covering
- * `to` (which dates every entry of the range). Proof objects have the API's shapes.
+ * No root is included: the auditor brings their own, and pins the log signer. The bundle's
+ * checkpoint is the latest one when the export starts (with a TSA, the latest timestamped one; it
+ * covers `to`); the other checkpoints are those whose size falls in (from, to], each witness's
+ * newest cosigned one up to the bundle's, and the first timestamped one covering `to` (which dates
+ * every entry of the range). Proof objects have the API's shapes.
  */
 
 export const BUNDLE_FORMAT = 'lienthong-audit-bundle/1';
@@ -42,9 +46,9 @@ export const MAX_BUNDLE_CHECKPOINTS = 1_000;
 
 /** Certificates the gateway was configured with, copied into `certs/`. */
 export interface BundleCertificates {
-  /** The gateway's checkpoint-signing certificate, then its intermediates. */
+  /** The log-signing certificate, then its intermediates. */
   signer: readonly X509Certificate[];
-  /** The trusted root(s). */
+  /** The trusted root(s): never copied into bundles (auditors bring their own), even when also listed as intermediates. */
   roots: readonly X509Certificate[];
   /** Further intermediates (e.g. the TSA's issuing CA). */
   intermediates?: readonly X509Certificate[];
@@ -91,22 +95,45 @@ function thin<T extends { timestamped: boolean }>(list: T[], max: number): T[] {
   return [...stamped, ...picked];
 }
 
+export interface PlanOptions {
+  /**
+   * The gateway takes timestamps (a TSA is configured): the bundle ends at the newest timestamped
+   * checkpoint, so that its every entry is dated by a third party.
+   */
+  timestampedAnchor?: boolean;
+}
+
 /** Checks the range and picks the checkpoints; throws 400/404 GatewayErrors before anything is sent. */
-export async function planExport(store: AuditStore, query: { from?: number | undefined; to?: number | undefined }): Promise<ExportPlan> {
-  const anchor = await store.latestCheckpoint();
-  if (!anchor || anchor.treeSize === 0) throw new GatewayError('ROUTE_NOT_FOUND', { detail: 'the exchange log has no signed checkpoint yet: nothing to export' });
+export async function planExport(store: AuditStore, query: { from?: number | undefined; to?: number | undefined }, options: PlanOptions = {}): Promise<ExportPlan> {
+  const latest = await store.latestCheckpoint();
+  if (!latest || latest.treeSize === 0) throw new GatewayError('ROUTE_NOT_FOUND', { detail: 'the exchange log has no signed checkpoint yet: nothing to export' });
+  let anchor = latest;
+  if (options.timestampedAnchor) {
+    const stamped = await store.latestTimestampedCheckpoint();
+    if (!stamped || stamped.treeSize === 0) throw new GatewayError('ROUTE_NOT_FOUND', { detail: 'no checkpoint of the exchange log is timestamped yet: nothing to export until the time-stamping authority answers' });
+    anchor = stamped;
+  }
   const from = query.from ?? 0;
   const to = query.to ?? anchor.treeSize;
-  if (to > anchor.treeSize) throw invalid('query.to', `must not exceed the latest checkpoint's tree size (${anchor.treeSize})`);
+  if (to > anchor.treeSize) {
+    if (anchor !== latest) {
+      throw invalid('query.to', `must not exceed ${anchor.treeSize}: entries after the newest timestamped checkpoint ${anchor.treeSize} are exported once the next timestamp is taken`);
+    }
+    throw invalid('query.to', `must not exceed the latest checkpoint's tree size (${anchor.treeSize})`);
+  }
   if (from >= to) throw invalid('query.from', `must be below to (${to})`);
   if (to - from > MAX_BUNDLE_ENTRIES) throw invalid('query.to', `a bundle holds at most ${MAX_BUNDLE_ENTRIES} entries: export from ${from} to ${from + MAX_BUNDLE_ENTRIES} and continue from there`);
   const inRange = (await store.checkpointSizes(from + 1, to)).filter((c) => c.treeSize !== anchor.treeSize);
   const chosen = thin(inRange, MAX_BUNDLE_CHECKPOINTS - 2).map((c) => c.treeSize);
+  // Each witness's newest cosigned checkpoint up to the anchor: an auditor compares it with the
+  // checkpoint that witness saved.
+  for (const size of await store.latestCosignedSizes(anchor.treeSize)) if (size > 0 && size !== anchor.treeSize && !chosen.includes(size)) chosen.push(size);
   const checkpoints = await store.checkpoints(chosen);
   // The first timestamp covering the whole range dates every entry in it.
   const stamped = await store.firstTimestampedCheckpoint(to);
-  if (stamped && stamped.treeSize !== anchor.treeSize && !chosen.includes(stamped.treeSize)) checkpoints.push(stamped);
+  if (stamped && stamped.treeSize < anchor.treeSize && !chosen.includes(stamped.treeSize)) checkpoints.push(stamped);
   checkpoints.push(anchor);
+  checkpoints.sort((a, b) => a.treeSize - b.treeSize);
   return { from, to, anchor, checkpoints, name: `lienthong-audit-${from}-${to}` };
 }
 
@@ -138,33 +165,74 @@ function certificateFiles(plan: ExportPlan, certificates: BundleCertificates): M
   const tsa = certificates.tsa?.length
     ? [...certificates.tsa]
     : uniqueCertificates(plan.checkpoints.flatMap((c) => (c.timestampReply ? tokenCertificates(c.timestampReply) : []))).filter((c) => !c.ca);
-  const intermediates = uniqueCertificates([...certificates.signer.slice(1), ...(certificates.intermediates ?? [])]).filter((c) => c.subject !== c.issuer);
-  files.set('certs/gateway.pem', pem(certificates.signer));
-  files.set('certs/root-ca.pem', pem(certificates.roots));
-  files.set('certs/ca-bundle.pem', pem(uniqueCertificates([...certificates.roots, ...intermediates])));
-  if (tsa.length > 0 && plan.checkpoints.some((c) => c.timestampReply)) files.set('certs/tsa.pem', pem(tsa));
+  // Only issuing CAs: no root travels in the bundle, the auditor brings their own.
+  const isRoot = (c: X509Certificate) => c.subject === c.issuer || certificates.roots.some((r) => r.fingerprint256 === c.fingerprint256);
+  const intermediates = uniqueCertificates([...certificates.signer.slice(1), ...(certificates.intermediates ?? [])]).filter((c) => c.ca && !isRoot(c));
+  files.set('certs/log-signer.pem', pem(certificates.signer));
+  if (intermediates.length > 0) files.set('certs/intermediates.pem', pem(intermediates));
+  if (tsa.length > 0 && plan.checkpoints.some((c) => c.timestampReply)) files.set('certs/tsa.pem', pem(uniqueCertificates([...tsa, ...intermediates])));
   return files;
+}
+
+/** What the bundle README's commands say in place of the auditor's own root and expected signer. */
+export const README_PLACEHOLDERS = { root: '/path/to/your-root-ca.pem', fingerprint: 'EXPECTED_LOG_SIGNER_SHA256' } as const;
+
+/**
+ * The OpenSSL procedure of the bundle README: the same for every bundle (nothing in it comes
+ * from the bundle), run in the bundle's folder. Trust ends at the auditor's own root; the
+ * bundle's certificates are only intermediates; the signer must be the expected one (SHA-256
+ * fingerprint) and carry the log-signing policy; the bundle's newest checkpoint must be
+ * timestamped. The last command's status is 0 only when all of that holds.
+ */
+export function opensslProcedure(): string[] {
+  const { root, fingerprint } = README_PLACEHOLDERS;
+  return [
+    `ROOT=${root}   # your own copy of the national root CA certificate`,
+    `EXPECTED=${fingerprint}   # the log signer's SHA-256 fingerprint, as given to you (colons optional)`,
+    `POLICY=${LOG_SIGNING_POLICY_OID}`,
+    'norm() { tr -d ": \\n" | tr a-f A-F; }',
+    'signer=$(mktemp); fail=0',
+    'for t in checkpoints/*.txt; do n=${t%.txt}',
+    '  if ! openssl cms -verify -binary -inform DER -in $n.p7s -content $t -CAfile "$ROOT" -no-CApath -no-CAstore \\',
+    '      -certfile certs/intermediates.pem -purpose any -signer "$signer" -out /dev/null 2>/dev/null; then',
+    '    echo "BAD SIGNATURE (not under your root): $t"; fail=1; continue',
+    '  fi',
+    '  fp=$(openssl x509 -in "$signer" -noout -fingerprint -sha256 | cut -d= -f2)',
+    '  [ "$(printf %s "$fp" | norm)" = "$(printf %s "$EXPECTED" | norm)" ] || { echo "WRONG SIGNER: $t is signed by $fp"; fail=1; }',
+    '  openssl x509 -in "$signer" -noout -ext certificatePolicies 2>/dev/null | sed "s/^ *//" | grep -qxF "Policy: $POLICY" \\',
+    '    || { echo "NOT A LOG-SIGNING CERTIFICATE: $t"; fail=1; }',
+    '  if [ -f $n.tsr ]; then',
+    '    openssl ts -verify -data $t -in $n.tsr -CAfile "$ROOT" -untrusted certs/tsa.pem >/dev/null 2>&1 || { echo "BAD TIMESTAMP: $t"; fail=1; }',
+    '  fi',
+    'done',
+    'newest=$(ls checkpoints | sed -n "s/^\\([0-9]*\\)\\.txt$/\\1/p" | sort -n | tail -n 1)',
+    '[ -n "$newest" ] && [ -f checkpoints/$newest.tsr ] || { echo "NOT TIMESTAMPED: the newest checkpoint ${newest:-?}"; fail=1; }',
+    'rm -f "$signer"',
+    '[ $fail = 0 ] && echo "OK: every checkpoint is signed by the expected log signer under your root, the newest is timestamped"',
+  ];
 }
 
 function readme(plan: ExportPlan, certificates: BundleCertificates): string {
   const n = plan.anchor.treeSize;
   const stamped = plan.checkpoints.filter((c) => c.timestampReply);
-  const lastStamped = stamped[stamped.length - 1];
+  const notes = plan.checkpoints.filter((c) => c.note);
   const signer = certificates.signer[0];
+  const { root, fingerprint } = README_PLACEHOLDERS;
   const lines = [
     `# Exchange-log evidence: entries ${plan.from} to ${plan.to - 1}`,
     '',
     `Exported from the Liên thông gateway's exchange log \`${plan.anchor.origin}\`. Every entry is one`,
     'exchange with a national system; its `leaf` is the RFC 8785 canonical JSON hashed into an RFC 9162',
     'Merkle tree (leaf hash = SHA-256(0x00 || leaf as UTF-8), base64). Checkpoints are C2SP checkpoint',
-    'texts (origin, tree size, base64 root hash) signed by the gateway certificate (CMS, `.p7s`) and',
-    'timestamped by an RFC 3161 authority (`.tsr`) where a timestamp was obtained.',
+    'texts (origin, tree size, base64 root hash) signed by the log-signing certificate (CMS, `.p7s`), a',
+    'certificate that signs nothing else (certificate policy `' + LOG_SIGNING_POLICY_OID + '`),',
+    'and timestamped by an RFC 3161 authority (`.tsr`) where a timestamp was obtained.',
     '',
-    'A leaf with `"v":2` records the request and response bodies as `requestMac` and `responseMac`:',
+    'A leaf with `"v":2` or `"v":3` records the request and response bodies as `requestMac` and `responseMac`:',
     'HMAC-SHA-256 under a key only the gateway holds, so they cannot be reversed or confirmed by trying',
     'ID numbers; only the gateway can confirm that a body is the one recorded. A leaf without `v`',
     '(format 1, written before) records them as plain SHA-256 in `requestHash` and `responseHash`. In',
-    'both, `bindingHash` is SHA-256 of the id, the request digest and the response digest, one per line.',
+    'all, `bindingHash` is SHA-256 of the id, the request digest and the response digest, one per line.',
     '',
     `The bundle's checkpoint is tree size ${n}: \`proofs/inclusion.jsonl\` proves each entry in that tree,`,
     '`proofs/consistency.jsonl` proves that each checkpoint of this bundle is a prefix of the next one.',
@@ -175,57 +243,57 @@ function readme(plan: ExportPlan, certificates: BundleCertificates): string {
     '|---|---|',
     '| `manifest.json` | format, origin, range, the bundle checkpoint and the list of checkpoints |',
     `| \`entries.jsonl\` | ${plan.to - plan.from} entries, one JSON object per line: \`index\`, \`leafHash\`, \`leaf\` |`,
-    `| \`checkpoints/<size>.txt\`, \`.p7s\`, \`.tsr\` | ${plan.checkpoints.length} checkpoint(s): ${plan.checkpoints.map((c) => c.treeSize).join(', ')} |`,
-    '| `certs/gateway.pem` | the gateway signing certificate and its intermediates |',
-    '| `certs/root-ca.pem` | the root certificate(s) the gateway was configured with |',
-    '| `certs/ca-bundle.pem` | roots and intermediates, for `openssl -CAfile` |',
-    ...(stamped.length > 0 ? ['| `certs/tsa.pem` | the time-stamping authority certificate |'] : []),
+    `| \`checkpoints/<size>.txt\`, \`.p7s\`, \`.tsr\` | ${plan.checkpoints.length} checkpoint(s): ${plan.checkpoints.map((c) => c.treeSize).join(', ')}; ${stamped.length} timestamped |`,
+    ...(notes.length > 0
+      ? ['| `checkpoints/<size>.note` | the checkpoint as a C2SP signed note: the log\'s signature (ECDSA, same key as the `.p7s`) and the witnesses\' cosignatures (cosignature/v1) |']
+      : []),
+    '| `certs/log-signer.pem` | the log-signing certificate and its issuing CA(s) |',
+    '| `certs/intermediates.pem` | issuing CAs, to build chains: never a trust anchor (no root is included: use your own) |',
+    ...(stamped.length > 0 ? ['| `certs/tsa.pem` | the time-stamping authority certificate and its issuing CA(s) |'] : []),
     '| `proofs/inclusion.jsonl` | an inclusion proof (`index`, `treeSize`, `leafHash`, `auditPath`, `rootHash`) per entry |',
     '| `proofs/consistency.jsonl` | consistency proofs (`first`, `second`, `proof`, `firstRoot`, `secondRoot`) |',
     '',
+    '## What you need from outside this bundle',
+    '',
+    'Nothing in a bundle can vouch for itself. Before checking, obtain independently (not from this bundle',
+    'nor from the gateway that exported it):',
+    '',
+    `- your own copy of the national root CA certificate: replace \`${root}\` below;`,
+    `- the SHA-256 fingerprint of the log-signing certificate, from the operator through a channel you trust: replace \`${fingerprint}\` below;`,
+    '- optionally the verifier keys (vkeys) of the witnesses you rely on and the checkpoints they saved.',
+    '',
+    ...(signer
+      ? [`For comparison only, the checkpoints of this bundle claim to be signed by \`${signer.subject.replaceAll('\n', ', ')}\`, SHA-256 fingerprint \`${signer.fingerprint256}\`: a fingerprint you read here proves nothing.`, '']
+      : []),
     '## Check everything',
     '',
-    'Compare `certs/root-ca.pem` with the root certificate you obtained independently (or pass yours to',
-    '`--root`), then:',
+    'In this folder (or give the `.tar.gz` instead of `.`):',
     '',
     '```sh',
-    `lienthong audit verify ${plan.name}.tar.gz --root certs/root-ca.pem`,
+    `lienthong audit verify . --root ${root} --signer-fingerprint ${fingerprint}`,
     '```',
     '',
     'It recomputes every leaf hash and binding hash, the roots (from the entries when the bundle starts at index 0, from',
-    'the inclusion proofs otherwise), checks every inclusion and consistency proof, every CMS signature',
-    '(chained to the root, by the certificate in `certs/gateway.pem`) and every timestamp (chained to the',
-    'root, timeStamping key usage). It exits 0 with a one-line summary, or non-zero naming the first bad',
-    'entry or checkpoint.',
+    'the inclusion proofs otherwise), checks every inclusion and consistency proof, every CMS signature (chained to',
+    'your root, by the pinned log signer, which must carry the log-signing policy) and every timestamp (chained to',
+    'your root, timeStamping key usage), and refuses a bundle whose newest checkpoint is not timestamped. With',
+    '`--witness VKEY` (repeatable, `--quorum N`) the newest checkpoint must carry those witnesses\' cosignatures;',
+    'with `--witness-checkpoint FILE` a checkpoint a witness saved must be consistent with this bundle (a history',
+    'cut back or forked is refused). It exits 0 with a one-line summary, or non-zero naming the first bad entry',
+    'or checkpoint.',
     '',
     '## Check the signatures with OpenSSL',
     '',
-    'Run these in this folder. The signature of the bundle checkpoint:',
+    'Run this in this folder, after replacing the two values at its top. It prints what is wrong, and its',
+    'status is 0 only when every checkpoint verifies under your root, is signed by the expected log signer',
+    '(fingerprint and log-signing policy) and every timestamp verifies, the newest checkpoint\'s included:',
     '',
     '```sh',
-    `openssl cms -verify -binary -inform DER -in checkpoints/${n}.p7s -content checkpoints/${n}.txt -CAfile certs/ca-bundle.pem -purpose any`,
+    ...opensslProcedure(),
     '```',
     '',
-    ...(lastStamped
-      ? [
-          `The timestamp of checkpoint ${lastStamped.treeSize}:`,
-          '',
-          '```sh',
-          `openssl ts -verify -data checkpoints/${lastStamped.treeSize}.txt -in checkpoints/${lastStamped.treeSize}.tsr -CAfile certs/ca-bundle.pem -untrusted certs/tsa.pem`,
-          '```',
-          '',
-          'OpenSSL may warn that `certs/tsa.pem` is not a CA certificate: it is the TSA itself, as expected.',
-          '',
-        ]
-      : ['No checkpoint of this bundle carries a timestamp yet.', '']),
-    'All checkpoints at once:',
-    '',
-    '```sh',
-    'for t in checkpoints/*.txt; do n=${t%.txt}',
-    '  openssl cms -verify -binary -inform DER -in $n.p7s -content $t -CAfile certs/ca-bundle.pem -purpose any -out /dev/null || echo "BAD SIGNATURE: $t"',
-    '  [ -f $n.tsr ] && { openssl ts -verify -data $t -in $n.tsr -CAfile certs/ca-bundle.pem -untrusted certs/tsa.pem >/dev/null || echo "BAD TIMESTAMP: $t"; }',
-    'done',
-    '```',
+    'OpenSSL may warn that `certs/tsa.pem` holds a certificate that is not a CA: it is the time-stamping',
+    'authority itself, as expected.',
     '',
     'Recompute one leaf hash (here the first entry) and compare it with its `leafHash`:',
     '',
@@ -233,7 +301,6 @@ function readme(plan: ExportPlan, certificates: BundleCertificates): string {
     "head -n 1 entries.jsonl | jq -j .leaf | (printf '\\000'; cat) | openssl dgst -sha256 -binary | base64",
     '```',
     '',
-    ...(signer ? [`Checkpoints are signed by \`${signer.subject.replaceAll('\n', ', ')}\` (SHA-256 fingerprint ${signer.fingerprint256}).`, ''] : []),
   ];
   return lines.join('\n');
 }
@@ -324,6 +391,7 @@ export async function exportBundle(store: AuditStore, plan: ExportPlan, certific
     small.push(file(`checkpoints/${c.treeSize}.txt`, Buffer.from(c.body, 'utf8')));
     small.push(file(`checkpoints/${c.treeSize}.p7s`, c.signature));
     if (c.timestampReply) small.push(file(`checkpoints/${c.treeSize}.tsr`, c.timestampReply));
+    if (c.note) small.push(file(`checkpoints/${c.treeSize}.note`, Buffer.from(c.note, 'utf8')));
   }
   small.push({ name: `${dir}certs/`, size: 0, mtime: now });
   for (const [name, content] of certificateFiles(plan, certificates)) small.push(file(name, content));
@@ -351,14 +419,35 @@ export class BundleError extends Error {
   }
 }
 
+/** A checkpoint a witness saved (the signed note as the witness stores it), and where it came from. */
+export interface WitnessCheckpoint {
+  source: string;
+  note: string;
+}
+
 export interface VerifyBundleOptions {
   /** The roots to chain signatures and timestamps to (the auditor's own copy). */
   roots: X509Certificate[];
-  /** The certificate that must have signed the checkpoints; default: the first in certs/gateway.pem. */
-  signer?: X509Certificate;
+  /** The pinned log signer: its certificate, or its SHA-256 fingerprint (hex, colons optional). */
+  signer: X509Certificate | string;
+  /** Accept a bundle whose newest checkpoint carries no timestamp. */
+  allowUntimestamped?: boolean;
+  /** Witnesses whose cosignatures the bundle's checkpoint must carry, `quorum` of them (default: all). */
+  witnesses?: WitnessKey[];
+  quorum?: number;
+  /** Checkpoints witnesses saved: the bundle must be consistent with each. */
+  witnessCheckpoints?: WitnessCheckpoint[];
   /** Judge certificate validity at this time instead of the timestamp's (or now). */
   at?: Date;
 }
+
+/** A SHA-256 fingerprint as 64 uppercase hex digits, from hex with or without colons; undefined if it is not one. */
+export function normalizeFingerprint(text: string): string | undefined {
+  const hex = text.replace(/[:\s]/g, '').toUpperCase();
+  return /^[0-9A-F]{64}$/.test(hex) ? hex : undefined;
+}
+
+const fingerprintOf = (certificate: X509Certificate) => normalizeFingerprint(certificate.fingerprint256)!;
 
 export interface BundleSummary {
   origin: string;
@@ -371,10 +460,16 @@ export interface BundleSummary {
   timestamped: number;
   consistencyProofs: number;
   signer: string;
+  /** The bundle's checkpoint carries no timestamp, accepted because asked to. */
+  untimestampedAllowed: boolean;
+  /** Witnesses whose cosignature of the bundle's checkpoint verified, of those given. */
+  witnesses: { cosigned: string[]; given: number; quorum: number };
+  /** Witnesses' saved checkpoints found consistent with the bundle. */
+  witnessCheckpoints: number;
   /** The root was recomputed from the entries (bundle starting at 0 and ending at the checkpoint). */
   rootFromEntries: boolean;
-  /** Entries by leaf format: 1 holds plain SHA-256 of the bodies, 2 keyed digests. */
-  leafFormats: { 1: number; 2: number };
+  /** Entries by leaf format: 1 holds plain SHA-256 of the bodies, 2 keyed digests, 3 keyed digests and every subject. */
+  leafFormats: { 1: number; 2: number; 3: number };
 }
 
 /** The bundle's files by path relative to its folder, from a .tar.gz (or .tar) or an unpacked folder. */
@@ -482,6 +577,23 @@ function readManifest(files: Map<string, Buffer>): Manifest {
   return manifest as unknown as Manifest;
 }
 
+/** A signed note, with NoteErrors as BundleErrors naming `subject`. */
+function readNote(note: string, subject: string, file: string): { text: string; signatures: NoteSignature[] } {
+  try {
+    return splitNote(note);
+  } catch (err) {
+    throw new BundleError(subject, `${file} is not a signed note: ${(err as Error).message}`);
+  }
+}
+
+/** Whether `witness` cosigned the note; a line in its name and key ID that does not verify is an error. */
+function cosignedBy(note: { text: string; signatures: NoteSignature[] }, witness: WitnessKey, subject: string): boolean {
+  const lines = note.signatures.filter((sig) => sig.name === witness.name && sig.keyId.equals(witness.keyId));
+  if (lines.length === 0) return false;
+  if (!lines.some((sig) => verifyCosignature(note.text, sig, witness))) throw new BundleError(subject, `the cosignature of witness ${witness.name} does not verify`);
+  return true;
+}
+
 /**
  * Verifies a bundle completely (see the module comment for what is inside). Throws a BundleError
  * naming the first bad checkpoint or entry; resolves to a summary when all of it holds.
@@ -500,9 +612,10 @@ export async function verifyBundle(files: Map<string, Buffer>, options: VerifyBu
       throw new BundleError('bundle', `${path} is not a PEM certificate file`);
     }
   }
-  const gatewayPem = files.get('certs/gateway.pem');
-  const signer = options.signer ?? (gatewayPem ? parseCertificates(gatewayPem)[0] : undefined);
-  if (!signer) throw new BundleError('bundle', 'certs/gateway.pem is missing: pass the gateway certificate with --signer');
+  // The signer is pinned by the auditor: nothing in the bundle says who it must be.
+  const expected = typeof options.signer === 'string' ? normalizeFingerprint(options.signer) : fingerprintOf(options.signer);
+  if (!expected) throw new BundleError('bundle', `the expected signer fingerprint ${JSON.stringify(options.signer)} is not 64 hex digits`);
+  const pinned = typeof options.signer === 'string' ? `the pinned log signer (SHA-256 ${expected})` : `the pinned log signer "${options.signer.subject.replaceAll('\n', ', ')}"`;
   const intermediates = uniqueCertificates(bundleCerts.filter((c) => c.ca && c.subject !== c.issuer));
   let trust: TrustStore;
   try {
@@ -516,6 +629,10 @@ export async function verifyBundle(files: Map<string, Buffer>, options: VerifyBu
   const listed = manifest.checkpoints.map((c) => c.treeSize);
   for (const size of listed) if (!present.includes(size)) throw new BundleError(`checkpoint ${size}`, 'listed in manifest.json but checkpoints/' + `${size}.txt is missing`);
   for (const size of present) if (!listed.includes(size)) throw new BundleError(`checkpoint ${size}`, 'present but not listed in manifest.json');
+  for (const path of files.keys()) {
+    const size = /^checkpoints\/(\d+)\.note$/.exec(path)?.[1];
+    if (size !== undefined && !listed.includes(Number(size))) throw new BundleError(`checkpoint ${size}`, `${path} belongs to no checkpoint of the bundle`);
+  }
   const sizes = [...new Set(listed)].sort((a, b) => a - b);
   const anchorSize = sizes[sizes.length - 1];
   if (anchorSize === undefined) throw new BundleError('bundle', 'the bundle holds no checkpoint');
@@ -524,6 +641,8 @@ export async function verifyBundle(files: Map<string, Buffer>, options: VerifyBu
   const roots = new Map<number, Buffer>();
   let origin: string | undefined;
   let timestamped = 0;
+  let signer: X509Certificate | undefined;
+  const notes = new Map<number, { text: string; signatures: NoteSignature[] }>();
   for (const size of sizes) {
     const subject = `checkpoint ${size}`;
     const text = files.get(`checkpoints/${size}.txt`)!;
@@ -551,12 +670,74 @@ export async function verifyBundle(files: Map<string, Buffer>, options: VerifyBu
     } catch (err) {
       throw new BundleError(subject, `signature (${size}.p7s) does not verify: ${(err as Error).message}`);
     }
-    if (signedBy.fingerprint256 !== signer.fingerprint256) {
-      throw new BundleError(subject, `signed by "${signedBy.subject.replaceAll('\n', ', ')}", not by the gateway certificate "${signer.subject.replaceAll('\n', ', ')}"`);
+    if (fingerprintOf(signedBy) !== expected) {
+      throw new BundleError(subject, `signed by "${signedBy.subject.replaceAll('\n', ', ')}" (SHA-256 ${fingerprintOf(signedBy)}), not by ${pinned}`);
+    }
+    if (!certificateProfile(signedBy).policies.includes(LOG_SIGNING_POLICY_OID)) {
+      throw new BundleError(subject, `signed by "${signedBy.subject.replaceAll('\n', ', ')}", which is not a log-signing certificate (no certificate policy ${LOG_SIGNING_POLICY_OID})`);
+    }
+    signer = signedBy;
+    const note = files.get(`checkpoints/${size}.note`);
+    if (note) {
+      const signed = readNote(note.toString('utf8'), subject, `${size}.note`);
+      if (signed.text !== text.toString('utf8')) throw new BundleError(subject, `the signed note (${size}.note) is of another checkpoint text than ${size}.txt`);
+      const verifier = logNoteVerifier(parsed.origin, signedBy);
+      if (!signed.signatures.some((sig) => verifier.verify(signed.text, sig))) throw new BundleError(subject, `the log's signature in ${size}.note does not verify with ${pinned}`);
+      notes.set(size, signed);
     }
     roots.set(size, parsed.root);
   }
   const anchorRoot = roots.get(anchorSize)!;
+  const anchorSubject = `checkpoint ${anchorSize}`;
+  const anchorStamped = files.has(`checkpoints/${anchorSize}.tsr`);
+  if (!anchorStamped && !options.allowUntimestamped) {
+    throw new BundleError(
+      anchorSubject,
+      timestamped === 0
+        ? 'no checkpoint of the bundle is timestamped: nothing dates its entries (--allow-untimestamped accepts that)'
+        : "the bundle's newest checkpoint is not timestamped: export one that ends at a timestamped checkpoint (--allow-untimestamped accepts that)",
+    );
+  }
+
+  // Witnesses: cosignatures of the bundle's checkpoint, and the checkpoints witnesses saved.
+  const witnesses = options.witnesses ?? [];
+  const quorum = options.quorum ?? witnesses.length;
+  const cosigned: string[] = [];
+  if (witnesses.length > 0) {
+    const anchorNote = notes.get(anchorSize);
+    if (!anchorNote) throw new BundleError(anchorSubject, `it carries no signed note (checkpoints/${anchorSize}.note): no witness cosignature to check`);
+    for (const witness of witnesses) if (cosignedBy(anchorNote, witness, anchorSubject)) cosigned.push(witness.name);
+    if (cosigned.length < quorum) {
+      const missing = witnesses.filter((w) => !cosigned.includes(w.name)).map((w) => w.name);
+      throw new BundleError(anchorSubject, `cosigned by ${cosigned.length} of the ${witnesses.length} witness(es) given, ${quorum} required: none from ${missing.join(', ')}`);
+    }
+  }
+  /** Tree sizes witnesses saw that only the entries can confirm: size → what the witness saw. */
+  const recompute = new Map<number, { root: Buffer; source: string; witness: string }>();
+  for (const saved of options.witnessCheckpoints ?? []) {
+    const signed = readNote(saved.note, saved.source, saved.source);
+    const seen = parseCheckpointText(signed.text, saved.source);
+    if (seen.origin !== origin) throw new BundleError(saved.source, `the witness's checkpoint is of log ${JSON.stringify(seen.origin)}, the bundle of ${JSON.stringify(origin)}`);
+    const verifier = logNoteVerifier(seen.origin, signer!);
+    if (!signed.signatures.some((sig) => verifier.verify(signed.text, sig))) throw new BundleError(saved.source, `the witness's checkpoint is not signed by ${pinned}`);
+    const known = witnesses.filter((w) => cosignedBy(signed, w, saved.source));
+    const names = known.length > 0 ? known.map((w) => w.name) : signed.signatures.filter((sig) => sig.name !== seen.origin).map((sig) => sig.name);
+    const witness = names.join(', ') || saved.source;
+    if (seen.size > anchorSize) {
+      throw new BundleError(anchorSubject, `the bundle ends at ${anchorSize} but witness ${witness} has seen size ${seen.size}: the history was cut back (or export a newer bundle)`);
+    }
+    const root = roots.get(seen.size);
+    if (root) {
+      if (!root.equals(seen.root)) {
+        throw new BundleError(`checkpoint ${seen.size}`, `fork: witness ${witness} saw tree size ${seen.size} with root ${seen.root.toString('base64')}, the bundle's has root ${root.toString('base64')}`);
+      }
+    } else if (seen.size > 0) {
+      if (from !== 0 || seen.size > to) {
+        throw new BundleError(saved.source, `witness ${witness} saw tree size ${seen.size}, which this bundle neither holds as a checkpoint nor covers from entry 0: export a bundle from 0 to at least ${seen.size}`);
+      }
+      recompute.set(seen.size, { root: seen.root, source: saved.source, witness });
+    }
+  }
 
   // Consistency between consecutive checkpoints, with the roots from the signed texts.
   const consistency = new Map<string, Record<string, unknown>>();
@@ -579,7 +760,7 @@ export async function verifyBundle(files: Map<string, Buffer>, options: VerifyBu
   const proofByIndex = new Map<number, Record<string, unknown>>();
   for (const proof of proofs) if (isObject(proof) && typeof proof.index === 'number') proofByIndex.set(proof.index, proof);
   const accumulator = from === 0 ? new MerkleAccumulator() : undefined;
-  const leafFormats = { 1: 0, 2: 0 };
+  const leafFormats = { 1: 0, 2: 0, 3: 0 };
   for (let position = 0; position < entries.length; position++) {
     const expected = from + position;
     const subject = `entry ${expected}`;
@@ -623,6 +804,10 @@ export async function verifyBundle(files: Map<string, Buffer>, options: VerifyBu
       accumulator.append(hash);
       const root = roots.get(accumulator.size);
       if (root && !accumulator.root().equals(root)) throw new BundleError(`checkpoint ${accumulator.size}`, `its root is not the root of entries 0..${accumulator.size - 1}`);
+      const seen = recompute.get(accumulator.size);
+      if (seen && !accumulator.root().equals(seen.root)) {
+        throw new BundleError(`tree size ${accumulator.size}`, `fork: witness ${seen.witness} saw another root (${seen.root.toString('base64')}) than entries 0..${accumulator.size - 1} of the bundle`);
+      }
     }
   }
   if (entries.length < to - from) throw new BundleError(`entry ${from + entries.length}`, `missing: entries.jsonl ends there, manifest.json says the bundle runs to ${to - 1}`);
@@ -638,7 +823,10 @@ export async function verifyBundle(files: Map<string, Buffer>, options: VerifyBu
     checkpoints: sizes.length,
     timestamped,
     consistencyProofs: sizes.length - 1,
-    signer: signer.subject.replaceAll('\n', ', '),
+    signer: signer!.subject.replaceAll('\n', ', '),
+    untimestampedAllowed: !anchorStamped,
+    witnesses: { cosigned, given: witnesses.length, quorum },
+    witnessCheckpoints: options.witnessCheckpoints?.length ?? 0,
     rootFromEntries: from === 0 && to === anchorSize,
     leafFormats,
   };
@@ -649,7 +837,10 @@ export function summaryLine(s: BundleSummary): string {
   return (
     `bundle OK: entries ${s.from}..${s.to - 1} (${s.entries}) of ${s.origin} in checkpoint ${s.treeSize} (root ${s.rootHash}` +
     `${s.rootFromEntries ? ', recomputed from the entries' : ', from the inclusion proofs'}); ` +
-    `${s.checkpoints} checkpoint(s) signed by ${s.signer}, ${s.timestamped} timestamped, ${s.consistencyProofs} consistency proof(s); ` +
-    `leaf format 1: ${s.leafFormats[1]}, format 2 (keyed body digests): ${s.leafFormats[2]}`
+    `${s.checkpoints} checkpoint(s) signed by ${s.signer}, ${s.timestamped} timestamped` +
+    `${s.untimestampedAllowed ? ` (the newest NOT timestamped: accepted by --allow-untimestamped)` : ''}, ${s.consistencyProofs} consistency proof(s); ` +
+    (s.witnesses.given > 0 ? `cosigned by ${s.witnesses.cosigned.length} of ${s.witnesses.given} witness(es) (quorum ${s.witnesses.quorum}: ${s.witnesses.cosigned.join(', ')}); ` : '') +
+    (s.witnessCheckpoints > 0 ? `consistent with ${s.witnessCheckpoints} witness checkpoint(s); ` : '') +
+    `leaf format 1: ${s.leafFormats[1]}, format 2 (keyed body digests): ${s.leafFormats[2]}, format 3 (keyed body digests, every subject): ${s.leafFormats[3]}`
   );
 }

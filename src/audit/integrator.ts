@@ -3,6 +3,7 @@ import type { Logger } from '../logging.ts';
 import type { Database } from '../store/schema.ts';
 import type { Dialect } from '../store/database.ts';
 import { MerkleAccumulator, leafHash, type MerkleNode } from './merkle.ts';
+import { leafSubjects } from './leaf.ts';
 
 /** C2SP checkpoint text (tlog-checkpoint): origin, tree size, base64 root, each on its own line. */
 export function checkpointText(origin: string, treeSize: number, root: Buffer): string {
@@ -15,6 +16,8 @@ export interface IntegratorDeps {
   log: Logger;
   /** Detached CMS signature (DER) of a checkpoint text, with the gateway certificate. */
   signCheckpoint(body: string): Promise<Buffer>;
+  /** The log's note signature line(s) over a checkpoint text (src/audit/note.ts `logNoteSigner`); stored as the checkpoint's signed note. */
+  signNote?: ((body: string) => string) | undefined;
   /** An RFC 3161 TimeStampResp (DER) for the checkpoint text; absent when no TSA is configured. */
   timestamp?: ((body: string) => Promise<Buffer>) | undefined;
   onTimestampLag?: ((seconds: number) => void) | undefined;
@@ -46,8 +49,28 @@ export interface Integrator {
 const LOCK_CLASS = 714_205_201;
 const CHUNK = 400;
 
-async function insertChunks<T>(rows: T[], insert: (chunk: T[]) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < rows.length; i += CHUNK) await insert(rows.slice(i, i + CHUNK));
+/** exchange_subjects rows have two columns: more of them fit one statement. */
+const SUBJECT_CHUNK = 2000;
+
+async function insertChunks<T>(rows: T[], insert: (chunk: T[]) => Promise<unknown>, size = CHUNK): Promise<void> {
+  for (let i = 0; i < rows.length; i += size) await insert(rows.slice(i, i + size));
+}
+
+/** The exchange_entries row of a leaf: its text and hash, and the columns auditors filter on. */
+export function entryRow(index: number, exchangeId: string, text: string, hash: Buffer, parsed: unknown = JSON.parse(text)) {
+  const leaf = parsed as { time: string; client: string; operation: string; upstream: string | null; outcome: string; subjectHash: string | null };
+  return {
+    idx: index,
+    exchange_id: exchangeId,
+    leaf: text,
+    leaf_hash: hash.toString('hex'),
+    time: leaf.time,
+    client: leaf.client,
+    operation: leaf.operation,
+    upstream: leaf.upstream,
+    outcome: leaf.outcome,
+    subject_hash: leaf.subjectHash,
+  };
 }
 
 /**
@@ -74,27 +97,22 @@ export function createIntegrator(deps: IntegratorDeps, options: IntegratorOption
       const queued = await trx.selectFrom('exchange_queue').select(['seq', 'exchange_id', 'leaf']).orderBy('seq').limit(options.batchSize).execute();
       if (queued.length === 0) return { appended: 0, size: accumulator.size, root: accumulator.root() };
       const entries = [];
+      const subjects: { idx: number; subject_hash: string }[] = [];
       const nodes: MerkleNode[] = [];
       for (const row of queued) {
         const hash = leafHash(Buffer.from(row.leaf, 'utf8'));
         const index = accumulator.size;
         // Level 0 lives in exchange_entries; only inner nodes go to merkle_nodes.
         for (const node of accumulator.append(hash)) if (node.level > 0) nodes.push(node);
-        const leaf = JSON.parse(row.leaf) as { time: string; client: string; operation: string; upstream: string | null; outcome: string; subjectHash: string | null };
-        entries.push({
-          idx: index,
-          exchange_id: row.exchange_id,
-          leaf: row.leaf,
-          leaf_hash: hash.toString('hex'),
-          time: leaf.time,
-          client: leaf.client,
-          operation: leaf.operation,
-          upstream: leaf.upstream,
-          outcome: leaf.outcome,
-          subject_hash: leaf.subjectHash,
-        });
+        const leaf = JSON.parse(row.leaf) as Record<string, unknown>;
+        entries.push(entryRow(index, row.exchange_id, row.leaf, hash, leaf));
+        for (const subject of leafSubjects(leaf)) subjects.push({ idx: index, subject_hash: subject });
       }
       await insertChunks(entries, (chunk) => trx.insertInto('exchange_entries').values(chunk).execute());
+      // Every subject of each entry, in the same transaction: a search by any identifier finds it.
+      // In key order: the b-tree takes them page by page rather than at random places.
+      subjects.sort((a, b) => (a.subject_hash < b.subject_hash ? -1 : a.subject_hash > b.subject_hash ? 1 : a.idx - b.idx));
+      await insertChunks(subjects, (chunk) => trx.insertInto('exchange_subjects').values(chunk).execute(), SUBJECT_CHUNK);
       await insertChunks(
         nodes.map((n) => ({ level: n.level, idx: n.index, hash: n.hash.toString('hex') })),
         (chunk) => trx.insertInto('merkle_nodes').values(chunk).execute(),
@@ -115,9 +133,10 @@ export function createIntegrator(deps: IntegratorDeps, options: IntegratorOption
     const body = checkpointText(options.origin, size, root);
     if (!existing || existing.tree_size < size) {
       const signature = await deps.signCheckpoint(body);
+      const note = deps.signNote ? `${body}\n${deps.signNote(body)}` : null;
       await db
         .insertInto('checkpoints')
-        .values({ tree_size: size, root_hash: root.toString('hex'), body, signature: signature.toString('base64'), signed_at: new Date().toISOString(), timestamp_reply: null, timestamped_at: null })
+        .values({ tree_size: size, root_hash: root.toString('hex'), body, signature: signature.toString('base64'), signed_at: new Date().toISOString(), timestamp_reply: null, timestamped_at: null, note })
         .onConflict((oc) => oc.column('tree_size').doNothing())
         .execute();
       oldestUntimestamped ??= Date.now();

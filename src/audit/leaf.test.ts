@@ -25,6 +25,12 @@ const fields = {
   status: 200,
   latencyMs: 12,
   upstreamCalls: [],
+  code: null,
+  subjects: [],
+  result: null,
+  caseId: null,
+  resultCount: null,
+  criteria: null,
 };
 
 function v1Leaf(request: string, answer: string): ExchangeLeafV1 {
@@ -49,7 +55,7 @@ describe('exchange-log leaves', () => {
     // Format 1 held plain SHA-256: the enumeration finds the number.
     expect(enumerate(leafText(v1Leaf(lookup(ID_NUMBER), response)))).toBe(ID_NUMBER);
     const leaf = keyedLeaf(fields, digest, lookup(ID_NUMBER), response);
-    expect(leaf).toMatchObject({ v: 2, requestMac: digest(lookup(ID_NUMBER)), responseMac: digest(response) });
+    expect(leaf).toMatchObject({ v: 3, requestMac: digest(lookup(ID_NUMBER)), responseMac: digest(response) });
     expect(enumerate(leafText(leaf))).toBeUndefined();
     // The holder of the key confirms the bodies; another key does not.
     expect(bodiesMatchLeaf(leaf, lookup(ID_NUMBER), response, digest)).toBe(true);
@@ -57,16 +63,23 @@ describe('exchange-log leaves', () => {
     expect(bodiesMatchLeaf(leaf, lookup(ID_NUMBER), response, createKeyedDigest(randomBytes(32), 'exchange-bodies'))).toBe(false);
   }, 60_000);
 
-  it('read both formats, and check the binding of the digests to the leaf', () => {
+  it('read every format, and check the binding of the digests to the leaf', () => {
     const old = JSON.parse(leafText(v1Leaf(lookup(ID_NUMBER), response))) as Record<string, unknown>;
     expect(leafDigests(old)).toEqual({ format: 1, request: sha256Hex(lookup(ID_NUMBER)), response: sha256Hex(response) });
     expect(bodiesMatchLeaf(old, lookup(ID_NUMBER), response, digest)).toBe(true);
     const current = JSON.parse(leafText(keyedLeaf(fields, digest, lookup(ID_NUMBER), null))) as Record<string, unknown>;
-    expect(leafDigests(current)).toEqual({ format: 2, request: digest(lookup(ID_NUMBER)), response: null });
+    expect(leafDigests(current)).toEqual({ format: 3, request: digest(lookup(ID_NUMBER)), response: null });
+    // Format 2, as written before format 3: the same digests, without format 3's fields.
+    const { code: _e, subjects: _s, result: _r, caseId: _c, resultCount: _n, criteria: _q, ...v2fields } = current;
+    const v2 = { ...v2fields, v: 2 };
+    expect(leafDigests(v2)).toEqual({ format: 2, request: digest(lookup(ID_NUMBER)), response: null });
+    expect(bodiesMatchLeaf(JSON.parse(leafText(keyedLeaf(fields, digest, lookup(ID_NUMBER), response))) as Record<string, unknown>, lookup(ID_NUMBER), response, digest)).toBe(true);
 
-    expect(() => leafDigests({ ...current, v: 3 })).toThrow(/unknown leaf format v=3/);
+    expect(() => leafDigests({ ...current, v: 4 })).toThrow(/unknown leaf format v=4/);
     expect(() => leafDigests({ ...current, v: '2' })).toThrow(/unknown leaf format/);
-    expect(() => leafDigests({ ...current, requestHash: sha256Hex('x') })).toThrow(/format 2 leaf holds requestHash/);
+    expect(() => leafDigests({ ...v2, requestHash: sha256Hex('x') })).toThrow(/format 2 leaf holds requestHash/);
+    expect(() => leafDigests({ ...current, requestHash: sha256Hex('x') })).toThrow(/format 3 leaf holds requestHash/);
+    expect(() => leafDigests({ ...v2fields, v: 3 })).toThrow(/format 3 leaf needs subjects/);
     expect(() => leafDigests({ ...old, requestMac: digest('x') })).toThrow(/format 1 leaf .* holds requestMac/);
     expect(() => leafDigests({ ...current, requestMac: 'not hex' })).toThrow(/needs requestMac/);
     expect(() => leafDigests({ ...old, responseHash: undefined })).toThrow(/needs requestHash and responseHash/);
@@ -88,5 +101,28 @@ describe('exchange-log leaves', () => {
     expect(createKeyedDigest(Buffer.from(KEY), 'exchange-bodies')(data)).toBe(values[0]);
     expect(createKeyedDigest(randomBytes(32), 'exchange-bodies')(data)).not.toBe(values[0]);
     expect(() => createKeyedDigest(randomBytes(16), 'exchange-bodies')).toThrow(RangeError);
+  });
+
+  it('format 3 lists every subject sorted, once, the primary one included, and checks its own fields', () => {
+    const hash = createSubjectHasher(KEY);
+    const insurance = hash('1412345678');
+    const oldCard = hash('050812345');
+    const leaf = keyedLeaf({ ...fields, subjects: [oldCard, insurance, fields.subjectHash, insurance], result: 'mismatch', caseId: 'H52.101.114-261127-0001' }, digest, lookup(ID_NUMBER), response);
+    expect(leaf.subjects).toEqual([fields.subjectHash, insurance, oldCard].sort());
+    expect(leaf).toMatchObject({ v: 3, result: 'mismatch', caseId: 'H52.101.114-261127-0001', resultCount: null, criteria: null });
+    const parsed = JSON.parse(leafText(leaf)) as Record<string, unknown>;
+    expect(leafDigests(parsed).format).toBe(3);
+    // Keyed hashes only: the identifiers themselves appear nowhere.
+    for (const id of [ID_NUMBER, '1412345678', '050812345']) expect(leafText(leaf)).not.toContain(id);
+
+    expect(() => leafDigests({ ...parsed, subjects: [...leaf.subjects].reverse() })).toThrow(/subjects sorted, without repeats/);
+    expect(() => leafDigests({ ...parsed, subjects: [insurance] })).toThrow(/subjectHash among its subjects/);
+    expect(() => leafDigests({ ...parsed, subjects: ['014089001234'] })).toThrow(/needs subjects/);
+    expect(() => leafDigests({ ...parsed, result: 'success' })).toThrow(/needs result/);
+    expect(() => leafDigests({ ...parsed, caseId: 7 })).toThrow(/needs caseId/);
+    expect(() => leafDigests({ ...parsed, code: 400 })).toThrow(/needs code/);
+    expect(() => leafDigests({ ...parsed, resultCount: -1 })).toThrow(/needs resultCount/);
+    expect(() => leafDigests({ ...parsed, criteria: { from: 0 } })).toThrow(/needs criteria/);
+    expect(leafDigests({ ...parsed, resultCount: 12, criteria: { from: '0', to: '12' } }).format).toBe(3);
   });
 });

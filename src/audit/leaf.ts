@@ -3,7 +3,19 @@ import { canonicalize } from 'json-canonicalize';
 import type { MessageSecurity } from '../config/schema.ts';
 import type { KeyedDigest } from '../signing/attestation.ts';
 
-export type Outcome = 'success' | 'business_error' | 'refused' | 'failed' | 'rejected';
+/**
+ * How an exchange ended. `denied`: the gateway refused the authenticated caller before any national
+ * system was asked (a request that is not valid, missing accountability, a role, operation or
+ * purpose the client is not allowed): recorded for operations on personal data (format 3).
+ */
+export type Outcome = 'success' | 'business_error' | 'refused' | 'failed' | 'rejected' | 'denied';
+
+/**
+ * The business result of an exchange (format 3): an identity verification that matched or did not,
+ * or a person, enterprise or record that the national system (or the gateway's own store) does
+ * not know. Null when the operation has no such result or did not get one.
+ */
+export type BusinessResult = 'match' | 'mismatch' | 'not_found';
 
 /** One call to a national system made for an exchange, as the exchange's leaf records it. */
 export interface UpstreamCall {
@@ -60,14 +72,45 @@ export interface ExchangeLeafV2 extends LeafFields {
   responseMac: string | null;
 }
 
+/** What format 3 adds to format 2: the error code, every subject, the business result, the case, and for audit operations what was asked. */
+export interface RecordFields {
+  /** The error code of the answer (its problem `code`), null when it succeeded. */
+  code: string | null;
+  /**
+   * Keyed hashes (the same HMAC as `subjectHash`) of every identifier of a person or enterprise
+   * the exchange touched, in the request and in the answer (ID number, old card number, social
+   * insurance code, tax code, enterprise code), sorted and without repeats. `subjectHash`, when
+   * not null, is one of them.
+   */
+  subjects: string[];
+  result: BusinessResult | null;
+  /** The case or dossier the exchange was made for (`X-Case-Id`, or the dossier code of a delivery). */
+  caseId: string | null;
+  /** For an audit operation: how many entries it answered (a search's page) or exported. */
+  resultCount: number | null;
+  /**
+   * For an audit operation: its path parameters and its query parameters other than personal-data
+   * ones (the subject searched for is in `subjects`, hashed), e.g. the range of an export or the
+   * officer resolved. Null otherwise.
+   */
+  criteria: Record<string, string> | null;
+}
+
+/** Format 3: format 2 with every subject touched, the business result, the case and, for audit operations, what was asked. */
+export interface ExchangeLeafV3 extends LeafFields, RecordFields {
+  v: 3;
+  requestMac: string;
+  responseMac: string | null;
+}
+
 /**
  * What an exchange-log leaf holds. No personal data in clear: the acting user and the data
- * subject appear only as keyed hashes (HMAC-SHA-256), bodies only as digests (see the formats).
+ * subjects appear only as keyed hashes (HMAC-SHA-256), bodies only as digests (see the formats).
  */
-export type ExchangeLeaf = ExchangeLeafV1 | ExchangeLeafV2;
+export type ExchangeLeaf = ExchangeLeafV1 | ExchangeLeafV2 | ExchangeLeafV3;
 
 /** The format written now. */
-export const LEAF_FORMAT = 2;
+export const LEAF_FORMAT = 3;
 
 export const sha256Hex = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
@@ -80,11 +123,33 @@ export function leafText(leaf: ExchangeLeaf): string {
   return canonicalize(leaf);
 }
 
-/** A leaf of the current format, its digests keyed with `digest` (the exchange log's). */
-export function keyedLeaf(fields: Omit<LeafFields, 'bindingHash'>, digest: KeyedDigest, request: string | Uint8Array, response: string | Uint8Array | null): ExchangeLeafV2 {
+/** Subject hashes as a leaf holds them: sorted, without repeats, the primary subject included. */
+export function subjectList(hashes: Iterable<string>, primary: string | null): string[] {
+  const all = new Set(hashes);
+  if (primary !== null) all.add(primary);
+  return [...all].sort();
+}
+
+/**
+ * Every subject of a parsed leaf of any format: its `subjects` (format 3), else its one
+ * `subjectHash` (formats 1 and 2, none when null). What a search by subject matches.
+ */
+export function leafSubjects(leaf: Record<string, unknown>): string[] {
+  const hashes: unknown[] = Array.isArray(leaf.subjects) ? leaf.subjects : [leaf.subjectHash];
+  return [...new Set(hashes.filter((h): h is string => typeof h === 'string' && h.length > 0))];
+}
+
+/** A leaf of the current format (3), its digests keyed with `digest` (the exchange log's). */
+export function keyedLeaf(
+  fields: Omit<LeafFields, 'bindingHash'> & RecordFields,
+  digest: KeyedDigest,
+  request: string | Uint8Array,
+  response: string | Uint8Array | null,
+): ExchangeLeafV3 {
   const requestMac = digest(request);
   const responseMac = response === null ? null : digest(response);
-  return { v: 2, ...fields, requestMac, responseMac, bindingHash: bindingHash(fields.id, requestMac, responseMac) };
+  const subjects = subjectList(fields.subjects, fields.subjectHash);
+  return { v: 3, ...fields, subjects, requestMac, responseMac, bindingHash: bindingHash(fields.id, requestMac, responseMac) };
 }
 
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
@@ -92,9 +157,27 @@ const isDigest = (v: unknown): v is string => typeof v === 'string' && HEX_DIGES
 
 /** A leaf's format and its request and response digests, as read from any leaf in the log. */
 export interface LeafDigests {
-  format: 1 | 2;
+  format: 1 | 2 | 3;
   request: string;
   response: string | null;
+}
+
+const RESULTS: ReadonlySet<unknown> = new Set(['match', 'mismatch', 'not_found', null]);
+
+/** Format 3's own fields: where they are and what they may hold. */
+function checkRecordFields(leaf: Record<string, unknown>): void {
+  const subjects: unknown = leaf.subjects;
+  if (!Array.isArray(subjects) || !subjects.every(isDigest)) throw new TypeError('a format 3 leaf needs subjects (hex keyed hashes)');
+  if ((subjects as string[]).some((s, i, all) => i > 0 && all[i - 1]! >= s)) throw new TypeError('a format 3 leaf lists its subjects sorted, without repeats');
+  if (leaf.subjectHash !== null && !(subjects as string[]).includes(leaf.subjectHash as string)) throw new TypeError('a format 3 leaf lists its subjectHash among its subjects');
+  if (!(leaf.code === null || typeof leaf.code === 'string')) throw new TypeError('a format 3 leaf needs code (an error code or null)');
+  if (!RESULTS.has(leaf.result)) throw new TypeError('a format 3 leaf needs result: match, mismatch, not_found or null');
+  if (!(leaf.caseId === null || typeof leaf.caseId === 'string')) throw new TypeError('a format 3 leaf needs caseId (a string or null)');
+  if (!(leaf.resultCount === null || (Number.isSafeInteger(leaf.resultCount) && (leaf.resultCount as number) >= 0))) throw new TypeError('a format 3 leaf needs resultCount (a count or null)');
+  const criteria = leaf.criteria;
+  if (!(criteria === null || (typeof criteria === 'object' && !Array.isArray(criteria) && Object.values(criteria).every((v) => typeof v === 'string')))) {
+    throw new TypeError('a format 3 leaf needs criteria (an object of strings, or null)');
+  }
 }
 
 /**
@@ -108,10 +191,12 @@ export function leafDigests(leaf: Record<string, unknown>): LeafDigests {
     if ('requestMac' in leaf || 'responseMac' in leaf) throw new TypeError('a format 1 leaf (no "v") holds requestMac or responseMac');
     digests = { format: 1, request: leaf.requestHash as string, response: leaf.responseHash as string | null };
     if (!isDigest(digests.request) || !(digests.response === null || isDigest(digests.response))) throw new TypeError('a format 1 leaf needs requestHash and responseHash (hex SHA-256, responseHash may be null)');
-  } else if (leaf.v === 2) {
-    if ('requestHash' in leaf || 'responseHash' in leaf) throw new TypeError('a format 2 leaf holds requestHash or responseHash');
-    digests = { format: 2, request: leaf.requestMac as string, response: leaf.responseMac as string | null };
-    if (!isDigest(digests.request) || !(digests.response === null || isDigest(digests.response))) throw new TypeError('a format 2 leaf needs requestMac and responseMac (hex HMAC-SHA-256, responseMac may be null)');
+  } else if (leaf.v === 2 || leaf.v === 3) {
+    const format = leaf.v;
+    if ('requestHash' in leaf || 'responseHash' in leaf) throw new TypeError(`a format ${format} leaf holds requestHash or responseHash`);
+    digests = { format, request: leaf.requestMac as string, response: leaf.responseMac as string | null };
+    if (!isDigest(digests.request) || !(digests.response === null || isDigest(digests.response))) throw new TypeError(`a format ${format} leaf needs requestMac and responseMac (hex HMAC-SHA-256, responseMac may be null)`);
+    if (format === 3) checkRecordFields(leaf);
   } else {
     throw new TypeError(`unknown leaf format v=${JSON.stringify(leaf.v)}`);
   }
@@ -123,13 +208,20 @@ export function leafDigests(leaf: Record<string, unknown>): LeafDigests {
 
 /**
  * Whether `request` and `response` are the bodies the leaf recorded: plain SHA-256 for format 1,
- * the keyed digest for format 2 (so only a holder of the key, the gateway, can confirm them).
+ * the keyed digest for formats 2 and 3 (so only a holder of the key, the gateway, can confirm them).
  */
 export function bodiesMatchLeaf(leaf: ExchangeLeaf | Record<string, unknown>, request: string | Uint8Array, response: string | Uint8Array, digest: KeyedDigest): boolean {
   const recorded = leafDigests(leaf as Record<string, unknown>);
   const of = recorded.format === 1 ? sha256Hex : digest;
   return of(request) === recorded.request && recorded.response !== null && of(response) === recorded.response;
 }
+
+/**
+ * Statuses of a refusal by the gateway itself, before any national system: the request is not
+ * valid (400, 422) or the caller may not make it (403). With no national system reached, they are
+ * recorded as `denied` (for operations on personal data).
+ */
+export const DENIED_STATUSES: ReadonlySet<number> = new Set([400, 403, 422]);
 
 /** The outcome an answer status stands for, with the error code when there is one. */
 export function outcomeOf(status: number, code: string | undefined): Outcome {

@@ -32,6 +32,8 @@ export interface CheckpointRecord {
   /** RFC 3161 TimeStampResp (DER) over `body`, once the TSA answered. */
   timestampReply: Buffer | null;
   timestampedAt: string | null;
+  /** The checkpoint as a C2SP signed note (text, blank line, the log's signature line, witness cosignatures); null for checkpoints signed before notes. */
+  note: string | null;
 }
 
 /** One leaf of the log: its index, the canonical JSON text hashed, and the leaf hash. */
@@ -48,7 +50,7 @@ export interface EntryFilter {
   upstream?: string | undefined;
   outcome?: string | undefined;
   client?: string | undefined;
-  /** Keyed hash (hex) of the data subject's identifier. */
+  /** Keyed hash (hex) of an identifier of a data subject: entries that list it among their subjects. */
   subjectHash?: string | undefined;
   /** Instants as ISO 8601 UTC with milliseconds (the leaves' own format): since inclusive, until exclusive. */
   since?: string | undefined;
@@ -89,6 +91,8 @@ export interface AuditStore {
   checkpoints(sizes: readonly number[]): Promise<CheckpointRecord[]>;
   /** The smallest timestamped checkpoint with tree size ≥ `min`. */
   firstTimestampedCheckpoint(min: number): Promise<CheckpointRecord | undefined>;
+  /** The largest timestamped checkpoint. */
+  latestTimestampedCheckpoint(): Promise<CheckpointRecord | undefined>;
   listEntries(filter: EntryFilter): Promise<EntryPage>;
   entry(index: number): Promise<EntryRecord | undefined>;
   /** Entries [from, to) in index order, read page by page. */
@@ -99,6 +103,10 @@ export interface AuditStore {
   inclusionProof(index: number, treeSize: number): Promise<InclusionProofRecord>;
   /** The proof between two sizes with both roots; callers check 1 ≤ first ≤ second ≤ the tree. */
   consistencyProof(first: number, second: number): Promise<ConsistencyProofRecord>;
+  /** Per witness, the newest tree size ≤ `max` it cosigned (one size per witness, unordered). */
+  latestCosignedSizes(max: number): Promise<number[]>;
+  /** The stored cosignatures of the checkpoint of `treeSize`, by witness name. */
+  cosignatures(treeSize: number): Promise<CosignatureRecord[]>;
 }
 
 /** Largest value the integer columns hold on PostgreSQL: indexes beyond it cannot exist. */
@@ -119,7 +127,19 @@ function toCheckpoint(row: CheckpointRow): CheckpointRecord {
     signedAt: row.signed_at,
     timestampReply: row.timestamp_reply ? Buffer.from(row.timestamp_reply, 'base64') : null,
     timestampedAt: row.timestamped_at,
+    note: row.note ?? null,
   };
+}
+
+/** A witness's cosignature of a checkpoint, as stored. */
+export interface CosignatureRecord {
+  treeSize: number;
+  /** The witness's key name. */
+  witness: string;
+  /** POSIX seconds. */
+  time: number;
+  /** The cosignature/v1 signature line, with its newline. */
+  line: string;
 }
 
 const toEntry = (row: { idx: number; leaf: string; leaf_hash: string }): EntryRecord => ({
@@ -187,6 +207,25 @@ export function createAuditStore(deps: { db: Kysely<Database> }): AuditStore {
     return nodes;
   }
 
+  /** The checkpoints with every stored cosignature line appended to their notes. */
+  async function cosigned(rows: CheckpointRow[]): Promise<CheckpointRecord[]> {
+    const records = rows.map(toCheckpoint);
+    const sizes = records.filter((r) => r.note !== null).map((r) => r.treeSize);
+    if (sizes.length === 0) return records;
+    const lines = new Map<number, string[]>();
+    for (let i = 0; i < sizes.length; i += 500) {
+      const found = await db
+        .selectFrom('checkpoint_cosignatures')
+        .select(['tree_size', 'line'])
+        .where('tree_size', 'in', sizes.slice(i, i + 500))
+        .orderBy('tree_size')
+        .orderBy('witness')
+        .execute();
+      for (const row of found) lines.set(Number(row.tree_size), [...(lines.get(Number(row.tree_size)) ?? []), row.line]);
+    }
+    return records.map((r) => (r.note !== null && lines.has(r.treeSize) ? { ...r, note: r.note + lines.get(r.treeSize)!.join('') } : r));
+  }
+
   async function nodes(ids: readonly NodeId[]): Promise<GetNode> {
     if (ids.length === 0) return nodeGetterFromNodes([]);
     return nodeGetterFromNodes(ids.length <= NAMED_NODES_MAX ? await namedNodes(ids) : await nodesByRange(ids));
@@ -195,7 +234,7 @@ export function createAuditStore(deps: { db: Kysely<Database> }): AuditStore {
   return {
     async latestCheckpoint() {
       const row = await db.selectFrom('checkpoints').selectAll().orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
-      return row ? toCheckpoint(row) : undefined;
+      return row ? (await cosigned([row]))[0] : undefined;
     },
 
     async checkpointSizes(min, max) {
@@ -213,7 +252,7 @@ export function createAuditStore(deps: { db: Kysely<Database> }): AuditStore {
       const found: CheckpointRecord[] = [];
       for (let i = 0; i < sizes.length; i += 500) {
         const rows = await db.selectFrom('checkpoints').selectAll().where('tree_size', 'in', sizes.slice(i, i + 500)).execute();
-        found.push(...rows.map(toCheckpoint));
+        found.push(...(await cosigned(rows)));
       }
       return found.sort((a, b) => a.treeSize - b.treeSize);
     },
@@ -227,7 +266,12 @@ export function createAuditStore(deps: { db: Kysely<Database> }): AuditStore {
         .orderBy('tree_size')
         .limit(1)
         .executeTakeFirst();
-      return row ? toCheckpoint(row) : undefined;
+      return row ? (await cosigned([row]))[0] : undefined;
+    },
+
+    async latestTimestampedCheckpoint() {
+      const row = await db.selectFrom('checkpoints').selectAll().where('timestamp_reply', 'is not', null).orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
+      return row ? (await cosigned([row]))[0] : undefined;
     },
 
     async listEntries(filter) {
@@ -236,7 +280,11 @@ export function createAuditStore(deps: { db: Kysely<Database> }): AuditStore {
       if (filter.upstream !== undefined) query = query.where('upstream', '=', filter.upstream);
       if (filter.outcome !== undefined) query = query.where('outcome', '=', filter.outcome);
       if (filter.client !== undefined) query = query.where('client', '=', filter.client);
-      if (filter.subjectHash !== undefined) query = query.where('subject_hash', '=', filter.subjectHash);
+      // Any of the entry's subjects (every identifier of the people and enterprises it touched).
+      if (filter.subjectHash !== undefined) {
+        const subjectHash = filter.subjectHash;
+        query = query.where('idx', 'in', (qb) => qb.selectFrom('exchange_subjects').select('idx').where('subject_hash', '=', subjectHash));
+      }
       if (filter.since !== undefined) query = query.where('time', '>=', filter.since);
       if (filter.until !== undefined) query = query.where('time', '<', filter.until);
       // One row more than asked says whether there is a next page.
@@ -290,6 +338,21 @@ export function createAuditStore(deps: { db: Kysely<Database> }): AuditStore {
         firstRoot: rangeRoot(0, first, getNode),
         secondRoot: rangeRoot(0, second, getNode),
       };
+    },
+
+    async latestCosignedSizes(max) {
+      const rows = await db
+        .selectFrom('checkpoint_cosignatures')
+        .select(['witness', (eb) => eb.fn.max('tree_size').as('tree_size')])
+        .where('tree_size', '<=', max)
+        .groupBy('witness')
+        .execute();
+      return rows.map((r) => Number(r.tree_size));
+    },
+
+    async cosignatures(treeSize) {
+      const rows = await db.selectFrom('checkpoint_cosignatures').select(['tree_size', 'witness', 'time', 'line']).where('tree_size', '=', treeSize).orderBy('witness').execute();
+      return rows.map((r) => ({ treeSize: Number(r.tree_size), witness: r.witness, time: Number(r.time), line: r.line }));
     },
   };
 }

@@ -6,7 +6,9 @@ import { createDatabase } from '../store/database.ts';
 import { migrateToLatest } from '../store/migrations.ts';
 import { AUDIT_USAGE, AuditCheckError, AuditUsageError, runAudit } from './audit.ts';
 import { addClient } from './clients.ts';
+import { RESOLVE_USAGE } from './audit-resolve.ts';
 import { PURGE_USAGE, runPurge } from './purge.ts';
+import { WITNESS_USAGE } from './witness.ts';
 
 const USAGE = `Usage: lienthong <command> [options]
 
@@ -18,7 +20,7 @@ Commands:
               [--name NAME] [--config FILE]
                                  create a client, store its key hash in the config file and
                                  print the key once
-${AUDIT_USAGE}${PURGE_USAGE}
+${AUDIT_USAGE}${WITNESS_USAGE}${RESOLVE_USAGE}${PURGE_USAGE}
 Settings come from the config file (--config or LIENTHONG_CONFIG) and environment variables;
 see README.md. Exit codes: 0 done, 1 failure, 2 bad configuration or usage.
 `;

@@ -1,16 +1,26 @@
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { adapterModules } from '../../adapters/index.ts';
 import { SANDBOX_ACCOUNT } from '../../adapters/dvcqg/index.ts';
 import { ConfigError, loadConfig } from './load.ts';
 import { messageSecurityProblems } from './message-security.ts';
-import { productionProblems } from './production.ts';
+import { logSignerProblems, productionProblems } from './production.ts';
+import { sample } from '../signing/material.ts';
 
 /** Systems whose default profile signs answers: what the real systems do (DESIGN.md's adapter table). */
 const signingByDefault = adapterModules.filter((m) => m.messageSecurity && m.messageSecurity.default !== 'none');
 
 /** Every setting production asks for, as an operator would give them. */
 function complete(): Record<string, unknown> {
-  const settings: Record<string, unknown> = { 'trust.crls': ['/etc/lienthong/national-ca.crl'] };
+  const settings: Record<string, unknown> = {
+    'trust.crls': ['/etc/lienthong/national-ca.crl'],
+    'audit.signer': { certificateFile: '/etc/lienthong/log-signer.pem', keyFile: '/etc/lienthong/log-signer.key.pem' },
+    'audit.inspectorate': { publicKeyFile: '/etc/lienthong/trust/inspectorate.pub.pem' },
+  };
   for (const m of adapterModules) {
     settings[`upstreams.${m.id}.url`] = `https://${m.id}.example.gov.vn`;
     if (signingByDefault.includes(m)) settings[`upstreams.${m.id}.certificateName`] = `${m.id}.example.gov.vn`;
@@ -122,6 +132,14 @@ describe('production refusals', () => {
     expect(() => loadConfig({}, { overrides: { 'upstreams.population.transport.mode': 'direct' } })).toThrow(/upstreams\.population\.messageSecurity: the direct transport needs messageSecurity: ws-security/);
   });
 
+  it('require a log-signing certificate of its own', () => {
+    expect(problems(without('audit.signer'))).toEqual([expect.stringMatching(/^audit\.signer: required when NODE_ENV=production/)]);
+  });
+
+  it('require the inspectorate key officers are sealed to', () => {
+    expect(problems(without('audit.inspectorate'))).toEqual([expect.stringMatching(/^audit\.inspectorate\.publicKeyFile: required when NODE_ENV=production/)]);
+  });
+
   it('require every upstream URL, and list every problem at once', () => {
     const found = problems({});
     for (const m of adapterModules) expect(found).toContain(`upstreams.${m.id}.url: required when NODE_ENV=production (the sandbox is for development only)`);
@@ -158,5 +176,62 @@ describe('message security settings', () => {
     } catch (err) {
       expect((err as ConfigError).problems).toEqual([expect.stringMatching(/^upstreams\.tax\.messageSecurity: /)]);
     }
+  });
+});
+
+describe('the log signer in production', () => {
+  const production = loadConfig({ NODE_ENV: 'production' }, { overrides: complete() });
+  const cert = (file: string) => new X509Certificate(readFileSync(file));
+
+  /** A self-signed certificate made with openssl, outside the sample PKI, with these extensions. */
+  function selfSigned(extensions: string[]): X509Certificate {
+    const dir = mkdtempSync(join(tmpdir(), 'lienthong-log-signer-'));
+    try {
+      const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'key.pem', '-days', '30', '-subj', '/CN=exchange-log signer'];
+      return new X509Certificate(execFileSync('openssl', [...args, ...extensions.flatMap((e) => ['-addext', e])], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('accept a signing certificate of its own', () => {
+    const own = selfSigned(['keyUsage=critical,digitalSignature,nonRepudiation', 'extendedKeyUsage=codeSigning']);
+    expect(logSignerProblems(production, own, [{ setting: 'signing', certificate: cert(sample('gateway.pem')) }])).toEqual([]);
+  });
+
+  it('refuse the sample log signer', () => {
+    expect(logSignerProblems(production, cert(sample('log-signer.pem')), [])).toEqual([
+      'audit.signer: the certificate is from the sample PKI (certs-sample/log-signer.pem), refused when NODE_ENV=production',
+    ]);
+  });
+
+  it('refuse the message-signing or TLS certificate, and a TLS profile', () => {
+    const gateway = cert(sample('gateway.pem'));
+    const found = logSignerProblems(production, gateway, [
+      { setting: 'signing', certificate: gateway },
+      { setting: 'server.tls', certificate: gateway },
+    ]);
+    expect(found).toEqual([
+      expect.stringMatching(/sample PKI/),
+      'audit.signer: the same certificate as signing: the exchange log needs a signing certificate of its own',
+      'audit.signer: the same certificate as server.tls: the exchange log needs a signing certificate of its own',
+      'audit.signer: it is a TLS certificate (extended key usage serverAuth, clientAuth): the log needs a signing certificate of its own',
+    ]);
+    const tls = selfSigned(['keyUsage=critical,digitalSignature,nonRepudiation', 'extendedKeyUsage=serverAuth']);
+    expect(logSignerProblems(production, tls, [])).toEqual(['audit.signer: it is a TLS certificate (extended key usage serverAuth): the log needs a signing certificate of its own']);
+  });
+
+  it('refuse a key usage without digitalSignature and nonRepudiation', () => {
+    expect(logSignerProblems(production, selfSigned(['keyUsage=critical,digitalSignature,keyEncipherment']), [])).toEqual([
+      'audit.signer: its key usage (digitalSignature, keyEncipherment) must include digitalSignature and nonRepudiation',
+    ]);
+    expect(logSignerProblems(production, selfSigned(['keyUsage=critical,nonRepudiation']), [])).toEqual([
+      'audit.signer: its key usage (nonRepudiation) must include digitalSignature and nonRepudiation',
+    ]);
+  });
+
+  it('apply only in production', () => {
+    const gateway = cert(sample('gateway.pem'));
+    expect(logSignerProblems(loadConfig({}, {}), gateway, [{ setting: 'signing', certificate: gateway }])).toEqual([]);
   });
 });

@@ -1,3 +1,6 @@
+import type { X509Certificate } from 'node:crypto';
+import { logSignerProfileProblems } from '../signing/log-signer.ts';
+import { sampleOrigin } from '../signing/sample-pki.ts';
 import { messageSecurityOf, signsAnswers, type MessageSecurityDeclaration } from './message-security.ts';
 import { populationTransportProblems } from './population-transport.ts';
 import type { Config } from './schema.ts';
@@ -43,6 +46,12 @@ export function productionProblems(config: Config, systems: readonly UpstreamReq
     }
   }
   problems.push(...populationTransportProblems(config));
+  if (!config.audit.signer) {
+    problems.push(`audit.signer: ${REQUIRED} (the log-signing certificate and key that sign checkpoints, not the TLS or message-signing ones)`);
+  }
+  if (!config.audit.inspectorate) {
+    problems.push(`audit.inspectorate.publicKeyFile: ${REQUIRED} (the inspectorate's RSA public key acting officers' identifiers are sealed to; the sample key is for development only)`);
+  }
   if (!config.trust.crls?.length) problems.push(`trust.crls: at least one CRL is ${REQUIRED} (without one, revoked certificates are believed)`);
   // Outside production the HTTPS listener falls back to the sample gateway certificate.
   const tls = config.server.tls;
@@ -50,5 +59,26 @@ export function productionProblems(config: Config, systems: readonly UpstreamReq
     if (!tls.certificateFile) problems.push(`server.tls.certificateFile: ${REQUIRED} when server.tls.enabled (the sample certificate is for development only)`);
     if (!tls.keyFile) problems.push(`server.tls.keyFile: ${REQUIRED} when server.tls.enabled`);
   }
+  return problems;
+}
+
+/**
+ * Why a production gateway must not sign its exchange log with `signer`: a sample certificate, the
+ * certificate (or key) it also uses for TLS or message signing, or a certificate whose profile is
+ * not a signing one (key usage without digitalSignature/nonRepudiation, TLS extended key usage).
+ * An auditor pins the log signer: sharing it with another role would let that role's key sign a
+ * history. Empty outside production.
+ */
+export function logSignerProblems(config: Config, signer: X509Certificate, others: readonly { setting: string; certificate: X509Certificate }[]): string[] {
+  if (!config.env.production) return [];
+  const problems: string[] = [];
+  const origin = sampleOrigin(signer);
+  if (origin) problems.push(`audit.signer: the certificate is from the sample PKI (certs-sample/${origin}), refused when NODE_ENV=production`);
+  const key = (c: X509Certificate) => c.publicKey.export({ type: 'spki', format: 'der' });
+  for (const other of others) {
+    if (other.certificate.fingerprint256 === signer.fingerprint256) problems.push(`audit.signer: the same certificate as ${other.setting}: the exchange log needs a signing certificate of its own`);
+    else if (key(other.certificate).equals(key(signer))) problems.push(`audit.signer: the same key as ${other.setting}: the exchange log needs a key of its own`);
+  }
+  for (const problem of logSignerProfileProblems(signer)) problems.push(`audit.signer: ${problem}`);
   return problems;
 }

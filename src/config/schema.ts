@@ -281,9 +281,12 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** Purpose codes accepted in X-Purpose besides procedure codes (MaTTHC). */
+    /**
+     * Purpose codes accepted in X-Purpose besides procedure codes (MaTTHC). `audit: true` marks an
+     * audit purpose: the only kind a client with the auditor role may claim, and one no other may.
+     */
     purposes: z
-      .array(z.object({ code: z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/), description: z.string() }).strict())
+      .array(z.object({ code: z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/), description: z.string(), audit: z.boolean().default(false) }).strict())
       .default([]),
     rateLimit: z
       .object({
@@ -335,8 +338,29 @@ export const configSchema = z
         origin: z.string().min(1).default('lienthong.sonla.gov.vn/exchange-log'),
         integrateIntervalMs: z.number().int().min(10).max(60_000).default(1000),
         batchSize: z.number().int().min(1).max(50_000).default(5000),
+        /**
+         * The log-signing certificate (PEM, chain after the leaf allowed) and its key (PEM) that sign
+         * checkpoints: a certificate of its own, not the TLS or message-signing one (key usage
+         * digitalSignature/nonRepudiation, no TLS extended key usage). certs-sample/log-signer.pem and
+         * .key.pem when unset outside production; required in production.
+         */
+        signer: z.object({ certificateFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+        /**
+         * The inspectorate's RSA public key (SPKI PEM) that officer identifiers are encrypted to, so
+         * that only the inspectorate can resolve who asked; certs-sample/inspectorate.pub.pem when
+         * unset outside production.
+         */
+        inspectorate: z.object({ publicKeyFile: z.string().min(1) }).strict().optional(),
         /** RFC 3161 TSA; the sandbox's own TSA when unset outside production. */
         tsaUrl: z.url().optional(),
+        /**
+         * Witnesses (c2sp.org/tlog-witness) the gateway submits each new checkpoint to: the URL
+         * prefix of their add-checkpoint endpoint and their verifier key (a C2SP vkey, or a file
+         * holding one). Outside production without any, the sandbox runs one.
+         */
+        witnesses: z
+          .array(z.object({ url: z.url(), vkey: z.string().min(1), timeoutMs: z.number().int().min(100).max(60_000).default(5000) }).strict())
+          .default([]),
         timestampEverySeconds: z.number().int().min(1).default(60),
         /** Request and response bodies, kept encrypted apart from the tree, per retention period. */
         bodies: z

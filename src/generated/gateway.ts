@@ -658,10 +658,16 @@ export interface paths {
         /**
          * Get the latest signed checkpoint
          * @description Returns the latest checkpoint of the exchange log: a C2SP checkpoint text (origin, tree
-         *     size, root hash) with a detached CMS signature by the gateway certificate and, once the
-         *     timestamping authority has answered, an RFC 3161 timestamp token over the same text.
-         *     Save `checkpoint` and `signature` (base64-decoded) to files and verify with
-         *     `openssl cms -verify -binary -inform DER -content checkpoint.txt -in checkpoint.p7s -CAfile ca-bundle.pem -purpose any`.
+         *     size, root hash) with a detached CMS signature by the log-signing certificate (a certificate
+         *     of its own, with the log-signing certificate policy, never the TLS or message-signing one)
+         *     and, once the timestamping authority has answered, an RFC 3161 timestamp token over the
+         *     same text. Save `checkpoint`, `signature` and `timestamp` (base64-decoded) to files and
+         *     verify against your own root, comparing the signer with the log signer's fingerprint:
+         *     `openssl cms -verify -binary -inform DER -content checkpoint.txt -in checkpoint.p7s -CAfile your-root.pem -no-CApath -no-CAstore -certfile issuing-cas.pem -purpose any -signer signer.pem -out /dev/null`,
+         *     `openssl x509 -in signer.pem -noout -fingerprint -sha256`, and
+         *     `openssl ts -verify -data checkpoint.txt -in checkpoint.tst -token_in -CAfile your-root.pem -untrusted issuing-cas.pem`
+         *     (`timestamp` is a TimeStampToken, hence `-token_in`), or run
+         *     `lienthong audit verify --url … --root your-root.pem --signer-fingerprint SHA256`.
          *     404 while the log has no checkpoint yet.
          */
         get: operations["getAuditCheckpoint"];
@@ -683,8 +689,13 @@ export interface paths {
         /**
          * List exchange-log entries
          * @description Lists entries in log order starting at index `from`, optionally filtered. Entries carry no
-         *     personal data in clear: the acting user and the data subject appear only as keyed hashes.
+         *     personal data in clear: the acting user and the data subjects appear only as keyed hashes.
          *     Continue with `from: nextFrom` until `nextFrom` is null.
+         *
+         *     Every search is itself an entry of the log (`x-audit-record`): the auditor (client and
+         *     `userHash`), the purpose, the keyed hash of the subject searched for (in `subjects`), the
+         *     other criteria (`criteria`) and how many entries the page answered (`resultCount`). A
+         *     search's own entry is appended after it answers, so it is not among its own results.
          */
         get: operations["listAuditEntries"];
         put?: never;
@@ -709,6 +720,33 @@ export interface paths {
          *     below the current tree size.
          */
         get: operations["getAuditEntry"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/officers/{userHash}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an acting officer, sealed to the inspectorate
+         * @description The officer an entry's `userHash` names, as only the inspectorate can read it: the
+         *     officer's identifier (`X-User-Id` as sent) encrypted with RSA-OAEP (SHA-256, MGF1 SHA-256)
+         *     to the inspectorate's public key (`audit.inspectorate.publicKeyFile`), stored once per
+         *     officer when the officer first acts. Decrypt `sealed` with the inspectorate's private key
+         *     (`lienthong audit resolve`, or `openssl pkeyutl -decrypt -pkeyopt rsa_padding_mode:oaep
+         *     -pkeyopt rsa_oaep_md:sha256`); the gateway holds no key that decrypts it. Every call is an
+         *     entry of the exchange log, with the `userHash` asked for. 404 when no officer with this
+         *     hash has acted.
+         */
+        get: operations["getAuditOfficer"];
         put?: never;
         post?: never;
         delete?: never;
@@ -776,13 +814,19 @@ export interface paths {
          * Export evidence for offline verification
          * @description Streams a gzip-compressed tar bundle for entries `from` (inclusive) to `to` (exclusive):
          *     the entries and their leaves, the checkpoints covering them with their CMS signatures
-         *     (`.p7s`) and RFC 3161 timestamp responses (`.tsr`), the certificates needed to verify
-         *     them, inclusion and consistency proofs, and a README with the `openssl` commands.
-         *     `lienthong audit verify <bundle>` checks all of it offline. Inclusion proofs are against
-         *     the latest checkpoint; the checkpoints whose size falls in (`from`, `to`] and the first
-         *     timestamped one covering `to` are included, with consistency proofs between consecutive
-         *     ones. At most 100,000 entries per bundle (400 otherwise); 404 while the log has no
-         *     checkpoint.
+         *     (`.p7s`), RFC 3161 timestamp responses (`.tsr`) and signed notes with witness
+         *     cosignatures (`.note`), the log signer's and TSA's certificates with their issuing CAs (no
+         *     root: auditors use their own), inclusion and consistency proofs, and a README with the
+         *     `openssl` commands. `lienthong audit verify <bundle> --root YOUR-ROOT --signer-fingerprint
+         *     SHA256` checks all of it offline. Inclusion proofs are against the bundle's checkpoint: the
+         *     latest one or, when the gateway takes timestamps, the newest timestamped one (a `to`
+         *     beyond it is a 400 naming `query.to`: entries after it are exported once the next
+         *     timestamp is taken). The checkpoints whose size falls in (`from`, `to`], each witness's
+         *     newest cosigned one up to the bundle's, and the first timestamped one covering `to` are
+         *     included, with consistency proofs between consecutive ones. At most 100,000 entries per
+         *     bundle (400 otherwise); 404 while the log has no checkpoint (or, with timestamps, no
+         *     timestamped one). Every export is itself an entry of the log (`x-audit-record`): who exported
+         *     which range (`criteria.from`, `criteria.to`) and how many entries (`resultCount`).
          */
         get: operations["exportAudit"];
         put?: never;
@@ -1007,7 +1051,7 @@ export interface components {
          *     | `ACCOUNTABILITY_REQUIRED` | 400 | `X-User-Id` or `X-Purpose` missing on a personal-data operation. |
          *     | `UNAUTHENTICATED` | 401 | No credentials, or credentials not accepted. |
          *     | `FORBIDDEN` | 403 | The client may not call this operation. |
-         *     | `PURPOSE_NOT_ALLOWED` | 403 | The client is not registered for the purpose given in `X-Purpose`. |
+         *     | `PURPOSE_NOT_ALLOWED` | 403 | The client may not claim the purpose given in `X-Purpose`: not registered for it, a procedure code not in the national catalogue, or an audit purpose claimed by a non-auditor (or another purpose by an auditor). |
          *     | `ROUTE_NOT_FOUND` | 404 | No such route, or no dossier, link or log entry with this identifier that the client may see. |
          *     | `SUBJECT_NOT_FOUND` | 404 | The national system has no such record. |
          *     | `METHOD_NOT_ALLOWED` | 405 | The path exists but not with this HTTP method. |
@@ -1884,6 +1928,28 @@ export interface components {
         Base64Hash: string;
         /** @description A SHA-256 hash or HMAC-SHA-256, lower-case hex. */
         HexHash: string;
+        /** @description An acting officer, identified to the inspectorate only. */
+        AuditOfficer: {
+            /** @description The keyed hash entries name the officer by. */
+            userHash: string;
+            /**
+             * @description Agency code of the client the officer first acted through.
+             * @example H52.101.114
+             */
+            agency: string;
+            /** @description The officer's identifier (UTF-8) encrypted to the inspectorate's RSA public key (base64). */
+            sealed: string;
+            /**
+             * @description RSA-OAEP with SHA-256 and MGF1 SHA-256, empty label.
+             * @enum {string}
+             */
+            algorithm: "RSA-OAEP-SHA256";
+            /**
+             * Format: date-time
+             * @description When the officer first acted through the gateway.
+             */
+            firstSeen: string;
+        };
         AuditCheckpoint: {
             /**
              * @description The log's origin line.
@@ -1902,12 +1968,31 @@ export interface components {
             timestampedAt: string | null;
             /** Format: date-time */
             signedAt: string;
+            /**
+             * @description The checkpoint as a C2SP signed note (c2sp.org/signed-note): `checkpoint`, a blank line,
+             *     the log's note signature (ECDSA P-256, key name = the origin, key ID = SHA-256 of the log
+             *     signer's DER public key, first four bytes) and one cosignature line per witness that
+             *     cosigned this checkpoint (c2sp.org/tlog-cosignature, cosignature/v1). Verify it with the
+             *     witnesses' verifier keys: `lienthong audit verify --witness VKEY`. Null for checkpoints
+             *     signed before notes were introduced.
+             */
+            note: string | null;
+            /** @description The witnesses that cosigned this checkpoint, by key name, with the time each cosigned. */
+            cosignatures: {
+                /**
+                 * @description The witness's key name.
+                 * @example thanhtra.sonla.gov.vn/witness-sandbox
+                 */
+                witness: string;
+                /** Format: date-time */
+                time: string;
+            }[];
         };
         /**
-         * @description `success`: answered; `business_error`: a well-formed refusal (not found, mismatch); `refused`: refused by the gateway (validation, policy, bad upstream signature); `failed`: the national system failed or timed out; `rejected`: not attempted because the circuit breaker was open.
+         * @description `success`: answered; `business_error`: a well-formed refusal (not found, mismatch); `refused`: refused by the gateway (validation, policy, bad upstream signature); `failed`: the national system failed or timed out; `rejected`: not attempted because the circuit breaker was open; `denied` (format 3): the gateway refused the authenticated caller before any national system was asked, on an operation on personal data (a request that is not valid: 400, 422; missing accountability: 400; a role, operation or purpose the client is not allowed: 403), with `upstream` null and no upstream calls. Unauthenticated calls (401) are not entries.
          * @enum {string}
          */
-        AuditOutcome: "success" | "business_error" | "refused" | "failed" | "rejected";
+        AuditOutcome: "success" | "business_error" | "refused" | "failed" | "rejected" | "denied";
         /**
          * @description National system id.
          * @enum {string}
@@ -1915,7 +2000,10 @@ export interface components {
         UpstreamId: "dvcqg" | "vneid" | "population" | "business-registry" | "tax" | "social-insurance";
         /**
          * @description One exchange-log entry. The leaf is the RFC 8785 canonical JSON of all fields but `index`
-         *     and `leafHash`. Two leaf formats coexist in one log: format 2 (`v: 2`, written now) records
+         *     and `leafHash`. Three leaf formats coexist in one log. Format 3 (`v: 3`, written now) is
+         *     format 2 with `code`, `subjects`, `result`, `caseId`, `resultCount` and `criteria`; it also
+         *     records refused attempts (`outcome: denied`) and the auditors' own operations (searches,
+         *     exports, resolutions: `upstream` null). Format 2 (`v: 2`) records
          *     the request and response bodies as keyed digests (`requestMac`, `responseMac`:
          *     HMAC-SHA-256 under a key derived from the gateway's privacy key), which nobody without the
          *     key can reverse or confirm by trying ID numbers; format 1 (no `v`, written before) records
@@ -1924,7 +2012,7 @@ export interface components {
          */
         AuditEntry: {
             index: number;
-            /** @description Exchange id, as sent in `X-Exchange-Id`. */
+            /** @description Exchange id, as sent in `X-Exchange-Id` (for a denied attempt or an audit operation, an id of the entry only). */
             id: string;
             /** Format: date-time */
             time: string;
@@ -1939,16 +2027,33 @@ export interface components {
             /** @description `X-Purpose` as sent. */
             purpose: string | null;
             userHash: components["schemas"]["HexHash"];
-            /** @description HMAC of the data subject's ID number, when there is one. */
+            /** @description HMAC of the primary data subject's identifier (the first in the request), when there is one. */
             subjectHash: string | null;
             /**
              * @description The leaf format; absent in format 1 leaves.
              * @enum {integer}
              */
-            v?: 2;
-            /** @description Format 2 only (then required): HMAC-SHA-256 (hex), keyed, of the request (method, path, query and body as RFC 8785 JSON). */
+            v?: 2 | 3;
+            /** @description Format 3 only (then required): the error code of the answer (its problem `code`, e.g. `PURPOSE_NOT_ALLOWED` for a denied attempt); null when it succeeded. */
+            code?: string | null;
+            /** @description Format 3 only (then required): the keyed hashes (the HMAC of `subjectHash`) of every identifier of a person or enterprise the exchange touched, in the request and in the answer: ID number, old identity card number, social insurance code, personal tax code, enterprise code or tax code, and relatives an answer names. Sorted, without repeats; `subjectHash` is among them. Only well-formed identifiers are hashed. */
+            subjects?: components["schemas"]["HexHash"][];
+            /**
+             * @description Format 3 only (then required): the business result: an identity verification that matched or did not, or a subject the national system does not know. Null otherwise.
+             * @enum {string|null}
+             */
+            result?: "match" | "mismatch" | "not_found" | null;
+            /** @description Format 3 only (then required): the case reference (`X-Case-Id`), or the dossier code of a delivery; null when none was given. */
+            caseId?: string | null;
+            /** @description Format 3 only (then required): for an audit operation, how many entries it answered (a search) or exported; null otherwise. */
+            resultCount?: number | null;
+            /** @description Format 3 only (then required): for an audit operation, what it asked for: its path parameters (the officer resolved) and query parameters except personal-data ones (the subject searched for is only in `subjects`, hashed), for an export the range exported; null otherwise. */
+            criteria?: {
+                [key: string]: string;
+            } | null;
+            /** @description Formats 2 and 3 only (then required): HMAC-SHA-256 (hex), keyed, of the request (method, path, query and body as RFC 8785 JSON). */
             requestMac?: string;
-            /** @description Format 2 only (then required): HMAC-SHA-256 (hex), keyed, of the response body; null when there was no response. */
+            /** @description Formats 2 and 3 only (then required): HMAC-SHA-256 (hex), keyed, of the response body; null when there was no response (or it was streamed: an export). */
             responseMac?: string | null;
             /** @description Format 1 only (then required): SHA-256 (hex) of the request. */
             requestHash?: string;
@@ -2079,7 +2184,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The client lacks a role listed in `x-roles` or is not granted this operation (`FORBIDDEN`), or claims an `X-Purpose` it is not registered for (`PURPOSE_NOT_ALLOWED`). */
+        /** @description The client lacks a role listed in `x-roles` or is not granted this operation (`FORBIDDEN`), or claims an `X-Purpose` it may not claim (`PURPOSE_NOT_ALLOWED`): one it is not registered for, a procedure code the national catalogue does not hold, or an audit purpose without the auditor role (an auditor claims audit purposes only). */
         Forbidden: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -2205,15 +2310,20 @@ export interface components {
          */
         RequestId: string;
         /**
-         * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+         * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
          * @example canbo-tohieu-0042
          */
         UserId: string;
         /**
-         * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+         * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
          * @example 1.004616.000.00.00.H52
          */
         Purpose: string;
+        /**
+         * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+         * @example H52.101.114-261127-0001
+         */
+        CaseId: string;
         /**
          * @description Makes a retry of this write safe. The first response given for a key is kept and returned again for a retry with the same key and body; the same key with a different body gives 422 `IDEMPOTENCY_KEY_REUSED`. Use a fresh random value (a UUID) per logical write.
          * @example 5d0b6c1e-93a2-4f4e-8b1f-0c7e2a9d3b61
@@ -2322,15 +2432,20 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
                  * @example canbo-tohieu-0042
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path?: never;
             cookie?: never;
@@ -2373,15 +2488,20 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
                  * @example canbo-tohieu-0042
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path?: never;
             cookie?: never;
@@ -2467,15 +2587,20 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
                  * @example canbo-tohieu-0042
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path: {
                 /**
@@ -2519,15 +2644,20 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
                  * @example canbo-tohieu-0042
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path?: never;
             cookie?: never;
@@ -2801,15 +2931,20 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
                  * @example canbo-tohieu-0042
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
                 /**
                  * @description Makes a retry of this write safe. The first response given for a key is kept and returned again for a retry with the same key and body; the same key with a different body gives 422 `IDEMPOTENCY_KEY_REUSED`. Use a fresh random value (a UUID) per logical write.
                  * @example 5d0b6c1e-93a2-4f4e-8b1f-0c7e2a9d3b61
@@ -2857,15 +2992,20 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
                  * @example canbo-tohieu-0042
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path: {
                 /**
@@ -3008,15 +3148,20 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
                  * @example canbo-tohieu-0042
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path?: never;
             cookie?: never;
@@ -3050,15 +3195,20 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
                  * @example canbo-tohieu-0042
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path?: never;
             cookie?: never;
@@ -3115,15 +3265,20 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
                  * @example canbo-tohieu-0042
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path: {
                 /**
@@ -3168,15 +3323,20 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
                  * @example canbo-tohieu-0042
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path: {
                 /**
@@ -3230,15 +3390,20 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
                  * @example canbo-tohieu-0042
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path?: never;
             cookie?: never;
@@ -3373,15 +3538,20 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
                  * @example canbo-tohieu-0042
                  */
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for: 403 `PURPOSE_NOT_ALLOWED`.
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
                  * @example 1.004616.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path?: never;
             cookie?: never;
@@ -3464,7 +3634,7 @@ export interface operations {
                  */
                 from?: number;
                 /**
-                 * @description Most entries to return.
+                 * @description Most entries to return; at least 2. Each search is itself an entry, appended at the end of the log: a full page of n entries adds one, so with n ≥ 2 following `nextFrom` always reaches the end, even through the entries of one's own searches.
                  * @example 100
                  */
                 limit?: number;
@@ -3479,7 +3649,7 @@ export interface operations {
                  */
                 client?: string;
                 /**
-                 * @description Only entries about this data subject: an ID number, enterprise code, tax code or social insurance code. The gateway matches the keyed hash the log holds (`subjectHash`); the identifier itself is neither stored nor logged. A search by subject is itself a use of personal data: it needs `X-User-Id` and `X-Purpose` (400 `ACCOUNTABILITY_REQUIRED` without them).
+                 * @description Only entries about this data subject: an ID number, old identity card number, enterprise code, tax code or social insurance code. The gateway matches the keyed hash against every subject an entry lists (`subjects`: every identifier the exchange touched, in the request and in the answer, so a person looked up by insurance code is found by their ID number too); the identifier itself is neither stored nor logged. A search by subject is itself a use of personal data: it needs `X-User-Id` and `X-Purpose` (400 `ACCOUNTABILITY_REQUIRED` without them).
                  * @example 014203000123
                  */
                 subject?: string;
@@ -3514,6 +3684,11 @@ export interface operations {
                  * @example THANH_TRA_KIEM_TRA
                  */
                 "X-Purpose"?: string;
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path?: never;
             cookie?: never;
@@ -3566,6 +3741,60 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuditEntryWithLeaf"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getAuditOfficer: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /**
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @example canbo-tohieu-0042
+                 */
+                "X-User-Id": components["parameters"]["UserId"];
+                /**
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
+                 * @example 1.004616.000.00.00.H52
+                 */
+                "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
+            };
+            path: {
+                /**
+                 * @description An entry's `userHash` (64 lowercase hex digits).
+                 * @example 488229157dbe852e80e290fe12fa6882a0500f598eb15af32ba8733ed4f2ea72
+                 */
+                userHash: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sealed officer identifier. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditOfficer"];
                 };
             };
             400: components["responses"]["BadRequest"];

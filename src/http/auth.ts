@@ -1,10 +1,12 @@
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { TLSSocket } from 'node:tls';
 import { commonName, type TrustStore } from '../signing/trust-store.ts';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { hashApiKey } from '../config/load.ts';
 import type { ClientConfig, Config, DistinguishedName } from '../config/schema.ts';
-import { GatewayError } from '../errors/gateway-error.ts';
+import { MAX_SEALED_ID_BYTES } from '../audit/officers.ts';
+import type { CallContext } from '../core/ports.ts';
+import { GatewayError, isGatewayError } from '../errors/gateway-error.ts';
 import type { Operation } from './contract.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
@@ -201,6 +203,8 @@ export function rateLimit(deps: { limiter: RateLimiter }): RequestHandler {
 
 const PROCEDURE_CODE = /^\d\.\d{6}\.\d{3}\.\d{2}\.\d{2}\.[A-Z][A-Z0-9.]*$/;
 const USER_ID = /^[\p{L}\p{N}._@:-]{1,128}$/u;
+/** A case reference: a dossier code (H52-261127-0001) or an agency's own case number. */
+const CASE_ID = /^[A-Za-z0-9._/-]{1,64}$/;
 
 /**
  * Whether a client may claim a purpose: a purpose code it lists by name, or a procedure code it
@@ -215,25 +219,97 @@ export function purposeMatcher(allowed: readonly string[]): (purpose: string) =>
   return (purpose) => exact.has(purpose) || (PROCEDURE_CODE.test(purpose) && patterns.some((re) => re.test(purpose)));
 }
 
+/** What the purpose check needs of the procedure catalogue: one procedure by code (cached). */
+export interface ProcedureLookup {
+  get(ctx: CallContext, code: string): Promise<unknown>;
+}
+
+/** How long a code the catalogue does not hold is remembered as unknown, and how many are. */
+const UNKNOWN_TTL_MS = 60_000;
+const UNKNOWN_MAX = 10_000;
+/** How long the purpose check waits for the national portal. */
+const CATALOGUE_WAIT_MS = 10_000;
+
+/**
+ * Whether a procedure code is in the national catalogue, through the cached procedure service (a
+ * cached copy answers at once, a stale one while the portal fails). Codes the catalogue does not
+ * hold are remembered for a minute, so a client repeating one does not send the portal a lookup
+ * each time. An unreachable catalogue with no copy is an error, never a pass.
+ */
+function catalogueCheck(procedures: ProcedureLookup, now: () => number) {
+  const unknown = new Map<string, number>();
+  return async (req: Request, client: AuthenticatedClient, code: string): Promise<boolean> => {
+    const until = unknown.get(code);
+    if (until !== undefined) {
+      if (until > now()) return false;
+      unknown.delete(code);
+    }
+    let signal: AbortSignal | undefined;
+    const ctx: CallContext = {
+      requestId: String(req.res?.getHeader('x-request-id') ?? ''),
+      exchangeId: randomUUID(),
+      // Made only if the portal is asked: a cached procedure (the usual case) needs no timer.
+      get signal() {
+        return (signal ??= AbortSignal.timeout(CATALOGUE_WAIT_MS));
+      },
+      deadline: now() + CATALOGUE_WAIT_MS,
+      log: req.log,
+      clientId: client.id,
+      agency: client.agency,
+    };
+    try {
+      await procedures.get(ctx, code);
+      return true;
+    } catch (err) {
+      if (isGatewayError(err) && err.code === 'SUBJECT_NOT_FOUND') {
+        if (unknown.size >= UNKNOWN_MAX) unknown.clear();
+        unknown.set(code, now() + UNKNOWN_TTL_MS);
+        return false;
+      }
+      throw new GatewayError('UPSTREAM_UNAVAILABLE', {
+        detail: `X-Purpose ${code} cannot be checked: the national procedure catalogue cannot be reached and no copy of this procedure is cached (${isGatewayError(err) ? err.code : 'error'}); an unchecked purpose is not let through`,
+        errors: [{ field: 'header.x-purpose', message: 'cannot be checked against the national procedure catalogue now' }],
+        cause: err,
+      });
+    }
+  };
+}
+
+function notAllowed(detail: string, message: string): GatewayError {
+  return new GatewayError('PURPOSE_NOT_ALLOWED', { detail, errors: [{ field: 'header.x-purpose', message }] });
+}
+
 /**
  * Operations that touch personal data need the acting person (X-User-Id) and a purpose
  * (X-Purpose: a procedure code or a configured purpose code), so every access is traceable. So
  * does a search by a personal identifier (a query parameter marked x-personal-data), such as an
  * auditor looking for the exchanges about one person. The purpose must be one the client is
- * registered for (the field policy of lookups is keyed by it): 403 otherwise, before any
- * national system is called.
+ * registered for (the field policy of lookups is keyed by it), of the right kind (a client with
+ * the auditor role claims audit purposes only, no other client claims one), and a procedure code
+ * must exist in the national procedure catalogue: 403 otherwise, before any national system is
+ * called. An optional case reference (X-Case-Id) goes with the exchange into the log.
  */
-export function requireAccountability(deps: { config: Config }): RequestHandler {
+export function requireAccountability(deps: {
+  config: Config;
+  procedures: ProcedureLookup;
+  /** The officer registry: an accepted officer is sealed to the inspectorate before the call goes on. */
+  officers?: { remember(userId: string, agency: string): Promise<void> } | undefined;
+  now?: () => number;
+}): RequestHandler {
   const purposes = new Set(deps.config.purposes.map((p) => p.code));
+  const auditPurposes = new Set(deps.config.purposes.filter((p) => p.audit).map((p) => p.code));
   const mayClaim = new Map(deps.config.clients.map((c) => [c.id, purposeMatcher(c.purposes)]));
+  const inCatalogue = catalogueCheck(deps.procedures, deps.now ?? Date.now);
   return (req, res, next) => {
     const operation = res.locals.operation as Operation;
     if (!operation.personalData && !operation.personalDataParameters.some((name) => req.query[name] !== undefined)) return next();
     const errors: { field: string; message: string }[] = [];
     const userId = req.get('x-user-id');
     const purpose = req.get('x-purpose');
+    const caseId = req.get('x-case-id');
     if (!userId) errors.push({ field: 'header.x-user-id', message: 'is required: the officer or citizen acting' });
     else if (!USER_ID.test(userId)) errors.push({ field: 'header.x-user-id', message: 'must be 1-128 letters, digits or ._@:-' });
+    else if (Buffer.byteLength(userId, 'utf8') > MAX_SEALED_ID_BYTES) errors.push({ field: 'header.x-user-id', message: `must be at most ${MAX_SEALED_ID_BYTES} bytes in UTF-8` });
     if (!purpose) errors.push({ field: 'header.x-purpose', message: 'is required: a procedure code (MaTTHC) or a purpose code' });
     else if (!PROCEDURE_CODE.test(purpose) && !purposes.has(purpose)) {
       errors.push({ field: 'header.x-purpose', message: 'must be a procedure code such as 1.004616.000.00.00.H52 or a configured purpose code' });
@@ -241,17 +317,34 @@ export function requireAccountability(deps: { config: Config }): RequestHandler 
     if (errors.length > 0) {
       return next(new GatewayError('ACCOUNTABILITY_REQUIRED', { detail: errors.map((e) => `${e.field} ${e.message}`).join('; '), errors }));
     }
-    const client = res.locals.client as AuthenticatedClient | undefined;
-    if (client && !mayClaim.get(client.id)?.(purpose!)) {
-      return next(
-        new GatewayError('PURPOSE_NOT_ALLOWED', {
-          detail: `client ${client.id} is not registered for purpose ${purpose!}`,
-          errors: [{ field: 'header.x-purpose', message: 'is not among the purposes registered for this client' }],
-        }),
-      );
+    if (caseId !== undefined && !CASE_ID.test(caseId)) {
+      const message = 'must be 1-64 letters, digits or ._/- (a dossier code or case number)';
+      return next(new GatewayError('VALIDATION_FAILED', { detail: `header.x-case-id ${message}`, errors: [{ field: 'header.x-case-id', message }] }));
     }
-    res.locals.userId = userId;
-    res.locals.purpose = purpose;
-    next();
+    const client = res.locals.client as AuthenticatedClient | undefined;
+    const accept = () => {
+      res.locals.userId = userId;
+      res.locals.purpose = purpose;
+      res.locals.caseId = caseId ?? null;
+      // Entries may name this officer long after the request (a dossier's delivery): made resolvable now.
+      if (!client || !deps.officers) return next();
+      deps.officers.remember(userId!, client.agency).then(() => next(), next);
+    };
+    if (!client) return accept();
+    if (!mayClaim.get(client.id)?.(purpose!)) {
+      return next(notAllowed(`client ${client.id} is not registered for purpose ${purpose!}`, 'is not among the purposes registered for this client'));
+    }
+    const auditor = client.roles.includes('auditor');
+    if (auditor && !auditPurposes.has(purpose!)) {
+      return next(notAllowed(`client ${client.id} has the auditor role and may claim audit purposes only, not ${purpose!}`, 'must be an audit purpose for a client with the auditor role'));
+    }
+    if (!auditor && auditPurposes.has(purpose!)) {
+      return next(notAllowed(`${purpose!} is an audit purpose: only clients with the auditor role may claim it`, 'is an audit purpose, for auditors only'));
+    }
+    if (purposes.has(purpose!)) return accept();
+    inCatalogue(req, client, purpose!).then(
+      (exists) => (exists ? accept() : next(notAllowed(`no procedure ${purpose!} in the national catalogue`, `no procedure ${purpose!} in the national catalogue`))),
+      next,
+    );
   };
 }

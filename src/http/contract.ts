@@ -24,6 +24,11 @@ export interface Operation {
   personalDataParameters: string[];
   /** x-exchange: the operation calls a national system. */
   exchange: boolean;
+  /**
+   * x-audit-record: every call (by an authenticated client) is an entry of the exchange log, though
+   * it reaches no national system: the auditors' own searches, exports and resolutions.
+   */
+  auditRecord: boolean;
   /** False for operational endpoints (security: []). */
   authenticated: boolean;
   matcher: RegExp;
@@ -43,6 +48,7 @@ interface RawOperation {
   'x-roles'?: Role[];
   'x-personal-data'?: boolean;
   'x-exchange'?: boolean;
+  'x-audit-record'?: boolean;
   parameters?: RawParameter[];
 }
 
@@ -86,6 +92,7 @@ export function loadContract(path: string = CONTRACT_PATH): Contract {
         personalData: raw['x-personal-data'] === true,
         personalDataParameters: personalDataParameters(document, raw),
         exchange: raw['x-exchange'] === true,
+        auditRecord: raw['x-audit-record'] === true,
         authenticated: !(Array.isArray(raw.security) && raw.security.length === 0),
         matcher: new RegExp(`^${pattern}/?$`),
       });

@@ -19,6 +19,7 @@ export const SAMPLE_FINGERPRINTS: Readonly<Record<string, { certificate: string;
   'gateway.pem': { certificate: 'cbeff287c7c2a42af94695e8f5d227ff807faf8b6672920b9a1979bf7a8df0ae', publicKey: 'd75ca9a3055df5c04ec29fb814ed89d1a84f578dce2a79a9fbf6b3e79f98fe4f' },
   'impostor-ca.pem': { certificate: 'cbce3ad9505bfa149e5dcd2e7c5df61513ea2469ee7ce90f0adfc38a13892ecc', publicKey: '6e12fe52f2e96cafc2706622c7883b7e79506ed3d46c95137c61746e55c70abb' },
   'issuing-ca.pem': { certificate: '172fba69592a484b9f2278935d352c1b2ab5245f22f955d2ee2d70559e19ac5b', publicKey: 'c8d87605ab29fa7e13be104d8affac7c25ebad11494b0284a2f034ddca669e3e' },
+  'log-signer.pem': { certificate: 'ead3fa7c43f080b9f94e52c86fc7b3ffe1a91baeed56c18ca98ef3d4dba3c42f', publicKey: '6c7ff517381c42b4c5700dcfedafc548f23de82d764b7df781289274b8d93c3c' },
   'population-expired.pem': { certificate: '51160d5baeaa1b4b843efda5fdf71b96848ecc959a86018cb71e8c2554d26e8b', publicKey: 'ffd066ddf94a07779e2b10fc3c4248424ee8b3db5029f1baf265a53c4de3c4ce' },
   'population-impostor.pem': { certificate: '715ce82ed7cb9737bbeefddd7955d4bc50f9327c79289208c44b8e0a36d6764e', publicKey: '56099ce3eaf7a466db17228e7b94023ca36ebf050afb876c279af922064e300c' },
   'population-revoked.pem': { certificate: 'e44b1e5df54e54fc58c42a20a4861c8a84ebd19fd4381e4f83e90dc06555b6b3', publicKey: 'b1b2f8c72c8a780f217c6d33ea9bf7c86f1bda8da8a45eed98d6bbb6a53eef94' },

@@ -1,5 +1,6 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
 import type { DatabaseHandle } from './database.ts';
+import { leafSubjects } from '../audit/leaf.ts';
 
 /**
  * The one list of migrations, for SQLite and PostgreSQL alike: only types and statements both
@@ -306,6 +307,73 @@ export const migrations: Record<string, Migration> = {
     async down(db: Kysely<unknown>) {
       const postgres = (db.getExecutor().adapter as object).constructor.name === 'PostgresAdapter';
       if (postgres) await db.schema.alterTable('dossiers').alterColumn('due_at', (c) => c.setNotNull()).execute();
+    },
+  },
+  '0009_exchange_subjects': {
+    async up(db: Kysely<unknown>) {
+      // Every subject of every entry (a leaf of format 3 lists several; older leaves their one
+      // subjectHash), so a search by any of a person's identifiers finds all their exchanges.
+      const postgres = (db.getExecutor().adapter as object).constructor.name === 'PostgresAdapter';
+      // On SQLite the rows live in the primary key's own b-tree (no rowid table beside it): one
+      // insert per row instead of two, which keeps the integrator's append rate.
+      await db.schema
+        .createTable('exchange_subjects')
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('subject_hash', 'varchar(64)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('exchange_subjects_pk', ['subject_hash', 'idx'])
+        .$call((t) => (postgres ? t : t.modifyEnd(sql`without rowid`)))
+        .execute();
+      // Searches by subject read exchange_subjects now: the index on the primary subject alone is
+      // not used any more, and maintaining it would cost every append.
+      await db.schema.dropIndex('exchange_entries_subject_hash').execute();
+      // The entries already in the log, from their stored leaves, a page at a time.
+      const raw = db as unknown as Kysely<{ exchange_entries: { idx: number; leaf: string }; exchange_subjects: { idx: number; subject_hash: string } }>;
+      for (let from = 0; ; ) {
+        const page = await raw.selectFrom('exchange_entries').select(['idx', 'leaf']).where('idx', '>=', from).orderBy('idx').limit(2000).execute();
+        if (page.length === 0) break;
+        const rows = page.flatMap((entry) => leafSubjects(JSON.parse(entry.leaf) as Record<string, unknown>).map((subject_hash) => ({ idx: Number(entry.idx), subject_hash })));
+        for (let i = 0; i < rows.length; i += 400) await raw.insertInto('exchange_subjects').values(rows.slice(i, i + 400)).execute();
+        from = Number(page[page.length - 1]!.idx) + 1;
+      }
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.createIndex('exchange_entries_subject_hash').on('exchange_entries').column('subject_hash').execute();
+      await db.schema.dropTable('exchange_subjects').execute();
+    },
+  },
+  '0010_officer_registry': {
+    async up(db: Kysely<unknown>) {
+      // Once per acting officer: the identifier encrypted to the inspectorate's key (base64).
+      await db.schema
+        .createTable('officer_registry')
+        .addColumn('user_hash', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('agency', 'varchar(80)', (c) => c.notNull())
+        .addColumn('sealed', 'text', (c) => c.notNull())
+        .addColumn('first_seen', 'varchar(40)', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('officer_registry').execute();
+    },
+  },
+  '0008_checkpoint_cosignatures': {
+    async up(db: Kysely<unknown>) {
+      // The checkpoint as a signed note; null for checkpoints signed before notes existed.
+      await db.schema.alterTable('checkpoints').addColumn('note', 'text').execute();
+      await db.schema
+        .createTable('checkpoint_cosignatures')
+        .addColumn('tree_size', 'integer', (c) => c.notNull())
+        .addColumn('witness', 'varchar(255)', (c) => c.notNull())
+        .addColumn('time', 'bigint', (c) => c.notNull())
+        .addColumn('line', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'varchar(40)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('checkpoint_cosignatures_pk', ['tree_size', 'witness'])
+        .execute();
+      await db.schema.createIndex('checkpoint_cosignatures_witness').on('checkpoint_cosignatures').columns(['witness', 'tree_size']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('checkpoint_cosignatures').execute();
+      await db.schema.alterTable('checkpoints').dropColumn('note').execute();
     },
   },
 };

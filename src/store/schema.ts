@@ -29,6 +29,12 @@ export interface ExchangeEntriesTable {
   subject_hash: string | null;
 }
 
+/** Every subject (keyed hash) of each entry: what an auditor's search by subject reads. */
+export interface ExchangeSubjectsTable {
+  idx: number;
+  subject_hash: string;
+}
+
 /** Perfect subtree hashes: node (level, idx) covers leaves [idx·2^level, (idx+1)·2^level). */
 export interface MerkleNodesTable {
   level: number;
@@ -51,6 +57,18 @@ export interface CheckpointsTable {
   signed_at: string;
   timestamp_reply: string | null;
   timestamped_at: string | null;
+  note: string | null;
+}
+
+/** A witness's cosignature (cosignature/v1 signature line) of the checkpoint of `tree_size`. */
+export interface CheckpointCosignaturesTable {
+  tree_size: number;
+  /** The witness's key name. */
+  witness: string;
+  /** The cosignature's time, POSIX seconds. */
+  time: number;
+  line: string;
+  received_at: string;
 }
 
 /** A retention period's body key (32 bytes), wrapped with AES-256-GCM: base64 of IV ‖ ciphertext ‖ tag. */
@@ -223,13 +241,25 @@ export interface IdempotencyKeysTable {
   created_at: string;
 }
 
+/** Acting officers, once each: the identifier sealed to the inspectorate's key (src/audit/officers.ts). */
+export interface OfficerRegistryTable {
+  /** The leaf's userHash. */
+  user_hash: string;
+  agency: string;
+  /** RSA-OAEP-SHA256 ciphertext, base64. */
+  sealed: string;
+  first_seen: string;
+}
+
 export interface Database {
   gateway_meta: GatewayMetaTable;
   exchange_queue: ExchangeQueueTable;
   exchange_entries: ExchangeEntriesTable;
+  exchange_subjects: ExchangeSubjectsTable;
   merkle_nodes: MerkleNodesTable;
   exchange_log_state: ExchangeLogStateTable;
   checkpoints: CheckpointsTable;
+  checkpoint_cosignatures: CheckpointCosignaturesTable;
   body_keys: BodyKeysTable;
   exchange_bodies: ExchangeBodiesTable;
   account_links: AccountLinksTable;
@@ -240,4 +270,5 @@ export interface Database {
   dossier_events: DossierEventsTable;
   outbox_jobs: OutboxJobsTable;
   idempotency_keys: IdempotencyKeysTable;
+  officer_registry: OfficerRegistryTable;
 }

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type AppDeps } from '../../src/app.ts';
-import { createExchangeLog } from '../../src/audit/exchange-log.ts';
 import { leafText } from '../../src/audit/leaf.ts';
 import { leafHash, verifyConsistency, verifyInclusion } from '../../src/audit/merkle.ts';
 import { readTar, tarBuffer } from '../../src/audit/tar.ts';
@@ -16,11 +15,12 @@ import { listen, type Listening } from '../../src/http/listen.ts';
 import { createRateLimiter } from '../../src/http/rate-limit.ts';
 import { createLogger } from '../../src/logging.ts';
 import { createMetrics } from '../../src/metrics.ts';
+import { createKeyedDigest } from '../../src/signing/attestation.ts';
 import { signDetached, verifyDetached } from '../../src/signing/cms.ts';
 import { sample } from '../../src/signing/material.ts';
 import { verifyTimestamp } from '../../src/signing/tsa.ts';
 import { createTrustStore, readCertificates } from '../../src/signing/trust-store.ts';
-import { ROOT_PEM, SUBJECTS, certificates, createTestLog, otherCredentials, roots, type TestLog } from '../helpers/audit-log.ts';
+import { LOG_SIGNER_PEM, ROOT_PEM, SUBJECTS, certificates, createTestLog, otherCredentials, roots, type TestLog } from '../helpers/audit-log.ts';
 import { run } from '../helpers/cli.ts';
 import { KEYS } from '../helpers/gateway.ts';
 
@@ -54,7 +54,9 @@ async function startAuditGateway(log: TestLog): Promise<Gateway> {
     metrics: createMetrics({ defaultMetrics: false }),
     contract: loadContract(),
     limiter: createRateLimiter(),
-    exchangeLog: createExchangeLog({ db: log.store.db, masterKey: randomBytes(32) }),
+    // The auditors' own searches and exports are leaves too (x-audit-record): kept apart, in
+    // memory, so the log under test holds only the fixture's entries.
+    exchangeLog: { digest: createKeyedDigest(randomBytes(32), 'exchange-bodies'), enqueue: async () => {} },
     hashIdentifier: log.hashIdentifier,
     services: {} as AppDeps['services'],
     jwks: () => ({ keys: [] }),
@@ -138,6 +140,27 @@ describe('the audit API', () => {
     expect(signer.fingerprint256).toBe(certificates.signer[0]!.fingerprint256);
     const stamp = await verifyTimestamp(b64(body.timestamp), text, trust);
     expect(stamp.genTime.getTime()).toBeLessThanOrEqual(Date.now());
+  });
+
+  it("passes the README's openssl commands for the served checkpoint, signature and timestamp token", async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('-token_in'));
+    expect(block).toBeDefined();
+    const work = mkdtempSync(join(dir, 'readme-checkpoint-'));
+    symlinkSync(join(process.cwd(), 'certs-sample'), join(work, 'certs-sample'));
+    const script = `set -e\n${block!.replaceAll('localhost:8080', new URL(gw.server.url).host)}`;
+    // Not spawnSync: the gateway answering curl lives in this process.
+    const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn('bash', ['-c', script], { cwd: work });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain(`sha256 Fingerprint=${certificates.signer[0]!.fingerprint256}`);
+    expect(run.stdout).toMatch(/Verification: OK\n$/);
   });
 
   it('lists entries page by page, with filters, the subject matched by its keyed hash', async () => {
@@ -292,29 +315,29 @@ describe('the export bundle and `lienthong audit verify`', () => {
   const setEntries = (f: Map<string, Buffer>, lines: string[]) => f.set(`${prefix}entries.jsonl`, Buffer.from(lines.map((l) => l + '\n').join('')));
 
   it('verifies an untouched bundle: exit 0 and a one-line summary', async () => {
-    const result = await run(['audit', 'verify', bundle, '--root', ROOT_PEM]);
+    const result = await run(['audit', 'verify', bundle, '--root', ROOT_PEM, '--signer', LOG_SIGNER_PEM]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
     expect(result.stdout).toMatch(/^bundle OK: entries 0\.\.122 \(123\) of test\.lienthong\.sonla\.gov\.vn\/exchange-log in checkpoint 123 .*recomputed from the entries.*6 checkpoint\(s\).*3 timestamped/);
     // Leaves of both formats in one log: every proof and signature still holds.
-    expect(result.stdout).toMatch(/leaf format 1: 41, format 2 \(keyed body digests\): 82\n$/);
+    expect(result.stdout).toMatch(/leaf format 1: 41, format 2 \(keyed body digests\): 82, format 3 \(keyed body digests, every subject\): 0\n$/);
   });
 
-  it('verifies an unpacked folder, and pins the signer with --signer', async () => {
+  it('verifies an unpacked folder, and pins the signer with --signer or --signer-fingerprint', async () => {
     const out = mkdtempSync(join(dir, 'unpacked-'));
     execFileSync('tar', ['-xzf', bundle, '-C', out]);
-    const folder = await run(['audit', 'verify', join(out, 'lienthong-audit-0-123'), '--root', ROOT_PEM, '--signer', sample('gateway.pem')]);
+    const folder = await run(['audit', 'verify', join(out, 'lienthong-audit-0-123'), '--root', ROOT_PEM, '--signer-fingerprint', certificates.signer[0]!.fingerprint256]);
     expect(folder.code, folder.stderr).toBe(0);
     const other = await run(['audit', 'verify', bundle, '--root', ROOT_PEM, '--signer', sample('tax.pem')]);
     expect(other.code).toBe(1);
-    expect(other.stderr).toMatch(/checkpoint 3: signed by .*lienthong-gateway.*not by the gateway certificate .*tax\.sandbox/);
+    expect(other.stderr).toMatch(/checkpoint 3: signed by .*exchange-log signer.*not by the pinned log signer .*tax\.sandbox/);
   });
 
   it('verifies a middle range exported over HTTP', async () => {
     const res = await gw.get('/v1/audit/export?from=30&to=70');
     const path = join(dir, 'middle.tar.gz');
     writeFileSync(path, Buffer.from(await res.arrayBuffer()));
-    const result = await run(['audit', 'verify', path, '--root', ROOT_PEM]);
+    const result = await run(['audit', 'verify', path, '--root', ROOT_PEM, '--signer', LOG_SIGNER_PEM]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/entries 30\.\.69 \(40\).*in checkpoint 123.*from the inclusion proofs/);
   });
@@ -353,7 +376,7 @@ describe('the export bundle and `lienthong audit verify`', () => {
       async (f) => {
         f.set(`${prefix}checkpoints/64.p7s`, await signDetached(f.get(`${prefix}checkpoints/64.txt`)!, otherCredentials));
       },
-      /checkpoint 64: signed by .*tax\.sandbox.*not by the gateway certificate/,
+      /checkpoint 64: signed by .*tax\.sandbox.*not by the pinned log signer/,
     ],
     [
       'timestamp-byte',
@@ -373,7 +396,7 @@ describe('the export bundle and `lienthong audit verify`', () => {
       await change(copy);
       const path = join(dir, `${name}.tar.gz`);
       writeFileSync(path, gzipSync(await tarBuffer(copy)));
-      const result = await run(['audit', 'verify', path, '--root', ROOT_PEM]);
+      const result = await run(['audit', 'verify', path, '--root', ROOT_PEM, '--signer', LOG_SIGNER_PEM]);
       expect(result.code, result.stdout).toBe(1);
       expect(result.stderr).toMatch(message);
       expect(result.stdout).toBe('');
@@ -381,14 +404,15 @@ describe('the export bundle and `lienthong audit verify`', () => {
   }
 
   it('refuses a bundle checked against another root, and bad usage', async () => {
-    const foreign = await run(['audit', 'verify', bundle, '--root', sample('tax.pem')]);
+    const foreign = await run(['audit', 'verify', bundle, '--root', sample('tax.pem'), '--signer', LOG_SIGNER_PEM]);
     expect(foreign.code).toBe(1);
     expect(foreign.stderr).toMatch(/checkpoint 3: .*does not verify/);
     expect((await run(['audit', 'verify', bundle])).code).toBe(2);
-    expect((await run(['audit', 'verify', join(dir, 'nope.tar.gz'), '--root', ROOT_PEM])).code).toBe(1);
+    expect((await run(['audit', 'verify', bundle, '--root', ROOT_PEM])).code).toBe(2);
+    expect((await run(['audit', 'verify', join(dir, 'nope.tar.gz'), '--root', ROOT_PEM, '--signer', LOG_SIGNER_PEM])).code).toBe(1);
     const garbage = await tampered('garbage', () => undefined);
     writeFileSync(garbage, readFileSync(garbage).subarray(0, 200));
-    const cut = await run(['audit', 'verify', garbage, '--root', ROOT_PEM]);
+    const cut = await run(['audit', 'verify', garbage, '--root', ROOT_PEM, '--signer', LOG_SIGNER_PEM]);
     expect(cut.code).toBe(1);
     expect(cut.stderr).toMatch(/bundle: /);
   });
@@ -398,35 +422,52 @@ describe('`lienthong audit verify --url`: the served log against a saved checkpo
   const saved = join(dir, 'saved-checkpoint.txt');
 
   it('saves the checkpoint, then proves the grown log extends it', async () => {
-    const save = await run(['audit', 'verify', '--url', gw.server.url, '--key', KEYS.auditor, '--root', ROOT_PEM, '--save', saved]);
+    const save = await run(['audit', 'verify', '--url', gw.server.url, '--key', KEYS.auditor, '--root', ROOT_PEM, '--signer', LOG_SIGNER_PEM, '--save', saved]);
     expect(save.code, save.stderr).toBe(0);
-    expect(save.stdout).toMatch(/^checkpoint OK: .* tree size 123 .*signed by lienthong-gateway.*timestamped/);
+    expect(save.stdout).toMatch(/^checkpoint OK: .* tree size 123 .*signed by Liên thông exchange-log signer \(sandbox\).*timestamped/);
     expect(readFileSync(saved, 'utf8')).toMatch(/\n123\n/);
     expect(existsSync(`${saved}.p7s`)).toBe(true);
 
-    await gw.log.append(30);
-    const check = await run(['audit', 'verify', '--url', gw.server.url, '--key', KEYS.auditor, '--root', ROOT_PEM, '--saved', saved]);
+    await gw.log.append(30, { timestamp: true });
+    const check = await run(['audit', 'verify', '--url', gw.server.url, '--key', KEYS.auditor, '--root', ROOT_PEM, '--signer', LOG_SIGNER_PEM, '--saved', saved]);
     expect(check.code, check.stderr).toBe(0);
     expect(check.stdout).toMatch(/tree size 153 .*consistent with the saved checkpoint of tree size 123/);
+  });
+
+  it('requires the pinned log signer and a timestamp on the served checkpoint', async () => {
+    const fresh = await startAuditGateway(await createTestLog());
+    closers.push(() => fresh.server.close(), () => fresh.log.close());
+    await fresh.log.append(4);
+    const args = ['audit', 'verify', '--url', fresh.server.url, '--key', KEYS.auditor, '--root', ROOT_PEM];
+    const unstamped = await run([...args, '--signer', LOG_SIGNER_PEM]);
+    expect(unstamped.code).toBe(1);
+    expect(unstamped.stderr).toMatch(/checkpoint 4: the served checkpoint is not timestamped \(yet\)/);
+    const allowed = await run([...args, '--signer', LOG_SIGNER_PEM, '--allow-untimestamped']);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stdout).toMatch(/tree size 4 .*NOT timestamped \(accepted by --allow-untimestamped\)/);
+    const wrongSigner = await run([...args, '--signer', sample('gateway.pem'), '--allow-untimestamped']);
+    expect(wrongSigner.code).toBe(1);
+    expect(wrongSigner.stderr).toMatch(/checkpoint 4: signed by ".*exchange-log signer.*not by the pinned log signer ".*lienthong-gateway/);
+    expect((await run(args)).code).toBe(2);
   });
 
   it('detects a rewritten or shrunk history', async () => {
     // Another log under the same certificate: same size range, different first entries.
     const rewritten = await startAuditGateway(await createTestLog());
     closers.push(() => rewritten.server.close(), () => rewritten.log.close());
-    await rewritten.log.append(130, { variant: 'forged-' });
-    const check = await run(['audit', 'verify', '--url', rewritten.server.url, '--key', KEYS.auditor, '--root', ROOT_PEM, '--saved', saved]);
+    await rewritten.log.append(130, { variant: 'forged-', timestamp: true });
+    const check = await run(['audit', 'verify', '--url', rewritten.server.url, '--key', KEYS.auditor, '--root', ROOT_PEM, '--signer', LOG_SIGNER_PEM, '--saved', saved]);
     expect(check.code).toBe(1);
     expect(check.stderr).toMatch(/consistency proof from the saved checkpoint \(123\) to the served one \(130\) does not verify: the log's history was rewritten/);
 
     const shrunk = await startAuditGateway(await createTestLog());
     closers.push(() => shrunk.server.close(), () => shrunk.log.close());
-    await shrunk.log.append(100);
-    const smaller = await run(['audit', 'verify', '--url', shrunk.server.url, '--key', KEYS.auditor, '--saved', saved]);
+    await shrunk.log.append(100, { timestamp: true });
+    const smaller = await run(['audit', 'verify', '--url', shrunk.server.url, '--key', KEYS.auditor, '--root', ROOT_PEM, '--signer', LOG_SIGNER_PEM, '--saved', saved]);
     expect(smaller.code).toBe(1);
     expect(smaller.stderr).toMatch(/the log shrank/);
 
-    const refused = await run(['audit', 'verify', '--url', gw.server.url, '--key', KEYS.portal]);
+    const refused = await run(['audit', 'verify', '--url', gw.server.url, '--key', KEYS.portal, '--root', ROOT_PEM, '--signer', LOG_SIGNER_PEM]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/answered 403/);
   });

@@ -41,7 +41,7 @@ describe('exchange bodies behind the API', () => {
     const leaf = JSON.parse((queued ?? entry)!.leaf) as { v: number; requestMac: string; responseMac: string };
     // Only the holder of the privacy key confirms the bodies; their plain SHA-256 is not in the leaf.
     const digest = createKeyedDigest(masterKey, 'exchange-bodies');
-    expect(leaf).toMatchObject({ v: 2, requestMac: digest(body.request), responseMac: digest(body.response) });
+    expect(leaf).toMatchObject({ v: 3, requestMac: digest(body.request), responseMac: digest(body.response) });
     expect(bodiesMatchLeaf(leaf, body.request, body.response, digest)).toBe(true);
     expect((queued ?? entry)!.leaf).not.toContain(sha256Hex(body.request));
 

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -78,7 +79,9 @@ describe('the exchange log behind the API', () => {
     expect(cp.body).toBe(`lienthong.sonla.gov.vn/exchange-log\n${cp.tree_size}\n${root.toString('base64')}\n`);
     const signature = Buffer.from(cp.signature, 'base64');
     const { signer } = await verifyDetached(signature, Buffer.from(cp.body), trust);
-    expect(signer.subject).toContain('lienthong-gateway');
+    // The dedicated log signer, not the gateway's TLS or message-signing certificate.
+    expect(signer.fingerprint256).toBe(new X509Certificate(readFileSync(sample('log-signer.pem'))).fingerprint256);
+    expect(signer.subject).toContain('exchange-log signer');
     expect(cp.timestamp_reply).toBeTruthy();
     await verifyTimestamp(Buffer.from(cp.timestamp_reply!, 'base64'), Buffer.from(cp.body), trust);
 
@@ -113,13 +116,13 @@ describe('the exchange log behind the API', () => {
     expect(exported.status, await exported.clone().text()).toBe(200);
     const entry = (await exported.json()) as { leaf: string };
     const leaf = JSON.parse(entry.leaf) as Record<string, unknown>;
-    expect(leaf).toMatchObject({ v: 2, operation: 'lookupCitizen' });
+    expect(leaf).toMatchObject({ v: 3, operation: 'lookupCitizen' });
     expect(leaf).not.toHaveProperty('requestHash');
 
     // The request exactly as the gateway digested it: the key confirms it, and the answer too.
     const requestText = (idNumber: string) => canonicalize({ method: 'POST', path: '/v1/citizens/lookup', query: {}, body: { idNumber } });
     const digest = createKeyedDigest(loadHashKey(join(dirname(gw.dbPath), 'hash-key'), { create: false }), 'exchange-bodies');
-    expect(leafDigests(leaf)).toEqual({ format: 2, request: digest(requestText(person.idNumber)), response: digest(answer) });
+    expect(leafDigests(leaf)).toEqual({ format: 3, request: digest(requestText(person.idNumber)), response: digest(answer) });
 
     // Without the key: SHA-256 over every candidate number around the real one finds nothing in the
     // leaf, where the same search finds the number in the format 1 form of that request.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enterprises, people, personasSummary } from '../../src/sandbox/personas.ts';
+import { enterprises, people, personasSummary, procedures } from '../../src/sandbox/personas.ts';
 import { KEYS, clearFaults, metric, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
 const known = enterprises[0]!;
@@ -127,7 +127,7 @@ describe('authentication and access', () => {
 });
 
 describe('the rest of the contract', () => {
-  const accountable = { 'content-type': 'application/json', 'x-user-id': 'officer-7', 'x-purpose': '1.004616.000.00.00.H52' };
+  const accountable = { 'content-type': 'application/json', 'x-user-id': 'officer-7', 'x-purpose': procedures[0]!.code };
 
   it('answers 404 and 405 as problem+json', async () => {
     const missing = await gw.fetch('/v1/nothing-here');

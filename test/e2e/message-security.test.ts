@@ -43,7 +43,7 @@ describe('message security per upstream', () => {
     const withLeaf = await gw.fetch(`/v1/audit/entries/${index}`, { key: KEYS.auditor });
     expect(withLeaf.status).toBe(200);
     const leaf = JSON.parse(((await withLeaf.json()) as { leaf: string }).leaf) as { v: number; upstreamCalls: { messageSecurity: string }[] };
-    expect(leaf.v).toBe(2);
+    expect(leaf.v).toBe(3);
     expect(leaf.upstreamCalls.map((c) => c.messageSecurity)).toEqual(['xml-dsig']);
   });
 
@@ -61,8 +61,8 @@ describe('message security per upstream', () => {
     const files = stripFolder(readTar(gunzipSync(Buffer.from(await res.arrayBuffer()))));
     const leaves = files.get('entries.jsonl')!.toString('utf8').split('\n').filter(Boolean).map((line) => JSON.parse((JSON.parse(line) as { leaf: string }).leaf) as { upstreamCalls: { messageSecurity?: string }[] });
     expect(new Set(leaves.flatMap((l) => l.upstreamCalls.map((c) => c.messageSecurity)))).toEqual(new Set(['rfc9421', 'xml-dsig', 'jws', 'none']));
-    const summary = await verifyBundle(files, { roots: readCertificates(sample('root-ca.pem')) });
-    expect(summary).toMatchObject({ entries: treeSize, treeSize, rootFromEntries: true, leafFormats: { 1: 0, 2: treeSize } });
+    const summary = await verifyBundle(files, { roots: readCertificates(sample('root-ca.pem')), signer: readCertificates(sample('log-signer.pem'))[0]! });
+    expect(summary).toMatchObject({ entries: treeSize, treeSize, rootFromEntries: true, leafFormats: { 1: 0, 2: 0, 3: treeSize } });
   });
 
   it('refuses at start a profile an adapter does not speak, naming the setting', async () => {

@@ -1,7 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, hashApiKey, loadConfig } from '../../src/config/load.ts';
-import { enterprises, people, taxpayers } from '../../src/sandbox/personas.ts';
+import { enterprises, people, procedures, taxpayers } from '../../src/sandbox/personas.ts';
 import { eventually, fixtureAt, sampleDossier, simulatorDossier, statusEvent } from '../helpers/dossiers.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
@@ -19,6 +19,9 @@ const KEY = {
   operator: 'scoping-operator-key-0001',
 } as const;
 const EVERYDAY = ['TIEP_NHAN_HO_SO', 'LIEN_KET_TAI_KHOAN', 'XAC_MINH_DANH_TINH'];
+/** A procedure of the sandbox's national catalogue, and the family of codes it belongs to. */
+const PROCEDURE = procedures[0]!.code;
+const FAMILY = `${PROCEDURE.split('.').slice(0, 2).join('.')}.*`;
 
 let gw: TestGateway;
 let dvcqg: string;
@@ -30,7 +33,7 @@ beforeAll(async () => {
       { id: 'portal-b', agency: 'H52.30', roles: ['portal'], keyHash: hashApiKey(KEY.portalB), purposes: [...EVERYDAY, '*'] },
       { id: 'desk-a', agency: 'H52.101.114', actsFor: ['H52'], roles: ['agency'], keyHash: hashApiKey(KEY.desk), purposes: EVERYDAY },
       // Only the procedures of one family, and no purpose code.
-      { id: 'desk-narrow', agency: 'H52.101.115', roles: ['agency'], keyHash: hashApiKey(KEY.narrow), purposes: ['1.004616.*'] },
+      { id: 'desk-narrow', agency: 'H52.101.115', roles: ['agency'], keyHash: hashApiKey(KEY.narrow), purposes: [FAMILY] },
       { id: 'ops', agency: 'H52.18', roles: ['operator'], keyHash: hashApiKey(KEY.operator), purposes: ['TIEP_NHAN_HO_SO', 'LIEN_KET_TAI_KHOAN'] },
     ],
   });
@@ -180,11 +183,14 @@ describe('X-Purpose: only the purposes registered for the client', () => {
       expect(res.headers.get('x-exchange-id')).toBeNull();
       expect(await body(res)).toMatchObject({ code: 'PURPOSE_NOT_ALLOWED', errors: [{ field: 'header.x-purpose' }] });
     }
-    expect(leaves()).toBe(before);
+    // Each refusal is an entry of the log (outcome denied, no national system), and nothing more.
+    expect(leaves()).toBe(before + 3);
+    const denied = rows<{ leaf: string }>('select leaf from exchange_queue union all select leaf from exchange_entries').map((r) => JSON.parse(r.leaf) as { outcome: string; code: string | null; upstream: string | null; purpose: string });
+    expect(denied.filter((l) => l.outcome === 'denied' && l.code === 'PURPOSE_NOT_ALLOWED' && l.upstream === null).map((l) => l.purpose).sort()).toEqual(['1.000001.000.00.00.H52', 'THANH_TRA_KIEM_TRA', 'XAC_MINH_DANH_TINH']);
   });
 
   it('lets through a purpose listed by name or matched by a procedure-code pattern', async () => {
-    expect((await verify(KEY.narrow, '1.004616.000.00.00.H52')).status).toBe(200);
+    expect((await verify(KEY.narrow, PROCEDURE)).status).toBe(200);
     expect((await verify(KEY.portalA, 'XAC_MINH_DANH_TINH')).status).toBe(200);
     // A pattern grants procedure codes, never purpose codes; an unknown purpose code is still 400.
     expect((await verify(KEY.narrow, 'NO_SUCH_PURPOSE')).status).toBe(400);

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, type X509Certificate } from 'node:crypto';
 import { createExchangeLog } from '../../src/audit/exchange-log.ts';
 import { createIntegrator, type Integrator } from '../../src/audit/integrator.ts';
-import { bindingHash, keyedLeaf, sha256Hex, type ExchangeLeaf, type Outcome } from '../../src/audit/leaf.ts';
+import { bindingHash, sha256Hex, type ExchangeLeaf, type Outcome } from '../../src/audit/leaf.ts';
 import { createAuditStore, type AuditStore } from '../../src/audit/store.ts';
 import type { BundleCertificates } from '../../src/audit/bundle.ts';
 import { createLogger } from '../../src/logging.ts';
@@ -19,13 +19,15 @@ export const ROOT_PEM = sample('root-ca.pem');
 
 const issuing = readCertificates(sample('issuing-ca.pem'));
 export const roots = readCertificates(ROOT_PEM);
-export const gatewayCredentials: Credentials = withChain(loadPemCredentials(sample('gateway.pem'), sample('gateway.key.pem')), issuing);
 export const tsaCredentials: Credentials = withChain(loadPemCredentials(sample('tsa.pem'), sample('tsa.key.pem')), issuing);
-/** Another certificate under the same root: a valid signature, but not the gateway's. */
+/** The sample log-signing certificate: what signs the checkpoints. */
+export const logSignerCredentials: Credentials = withChain(loadPemCredentials(sample('log-signer.pem'), sample('log-signer.key.pem')), issuing);
+export const LOG_SIGNER_PEM = sample('log-signer.pem');
+/** Another certificate under the same root: a valid signature, but not the log signer's. */
 export const otherCredentials: Credentials = withChain(loadPemCredentials(sample('tax.pem'), sample('tax.key.pem')), issuing);
 
 export const certificates: BundleCertificates = {
-  signer: [gatewayCredentials.certificate, ...gatewayCredentials.chain],
+  signer: [logSignerCredentials.certificate, ...logSignerCredentials.chain],
   roots,
   intermediates: issuing,
 };
@@ -88,7 +90,11 @@ export function testLeaf(i: number, hashIdentifier: (v: string) => string, varia
     latencyMs: 10 + (i % 13) * 3.5,
     upstreamCalls: outcome === 'rejected' ? [] : [{ upstream, outcome, code: outcome === 'success' ? null : 'UPSTREAM_X', latencyMs: 8 + (i % 5) }],
   };
-  if (digest) return keyedLeaf(fields, digest, request, response);
+  if (digest) {
+    const requestMac = digest(request);
+    const responseMac = response === null ? null : digest(response);
+    return { v: 2, ...fields, requestMac, responseMac, bindingHash: bindingHash(id, requestMac, responseMac) };
+  }
   const requestHash = sha256Hex(request);
   const responseHash = response === null ? null : sha256Hex(response);
   return { ...fields, requestHash, responseHash, bindingHash: bindingHash(id, requestHash, responseHash) };
@@ -110,7 +116,7 @@ export async function createTestLog(options: { database?: DatabaseOptions; hashK
       db: store.db,
       dialect: store.dialect,
       log: createLogger({ level: 'silent' }),
-      signCheckpoint: (body) => signDetached(Buffer.from(body, 'utf8'), gatewayCredentials),
+      signCheckpoint: (body) => signDetached(Buffer.from(body, 'utf8'), logSignerCredentials),
       timestamp: async (body) => {
         if (!stampNext) throw new Error('no timestamp for this checkpoint');
         return timestampReply(Buffer.from(body, 'utf8'));

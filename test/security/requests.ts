@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { Role } from '../../src/config/schema.ts';
 import { loadContract, type Contract, type Operation } from '../../src/http/contract.ts';
+import { procedures } from '../../src/sandbox/personas.ts';
 import { KEYS } from '../helpers/gateway.ts';
 import { deeplyNested, invalid, oddString, resolverFor, valid, type Resolver, type Schema } from './schema-arbitraries.ts';
 
@@ -140,7 +141,7 @@ export function fuzzRequest(operation: Operation): fc.Arbitrary<FuzzRequest> {
     { weight: 1, arbitrary: fc.constantFrom('Bearer wrong-key-0000', 'Basic c2FuZGJveDpwb3J0YWw=', 'Bearer', `bearer ${KEYS.portal}`, 'Bearer ' + 'k'.repeat(600)) },
   );
   const accountability: fc.Arbitrary<{ userId?: string; purpose?: string }> = fc.oneof(
-    { weight: 10, arbitrary: fc.record({ userId: fc.stringMatching(/^[a-z][a-z0-9._-]{5,40}$/), purpose: fc.constantFrom('XAC_MINH_DANH_TINH', 'TIEP_NHAN_HO_SO', '1.004616.000.00.00.H52') }) },
+    { weight: 10, arbitrary: fc.record({ userId: fc.stringMatching(/^[a-z][a-z0-9._-]{5,40}$/), purpose: fc.constantFrom('XAC_MINH_DANH_TINH', 'TIEP_NHAN_HO_SO', procedures[0]!.code) }) },
     { weight: 1, arbitrary: fc.record({ userId: oddString, purpose: oddString }, { requiredKeys: [] }) },
     { weight: 1, arbitrary: fc.constant({}) },
   );
@@ -231,7 +232,8 @@ export function contractRequest(operation: Operation, authorization: string | un
   }
   if (operation.personalData) {
     headers['x-user-id'] = 'officer-17';
-    headers['x-purpose'] = 'XAC_MINH_DANH_TINH';
+    // Auditors may claim only audit purposes, everyone else only the others.
+    headers['x-purpose'] = operation.roles.every((r) => r === 'auditor') ? 'THANH_TRA_KIEM_TRA' : 'XAC_MINH_DANH_TINH';
   }
   if (authorization !== undefined) headers.authorization = authorization;
   // An API client asks for JSON (an operation that can also redirect a browser then answers JSON).

@@ -247,6 +247,13 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
           status,
           latencyMs: Math.round(performance.now() - started),
           upstreamCalls: calls,
+          // The applicant is the dossier's one subject (its keyed hash, as stored); the dossier is the case.
+          code,
+          subjects: [],
+          result: null,
+          caseId: job.dossier_code,
+          resultCount: null,
+          criteria: null,
         },
         deps.exchangeLog.digest,
         canonicalize({ operation: DELIVERY_OPERATION, dossier: job.dossier_code, sequence: job.sequence, delivery: job.id, attempt: job.attempts + 1, service: job.service }),

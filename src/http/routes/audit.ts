@@ -3,11 +3,13 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Request } from 'express';
 import { exportBundle, planExport, type BundleCertificates } from '../../audit/bundle.ts';
+import { OFFICER_SEAL_ALGORITHM, type OfficerRegistry } from '../../audit/officers.ts';
 import { MAX_STORED_INDEX, type AuditStore, type EntryRecord } from '../../audit/store.ts';
 import { toVietnamIso } from '../../core/time.ts';
 import { GatewayError } from '../../errors/gateway-error.ts';
 import type { components } from '../../generated/gateway.ts';
 import { parseTimestampResponse } from '../../signing/tsa.ts';
+import type { RecordLocals } from '../exchange-recorder.ts';
 import type { Handlers } from '../handlers.ts';
 
 type AuditEntry = components['schemas']['AuditEntry'];
@@ -18,6 +20,10 @@ export interface AuditHandlerDeps {
   hashIdentifier(value: string): string;
   /** Certificates copied into export bundles. */
   certificates: BundleCertificates;
+  /** A TSA is configured: bundles end at the newest timestamped checkpoint. */
+  timestampedAnchor?: boolean | undefined;
+  /** Acting officers sealed to the inspectorate's key; without it no officer is known. */
+  officers?: Pick<OfficerRegistry, 'sealed'> | undefined;
 }
 
 const b64 = (hash: Buffer) => hash.toString('base64');
@@ -82,6 +88,8 @@ export function auditHandlers(deps: AuditHandlerDeps): Handlers {
         timestamp: tokenOf(checkpoint.timestampReply, req),
         timestampedAt: checkpoint.timestampedAt ? toVietnamIso(new Date(checkpoint.timestampedAt)) : null,
         signedAt: toVietnamIso(new Date(checkpoint.signedAt)),
+        note: checkpoint.note,
+        cosignatures: (await store.cosignatures(checkpoint.treeSize)).map((c) => ({ witness: c.witness, time: toVietnamIso(new Date(c.time * 1000)) })),
       } satisfies components['schemas']['AuditCheckpoint']);
     },
 
@@ -90,6 +98,7 @@ export function auditHandlers(deps: AuditHandlerDeps): Handlers {
       const from = integer(q.from) ?? 0;
       const limit = integer(q.limit) ?? 100;
       if (from > MAX_STORED_INDEX) {
+        res.locals.resultCount = 0;
         res.json({ items: [], nextFrom: null });
         return;
       }
@@ -105,6 +114,8 @@ export function auditHandlers(deps: AuditHandlerDeps): Handlers {
         since: instant(q.since),
         until: instant(q.until),
       });
+      // The search itself is an entry of the log (x-audit-record), with how many entries it answered.
+      res.locals.resultCount = page.items.length;
       res.json({ items: page.items.map(entryJson), nextFrom: page.nextFrom } satisfies components['schemas']['AuditEntryPage']);
     },
 
@@ -113,6 +124,21 @@ export function auditHandlers(deps: AuditHandlerDeps): Handlers {
       const entry = index >= 0 && index <= MAX_STORED_INDEX ? await store.entry(index) : undefined;
       if (!entry) throw new GatewayError('ROUTE_NOT_FOUND', { detail: `the exchange log has no entry ${String(req.params.index)}` });
       res.json({ ...entryJson(entry), leaf: entry.leaf } satisfies components['schemas']['AuditEntryWithLeaf']);
+    },
+
+    getAuditOfficer: async (req, res) => {
+      const userHash = String(req.params.userHash);
+      const officer = await deps.officers?.sealed(userHash);
+      // Recorded (x-audit-record): which officer the inspector asked for, and whether one was found.
+      Object.assign(res.locals as RecordLocals, { criteria: { userHash }, resultCount: officer ? 1 : 0 });
+      if (!officer) throw new GatewayError('ROUTE_NOT_FOUND', { detail: `no officer ${userHash} is recorded` });
+      res.json({
+        userHash: officer.userHash,
+        agency: officer.agency,
+        sealed: b64(officer.sealed),
+        algorithm: OFFICER_SEAL_ALGORITHM,
+        firstSeen: toVietnamIso(new Date(officer.firstSeen)),
+      } satisfies components['schemas']['AuditOfficer']);
     },
 
     getAuditInclusionProof: async (req, res) => {
@@ -151,9 +177,13 @@ export function auditHandlers(deps: AuditHandlerDeps): Handlers {
 
     exportAudit: async (req, res) => {
       const q = req.query as Record<string, unknown>;
-      const plan = await planExport(store, { from: integer(q.from), to: integer(q.to) });
+      const plan = await planExport(store, { from: integer(q.from), to: integer(q.to) }, { timestampedAnchor: deps.timestampedAnchor ?? false });
       const tar = await exportBundle(store, plan, deps.certificates);
       res.status(200);
+      // The export is an entry of the log (x-audit-record): who exported which range, recorded
+      // before the first byte, since a streamed answer never passes through res.send.
+      Object.assign(res.locals, { resultCount: plan.to - plan.from, criteria: { from: String(plan.from), to: String(plan.to) } } satisfies RecordLocals);
+      await (res.locals as RecordLocals).commitRecord?.();
       res.setHeader('content-type', 'application/gzip');
       res.setHeader('content-disposition', `attachment; filename="${plan.name}.tar.gz"`);
       res.setHeader('cache-control', 'no-store');

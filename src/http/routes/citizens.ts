@@ -7,7 +7,10 @@ export function citizenHandlers(deps: { citizens: CitizenService }): Handlers {
     verifyCitizen: async (req, res) => {
       const ctx = exchangeContext(req, res);
       const body = req.body as { idNumber: string; fullName: string; dateOfBirth: string };
-      res.json(await deps.citizens.verify(ctx, body));
+      const verification = await deps.citizens.verify(ctx, body);
+      // The business result, for the exchange log.
+      res.locals.result = verification.result;
+      res.json(verification);
     },
     lookupCitizen: async (req, res) => {
       const ctx = exchangeContext(req, res);
