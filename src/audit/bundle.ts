@@ -175,7 +175,47 @@ function certificateFiles(plan: ExportPlan, certificates: BundleCertificates): M
 }
 
 /** What the bundle README's commands say in place of the auditor's own root and expected signer. */
-export const README_PLACEHOLDERS = { root: '/path/to/your-root-ca.pem', fingerprint: 'EXPECTED_LOG_SIGNER_SHA256' } as const;
+export const README_PLACEHOLDERS = {
+  root: '/path/to/your-root-ca.pem',
+  fingerprint: 'EXPECTED_LOG_SIGNER_SHA256',
+  witnessCheckpoint: '/path/to/the-witness-checkpoint',
+  witnessVkey: 'WITNESS_VKEY',
+} as const;
+
+/**
+ * The witness step of the bundle README, with OpenSSL and a shell only: the checkpoint a witness
+ * saved (its state file: the signed note with its cosignature) must carry a valid cosignature/v1
+ * of that witness (Ed25519 over "cosignature/v1", "time T" and the checkpoint text), be of this
+ * log, and be contained unchanged in the bundle: a bundle that ends before it was cut back, one
+ * with another root at its size is a fork. Its last command's status is 0 only when all holds.
+ */
+export function witnessProcedure(): string[] {
+  const { witnessCheckpoint, witnessVkey } = README_PLACEHOLDERS;
+  return [
+    `SAVED=${witnessCheckpoint}   # the checkpoint the witness saved (its state file)`,
+    `VKEY=${witnessVkey}   # the witness's verifier key as given to you: name+keyid+base64key`,
+    'name=${VKEY%%+*}; tmp=$(mktemp -d); fail=0',
+    '# The witness public key: Ed25519 SubjectPublicKeyInfo around the 32 key bytes of the vkey.',
+    '(printf \'\\x30\\x2a\\x30\\x05\\x06\\x03\\x2b\\x65\\x70\\x03\\x21\\x00\'; printf %s "${VKEY##*+}" | base64 -d | tail -c 32) \\',
+    '  | openssl pkey -pubin -inform DER -out $tmp/witness.pem',
+    '# The checkpoint text (up to the blank line) and the witness\'s signature: key ID, time, Ed25519.',
+    "sed '/^$/q' \"$SAVED\" | sed '$d' > $tmp/text",
+    'grep -F "— $name " "$SAVED" | head -n 1 | cut -d" " -f3 | base64 -d > $tmp/sig',
+    't=$((16#$(head -c 12 $tmp/sig | tail -c 8 | od -An -tx1 | tr -d " \\n")))',
+    "tail -c 64 $tmp/sig > $tmp/ed25519; { printf 'cosignature/v1\\ntime %s\\n' \"$t\"; cat $tmp/text; } > $tmp/signed",
+    'openssl pkeyutl -verify -pubin -inkey $tmp/witness.pem -rawin -in $tmp/signed -sigfile $tmp/ed25519 >/dev/null 2>&1 \\',
+    '  || { echo "BAD COSIGNATURE: $SAVED is not cosigned by $name"; fail=1; }',
+    'size=$(sed -n 2p $tmp/text); root=$(sed -n 3p $tmp/text)',
+    'newest=$(ls checkpoints | sed -n "s/^\\([0-9]*\\)\\.txt$/\\1/p" | sort -n | tail -n 1)',
+    '[ "$(sed -n 1p $tmp/text)" = "$(sed -n 1p checkpoints/$newest.txt)" ] || { echo "OTHER LOG: the witness checkpoint is of another log"; fail=1; }',
+    'if [ "$size" -gt "$newest" ]; then echo "CUT BACK: the bundle ends at $newest, the witness has seen tree size $size"; fail=1',
+    'elif [ -f checkpoints/$size.txt ]; then',
+    '  [ "$(sed -n 3p checkpoints/$size.txt)" = "$root" ] || { echo "FORK: the bundle\'s checkpoint $size has another root than the witness saw"; fail=1; }',
+    'else echo "NOT COVERED: the bundle holds no checkpoint $size (lienthong audit verify --witness-checkpoint recomputes it)"; fail=1; fi',
+    'rm -rf $tmp',
+    '[ $fail = 0 ] && echo "OK: the witness cosigned tree size $size and this bundle holds that checkpoint unchanged"',
+  ];
+}
 
 /**
  * The OpenSSL procedure of the bundle README: the same for every bundle (nothing in it comes
@@ -294,6 +334,15 @@ function readme(plan: ExportPlan, certificates: BundleCertificates): string {
     '',
     'OpenSSL may warn that `certs/tsa.pem` holds a certificate that is not a CA: it is the time-stamping',
     'authority itself, as expected.',
+    '',
+    'A witness (the inspectorate\'s, `lienthong audit witness`) keeps the newest checkpoint it cosigned. Compare it',
+    'with this bundle: a history cut back to an earlier checkpoint or forked is signed by the genuine log key',
+    'and timestamped, so only a checkpoint someone outside the gateway saw shows it. After replacing the two',
+    'values at its top:',
+    '',
+    '```sh',
+    ...witnessProcedure(),
+    '```',
     '',
     'Recompute one leaf hash (here the first entry) and compare it with its `leafHash`:',
     '',

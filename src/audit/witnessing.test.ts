@@ -16,6 +16,7 @@ import { storeBackends } from '../../test/helpers/backends.ts';
 import { checkpointText, createIntegrator, type Integrator } from './integrator.ts';
 import { cosign, logNoteSigner, logNoteVerifier, parseWitnessKey, splitNote, verifyCosignature, witnessVkey, type WitnessKey } from './note.ts';
 import { createAuditStore, type AuditStore } from './store.ts';
+import { README_PLACEHOLDERS } from './bundle.ts';
 import { startWitness, witnessStateFile, type Witness } from './witness.ts';
 import { createWitnessing, loadWitnessKey, type WitnessOutcome, type WitnessTarget } from './witnessing.ts';
 
@@ -276,6 +277,14 @@ describe('the sandbox gateway and its witness, end to end', () => {
     const ok = verify(['--witness', sample('witness.vkey'), '--witness-checkpoint', savedCopy]);
     expect(ok.status, ok.stderr + ok.stdout).toBe(0);
     expect(ok.stdout).toMatch(/cosigned by 1 of 1 witness.*consistent with 1 witness checkpoint/);
+    // The bundle README's witness procedure (openssl and a shell), verbatim, on the witness's own file.
+    spawnSync('tar', ['-xzf', bundle, '-C', work]);
+    const folder = join(work, `lienthong-audit-0-${size}`);
+    const block = [...readFileSync(join(folder, 'README.md'), 'utf8').matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('cosignature/v1'))!;
+    const filled = block.replaceAll(README_PLACEHOLDERS.witnessCheckpoint, savedCopy).replaceAll(README_PLACEHOLDERS.witnessVkey, readFileSync(sample('witness.vkey'), 'utf8').trim());
+    const readme = spawnSync('bash', ['-c', filled], { cwd: folder, encoding: 'utf8' });
+    expect(readme.status, readme.stdout + readme.stderr).toBe(0);
+    expect(readme.stdout.trim()).toBe(`OK: the witness cosigned tree size ${size} and this bundle holds that checkpoint unchanged`);
 
     // What a split view looks like to the inspector: the witness saved, for the same size, a
     // checkpoint with another root (signed by the log key, cosigned by the witness key).

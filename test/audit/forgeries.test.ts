@@ -40,17 +40,18 @@ const BATCHES: [number, boolean][] = [
 
 let log: TestLog;
 let good: Map<string, Buffer>;
-let blocks: { verify: string; openssl: string };
+let blocks: { verify: string; openssl: string; witness: string };
 let pathWithCli: string;
 
 /** The ```sh blocks of the README with the two placeholders an auditor fills in, filled in. */
-function auditorCommands(readme: string): { verify: string; openssl: string } {
+function auditorCommands(readme: string): { verify: string; openssl: string; witness: string } {
   const sh = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
   const fill = (block: string) => block.replaceAll(README_PLACEHOLDERS.root, ROOT_PEM).replaceAll(README_PLACEHOLDERS.fingerprint, LOG_SIGNER.fingerprint256);
   const verify = sh.find((b) => b.includes('lienthong audit verify'));
   const openssl = sh.find((b) => b.includes('openssl cms -verify'));
-  if (!verify || !openssl) throw new Error('the README lacks the verify or the openssl block');
-  return { verify: fill(verify), openssl: fill(openssl) };
+  const witness = sh.find((b) => b.includes('cosignature/v1'));
+  if (!verify || !openssl || !witness) throw new Error('the README lacks the verify, the openssl or the witness block');
+  return { verify: fill(verify), openssl: fill(openssl), witness };
 }
 
 interface Outcome {
@@ -196,6 +197,13 @@ describe('the bundle README procedures and `lienthong audit verify` against forg
         notes: { key: logKey, witnesses: cosigned ? [witness] : [] },
         extra: certsOf(good),
       });
+    /** The README's witness block, its two values filled in with the saved checkpoint and the witness's vkey. */
+    const witnessBlock = (label: string, dir: string, checkpoint = saved): Outcome => {
+      const block = blocks.witness.replaceAll(README_PLACEHOLDERS.witnessCheckpoint, checkpoint).replaceAll(README_PLACEHOLDERS.witnessVkey, readFileSync(witnessVkeyFile, 'utf8').trim());
+      const outcome = runBlock(block, dir);
+      console.log(`--- ${label}\n$ <the README's witness procedure with the witness's saved checkpoint>   (exit ${outcome.status})\n${outcome.output}\n`);
+      return outcome;
+    };
     const withWitness = (dir: string) => ['audit', 'verify', dir, '--root', ROOT_PEM, '--signer', LOG_SIGNER_PEM, '--witness', witnessVkeyFile, '--witness-checkpoint', saved];
 
     it('accept the history the witness saw', async () => {
@@ -203,6 +211,15 @@ describe('the bundle README procedures and `lienthong audit verify` against forg
       const result = await run(withWitness(dir));
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toMatch(/cosigned by 1 of 1 witness\(es\) \(quorum 1: thanhtra\.sonla\.gov\.vn\/witness-sandbox\); consistent with 1 witness checkpoint/);
+      const readme = witnessBlock('(e) the genuine history, against the witness', dir);
+      expect(readme.status, readme.output).toBe(0);
+      expect(readme.output).toBe('OK: the witness cosigned tree size 27 and this bundle holds that checkpoint unchanged');
+      // A saved checkpoint whose cosignature does not hold is refused by the same block.
+      const altered = join(work, 'witness-altered.note');
+      writeFileSync(altered, readFileSync(saved, 'utf8').replace(/^27$/m, '26'));
+      const bad = witnessBlock('(e) a saved checkpoint altered after the witness cosigned it', dir, altered);
+      expect(bad.status).not.toBe(0);
+      expect(bad.output).toMatch(/^BAD COSIGNATURE: .* is not cosigned by thanhtra\.sonla\.gov\.vn\/witness-sandbox$/m);
     });
 
     it('refuse a history cut back to an earlier checkpoint, though its signatures and timestamps hold', async () => {
@@ -212,6 +229,9 @@ describe('the bundle README procedures and `lienthong audit verify` against forg
       console.log(`$ lienthong audit verify . --root <root> --signer <log signer> --witness witness.vkey --witness-checkpoint saved.note   (exit ${result.code})\n${result.stderr}`);
       // Signed and timestamped by the genuine keys: only the witness's checkpoint shows it.
       expect(readme.openssl.status).toBe(0);
+      const witnessed = witnessBlock('(e) cut back to checkpoint 21, against the witness', dir);
+      expect(witnessed.status).not.toBe(0);
+      expect(witnessed.output).toMatch(/^CUT BACK: the bundle ends at 21, the witness has seen tree size 27$/m);
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(/audit verify FAILED: checkpoint 21: the bundle ends at 21 but witness thanhtra\.sonla\.gov\.vn\/witness-sandbox has seen size 27: the history was cut back \(or export a newer bundle\)/);
     });
@@ -229,6 +249,9 @@ describe('the bundle README procedures and `lienthong audit verify` against forg
       console.log(`$ lienthong audit verify ... (no --witness) --witness-checkpoint saved.note   (exit ${withoutWitnessKey.code})\n${withoutWitnessKey.stderr}`);
       expect(withoutWitnessKey.code).toBe(1);
       expect(withoutWitnessKey.stderr).toMatch(/checkpoint 27: fork: witness thanhtra\.sonla\.gov\.vn\/witness-sandbox saw tree size 27 with root/);
+      const witnessed = witnessBlock('(e) forked after 21, against the witness', dir);
+      expect(witnessed.status).not.toBe(0);
+      expect(witnessed.output).toMatch(/^FORK: the bundle's checkpoint 27 has another root than the witness saw$/m);
     });
   });
 });
