@@ -199,6 +199,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         onLag: (witness, entries) => metrics.witnessLag.set({ witness }, entries),
       },
       witnessTargets,
+      { timestampedOnly: Boolean(tsaUrl) },
     );
     witnessing.start();
     cleanups.push(() => witnessing.stop());
@@ -219,8 +220,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         onTimestampLag: (seconds) => metrics.logTimestampLag.set(seconds),
         onCheckpoint: (size) => {
           metrics.logTreeSize.set(size);
-          witnessing.notify();
+          if (!tsaUrl) witnessing.notify();
         },
+        onTimestamped: () => witnessing.notify(),
       },
       {
         origin: config.audit.origin,

@@ -22,6 +22,8 @@ export interface IntegratorDeps {
   timestamp?: ((body: string) => Promise<Buffer>) | undefined;
   onTimestampLag?: ((seconds: number) => void) | undefined;
   onCheckpoint?: ((treeSize: number) => void) | undefined;
+  /** A checkpoint got its timestamp. */
+  onTimestamped?: ((treeSize: number) => void) | undefined;
 }
 
 export interface IntegratorOptions {
@@ -150,6 +152,7 @@ export function createIntegrator(deps: IntegratorDeps, options: IntegratorOption
       await db.updateTable('checkpoints').set({ timestamp_reply: reply.toString('base64'), timestamped_at: new Date().toISOString() }).where('tree_size', '=', size).execute();
       lastTimestampAt = Date.now();
       oldestUntimestamped = undefined;
+      deps.onTimestamped?.(size);
     } catch (err) {
       // Logging goes on without the TSA; the lag is visible in metrics and /readyz.
       log.warn({ err: (err as Error).message }, 'checkpoint timestamp failed');

@@ -127,6 +127,28 @@ describe('the gateway submits checkpoints to a witness', () => {
     expect(outcomes).toHaveLength(2);
   });
 
+  it('with timestamps taken, submits only timestamped checkpoints: those an export can end at', async () => {
+    const log = await openLog();
+    const witnessing = createWitnessing({ db: log.store.db, store: log.audit, log: silent, onOutcome: (w, o) => outcomes.push([w, o]) }, [target], { timestampedOnly: true });
+    const stamp = (size: number) => log.store.db.updateTable('checkpoints').set({ timestamp_reply: Buffer.from('tsr').toString('base64'), timestamped_at: new Date().toISOString() }).where('tree_size', '=', size).execute();
+    await log.append(5);
+    await witnessing.runOnce();
+    expect(outcomes).toEqual([]);
+    expect(await witness.latest(ORIGIN)).toBeUndefined();
+    await stamp(5);
+    await witnessing.runOnce();
+    expect(outcomes).toEqual([['thanhtra.test/witness', 'cosigned']]);
+    expect((await witness.latest(ORIGIN))?.treeSize).toBe(5);
+    // A newer checkpoint not yet timestamped waits; once stamped it is cosigned with a proof from 5.
+    await log.append(3);
+    await witnessing.runOnce();
+    expect((await witness.latest(ORIGIN))?.treeSize).toBe(5);
+    await stamp(8);
+    await witnessing.runOnce();
+    expect((await witness.latest(ORIGIN))?.treeSize).toBe(8);
+    expect(await log.audit.latestCosignedSizes(100)).toEqual([8]);
+  });
+
   it('catches up from the size a witness answers with 409 (after the gateway lost track)', async () => {
     const log = await openLog();
     await log.append(7);

@@ -22,7 +22,7 @@ export type WitnessOutcome = 'cosigned' | 'conflict' | 'rejected' | 'invalid' | 
 
 export interface WitnessingDeps {
   db: Kysely<Database>;
-  store: Pick<AuditStore, 'latestCheckpoint' | 'consistencyProof'>;
+  store: Pick<AuditStore, 'latestCheckpoint' | 'latestTimestampedCheckpoint' | 'consistencyProof'>;
   log: Logger;
   onOutcome?: ((witness: string, outcome: WitnessOutcome) => void) | undefined;
   onLag?: ((witness: string, entries: number) => void) | undefined;
@@ -47,7 +47,13 @@ export function loadWitnessKey(vkeyOrFile: string): WitnessKey {
 
 class Conflict extends Error {}
 
-export function createWitnessing(deps: WitnessingDeps, witnesses: readonly WitnessTarget[], options: { retryMs?: number } = {}): Witnessing {
+/**
+ * `timestampedOnly`: submit only checkpoints the TSA has timestamped (set when the gateway takes
+ * timestamps). Exports end at the newest timestamped checkpoint, so the checkpoint a witness keeps
+ * is then one an export can end at: an auditor compares like with like, and the bundle's newest
+ * checkpoint carries the witnesses' cosignatures.
+ */
+export function createWitnessing(deps: WitnessingDeps, witnesses: readonly WitnessTarget[], options: { retryMs?: number; timestampedOnly?: boolean } = {}): Witnessing {
   const doFetch = deps.fetch ?? fetch;
   const retryMs = options.retryMs ?? 30_000;
   /** Per witness: the size it last cosigned, as far as the gateway knows (undefined: read from the store first). */
@@ -148,7 +154,7 @@ export function createWitnessing(deps: WitnessingDeps, witnesses: readonly Witne
   }
 
   async function run(): Promise<void> {
-    const checkpoint = await deps.store.latestCheckpoint();
+    const checkpoint = await (options.timestampedOnly ? deps.store.latestTimestampedCheckpoint() : deps.store.latestCheckpoint());
     if (!checkpoint || checkpoint.note === null) return;
     const note = splitNote(checkpoint.note);
     // Submitted with the log's signature only: the cosignatures are not the witness's business.
