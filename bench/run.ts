@@ -23,10 +23,13 @@ import { toWireDossier, toWireProgress } from '../adapters/dvcqg/mapping.ts';
 import { SANDBOX_ACCOUNT } from '../adapters/dvcqg/sandbox-account.ts';
 import { PORTAL_SERVICES, type DossierProgressEvent, type DossierSnapshot } from '../src/core/dossiers/port.ts';
 import { fixtureAt, fixtureCodeDay, progressEvent as progressStep, sampleDossier as benchDossier } from '../test/helpers/dossiers.ts';
-import { SERVICE_PATH, createPopulationClient } from '../adapters/population/client.ts';
+import { SERVICE_PATH } from '../adapters/population/client.ts';
+import { checkRawAnswer, readVerification, readVerifiedBody } from '../adapters/population/errors.ts';
 import { SANDBOX_CODES } from '../adapters/population/index.ts';
-import { NAMESPACE, OPERATIONS } from '../adapters/population/mapping.ts';
+import { OPERATIONS, requestEnvelope, toVerificationRequest, type VerificationRequest } from '../adapters/population/mapping.ts';
 import { populationMessageSecurity } from '../adapters/population/security.ts';
+import { SERVICE_DESCRIPTION } from '../adapters/population/service-description.ts';
+import { soapHeaders } from '../adapters/population/transport.ts';
 import { createExchangeLog } from '../src/audit/exchange-log.ts';
 import { createIntegrator } from '../src/audit/integrator.ts';
 import { bindingHash, sha256Hex, type ExchangeLeaf } from '../src/audit/leaf.ts';
@@ -39,7 +42,6 @@ import { createPolicy } from '../src/resilience/policy.ts';
 import { enterprises, people } from '../src/sandbox/personas.ts';
 import { signRequest, verifyResponse, type RequestMessage } from '../src/signing/http-signatures.ts';
 import { loadSigningMaterial } from '../src/signing/material.ts';
-import { signSoapEnvelope, verifySoapEnvelope } from '../src/signing/xml-signature.ts';
 import { openStore } from '../src/store/store.ts';
 import { freePort, startLienthong, startSandboxProcess, type Started } from '../test/helpers/processes.ts';
 
@@ -250,9 +252,12 @@ async function dossierEventScenario(urls: { gateway: string; gatewayPid: number;
 async function main(): Promise<string> {
   // The sandbox configuration with rate limits out of the way: the bench measures throughput.
   // Response validation stays off, as in production (server.validateResponses defaults to false).
+  // The population database reached directly, WS-Security both ways (the sandbox's default is the
+  // LGSP platform without it), as the SOAP scenario's direct side does.
   const benchConfig = join(dir, 'bench.yaml');
   const sandboxConfig = parseYaml(readFileSync('config/sandbox.yaml', 'utf8')) as Record<string, unknown>;
-  writeFileSync(benchConfig, stringifyYaml({ ...sandboxConfig, rateLimit: { default: { points: 10_000_000, durationSeconds: 1 } } }));
+  const upstreamSettings = { ...(sandboxConfig.upstreams as Record<string, unknown> | undefined), population: { transport: { mode: 'direct' }, messageSecurity: 'ws-security' } };
+  writeFileSync(benchConfig, stringifyYaml({ ...sandboxConfig, upstreams: upstreamSettings, rateLimit: { default: { points: 10_000_000, durationSeconds: 1 } } }));
 
   // The national systems in one process, the gateway in another, the load from this one.
   const sandbox = await startSandboxProcess();
@@ -301,40 +306,31 @@ async function main(): Promise<string> {
     onResponse: (_status, body) => JSON.parse(body),
   }, { cpuPid: gatewayPid }));
 
-  // 2. SOAP identity check (XacThucThongTinCongDan, WS-Security both ways). Direct: the envelope
-  // the adapter builds for each person, signed afresh per request (Timestamp,
-  // Body signature, certificate chain), each answer's signature and certificate verified.
+  // 2. SOAP identity check (XacThucThongTinCongDan, WS-Security both ways). Direct: what the
+  // adapter's client does for each call (`createPopulationClient`, direct transport): the request
+  // envelope built for the person with a fresh MaYeuCau, signed (Timestamp, Body signature,
+  // certificate chain), posted with the SOAPAction and headers of the shipped service description;
+  // each answer's status and type checked, its signature and certificate verified, and the signed
+  // Body read (result code, MaYeuCau echoed, TonTai).
   const population = signing.forUpstream('population');
   const security = populationMessageSecurity(population);
-  const envelopes: string[] = [];
-  const capturing = createPopulationClient(
-    { policy: createPolicy({ log, metrics: createMetrics({ defaultMetrics: false }) }, 'population', config.upstreams.population) },
-    {
-      url: upstreams.population!,
-      maxResponseBytes: 1_048_576,
-      retryAfterSeconds: 5,
-      ...SANDBOX_CODES,
-      signRequest: (xml: string) => {
-        envelopes.push(xml);
-        return security.signRequest(xml);
-      },
-      verifyAnswer: security.verifyAnswer,
-    },
-  );
-  for (const p of living.slice(0, 50)) {
-    if (!(await capturing.exists(ctx(), { idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: p.dateOfBirth }))) throw new Error('no match');
-  }
-  await capturing.close();
-  const soap = await compare(gatewayPid, () => cannon(upstreams.population! + SERVICE_PATH, {
+  const verification = SERVICE_DESCRIPTION[OPERATIONS.verify];
+  const populationUrl = upstreams.population! + SERVICE_PATH;
+  const officer = ctx();
+  const soap = await compare(gatewayPid, () => cannon(upstreams.population!, {
     method: 'POST',
-    setupRequest: (req) => ({
-      ...req,
-      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${NAMESPACE}/${OPERATIONS.verify}"` },
-      body: signSoapEnvelope(envelopes[i++ % envelopes.length]!, population.credentials),
-    }),
-    onResponse: (_status, body) => {
-      verifySoapEnvelope(body, population.verifyPeer, { peer: 'population database' });
-      if (!/>(true|1)</.test(body)) throw new Error('no match');
+    setupRequest: (req, context) => {
+      const p = living[i++ % 50]!;
+      const header = { MaYeuCau: randomUUID(), MaDVC: SANDBOX_CODES.serviceCode, MaTichHop: SANDBOX_CODES.integrationCode, MaDonVi: officer.agency!, MaCanBo: officer.userId! };
+      const asked = toVerificationRequest(header, { idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: p.dateOfBirth });
+      (context as { asked?: VerificationRequest }).asked = asked;
+      return { ...req, path: SERVICE_PATH, headers: soapHeaders(verification.soapAction), body: security.signRequest(requestEnvelope(OPERATIONS.verify, asked, verification.requestFields)) };
+    },
+    onResponse: (status, body, context, headers) => {
+      const answer = { url: populationUrl, status, contentType: lower(headers)['content-type'] ?? '', body };
+      checkRawAnswer(answer, 5);
+      const result = readVerifiedBody(security.verifyAnswer(answer), OPERATIONS.verify, status, 5);
+      if (!readVerification(result, (context as { asked: VerificationRequest }).asked)) throw new Error('no match');
     },
   }), () => cannon(gatewayUrl, {
     method: 'POST',

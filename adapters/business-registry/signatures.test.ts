@@ -9,7 +9,8 @@ import { createPolicy, type UpstreamPolicy } from '../../src/resilience/policy.t
 import { FaultBoard } from '../../src/sandbox/faults.ts';
 import { enterprises, personasSummary } from '../../src/sandbox/personas.ts';
 import { simulatorSigning } from '../../src/sandbox/signing.ts';
-import { parseList, signRequest, verifyResponse, withTamperedSignature, type Item } from '../../src/signing/http-signatures.ts';
+import { parseList, type Item } from 'structured-headers';
+import { signRequest, verifyResponse, withTamperedSignature } from '../../src/signing/http-signatures.ts';
 import type { UpstreamSigning } from '../../src/signing/material.ts';
 import { MESSAGE_FAULTS, failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { ENTERPRISE_PATH, HEALTH_PATH } from './inferred.ts';
@@ -71,7 +72,7 @@ describe('business-registry message signatures, over real sockets', () => {
     const request = seen.at(-1)!;
     expect(request['signature-input']).toMatch(/^sig1=\("@method" "@target-uri" "date"\);created=\d+;expires=\d+;nonce="[^"]+";keyid="[^"]+";alg="rsa-pss-sha512"$/);
     const [leaf] = parseList(String(request['signature-certificate']));
-    expect(new X509Certificate((leaf as Item).value as Buffer).subject).toContain('CN=lienthong-gateway.sandbox.sonla.gov.vn');
+    expect(new X509Certificate(Buffer.from((leaf as Item)[0] as ArrayBuffer)).subject).toContain('CN=lienthong-gateway.sandbox.sonla.gov.vn');
 
     const answer = await signedFetch(ENTERPRISE_PATH + known.enterpriseCode);
     expect(answer.status).toBe(200);

@@ -51,6 +51,9 @@ export const DEFAULT_PATHS = {
   token: '/lgsp/token',
 } as const;
 
+/** The HTTP headers of a SOAP 1.1 request for `soapAction` (unquoted, as the service description gives it). */
+export const soapHeaders = (soapAction: string) => ({ 'content-type': 'text/xml; charset=utf-8', soapaction: `"${soapAction}"`, accept: 'text/xml' });
+
 /** Headers of the X-Road-style NDXP exchange. */
 export const NDXP_HEADERS = { client: 'x-road-client', timestamp: 'x-road-timestamp', apiKey: 'x-api-key' } as const;
 
@@ -98,7 +101,6 @@ export function createTransport(http: UpstreamHttp, options: TransportOptions, d
   const now = deps.now ?? Date.now;
   const { retryAfterSeconds } = deps;
   const servicePath = options.servicePath ?? DEFAULT_PATHS[options.mode];
-  const soapHeaders = (soapAction: string) => ({ 'content-type': 'text/xml; charset=utf-8', soapaction: `"${soapAction}"`, accept: 'text/xml' });
 
   if (options.mode === 'direct') {
     return {

@@ -9,11 +9,10 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import { signDetached } from '../signing/cms.ts';
 import { readCertificates } from '../signing/trust-store.ts';
 import { sample } from '../signing/material.ts';
-import { BundleError, MAX_BUNDLE_ENTRIES, README_PLACEHOLDERS, exportBundle, planExport, stripFolder, summaryLine, verifyBundle, type Manifest, type VerifyBundleOptions } from './bundle.ts';
+import { BundleError, MAX_BUNDLE_ENTRIES, README_PLACEHOLDERS, exportBundle, planExport, readBundleArchive, stripFolder, summaryLine, verifyBundle, type Manifest, type VerifyBundleOptions } from './bundle.ts';
 import { cosign, logNoteSigner, parseWitnessKey, witnessVkey } from './note.ts';
 import type { ExchangeLeaf } from './leaf.ts';
 import type { AuditStore } from './store.ts';
-import { readTar } from './tar.ts';
 
 let log: TestLog;
 // Checkpoints at 4, 11, 30, 45, 64, 90 (timestamped: 11, 45, 90). The first 30 leaves are of
@@ -37,7 +36,7 @@ async function exported(range: { from?: number; to?: number } = {}, store: Audit
   const plan = await planExport(store, range);
   const chunks: Buffer[] = [];
   for await (const chunk of await exportBundle(store, plan, certificates)) chunks.push(chunk);
-  const files = readTar(Buffer.concat(chunks));
+  const files = await readBundleArchive(Buffer.concat(chunks));
   expect([...files.keys()].every((p) => p.startsWith(`${plan.name}/`))).toBe(true);
   return stripFolder(files);
 }
@@ -212,14 +211,14 @@ describe('the export bundle', () => {
         const plan = await planExport(bad.audit, {});
         const chunks: Buffer[] = [];
         for await (const chunk of await exportBundle(bad.audit, plan, certificates)) chunks.push(chunk);
-        const files = stripFolder(readTar(Buffer.concat(chunks)));
+        const files = stripFolder(await readBundleArchive(Buffer.concat(chunks)));
         await rejects(files, 'entry 4', /unknown leaf format v=99/);
         // Entries 5 and 6 on their own, in bundles of one entry each.
         const middle = async (i: number) => {
           const range = await planExport(bad.audit, { from: i, to: i + 1 });
           const parts: Buffer[] = [];
           for await (const chunk of await exportBundle(bad.audit, range, certificates)) parts.push(chunk);
-          return stripFolder(readTar(Buffer.concat(parts)));
+          return stripFolder(await readBundleArchive(Buffer.concat(parts)));
         };
         await rejects(await middle(5), 'entry 5', /bindingHash does not bind/);
         await rejects(await middle(6), 'entry 6', /format 2 leaf holds requestHash/);

@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { canonicalize } from 'json-canonicalize';
 import * as pkijs from 'pkijs';
 import { GatewayError } from '../errors/gateway-error.ts';
@@ -13,7 +12,7 @@ import { leafDigests } from './leaf.ts';
 import { logNoteVerifier, splitNote, verifyCosignature, type NoteSignature, type WitnessKey } from './note.ts';
 import { HASH_SIZE, MerkleAccumulator, inclusionProof, inclusionProofNodeIds, leafHash, rangeNodeIds, rangeRoot, verifyConsistency, verifyInclusion, type NodeId } from './merkle.ts';
 import type { AuditStore, CheckpointRecord } from './store.ts';
-import { readTar, tarStream, type TarMember } from './tar.ts';
+import { readTar, tarStream, type TarLimits, type TarMember } from './tar.ts';
 
 /**
  * The audit export bundle: evidence an auditor checks offline with `lienthong audit verify` or
@@ -521,8 +520,39 @@ export interface BundleSummary {
   leafFormats: { 1: number; 2: number; 3: number };
 }
 
+/**
+ * Bytes a line of entries.jsonl or proofs/inclusion.jsonl may take on average: an inclusion proof
+ * is under 3.3 KB for any tree below 2^64 entries (64 hashes), a leaf about 1 KB.
+ */
+const BUNDLE_LINE_BYTES = 4096;
+/** Bytes a checkpoint file may take on average (.p7s and .tsr carry a few certificates). */
+const BUNDLE_CHECKPOINT_FILE_BYTES = 16 * 1024;
+/**
+ * What a bundle handed in may unpack to. Members: four files per checkpoint (.txt, .p7s, .tsr,
+ * .note) for MAX_BUNDLE_CHECKPOINTS and as many witnesses' checkpoints again, the rest is a dozen.
+ * One member: entries.jsonl or proofs/inclusion.jsonl of MAX_BUNDLE_ENTRIES lines. All members:
+ * both of those and the checkpoint files. Decompressed: that, a pax header (two blocks and a
+ * long name) and padding per member, and the end-of-archive records. Compression: a bundle
+ * unpacks to about 7 times its .tar.gz (100,000 entries: 25 MB to 180 MB), a bomb to a thousand.
+ */
+export const BUNDLE_LIMITS: TarLimits = (() => {
+  const members = 8 * MAX_BUNDLE_CHECKPOINTS;
+  const memberBytes = MAX_BUNDLE_ENTRIES * BUNDLE_LINE_BYTES;
+  const totalBytes = 2 * memberBytes + members * BUNDLE_CHECKPOINT_FILE_BYTES;
+  return { members, memberBytes, totalBytes, decompressedBytes: totalBytes + members * 4 * 512 + 1024 * 1024, compressionRatio: 100 };
+})();
+
+/** The bundle's files by path as archived, from a .tar.gz or .tar (as bytes or a stream), within BUNDLE_LIMITS. */
+export async function readBundleArchive(archive: Uint8Array | AsyncIterable<Uint8Array>): Promise<Map<string, Buffer>> {
+  try {
+    return await readTar(archive, BUNDLE_LIMITS);
+  } catch (err) {
+    throw new BundleError('bundle', (err as Error).message);
+  }
+}
+
 /** The bundle's files by path relative to its folder, from a .tar.gz (or .tar) or an unpacked folder. */
-export function readBundle(path: string): Map<string, Buffer> {
+export async function readBundle(path: string): Promise<Map<string, Buffer>> {
   let files: Map<string, Buffer>;
   if (statSync(path).isDirectory()) {
     files = new Map();
@@ -535,18 +565,7 @@ export function readBundle(path: string): Map<string, Buffer> {
     };
     walk(path);
   } else {
-    const raw = readFileSync(path);
-    let tar: Buffer;
-    try {
-      tar = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
-    } catch (err) {
-      throw new BundleError('bundle', `not a readable gzip file: ${(err as Error).message}`);
-    }
-    try {
-      files = readTar(tar);
-    } catch (err) {
-      throw new BundleError('bundle', (err as Error).message);
-    }
+    files = await readBundleArchive(createReadStream(path));
   }
   return stripFolder(files);
 }

@@ -1,14 +1,20 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { extract, pack, type Header } from 'tar-stream';
+
 /**
- * A small POSIX ustar writer and reader: enough for the audit export bundle and for reading it
- * back, without a dependency. The writer streams (sizes are declared up front, as tar requires);
- * the reader takes a whole archive in memory and also understands the pax `path`/`size` records
- * and GNU long names that other tools add when a bundle is unpacked and packed again.
+ * Tar archives for the audit export bundle, on `tar-stream`. The writer streams (sizes are
+ * declared up front, as tar requires); the reader takes archives auditors hand in, so it is
+ * bounded: decompressed size, member count, member size and total size, regular files and
+ * folders only, relative names without `..`, each name once, and the end-of-archive marker.
  */
 
 const BLOCK = 512;
-const MAX_SIZE = 8 ** 11 - 1; // eleven octal digits
 
-/** One member to write: a regular file or a directory (name ending in `/`). */
+type MemberHeader = Partial<Header> & Pick<Header, 'name'>;
+
+/** One member to write: a regular file or a folder (name ending in `/`). */
 export interface TarMember {
   name: string;
   /** Exact byte length of the content; the writer fails if the content disagrees. */
@@ -24,68 +30,81 @@ export class TarError extends Error {
   }
 }
 
-function writeString(block: Buffer, offset: number, length: number, value: string): void {
-  const bytes = Buffer.from(value, 'utf8');
-  if (bytes.length > length) throw new TarError(`tar header field too long: ${value}`);
-  bytes.copy(block, offset);
+interface Closable {
+  destroyed: boolean;
+  once(event: string, listener: () => void): unknown;
+  removeListener(event: string, listener: () => void): unknown;
 }
 
-function writeOctal(block: Buffer, offset: number, length: number, value: number): void {
-  writeString(block, offset, length, `${value.toString(8).padStart(length - 1, '0')}\0`);
+/** Resolves when `stream` drains; throws if it is closed instead (the reader went away). */
+async function drained(stream: Closable): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      stream.removeListener('drain', done);
+      stream.removeListener('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
+  if (stream.destroyed) throw new TarError('the archive was closed while being written');
 }
-
-/** Splits a long path into ustar prefix (≤ 155 bytes) and name (≤ 100 bytes) at a slash. */
-function splitName(path: string): { prefix: string; name: string } {
-  if (Buffer.byteLength(path) <= 100) return { prefix: '', name: path };
-  for (let i = path.lastIndexOf('/', path.length - 2); i > 0; i = path.lastIndexOf('/', i - 1)) {
-    const prefix = path.slice(0, i);
-    const name = path.slice(i + 1);
-    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(name) <= 100) return { prefix, name };
-  }
-  throw new TarError(`path too long for ustar: ${path}`);
-}
-
-export function tarHeader(path: string, size: number, options: { directory?: boolean; mtime?: Date } = {}): Buffer {
-  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_SIZE) throw new TarError(`member ${path} has an invalid size ${size}`);
-  const block = Buffer.alloc(BLOCK);
-  const { prefix, name } = splitName(path);
-  writeString(block, 0, 100, name);
-  writeOctal(block, 100, 8, options.directory ? 0o755 : 0o644);
-  writeOctal(block, 108, 8, 0);
-  writeOctal(block, 116, 8, 0);
-  writeOctal(block, 124, 12, options.directory ? 0 : size);
-  writeOctal(block, 136, 12, Math.floor((options.mtime ?? new Date()).getTime() / 1000));
-  block.fill(0x20, 148, 156); // checksum field counts as spaces while summing
-  block[156] = options.directory ? 0x35 : 0x30;
-  writeString(block, 257, 6, 'ustar\0');
-  writeString(block, 263, 2, '00');
-  writeString(block, 345, 155, prefix);
-  let sum = 0;
-  for (const byte of block) sum += byte;
-  writeString(block, 148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
-  return block;
-}
-
-const padding = (size: number): Buffer => Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
 
 /** The archive as a stream of chunks (uncompressed); pipe it through gzip for a .tar.gz. */
 export async function* tarStream(members: Iterable<TarMember> | AsyncIterable<TarMember>): AsyncGenerator<Buffer> {
-  for await (const member of members) {
-    const directory = member.name.endsWith('/');
-    yield tarHeader(member.name, directory ? 0 : member.size, { directory, ...(member.mtime ? { mtime: member.mtime } : {}) });
-    if (directory) continue;
-    let written = 0;
-    const content = member.content ?? new Uint8Array(0);
-    const chunks: AsyncIterable<Uint8Array> | Uint8Array[] = typeof content === 'function' ? content() : [content];
-    for await (const chunk of chunks) {
-      written += chunk.length;
-      if (written > member.size) throw new TarError(`member ${member.name} is longer than its declared ${member.size} bytes`);
-      yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  const archive = pack();
+  /** Starts a member; `finished` settles once the archive has taken all of it. */
+  const start = (header: MemberHeader, content?: Buffer) => {
+    let settle!: (err?: Error | null) => void;
+    const finished = new Promise<void>((resolve, reject) => {
+      settle = (err) => (err ? reject(err) : resolve());
+    });
+    const sink = content ? archive.entry(header, content, settle) : archive.entry(header, settle);
+    // Its failures reach `finished` and the archive; an 'error' event with no listener would throw.
+    sink.on('error', () => undefined);
+    return { sink, finished };
+  };
+
+  async function write(): Promise<void> {
+    for await (const member of members) {
+      const mtime = member.mtime ?? new Date();
+      if (member.name.endsWith('/')) {
+        await start({ name: member.name, type: 'directory', mtime }).finished;
+        continue;
+      }
+      const header: MemberHeader = { name: member.name, type: 'file', size: member.size, mtime };
+      const content = member.content ?? new Uint8Array(0);
+      if (typeof content !== 'function') {
+        if (content.length !== member.size) throw new TarError(`member ${member.name} has ${content.length} bytes, declared ${member.size}`);
+        await start(header, Buffer.from(content.buffer, content.byteOffset, content.byteLength)).finished;
+        continue;
+      }
+      const { sink, finished } = start(header);
+      // Observed below; an early exit (a source that fails) destroys the archive instead.
+      finished.catch(() => undefined);
+      let written = 0;
+      for await (const chunk of content()) {
+        written += chunk.length;
+        if (written > member.size) throw new TarError(`member ${member.name} is longer than its declared ${member.size} bytes`);
+        if (!sink.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) await drained(sink);
+      }
+      if (written !== member.size) throw new TarError(`member ${member.name} has ${written} bytes, declared ${member.size}`);
+      sink.end(undefined);
+      await finished;
     }
-    if (written !== member.size) throw new TarError(`member ${member.name} has ${written} bytes, declared ${member.size}`);
-    yield padding(written);
+    archive.finalize();
   }
-  yield Buffer.alloc(BLOCK * 2);
+
+  const writing = write().catch((err: unknown) => {
+    archive.destroy(err instanceof Error ? err : new Error(String(err)));
+  });
+  try {
+    for await (const chunk of archive) yield chunk as Buffer;
+  } finally {
+    // A reader that stops early (a client gone) ends the writer too, and with it the sources.
+    if (!archive.destroyed) archive.destroy();
+    await writing;
+  }
 }
 
 /** A whole archive in one buffer, from files given as name → content. */
@@ -97,84 +116,157 @@ export async function tarBuffer(files: Iterable<[string, Uint8Array]>, mtime?: D
   return Buffer.concat(chunks);
 }
 
-function readString(block: Buffer, offset: number, length: number): string {
-  const field = block.subarray(offset, offset + length);
-  const end = field.indexOf(0);
-  return field.subarray(0, end === -1 ? length : end).toString('utf8');
+/** What an archive handed in may unpack to. */
+export interface TarLimits {
+  /** Bytes out of gzip (or of a plain tar), headers and padding included. */
+  decompressedBytes: number;
+  /**
+   * Bytes out of gzip per compressed byte read so far (after the first MiB): a decompression bomb
+   * is refused after a few of its bytes, not after `decompressedBytes`.
+   */
+  compressionRatio: number;
+  /** Members, folders included. */
+  members: number;
+  /** Bytes of one member. */
+  memberBytes: number;
+  /** Bytes of all members together. */
+  totalBytes: number;
 }
 
-function readNumber(block: Buffer, offset: number, length: number, what: string): number {
-  const field = block.subarray(offset, offset + length);
-  if (field[0]! & 0x80) {
-    // GNU base-256: big-endian, first byte's top bit is the marker.
-    let value = field[0]! & 0x7f;
-    for (let i = 1; i < length; i++) value = value * 256 + field[i]!;
-    if (!Number.isSafeInteger(value)) throw new TarError(`tar ${what} too large`);
-    return value;
-  }
-  const text = readString(block, offset, length).trim();
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) throw new TarError(`tar header has a malformed ${what}: ${JSON.stringify(text)}`);
-  return parseInt(text, 8);
+/** The member name as a relative path ('' for the archive's own top folder `./`), or why it is refused. */
+function memberPath(name: string): string {
+  if (name === '' || name.includes('\0')) throw new TarError(`a member has an empty or malformed name ${JSON.stringify(name)}`);
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.includes('\\')) throw new TarError(`member ${JSON.stringify(name)} has an absolute or non-portable path`);
+  const parts = name.split('/').filter((part) => part !== '' && part !== '.');
+  if (parts.includes('..')) throw new TarError(`member ${JSON.stringify(name)} climbs out of the archive with ".."`);
+  return parts.join('/');
 }
 
-function paxRecords(data: Buffer): Map<string, string> {
-  const records = new Map<string, string>();
-  let at = 0;
-  while (at < data.length) {
-    const space = data.indexOf(0x20, at);
-    if (space === -1) break;
-    const length = Number(data.subarray(at, space).toString('ascii'));
-    if (!Number.isSafeInteger(length) || length <= 0 || at + length > data.length) throw new TarError('malformed pax header');
-    const record = data.subarray(space + 1, at + length - 1).toString('utf8');
-    const eq = record.indexOf('=');
-    if (eq > 0) records.set(record.slice(0, eq), record.slice(eq + 1));
-    at += length;
+/** Writes, waiting for 'drain' when asked to; throws once `stream` is closed. */
+async function writeTo(stream: { write(chunk: Buffer): boolean } & Closable, chunk: Buffer): Promise<void> {
+  if (stream.destroyed) throw new TarError('the archive reader stopped');
+  if (!stream.write(chunk)) await drained(stream);
+}
+
+const RATIO_SLACK = 1024 * 1024;
+
+/** Regular files of a plain tar stream, within `limits`; `compressed()` is how many bytes its source has read. */
+async function untar(source: AsyncIterable<Buffer>, limits: TarLimits, compressed: () => number): Promise<Map<string, Buffer>> {
+  const extractor = extract();
+  let read = 0;
+  // Feeds the parser, counting what comes out of gzip: a bomb stops here, not in memory.
+  const feeding = (async () => {
+    for await (const chunk of source) {
+      read += chunk.length;
+      if (read > limits.decompressedBytes) throw new TarError(`the archive unpacks to more than ${limits.decompressedBytes} bytes`);
+      if (read > RATIO_SLACK && read > compressed() * limits.compressionRatio) {
+        throw new TarError(`the archive unpacks to more than ${limits.compressionRatio} times its compressed size: a decompression bomb`);
+      }
+      await writeTo(extractor, chunk);
+    }
+    extractor.end(undefined);
+  })().catch((err: unknown) => {
+    extractor.destroy(err instanceof Error ? err : new Error(String(err)));
+  });
+
+  const files = new Map<string, Buffer>();
+  const folders = new Set<string>();
+  let members = 0;
+  let total = 0;
+  let dataEnd = 0;
+  try {
+    for await (const member of extractor) {
+      const header = member.header as Header & { byteOffset?: number };
+      const size = header.size ?? 0;
+      if (++members > limits.members) throw new TarError(`the archive holds more than ${limits.members} members`);
+      const path = memberPath(header.name);
+      if (header.type === 'directory') {
+        if (size !== 0) throw new TarError(`folder ${path} declares ${size} bytes of content`);
+        if (files.has(path)) throw new TarError(`${path} appears twice in the archive`);
+        folders.add(path);
+      } else if (header.type === 'file' || header.type === 'contiguous-file') {
+        if (path === '') throw new TarError(`member ${JSON.stringify(header.name)} names no file`);
+        if (files.has(path) || folders.has(path)) throw new TarError(`${path} appears twice in the archive`);
+        if (size > limits.memberBytes) throw new TarError(`member ${path} is ${size} bytes, more than the ${limits.memberBytes} a member may hold`);
+        total += size;
+        if (total > limits.totalBytes) throw new TarError(`the archive's members hold more than ${limits.totalBytes} bytes`);
+      } else {
+        const kind = header.type === 'symlink' || header.type === 'link' ? `a ${header.type === 'link' ? 'hard link' : 'symbolic link'} to ${JSON.stringify(header.linkname ?? '')}` : `of type ${header.type ?? 'unknown'}`;
+        throw new TarError(`member ${path} is ${kind}: only regular files and folders may be in the archive`);
+      }
+      const chunks: Buffer[] = [];
+      for await (const chunk of member) chunks.push(chunk as Buffer);
+      const content = Buffer.concat(chunks);
+      if (content.length !== size) throw new TarError(`member ${path} is truncated`);
+      if (header.type !== 'directory') files.set(path, content);
+      dataEnd = (header.byteOffset ?? 0) + Math.ceil(size / BLOCK) * BLOCK;
+    }
+  } catch (err) {
+    extractor.destroy();
+    await feeding;
+    if (err instanceof TarError) throw err;
+    const message = (err as Error).message;
+    if (/unexpected end/i.test(message)) throw new TarError('the archive is truncated');
+    if ((err as NodeJS.ErrnoException).code?.startsWith('Z_')) throw new TarError(`not a readable gzip file: ${message}`);
+    throw new TarError(`not a readable tar archive: ${message}`);
   }
-  return records;
+  await feeding;
+  if (read - dataEnd < 2 * BLOCK) throw new TarError('the archive ends without its end-of-archive marker: it is truncated');
+  return files;
 }
 
 /**
- * Regular files of an archive by path (directories and other member types are skipped). Refuses
- * corrupted headers, truncated members and a path that appears twice.
+ * The regular files of a tar archive, gzip-compressed or not (told by its first bytes), by path
+ * (`./` dropped). Throws a TarError for anything beyond `limits` or not plainly a bundle's.
  */
-export function readTar(archive: Buffer): Map<string, Buffer> {
-  const files = new Map<string, Buffer>();
-  let at = 0;
-  let pax: Map<string, string> | undefined;
-  let longName: string | undefined;
-  while (at + BLOCK <= archive.length) {
-    const block = archive.subarray(at, at + BLOCK);
-    if (block.every((b) => b === 0)) return files;
-    const stored = readNumber(block, 148, 8, 'checksum');
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
-    if (sum !== stored) throw new TarError(`corrupted tar header at byte ${at}`);
-    const type = String.fromCharCode(block[156]!);
-    let size = readNumber(block, 124, 12, 'size');
-    if (pax?.has('size')) size = Number(pax.get('size'));
-    const dataStart = at + BLOCK;
-    if (!Number.isSafeInteger(size) || size < 0 || dataStart + size > archive.length) throw new TarError(`tar member at byte ${at} is truncated`);
-    const data = archive.subarray(dataStart, dataStart + size);
-    at = dataStart + Math.ceil(size / BLOCK) * BLOCK;
-    if (type === 'x') {
-      pax = paxRecords(data);
-      continue;
+export async function readTar(source: Uint8Array | AsyncIterable<Uint8Array>, limits: TarLimits): Promise<Map<string, Buffer>> {
+  const iterator = (source instanceof Uint8Array ? single(source) : source)[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  let compressed = 0;
+  try {
+    while (head.length < 2) {
+      const next = await iterator.next();
+      if (next.done) break;
+      head = Buffer.concat([head, next.value]);
+      compressed += next.value.length;
     }
-    if (type === 'L') {
-      longName = readString(data, 0, data.length);
-      continue;
-    }
-    if (type === 'g') continue;
-    const prefix = readString(block, 345, 155);
-    const headerName = readString(block, 0, 100);
-    const name = pax?.get('path') ?? longName ?? (prefix ? `${prefix}/${headerName}` : headerName);
-    pax = undefined;
-    longName = undefined;
-    if (type !== '0' && type !== '\0' && type !== '7') continue;
-    const path = name.replace(/^\.\//, '');
-    if (files.has(path)) throw new TarError(`${path} appears twice in the archive`);
-    files.set(path, Buffer.from(data));
+  } catch (err) {
+    throw new TarError(`the archive cannot be read: ${(err as Error).message}`);
   }
-  throw new TarError('the archive ends without its end-of-archive marker: it is truncated');
+  async function* rest(): AsyncGenerator<Buffer> {
+    try {
+      if (head.length > 0) yield head;
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) return;
+        compressed += next.value.length;
+        yield Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+      }
+    } finally {
+      await iterator.return?.();
+    }
+  }
+  const gzip = head[0] === 0x1f && head[1] === 0x8b;
+  let reading: Promise<Map<string, Buffer>> | undefined;
+  const consume = async (chunks: AsyncIterable<Buffer>) => {
+    await (reading = untar(chunks, limits, () => compressed));
+  };
+  try {
+    if (gzip) await pipeline(Readable.from(rest()), createGunzip(), consume);
+    else await pipeline(Readable.from(rest()), consume);
+    return await reading!;
+  } catch (err) {
+    // The pipeline reports the first stream to fail (or the abort when the reader stops early):
+    // the reader's own reason, once it settles, says more.
+    const reason = await reading?.then(
+      () => err,
+      (own: unknown) => own,
+    );
+    if (reason instanceof TarError) throw reason;
+    throw new TarError(gzip ? `not a readable gzip file: ${(err as Error).message}` : `the archive cannot be read: ${(err as Error).message}`);
+  }
+}
+
+async function* single(chunk: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield chunk;
 }

@@ -212,7 +212,7 @@ export async function runAudit(args: string[], env: NodeJS.ProcessEnv, out: (lin
       return { source: file, note: readFileSync(file, 'utf8') };
     });
     if (!existsSync(bundle)) throw new AuditCheckError(`${bundle} does not exist`);
-    const summary = await verifyBundle(readBundle(bundle), {
+    const summary = await verifyBundle(await readBundle(bundle), {
       roots,
       signer: pinned.certificate ?? pinned.fingerprint,
       allowUntimestamped,

@@ -1,24 +1,17 @@
 import { createHmac, createPrivateKey, createPublicKey, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { httpbis, createVerifier } from 'http-message-signatures';
+import { parseDictionary, parseList, serializeInnerList, type InnerList, type Item } from 'structured-headers';
 import { describe, expect, it } from 'vitest';
 import { isGatewayError } from '../errors/gateway-error.ts';
 import type { UpstreamHttp, UpstreamRequest, UpstreamResponse } from '../resilience/upstream-http.ts';
 import { simulatorSigning } from '../sandbox/signing.ts';
 import {
   HttpSignatureError,
-  SfDecimal,
-  SfToken,
   checkContentDigest,
   component,
   contentDigest,
   createUpstreamSignatures,
-  parseDictionary,
-  parseItem,
-  parseList,
-  serializeItem,
-  serializeList,
-  serializeMember,
   signBase,
   signRequest,
   signResponse,
@@ -30,8 +23,7 @@ import {
   verifyResponse,
   withTamperedSignature,
   type Algorithm,
-  type InnerList,
-  type Item,
+  type Fields,
   type RequestMessage,
   type ResponseMessage,
   type VerifyOptions,
@@ -239,7 +231,7 @@ const KEYS = {
 
 function parsed(vector: Vector): { input: InnerList; signature: Buffer } {
   const input = parseDictionary(vector.signatureInput).get(vector.label) as InnerList;
-  const signature = (parseDictionary(vector.signature).get(vector.label) as Item).value as Buffer;
+  const signature = Buffer.from((parseDictionary(vector.signature).get(vector.label) as Item)[0] as ArrayBuffer);
   return { input, signature };
 }
 
@@ -247,10 +239,10 @@ describe('RFC 9421 Appendix B test vectors', () => {
   for (const vector of VECTORS) {
     it(`${vector.section}: the signature base is byte for byte the RFC's, and the RFC's signature verifies`, () => {
       const { input, signature } = parsed(vector);
-      const base = signatureBase(input.items, input.params, vector.message);
+      const base = signatureBase(input[0], input[1], vector.message);
       expect(base).toBe(vector.base.join('\n'));
       // Signature-Input re-serializes to exactly what the RFC sends.
-      expect(`${vector.label}=${serializeMember(input)}`).toBe(vector.signatureInput);
+      expect(`${vector.label}=${serializeInnerList(input)}`).toBe(vector.signatureInput);
       if (vector.key === 'shared-secret') {
         expect(createHmac('sha256', TEST_SHARED_SECRET).update(base).digest()).toEqual(signature);
       } else {
@@ -264,15 +256,15 @@ describe('RFC 9421 Appendix B test vectors', () => {
   it('B.2.6: ed25519 is deterministic, so signing with the B.1.4 key gives the RFC signature exactly', () => {
     const vector = VECTORS.find((v) => v.label === 'sig-b26')!;
     const { input, signature } = parsed(vector);
-    expect(signBase('ed25519', createPrivateKey(TEST_KEY_ED25519_PRIVATE), signatureBase(input.items, input.params, vector.message))).toEqual(signature);
+    expect(signBase('ed25519', createPrivateKey(TEST_KEY_ED25519_PRIVATE), signatureBase(input[0], input[1], vector.message))).toEqual(signature);
   });
 
   it('rejects the B.2.4 signature against the wrong key and the B.2.3 one against a changed message', () => {
     const b24 = parsed(VECTORS[3]!);
-    expect(verifyBase('ecdsa-p256-sha256', KEYS['rsa-pss'], signatureBase(b24.input.items, b24.input.params, TEST_RESPONSE), b24.signature)).toBe(false);
+    expect(verifyBase('ecdsa-p256-sha256', KEYS['rsa-pss'], signatureBase(b24.input[0], b24.input[1], TEST_RESPONSE), b24.signature)).toBe(false);
     const b23 = parsed(VECTORS[2]!);
     const changed = { ...TEST_REQUEST, targetUri: 'https://example.com/foo?param=Value&Pet=cat' };
-    expect(verifyBase('rsa-pss-sha512', KEYS['rsa-pss'], signatureBase(b23.input.items, b23.input.params, changed), b23.signature)).toBe(false);
+    expect(verifyBase('rsa-pss-sha512', KEYS['rsa-pss'], signatureBase(b23.input[0], b23.input[1], changed), b23.signature)).toBe(false);
   });
 
   it('has test-request and test-response digests that match their bodies (RFC 9530), and our sha-256 is RFC 9530 §2', () => {
@@ -284,28 +276,44 @@ describe('RFC 9421 Appendix B test vectors', () => {
   });
 });
 
-describe('structured fields (RFC 8941)', () => {
-  it('parses and re-serializes dictionaries, inner lists, parameters and every bare item type', () => {
-    const text = 'a=("x" "y";req;key="k");created=1;tag=tok, b=:AQID:, c, d=-1.5, e=?0, f="q\\"uote\\\\"';
-    const dict = parseDictionary(text);
-    expect([...dict.keys()]).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
-    const a = dict.get('a') as InnerList;
-    expect(a.items.map(serializeItem)).toEqual(['"x"', '"y";req;key="k"']);
-    expect(a.params.get('tag')).toBeInstanceOf(SfToken);
-    expect((dict.get('b') as Item).value).toEqual(Buffer.from([1, 2, 3]));
-    expect((dict.get('c') as Item).value).toBe(true);
-    expect((dict.get('d') as Item).value).toEqual(new SfDecimal(-1.5));
-    expect((dict.get('f') as Item).value).toBe('q"uote\\');
-    expect(serializeMember(dict.get('f')!)).toBe('"q\\"uote\\\\"');
-    expect(serializeList(parseList(' :AQID:,  :BA==: '))).toBe(':AQID:, :BA==:');
-    expect(serializeItem(parseItem('2.50'))).toBe('2.5');
+describe('structured field components (RFC 9421 §2.1.1, §2.1.2)', () => {
+  const request = (fields: RequestMessage['fields']): RequestMessage => ({ method: 'GET', targetUri: 'https://example.com/', fields });
+  /** The component lines of the signature base, without @signature-params. */
+  const lines = (message: RequestMessage, ...covered: Item[]) => signatureBase(covered, new Map(), message).split('\n').slice(0, -1);
+
+  it('picks dictionary members with "key", re-serialized as in RFC 9421 §2.1.2', () => {
+    const message = request({ 'example-dict': ' a=1,    b=2;x=1;y=2,   c=(a   b   c), d' });
+    const byKey = (key: string) => component('example-dict', { key });
+    expect(lines(message, component('example-dict'), byKey('a'), byKey('d'), byKey('b'), byKey('c'))).toEqual([
+      '"example-dict": a=1,    b=2;x=1;y=2,   c=(a   b   c), d',
+      '"example-dict";key="a": 1',
+      '"example-dict";key="d": ?1',
+      '"example-dict";key="b": 2;x=1;y=2',
+      '"example-dict";key="c": (a b c)',
+    ]);
+    // A repeated key: the last value wins (RFC 8941 §4.2.2), over field lines too.
+    expect(lines(request({ 'example-dict': ['a=1, b=2', 'a=3'] }), byKey('a'))).toEqual(['"example-dict";key="a": 3']);
   });
 
-  it('refuses malformed input', () => {
-    for (const bad of ['a=(', 'a=1,', 'A=1', 'a="unterminated', 'a=:not base64!:', 'a=?2', 'a=1 b=2', 'a=1234567890123456', 'a=1.2345']) {
-      expect(() => parseDictionary(bad), bad).toThrow();
-    }
-    expect(() => serializeItem({ value: 'é', params: new Map() })).toThrow();
+  it('re-serializes a known structured field with "sf"', () => {
+    const message = request({ 'content-digest': ['sha-256=:AQID:,   sha-512=:BAUG:;x=?1;y=2.50', 'md5=:BwgJ:'] });
+    expect(lines(message, component('content-digest'), component('content-digest', { sf: true }))).toEqual([
+      '"content-digest": sha-256=:AQID:,   sha-512=:BAUG:;x=?1;y=2.50, md5=:BwgJ:',
+      '"content-digest";sf: sha-256=:AQID:, sha-512=:BAUG:;x;y=2.5, md5=:BwgJ:',
+    ]);
+    const certificates = request({ 'signature-certificate': ':AQID:,:BAUG:' });
+    expect(lines(certificates, component('signature-certificate', { sf: true }))).toEqual(['"signature-certificate";sf: :AQID:, :BAUG:']);
+  });
+
+  it('refuses what it cannot read: sf on an unknown field, a field that does not parse, bs with sf, a missing member', () => {
+    const message = request({ 'example-dict': 'a=1', 'content-digest': 'sha-256=:AQID:,', 'signature-certificate': ':AQID: :BAUG:' });
+    expect(reason(() => lines(message, component('example-dict', { sf: true })))).toBe('malformed');
+    expect(reason(() => lines(message, component('content-digest', { sf: true })))).toBe('malformed');
+    expect(reason(() => lines(message, component('content-digest', { key: 'sha-256' })))).toBe('malformed');
+    expect(reason(() => lines(message, component('signature-certificate', { sf: true })))).toBe('malformed');
+    expect(reason(() => lines(message, component('example-dict', { sf: true, bs: true })))).toBe('malformed');
+    expect(reason(() => lines(message, component('example-dict', { key: 'b' })))).toBe('missing-component');
+    expect(() => lines(message, component('content-digest', { sf: true }))).toThrow(/"content-digest" does not parse: Parse error/);
   });
 });
 
@@ -355,7 +363,7 @@ describe('requests signed by the gateway', () => {
     );
     expect(headers['signature-input']).toContain(`keyid="${thumbprint(gateway.certificate)}"`);
     // The certificate travels with its intermediate, leaf first.
-    expect(parseList(headers['signature-certificate']!).map((m) => (m as Item).value)).toEqual([gateway.certificate.raw, intermediates[0]!.raw]);
+    expect(parseList(headers['signature-certificate']!).map((m) => Buffer.from((m as Item)[0] as ArrayBuffer))).toEqual([gateway.certificate.raw, intermediates[0]!.raw]);
     expect(message).toMatchObject({ method: 'POST', targetUri: URL_ });
   });
 
@@ -413,7 +421,7 @@ describe('requests signed by the gateway', () => {
     const signature = signBase('rsa-pss-sha512', gateway.key, signatureBase(covered, params, message));
     const fields = {
       ...message.fields,
-      'signature-input': `sig1=${serializeMember({ items: covered, params })}`,
+      'signature-input': `sig1=${serializeInnerList([covered, params])}`,
       signature: `sig1=:${signature.toString('base64')}:`,
       'signature-certificate': gatewayRequest().headers['signature-certificate']!,
     };
@@ -446,7 +454,7 @@ describe('answers signed by a simulator', () => {
     const request = signRequest(gateway, { method: 'GET', url: 'http://127.0.0.1:8402/api/v1/doanh-nghiep/5500123457' }, at(NOW)).message;
     const response = answer(request, registry.credentials());
     expect(response.headers['signature-input']).toContain('alg="ecdsa-p256-sha256"');
-    expect(((parseDictionary(response.headers.signature!).get('sig1') as Item).value as Buffer).length).toBe(64);
+    expect(((parseDictionary(response.headers.signature!).get('sig1') as Item)[0] as ArrayBuffer).byteLength).toBe(64);
     expect(response.headers['signature-input']).not.toContain('"content-digest";req');
     expect(() => verifyResponse(response, request, options(sandboxName('business-registry')))).not.toThrow();
   });
@@ -530,5 +538,70 @@ describe('createUpstreamSignatures', () => {
   it('passes certificate errors through with their own codes', async () => {
     const http = fakeHttp((req) => answer({ method: req.method, targetUri: `http://127.0.0.1:8401${req.path}`, fields: req.headers! }, registry.credentials(), Date.now()));
     expect(await signatures.send(http, request).catch((e: unknown) => e)).toMatchObject({ code: 'UPSTREAM_CERT_UNTRUSTED' });
+  });
+});
+
+describe('Signature and Signature-Input, read as RFC 8941 says', () => {
+  const options = { ...trusting('lienthong-gateway.sandbox.sonla.gov.vn'), ...at(NOW) };
+  const body = Buffer.from(BODY);
+  const signed = () => {
+    const { message } = gatewayRequest();
+    return { message, input: String(message.fields['signature-input']), signature: String(message.fields.signature) };
+  };
+  const withFields = (message: RequestMessage, fields: Fields): RequestMessage => ({ ...message, fields: { ...message.fields, ...fields } });
+  const verify = (message: RequestMessage) => verifyRequest(message, body, options);
+
+  it('takes the last of a repeated label or parameter (RFC 8941 §4.2.2, §4.2.3.2)', () => {
+    const { message, input, signature } = signed();
+    const bogus = 'sig1=:AAAA:';
+    expect(() => verify(withFields(message, { signature: `${bogus}, ${signature}` }))).not.toThrow();
+    expect(() => verify(withFields(message, { signature: [bogus, signature] }))).not.toThrow();
+    expect(reason(() => verify(withFields(message, { signature: `${signature}, ${bogus}` })))).toBe('signature');
+    const stale = input.replace(/created=\d+/, 'created=1');
+    expect(() => verify(withFields(message, { 'signature-input': `${stale}, ${input}` }))).not.toThrow();
+    expect(reason(() => verify(withFields(message, { 'signature-input': `${input}, ${stale}` })))).toBe('expired');
+    expect(() => verify(withFields(message, { 'signature-input': input.replace(/;created=(\d+)/, ';created=1;created=$1') }))).not.toThrow();
+    expect(reason(() => verify(withFields(message, { 'signature-input': input.replace(/;created=(\d+)/, ';created=$1;created=1') })))).toBe('expired');
+  });
+
+  it('refuses byte sequences that are not base64, and other items where a byte sequence belongs', () => {
+    const { message } = signed();
+    for (const bad of ['sig1=:A:', 'sig1=:AQ=D:', 'sig1=:not base64!:', 'sig1=:AQID', 'sig1=AQID', 'sig1="AQID"', 'sig1=(:AQID:)']) {
+      expect(reason(() => verify(withFields(message, { signature: bad }))), bad).toBe('malformed');
+    }
+    expect(reason(() => verify(withFields(message, { 'signature-certificate': ':A:' })))).toBe('malformed');
+    expect(reason(() => checkContentDigest('sha-256=:A:', body))).toBe('digest');
+    expect(reason(() => checkContentDigest('sha-256=AQID', body))).toBe('digest');
+  });
+
+  it('refuses long integers, decimals, dates, display strings and tokens where integers and strings belong', () => {
+    const { message, input } = signed();
+    const cases = {
+      'a 16-digit integer': input.replace(/created=\d+/, 'created=1234567890123456'),
+      'a decimal created': input.replace(/created=(\d+)/, 'created=$1.5'),
+      'a decimal expires': input.replace(/expires=(\d+)/, 'expires=$1.25'),
+      'an RFC 9651 date': input.replace(/created=(\d+)/, 'created=@$1'),
+      'an RFC 9651 display string as keyid': input.replace(/keyid="([^"]+)"/, 'keyid=%"$1"'),
+      'an RFC 9651 display string as an extra parameter': `${input};tag=%"x"`,
+      'alg as a token': input.replace(/alg="([^"]+)"/, 'alg=$1'),
+      'a character no token has': input.replace(/;nonce="[^"]+"/, ';nonce=a{b'),
+      'an upper-case label': input.replace('sig1=', 'Sig1='),
+      'a trailing comma': `${input},`,
+      'an unclosed inner list': input.replace(')', ''),
+    };
+    for (const [what, bad] of Object.entries(cases)) {
+      expect(reason(() => verify(withFields(message, { 'signature-input': bad }))), what).toBe('malformed');
+    }
+    // A token is not the string "date": the required component is missing.
+    expect(reason(() => verify(withFields(message, { 'signature-input': input.replace('"date"', 'date') })))).toBe('missing-component');
+    const err = (() => {
+      try {
+        verify(withFields(message, { 'signature-input': cases['a 16-digit integer'] }));
+      } catch (e) {
+        return e as HttpSignatureError;
+      }
+    })();
+    expect(err?.message).toMatch(/^Signature-Input does not parse: Parse error: Exceeded maximum integer length/);
+    expect(err?.cause).toBeInstanceOf(Error);
   });
 });

@@ -1,5 +1,21 @@
 import { X509Certificate, constants, createHash, randomBytes, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import {
+  DisplayString,
+  isInnerList,
+  parseDictionary,
+  parseList,
+  serializeDictionary,
+  serializeInnerList,
+  serializeItem,
+  serializeList,
+  type BareItem,
+  type Dictionary,
+  type InnerList,
+  type Item,
+  type List,
+  type Parameters,
+} from 'structured-headers';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.ts';
 import type { UpstreamHttp, UpstreamRequest, UpstreamResponse } from '../resilience/upstream-http.ts';
 import type { UpstreamSigning } from './material.ts';
@@ -21,265 +37,16 @@ import type { Credentials } from './trust-store.ts';
  * - the signer's certificate and intermediates travel in `Signature-Certificate`, an RFC 8941
  *   list of byte sequences (DER), leaf first. RFC 9421 leaves key distribution open: this header
  *   is our choice.
+ *
+ * Why our own verifier rather than http-message-signatures (1.0.6, used in the tests as an
+ * independent implementation): its `requiredFields` compares component names only, so
+ * `"@method";req` or `"signature";key="other"` satisfies a requirement for `@method` or
+ * `"signature";req;key="sig1"`; it goes through every label and a label that fails is forgotten
+ * when a later one verifies; it checks no Content-Digest against the body, accepts any past
+ * `created` unless `maxAge` is given, and knows keys, not certificates. Here exactly `sig1` is
+ * read, each required identifier must be covered with its parameters, and the keyid must be the
+ * thumbprint of the certificate the trust store accepts.
  */
-
-// ---------------------------------------------------------------------------------------------
-// Structured field values (RFC 8941): the subset HTTP signatures need, parsed and serialized.
-
-/** An RFC 8941 Token (unquoted). */
-export class SfToken {
-  constructor(readonly value: string) {}
-}
-
-/** An RFC 8941 Decimal, kept apart from Integers (plain numbers). */
-export class SfDecimal {
-  constructor(readonly value: number) {}
-}
-
-export type BareItem = number | SfDecimal | string | SfToken | Buffer | boolean;
-export type SfParameters = Map<string, BareItem>;
-export interface Item {
-  value: BareItem;
-  params: SfParameters;
-}
-export interface InnerList {
-  items: Item[];
-  params: SfParameters;
-}
-export type Member = Item | InnerList;
-
-export class StructuredFieldError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StructuredFieldError';
-  }
-}
-
-const isInnerList = (member: Member): member is InnerList => 'items' in member;
-
-class SfParser {
-  private pos = 0;
-  constructor(private readonly input: string) {
-    // Leading and trailing spaces are discarded (RFC 8941 §4.2).
-    this.input = input.replace(/^ +| +$/g, '');
-  }
-
-  private fail(what: string): never {
-    throw new StructuredFieldError(`${what} at ${this.pos} in "${this.input.slice(0, 80)}"`);
-  }
-  private peek(): string {
-    return this.input.charAt(this.pos);
-  }
-  private atEnd(): boolean {
-    return this.pos >= this.input.length;
-  }
-  private skipOws(): void {
-    while (this.peek() === ' ' || this.peek() === '\t') this.pos++;
-  }
-  private skipSp(): void {
-    while (this.peek() === ' ') this.pos++;
-  }
-  private done<T>(value: T): T {
-    if (!this.atEnd()) this.fail('unexpected character');
-    return value;
-  }
-
-  list(): Member[] {
-    const members: Member[] = [];
-    while (!this.atEnd()) {
-      members.push(this.member());
-      if (!this.nextMember()) break;
-    }
-    return this.done(members);
-  }
-
-  /** After a list or dictionary member: true when a "," announces another, false at the end. */
-  private nextMember(): boolean {
-    this.skipOws();
-    if (this.atEnd()) return false;
-    if (this.peek() !== ',') this.fail('expected ","');
-    this.pos++;
-    this.skipOws();
-    if (this.atEnd()) this.fail('trailing ","');
-    return true;
-  }
-
-  dictionary(): Map<string, Member> {
-    const members = new Map<string, Member>();
-    while (!this.atEnd()) {
-      const key = this.key();
-      let member: Member;
-      if (this.peek() === '=') {
-        this.pos++;
-        member = this.member();
-      } else {
-        member = { value: true, params: this.parameters() };
-      }
-      // A repeated key keeps its first place and takes the last value (RFC 8941 §4.2.2).
-      members.set(key, member);
-      if (!this.nextMember()) break;
-    }
-    return this.done(members);
-  }
-
-  item(): Item {
-    return this.done(this.itemHere());
-  }
-
-  private member(): Member {
-    return this.peek() === '(' ? this.innerList() : this.itemHere();
-  }
-
-  private innerList(): InnerList {
-    this.pos++;
-    const items: Item[] = [];
-    for (;;) {
-      this.skipSp();
-      if (this.peek() === ')') {
-        this.pos++;
-        return { items, params: this.parameters() };
-      }
-      items.push(this.itemHere());
-      if (this.peek() !== ' ' && this.peek() !== ')') this.fail('expected " " or ")" in an inner list');
-    }
-  }
-
-  private itemHere(): Item {
-    const value = this.bareItem();
-    return { value, params: this.parameters() };
-  }
-
-  private parameters(): SfParameters {
-    const params: SfParameters = new Map();
-    while (this.peek() === ';') {
-      this.pos++;
-      this.skipSp();
-      const key = this.key();
-      let value: BareItem = true;
-      if (this.peek() === '=') {
-        this.pos++;
-        value = this.bareItem();
-      }
-      params.set(key, value);
-    }
-    return params;
-  }
-
-  private key(): string {
-    const match = /^[a-z*][a-z0-9_\-.*]*/.exec(this.input.slice(this.pos));
-    if (!match) this.fail('expected a key');
-    this.pos += match[0].length;
-    return match[0];
-  }
-
-  private bareItem(): BareItem {
-    const c = this.peek();
-    if (c === '-' || (c >= '0' && c <= '9')) return this.number();
-    if (c === '"') return this.string();
-    if (c === ':') return this.byteSequence();
-    if (c === '?') return this.boolean();
-    if (/[A-Za-z*]/.test(c)) return this.token();
-    return this.fail('expected an item');
-  }
-
-  private number(): number | SfDecimal {
-    const match = /^-?(\d+)(\.(\d*))?/.exec(this.input.slice(this.pos));
-    if (!match) return this.fail('expected a number');
-    const [text, integer, dot, fraction] = match;
-    if (dot === undefined) {
-      if (integer!.length > 15) this.fail('integer too long');
-      this.pos += text.length;
-      return Number(text);
-    }
-    if (integer!.length > 12 || fraction!.length === 0 || fraction!.length > 3) this.fail('malformed decimal');
-    this.pos += text.length;
-    return new SfDecimal(Number(text));
-  }
-
-  private string(): string {
-    this.pos++;
-    let out = '';
-    for (;;) {
-      if (this.atEnd()) this.fail('unterminated string');
-      const c = this.input.charAt(this.pos++);
-      if (c === '\\') {
-        const next = this.input.charAt(this.pos++);
-        if (next !== '"' && next !== '\\') this.fail('bad escape in string');
-        out += next;
-      } else if (c === '"') {
-        return out;
-      } else {
-        const code = c.charCodeAt(0);
-        if (code < 0x20 || code > 0x7e) this.fail('character not allowed in a string');
-        out += c;
-      }
-    }
-  }
-
-  private token(): SfToken {
-    const match = /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*/.exec(this.input.slice(this.pos));
-    if (!match) return this.fail('expected a token');
-    this.pos += match[0].length;
-    return new SfToken(match[0]);
-  }
-
-  private byteSequence(): Buffer {
-    const end = this.input.indexOf(':', this.pos + 1);
-    if (end < 0) this.fail('unterminated byte sequence');
-    const b64 = this.input.slice(this.pos + 1, end);
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) this.fail('not base64 in a byte sequence');
-    this.pos = end + 1;
-    return Buffer.from(b64, 'base64');
-  }
-
-  private boolean(): boolean {
-    const text = this.input.slice(this.pos, this.pos + 2);
-    if (text !== '?0' && text !== '?1') this.fail('expected a boolean');
-    this.pos += 2;
-    return text === '?1';
-  }
-}
-
-export const parseList = (input: string): Member[] => new SfParser(input).list();
-export const parseDictionary = (input: string): Map<string, Member> => new SfParser(input).dictionary();
-export const parseItem = (input: string): Item => new SfParser(input).item();
-
-function serializeBareItem(value: BareItem): string {
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value) || Math.abs(value) > 999_999_999_999_999) throw new StructuredFieldError(`${value} is not an RFC 8941 integer`);
-    return String(value);
-  }
-  if (value instanceof SfDecimal) {
-    const rounded = Math.round(value.value * 1000) / 1000;
-    const text = String(rounded);
-    return text.includes('.') ? text : `${text}.0`;
-  }
-  if (typeof value === 'string') {
-    if (!/^[\x20-\x7e]*$/.test(value)) throw new StructuredFieldError('a string may hold printable ASCII only');
-    return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
-  }
-  if (value instanceof SfToken) return value.value;
-  if (Buffer.isBuffer(value)) return `:${value.toString('base64')}:`;
-  return value ? '?1' : '?0';
-}
-
-function serializeParameters(params: SfParameters): string {
-  let out = '';
-  for (const [key, value] of params) out += value === true ? `;${key}` : `;${key}=${serializeBareItem(value)}`;
-  return out;
-}
-
-export function serializeItem(item: Item): string {
-  return serializeBareItem(item.value) + serializeParameters(item.params);
-}
-
-export function serializeMember(member: Member): string {
-  return isInnerList(member) ? `(${member.items.map(serializeItem).join(' ')})${serializeParameters(member.params)}` : serializeItem(member);
-}
-
-export function serializeList(members: Member[]): string {
-  return members.map(serializeMember).join(', ');
-}
 
 // ---------------------------------------------------------------------------------------------
 // Messages, components and the signature base (RFC 9421 §2).
@@ -330,12 +97,46 @@ const fail = (reason: SignatureFailure, message: string, cause?: unknown): never
   throw new HttpSignatureError(reason, message, cause === undefined ? undefined : { cause });
 };
 
+// Structured field values (RFC 8941) are parsed and serialized by `structured-headers`. It also
+// reads RFC 9651's Dates (`@1700000000`) and Display Strings (`%"..."`), which RFC 9421 does not
+// know: `rfc8941` refuses them where a signature is read. It keeps no Decimal apart from Integers
+// (`1.0` parses as 1 and serializes as `1`): integers are checked with Number.isInteger, so a
+// `created` with a fraction is refused while `created=1700000000.0` reads as 1700000000.
+
+type Member = Item | InnerList;
+
+function parseOrFail<T>(parse: (text: string) => T, text: string, what: string, reason: SignatureFailure = 'malformed'): T {
+  try {
+    return parse(text);
+  } catch (err) {
+    return fail(reason, `${what} does not parse: ${err instanceof Error ? err.message : String(err)}`, err);
+  }
+}
+
+const dictionaryOf = (text: string, what: string, reason?: SignatureFailure): Dictionary => parseOrFail(parseDictionary, text, what, reason);
+const listOf = (text: string, what: string): List => parseOrFail(parseList, text, what);
+
+/** The bytes of a member that is a Byte Sequence (the library gives an ArrayBuffer). */
+const bytesOf = (member: Member | undefined): Buffer<ArrayBuffer> | undefined =>
+  member !== undefined && !isInnerList(member) && member[0] instanceof ArrayBuffer ? Buffer.from(member[0]) : undefined;
+
+const serializeMember = (member: Member): string => (isInnerList(member) ? serializeInnerList(member) : serializeItem(member));
+
+const isRfc9651Only = (value: BareItem): boolean => value instanceof Date || value instanceof DisplayString;
+
+/** Refuses the RFC 9651 types in a member, its items and their parameters. */
+function rfc8941(member: Member, what: string): void {
+  const items = isInnerList(member) ? member[0] : [member];
+  const values = [...member[1].values(), ...items.flatMap((item) => [item[0], ...item[1].values()])];
+  if (values.some(isRfc9651Only)) fail('malformed', `${what} holds a Date or Display String, which RFC 8941 does not have`);
+}
+
 /** A covered component: its name (a field in lower case, or `@derived`) and parameters. */
-export type ComponentId = Item & { value: string };
+export type ComponentId = [string, Parameters];
 
 /** `component('@method')`, `component('content-digest', { req: true })`, `component('signature', { req: true, key: 'sig1' })`. */
 export function component(name: string, params: Record<string, string | boolean> = {}): ComponentId {
-  return { value: name, params: new Map(Object.entries(params)) };
+  return [name, new Map(Object.entries(params))];
 }
 
 /** The identifier as it appears in the signature base and in Signature-Input: `"@method";req`. */
@@ -349,28 +150,43 @@ function fieldLines(fields: Fields, name: string): string[] | undefined {
   return lines.map((line) => line.replace(/\r?\n[ \t]+/g, ' ').replace(/^[ \t]+|[ \t]+$/g, ''));
 }
 
-/** Field value for the signature base: the field lines combined, or with `key` one dictionary member, or with `bs` each line wrapped as bytes. */
-function fieldValue(fields: Fields, name: string, params: SfParameters): string {
+/** The structured fields whose type we know, for the `sf` parameter (RFC 9421 §2.1.1). */
+const STRUCTURED_FIELDS: Record<string, 'dictionary' | 'list'> = {
+  'signature-input': 'dictionary',
+  signature: 'dictionary',
+  'accept-signature': 'dictionary',
+  'content-digest': 'dictionary',
+  'repr-digest': 'dictionary',
+  'want-content-digest': 'dictionary',
+  'want-repr-digest': 'dictionary',
+  'signature-certificate': 'list',
+};
+
+/**
+ * Field value for the signature base: the field lines combined; with `key` one dictionary member;
+ * with `sf` the field re-serialized; with `bs` each line wrapped as bytes.
+ */
+function fieldValue(fields: Fields, name: string, params: Parameters): string {
   const lines = fieldLines(fields, name);
   if (!lines) return fail('missing-component', `the message has no "${name}" field`);
   const key = params.get('key');
   if (key !== undefined) {
     if (typeof key !== 'string') return fail('malformed', '"key" must be a string');
-    let dictionary: Map<string, Member>;
-    try {
-      dictionary = parseDictionary(lines.join(', '));
-    } catch (err) {
-      return fail('malformed', `"${name}" is not a dictionary`, err);
-    }
-    const member = dictionary.get(key);
+    const member = dictionaryOf(lines.join(', '), `"${name}" (a dictionary for "key")`).get(key);
     if (!member) return fail('missing-component', `"${name}" has no member "${key}"`);
     return serializeMember(member);
+  }
+  if (params.has('sf')) {
+    const type = STRUCTURED_FIELDS[name];
+    if (type === undefined) return fail('malformed', `"sf" on "${name}", a field whose structured type is not known`);
+    const text = lines.join(', ');
+    return type === 'dictionary' ? serializeDictionary(dictionaryOf(text, `"${name}"`)) : serializeList(listOf(text, `"${name}"`));
   }
   if (params.has('bs')) return lines.map((line) => `:${Buffer.from(line, 'latin1').toString('base64')}:`).join(', ');
   return lines.join(', ');
 }
 
-function derivedValues(name: string, params: SfParameters, message: Message): string[] {
+function derivedValues(name: string, params: Parameters, message: Message): string[] {
   if (name === '@status') {
     if (isRequest(message)) return fail('malformed', '@status is for responses');
     return [String(message.status)];
@@ -409,32 +225,32 @@ function derivedValues(name: string, params: SfParameters, message: Message): st
   }
 }
 
-const KNOWN_PARAMS = new Set(['req', 'key', 'bs', 'name']);
+const KNOWN_PARAMS = new Set(['req', 'key', 'sf', 'bs', 'name']);
 
 /** The values of one covered component (usually one; `@query-param` may give several). */
 function componentValues(id: Item, message: Message): string[] {
-  if (typeof id.value !== 'string') return fail('malformed', 'a component name must be a string');
-  const name = id.value;
-  for (const param of id.params.keys()) {
+  const [name, params] = id;
+  if (typeof name !== 'string') return fail('malformed', 'a component name must be a string');
+  for (const param of params.keys()) {
     if (!KNOWN_PARAMS.has(param)) fail('malformed', `unsupported component parameter "${param}" on ${name}`);
   }
   if (name !== name.toLowerCase()) fail('malformed', `component names are lower case: ${name}`);
-  if (id.params.has('key') && id.params.has('bs')) fail('malformed', `"key" and "bs" together on ${name}`);
+  if (params.has('bs') && (params.has('key') || params.has('sf'))) fail('malformed', `"bs" with "key" or "sf" on ${name}`);
   let context: Message = message;
-  if (id.params.has('req')) {
+  if (params.has('req')) {
     if (isRequest(message)) return fail('malformed', `"req" on ${name} in a request signature`);
     if (!message.request) return fail('missing-component', `${name};req needs the request`);
     context = message.request;
   }
   if (name.startsWith('@')) {
     if (name === '@signature-params') return fail('malformed', '@signature-params cannot be covered');
-    return derivedValues(name, id.params, context);
+    return derivedValues(name, params, context);
   }
-  return [fieldValue(context.fields, name, id.params)];
+  return [fieldValue(context.fields, name, params)];
 }
 
 /** The signature base of RFC 9421 §2.5 for these covered components and signature parameters. */
-export function signatureBase(covered: Item[], params: SfParameters, message: Message): string {
+export function signatureBase(covered: Item[], params: Parameters, message: Message): string {
   const lines: string[] = [];
   const seen = new Set<string>();
   for (const id of covered) {
@@ -446,7 +262,7 @@ export function signatureBase(covered: Item[], params: SfParameters, message: Me
       lines.push(`${key}: ${value}`);
     }
   }
-  lines.push(`"@signature-params": ${serializeMember({ items: covered, params })}`);
+  lines.push(`"@signature-params": ${serializeInnerList([covered, params])}`);
   return lines.join('\n');
 }
 
@@ -513,27 +329,20 @@ export function verifyBase(alg: Algorithm, key: KeyObject, base: string, signatu
 
 /** `sha-256=:<base64>:` for these body bytes. */
 export function contentDigest(body: Buffer | string): string {
-  return `sha-256=:${createHash('sha256').update(body).digest('base64')}:`;
+  return serializeDictionary({ 'sha-256': createHash('sha256').update(body).digest() });
 }
 
 const DIGESTS: Record<string, string> = { 'sha-256': 'sha256', 'sha-512': 'sha512' };
 
 /** Checks a Content-Digest field against the body: every sha-256/sha-512 member must match, and at least one must be there. */
 export function checkContentDigest(field: string | undefined, body: Buffer): void {
-  if (field === undefined) fail('digest', 'the message has a body but no Content-Digest');
-  let members: Map<string, Member>;
-  try {
-    members = parseDictionary(field!);
-  } catch (err) {
-    return fail('digest', 'Content-Digest is not a dictionary', err);
-  }
+  if (field === undefined) return fail('digest', 'the message has a body but no Content-Digest');
   let checked = 0;
-  for (const [name, member] of members) {
+  for (const [name, member] of dictionaryOf(field, 'Content-Digest', 'digest')) {
     const hash = DIGESTS[name];
     if (!hash) continue;
-    if (isInnerList(member) || !Buffer.isBuffer(member.value)) fail('digest', `Content-Digest ${name} is not a byte sequence`);
+    const given = bytesOf(member) ?? fail('digest', `Content-Digest ${name} is not a byte sequence`);
     const expected = createHash(hash).update(body).digest();
-    const given = (member as Item).value as Buffer;
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) fail('digest', `Content-Digest ${name} does not match the body`);
     checked++;
   }
@@ -563,16 +372,10 @@ const certificateCache = new Map<string, ParsedCertificates>();
 function parseCertificateField(field: string): ParsedCertificates {
   const cached = certificateCache.get(field);
   if (cached) return cached;
-  let members: Member[];
-  try {
-    members = parseList(field);
-  } catch (err) {
-    return fail('malformed', 'Signature-Certificate is not a list', err);
-  }
-  const certificates = members.map((member) => {
-    if (isInnerList(member) || !Buffer.isBuffer(member.value)) return fail('malformed', 'Signature-Certificate holds something else than byte sequences');
+  const certificates = listOf(field, 'Signature-Certificate').map((member) => {
+    const der = bytesOf(member) ?? fail('malformed', 'Signature-Certificate holds something else than byte sequences');
     try {
-      return new X509Certificate(member.value);
+      return new X509Certificate(der);
     } catch (err) {
       return fail('malformed', 'Signature-Certificate holds something else than certificates', err);
     }
@@ -603,7 +406,7 @@ function signerFor(credentials: Credentials): Signer {
       key: credentials.key,
       alg,
       keyid: thumbprint(credentials.certificate),
-      certificateField: serializeList([credentials.certificate, ...credentials.chain].map((c) => ({ value: c.raw, params: new Map() }))),
+      certificateField: serializeList([credentials.certificate, ...credentials.chain].map((c): Item => [c.raw, new Map()])),
     };
     signers.set(credentials, signer);
   }
@@ -654,8 +457,7 @@ function signatureOf(request: RequestMessage): Buffer | undefined {
   const field = fieldLines(request.fields, 'signature');
   if (!field) return undefined;
   try {
-    const member = parseDictionary(field.join(', ')).get(LABEL);
-    return member && !isInnerList(member) && Buffer.isBuffer(member.value) ? member.value : undefined;
+    return bytesOf(parseDictionary(field.join(', ')).get(LABEL));
   } catch {
     return undefined;
   }
@@ -664,7 +466,7 @@ function signatureOf(request: RequestMessage): Buffer | undefined {
 function sign(credentials: Credentials, message: Message, covered: ComponentId[], extra: Record<string, string>, options: TimeOptions): Record<string, string> {
   const signer = signerFor(credentials);
   const created = Math.floor((options.now?.() ?? Date.now()) / 1000);
-  const params: SfParameters = new Map<string, BareItem>([
+  const params: Parameters = new Map<string, BareItem>([
     ['created', created],
     ['expires', created + (options.windowSeconds ?? DEFAULT_WINDOW_SECONDS)],
     ...Object.entries(extra),
@@ -674,8 +476,8 @@ function sign(credentials: Credentials, message: Message, covered: ComponentId[]
   const base = signatureBase(covered, params, message);
   const signature = signBase(signer.alg, signer.key, base);
   return {
-    'signature-input': `${LABEL}=${serializeMember({ items: covered, params })}`,
-    signature: `${LABEL}=${serializeBareItem(signature)}`,
+    'signature-input': serializeDictionary({ [LABEL]: [covered, params] }),
+    signature: serializeDictionary({ [LABEL]: new Uint8Array(signature) }),
     [CERTIFICATE_FIELD]: signer.certificateField,
   };
 }
@@ -705,27 +507,25 @@ export function verifyMessage(message: Message, body: Buffer, required: Componen
   const signatureField = fieldLines(message.fields, 'signature');
   if (!inputField && !signatureField) return fail('unsigned', 'the message is not signed');
   if (!inputField || !signatureField) return fail('malformed', 'Signature and Signature-Input must come together');
-  let input: Member | undefined;
-  let value: Member | undefined;
-  try {
-    input = parseDictionary(inputField.join(', ')).get(LABEL);
-    value = parseDictionary(signatureField.join(', ')).get(LABEL);
-  } catch (err) {
-    return fail('malformed', 'Signature or Signature-Input does not parse', err);
-  }
+  const input = dictionaryOf(inputField.join(', '), 'Signature-Input').get(LABEL);
+  const value = dictionaryOf(signatureField.join(', '), 'Signature').get(LABEL);
   if (!input || !value) return fail('unsigned', `no signature labelled ${LABEL}`);
   if (!isInnerList(input)) return fail('malformed', 'Signature-Input is not an inner list');
-  if (isInnerList(value) || !Buffer.isBuffer(value.value)) return fail('malformed', 'Signature is not a byte sequence');
+  rfc8941(input, 'Signature-Input');
+  const signature = bytesOf(value) ?? fail('malformed', 'Signature is not a byte sequence');
+  rfc8941(value, 'Signature');
 
-  const { created, expires, keyid, alg } = Object.fromEntries(input.params) as Record<string, BareItem | undefined>;
-  if (typeof created !== 'number' || (expires !== undefined && typeof expires !== 'number')) return fail('malformed', '"created" (and "expires") must be integers');
+  const [items, params] = input;
+  const { created, expires, keyid, alg } = Object.fromEntries(params) as Record<string, BareItem | undefined>;
+  const isInteger = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n);
+  if (!isInteger(created) || (expires !== undefined && !isInteger(expires))) return fail('malformed', '"created" (and "expires") must be integers');
   if (typeof keyid !== 'string' || typeof alg !== 'string') return fail('malformed', '"keyid" and "alg" are required strings');
   const now = Math.floor((options.now?.() ?? Date.now()) / 1000);
   const window = options.windowSeconds ?? DEFAULT_WINDOW_SECONDS;
   if (Math.abs(now - created) > window) return fail('expired', `created ${created} is more than ${window} s from now (${now})`);
-  if (expires !== undefined && (expires as number) < now) return fail('expired', `expired at ${expires}`);
+  if (expires !== undefined && expires < now) return fail('expired', `expired at ${expires}`);
 
-  const covered = input.items.map(componentKey);
+  const covered = items.map(componentKey);
   const missing = required.map(componentKey).filter((key) => !covered.includes(key));
   if (missing.length > 0) return fail('missing-component', `the signature does not cover ${missing.join(', ')}`);
 
@@ -736,8 +536,8 @@ export function verifyMessage(message: Message, body: Buffer, required: Componen
   options.verifyCertificate(certificates.leaf, certificates.chain);
   if (!isAlgorithm(alg) || !algorithmsFor(certificates.publicKey).includes(alg)) return fail('algorithm', `"${alg}" is not accepted for this certificate's key`);
 
-  const base = signatureBase(input.items, input.params, message);
-  if (!verifyBase(alg, certificates.publicKey, base, value.value)) return fail('signature', 'the signature does not verify');
+  const base = signatureBase(items, params, message);
+  if (!verifyBase(alg, certificates.publicKey, base, signature)) return fail('signature', 'the signature does not verify');
   // The body counts only as far as the digest the signature covers vouches for it.
   if (body.length > 0 && !covered.includes('"content-digest"')) return fail('missing-component', 'the body is not covered by a signed Content-Digest');
   if (covered.includes('"content-digest"')) checkContentDigest(fieldLines(message.fields, 'content-digest')?.join(', '), body);
@@ -820,12 +620,11 @@ export function signResponse(credentials: Credentials, response: OutgoingRespons
 
 /** The same headers with one bit of the signature flipped: what the sandbox's `bad-signature` fault sends. */
 export function withTamperedSignature(headers: Record<string, string>): Record<string, string> {
-  const member = parseDictionary(headers.signature ?? '').get(LABEL);
-  if (!member || isInnerList(member) || !Buffer.isBuffer(member.value)) return headers;
-  const bytes = Buffer.from(member.value);
+  const bytes = bytesOf(dictionaryOf(headers.signature ?? '', 'Signature').get(LABEL));
+  if (!bytes) return headers;
   const middle = bytes.length >> 1;
   bytes[middle] = bytes[middle]! ^ 0x01;
-  return { ...headers, signature: `${LABEL}=${serializeBareItem(bytes)}` };
+  return { ...headers, signature: serializeDictionary({ [LABEL]: bytes }) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey, verify as verifySignature, type KeyO
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type Forge from 'node-forge';
+import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { GatewayError } from '../errors/gateway-error.ts';
 
@@ -118,6 +119,221 @@ function failure(code: 'UPSTREAM_CERT_UNTRUSTED' | 'UPSTREAM_CERT_EXPIRED' | 'UP
   return new GatewayError(code, { detail, upstreamFailure: true });
 }
 
+/**
+ * What path validation needs from a certificate beyond what node:crypto's X509Certificate says,
+ * read once per certificate with pkijs' parser.
+ */
+interface CertInfo {
+  /** basicConstraints cA. */
+  ca: boolean;
+  pathLen: number | undefined;
+  /** keyUsage keyCertSign and cRLSign; undefined when the certificate has no keyUsage extension. */
+  keyCertSign: boolean | undefined;
+  crlSign: boolean | undefined;
+  /** Names of each form the certificate carries (subject DN, its emailAddress attributes, subjectAltName). */
+  names: Name[];
+  constraints: { permitted: Name[]; excluded: Name[] } | undefined;
+  /**
+   * Why the certificate cannot be used whatever its place in a path: a critical extension this
+   * validator does not process (RFC 5280 §6.1.4 (o)), or an extension it processes that does not parse.
+   */
+  unusable: string | undefined;
+}
+
+/** A name or a name-constraint base: 1 rfc822Name, 2 dNSName, 4 directoryName, 7 iPAddress; other forms keep only their type. */
+type Name = { type: 1 | 2; value: string } | { type: 4; value: string[] } | { type: 7; value: Uint8Array } | { type: 0 | 3 | 5 | 6 | 8; value: undefined };
+
+const OID = { keyUsage: '2.5.29.15', subjectAltName: '2.5.29.17', basicConstraints: '2.5.29.19', nameConstraints: '2.5.29.30', email: '1.2.840.113549.1.9.1' };
+/** Extensions that may be critical: the ones checked here, and ones whose meaning does not restrict path validity. */
+const KNOWN_CRITICAL = new Set([OID.keyUsage, OID.subjectAltName, OID.basicConstraints, OID.nameConstraints, '2.5.29.37', '2.5.29.32', '2.5.29.14', '2.5.29.35']);
+
+/** RFC 5280 §7.1 (simplified to RFC 4518's main effects): case and runs of spaces do not matter in string attributes. */
+function rdnStrings(name: pkijs.RelativeDistinguishedNames): { rdns: string[]; emails: string[] } {
+  const emails: string[] = [];
+  const rdns = (name.toSchema() as asn1js.Sequence).valueBlock.value.map((set) =>
+    (set as asn1js.Set).valueBlock.value
+      .map((attr) => {
+        const [type, value] = (attr as asn1js.Sequence).valueBlock.value as [asn1js.ObjectIdentifier, asn1js.BaseBlock];
+        const oid = type.valueBlock.toString();
+        const text = (value as { valueBlock: { value?: unknown } }).valueBlock.value;
+        const normal = typeof text === 'string' ? text.trim().replace(/\s+/g, ' ').toLowerCase() : Buffer.from(value.toBER(false)).toString('hex');
+        if (oid === OID.email && typeof text === 'string') emails.push(normal);
+        return `${oid}=${normal}`;
+      })
+      .sort()
+      .join('+'),
+  );
+  return { rdns, emails };
+}
+
+function generalName(name: pkijs.GeneralName): Name {
+  switch (name.type) {
+    case 1:
+    case 2:
+      return { type: name.type, value: String(name.value).toLowerCase() };
+    case 4:
+      return { type: 4, value: rdnStrings(name.value as pkijs.RelativeDistinguishedNames).rdns };
+    case 7:
+      return { type: 7, value: new Uint8Array((name.value as asn1js.OctetString).valueBlock.valueHexView) };
+    default:
+      return { type: name.type as 0 | 3 | 5 | 6 | 8, value: undefined };
+  }
+}
+
+const infos = new WeakMap<X509Certificate, CertInfo>();
+
+function certInfo(cert: X509Certificate): CertInfo {
+  const known = infos.get(cert);
+  if (known) return known;
+  const info = readCertInfo(cert);
+  infos.set(cert, info);
+  return info;
+}
+
+function readCertInfo(cert: X509Certificate): CertInfo {
+  let parsed: pkijs.Certificate;
+  try {
+    parsed = pkijs.Certificate.fromBER(new Uint8Array(cert.raw));
+  } catch {
+    return { ca: false, pathLen: undefined, keyCertSign: undefined, crlSign: undefined, names: [], constraints: undefined, unusable: 'its structure cannot be read' };
+  }
+  const subject = rdnStrings(parsed.subject);
+  const info: CertInfo = {
+    ca: false,
+    pathLen: undefined,
+    keyCertSign: undefined,
+    crlSign: undefined,
+    names: [...(subject.rdns.length ? [{ type: 4 as const, value: subject.rdns }] : []), ...subject.emails.map((value) => ({ type: 1 as const, value }))],
+    constraints: undefined,
+    unusable: undefined,
+  };
+  for (const extension of parsed.extensions ?? []) {
+    if (extension.critical && !KNOWN_CRITICAL.has(extension.extnID)) info.unusable ??= `it has a critical extension ${extension.extnID} that is not understood`;
+    const value = extension.parsedValue as unknown;
+    // pkijs answers an extension it cannot parse with an empty value flagged parsingError: an empty name-constraints value would constrain nothing.
+    if ((value as { parsingError?: string } | null)?.parsingError || (value === null && KNOWN_CRITICAL.has(extension.extnID))) {
+      info.unusable ??= `its extension ${extension.extnID} cannot be read`;
+      continue;
+    }
+    if (extension.extnID === OID.basicConstraints && value instanceof pkijs.BasicConstraints) {
+      info.ca = value.cA === true;
+      // A pathLenConstraint too large for a JavaScript number constrains nothing.
+      if (value.pathLenConstraint !== undefined) info.pathLen = typeof value.pathLenConstraint === 'number' ? value.pathLenConstraint : undefined;
+    } else if (extension.extnID === OID.keyUsage) {
+      const bits = asn1js.fromBER(extension.extnValue.valueBlock.valueHexView).result;
+      const first = bits instanceof asn1js.BitString ? (bits.valueBlock.valueHexView[0] ?? 0) : 0;
+      info.keyCertSign = (first & 0x04) !== 0;
+      info.crlSign = (first & 0x02) !== 0;
+    } else if (extension.extnID === OID.subjectAltName && value instanceof pkijs.AltName) {
+      info.names.push(...value.altNames.map(generalName));
+    } else if (extension.extnID === OID.nameConstraints && value instanceof pkijs.NameConstraints) {
+      info.constraints = {
+        permitted: (value.permittedSubtrees ?? []).map((s) => generalName(s.base)),
+        excluded: (value.excludedSubtrees ?? []).map((s) => generalName(s.base)),
+      };
+    }
+  }
+  return info;
+}
+
+function withinDomain(name: string, base: string): boolean {
+  if (base === '') return true;
+  if (base.startsWith('.')) return name.endsWith(base);
+  return name === base || name.endsWith(`.${base}`);
+}
+
+/** RFC 5280 §4.2.1.10: is a name within a constraint's subtree (both of the same form)? */
+function within(name: Name, base: Name): boolean {
+  if (name.type === 4 && base.type === 4) return base.value.every((rdn, i) => name.value[i] === rdn);
+  if (name.type === 2 && base.type === 2) return withinDomain(name.value, base.value);
+  if (name.type === 1 && base.type === 1) {
+    if (base.value.includes('@')) return name.value === base.value;
+    const host = name.value.slice(name.value.lastIndexOf('@') + 1);
+    return base.value.startsWith('.') ? host.endsWith(base.value) : host === base.value;
+  }
+  if (name.type === 7 && base.type === 7) {
+    const length = name.value.length;
+    if (base.value.length !== 2 * length) return false;
+    return name.value.every((byte, i) => (byte & base.value[length + i]!) === (base.value[i]! & base.value[length + i]!));
+  }
+  return false;
+}
+
+const FORMS: Record<number, string> = { 1: 'email address', 2: 'DNS name', 4: 'directory name', 7: 'IP address' };
+
+function describe(name: Name): string {
+  if (name.type === 4) return name.value.join(', ');
+  if (name.type === 7) {
+    const half = name.value.length === 8 || name.value.length === 32 ? name.value.length / 2 : name.value.length;
+    const address = (bytes: Uint8Array) => (bytes.length === 4 ? [...bytes].join('.') : Buffer.from(bytes).toString('hex'));
+    return half === name.value.length ? address(name.value) : `${address(name.value.subarray(0, half))}/${address(name.value.subarray(half))}`;
+  }
+  return name.value ?? `name of type ${name.type}`;
+}
+
+/** Why a certificate's names break a CA's name constraints, or undefined when they do not. */
+function nameViolation(names: Name[], constraints: NonNullable<CertInfo['constraints']>): string | undefined {
+  for (const name of names) {
+    const permitted = constraints.permitted.filter((base) => base.type === name.type);
+    const excluded = constraints.excluded.filter((base) => base.type === name.type);
+    if (!FORMS[name.type] && (permitted.length || excluded.length)) return `a name of type ${name.type} meets a constraint this gateway cannot evaluate`;
+    if (permitted.length && !permitted.some((base) => within(name, base))) return `${FORMS[name.type]} "${describe(name)}" is outside the permitted subtrees`;
+    const hit = excluded.find((base) => within(name, base));
+    if (hit) return `${FORMS[name.type]} "${describe(name)}" is within the excluded subtree "${describe(hit)}"`;
+  }
+  return undefined;
+}
+
+/**
+ * The RFC 5280 §6.1 checks on a path built leaf first, the trusted root last. Signatures and
+ * name chaining were checked while building it; dates and revocation are checked by the caller.
+ * Returns why the path is invalid, or undefined.
+ *
+ * - Every certificate above the leaf must be a CA (basicConstraints cA) and, when it has a
+ *   keyUsage extension, allow keyCertSign.
+ * - pathLenConstraint: the number of non-self-issued intermediates below a CA may not exceed it
+ *   (the root's own constraint counts too).
+ * - Name constraints of every CA (the root's included) bind the subject DN, emailAddress
+ *   attributes and subjectAltName of every certificate below it, self-issued intermediates
+ *   aside; a constraint on a name form not evaluated here refuses any certificate with a name of
+ *   that form, as §6.1.4 (g) requires.
+ * - A critical extension that is not understood makes the certificate unusable. Certificate
+ *   policies are not processed (no policy is required of a path), which is why a critical
+ *   certificatePolicies passes while critical policyConstraints or policyMappings are refused.
+ */
+function pathViolation(path: X509Certificate[]): string | undefined {
+  const infosDown = path.map(certInfo).reverse(); // root first
+  const certsDown = [...path].reverse();
+  let maxPathLength = infosDown[0]!.pathLen ?? Infinity;
+  const constraints: { ca: string; value: NonNullable<CertInfo['constraints']> }[] = [];
+  for (const [i, info] of infosDown.entries()) {
+    const cert = certsDown[i]!;
+    const name = commonName(cert) ?? cert.subject;
+    const isRoot = i === 0;
+    const isLeaf = i === infosDown.length - 1;
+    if (info.unusable) return `certificate "${name}" cannot be used: ${info.unusable}`;
+    const selfIssued = !isRoot && cert.subject === cert.issuer;
+    if (!isRoot && (!selfIssued || isLeaf)) {
+      for (const c of constraints) {
+        const why = nameViolation(info.names, c.value);
+        if (why) return `certificate "${name}" breaks the name constraints of "${c.ca}": ${why}`;
+      }
+    }
+    if (isLeaf) break;
+    if (!info.ca) return `certificate "${name}" issues certificates but is not a CA (basicConstraints cA is not set)`;
+    if (info.keyCertSign === false) return `certificate "${name}" issues certificates but its keyUsage lacks keyCertSign`;
+    if (!isRoot) {
+      if (!selfIssued) {
+        if (maxPathLength <= 0) return `certificate "${name}" exceeds the path length constraint of a CA above it`;
+        maxPathLength--;
+      }
+      if (info.pathLen !== undefined) maxPathLength = Math.min(maxPathLength, info.pathLen);
+    }
+    if (info.constraints) constraints.push({ ca: name, value: info.constraints });
+  }
+  return undefined;
+}
+
 function parseCrl(data: string | Buffer, issuers: X509Certificate[]): Crl {
   const text = typeof data === 'string' ? data : data.toString('latin1');
   const pem = /-----BEGIN X509 CRL-----([\s\S]+?)-----END X509 CRL-----/.exec(text);
@@ -134,68 +350,113 @@ function parseCrl(data: string | Buffer, issuers: X509Certificate[]): Crl {
     }
   });
   if (!issuer) throw new Error('a CRL is not signed by any trusted CA');
+  if (certInfo(issuer).crlSign === false) throw new Error(`a CRL is signed by "${commonName(issuer)}", whose keyUsage lacks cRLSign`);
   const revoked = new Set((crl.revokedCertificates ?? []).map((r) => serialKey(Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex'))));
   return { issuer, revoked, thisUpdate: crl.thisUpdate.value, nextUpdate: crl.nextUpdate?.value };
 }
 
+/** Intermediates a path may hold between the leaf and the root. */
+const MAX_INTERMEDIATES = 4;
+/** Signature checks one path search may spend. */
+const MAX_SIGNATURE_CHECKS = 32;
+/** Remembered answers at most; the oldest go first. */
+const CACHE_ENTRIES = 10_000;
+
+/**
+ * Path validation is done here rather than by pkijs' CertificateChainValidationEngine: that engine
+ * is asynchronous (WebCrypto) while every caller verifies synchronously on the request path; it
+ * checks basicConstraints cA, keyCertSign, dates, name chaining and name constraints, but not
+ * pathLenConstraint, and when given CRLs it demands cRLSign of every intermediate rather than of
+ * the CRL's issuer. Here pkijs only parses the extensions, node:crypto checks the signatures, and
+ * pathViolation holds the RFC 5280 rules.
+ */
 export function createTrustStore(options: TrustOptions): TrustStore {
   const roots = options.roots;
   if (roots.length === 0) throw new Error('the trust store needs at least one root');
   const intermediates = options.intermediates ?? [];
   let crls = (options.crls ?? []).map((c) => parseCrl(c, [...roots, ...intermediates]));
+  /** Changes with every CRL put in place, so that no answer given under an older CRL set is reused. */
+  let crlGeneration = 0;
   const cache = new Map<string, { until: number; error?: GatewayError }>();
 
-  const issuerOf = (cert: X509Certificate, pool: X509Certificate[]) =>
-    pool.find((candidate) => candidate.subject === cert.issuer && candidate.ca && cert.checkIssued(candidate) && cert.verify(candidate.publicKey));
+  /**
+   * Every path from the leaf to a root, shortest first at each step, built as they are asked for.
+   * Name chaining and the signature make a candidate the issuer (whether it may issue is
+   * pathViolation's question). A peer could send many certificates that all sign one another:
+   * `budget` bounds the signature checks one verification may spend on that.
+   */
+  function* paths(path: X509Certificate[], pool: X509Certificate[], budget: { signatures: number }): Generator<X509Certificate[]> {
+    const current = path[path.length - 1]!;
+    const issued = (candidate: X509Certificate) => candidate.subject === current.issuer && budget.signatures-- > 0 && current.verify(candidate.publicKey);
+    for (const root of roots) if (issued(root)) yield [...path, root];
+    if (path.length > MAX_INTERMEDIATES) return;
+    for (const next of pool) if (!path.includes(next) && !roots.includes(next) && issued(next)) yield* paths([...path, next], pool, budget);
+  }
 
-  function check(leaf: X509Certificate, options: VerifyOptions): void {
-    const at = options.at ?? new Date();
-    const pool = [...(options.chain ?? []), ...intermediates];
-    const path: X509Certificate[] = [leaf];
-    let current = leaf;
-    for (let depth = 0; ; depth++) {
-      const root = issuerOf(current, roots as X509Certificate[]);
-      if (root) {
-        path.push(root);
-        break;
-      }
-      const next = depth < 4 ? issuerOf(current, pool) : undefined;
-      if (!next || path.includes(next)) throw failure('UPSTREAM_CERT_UNTRUSTED', `no path from "${commonName(leaf)}" to a trusted root`);
-      path.push(next);
-      current = next;
-    }
+  /** Checks one path; returns until when its answer holds, or throws why it is refused. */
+  function checkPath(path: X509Certificate[], at: Date): number {
+    let until = Infinity;
     for (const cert of path) {
       if (at < new Date(cert.validFrom) || at > new Date(cert.validTo)) {
         throw failure('UPSTREAM_CERT_EXPIRED', `certificate "${commonName(cert)}" is valid ${cert.validFrom} to ${cert.validTo}`);
       }
+      until = Math.min(until, new Date(cert.validTo).getTime());
     }
+    const violation = pathViolation(path);
+    if (violation) throw failure('UPSTREAM_CERT_UNTRUSTED', violation);
     for (const [i, cert] of path.slice(0, -1).entries()) {
       const crl = crls.find((c) => c.issuer.subject === path[i + 1]!.subject);
       if (crl?.revoked.has(serialKey(cert.serialNumber))) throw failure('UPSTREAM_CERT_REVOKED', `certificate "${commonName(cert)}" (serial ${cert.serialNumber}) is revoked`);
       if (crl?.nextUpdate && crl.nextUpdate < at) throw failure('UPSTREAM_CERT_UNTRUSTED', `the CRL of "${commonName(crl.issuer)}" is out of date`);
+      if (crl?.nextUpdate) until = Math.min(until, crl.nextUpdate.getTime());
     }
+    return until;
+  }
+
+  function check(leaf: X509Certificate, options: VerifyOptions): number {
+    const at = options.at ?? new Date();
+    // The first valid path wins; when none is, the first path's reason is the answer.
+    let first: unknown;
+    let until: number | undefined;
+    for (const path of paths([leaf], [...(options.chain ?? []), ...intermediates], { signatures: MAX_SIGNATURE_CHECKS })) {
+      try {
+        until = checkPath(path, at);
+        break;
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    if (until === undefined) throw first ?? failure('UPSTREAM_CERT_UNTRUSTED', `no path from "${commonName(leaf)}" to a trusted root`);
     if (options.expectedName !== undefined && commonName(leaf) !== options.expectedName) {
       throw failure('UPSTREAM_CERT_UNTRUSTED', `certificate is for "${commonName(leaf)}", expected "${options.expectedName}"`);
     }
+    return until;
+  }
+
+  function remember(key: string, entry: { until: number; error?: GatewayError }): void {
+    if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+    cache.set(key, entry);
   }
 
   return {
     roots,
     intermediates,
     verify(leaf, options = {}) {
-      // Chain building costs a few signature checks: remember the answer for a few minutes.
-      const key = `${leaf.fingerprint256}|${options.expectedName ?? ''}|${(options.chain ?? []).map((c) => c.fingerprint256).join(',')}`;
+      // Path building costs a few signature checks: remember the answer for a few minutes, for
+      // this leaf, sent chain, pinned name, time asked about and CRL set.
+      const key = [leaf.fingerprint256, options.expectedName ?? '', (options.chain ?? []).map((c) => c.fingerprint256).join(','), options.at?.getTime() ?? 'now', crlGeneration].join('|');
       const now = Date.now();
-      const hit = options.at ? undefined : cache.get(key);
+      const hit = cache.get(key);
       if (hit && hit.until > now) {
         if (hit.error) throw hit.error;
         return;
       }
       try {
-        check(leaf, options);
-        if (!options.at) cache.set(key, { until: Math.min(now + 300_000, new Date(leaf.validTo).getTime()) });
+        // An answer about now holds until a certificate on the path or a CRL it relied on expires.
+        const until = check(leaf, options);
+        remember(key, { until: Math.min(now + 300_000, options.at ? Infinity : until) });
       } catch (err) {
-        if (err instanceof GatewayError && !options.at) cache.set(key, { until: now + 60_000, error: err });
+        if (err instanceof GatewayError) remember(key, { until: now + 60_000, error: err });
         throw err;
       }
     },
@@ -207,7 +468,7 @@ export function createTrustStore(options: TrustOptions): TrustStore {
         throw new Error(`the CRL of "${commonName(next.issuer)}" (issued ${next.thisUpdate.toISOString()}) is older than the one in use (${current.thisUpdate.toISOString()})`);
       }
       crls = [...crls.filter((c) => c !== current), next];
-      // Answers remembered under the previous CRL may no longer hold.
+      crlGeneration++;
       cache.clear();
       return status(next);
     },

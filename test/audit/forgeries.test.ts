@@ -4,11 +4,10 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { README_PLACEHOLDERS, exportBundle, planExport, stripFolder, type Manifest } from '../../src/audit/bundle.ts';
+import { README_PLACEHOLDERS, exportBundle, planExport, readBundleArchive, stripFolder, type Manifest } from '../../src/audit/bundle.ts';
 import { checkpointText } from '../../src/audit/integrator.ts';
 import { rootHash, leafHash } from '../../src/audit/merkle.ts';
 import { parseWitnessKey } from '../../src/audit/note.ts';
-import { readTar } from '../../src/audit/tar.ts';
 import { LOG_SIGNING_POLICY_OID } from '../../src/signing/log-signer.ts';
 import { sample } from '../../src/signing/material.ts';
 import { loadPemCredentials, readCertificates, withChain, type Credentials } from '../../src/signing/trust-store.ts';
@@ -95,7 +94,7 @@ beforeAll(async () => {
   const plan = await planExport(log.audit, {}, { timestampedAnchor: true });
   const chunks: Buffer[] = [];
   for await (const chunk of await exportBundle(log.audit, plan, certificates)) chunks.push(chunk);
-  good = stripFolder(readTar(Buffer.concat(chunks)));
+  good = stripFolder(await readBundleArchive(Buffer.concat(chunks)));
   blocks = auditorCommands(good.get('README.md')!.toString('utf8'));
 });
 afterAll(async () => {

@@ -3,12 +3,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type AppDeps } from '../../src/app.ts';
 import { leafText } from '../../src/audit/leaf.ts';
 import { leafHash, verifyConsistency, verifyInclusion } from '../../src/audit/merkle.ts';
-import { readTar, tarBuffer } from '../../src/audit/tar.ts';
+import { readBundleArchive } from '../../src/audit/bundle.ts';
+import { tarBuffer } from '../../src/audit/tar.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { loadContract } from '../../src/http/contract.ts';
 import { listen, type Listening } from '../../src/http/listen.ts';
@@ -300,7 +301,7 @@ describe('the export bundle and `lienthong audit verify`', () => {
     const body = Buffer.from(await res.arrayBuffer());
     bundle = join(dir, 'lienthong-audit-0-123.tar.gz');
     writeFileSync(bundle, body);
-    files = readTar(gunzipSync(body));
+    files = await readBundleArchive(body);
   });
 
   /** Writes a changed copy of the bundle and returns its path. */

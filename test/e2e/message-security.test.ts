@@ -1,7 +1,5 @@
-import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stripFolder, verifyBundle } from '../../src/audit/bundle.ts';
-import { readTar } from '../../src/audit/tar.ts';
+import { readBundleArchive, stripFolder, verifyBundle } from '../../src/audit/bundle.ts';
 import { ConfigError } from '../../src/config/load.ts';
 import { sample } from '../../src/signing/material.ts';
 import { readCertificates } from '../../src/signing/trust-store.ts';
@@ -58,7 +56,7 @@ describe('message security per upstream', () => {
     expect(treeSize).toBeGreaterThanOrEqual(4);
     const res = await gw.fetch(`/v1/audit/export?to=${treeSize}`, { key: KEYS.auditor });
     expect(res.status).toBe(200);
-    const files = stripFolder(readTar(gunzipSync(Buffer.from(await res.arrayBuffer()))));
+    const files = stripFolder(await readBundleArchive(Buffer.from(await res.arrayBuffer())));
     const leaves = files.get('entries.jsonl')!.toString('utf8').split('\n').filter(Boolean).map((line) => JSON.parse((JSON.parse(line) as { leaf: string }).leaf) as { upstreamCalls: { messageSecurity?: string }[] });
     expect(new Set(leaves.flatMap((l) => l.upstreamCalls.map((c) => c.messageSecurity)))).toEqual(new Set(['rfc9421', 'xml-dsig', 'jws', 'none']));
     const summary = await verifyBundle(files, { roots: readCertificates(sample('root-ca.pem')), signer: readCertificates(sample('log-signer.pem'))[0]! });
