@@ -46,10 +46,10 @@ function name(cn: string, org = 'Liên thông sandbox (NOT FOR PRODUCTION)'): pk
   return pkijs.RelativeDistinguishedNames.fromBER(der);
 }
 
-/** A positive serial: random bytes with the top bit cleared. */
+/** A positive serial in minimal DER: the top bit cleared, and never a leading zero byte. */
 function serial(): asn1js.Integer {
   const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f;
+  bytes[0] = (bytes[0]! & 0x7f) || 0x01;
   return new asn1js.Integer({ valueHex: bytes });
 }
 
