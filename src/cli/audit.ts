@@ -31,7 +31,8 @@ export const AUDIT_USAGE = `  audit verify BUNDLE --root CA.pem (--signer CERT.p
   audit verify --url URL --key KEY --root CA.pem [--intermediates CAS.pem]
                (--signer CERT.pem | --signer-fingerprint SHA256) [--allow-untimestamped]
                [--saved FILE] [--save FILE]
-                                 fetch the gateway's checkpoint, check its signature by the
+                                 fetch the gateway's newest timestamped checkpoint (its latest
+                                 with --allow-untimestamped), check its signature by the
                                  pinned log signer and its timestamp under CA.pem (with the
                                  issuing CAs in --intermediates), prove it extends the checkpoint
                                  saved in FILE (--saved), and/or save it (--save FILE,
@@ -102,7 +103,9 @@ async function checkSignature(text: string, signature: Buffer, trust: TrustStore
 
 async function verifyRemote(options: { url: string; key: string; trust: TrustStore; pinned: PinnedSigner; allowUntimestamped: boolean; saved?: string; save?: string }): Promise<string> {
   const base = options.url.replace(/\/+$/, '');
-  const served = (await getJson(`${base}/v1/audit/checkpoint`, options.key)) as Record<string, unknown>;
+  // The newest timestamped checkpoint, unless untimestamped ones are accepted: the latest one is
+  // often seconds old, its timestamp still to come.
+  const served = (await getJson(`${base}/v1/audit/checkpoint${options.allowUntimestamped ? '' : '?timestamped=true'}`, options.key)) as Record<string, unknown>;
   const current = parseCheckpoint(String(served.checkpoint ?? ''), 'the served checkpoint');
   if (served.treeSize !== current.size || served.rootHash !== current.root.toString('base64')) {
     throw new AuditCheckError('the served checkpoint text disagrees with its treeSize or rootHash fields');
@@ -121,7 +124,7 @@ async function verifyRemote(options: { url: string; key: string; trust: TrustSto
   } else if (options.allowUntimestamped) {
     notes.push('NOT timestamped (accepted by --allow-untimestamped)');
   } else {
-    throw new AuditCheckError(`checkpoint ${current.size}: the served checkpoint is not timestamped (yet): try again after the next timestamp, or --allow-untimestamped`);
+    throw new AuditCheckError(`checkpoint ${current.size}: the gateway served an untimestamped checkpoint for ?timestamped=true`);
   }
 
   if (options.saved) {

@@ -668,7 +668,8 @@ export interface paths {
          *     `openssl ts -verify -data checkpoint.txt -in checkpoint.tst -token_in -CAfile your-root.pem -untrusted issuing-cas.pem`
          *     (`timestamp` is a TimeStampToken, hence `-token_in`), or run
          *     `lienthong audit verify --url … --root your-root.pem --signer-fingerprint SHA256`.
-         *     404 while the log has no checkpoint yet.
+         *     With `timestamped=true`, the newest checkpoint that carries a timestamp (the one exports
+         *     end at and witnesses cosign). 404 while the log has no such checkpoint yet.
          */
         get: operations["getAuditCheckpoint"];
         put?: never;
@@ -3594,7 +3595,13 @@ export interface operations {
     };
     getAuditCheckpoint: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only a checkpoint that carries a timestamp (the newest such).
+                 * @example true
+                 */
+                timestamped?: boolean;
+            };
             header?: {
                 /**
                  * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.

@@ -442,7 +442,7 @@ describe('`lienthong audit verify --url`: the served log against a saved checkpo
     const args = ['audit', 'verify', '--url', fresh.server.url, '--key', KEYS.auditor, '--root', ROOT_PEM];
     const unstamped = await run([...args, '--signer', LOG_SIGNER_PEM]);
     expect(unstamped.code).toBe(1);
-    expect(unstamped.stderr).toMatch(/checkpoint 4: the served checkpoint is not timestamped \(yet\)/);
+    expect(unstamped.stderr).toMatch(/timestamped=true answered 404: the exchange log has no timestamped checkpoint yet/);
     const allowed = await run([...args, '--signer', LOG_SIGNER_PEM, '--allow-untimestamped']);
     expect(allowed.code, allowed.stderr).toBe(0);
     expect(allowed.stdout).toMatch(/tree size 4 .*NOT timestamped \(accepted by --allow-untimestamped\)/);
@@ -450,6 +450,12 @@ describe('`lienthong audit verify --url`: the served log against a saved checkpo
     expect(wrongSigner.code).toBe(1);
     expect(wrongSigner.stderr).toMatch(/checkpoint 4: signed by ".*exchange-log signer.*not by the pinned log signer ".*lienthong-gateway/);
     expect((await run(args)).code).toBe(2);
+    // Once one is timestamped, the newest timestamped checkpoint is checked, not a newer one still waiting.
+    await fresh.log.append(3, { timestamp: true });
+    await fresh.log.append(5);
+    const stamped = await run([...args, '--signer', LOG_SIGNER_PEM]);
+    expect(stamped.code, stamped.stderr).toBe(0);
+    expect(stamped.stdout).toMatch(/^checkpoint OK: .* tree size 7 .*timestamped/);
   });
 
   it('detects a rewritten or shrunk history', async () => {

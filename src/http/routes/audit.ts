@@ -77,7 +77,9 @@ export function auditHandlers(deps: AuditHandlerDeps): Handlers {
   const { store } = deps;
   return {
     getAuditCheckpoint: async (req, res) => {
-      const checkpoint = await store.latestCheckpoint();
+      const timestamped = String((req.query as Record<string, unknown>).timestamped) === 'true';
+      const checkpoint = await (timestamped ? store.latestTimestampedCheckpoint() : store.latestCheckpoint());
+      if (!checkpoint && timestamped) throw new GatewayError('ROUTE_NOT_FOUND', { detail: 'the exchange log has no timestamped checkpoint yet' });
       if (!checkpoint) throw noCheckpoint();
       res.json({
         origin: checkpoint.origin,
