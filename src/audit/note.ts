@@ -22,7 +22,6 @@ export class NoteError extends Error {
 }
 
 /** Signature type identifiers of c2sp.org/signed-note. */
-export const SIG_TYPE_ECDSA = 0x02;
 export const SIG_TYPE_COSIGNATURE_V1 = 0x04;
 
 /** More signature lines than any note of this log can legitimately carry. */

@@ -109,32 +109,17 @@ describe('the tar writer and reader', () => {
       for await (const chunk of stream) void chunk;
     };
     await expect(consume(tarStream([{ name: 'x', size: 3, content: Buffer.from('four') }]))).rejects.toThrow(/has 4 bytes, declared 3/);
+    const streamed = (size: number, content: () => AsyncGenerator<Buffer>) => consume(tarStream([{ name: 'x', size, content }]));
     await expect(
-      consume(
-        tarStream([
-          {
-            name: 'x',
-            size: 3,
-            content: async function* () {
-              yield Buffer.from('four');
-            },
-          },
-        ]),
-      ),
+      streamed(3, async function* () {
+        yield Buffer.from('four');
+      }),
     ).rejects.toThrow(/longer than its declared 3 bytes/);
     await expect(
-      consume(
-        tarStream([
-          {
-            name: 'x',
-            size: 10,
-            content: async function* () {
-              yield Buffer.from('abc');
-              throw new Error('the database went away');
-            },
-          },
-        ]),
-      ),
+      streamed(10, async function* () {
+        yield Buffer.from('abc');
+        throw new Error('the database went away');
+      }),
     ).rejects.toThrow(/the database went away/);
   });
 });

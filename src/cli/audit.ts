@@ -2,7 +2,8 @@ import type { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BundleError, normalizeFingerprint, readBundle, summaryLine, verifyBundle } from '../audit/bundle.ts';
-import { NoteError, parseWitnessKey, type WitnessKey } from '../audit/note.ts';
+import type { WitnessKey } from '../audit/note.ts';
+import { loadWitnessKey } from '../audit/witnessing.ts';
 import { HASH_SIZE, verifyConsistency } from '../audit/merkle.ts';
 import { verifyDetached } from '../signing/cms.ts';
 import { verifyTimestamp } from '../signing/tsa.ts';
@@ -248,11 +249,9 @@ function pinnedSigner(file: string | undefined, fingerprint: string | undefined)
 
 /** A witness vkey given as the key itself or as a file holding it. */
 function witnessKey(value: string): WitnessKey {
-  const text = existsSync(value) ? readFileSync(value, 'utf8') : value;
   try {
-    return parseWitnessKey(text.trim());
+    return loadWitnessKey(value);
   } catch (err) {
-    if (err instanceof NoteError) throw new AuditUsageError(`--witness ${value}: ${err.message}`);
-    throw err;
+    throw new AuditUsageError(`--witness ${value}: ${(err as Error).message}`);
   }
 }

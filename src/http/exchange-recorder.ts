@@ -5,6 +5,7 @@ import { DENIED_STATUSES, keyedLeaf, outcomeOf, type BusinessResult, type Exchan
 import { answerCarriesIdentifiers, identifiersOf } from '../audit/subjects.ts';
 import type { BodyVault } from '../audit/bodies.ts';
 import type { ExchangeLog } from '../audit/exchange-log.ts';
+import { officerHash } from '../audit/officers.ts';
 import type { AuthenticatedClient } from './auth.ts';
 import type { Operation } from './contract.ts';
 
@@ -194,7 +195,7 @@ export function recordExchanges(deps: {
           operation: operation.operationId,
           upstream: reached ? exchange!.upstream : null,
           purpose,
-          userHash: deps.hashIdentifier(`user:${userId}`),
+          userHash: officerHash(deps.hashIdentifier, userId),
           subjectHash: primary ? deps.hashIdentifier(primary) : null,
           outcome,
           status: res.statusCode,

@@ -376,7 +376,6 @@ export function createTrustStore(options: TrustOptions): TrustStore {
   const intermediates = options.intermediates ?? [];
   let crls = (options.crls ?? []).map((c) => parseCrl(c, [...roots, ...intermediates]));
   /** Changes with every CRL put in place, so that no answer given under an older CRL set is reused. */
-  let crlGeneration = 0;
   const cache = new Map<string, { until: number; error?: GatewayError }>();
 
   /**
@@ -442,9 +441,15 @@ export function createTrustStore(options: TrustOptions): TrustStore {
     roots,
     intermediates,
     verify(leaf, options = {}) {
+      // A question about another time (an archived signature) is asked once: not cached, so it
+      // never pushes the request path's answers out.
+      if (options.at) {
+        check(leaf, options);
+        return;
+      }
       // Path building costs a few signature checks: remember the answer for a few minutes, for
-      // this leaf, sent chain, pinned name, time asked about and CRL set.
-      const key = [leaf.fingerprint256, options.expectedName ?? '', (options.chain ?? []).map((c) => c.fingerprint256).join(','), options.at?.getTime() ?? 'now', crlGeneration].join('|');
+      // this leaf, sent chain and pinned name (a new CRL empties the cache).
+      const key = [leaf.fingerprint256, options.expectedName ?? '', (options.chain ?? []).map((c) => c.fingerprint256).join(',')].join('|');
       const now = Date.now();
       const hit = cache.get(key);
       if (hit && hit.until > now) {
@@ -454,7 +459,7 @@ export function createTrustStore(options: TrustOptions): TrustStore {
       try {
         // An answer about now holds until a certificate on the path or a CRL it relied on expires.
         const until = check(leaf, options);
-        remember(key, { until: Math.min(now + 300_000, options.at ? Infinity : until) });
+        remember(key, { until: Math.min(now + 300_000, until) });
       } catch (err) {
         if (err instanceof GatewayError) remember(key, { until: now + 60_000, error: err });
         throw err;
@@ -468,7 +473,6 @@ export function createTrustStore(options: TrustOptions): TrustStore {
         throw new Error(`the CRL of "${commonName(next.issuer)}" (issued ${next.thisUpdate.toISOString()}) is older than the one in use (${current.thisUpdate.toISOString()})`);
       }
       crls = [...crls.filter((c) => c !== current), next];
-      crlGeneration++;
       cache.clear();
       return status(next);
     },

@@ -33,9 +33,9 @@ export const certificates: BundleCertificates = {
 };
 
 /** An RFC 3161 TimeStampResp over `data`, from the sandbox TSA code, in process. */
-export async function timestampReply(data: Uint8Array): Promise<Buffer> {
+export async function timestampReply(data: Uint8Array, credentials: Credentials = tsaCredentials): Promise<Buffer> {
   const query = createTimestampRequest(createHash('sha256').update(data).digest(), { certReq: true, nonce: BigInt('0x' + randomBytes(8).toString('hex')) });
-  return createTimestampReply(query, { credentials: tsaCredentials });
+  return createTimestampReply(query, { credentials });
 }
 
 export const SUBJECTS = ['014203000123', '014199004567', '5500123457'] as const;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -6,10 +6,9 @@ import { BUNDLE_FORMAT, type Manifest } from '../../src/audit/bundle.ts';
 import { checkpointText } from '../../src/audit/integrator.ts';
 import { consistencyProofFromLeaves, inclusionProofFromLeaves, leafHash, rootHash } from '../../src/audit/merkle.ts';
 import { cosign, logNoteSigner } from '../../src/audit/note.ts';
-import { createTimestampReply } from '../../src/sandbox/tsa-server.ts';
 import { signDetached } from '../../src/signing/cms.ts';
-import { createTimestampRequest } from '../../src/signing/tsa.ts';
 import { loadPemCredentials, type Credentials } from '../../src/signing/trust-store.ts';
+import { timestampReply } from './audit-log.ts';
 
 /**
  * Bundles an attacker could assemble, built with the gateway's own primitives (CMS signing, the
@@ -36,12 +35,6 @@ export interface ForgeOptions {
 const b64 = (b: Buffer) => b.toString('base64');
 const jsonl = (rows: unknown[]) => Buffer.from(rows.map((r) => JSON.stringify(r) + '\n').join(''));
 
-/** A timestamp reply over `data` from a TSA with these credentials, as the sandbox TSA answers. */
-export function timestampWith(credentials: Credentials, data: Uint8Array): Promise<Buffer> {
-  const query = createTimestampRequest(createHash('sha256').update(data).digest(), { certReq: true, nonce: BigInt('0x' + randomBytes(8).toString('hex')) });
-  return createTimestampReply(query, { credentials });
-}
-
 /** The signed note of a checkpoint text: the log's signature line, then witness cosignatures. */
 export function signedNote(origin: string, text: string, key: KeyObject, witnesses: { name: string; key: KeyObject }[] = [], time = Math.floor(Date.now() / 1000)): string {
   return `${text}\n${logNoteSigner(origin, key).sign(text)}${witnesses.map((w) => cosign(text, w.name, w.key, time)).join('')}`;
@@ -58,7 +51,7 @@ export async function forgeBundle(options: ForgeOptions): Promise<Map<string, Bu
     const text = checkpointText(origin, size, rootHash(hashes.slice(0, size)));
     files.set(`checkpoints/${size}.txt`, Buffer.from(text));
     files.set(`checkpoints/${size}.p7s`, await signDetached(Buffer.from(text), options.signer));
-    if (options.tsa && stamped.has(size)) files.set(`checkpoints/${size}.tsr`, await timestampWith(options.tsa.credentials, Buffer.from(text)));
+    if (options.tsa && stamped.has(size)) files.set(`checkpoints/${size}.tsr`, await timestampReply(Buffer.from(text), options.tsa.credentials));
     if (options.notes) files.set(`checkpoints/${size}.note`, Buffer.from(signedNote(origin, text, options.notes.key, size === anchor ? options.notes.witnesses : [])));
   }
   const root = rootHash(hashes);

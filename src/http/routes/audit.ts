@@ -132,7 +132,7 @@ export function auditHandlers(deps: AuditHandlerDeps): Handlers {
       const userHash = String(req.params.userHash);
       const officer = await deps.officers?.sealed(userHash);
       // Recorded (x-audit-record): which officer the inspector asked for, and whether one was found.
-      Object.assign(res.locals as RecordLocals, { criteria: { userHash }, resultCount: officer ? 1 : 0 });
+      Object.assign(res.locals as RecordLocals, { resultCount: officer ? 1 : 0 });
       if (!officer) throw new GatewayError('ROUTE_NOT_FOUND', { detail: `no officer ${userHash} is recorded` });
       res.json({
         userHash: officer.userHash,

@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { Actor, DossierScope, DossierService, ListFilter } from '../../core/dossiers/service.ts';
 import type { Dossier, DossierEvent } from '../../core/dossiers/port.ts';
 import { scopeOf, type AuthenticatedClient } from '../auth.ts';
+import { officerHash } from '../../audit/officers.ts';
 import type { Handlers } from '../handlers.ts';
 
 const flag = (value: unknown): boolean | undefined => (value === undefined ? undefined : value === true || value === 'true');
@@ -16,7 +17,7 @@ export function dossierHandlers(deps: { dossiers: DossierService; hashIdentifier
     return {
       clientId: client.id,
       agency: client.agency,
-      userHash: deps.hashIdentifier(`user:${(res.locals.userId as string | undefined) ?? ''}`),
+      userHash: officerHash(deps.hashIdentifier, (res.locals.userId as string | undefined) ?? ''),
       purpose: (res.locals.purpose as string | undefined) ?? null,
       scope: scope(res),
     };
