@@ -9,7 +9,7 @@ import { parseTimestampResponse, verifyTimestamp } from '../signing/tsa.ts';
 import { createTrustStore, parseCertificates, type TrustStore } from '../signing/trust-store.ts';
 import { LOG_SIGNING_POLICY_OID, certificateProfile } from '../signing/log-signer.ts';
 import { leafDigests } from './leaf.ts';
-import { logNoteVerifier, splitNote, verifyCosignature, type NoteSignature, type WitnessKey } from './note.ts';
+import { logNoteVerifier, parseCheckpointText as parseCheckpoint, splitNote, verifyCosignature, type NoteSignature, type WitnessKey } from './note.ts';
 import { HASH_SIZE, MerkleAccumulator, inclusionProof, inclusionProofNodeIds, leafHash, rangeNodeIds, rangeRoot, verifyConsistency, verifyInclusion, type NodeId } from './merkle.ts';
 import type { AuditStore, CheckpointRecord } from './store.ts';
 import { readTar, tarStream, type TarLimits, type TarMember } from './tar.ts';
@@ -586,14 +586,12 @@ interface ParsedCheckpoint {
 }
 
 function parseCheckpointText(text: string, subject: string): ParsedCheckpoint {
-  const lines = text.split('\n');
-  if (lines.length < 4 || lines[lines.length - 1] !== '') throw new BundleError(subject, 'the checkpoint text is not origin, size and root hash on lines of their own');
-  const [origin, sizeText, rootText] = lines as [string, string, string];
-  if (!origin) throw new BundleError(subject, 'the checkpoint has no origin');
-  if (!/^(0|[1-9][0-9]*)$/.test(sizeText) || !Number.isSafeInteger(Number(sizeText))) throw new BundleError(subject, `the tree size ${JSON.stringify(sizeText)} is not a number`);
-  const root = Buffer.from(rootText, 'base64');
-  if (root.length !== HASH_SIZE || root.toString('base64') !== rootText) throw new BundleError(subject, 'the root hash is not base64 of 32 bytes');
-  return { origin, size: Number(sizeText), root };
+  try {
+    const { origin, treeSize, rootHash } = parseCheckpoint(text);
+    return { origin, size: treeSize, root: rootHash };
+  } catch (err) {
+    throw new BundleError(subject, (err as Error).message);
+  }
 }
 
 /** Parsed lines of a JSON Lines file; a line that is not JSON, or is cut off, comes back as `undefined`. */

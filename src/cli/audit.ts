@@ -2,9 +2,9 @@ import type { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BundleError, normalizeFingerprint, readBundle, summaryLine, verifyBundle } from '../audit/bundle.ts';
-import type { WitnessKey } from '../audit/note.ts';
+import { parseCheckpointText, type WitnessKey } from '../audit/note.ts';
 import { loadWitnessKey } from '../audit/witnessing.ts';
-import { HASH_SIZE, verifyConsistency } from '../audit/merkle.ts';
+import { verifyConsistency } from '../audit/merkle.ts';
 import { verifyDetached } from '../signing/cms.ts';
 import { verifyTimestamp } from '../signing/tsa.ts';
 import { LOG_SIGNING_POLICY_OID, certificateProfile } from '../signing/log-signer.ts';
@@ -55,13 +55,12 @@ interface Checkpoint {
 }
 
 function parseCheckpoint(text: string, where: string): Checkpoint {
-  const lines = text.split('\n');
-  const [origin, size, root] = lines;
-  const rootHash = Buffer.from(root ?? '', 'base64');
-  if (lines.length < 4 || lines[lines.length - 1] !== '' || !origin || !/^(0|[1-9][0-9]*)$/.test(size ?? '') || rootHash.length !== HASH_SIZE) {
-    throw new AuditCheckError(`${where} is not a checkpoint (origin, tree size and base64 root hash, one per line)`);
+  try {
+    const { origin, treeSize, rootHash } = parseCheckpointText(text);
+    return { text, origin, size: treeSize, root: rootHash };
+  } catch (err) {
+    throw new AuditCheckError(`${where} is not a checkpoint: ${(err as Error).message}`);
   }
-  return { text, origin, size: Number(size), root: rootHash };
 }
 
 async function getJson(url: string, key: string): Promise<unknown> {

@@ -177,7 +177,8 @@ export function recordExchanges(deps: {
       const requestText = requestTextOf(req);
       const request = { body: req.body as unknown, params: pathParams(operation, req.path), query: req.query as Record<string, unknown> };
       const asked = identifiersOf(operation.operationId, request);
-      const answered = res.statusCode < 400 && answerCarriesIdentifiers(operation.operationId) ? identifiersOf(operation.operationId, { answer: answerOf(body) }) : [];
+      const answer = jsonAnswer !== undefined ? jsonAnswer : answerOf(body);
+      const answered = res.statusCode < 400 && answerCarriesIdentifiers(operation.operationId) ? identifiersOf(operation.operationId, { answer }) : [];
       // The primary subject: the one the handler named (sign-on), else the first in the request.
       const primary = locals.subject ?? asked[0];
       const claimedUser = req.get('x-user-id');
@@ -224,6 +225,16 @@ export function recordExchanges(deps: {
         recorded = true;
         await record('audit', undefined, null);
       };
+    }
+
+    // The object a handler answers with res.json, read as it is rather than parsed back from its text.
+    let jsonAnswer: unknown;
+    if (answerCarriesIdentifiers(operation.operationId)) {
+      const json = res.json.bind(res);
+      res.json = ((body?: unknown) => {
+        jsonAnswer = body;
+        return json(body);
+      }) as typeof res.json;
     }
 
     res.send = ((body?: unknown) => {
