@@ -1,12 +1,16 @@
 import type { RequestListener } from 'node:http';
-import type { Adapter, SystemId } from '../src/core/ports.ts';
+import type { z } from 'zod';
+import type { Adapter } from '../src/core/ports.ts';
+import type { Handlers } from '../src/http/handlers.ts';
 import type { Logger } from '../src/logging.ts';
 import type { UpstreamPolicy } from '../src/resilience/policy.ts';
-import type { FaultBoard } from '../src/sandbox/faults.ts';
+import type { AttackVariant, FaultBoard } from '../src/sandbox/faults.ts';
 import type { SimulatorSigning } from '../src/sandbox/signing.ts';
 import type { UpstreamSigning } from '../src/signing/material.ts';
-import { ConfigError } from '../src/config/load.ts';
-import type { MessageSecurity, PopulationTransport } from '../src/config/schema.ts';
+import type { MessageSecurity, UpstreamConfig } from '../src/config/schema.ts';
+
+// Types only, and constants: the registry (index.ts) and the modules' own index.ts files are read
+// by the configuration schema, so nothing here may load the gateway's heavier modules.
 
 export type { MessageSecurity } from '../src/config/schema.ts';
 
@@ -35,8 +39,56 @@ export interface AdapterOptions {
    * `messageSecurity.supported`; unset (tests) means the module's default.
    */
   messageSecurity?: MessageSecurity | undefined;
-  /** The population database only: how it is reached and the codes its operator assigned. */
-  population?: { transport: PopulationTransport; integrationCode?: string | undefined; serviceCode?: string | undefined } | undefined;
+  /**
+   * The whole `upstreams.<id>` section as the configuration parsed it, with the settings of the
+   * module's own `config` extension; unset (tests) means their defaults.
+   */
+  section?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** Builds the adapter; loaded on demand, so that the registry stays light. */
+export type AdapterFactory<Ops> = (deps: AdapterDeps, options: AdapterOptions) => Adapter<Ops>;
+
+/**
+ * Settings of a system beyond those every upstream has (url, timeouts, breaker...): zod fields
+ * added to its `upstreams.<id>` section, checks across them (issues with a path under the section),
+ * and what production requires of them.
+ */
+export interface SystemConfig {
+  shape: z.ZodRawShape;
+  refine?: (section: UpstreamConfig & Record<string, unknown>, ctx: z.RefinementCtx) => void;
+  /** Problems that stop a production start, each naming its setting under `setting` (upstreams.<id>). */
+  productionProblems?: (section: UpstreamConfig & Record<string, unknown>, setting: string) => string[];
+}
+
+/** What the sandbox needs of a system. */
+export interface SandboxDeclaration {
+  /**
+   * The simulator's port, as an offset from `sandbox.port` (the control server). 1–6 are the first
+   * six systems, 7 the TSA, 8 the sandbox witness and 9 `lienthong audit witness`'s default (README.md
+   * documents them); later systems take 10 on.
+   */
+  port: number;
+  /**
+   * The algorithm of the system's sample certificates (`npm run certs:sample` issues
+   * certs-sample/<id>.pem and its revoked, expired and look-alike twins); absent: the system signs
+   * nothing with a certificate of its own.
+   */
+  certificate?: 'rsa' | 'ec';
+  /** The `attack` fault variants that make sense for the system's protocol. */
+  attacks: readonly AttackVariant[];
+}
+
+/** Attacks every system that signs its answers can suffer, whatever its protocol. */
+export const SIGNED_ANSWER_ATTACKS = ['oversized', 'slow-body', 'wrong-content-type', 'unknown-key'] as const satisfies readonly AttackVariant[];
+
+/** A use case a system's module registers itself: its HTTP handlers by operationId, over the built adapter's operations. */
+// Declared as a method, so that a module's factory for its own operations still fits a loop over every module.
+export type RouteFactory<Ops> = { build(ops: Ops, deps: RouteDeps): Handlers }['build'];
+
+/** What a module's own routes get from the composition root. */
+export interface RouteDeps {
+  log: Logger;
 }
 
 /** The message security profiles a module speaks, and the one the real system uses. */
@@ -61,8 +113,8 @@ export type SimulatorFactory = (deps: SimulatorDeps) => RequestListener;
  * One national system: how to build its client and its sandbox stand-in. Registered once, in
  * adapters/index.ts.
  */
-export interface AdapterModule<Ops> {
-  id: SystemId;
+export interface AdapterModule<Ops, Id extends string = string> {
+  id: Id;
   /** Human name, shown by the sandbox and GET /v1/upstreams. */
   name: string;
   protocol: string;
@@ -78,25 +130,33 @@ export interface AdapterModule<Ops> {
   messageSecurity?: MessageSecuritySupport;
   /** The sandbox's account, used when `upstreams.<id>.credentials` is unset; refused in production. */
   sandboxAccount?: { username: string; password: string };
-  create(deps: AdapterDeps, options: AdapterOptions): Adapter<Ops>;
+  /** Settings of its own in `upstreams.<id>`, beside those every system has. */
+  config?: SystemConfig;
+  sandbox: SandboxDeclaration;
+  /**
+   * Dossier delivery: the outbox hands accepted dossiers to this system, in at most `calls`
+   * calls per delivery (the outbox lease must outlast them, checked when the configuration loads).
+   */
+  deliversDossiers?: { calls: number };
+  /** National sign-on: the levels of assurance asked for when `sso.acrValues` is unset. */
+  signOn?: { acrValues: readonly [string, ...string[]] };
+  /** Loads the adapter's factory (the client and its protocol stack). */
+  adapter(): Promise<AdapterFactory<Ops>>;
+  /**
+   * Loads the module's own routes, for a use case no other module serves (the operations named
+   * in openapi/gateway.yaml); absent: the system serves use cases composed in src/gateway.
+   */
+  routes?(): Promise<RouteFactory<Ops>>;
+  /**
+   * A province may run without it (a system serving only its own routes): in production, with no
+   * `upstreams.<id>.url`, the system is not connected, nothing of it is required, and its
+   * operations answer 503 UPSTREAM_UNAVAILABLE. Outside production the sandbox stands in, as for
+   * every system.
+   */
+  optional?: boolean;
   /**
    * Loads the simulator's factory. Loaded on demand: a gateway wired to the real systems never
    * loads a simulator nor the sandbox's synthetic people.
    */
   simulator(): Promise<SimulatorFactory>;
-}
-
-/**
- * The profile an adapter is to speak: the one configured, else the module's default. A profile
- * the module does not speak is refused (ConfigError naming the setting; start-up exits with 2),
- * so an adapter never falls back silently to another one.
- */
-export function messageSecurityFor(module: { id: SystemId; messageSecurity?: MessageSecuritySupport | undefined }, options: Pick<AdapterOptions, 'messageSecurity'>): MessageSecurity {
-  const setting = `upstreams.${module.id}.messageSecurity`;
-  if (!module.messageSecurity) throw new ConfigError([`${setting}: not applicable to ${module.id}`]);
-  const profile = options.messageSecurity ?? module.messageSecurity.default;
-  if (!module.messageSecurity.supported.includes(profile)) {
-    throw new ConfigError([`${setting}: "${profile}" is not spoken by the ${module.id} adapter (supported: ${module.messageSecurity.supported.join(', ')})`]);
-  }
-  return profile;
 }

@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { request } from 'undici';
+import { request, WebSocket } from 'undici';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ENTERPRISE_PATH } from '../adapters/business-registry/client.ts';
 import { LOGIN_PATH as DVCQG_LOGIN_PATH, SERVICE_PATH as DVCQG_SERVICE_PATH } from '../adapters/dvcqg/client.ts';
@@ -51,6 +51,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? process.env.BENCH_CONCURRENCY ?? 16);
 /** Extra arguments for the gateway's node process, e.g. BENCH_GATEWAY_NODE_ARGS=--cpu-prof to profile it. */
 const GATEWAY_NODE_ARGS = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Where to write the gateway's CPU profiles of the per-stage table, if anywhere. */
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const log = createLogger({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'lienthong-bench-'));
 const children: Started[] = [];
@@ -135,6 +137,9 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
  */
 async function compare(gatewayPid: number, direct: () => Promise<Load>, gateway: () => Promise<Load>): Promise<Comparison> {
   const rounds: { direct: Load; gateway: Load; memory: number }[] = [];
+  // A first round warms both sides up (JIT, connection pools, caches) and is not counted.
+  await direct();
+  await gateway();
   for (let r = 0; r < ROUNDS; r++) {
     const d = await direct();
     resetPeak(gatewayPid);
@@ -169,6 +174,102 @@ function resetPeak(pid: number): void {
   } catch {
     // Not permitted here: the figure is then the peak since start.
   }
+}
+
+/** A V8 CPU profile as the inspector's Profiler.stop returns it. */
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[];
+  samples: number[];
+  startTime: number;
+  endTime: number;
+}
+
+/**
+ * Records a CPU profile of the gateway process while `during` runs, through its inspector (the
+ * gateway is started with --inspect on a local port), sampling every 100 µs.
+ */
+async function profiled<T>(inspectorPort: number, during: () => Promise<T>): Promise<{ result: T; profile: CpuProfile }> {
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+  const socket = new WebSocket(targets[0]!.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    socket.addEventListener('open', resolve, { once: true });
+    socket.addEventListener('error', reject, { once: true });
+  });
+  let next = 0;
+  const pending = new Map<number, (result: unknown) => void>();
+  socket.addEventListener('message', (event) => {
+    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) pending.get(message.id)?.(message.result);
+  });
+  const send = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve) => {
+      const id = ++next;
+      pending.set(id, resolve);
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+  await send('Profiler.enable');
+  await send('Profiler.setSamplingInterval', { interval: 100 });
+  await send('Profiler.start');
+  const result = await during();
+  const { profile } = (await send('Profiler.stop')) as { profile: CpuProfile };
+  await send('Profiler.disable');
+  socket.close();
+  return { result, profile };
+}
+
+/**
+ * Stages of the gateway's request path, by where a function's source lives: the innermost frame
+ * of a sample that belongs to one of them names the stage (a hash computed for authentication is
+ * authentication's, not node:crypto's). Shared libraries (XML parsers, node:crypto) name none and
+ * count for their caller's stage. Frames of the gateway's own app.ts are told apart by name.
+ */
+const STAGES: [string, RegExp][] = [
+  ['routing (contract match)', /\/src\/http\/contract\.ts|\/src\/app\.ts#routeOnce/],
+  ['request validation', /\/src\/http\/validation\.ts|\/node_modules\/ajv(-formats)?\/|\/src\/app\.ts#dispatchOperation|\/src\/app\.ts#checkedJson/],
+  ['authentication, authorization, rate limit, accountability', /\/src\/http\/(auth|rate-limit)\.ts|\/node_modules\/rate-limiter-flexible\/|\/src\/config\/load\.ts/],
+  ['exchange log (recorder, leaf, SQLite)', /\/src\/http\/exchange-recorder\.ts|\/src\/audit\/|\/src\/store\/|\/node_modules\/(better-sqlite3|kysely|json-canonicalize)\//],
+  ['upstream policy (bulkhead, breaker, timeout)', /\/src\/resilience\/|\/node_modules\/opossum\//],
+  ['request signing and answer verification', /\/src\/signing\/|\/node_modules\/(structured-headers|pkijs|asn1js|@peculiar|xml-crypto|node-forge|jose|pvtsutils|pvutils)\//],
+  ['adapter, use case and mapping', /\/adapters\/|\/src\/core\/|\/src\/gateway\/|\/src\/http\/(routes\/|context\.ts|handlers\.ts)/],
+  ['upstream HTTP client (undici)', /\/node_modules\/undici\/|node:internal\/deps\/undici/],
+  ['logging and metrics', /\/src\/(logging|metrics)\.ts|\/node_modules\/(pino|pino-std-serializers|fast-redact|sonic-boom|prom-client|tdigest|bintrees)\/|\/src\/app\.ts#(lifecycle|answered)/],
+  ['express and middleware (helmet, body parser, problem answers)', /\/node_modules\/(express|router|body-parser|raw-body|helmet|cors|finalhandler|send|content-type|type-is|mime-types|qs|on-finished|parseurl|media-typer|iconv-lite|http-errors|depd|vary|accepts|negotiator|statuses)\/|\/src\/http\/(problem|cors)\.ts|\/src\/app\.ts#/],
+];
+/** Frames of none of the stages: Node's own HTTP server and sockets, or the runtime. */
+const NODE_HTTP = /^node:(_http_|net|internal\/(http|streams|stream_base_commons|js_stream_socket))/;
+
+/** µs of gateway CPU per request by stage, from a profile of `requests` requests. */
+function stagesOf(profile: CpuProfile, requests: number): Map<string, number> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const stageOfNode = new Map<number, string | null>();
+  const classify = (id: number): string | null => {
+    if (stageOfNode.has(id)) return stageOfNode.get(id)!;
+    const { functionName, url } = byId.get(id)!.callFrame;
+    let stage: string | null = null;
+    if (functionName === '(idle)') stage = 'idle';
+    else if (functionName === '(garbage collector)') stage = 'garbage collection';
+    else if (functionName === '(program)') stage = 'V8 and native code, unattributed';
+    else {
+      const where = url.includes('/src/app.ts') ? `${url}#${functionName}` : url;
+      stage = STAGES.find(([, pattern]) => pattern.test(where))?.[0] ?? null;
+      const up = parent.get(id);
+      if (stage === null && up !== undefined) stage = classify(up);
+      if (stage === null && NODE_HTTP.test(url)) stage = 'Node HTTP server and sockets';
+    }
+    stageOfNode.set(id, stage);
+    return stage;
+  };
+  const counts = new Map<string, number>();
+  for (const id of profile.samples) {
+    const stage = classify(id) ?? 'other (Node runtime, timers, promises)';
+    counts.set(stage, (counts.get(stage) ?? 0) + 1);
+  }
+  const microsPerSample = (profile.endTime - profile.startTime) / Math.max(1, profile.samples.length);
+  const out = new Map<string, number>();
+  for (const [stage, count] of counts) if (stage !== 'idle') out.set(stage, (count * microsPerSample) / Math.max(1, requests));
+  return out;
 }
 
 const ctx = (): CallContext => ({
@@ -249,6 +350,27 @@ async function dossierEventScenario(urls: { gateway: string; gatewayPid: number;
   }, { expectStatus: 202, cpuPid: urls.gatewayPid }));
 }
 
+/**
+ * Where the gateway's CPU goes, per request and stage, from a profile of one more measurement of
+ * each scenario (taken with the inspector's sampling profiler; its own overhead is in the total).
+ */
+function stageTable(profiles: Record<'rest' | 'soap', { result: Load; profile: CpuProfile }>): string[] {
+  const rest = stagesOf(profiles.rest.profile, profiles.rest.result.requests);
+  const soap = stagesOf(profiles.soap.profile, profiles.soap.result.requests);
+  const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  const [restTotal, soapTotal] = [total(rest), total(soap)];
+  const stages = [...new Set([...rest.keys(), ...soap.keys()])].sort((a, b) => (rest.get(b) ?? 0) - (rest.get(a) ?? 0));
+  const cell = (m: Map<string, number>, all: number, stage: string) => `${(m.get(stage) ?? 0).toFixed(0)} | ${(((m.get(stage) ?? 0) / all) * 100).toFixed(1)}%`;
+  return [
+    `Gateway CPU per request by stage, from a sampling CPU profile (every 100 µs, through the inspector) of one more gateway measurement of each scenario (REST: ${profiles.rest.result.requests} requests; SOAP: ${profiles.soap.result.requests}). A sample counts for the stage of its innermost frame that belongs to one (by source file or package); main thread only, so the totals are below the process CPU per call above, which includes the profiler's own cost and other threads (libuv, GC helpers).`,
+    ``,
+    `| stage | REST lookup µs per request | share | SOAP identity check µs per request | share |`,
+    `|---|---|---|---|---|`,
+    ...stages.map((stage) => `| ${stage} | ${cell(rest, restTotal, stage)} | ${cell(soap, soapTotal, stage)} |`),
+    `| total (main thread, not idle) | ${restTotal.toFixed(0)} | 100% | ${soapTotal.toFixed(0)} | 100% |`,
+  ];
+}
+
 async function main(): Promise<string> {
   // The sandbox configuration with rate limits out of the way: the bench measures throughput.
   // Response validation stays off, as in production (server.validateResponses defaults to false).
@@ -267,12 +389,14 @@ async function main(): Promise<string> {
   // Request logs off (warn): a log line per request would measure the terminal, not the gateway.
   const port = await freePort();
   const gatewayUrl = `http://127.0.0.1:${port}`;
+  // The inspector, on a local port, for the per-stage CPU profile (only attached while profiling).
+  const inspectorPort = await freePort();
   const gatewayProcess = await startLienthong(
     ['serve', '--config', benchConfig],
     { ...sandbox.upstreamEnv, PORT: String(port), HOST: '127.0.0.1', TLS_ENABLED: 'false', TSA_URL: sandbox.tsaUrl, SQLITE_PATH: join(dir, 'gateway.db'), HASH_KEY_FILE: join(dir, 'hash-key'), VALIDATE_RESPONSES: 'false', LOG_LEVEL: 'warn' },
     { url: `${gatewayUrl}/healthz` },
     60_000,
-    GATEWAY_NODE_ARGS,
+    [...GATEWAY_NODE_ARGS, `--inspect=127.0.0.1:${inspectorPort}`],
   );
   children.push(gatewayProcess);
   const gatewayPid = gatewayProcess.child.pid!;
@@ -287,6 +411,11 @@ async function main(): Promise<string> {
   // signature, certificate and digest verified, as the business-registry adapter does.
   const registry = signing.forUpstream('business-registry');
   const registryBase = upstreams['business-registry']!;
+  const restThroughGateway: BenchRequest = {
+    method: 'GET',
+    setupRequest: (req) => ({ ...req, path: `/v1/enterprises/${codes[i++ % codes.length]}`, headers: { authorization: 'Bearer sandbox-portal-key' } }),
+    onResponse: (_status, body) => JSON.parse(body),
+  };
   const rest = await compare(gatewayPid, () => cannon(registryBase, {
     method: 'GET',
     setupRequest: (req, context) => {
@@ -300,11 +429,9 @@ async function main(): Promise<string> {
       verifyResponse({ status, headers: lower(headers), body: Buffer.from(body) }, (context as { message: RequestMessage }).message, { verifyCertificate: (c, chain) => registry.verifyPeer(c, chain) });
       JSON.parse(body);
     },
-  }), () => cannon(gatewayUrl, {
-    method: 'GET',
-    setupRequest: (req) => ({ ...req, path: `/v1/enterprises/${codes[i++ % codes.length]}`, headers: { authorization: 'Bearer sandbox-portal-key' } }),
-    onResponse: (_status, body) => JSON.parse(body),
-  }, { cpuPid: gatewayPid }));
+  }), () => cannon(gatewayUrl, restThroughGateway, { cpuPid: gatewayPid }));
+  // Once more, profiled, for the per-stage table (not counted above: the profiler costs CPU too).
+  const restProfile = await profiled(inspectorPort, () => cannon(gatewayUrl, restThroughGateway, { cpuPid: gatewayPid }));
 
   // 2. SOAP identity check (XacThucThongTinCongDan, WS-Security both ways). Direct: what the
   // adapter's client does for each call (`createPopulationClient`, direct transport): the request
@@ -317,6 +444,21 @@ async function main(): Promise<string> {
   const verification = SERVICE_DESCRIPTION[OPERATIONS.verify];
   const populationUrl = upstreams.population! + SERVICE_PATH;
   const officer = ctx();
+  const soapThroughGateway: BenchRequest = {
+    method: 'POST',
+    setupRequest: (req) => {
+      const p = living[i++ % 50]!;
+      return {
+        ...req,
+        path: '/v1/citizens/verify',
+        headers: { authorization: 'Bearer sandbox-agency-key', 'content-type': 'application/json', 'x-user-id': 'officer-1', 'x-purpose': 'XAC_MINH_DANH_TINH' },
+        body: JSON.stringify({ idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: p.dateOfBirth }),
+      };
+    },
+    onResponse: (_status, body) => {
+      if ((JSON.parse(body) as { result?: string }).result !== 'match') throw new Error('no match');
+    },
+  };
   const soap = await compare(gatewayPid, () => cannon(upstreams.population!, {
     method: 'POST',
     setupRequest: (req, context) => {
@@ -332,21 +474,14 @@ async function main(): Promise<string> {
       const result = readVerifiedBody(security.verifyAnswer(answer), OPERATIONS.verify, status, 5);
       if (!readVerification(result, (context as { asked: VerificationRequest }).asked)) throw new Error('no match');
     },
-  }), () => cannon(gatewayUrl, {
-    method: 'POST',
-    setupRequest: (req) => {
-      const p = living[i++ % 50]!;
-      return {
-        ...req,
-        path: '/v1/citizens/verify',
-        headers: { authorization: 'Bearer sandbox-agency-key', 'content-type': 'application/json', 'x-user-id': 'officer-1', 'x-purpose': 'XAC_MINH_DANH_TINH' },
-        body: JSON.stringify({ idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: p.dateOfBirth }),
-      };
-    },
-    onResponse: (_status, body) => {
-      if ((JSON.parse(body) as { result?: string }).result !== 'match') throw new Error('no match');
-    },
-  }, { cpuPid: gatewayPid }));
+  }), () => cannon(gatewayUrl, soapThroughGateway, { cpuPid: gatewayPid }));
+  const soapProfile = await profiled(inspectorPort, () => cannon(gatewayUrl, soapThroughGateway, { cpuPid: gatewayPid }));
+  // Kept for a closer look (Chrome DevTools, or any .cpuprofile viewer) when asked for.
+  if (PROFILE_DIR) {
+    writeFileSync(join(PROFILE_DIR, 'gateway-rest.cpuprofile'), JSON.stringify(restProfile.profile));
+    writeFileSync(join(PROFILE_DIR, 'gateway-soap.cpuprofile'), JSON.stringify(soapProfile.profile));
+  }
+
 
 
   // Calls while the breaker is open, through HTTP.
@@ -429,7 +564,7 @@ async function main(): Promise<string> {
   const lines = [
     `# Benchmark results`,
     ``,
-    `Run: ${new Date().toISOString()}; Node ${process.version}; ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'} (shared), ${(totalmem() / 2 ** 30).toFixed(1)} GiB; autocannon, ${CONNECTIONS} connections, ${SECONDS} s per measurement; direct and gateway measured back to back ${ROUNDS} times per scenario, medians reported.`,
+    `Run: ${new Date().toISOString()}; Node ${process.version}; ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'} (shared), ${(totalmem() / 2 ** 30).toFixed(1)} GiB; autocannon, ${CONNECTIONS} connections, ${SECONDS} s per measurement; direct and gateway measured back to back ${ROUNDS} times per scenario after a warm-up round that is not counted, medians reported.`,
     ``,
     `The sandbox (simulators), the gateway and the load (autocannon) are three processes on the same machine. "Direct" is autocannon calling the simulator itself with the message security the adapter does for that call (request signed, answer's signature and certificate verified), so both sides do the same protocol work. "Through the gateway" adds API-key authentication, request validation (responses are not validated, as in production), rate limiting, the upstream policy (bulkhead, breaker, timeout), mapping, and the exchange log (each answer waits until its leaf is durable in SQLite). Peak memory is the gateway process's peak resident set (VmHWM) during its measurements of that scenario.`,
     ``,
@@ -437,9 +572,11 @@ async function main(): Promise<string> {
     `|---|---|---|---|---|---|---|---|---|`,
     row('REST enterprise lookup', rest, 'ratio ≥ 50%'),
     row('SOAP identity check (WS-Security both ways)', soap, 'ratio ≥ 60%; gateway CPU ≤ 1.5× the client\'s'),
-    row('dossier event accepted (202, written with its delivery job)', dossier, '—'),
+    row('dossier event accepted (202, written with its delivery job)', dossier, 'ratio ≥ 60%'),
     ``,
     `"CPU ms per call" is the CPU time (user + system) per call of the direct client (this process: autocannon, signing and verifying) and of the gateway process. Load average of the machine at the end of the HTTP measurements: ${load} (other work was running beside the benchmark; throughput figures move with it, CPU per call much less).`,
+    ``,
+    ...stageTable({ rest: restProfile, soap: soapProfile }),
     ``,
     `| exchange log and resilience | measured | target (DESIGN.md) |`,
     `|---|---|---|`,

@@ -8,10 +8,12 @@
  */
 import { X509Certificate, createHash, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as asn1js from 'asn1js';
 import forge from 'node-forge';
 import * as pkijs from 'pkijs';
+import { adapterModules } from '../adapters/index.ts';
 import { LOG_SIGNING_EKU_OID, LOG_SIGNING_POLICY_OID } from '../src/signing/log-signer.ts';
 
 const OUT = process.argv[2] ?? 'certs-sample';
@@ -180,14 +182,41 @@ async function pkcs12(issued: Issued, chain: Issued[]): Promise<void> {
   writeFileSync(join(OUT, `${issued.name}.p12`), Buffer.from(forge.asn1.toDer(p12).getBytes(), 'binary'));
 }
 
-/** The national systems, the algorithm each signs with, and the subject the gateway pins. */
-export const SYSTEMS: [string, Algo][] = [
-  ['business-registry', 'ec'],
-  ['population', 'rsa'],
-  ['tax', 'rsa'],
-  ['social-insurance', 'ec'],
-  ['dvcqg', 'rsa'],
-];
+/** The national systems with sample certificates, and the algorithm each signs with (from its module). */
+export const SYSTEMS: [string, Algo][] = adapterModules.flatMap((module) => (module.sandbox.certificate ? [[module.id, module.sandbox.certificate] as [string, Algo]] : []));
+
+const TLS_NAMES = { dns: ['localhost'], ips: ['127.0.0.1'] };
+
+/** A system's certificate (the subject the gateway pins), and its revoked and expired twins; returns the revoked one. */
+async function systemCertificates(system: string, algo: Algo, issuing: Issued): Promise<Issued> {
+  const cn = `${system}.sandbox.lienthong.vn`;
+  await issue(system, { cn, algo, eku: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], ...TLS_NAMES }, issuing);
+  const revoked = await issue(`${system}-revoked`, { cn, algo }, issuing);
+  await issue(`${system}-expired`, { cn, algo, notBefore: new Date(NOW.getTime() - 400 * DAY), notAfter: new Date(NOW.getTime() - 30 * DAY) }, issuing);
+  return revoked;
+}
+
+/** The system's look-alike: its own subject, issued by the look-alike CA. */
+const impostor = (system: string, algo: Algo, ca: Issued) => issue(`${system}-impostor`, { cn: `${system}.sandbox.lienthong.vn`, algo }, ca);
+
+/**
+ * Writes each system's fingerprint table beside its module (adapters/<id>/sample-pki.json), which
+ * production reads to refuse sample certificates; only for the repository's own certs-sample/.
+ */
+function writeFingerprints(): void {
+  const repository = fileURLToPath(new URL('../', import.meta.url));
+  if (resolve(OUT) !== resolve(repository, 'certs-sample')) return;
+  const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+  for (const [system] of SYSTEMS) {
+    const table = Object.fromEntries(
+      ['', '-expired', '-impostor', '-revoked'].map((suffix) => {
+        const certificate = new X509Certificate(readFileSync(join(OUT, `${system}${suffix}.pem`)));
+        return [`${system}${suffix}.pem`, { certificate: sha256(certificate.raw), publicKey: sha256(certificate.publicKey.export({ type: 'spki', format: 'der' })) }];
+      }),
+    );
+    writeFileSync(join(repository, 'adapters', system, 'sample-pki.json'), `${JSON.stringify(table, null, 2)}\n`);
+  }
+}
 
 /**
  * A look-alike PKI for the sandbox's `unknown-key` attack: a self-signed CA named like the issuing
@@ -195,7 +224,7 @@ export const SYSTEMS: [string, Algo][] = [
  */
 async function impostors(): Promise<void> {
   const ca = await issue('impostor-ca', { cn: 'Liên thông Sample Issuing CA', algo: 'rsa', ca: { pathLen: 0 } });
-  for (const [system, algo] of SYSTEMS) await issue(`${system}-impostor`, { cn: `${system}.sandbox.lienthong.vn`, algo }, ca);
+  for (const [system, algo] of SYSTEMS) await impostor(system, algo, ca);
 }
 
 /** An existing CA of the set, read back from its files to issue more certificates. */
@@ -248,28 +277,36 @@ async function main(): Promise<void> {
   }
   const cas = ['root-ca.pem', 'root-ca.key.pem', 'issuing-ca.pem', 'issuing-ca.key.pem'];
   if (!process.argv.includes('--regenerate') && cas.every((file) => !missing(file))) {
-    await auditMaterial(await existing('issuing-ca'), false);
+    const issuing = await existing('issuing-ca');
+    await auditMaterial(issuing, false);
+    // A system added to the registry: its certificates, its look-alike, and a CRL that revokes its revoked twin too.
+    const added = SYSTEMS.filter(([system]) => ['', '-revoked', '-expired', '-impostor'].some((suffix) => missing(`${system}${suffix}.pem`)));
+    for (const [system, algo] of added) {
+      await systemCertificates(system, algo, issuing);
+      await impostor(system, algo, await existing('impostor-ca'));
+    }
+    if (added.length > 0) {
+      const revoked = SYSTEMS.map(([system]) => ({ cert: pkijs.Certificate.fromBER(new Uint8Array(new X509Certificate(readFileSync(join(OUT, `${system}-revoked.pem`))).raw)) }) as Issued);
+      await crl(issuing, revoked);
+    }
+    writeFingerprints();
     console.log(`missing sample files added to ${OUT}/ (--regenerate makes a whole new set)`);
     return;
   }
   const root = await issue('root-ca', { cn: 'Liên thông Sample National Root CA', algo: 'rsa', ca: {} });
   const issuing = await issue('issuing-ca', { cn: 'Liên thông Sample Issuing CA', algo: 'rsa', ca: { pathLen: 0 } }, root);
   await issue('tsa', { cn: 'Liên thông Sample Time-Stamping Authority', algo: 'rsa', eku: ['1.3.6.1.5.5.7.3.8'], ekuCritical: true }, issuing);
-  const tls = { dns: ['localhost'], ips: ['127.0.0.1'] };
+  const tls = TLS_NAMES;
   await issue('gateway', { cn: 'lienthong-gateway.sandbox.sonla.gov.vn', algo: 'rsa', eku: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], ...tls }, issuing);
   await issue('gateway-ec', { cn: 'lienthong-gateway.sandbox.sonla.gov.vn', algo: 'ec', eku: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], ...tls }, issuing);
   const portal = await issue('portal-client', { cn: 'sandbox-portal', algo: 'rsa', eku: ['1.3.6.1.5.5.7.3.2'] }, issuing);
   await pkcs12(portal, [issuing, root]);
   const revoked: Issued[] = [];
-  for (const [system, algo] of SYSTEMS) {
-    const cn = `${system}.sandbox.lienthong.vn`;
-    await issue(system, { cn, algo, eku: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], ...tls }, issuing);
-    revoked.push(await issue(`${system}-revoked`, { cn, algo }, issuing));
-    await issue(`${system}-expired`, { cn, algo, notBefore: new Date(NOW.getTime() - 400 * DAY), notAfter: new Date(NOW.getTime() - 30 * DAY) }, issuing);
-  }
+  for (const [system, algo] of SYSTEMS) revoked.push(await systemCertificates(system, algo, issuing));
   await crl(issuing, revoked);
   await impostors();
   await auditMaterial(issuing, true);
+  writeFingerprints();
   console.log(`sample PKI written to ${OUT}/`);
 }
 

@@ -1,9 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
-import * as OpenApiValidator from 'express-openapi-validator';
-import { memoizeRoutePatterns } from './http/route-patterns.ts';
 import type { Config } from './config/schema.ts';
 import type { AccountLinkService } from './core/account-links.ts';
 import type { CitizenService } from './core/citizens.ts';
@@ -14,6 +11,7 @@ import type { createSocialInsuranceService, createTaxpayerService } from './core
 import { GatewayError } from './errors/gateway-error.ts';
 import { authenticate, authorize, rateLimit, requireAccountability, type AuthenticatedClient } from './http/auth.ts';
 import type { Contract, Operation } from './http/contract.ts';
+import { createValidation, mediaTypeOf, type Validation } from './http/validation.ts';
 import { notImplemented, type Handlers } from './http/handlers.ts';
 import { problemHandler } from './http/problem.ts';
 import { corsPolicy } from './http/cors.ts';
@@ -30,7 +28,7 @@ import type { DossierService } from './core/dossiers/service.ts';
 import type { AuditStore } from './audit/store.ts';
 import type { BundleCertificates } from './audit/bundle.ts';
 import { operationsRouter, type ReadinessCheck } from './http/routes/operations.ts';
-import { maskIdentifiers, serializeError, type Logger } from './logging.ts';
+import { deferredLogger, maskIdentifiers, type Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 import type { TrustStore } from './signing/trust-store.ts';
 import type { ExchangeLog } from './audit/exchange-log.ts';
@@ -66,6 +64,8 @@ export interface AppDeps {
     accountLinks: AccountLinkService;
     /** National sign-on; `redirectUri` is the gateway's callback as registered with the national service. */
     sso: { service: SsoService; redirectUri: () => string };
+    /** The handlers national systems' modules register for their own use cases, by operationId (adapters/index.ts). */
+    registered?: Handlers;
   };
   /** Public keys for checking the gateway's attestations. */
   jwks(): { keys: object[] };
@@ -77,37 +77,82 @@ export interface AppDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-function requestId(): RequestHandler {
-  return (req, res, next) => {
-    const given = req.get('x-request-id');
-    const id = given && REQUEST_ID.test(given) ? given : randomUUID();
+declare module 'http' {
+  interface IncomingMessage {
+    /** The request's logger: the gateway's, bound to the request id, method and path (made when first used). */
+    log: Logger;
+  }
+}
+
+const REQUEST_LOG = Symbol('request log');
+
+/**
+ * `req.log` on every request, a child of the gateway's logger made only when something logs at an
+ * enabled level: most requests never do, and a child logger per request would cost every one.
+ */
+function requestLoggers(app: Express, root: Logger): void {
+  Object.defineProperty(app.request, 'log', {
+    configurable: true,
+    get(this: Request & { [REQUEST_LOG]?: Logger }) {
+      return (this[REQUEST_LOG] ??= deferredLogger(root, () => root.child({ req: requestFields(this) })));
+    },
+    set(this: Request & { [REQUEST_LOG]?: Logger }, value: Logger) {
+      this[REQUEST_LOG] = value;
+    },
+  });
+}
+
+/** How a request is named in a log line: never its query, headers or body (keys and personal data). */
+function requestFields(req: Request): { id: string; method: string; path: string } {
+  return { id: String(req.res?.getHeader('x-request-id') ?? ''), method: req.method, path: maskIdentifiers(req.path) };
+}
+
+/** The operation and client of a request, for its completion log line. */
+function whoAndWhat(res: Response): { operation?: string; client?: string } {
+  const locals = res.locals;
+  return { operation: (locals.operation as Operation | undefined)?.operationId, client: (locals.client as AuthenticatedClient | undefined)?.id };
+}
+
+/**
+ * The request id (the caller's X-Request-Id when well formed), and once the answer is sent its
+ * metrics and its completion log line (on the root logger; operational endpoints are not logged).
+ */
+function requestLifecycle(log: Logger, metrics: Metrics): RequestHandler {
+  return function lifecycle(req, res, next) {
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     res.setHeader('x-request-id', id);
+    const started = process.hrtime.bigint();
+    res.once('close', function answered() {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const operation = (res.locals.operation as Operation | undefined)?.operationId ?? (req.path.startsWith('/docs') ? 'apiReference' : 'unmatched');
+      const finished = res.writableFinished;
+      if (finished) {
+        const labels = { operation, method: req.method, status: String(res.statusCode) };
+        metrics.httpRequests.inc(labels);
+        metrics.httpDuration.observe(labels, seconds);
+      }
+      // A caller that hangs up is the caller's business: info, like any answer below 500.
+      const level = finished && res.statusCode >= 500 ? 'error' : 'info';
+      if (!log.isLevelEnabled(level) || req.url === '/healthz' || req.url === '/metrics') return;
+      log[level](
+        { req: requestFields(req), res: { statusCode: res.statusCode }, responseTime: Math.round(seconds * 1000), ...whoAndWhat(res) },
+        finished ? 'request completed' : 'request aborted',
+      );
+    });
     next();
   };
 }
 
 /**
- * A `+` in a query string is a space (application/x-www-form-urlencoded, what URLSearchParams and
- * HTML forms send), and the query parser reads it so; the request validator, which checks the raw
- * query for reserved characters, would refuse it. Spelt `%20` before validation, it means the same.
+ * Finds the contract operation for the request, the one routing it gets: 404 and 405 come from
+ * here. Operational endpoints (security: []), the API reference and paths of no operation go to
+ * the operations router first; the API's own operations skip it. The path parameters go to
+ * `res.locals.params` (checked with the request) and the query is read once, into a plain
+ * property that validation may coerce (express 5 parses it again on every read of `req.query`).
  */
-function plusAsSpace(): RequestHandler {
-  return (req, _res, next) => {
-    const at = req.url.indexOf('?');
-    if (at >= 0 && req.url.includes('+', at)) {
-      const path = req.url.slice(0, at);
-      req.url = path + req.url.slice(at).replaceAll('+', '%20');
-      const original = req.originalUrl.indexOf('?');
-      if (original >= 0) req.originalUrl = req.originalUrl.slice(0, original) + req.originalUrl.slice(original).replaceAll('+', '%20');
-    }
-    next();
-  };
-}
-
-/** Finds the contract operation for the request: 404 and 405 come from here. */
-function resolveOperation(contract: Contract): RequestHandler {
-  return (req, res, next) => {
-    const found = contract.match(req.method, req.path);
+function resolveOperation(contract: Contract, operations: RequestHandler): RequestHandler {
+  const resolved = (req: Request, res: Response, next: (err?: unknown) => void, found: ReturnType<Contract['match']>) => {
     if (!found) return next(new GatewayError('ROUTE_NOT_FOUND', { detail: `no resource at ${maskIdentifiers(req.path)}` }));
     if ('allowed' in found) {
       return next(
@@ -118,27 +163,119 @@ function resolveOperation(contract: Contract): RequestHandler {
       );
     }
     res.locals.operation = found.operation;
+    res.locals.params = found.params;
+    Object.defineProperty(req, 'query', { value: req.query, writable: true, enumerable: true, configurable: true });
+    if (!found.params) {
+      return next(new GatewayError('VALIDATION_FAILED', { detail: 'the path is not valid percent-encoding', errors: [{ field: 'path', message: 'is not valid percent-encoding' }] }));
+    }
+    next();
+  };
+  return function routeOnce(req, res, next) {
+    const found = contract.match(req.method, req.path);
+    if (found && 'operation' in found && found.operation.authenticated) return resolved(req, res, next, found);
+    operations(req, res, (err?: unknown) => (err ? next(err) : resolved(req, res, next, found)));
+  };
+}
+
+/**
+ * Helmet's headers, worked out once: with fixed directives they are the same for every answer,
+ * and helmet would build them again for each.
+ */
+function securityHeaders(middleware: RequestHandler): RequestHandler {
+  const set: [string, string | number | readonly string[]][] = [];
+  const removed: string[] = [];
+  let called = false;
+  const recorder = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      set.push([name, value]);
+      return recorder;
+    },
+    removeHeader(name: string) {
+      removed.push(name);
+    },
+    getHeader: () => undefined,
+    locals: {},
+  };
+  void middleware({ method: 'GET', url: '/', headers: {} } as Request, recorder as unknown as Response, (err?: unknown) => {
+    if (err) throw err;
+    called = true;
+  });
+  if (!called) throw new Error('the security headers middleware did not finish at once; it cannot be precomputed');
+  return function fixedSecurityHeaders(_req, res, next) {
+    for (const name of removed) res.removeHeader(name);
+    for (const [name, value] of set) res.setHeader(name, value);
     next();
   };
 }
 
-function measure(metrics: Metrics): RequestHandler {
-  return (req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.once('finish', () => {
-      const operation = (res.locals.operation as Operation | undefined)?.operationId ?? (req.path.startsWith('/docs') ? 'apiReference' : 'unmatched');
-      const labels = { operation, method: req.method, status: String(res.statusCode) };
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+/** An answer that does not conform to the contract (only checked where `server.validateResponses` is set). */
+class ResponseNotInContract extends Error {
+  constructor(operationId: string, problems: { field: string; message: string }[]) {
+    super(`${operationId} answered outside its contract: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`);
+    this.name = 'ResponseNotInContract';
+  }
+}
+
+/**
+ * Checks the request against its operation's compiled validators and calls the operation's
+ * handler: one middleware for every operation, so a request is routed once. Where responses are
+ * validated (tests), a JSON answer that breaks the contract becomes a 500 instead.
+ */
+function dispatch(validation: Validation, handlers: Handlers, validateResponses: boolean): RequestHandler {
+  return function dispatchOperation(req, res, next) {
+    const operation = res.locals.operation as Operation;
+    const handler = handlers[operation.operationId];
+    // Operational endpoints (security: []) are served by the operations router; the sign-on callback, reached by a browser, is here.
+    if (!operation.authenticated && !handler) return next(new GatewayError('ROUTE_NOT_FOUND', { detail: `no resource at ${maskIdentifiers(req.path)}` }));
+    const checks = validation.of(operation.operationId);
+    const headers = req.headers;
+    const { params, query } = checks.request({
+      params: res.locals.params as Record<string, string>,
+      query: req.query as Record<string, unknown>,
+      headers,
+      contentType: mediaTypeOf(headers['content-type']),
+      hasBody: headers['content-length'] !== undefined ? headers['content-length'] !== '0' : headers['transfer-encoding'] !== undefined,
+      body: req.body,
     });
-    next();
+    req.params = params as Record<string, string>;
+    req.query = query as typeof req.query;
+    if (validateResponses) {
+      const json = res.json;
+      res.json = function checkedJson(this: Response, body: unknown) {
+        const problems = checks.response(this.statusCode, this.getHeader('content-type') as string | undefined, body);
+        if (problems.length > 0) {
+          next(new ResponseNotInContract(operation.operationId, problems));
+          return this;
+        }
+        return json.call(this, body);
+      };
+    }
+    return (handler ?? notImplemented)(req, res, next);
   };
 }
 
-/** The operation and client of a request, for its completion log line. */
-function whoAndWhat(res: unknown): { operation?: string; client?: string } {
-  const locals = (res as { locals?: Record<string, unknown> }).locals ?? {};
-  return { operation: (locals.operation as Operation | undefined)?.operationId, client: (locals.client as AuthenticatedClient | undefined)?.id };
+/**
+ * Runs middleware one after the other as a single express middleware: what express's router does
+ * for a stack of `app.use`, without matching a path for each step. An error, thrown or rejected,
+ * goes to the error handler; a step that neither answers nor calls `next` ends the request's
+ * processing there, as with express.
+ */
+function inOrder(handlers: readonly RequestHandler[]): RequestHandler {
+  return function steps(req, res, done) {
+    let index = 0;
+    const next = (err?: unknown): void => {
+      if (err !== undefined && err !== null && err !== 'route' && err !== 'router') return done(err);
+      const handler = handlers[index++];
+      if (!handler) return done();
+      try {
+        const result = handler(req, res, next) as unknown;
+        if (result instanceof Promise) result.then(undefined, (rejection: unknown) => done(rejection ?? new Error('a middleware rejected without a reason')));
+      } catch (thrown) {
+        done(thrown);
+      }
+    };
+    next();
+  };
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -149,64 +286,36 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  app.use(requestId());
-  app.use(
-    pinoHttp({
-      logger: deps.log,
-      genReqId: (_req, res) => String(res.getHeader('x-request-id')),
-      // Headers, query strings and bodies are never logged: they carry keys and personal data.
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: maskIdentifiers(req.url.split('?')[0] ?? '') }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        err: serializeError,
-      },
-      // Named on the completion line only, and only when it is written: computed earlier (customProps)
-      // they would cost two child loggers per request and be empty anyway, before authentication.
-      customSuccessObject: (_req, res, value: Record<string, unknown>) => ({ ...value, ...whoAndWhat(res) }),
-      customErrorObject: (_req, res, _err, value: Record<string, unknown>) => ({ ...value, ...whoAndWhat(res) }),
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
-    }),
-  );
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        // No upgrade-insecure-requests: the sandbox serves /docs over plain http on localhost.
-        directives: { 'script-src': ["'self'"], 'img-src': ["'self'", 'data:'], 'connect-src': ["'self'"], 'upgrade-insecure-requests': null },
-      },
-    }),
-  );
+  requestLoggers(app, deps.log);
+  // The steps of every request, in order, run as one middleware (see inOrder).
+  const steps: RequestHandler[] = [
+    requestLifecycle(deps.log, deps.metrics),
+    securityHeaders(
+      helmet({
+        contentSecurityPolicy: {
+          // No upgrade-insecure-requests: the sandbox serves /docs over plain http on localhost.
+          directives: { 'script-src': ["'self'"], 'img-src': ["'self'", 'data:'], 'connect-src': ["'self'"], 'upgrade-insecure-requests': null },
+        },
+      }),
+    ),
+  ];
   // Before anything that authenticates: a browser's preflight carries no credentials.
   const corsHandler = corsPolicy(config.server.cors);
-  if (corsHandler) app.use(corsHandler);
-  app.use(measure(deps.metrics));
-  app.use(
-    operationsRouter({ metrics: deps.metrics, document: contract.document, checks: deps.readiness, isShuttingDown: deps.isShuttingDown, jwks: deps.jwks }),
-  );
+  if (corsHandler) steps.push(corsHandler);
 
-  app.use(plusAsSpace());
-  app.use(resolveOperation(contract));
-  app.use(authenticate({ config, limiter: deps.limiter, ...(deps.clientTrust ? { clientTrust: deps.clientTrust } : {}) }));
-  // Right after authentication: refusals of a known client (role, purpose, validation) are recorded too.
-  app.use(recordExchanges({ log: deps.exchangeLog, hashIdentifier: deps.hashIdentifier, bodies: deps.bodies, officers: deps.officers }));
-  app.use(authorize());
-  app.use(rateLimit({ limiter: deps.limiter }));
-  app.use(requireAccountability({ config, procedures: deps.services.procedures, officers: deps.officers }));
-  // Bodies are read only once the caller is known and allowed.
-  app.use(express.json({ limit: config.server.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true }));
-  memoizeRoutePatterns();
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: structuredClone(contract.document) as never,
-      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
-      validateResponses: config.server.validateResponses ? { removeAdditional: false } : false,
-      validateSecurity: false,
-      validateFormats: true,
-      // The contract is checked by `npm run lint:openapi` and test/contract.test.ts, not at run time.
-      validateApiSpec: false,
-      ignoreUndocumented: true,
-      $refParser: { mode: 'dereference' },
-    }),
+  // Compiled here, once: a contract the validators cannot be built from stops the start.
+  const validation = createValidation(contract);
+  const operations = operationsRouter({ metrics: deps.metrics, document: contract.document, checks: deps.readiness, isShuttingDown: deps.isShuttingDown, jwks: deps.jwks });
+  steps.push(
+    resolveOperation(contract, operations),
+    authenticate({ config, limiter: deps.limiter, ...(deps.clientTrust ? { clientTrust: deps.clientTrust } : {}) }),
+    // Right after authentication: refusals of a known client (role, purpose, validation) are recorded too.
+    recordExchanges({ log: deps.exchangeLog, hashIdentifier: deps.hashIdentifier, bodies: deps.bodies, officers: deps.officers }),
+    authorize(),
+    rateLimit({ limiter: deps.limiter }),
+    requireAccountability({ config, procedures: deps.services.procedures, officers: deps.officers }),
+    // Bodies are read only once the caller is known and allowed.
+    express.json({ limit: config.server.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true }),
   );
 
   const { services } = deps;
@@ -219,13 +328,9 @@ export function createApp(deps: AppDeps): Express {
     ...upstreamHandlers({ upstreams: deps.upstreams }),
     ...(deps.audit ? auditHandlers({ ...deps.audit, hashIdentifier: deps.hashIdentifier, officers: deps.officers }) : {}),
     ...dossierHandlers({ dossiers: services.dossiers, hashIdentifier: deps.hashIdentifier }),
+    ...services.registered,
   };
-  for (const operation of contract.operations) {
-    const handler = handlers[operation.operationId];
-    // Operational endpoints (security: []) are served by the operations router; the sign-on callback, reached by a browser, is here.
-    if (!operation.authenticated && !handler) continue;
-    app[operation.method](operation.expressPath, handler ?? notImplemented);
-  }
+  app.use(inOrder([...steps, dispatch(validation, handlers, config.server.validateResponses)]));
   app.use(problemHandler());
   return app;
 }

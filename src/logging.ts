@@ -99,3 +99,25 @@ export function createLogger(options: { level: string }, destination?: Destinati
     destination,
   );
 }
+
+const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+const ignore = () => undefined;
+
+/**
+ * A logger that makes itself (`make`, usually a child with bindings) only when a line is written
+ * at a level `levels` has enabled, or anything else is asked of it: most requests log nothing,
+ * and a pino child per request and per call costs every one of them.
+ */
+export function deferredLogger(levels: Pick<Logger, 'isLevelEnabled'>, make: () => Logger): Logger {
+  let made: Logger | undefined;
+  const real = () => (made ??= make());
+  return new Proxy({} as Logger, {
+    get(_target, property) {
+      if (typeof property === 'string' && LEVELS.has(property) && !levels.isLevelEnabled(property)) return ignore;
+      if (property === 'isLevelEnabled') return (level: string) => levels.isLevelEnabled(level);
+      const logger = real();
+      const value = Reflect.get(logger, property, logger) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(logger) : value;
+    },
+  });
+}

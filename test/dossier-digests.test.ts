@@ -3,7 +3,8 @@ import { canonicalize } from 'json-canonicalize';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/audit/leaf.ts';
 import type { Dossier, DossierEvent } from '../src/core/dossiers/port.ts';
-import { createDossierSealer } from '../src/core/dossiers/sealed.ts';
+import { createDossierSealer } from '../src/store/dossier-sealer.ts';
+import { createDossierStore } from '../src/store/dossiers.ts';
 import { createDossierService, type Actor } from '../src/core/dossiers/service.ts';
 import { createKeyedDigest } from '../src/signing/attestation.ts';
 import { openStore } from '../src/store/store.ts';
@@ -33,7 +34,7 @@ describe.each(backends)('dossier digests on $name', (backend) => {
     const store = await openStore(await backend.options());
     try {
       const key = randomBytes(32);
-      const service = createDossierService({ db: store.db, hashIdentifier, sealer: createDossierSealer(key) });
+      const service = createDossierService({ store: createDossierStore(store.db), hashIdentifier, sealer: createDossierSealer(key) });
       const dossier = sampleDossier(1) as unknown as Dossier;
       const code = String(dossier.code);
       const first = await service.create(actor, dossier, 'create-1');
@@ -53,7 +54,7 @@ describe.each(backends)('dossier digests on $name', (backend) => {
       expect(kept.request_hash).toBe(createKeyedDigest(key, 'idempotency-request')(canonicalize({ operation: 'createDossier', params: {}, body: dossier })));
 
       // Another process over the same privacy key (a restart) replays and compares alike.
-      const again = createDossierService({ db: store.db, hashIdentifier, sealer: createDossierSealer(Buffer.from(key)) });
+      const again = createDossierService({ store: createDossierStore(store.db), hashIdentifier, sealer: createDossierSealer(Buffer.from(key)) });
       expect(await again.create(actor, dossier, 'create-1')).toEqual(first);
       const changed = { ...dossier, applicant: { ...applicant, phone: '0987654321' } } as unknown as Dossier;
       expect(await rejection(again.create(actor, changed, 'create-1'))).toBe('IDEMPOTENCY_KEY_REUSED');

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Migrator } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDossierService, type Actor, type DossierScope } from '../src/core/dossiers/service.ts';
-import { createDossierSealer } from '../src/core/dossiers/sealed.ts';
+import { createDossierSealer } from '../src/store/dossier-sealer.ts';
+import { createDossierStore } from '../src/store/dossiers.ts';
 import type { Dossier } from '../src/core/dossiers/port.ts';
 import { createDatabase } from '../src/store/database.ts';
 import { migrateToLatest, migrations } from '../src/store/migrations.ts';
@@ -21,7 +22,7 @@ describe.each(backends)('a dossier without a due date on $name', (backend) => {
   it.skipIf(backend.skip)('is stored, shown with dueAt null and not rated', async () => {
     const store = await openStore(await backend.options());
     try {
-      const service = createDossierService({ db: store.db, hashIdentifier: (v) => `h:${v}`, sealer });
+      const service = createDossierService({ store: createDossierStore(store.db), hashIdentifier: (v) => `h:${v}`, sealer });
       const { dueAt: _dueAt, ...withoutDue } = sampleDossier(41);
       const answer = await service.create(actor, withoutDue as unknown as Dossier);
       expect(answer.status).toBe(202);

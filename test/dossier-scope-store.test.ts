@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDossierService, type Actor, type DossierScope } from '../src/core/dossiers/service.ts';
 import type { Dossier, DossierEvent } from '../src/core/dossiers/port.ts';
-import { createDossierSealer } from '../src/core/dossiers/sealed.ts';
+import { createDossierSealer } from '../src/store/dossier-sealer.ts';
+import { createDossierStore } from '../src/store/dossiers.ts';
 import { isGatewayError } from '../src/errors/gateway-error.ts';
 import { createAccountLinkStore } from '../src/store/account-links.ts';
 import { openStore } from '../src/store/store.ts';
@@ -28,7 +29,7 @@ describe.each(backends)('whose dossiers and links, on $name', (backend) => {
   it.skipIf(backend.skip)('a client reads, lists, changes and redelivers only its own dossiers and those of the agencies it acts for', async () => {
     const store = await openStore(await backend.options());
     try {
-      const service = createDossierService({ db: store.db, hashIdentifier: (v) => `h:${v}`, sealer: createDossierSealer(randomBytes(32)) });
+      const service = createDossierService({ store: createDossierStore(store.db), hashIdentifier: (v) => `h:${v}`, sealer: createDossierSealer(randomBytes(32)) });
       await service.create(actor('portal-a', 'H52'), sampleDossier(1) as unknown as Dossier);
       await service.create(actor('portal-b', 'H52.30'), sampleDossier(2) as unknown as Dossier);
       const page = async (s: DossierScope) => (await service.list(s, { page: 1, pageSize: 50 })).items.map((d) => d.code).sort();

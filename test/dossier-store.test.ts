@@ -6,13 +6,15 @@ import { storeBackends } from './helpers/backends.ts';
 import { fixtureAt, sampleDossier, statusEvent } from './helpers/dossiers.ts';
 import type { Dossier, DossierEvent, DossierPortal } from '../src/core/dossiers/port.ts';
 import { createOutbox } from '../src/core/dossiers/outbox.ts';
-import { createExchangeLog } from '../src/audit/exchange-log.ts';
+import { createExchangeLog, exchangeRecorder } from '../src/audit/exchange-log.ts';
 import { createLogger } from '../src/logging.ts';
 import { createMetrics } from '../src/metrics.ts';
 import type { CallContext } from '../src/core/ports.ts';
-import { createDossierSealer } from '../src/core/dossiers/sealed.ts';
+import { createDossierSealer } from '../src/store/dossier-sealer.ts';
+import { createDossierStore } from '../src/store/dossiers.ts';
 import { GatewayError } from '../src/errors/gateway-error.ts';
-import { createPolicy } from '../src/resilience/policy.ts';
+import { backoffMs, createPolicy } from '../src/resilience/policy.ts';
+import { createOutboxStore } from '../src/store/outbox.ts';
 import { eventually } from './helpers/dossiers.ts';
 
 const { backends, cleanup } = storeBackends('dossier store');
@@ -32,7 +34,7 @@ describe.each(backends)('dossier writes on $name', (backend) => {
     const first = await openStore(options);
     const stores = backend.name === 'PostgreSQL' ? [first, await openStore(options)] : [first];
     try {
-      const services = stores.map((s) => createDossierService({ db: s.db, hashIdentifier, sealer }));
+      const services = stores.map((s) => createDossierService({ store: createDossierStore(s.db), hashIdentifier, sealer }));
       const dossier = sampleDossier(1) as unknown as Dossier;
       const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => services[i % services.length]!.create(actor, dossier, 'same-key')));
       const texts = new Set(answers.map((a) => JSON.stringify(a)));
@@ -74,7 +76,7 @@ describe.each(backends)('outbox claims on $name', (backend) => {
   it.skipIf(backend.skip)('lease at most `concurrency` jobs, only the oldest undelivered change of each dossier, and release them on stop', async () => {
     const store = await openStore(await backend.options());
     try {
-      const service = createDossierService({ db: store.db, hashIdentifier, sealer });
+      const service = createDossierService({ store: createDossierStore(store.db), hashIdentifier, sealer });
       for (let n = 1; n <= 20; n++) {
         const code = String(sampleDossier(n).code);
         await service.create(actor, sampleDossier(n) as unknown as Dossier);
@@ -90,8 +92,8 @@ describe.each(backends)('outbox claims on $name', (backend) => {
         progress: (ctx) => hang(ctx),
       };
       const outbox = createOutbox(
-        { db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db, masterKey: randomBytes(32) }), log: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }) },
-        { enabled: true, pollIntervalMs: 20, concurrency: 3, batchSize: 50, backoffBaseMs: 10, backoffMaxMs: 100, maxAgeSeconds: 3600, leaseSeconds: 60 },
+        { store: createOutboxStore(store.db, store.dialect), portal, upstream: 'dvcqg', backoffMs, sealer, exchangeLog: exchangeRecorder(createExchangeLog({ db: store.db, masterKey: randomBytes(32) })), log: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }) },
+        { pollIntervalMs: 20, concurrency: 3, batchSize: 50, backoffBaseMs: 10, backoffMaxMs: 100, maxAgeSeconds: 3600, leaseSeconds: 60 },
       );
       outbox.start();
       await new Promise((resolve) => setTimeout(resolve, 400));
@@ -118,7 +120,7 @@ describe.each(backends)('outbox leases on $name', (backend) => {
   it.skipIf(backend.skip)('cut a delivery short before its lease ends, so a second worker never sends the same change while the first still waits', async () => {
     const store = await openStore(await backend.options());
     try {
-      const service = createDossierService({ db: store.db, hashIdentifier, sealer });
+      const service = createDossierService({ store: createDossierStore(store.db), hashIdentifier, sealer });
       const code = String(sampleDossier(1).code);
       await service.create(actor, sampleDossier(1) as unknown as Dossier);
       // A portal that takes far longer than the lease; it counts deliveries under way at once.
@@ -137,7 +139,7 @@ describe.each(backends)('outbox leases on $name', (backend) => {
       const portal: DossierPortal = { lookup: (ctx) => slow(ctx), sync: (ctx) => slow(ctx), progress: (ctx) => slow(ctx) };
       const { log, metrics } = quiet();
       const options = { ...fast, leaseSeconds: 1, backoffBaseMs: 100_000, backoffMaxMs: 100_000 };
-      const workers = [0, 1].map(() => createOutbox({ db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db, masterKey: randomBytes(32) }), log, metrics }, options));
+      const workers = [0, 1].map(() => createOutbox({ store: createOutboxStore(store.db, store.dialect), portal, upstream: 'dvcqg', backoffMs, sealer, exchangeLog: exchangeRecorder(createExchangeLog({ db: store.db, masterKey: randomBytes(32) })), log, metrics }, options));
       for (const w of workers) w.start();
       await new Promise((resolve) => setTimeout(resolve, 1500));
       for (const w of workers) await w.stop(0);
@@ -173,9 +175,9 @@ describe.each(backends)('outbox failures on $name', (backend) => {
       },
       progress: async () => ({ duplicate: false }),
     };
-    const outbox = createOutbox({ db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db, masterKey: randomBytes(32) }), log, metrics }, fast);
+    const outbox = createOutbox({ store: createOutboxStore(store.db, store.dialect), portal, upstream: 'dvcqg', backoffMs, sealer, exchangeLog: exchangeRecorder(createExchangeLog({ db: store.db, masterKey: randomBytes(32) })), log, metrics }, fast);
     try {
-      const service = createDossierService({ db: store.db, hashIdentifier, sealer });
+      const service = createDossierService({ store: createDossierStore(store.db), hashIdentifier, sealer });
       for (const n of [1, 2]) {
         await service.create(actor, sampleDossier(n) as unknown as Dossier);
         await service.addEvent(actor, String(sampleDossier(n).code), statusEvent(2, fixtureAt(0, '09:00')) as DossierEvent);
@@ -223,9 +225,9 @@ describe.each(backends)('outbox failures on $name', (backend) => {
         }),
       progress: async () => ({ duplicate: false }),
     };
-    const outbox = createOutbox({ db: store.db, dialect: store.dialect, portal, sealer, exchangeLog: createExchangeLog({ db: store.db, masterKey: randomBytes(32) }), log, metrics }, fast);
+    const outbox = createOutbox({ store: createOutboxStore(store.db, store.dialect), portal, upstream: 'dvcqg', backoffMs, sealer, exchangeLog: exchangeRecorder(createExchangeLog({ db: store.db, masterKey: randomBytes(32) })), log, metrics }, fast);
     try {
-      const service = createDossierService({ db: store.db, hashIdentifier, sealer });
+      const service = createDossierService({ store: createDossierStore(store.db), hashIdentifier, sealer });
       const code = String(sampleDossier(1).code);
       await service.create(actor, sampleDossier(1) as unknown as Dossier);
       outbox.start();

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adapterModules } from '../adapters/index.ts';
 import { hashApiKey } from '../src/config/load.ts';
 import { sample } from '../src/signing/material.ts';
+import { LOG_SIGNING_POLICY_OID } from '../src/signing/log-signer.ts';
 import { createOpensslCa } from './helpers/openssl-pki.ts';
 import { freePort } from './helpers/processes.ts';
 import { ROOT, buildImageCopy, readImageRecipe, runImageCommand, type ImageRecipe, type Run } from './helpers/production-image.ts';
@@ -65,7 +66,7 @@ beforeAll(async () => {
   execFileSync('openssl', ['pkcs12', '-export', '-in', gateway.certificateFile, '-inkey', gateway.keyFile, '-certfile', ca.certificateFile, '-out', join(pkiDir, 'gateway.p12'), '-passout', 'pass:test-p12-password']);
   // The exchange log's own signer: an EC key, a signing profile (no TLS usage), under the same root.
   const logSigner = { certificateFile: join(pkiDir, 'log-signer.pem'), keyFile: join(pkiDir, 'log-signer.key.pem') };
-  writeFileSync(join(pkiDir, 'log-signer.ext'), 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n');
+  writeFileSync(join(pkiDir, 'log-signer.ext'), `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\ncertificatePolicies=${LOG_SIGNING_POLICY_OID}\n`);
   execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', logSigner.keyFile, '-out', join(pkiDir, 'log-signer.csr'), '-subj', '/CN=exchange-log signer'], { stdio: 'pipe' });
   execFileSync('openssl', ['x509', '-req', '-in', join(pkiDir, 'log-signer.csr'), '-CA', ca.certificateFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-days', '365', '-sha256', '-extfile', join(pkiDir, 'log-signer.ext'), '-out', logSigner.certificateFile], { stdio: 'pipe' });
   // The inspectorate's key pair: the gateway gets the public half only.
@@ -149,6 +150,27 @@ describe('the production image', { timeout: 180_000 }, () => {
     const run = await serve(file, { SIGNING_CERT_FILE: '', SIGNING_KEY_FILE: '' }, async (url) => (await fetch(`${url}/healthz`)).status);
     expect(run.result, run.stderr + run.stdout).toBe(200);
     expect(run.modules.some((m) => m.startsWith(`file://${app}/node_modules/node-forge/`))).toBe(true);
+  });
+
+  it('runs without an optional system, whose operations answer 503 naming the missing setting', async () => {
+    const optional = adapterModules.filter((m) => m.optional);
+    expect(optional.length).toBeGreaterThan(0);
+    const file = writeConfig('production-optional', (c) => {
+      for (const m of optional) delete (c.upstreams as Record<string, unknown>)[m.id];
+      c.purposes = [{ code: 'KIEM_TRA_HO_TICH', description: 'Kiểm tra đăng ký khai sinh' }];
+      (c.clients as Record<string, unknown>[])[0]!.purposes = ['KIEM_TRA_HO_TICH'];
+    });
+    const run = await serve(file, {}, async (url) => {
+      const res = await fetch(`${url}/v1/civil-status/births/014089001234`, {
+        headers: { authorization: `Bearer ${apiKey}`, 'x-user-id': 'officer-1', 'x-purpose': 'KIEM_TRA_HO_TICH' },
+      });
+      return { status: res.status, body: (await res.json()) as { code: string; detail: string } };
+    });
+    const seen = run.result as { status: number; body: { code: string; detail: string } } | undefined;
+    expect(seen?.status, run.stderr + run.stdout).toBe(503);
+    expect(seen!.body.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(seen!.body.detail).toMatch(/not connected to this gateway \(upstreams\.civil-status\.url is not set\)/);
+    expect(run.stdout).toMatch(/is not connected \(no upstreams\.civil-status\.url\)/);
   });
 
   it.each([

@@ -18,7 +18,7 @@ const post = (body: unknown) =>
 describe('sandbox control server', () => {
   it('lists each simulator with its own URL', async () => {
     const index = (await (await fetch(sandbox.controlUrl)).json()) as { systems: { id: string; url: string; health: string; fault: unknown }[] };
-    expect(index.systems.map((s) => s.id)).toEqual(['business-registry', 'population', 'tax', 'social-insurance', 'dvcqg', 'vneid']);
+    expect(index.systems.map((s) => s.id)).toEqual(['business-registry', 'population', 'tax', 'social-insurance', 'dvcqg', 'vneid', 'civil-status']);
     expect(new Set(index.systems.map((s) => s.url)).size).toBe(index.systems.length);
     for (const system of index.systems) {
       expect(system.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EnterpriseStatus, LegalForm } from '../../src/core/enterprises.ts';
+import { wireAddress } from '../signed-json/address.ts';
 
 /*
  * INFERRED — the business registry's interface is not public (DOMAIN.md, "Other systems"). Every
@@ -24,16 +25,7 @@ export const NOT_FOUND_CODE = '04';
 /** Registry error code for a request whose signature or certificate it refuses (HTTP 401). */
 export const SIGNATURE_REFUSED_CODE = '02';
 
-const wireAddress = z.object({
-  SoNhaDuong: z.string(),
-  MaPhuongXa: z.string().nullish(),
-  TenPhuongXa: z.string().nullish(),
-  MaQuanHuyen: z.string().nullish(),
-  TenQuanHuyen: z.string().nullish(),
-  MaTinhThanh: z.string().nullish(),
-  TenTinhThanh: z.string(),
-  QuocGia: z.string().nullish(),
-});
+export { wireAddress, type WireAddress } from '../signed-json/address.ts';
 
 const wireEnterprise = z.object({
   MaSoDoanhNghiep: z.string().regex(/^\d{10}(-\d{3})?$/),
@@ -57,7 +49,6 @@ export const wireAnswer = z.object({
 });
 
 export type WireEnterprise = z.infer<typeof wireEnterprise>;
-export type WireAddress = z.infer<typeof wireAddress>;
 export type WireAnswer = z.infer<typeof wireAnswer>;
 
 /** Registry legal-form codes. */
@@ -89,6 +80,4 @@ export const STATUS_NAMES: Record<EnterpriseStatus, string> = {
 };
 
 /** Success codes: the registry, like other national systems, writes "0" or "00". */
-export function isSuccessCode(code: string): boolean {
-  return code === '0' || code === '00';
-}
+export { isSuccessCode } from '../result-codes.ts';

@@ -1,22 +1,10 @@
-import type { Address, Enterprise } from '../../src/core/enterprises.ts';
+import type { Enterprise } from '../../src/core/enterprises.ts';
+import { toAddress } from '../signed-json/address.ts';
 import { toVietnamIso, wireDateToIso } from '../../src/core/time.ts';
 import { MappingError } from '../mapping-error.ts';
-import { LEGAL_FORMS, STATUSES, type WireAddress, type WireEnterprise } from './inferred.ts';
+import { LEGAL_FORMS, STATUSES, type WireEnterprise } from './inferred.ts';
 
 export { MappingError };
-
-function toAddress(wire: WireAddress): Address {
-  return {
-    detail: wire.SoNhaDuong,
-    commune: wire.TenPhuongXa ?? null,
-    district: wire.TenQuanHuyen ?? null,
-    province: wire.TenTinhThanh,
-    provinceCode: wire.MaTinhThanh ?? null,
-    districtCode: wire.MaQuanHuyen ?? null,
-    communeCode: wire.MaPhuongXa ?? null,
-    country: wire.QuocGia ?? 'VN',
-  };
-}
 
 /** The registry's record as our API returns it. Unknown codes are refused, not guessed. */
 export function toEnterprise(wire: WireEnterprise, retrievedAt: Date): Enterprise {

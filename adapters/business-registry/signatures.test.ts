@@ -1,3 +1,4 @@
+import { create } from './adapter.ts';
 import { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -51,7 +52,7 @@ describe('business-registry message signatures, over real sockets', () => {
       retryAfterSeconds: 3,
       breaker: { errorThresholdPercentage: 50, volumeThreshold: 1000, resetTimeoutMs: 10_000, rollingCountTimeoutMs: 10_000 },
     });
-    const built = businessRegistry.create({ log, policy, signing }, { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: 'H52' });
+    const built = create({ log, policy, signing }, { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: 'H52' });
     opened.push(built);
     return built;
   };

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AdapterModule } from '../module.ts';
+import type { SystemId } from '../index.ts';
+import type { AdapterFactory, AdapterModule } from '../module.ts';
 import type { Adapter, CallContext } from '../../src/core/ports.ts';
 import { listen, type Listening } from '../../src/http/listen.ts';
 import { createLogger } from '../../src/logging.ts';
@@ -10,7 +11,7 @@ import { failure, simulatorDeps, testContext, testSigning } from './test-kit.ts'
 
 /** How the suite exercises one adapter: one call that finds its subject, one that finds none. */
 export interface ContractSubject<Ops> {
-  module: AdapterModule<Ops>;
+  module: AdapterModule<Ops, SystemId>;
   known(ops: Ops, ctx: CallContext): Promise<unknown>;
   unknown(ops: Ops, ctx: CallContext): Promise<unknown>;
   /** Checks the known subject's answer in domain terms. */
@@ -32,8 +33,10 @@ export function adapterContract<Ops>(subject: ContractSubject<Ops>): void {
     let simulator: Listening;
     let policy: UpstreamPolicy;
     let adapter: Adapter<Ops>;
+    let create: AdapterFactory<Ops>;
 
     beforeAll(async () => {
+      create = await subject.module.adapter();
       simulator = await listen((await subject.module.simulator())(simulatorDeps(subject.module.id, faults)), '127.0.0.1', 0);
     });
     afterAll(async () => {
@@ -46,7 +49,7 @@ export function adapterContract<Ops>(subject: ContractSubject<Ops>): void {
         retryAfterSeconds: 3,
         breaker: { errorThresholdPercentage: 50, volumeThreshold: 1000, resetTimeoutMs: RESET_MS, rollingCountTimeoutMs: 10_000, ...breaker },
       });
-      adapter = subject.module.create({ log, policy, signing: testSigning(subject.module.id) }, { url: simulator.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: 'H52' });
+      adapter = create({ log, policy, signing: testSigning(subject.module.id) }, { url: simulator.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: 'H52' });
     };
     afterEach(async () => {
       faults.clear();

@@ -1,10 +1,10 @@
+import { create } from './adapter.ts';
 import { describe, expect, it } from 'vitest';
 import { listen } from '../../src/http/listen.ts';
 import { createLogger } from '../../src/logging.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createPolicy } from '../../src/resilience/policy.ts';
 import { failure, testContext, testSigning } from '../contract/test-kit.ts';
-import { dvcqg } from './index.ts';
 import { toAgencyEntry, toFieldEntry, wireAgencyList, wireFieldList } from './mapping.ts';
 import { portalEnv } from './test-env.ts';
 
@@ -46,7 +46,7 @@ describe('a catalogue answer naming one code twice', () => {
       retryAfterSeconds: 3,
       breaker: { errorThresholdPercentage: 50, volumeThreshold: 1000, resetTimeoutMs: 10_000, rollingCountTimeoutMs: 10_000 },
     });
-    const adapter = dvcqg.create({ log, policy, signing: testSigning('dvcqg') }, { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: 'H52' });
+    const adapter = create({ log, policy, signing: testSigning('dvcqg') }, { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: 'H52' });
     try {
       const err = await failure(adapter.ops.fields(testContext()));
       expect(err).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE' });

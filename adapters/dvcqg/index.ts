@@ -1,41 +1,23 @@
-import type { AdapterModule } from '../module.ts';
+import { SIGNED_ANSWER_ATTACKS, type AdapterModule } from '../module.ts';
 import type { ProcedureCatalogue } from '../../src/core/procedures-port.ts';
 import type { DossierPortal } from '../../src/core/dossiers/port.ts';
-import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
-import { createUpstreamSignatures } from '../../src/signing/http-signatures.ts';
-import { createDvcqgClient } from './client.ts';
 import { SANDBOX_ACCOUNT } from './sandbox-account.ts';
 
 export { SANDBOX_ACCOUNT } from './sandbox-account.ts';
 
-export const dvcqg: AdapterModule<ProcedureCatalogue & DossierPortal> = {
+export const dvcqg = {
   id: 'dvcqg',
   name: 'National Public Service Portal (Cổng Dịch vụ công quốc gia)',
   protocol: 'session login, then JSON POST',
   healthPath: '/api/health',
   messageSecurity: { supported: ['none', 'rfc9421'], default: 'none' },
   sandboxAccount: SANDBOX_ACCOUNT,
-  create(deps, options) {
-    if (!options.credentials) deps.log.info('no portal account configured: using the sandbox account');
-    const http = createUpstreamHttp({ baseUrl: options.url, maxResponseBytes: options.maxResponseBytes });
-    const client = createDvcqgClient(
-      { http, policy: deps.policy, signatures: createUpstreamSignatures(deps.signing, { upstream: 'national portal' }) },
-      {
-        retryAfterSeconds: options.retryAfterSeconds,
-        gatewayAgency: options.gatewayAgency,
-        credentials: options.credentials ?? SANDBOX_ACCOUNT,
-        messageSecurity: options.messageSecurity === 'rfc9421' ? 'rfc9421' : 'none',
-      },
-    );
-    return {
-      id: 'dvcqg',
-      ops: { list: client.list, get: client.get, agencies: client.agencies, fields: client.fields, lookup: client.lookup, sync: client.sync, progress: client.progress },
-      health: client.health,
-      close: () => http.close(),
-    };
-  },
+  sandbox: { port: 5, certificate: 'rsa', attacks: SIGNED_ANSWER_ATTACKS },
+  // A delivery is a lookup and a sync, plus a login when the session has expired.
+  deliversDossiers: { calls: 3 },
+  adapter: async () => (await import('./adapter.ts')).create,
   simulator: async () => {
     const { createDvcqgSimulator } = await import('./simulator/server.ts');
     return (deps) => createDvcqgSimulator(deps);
   },
-};
+} as const satisfies AdapterModule<ProcedureCatalogue & DossierPortal>;

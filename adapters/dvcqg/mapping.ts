@@ -95,9 +95,7 @@ export type WireField = z.infer<typeof wireFieldList>[number];
 export type WireProcedureInput = z.input<typeof wireProcedure>;
 
 /** Success codes: the portal writes "0" on some services and "00" on others. */
-export function isSuccessCode(code: string): boolean {
-  return code === '0' || code === '00';
-}
+export { isSuccessCode } from '../result-codes.ts';
 
 /** A catalogue entry (agency or field) as the API names it; the portal does not promise NFC. */
 export function toAgencyEntry(wire: WireAgency): CodeName {

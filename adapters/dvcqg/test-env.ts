@@ -1,3 +1,4 @@
+import { create } from './adapter.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import { afterEach } from 'vitest';
 import { listen } from '../../src/http/listen.ts';
@@ -8,7 +9,6 @@ import { FaultBoard } from '../../src/sandbox/faults.ts';
 import type { UpstreamSigning } from '../../src/signing/material.ts';
 import { simulatorDeps, testSigning } from '../contract/test-kit.ts';
 import { LOGIN_PATH, SERVICE_PATH } from './client.ts';
-import { dvcqg } from './index.ts';
 import { createDvcqgSimulator, type DvcqgSimulatorOptions } from './simulator/server.ts';
 
 const log = createLogger({ level: 'silent' });
@@ -46,7 +46,7 @@ export async function portalEnv(options: PortalEnvOptions = {}) {
     retryAfterSeconds: 3,
     breaker: { errorThresholdPercentage: 50, volumeThreshold: options.volumeThreshold ?? 1000, resetTimeoutMs: 10_000, rollingCountTimeoutMs: 10_000 },
   });
-  const adapter = dvcqg.create(
+  const adapter = create(
     { log, policy, signing: options.signing ?? testSigning('dvcqg') },
     { url: server.url, maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: options.gatewayAgency ?? 'H52', credentials: options.credentials, messageSecurity: options.messageSecurity },
   );

@@ -1,3 +1,4 @@
+import { create as createAdapter } from './adapter.ts';
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/load.ts';
@@ -208,9 +209,9 @@ describe('the population adapter module', () => {
       breaker: { errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 1000, rollingCountTimeoutMs: 10_000 },
     });
     const create = (messageSecurity: MessageSecurity | undefined, mode: 'direct' | 'lgsp' | 'ndxp') =>
-      population.create(
+      createAdapter(
         { log, policy, signing: testSigning('population') },
-        { url: 'https://127.0.0.1:9', maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: 'H52', messageSecurity, population: { transport: { mode } } },
+        { url: 'https://127.0.0.1:9', maxResponseBytes: 1_048_576, retryAfterSeconds: 3, gatewayAgency: 'H52', messageSecurity, section: { transport: { mode } } },
       );
     try {
       expect(population.messageSecurity).toEqual({ supported: ['none', 'ws-security'], default: 'none' });

@@ -35,13 +35,7 @@ export interface TransportOptions {
   apiKey?: string | undefined;
 }
 
-/** The sandbox's platform accounts, used when the configuration leaves them unset (refused in production). */
-export const SANDBOX_TRANSPORT = {
-  platformKeys: { accessKey: 'sandbox-access-key', secretKey: 'sandbox-secret-key', appName: 'LIENTHONG', partnerCode: 'H52', partnerCodeCus: 'H52' },
-  account: { username: 'lienthong-h52', password: 'sandbox' },
-  client: 'VN/GOV/000.00.00.H52/LIENTHONG',
-  apiKey: 'sandbox-ndxp-api-key',
-} as const satisfies Omit<Required<TransportOptions>, 'mode' | 'servicePath' | 'tokenUrl'>;
+export { SANDBOX_TRANSPORT } from './config.ts';
 
 /** Where each transport's service and token endpoint live under the configured URL, unless configured. */
 export const DEFAULT_PATHS = {

@@ -19,7 +19,7 @@ import { sample, type UpstreamSigning } from '../../src/signing/material.ts';
 import { loadPemCredentials, readCertificates, withChain, type Credentials } from '../../src/signing/trust-store.ts';
 import { MESSAGE_FAULTS, failure, simulatorDeps, testContext, testSigning } from '../contract/test-kit.ts';
 import { createSocialInsuranceClient, LOOKUP_PATH } from './client.ts';
-import { createSocialInsuranceAdapter } from './index.ts';
+import { create as createSocialInsuranceAdapter } from './adapter.ts';
 import { createAnswerVerifier } from './jws-answer.ts';
 import { certificateThumbprint, createJwsSigner, createX5cVerifier, type JwsSigner } from './jws.ts';
 import { JWKS_PATH, createSocialInsuranceSimulator, toWire, type SocialInsuranceSimulator } from './simulator/server.ts';

@@ -83,9 +83,7 @@ export const RESULT_CODES = {
 } as const;
 
 /** Success is written "00"; "0" is accepted too, as other national systems write both. */
-export function isSuccessCode(code: string): boolean {
-  return code === '0' || code === RESULT_CODES.success;
-}
+export { isSuccessCode } from '../result-codes.ts';
 
 /** Taxpayer type codes (LoaiNNT). Maps, not object literals, so "constructor" is not a code. */
 export const TAXPAYER_TYPES: ReadonlyMap<string, TaxpayerType> = new Map([

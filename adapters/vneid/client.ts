@@ -6,9 +6,10 @@ import type { AuthorizationRequest, NationalSignOn } from '../../src/core/nation
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { mapped } from '../mapping-error.ts';
 import { badResponse, toGatewayError } from './errors.ts';
+import { HEALTH_PATH } from './index.ts';
 import { boundClaims, toNationalAccount } from './mapping.ts';
 
-export const HEALTH_PATH = '/.well-known/openid-configuration';
+export { HEALTH_PATH } from './index.ts';
 
 export interface VneidClientOptions {
   /** The issuer: discovery reads `<issuer>/.well-known/openid-configuration`, and every ID token must name it exactly. */

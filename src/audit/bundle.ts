@@ -7,7 +7,7 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import { verifyDetached } from '../signing/cms.ts';
 import { parseTimestampResponse, verifyTimestamp } from '../signing/tsa.ts';
 import { createTrustStore, parseCertificates, type TrustStore } from '../signing/trust-store.ts';
-import { LOG_SIGNING_POLICY_OID, certificateProfile } from '../signing/log-signer.ts';
+import { LOG_SIGNING_POLICY_OID, notALogSigner } from '../signing/log-signer.ts';
 import { leafDigests } from './leaf.ts';
 import { logNoteVerifier, parseCheckpointText as parseCheckpoint, splitNote, verifyCosignature, type NoteSignature, type WitnessKey } from './note.ts';
 import { HASH_SIZE, MerkleAccumulator, inclusionProof, inclusionProofNodeIds, leafHash, rangeNodeIds, rangeRoot, verifyConsistency, verifyInclusion, type NodeId } from './merkle.ts';
@@ -739,9 +739,8 @@ export async function verifyBundle(files: Map<string, Buffer>, options: VerifyBu
     if (fingerprintOf(signedBy) !== expected) {
       throw new BundleError(subject, `signed by "${signedBy.subject.replaceAll('\n', ', ')}" (SHA-256 ${fingerprintOf(signedBy)}), not by ${pinned}`);
     }
-    if (!certificateProfile(signedBy).policies.includes(LOG_SIGNING_POLICY_OID)) {
-      throw new BundleError(subject, `signed by "${signedBy.subject.replaceAll('\n', ', ')}", which is not a log-signing certificate (no certificate policy ${LOG_SIGNING_POLICY_OID})`);
-    }
+    const notSigner = notALogSigner(signedBy);
+    if (notSigner) throw new BundleError(subject, notSigner);
     signer = signedBy;
     const note = files.get(`checkpoints/${size}.note`);
     if (note) {

@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
+import type { ExchangeRecord, ExchangeRecorder } from '../core/exchanges.ts';
 import { createKeyedDigest, type KeyedDigest } from '../signing/attestation.ts';
 import type { Database } from '../store/schema.ts';
 import type { SealedBody } from './bodies.ts';
-import { leafText, type ExchangeLeaf } from './leaf.ts';
+import { exchangeLeaf, leafText, type ExchangeLeaf } from './leaf.ts';
 
 /** The request path's side of the exchange log: make a leaf durable, nothing more. */
 export interface ExchangeLog {
@@ -59,20 +60,33 @@ export function createExchangeLog(deps: { db: Kysely<Database>; masterKey: Buffe
     }
   }
 
-  return {
-    digest,
-    async enqueue(leaf, body) {
-      const row = { exchange_id: leaf.id, leaf: leafText(leaf), enqueued_at: new Date().toISOString() };
-      if (!body) {
-        return new Promise<void>((resolve, reject) => {
-          if (waiting.push({ row, resolve, reject }) === 1) setImmediate(() => void flush());
-        });
-      }
-      if (body.exchange_id !== leaf.id) throw new Error(`the body is of exchange ${body.exchange_id}, the leaf of ${leaf.id}`);
-      await deps.db.transaction().execute(async (trx) => {
-        await trx.insertInto('exchange_queue').values(row).execute();
-        await trx.insertInto('exchange_bodies').values(body).execute();
+  async function enqueue(leaf: ExchangeLeaf, body?: SealedBody): Promise<void> {
+    const row = { exchange_id: leaf.id, leaf: leafText(leaf), enqueued_at: new Date().toISOString() };
+    if (!body) {
+      return new Promise<void>((resolve, reject) => {
+        if (waiting.push({ row, resolve, reject }) === 1) setImmediate(() => void flush());
       });
-    },
-  };
+    }
+    if (body.exchange_id !== leaf.id) throw new Error(`the body is of exchange ${body.exchange_id}, the leaf of ${leaf.id}`);
+    await deps.db.transaction().execute(async (trx) => {
+      await trx.insertInto('exchange_queue').values(row).execute();
+      await trx.insertInto('exchange_bodies').values(body).execute();
+    });
+  }
+
+  return { digest, enqueue };
+}
+
+/** Writes exchanges to the exchange log. */
+export interface ExchangeLogRecorder extends ExchangeRecorder {
+  /** With `body` (sealed by the body vault), the leaf and the body are committed together. */
+  record(exchange: ExchangeRecord, body?: SealedBody): Promise<void>;
+}
+
+/**
+ * Records exchanges in `log`, each as its leaf built by exchangeLeaf: the one way in for the
+ * request path and for the outbox's delivery attempts.
+ */
+export function exchangeRecorder(log: ExchangeLog): ExchangeLogRecorder {
+  return { record: (exchange, body) => log.enqueue(exchangeLeaf(exchange, log.digest), body) };
 }

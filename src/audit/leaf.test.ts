@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { canonicalize } from 'json-canonicalize';
 import { describe, expect, it } from 'vitest';
 import { createKeyedDigest, createSubjectHasher } from '../signing/attestation.ts';
-import { bindingHash, bodiesMatchLeaf, keyedLeaf, leafDigests, leafText, sha256Hex, type ExchangeLeafV1 } from './leaf.ts';
+import { bindingHash, bodiesMatchLeaf, exchangeLeaf, keyedLeaf, leafDigests, leafText, sha256Hex, type ExchangeLeafV1 } from './leaf.ts';
 
 const KEY = randomBytes(32);
 const digest = createKeyedDigest(KEY, 'exchange-bodies');
@@ -124,5 +124,21 @@ describe('exchange-log leaves', () => {
     expect(() => leafDigests({ ...parsed, resultCount: -1 })).toThrow(/needs resultCount/);
     expect(() => leafDigests({ ...parsed, criteria: { from: 0 } })).toThrow(/needs criteria/);
     expect(leafDigests({ ...parsed, resultCount: 12, criteria: { from: '0', to: '12' } }).format).toBe(3);
+  });
+
+  it('are built from an exchange record alone: time, outcome and digests decided in one place', () => {
+    const { time, outcome: _outcome, ...rest } = fields;
+    const record = { ...rest, startedAt: new Date(time), request: lookup(ID_NUMBER), response };
+    // The same bytes as the leaf assembled by hand.
+    expect(leafText(exchangeLeaf(record, digest))).toBe(leafText(keyedLeaf(fields, digest, lookup(ID_NUMBER), response)));
+    // The outcome follows from the status and the code, unless the recorder knows better.
+    expect(exchangeLeaf({ ...record, status: 502, code: 'UPSTREAM_ERROR' }, digest).outcome).toBe('refused');
+    expect(exchangeLeaf({ ...record, status: 503, code: 'UPSTREAM_BUSY' }, digest).outcome).toBe('rejected');
+    expect(exchangeLeaf({ ...record, status: 403, code: 'FORBIDDEN', upstream: null, outcome: 'denied' }, digest).outcome).toBe('denied');
+    // Nothing but the leaf's own fields is written: not the start time, nor the bodies.
+    const keys = Object.keys(JSON.parse(leafText(exchangeLeaf({ ...record, response: null }, digest))) as object);
+    expect(keys).not.toContain('startedAt');
+    expect(keys).not.toContain('request');
+    expect(keys).toContain('time');
   });
 });

@@ -1,55 +1,16 @@
 import { createHash } from 'node:crypto';
 import { canonicalize } from 'json-canonicalize';
-import type { MessageSecurity } from '../config/schema.ts';
+import type { BusinessResult, ExchangeFields, ExchangeRecord, Outcome, RecordFields, UpstreamCall } from '../core/exchanges.ts';
 import type { KeyedDigest } from '../signing/attestation.ts';
 
-/**
- * How an exchange ended. `denied`: the gateway refused the authenticated caller before any national
- * system was asked (a request that is not valid, missing accountability, a role, operation or
- * purpose the client is not allowed): recorded for operations on personal data (format 3).
- */
-export type Outcome = 'success' | 'business_error' | 'refused' | 'failed' | 'rejected' | 'denied';
-
-/**
- * The business result of an exchange (format 3): an identity verification that matched or did not,
- * or a person, enterprise or record that the national system (or the gateway's own store) does
- * not know. Null when the operation has no such result or did not get one.
- */
-export type BusinessResult = 'match' | 'mismatch' | 'not_found';
-
-/** One call to a national system made for an exchange, as the exchange's leaf records it. */
-export interface UpstreamCall {
-  upstream: string;
-  /**
-   * The message security profile the call was made under (`upstreams.<id>.messageSecurity`).
-   * Optional in format 2: absent from leaves written before it was recorded, and for systems
-   * whose protocol secures its own messages (national sign-on).
-   */
-  messageSecurity?: MessageSecurity;
-  outcome: Outcome;
-  /** The error code when it did not succeed. */
-  code: string | null;
-  latencyMs: number;
-}
+export type { BusinessResult, Outcome, RecordFields, UpstreamCall };
 
 /** What every leaf format holds. */
-interface LeafFields {
-  id: string;
+interface LeafFields extends ExchangeFields {
   time: string;
-  client: string;
-  agency: string;
-  operation: string;
-  upstream: string | null;
-  purpose: string | null;
-  userHash: string;
-  subjectHash: string | null;
   /** SHA-256 over id and the request and response digests: this answer belongs to this request. */
   bindingHash: string;
   outcome: Outcome;
-  status: number;
-  latencyMs: number;
-  /** Every call made to national systems for this exchange, including refused and rejected ones. */
-  upstreamCalls: UpstreamCall[];
 }
 
 /**
@@ -70,30 +31,6 @@ export interface ExchangeLeafV2 extends LeafFields {
   v: 2;
   requestMac: string;
   responseMac: string | null;
-}
-
-/** What format 3 adds to format 2: the error code, every subject, the business result, the case, and for audit operations what was asked. */
-export interface RecordFields {
-  /** The error code of the answer (its problem `code`), null when it succeeded. */
-  code: string | null;
-  /**
-   * Keyed hashes (the same HMAC as `subjectHash`) of every identifier of a person or enterprise
-   * the exchange touched, in the request and in the answer (ID number, old card number, social
-   * insurance code, tax code, enterprise code), sorted and without repeats. `subjectHash`, when
-   * not null, is one of them.
-   */
-  subjects: string[];
-  result: BusinessResult | null;
-  /** The case or dossier the exchange was made for (`X-Case-Id`, or the dossier code of a delivery). */
-  caseId: string | null;
-  /** For an audit operation: how many entries it answered (a search's page) or exported. */
-  resultCount: number | null;
-  /**
-   * For an audit operation: its path parameters and its query parameters other than personal-data
-   * ones (the subject searched for is in `subjects`, hashed), e.g. the range of an export or the
-   * officer resolved. Null otherwise.
-   */
-  criteria: Record<string, string> | null;
 }
 
 /** Format 3: format 2 with every subject touched, the business result, the case and, for audit operations, what was asked. */
@@ -137,6 +74,15 @@ export function subjectList(hashes: Iterable<string>, primary: string | null): s
 export function leafSubjects(leaf: Record<string, unknown>): string[] {
   const hashes: unknown[] = Array.isArray(leaf.subjects) ? leaf.subjects : [leaf.subjectHash];
   return [...new Set(hashes.filter((h): h is string => typeof h === 'string' && h.length > 0))];
+}
+
+/**
+ * The leaf of an exchange, whoever records it (the request path, the outbox's deliveries): the
+ * current format, its time and outcome decided here.
+ */
+export function exchangeLeaf(exchange: ExchangeRecord, digest: KeyedDigest): ExchangeLeafV3 {
+  const { startedAt, outcome, request, response, ...fields } = exchange;
+  return keyedLeaf({ ...fields, time: startedAt.toISOString(), outcome: outcome ?? outcomeOf(fields.status, fields.code ?? undefined) }, digest, request, response);
 }
 
 /** A leaf of the current format (3), its digests keyed with `digest` (the exchange log's). */

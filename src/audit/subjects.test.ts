@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadContract } from '../http/contract.ts';
-import { IDENTIFIER_PATHS, IDENTIFIER_SHAPES, identifiersOf } from './subjects.ts';
+import { IDENTIFIER_SHAPES, identifiersOf, readSubjectPaths } from './subjects.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -58,6 +58,9 @@ function contractPaths(operationId: string, withAnswer: boolean): Map<string, bo
   return new Map(paths.map((p) => [p.path, p.text]));
 }
 
+/** The contract's x-subjects of an operation. */
+const subjectsOf = (operationId: string) => contract.byId.get(operationId)!.subjects;
+
 describe('the identifier table', () => {
   it('names only places the contract has, and every identifier of every operation the log records', () => {
     for (const op of contract.operations) {
@@ -65,25 +68,36 @@ describe('the identifier table', () => {
       const recorded = op.exchange || op.auditRecord;
       if (!recorded && !op.personalData && op.personalDataParameters.length === 0) continue;
       const inContract = contractPaths(op.operationId, recorded);
-      const table = (IDENTIFIER_PATHS[op.operationId] ?? []).map((p) => p.path);
+      const table = op.subjects.map((p) => p.path);
       for (const path of table) expect(inContract.has(path), `${op.operationId}: ${path} is not in the contract`).toBe(true);
       const identifiers = [...inContract].filter(([p, text]) => text && IDENTIFIER_NAMES.has(p.split('.').pop()!)).map(([p]) => p);
       for (const path of identifiers) expect(table, `${op.operationId}: ${path} carries an identifier the table does not read`).toContain(path);
     }
-    for (const operationId of Object.keys(IDENTIFIER_PATHS)) expect(contract.byId.has(operationId), operationId).toBe(true);
+  });
+
+  it('is read from the contract, and a malformed x-subjects is refused', () => {
+    expect(contract.byId.get('getEnterprise')!.subjects).toEqual([
+      { path: 'params.enterpriseCode', kind: 'enterpriseCode' },
+      { path: 'answer.enterpriseCode', kind: 'enterpriseCode' },
+    ]);
+    expect(contract.byId.get('listProcedures')!.subjects).toEqual([]);
+    expect(readSubjectPaths('x', [{ path: 'query.subject', kind: 'any' }])).toEqual([{ path: 'query.subject', kind: 'any' }]);
+    expect(() => readSubjectPaths('x', { path: 'query.subject' })).toThrow(/x: x-subjects must be a list/);
+    expect(() => readSubjectPaths('x', [{ path: 'headers.x', kind: 'any' }])).toThrow(/x-subjects\[0\]\.path/);
+    expect(() => readSubjectPaths('x', [{ path: 'body.id', kind: 'passport' }])).toThrow(/x-subjects\[0\]\.kind must be one of/);
   });
 
   it('reads identifiers from the request and the answer, well-formed ones only, without repeats', () => {
     const answer = { idNumber: '014089001234', oldIdNumber: '050712345', father: { fullName: 'X', idNumber: '014058000987' }, mother: { fullName: 'Y', idNumber: null } };
-    expect(identifiersOf('lookupCitizen', { body: { idNumber: '014089001234' }, answer })).toEqual(['014089001234', '050712345', '014058000987']);
-    expect(identifiersOf('lookupSocialInsurance', { body: { idNumber: '01408900123X', insuranceCode: '1412345678' } })).toEqual(['1412345678']);
-    expect(identifiersOf('getTaxpayer', { params: { taxCode: '5500123457-001' } })).toEqual(['5500123457-001']);
-    expect(identifiersOf('getEnterprise', { params: { enterpriseCode: '../etc' } })).toEqual([]);
-    expect(identifiersOf('listAuditEntries', { query: { subject: 'abc', from: '0' } })).toEqual([]);
-    expect(identifiersOf('listProcedures', { query: { q: '014089001234' } })).toEqual([]);
+    expect(identifiersOf(subjectsOf('lookupCitizen'), { body: { idNumber: '014089001234' }, answer })).toEqual(['014089001234', '050712345', '014058000987']);
+    expect(identifiersOf(subjectsOf('lookupSocialInsurance'), { body: { idNumber: '01408900123X', insuranceCode: '1412345678' } })).toEqual(['1412345678']);
+    expect(identifiersOf(subjectsOf('getTaxpayer'), { params: { taxCode: '5500123457-001' } })).toEqual(['5500123457-001']);
+    expect(identifiersOf(subjectsOf('getEnterprise'), { params: { enterpriseCode: '../etc' } })).toEqual([]);
+    expect(identifiersOf(subjectsOf('listAuditEntries'), { query: { subject: 'abc', from: '0' } })).toEqual([]);
+    expect(identifiersOf(subjectsOf('listProcedures'), { query: { q: '014089001234' } })).toEqual([]);
     // An array or a scalar where an object is expected: nothing, never a throw.
-    expect(identifiersOf('createAccountLink', { body: { subject: ['014089001234'] } })).toEqual([]);
-    expect(identifiersOf('lookupCitizen', { body: 'x', answer: [1] })).toEqual([]);
+    expect(identifiersOf(subjectsOf('createAccountLink'), { body: { subject: ['014089001234'] } })).toEqual([]);
+    expect(identifiersOf(subjectsOf('lookupCitizen'), { body: 'x', answer: [1] })).toEqual([]);
     for (const shape of Object.values(IDENTIFIER_SHAPES)) expect(shape.test('014089001234\n')).toBe(false);
   });
 });

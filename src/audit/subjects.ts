@@ -4,6 +4,7 @@
  * from. A leaf records the keyed hash of every well-formed identifier found there, so an auditor's
  * search by any one of a person's identifiers (ID number, old card number, social insurance code,
  * personal tax code) or an enterprise's (enterprise code, tax code) finds every exchange about them.
+ * The places are declared in the contract (`x-subjects` on each operation), beside the fields.
  */
 
 /** The kinds of identifier, each with the shape the contract gives it. */
@@ -35,37 +36,25 @@ export interface IdentifierPath {
   kind: IdentifierKind;
 }
 
-const at = (path: string, kind: IdentifierKind): IdentifierPath => ({ path, kind });
+const KINDS = new Set(Object.keys(IDENTIFIER_SHAPES));
+const SOURCES = /^(?:body|params|query|answer)(?:\.[A-Za-z0-9_]+)+$/;
 
 /**
- * Per operationId, in order of preference for the primary subject (`subjectHash`, the first found
- * in the request). Operations not listed carry no identifier of a person or enterprise.
+ * An operation's `x-subjects` from the contract: where it carries identifiers, in order of
+ * preference for the primary subject (`subjectHash`: the first found in the request). Absent: the
+ * operation carries no identifier of a person or enterprise. A malformed entry is an error in the
+ * contract, thrown when the contract is loaded (at start).
  */
-export const IDENTIFIER_PATHS: Readonly<Record<string, readonly IdentifierPath[]>> = {
-  verifyCitizen: [at('body.idNumber', 'personal')],
-  lookupCitizen: [
-    at('body.idNumber', 'personal'),
-    at('answer.idNumber', 'idNumber'),
-    at('answer.oldIdNumber', 'oldIdNumber'),
-    // Relatives the answer names are people the exchange told about too.
-    at('answer.father.idNumber', 'idNumber'),
-    at('answer.mother.idNumber', 'idNumber'),
-    at('answer.spouse.idNumber', 'idNumber'),
-    at('answer.householdHead.idNumber', 'idNumber'),
-  ],
-  getEnterprise: [at('params.enterpriseCode', 'enterpriseCode'), at('answer.enterpriseCode', 'enterpriseCode')],
-  getTaxpayer: [at('params.taxCode', 'taxCode'), at('answer.taxCode', 'taxCode')],
-  lookupSocialInsurance: [
-    at('body.idNumber', 'idNumber'),
-    at('body.insuranceCode', 'insuranceCode'),
-    at('answer.insuranceCode', 'insuranceCode'),
-    at('answer.idNumber', 'idNumber'),
-  ],
-  createAccountLink: [at('body.subject.idNumber', 'personal'), at('body.subject.enterpriseCode', 'enterpriseCode')],
-  listAccountLinks: [at('query.idNumber', 'personal')],
-  createDossier: [at('body.applicant.identifier', 'any')],
-  listAuditEntries: [at('query.subject', 'any')],
-};
+export function readSubjectPaths(operationId: string, declared: unknown): IdentifierPath[] {
+  if (declared === undefined) return [];
+  const where = `${operationId}: x-subjects`;
+  if (!Array.isArray(declared)) throw new Error(`${where} must be a list`);
+  return declared.map((entry: { path?: unknown; kind?: unknown } | null, i) => {
+    if (typeof entry?.path !== 'string' || !SOURCES.test(entry.path)) throw new Error(`${where}[${i}].path must be body.…, params.…, query.… or answer.…`);
+    if (typeof entry.kind !== 'string' || !KINDS.has(entry.kind)) throw new Error(`${where}[${i}].kind must be one of ${[...KINDS].join(', ')}`);
+    return { path: entry.path, kind: entry.kind as IdentifierKind };
+  });
+}
 
 /** What the table reads from: the request as parsed, and the answer's JSON body (when the answer is JSON). */
 export interface IdentifierSources {
@@ -86,12 +75,12 @@ function valueAt(sources: IdentifierSources, path: string): unknown {
 }
 
 /**
- * The well-formed identifiers of an operation, in the table's order, without repeats; values that
- * do not have their kind's shape (a refused request's) are left out, never hashed.
+ * The well-formed identifiers found at an operation's `paths`, in their order, without repeats;
+ * values that do not have their kind's shape (a refused request's) are left out, never hashed.
  */
-export function identifiersOf(operationId: string, sources: IdentifierSources): string[] {
+export function identifiersOf(paths: readonly IdentifierPath[], sources: IdentifierSources): string[] {
   const found: string[] = [];
-  for (const { path, kind } of IDENTIFIER_PATHS[operationId] ?? []) {
+  for (const { path, kind } of paths) {
     const value = valueAt(sources, path);
     if (typeof value === 'string' && IDENTIFIER_SHAPES[kind].test(value) && !found.includes(value)) found.push(value);
   }
@@ -99,6 +88,6 @@ export function identifiersOf(operationId: string, sources: IdentifierSources): 
 }
 
 /** Whether the operation's answer carries identifiers (so the recorder reads its body). */
-export function answerCarriesIdentifiers(operationId: string): boolean {
-  return (IDENTIFIER_PATHS[operationId] ?? []).some((p) => p.path.startsWith('answer.'));
+export function answerCarriesIdentifiers(paths: readonly IdentifierPath[]): boolean {
+  return paths.some((p) => p.path.startsWith('answer.'));
 }

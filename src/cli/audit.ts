@@ -7,7 +7,7 @@ import { loadWitnessKey } from '../audit/witnessing.ts';
 import { verifyConsistency } from '../audit/merkle.ts';
 import { verifyDetached } from '../signing/cms.ts';
 import { verifyTimestamp } from '../signing/tsa.ts';
-import { LOG_SIGNING_POLICY_OID, certificateProfile } from '../signing/log-signer.ts';
+import { notALogSigner } from '../signing/log-signer.ts';
 import { commonName, createTrustStore, readCertificates, type TrustStore } from '../signing/trust-store.ts';
 
 /**
@@ -95,9 +95,8 @@ async function checkSignature(text: string, signature: Buffer, trust: TrustStore
   }
   const fingerprint = normalizeFingerprint(signer.fingerprint256)!;
   if (fingerprint !== pinned.fingerprint) throw new AuditCheckError(`${what}: signed by "${signer.subject.replaceAll('\n', ', ')}" (SHA-256 ${fingerprint}), not by ${pinned.describe}`);
-  if (!certificateProfile(signer).policies.includes(LOG_SIGNING_POLICY_OID)) {
-    throw new AuditCheckError(`${what}: signed by "${signer.subject.replaceAll('\n', ', ')}", which is not a log-signing certificate (no certificate policy ${LOG_SIGNING_POLICY_OID})`);
-  }
+  const notSigner = notALogSigner(signer);
+  if (notSigner) throw new AuditCheckError(`${what}: ${notSigner}`);
   return signer;
 }
 

@@ -109,3 +109,26 @@ describe('resilience policies', () => {
     expect(policy(settings)).toContain(message);
   });
 });
+
+describe('rules across sections', () => {
+  it('refuse an outbox lease shorter than one delivery to the system that delivers dossiers, naming the setting', () => {
+    // Three calls, each up to the portal's timeout plus its queue wait: 3 × (5 s + 1 s) by default.
+    expect(loadConfig({}).outbox.leaseSeconds).toBe(60);
+    expect(loadConfig({}, { overrides: { 'outbox.leaseSeconds': 18 } }).outbox.leaseSeconds).toBe(18);
+    expect(problems(() => loadConfig({}, { overrides: { 'outbox.leaseSeconds': 17 } }))).toEqual([
+      'outbox.leaseSeconds: must be at least 3 times upstreams.dvcqg.timeoutMs plus its concurrency.queueTimeoutMs (18 s)',
+    ]);
+    expect(problems(() => loadConfig({}, { overrides: { 'upstreams.dvcqg.timeoutMs': 30_000 } }))).toEqual([
+      'outbox.leaseSeconds: must be at least 3 times upstreams.dvcqg.timeoutMs plus its concurrency.queueTimeoutMs (93 s)',
+    ]);
+  });
+
+  it("give every registered system a section, with the module's own settings where it declares some", () => {
+    const config = loadConfig({});
+    expect(Object.keys(config.upstreams).sort()).toEqual(['business-registry', 'civil-status', 'dvcqg', 'population', 'social-insurance', 'tax', 'vneid']);
+    expect(config.upstreams['civil-status']).toMatchObject({ timeoutMs: 5000, retry: { maxRetries: 2 } });
+    expect((config.upstreams.population as unknown as { transport: { mode: string } }).transport.mode).toBe('lgsp');
+    expect(problems(() => loadConfig({}, { overrides: { 'upstreams.tax.transport': { mode: 'direct' } } }))[0]).toMatch(/^upstreams\.tax: /);
+    expect(problems(() => loadConfig({}, { overrides: { 'upstreams.land.url': 'https://land.example' } }))[0]).toMatch(/^upstreams: /);
+  });
+});

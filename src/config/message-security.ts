@@ -25,13 +25,18 @@ export function messageSecurityProblems(config: Config, systems: readonly Messag
   const problems: string[] = [];
   for (const system of systems) {
     const configured = config.upstreams[system.id].messageSecurity;
-    if (configured === undefined) continue;
-    const setting = `upstreams.${system.id}.messageSecurity`;
-    if (!system.messageSecurity) {
-      problems.push(`${setting}: not applicable to ${system.id} (its protocol secures its own messages); remove the setting`);
-    } else if (!system.messageSecurity.supported.includes(configured)) {
-      problems.push(`${setting}: "${configured}" is not spoken by the ${system.id} adapter (supported: ${system.messageSecurity.supported.join(', ')})`);
-    }
+    const problem = configured === undefined ? undefined : profileProblem(system, configured);
+    if (problem) problems.push(problem);
   }
   return problems;
+}
+
+/** Why the system's adapter cannot speak `profile`, naming the setting, or undefined when it can. */
+export function profileProblem(system: { id: string; messageSecurity?: MessageSecurityDeclaration['messageSecurity'] }, profile: MessageSecurity): string | undefined {
+  const setting = `upstreams.${system.id}.messageSecurity`;
+  if (!system.messageSecurity) return `${setting}: not applicable to ${system.id} (its protocol secures its own messages); remove the setting`;
+  if (!system.messageSecurity.supported.includes(profile)) {
+    return `${setting}: "${profile}" is not spoken by the ${system.id} adapter (supported: ${system.messageSecurity.supported.join(', ')})`;
+  }
+  return undefined;
 }

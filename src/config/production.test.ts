@@ -9,6 +9,7 @@ import { SANDBOX_ACCOUNT } from '../../adapters/dvcqg/index.ts';
 import { ConfigError, loadConfig } from './load.ts';
 import { messageSecurityProblems } from './message-security.ts';
 import { logSignerProblems, productionProblems } from './production.ts';
+import { LOG_SIGNING_POLICY_OID } from '../signing/log-signer.ts';
 import { sample } from '../signing/material.ts';
 
 /** Systems whose default profile signs answers: what the real systems do (DESIGN.md's adapter table). */
@@ -58,6 +59,7 @@ describe('production refusals', () => {
       'social-insurance': 'jws',
       dvcqg: 'none',
       vneid: undefined,
+      'civil-status': 'rfc9421',
     });
     for (const { id } of signingByDefault) {
       expect(problems(without(`upstreams.${id}.certificateName`)), id).toEqual([expect.stringMatching(new RegExp(`^upstreams\\.${id}\\.certificateName: required when NODE_ENV=production`))]);
@@ -140,11 +142,29 @@ describe('production refusals', () => {
     expect(problems(without('audit.inspectorate'))).toEqual([expect.stringMatching(/^audit\.inspectorate\.publicKeyFile: required when NODE_ENV=production/)]);
   });
 
-  it('require every upstream URL, and list every problem at once', () => {
+  it('require every upstream URL but an optional system\'s, and list every problem at once', () => {
     const found = problems({});
-    for (const m of adapterModules) expect(found).toContain(`upstreams.${m.id}.url: required when NODE_ENV=production (the sandbox is for development only)`);
-    expect(found.filter((p) => p.includes('.certificateName:'))).toHaveLength(signingByDefault.length);
+    const required = adapterModules.filter((m) => !m.optional);
+    expect(required.length).toBeLessThan(adapterModules.length);
+    for (const m of required) expect(found).toContain(`upstreams.${m.id}.url: required when NODE_ENV=production (the sandbox is for development only)`);
+    expect(found.filter((p) => p.includes('.url:'))).toHaveLength(required.length);
+    expect(found.filter((p) => p.includes('.certificateName:'))).toHaveLength(signingByDefault.filter((m) => !m.optional).length);
     expect(found.some((p) => p.startsWith('trust.crls:'))).toBe(true);
+  });
+
+  it('ask of an optional system, once given a URL, what every system needs', () => {
+    const optional = adapterModules.filter((m) => m.optional);
+    const settings = complete();
+    for (const m of optional) {
+      delete settings[`upstreams.${m.id}.url`];
+      delete settings[`upstreams.${m.id}.certificateName`];
+    }
+    // Not connected: nothing required.
+    expect(problems(settings)).toEqual([]);
+    for (const m of optional) settings[`upstreams.${m.id}.url`] = `http://${m.id}.example.gov.vn`;
+    const found = problems(settings);
+    for (const m of optional) expect(found).toContain(`upstreams.${m.id}.url: an https:// URL is required when NODE_ENV=production (without TLS the messages and the gateway's account travel in clear)`);
+    for (const m of optional.filter((o) => signingByDefault.includes(o))) expect(found.some((p) => p.startsWith(`upstreams.${m.id}.certificateName:`))).toBe(true);
   });
 });
 
@@ -184,7 +204,9 @@ describe('the log signer in production', () => {
   const cert = (file: string) => new X509Certificate(readFileSync(file));
 
   /** A self-signed certificate made with openssl, outside the sample PKI, with these extensions. */
-  function selfSigned(extensions: string[]): X509Certificate {
+  /** A self-signed certificate with `extensions`, carrying the log-signing policy unless `policy` is false. */
+  function selfSigned(extensions: string[], policy = true): X509Certificate {
+    if (policy) extensions = [...extensions, `certificatePolicies=${LOG_SIGNING_POLICY_OID}`];
     const dir = mkdtempSync(join(tmpdir(), 'lienthong-log-signer-'));
     try {
       const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'key.pem', '-days', '30', '-subj', '/CN=exchange-log signer'];
@@ -216,6 +238,7 @@ describe('the log signer in production', () => {
       'audit.signer: the same certificate as signing: the exchange log needs a signing certificate of its own',
       'audit.signer: the same certificate as server.tls: the exchange log needs a signing certificate of its own',
       'audit.signer: it is a TLS certificate (extended key usage serverAuth, clientAuth): the log needs a signing certificate of its own',
+      expect.stringMatching(/does not carry the log-signing certificate policy/),
     ]);
     const tls = selfSigned(['keyUsage=critical,digitalSignature,nonRepudiation', 'extendedKeyUsage=serverAuth']);
     expect(logSignerProblems(production, tls, [])).toEqual(['audit.signer: it is a TLS certificate (extended key usage serverAuth): the log needs a signing certificate of its own']);
@@ -227,6 +250,13 @@ describe('the log signer in production', () => {
     ]);
     expect(logSignerProblems(production, selfSigned(['keyUsage=critical,nonRepudiation']), [])).toEqual([
       'audit.signer: its key usage (nonRepudiation) must include digitalSignature and nonRepudiation',
+    ]);
+  });
+
+  it('refuse a signing certificate without the log-signing policy auditors require', () => {
+    const own = selfSigned(['keyUsage=critical,digitalSignature,nonRepudiation'], false);
+    expect(logSignerProblems(production, own, [])).toEqual([
+      `audit.signer: it does not carry the log-signing certificate policy ${LOG_SIGNING_POLICY_OID}, which auditors require of the checkpoints' signer`,
     ]);
   });
 

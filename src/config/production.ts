@@ -2,8 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import { logSignerProfileProblems } from '../signing/log-signer.ts';
 import { sampleOrigin } from '../signing/sample-pki.ts';
 import { messageSecurityOf, signsAnswers, type MessageSecurityDeclaration } from './message-security.ts';
-import { populationTransportProblems } from './population-transport.ts';
-import type { Config } from './schema.ts';
+import type { Config, UpstreamConfig } from './schema.ts';
 
 /**
  * What a national system needs configured before a production gateway may call it. With a
@@ -13,6 +12,18 @@ import type { Config } from './schema.ts';
 export interface UpstreamRequirements extends MessageSecurityDeclaration {
   /** The sandbox's account, used outside production when `upstreams.<id>.credentials` is unset. */
   sandboxAccount?: { username: string; password: string } | undefined;
+  /** What production requires of the module's own settings in its section. */
+  config?: { productionProblems?: ((section: UpstreamConfig & Record<string, unknown>, setting: string) => string[]) | undefined } | undefined;
+  /** A system a province may run without: see AdapterModule.optional. */
+  optional?: boolean | undefined;
+}
+
+/**
+ * Whether a system is left unconnected: an optional one without a URL in production. Outside
+ * production the sandbox stands in for every system without a URL.
+ */
+export function notConnected(config: Config, system: { id: UpstreamRequirements['id']; optional?: boolean | undefined }): boolean {
+  return config.env.production && system.optional === true && !config.upstreams[system.id].url;
 }
 
 const REQUIRED = 'required when NODE_ENV=production';
@@ -29,6 +40,7 @@ export function productionProblems(config: Config, systems: readonly UpstreamReq
   if (!config.env.production) return [];
   const problems: string[] = [];
   for (const system of systems) {
+    if (notConnected(config, system)) continue;
     const upstream = config.upstreams[system.id];
     const setting = `upstreams.${system.id}`;
     if (!upstream.url) problems.push(`${setting}.url: ${REQUIRED} (the sandbox is for development only)`);
@@ -44,8 +56,8 @@ export function productionProblems(config: Config, systems: readonly UpstreamReq
         problems.push(`${setting}.credentials: the sandbox account's password is refused when NODE_ENV=production`);
       }
     }
+    problems.push(...(system.config?.productionProblems?.(upstream, setting) ?? []));
   }
-  problems.push(...populationTransportProblems(config));
   if (!config.audit.signer) {
     problems.push(`audit.signer: ${REQUIRED} (the log-signing certificate and key that sign checkpoints, not the TLS or message-signing ones)`);
   }

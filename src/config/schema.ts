@@ -1,19 +1,14 @@
 import { z } from 'zod';
+import { adapterModules, SYSTEM_IDS, type RegisteredModule, type SystemId } from '../../adapters/index.ts';
+import { CITIZEN_FIELD_NAMES } from '../core/citizen-fields.ts';
 
 export const ROLES = ['portal', 'agency', 'auditor', 'operator'] as const;
 
-/** Citizen record fields a client can be allowed to see (CitizenField in the contract). */
-export const CITIZEN_FIELD_NAMES = [
-  'oldIdNumber', 'fullName', 'familyName', 'middleName', 'givenName', 'gender', 'dateOfBirth', 'ethnicity',
-  'religion', 'nationality', 'maritalStatus', 'bloodType', 'birthRegistrationPlace', 'hometown',
-  'permanentAddress', 'currentAddress', 'father', 'mother', 'spouse', 'householdHead',
-] as const;
 const citizenFields = z.array(z.enum(CITIZEN_FIELD_NAMES));
 export type Role = (typeof ROLES)[number];
 
-/** National systems the gateway talks to; the order is the order of the sandbox's ports. */
-export const SYSTEM_IDS = ['business-registry', 'population', 'tax', 'social-insurance', 'dvcqg', 'vneid'] as const;
-export type SystemId = (typeof SYSTEM_IDS)[number];
+/** National systems the gateway talks to, as adapters/index.ts registers them. */
+export { SYSTEM_IDS, type SystemId };
 
 /**
  * How the messages exchanged with a national system are secured beyond TLS: `none` (TLS and the
@@ -150,55 +145,35 @@ const upstream = z
   .strict();
 
 /**
- * How the population database is reached: `direct` (SOAP with WS-Security both ways), or through
- * the provincial integration platform (`lgsp`: a JSON wrapper with the platform's access tokens)
- * or the national data-sharing platform (`ndxp`: X-Road-style client headers). Unset credentials
- * mean the sandbox's, refused in production.
+ * A system's `upstreams.<id>` section: the settings every upstream has, with those its module
+ * adds (`config.shape`) and checks across them (`config.refine`).
  */
-export const populationTransport = z
-  .object({
-    mode: z.enum(['direct', 'lgsp', 'ndxp']).default('lgsp'),
-    /** Path of the exchange service under `url`; unset: the sandbox's path for the mode. */
-    servicePath: z.string().regex(/^\//).optional(),
-    /** LGSP: the platform's token endpoint; unset: `<url>/lgsp/token`. */
-    tokenUrl: z.url().optional(),
-    /** LGSP: the application's platform keys (sent base64-encoded as `lgspAccessToken`). */
-    platformKeys: z
-      .object({ accessKey: z.string().min(1), secretKey: z.string().min(1), appName: z.string().min(1), partnerCode: z.string().min(1), partnerCodeCus: z.string().min(1) })
-      .strict()
-      .optional(),
-    /** LGSP `AuthHash` and NDXP basic auth: the account the database's operator issued. */
-    account: z.object({ username: z.string().min(1), password: z.string().min(1) }).strict().optional(),
-    /** NDXP: `X-Road-Client` (the member's client identifier) and the API key. */
-    client: z.string().min(1).optional(),
-    apiKey: z.string().min(1).optional(),
-  })
-  .strict();
-export type PopulationTransport = z.infer<typeof populationTransport>;
-
-const populationUpstream = upstream
-  .extend({
-    transport: populationTransport.prefault({}),
-    /** MaTichHop and MaDVC as the database's operator assigned them; unset: the sandbox's. */
-    integrationCode: z.string().min(1).optional(),
-    serviceCode: z.string().min(1).optional(),
-  })
-  .strict()
-  .refine((p) => p.transport.mode !== 'direct' || p.messageSecurity === 'ws-security', {
-    message: 'the direct transport needs messageSecurity: ws-security (the database signs and checks every message)',
-    path: ['messageSecurity'],
-  });
+function upstreamSection(module: RegisteredModule) {
+  const { config } = module;
+  if (!config) return upstream.prefault({});
+  const section = upstream
+    .extend(config.shape)
+    .strict()
+    .superRefine((parsed, ctx) => config.refine?.(parsed as UpstreamConfig & Record<string, unknown>, ctx))
+    .prefault({});
+  // Typed as the common section: the module's own settings are read by its own code, with its own schema's type.
+  return section as unknown as z.ZodPrefault<typeof upstream>;
+}
 
 const upstreams = z
-  .object({
-    'business-registry': upstream.prefault({}),
-    population: populationUpstream.prefault({}),
-    tax: upstream.prefault({}),
-    'social-insurance': upstream.prefault({}),
-    dvcqg: upstream.prefault({}),
-    vneid: upstream.prefault({}),
-  } satisfies Record<SystemId, unknown>)
+  .object(Object.fromEntries(adapterModules.map((module) => [module.id, upstreamSection(module)])) as Record<SystemId, z.ZodPrefault<typeof upstream>>)
   .strict();
+
+/** The levels of assurance national sign-on asks for unless configured: the module that offers sign-on declares them. */
+const defaultAcrValues = adapterModules.flatMap((module) => module.signOn?.acrValues ?? []);
+
+/**
+ * The system the outbox delivers dossiers to, and how many calls one delivery makes at most: the
+ * outbox lease must outlast them (see the `outbox` check below).
+ */
+const deliverers = adapterModules.flatMap((module) => (module.deliversDossiers ? [{ id: module.id, calls: module.deliversDossiers.calls }] : []));
+if (deliverers.length > 1) throw new Error(`one system delivers dossiers, and ${deliverers.map((d) => d.id).join(', ')} all declare deliversDossiers (adapters/index.ts)`);
+const dossierDelivery = deliverers[0];
 
 export const configSchema = z
   .object({
@@ -387,7 +362,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** Account links and national single sign-on (the client id and secret are upstreams.vneid.credentials). */
+    /** Account links and national single sign-on (the client id and secret are the sign-on system's upstreams.<id>.credentials). */
     accounts: z
       .object({
         /** How long a link offered by national sign-on (an ID-number match) waits for the person to confirm it. */
@@ -406,14 +381,13 @@ export const configSchema = z
         returnToAllowList: z.array(z.url()).default([]),
         /**
          * Levels of assurance asked for (`acr_values`, in this order) and the only ones accepted in
-         * the ID token's `acr`. The default is the national account of level 2 (identity checked in
-         * person; Decree 69/2024), under the sandbox's names (see adapters/vneid/README.md).
+         * the ID token's `acr`. The default is the one the sign-on system's module declares.
          */
         acrValues: z
           .array(z.string().regex(/^[\x21-\x7e]{1,200}$/, 'must be one level name without spaces'))
           .min(1)
           .refine((levels) => new Set(levels).size === levels.length, 'must not repeat a level')
-          .default(['urn:vneid:loa:2']),
+          .default(defaultAcrValues),
         /** How long a started sign-on may take before its callback is refused. */
         flowTtlSeconds: z.number().int().min(30).max(3600).default(600),
         /** Lifetime of the signed result handed to returnTo, and how long its sign-on waits for the portal's confirmation. */
@@ -447,13 +421,28 @@ export const configSchema = z
     sandbox: z
       .object({
         host: z.string().default('127.0.0.1'),
-        /** Control server port; simulators listen on the following ports (0: any free port). */
+        /** Control server port; simulators listen on the ports after it (each module's offset; 0: any free port). */
         port: z.number().int().min(0).max(65535).default(8090),
       })
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    // A lease shorter than one delivery (each of its calls up to the system's timeout, and each
+    // possibly waiting for a call slot in the bulkhead's queue) would let a second worker send the
+    // same change while the first still waits; the worker still cuts a delivery short before its lease ends.
+    if (!dossierDelivery) return;
+    const portal = config.upstreams[dossierDelivery.id];
+    const budgetMs = dossierDelivery.calls * (portal.timeoutMs + portal.concurrency.queueTimeoutMs);
+    if (config.outbox.leaseSeconds * 1000 < budgetMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['outbox', 'leaseSeconds'],
+        message: `must be at least ${dossierDelivery.calls} times upstreams.${dossierDelivery.id}.timeoutMs plus its concurrency.queueTimeoutMs (${Math.ceil(budgetMs / 1000)} s)`,
+      });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema> & { readonly env: { production: boolean } };
 export type ClientConfig = z.infer<typeof client>;

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { isGatewayError } from '../errors/gateway-error.ts';
 import { createAccountLinkStore } from '../store/account-links.ts';
 import { createAccountLinkService, type AccountLinkService, type AccountLinkStore, type Actor } from './account-links.ts';
-import { freshStores, noCitizens, noEnterprises, testHash } from './link-test-kit.ts';
+import { freshStores, noCitizens, noEnterprises, testHash } from '../../test/helpers/link-test-kit.ts';
 import type { NationalAccount } from './national-sign-on-port.ts';
 
 // National sign-on resolution needs no national database.

@@ -1,6 +1,6 @@
 import type { components } from '../generated/gateway.ts';
-import { CITIZEN_FIELD_NAMES } from '../config/schema.ts';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.ts';
+import { CITIZEN_FIELD_NAMES } from './citizen-fields.ts';
 import type { CitizenRecord, PopulationRegistry } from './citizens-port.ts';
 import { checkBirthYear, parsePersonalNumber, type PersonalNumber } from './identifiers/id-number.ts';
 import { normaliseName } from './names.ts';
@@ -11,7 +11,7 @@ export type CitizenField = components['schemas']['CitizenField'];
 export type Verification = components['schemas']['CitizenVerification'];
 export type CitizenView = components['schemas']['CitizenRecord'];
 
-/** Every citizen field, as the contract's CitizenField lists them (kept in one place: the config schema). */
+/** Every citizen field, as the contract's CitizenField lists them (kept in one place, read by the config schema too). */
 export const CITIZEN_FIELDS: readonly CitizenField[] = CITIZEN_FIELD_NAMES;
 // And the other way round: the compiler refuses a contract field the list lacks.
 const _everyFieldListed: Exclude<CitizenField, (typeof CITIZEN_FIELD_NAMES)[number]> extends never ? true : never = true;

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { isGatewayError } from '../errors/gateway-error.ts';
 import { createAccountLinkStore, createSsoFlowStore } from '../store/account-links.ts';
 import { createAccountLinkService, type AccountLinkService, type Actor } from './account-links.ts';
-import { freshStores, noCitizens, noEnterprises, testHash, unused } from './link-test-kit.ts';
+import { freshStores, noCitizens, noEnterprises, testHash, unused } from '../../test/helpers/link-test-kit.ts';
 import { createSsoService, type SsoFlowStore, type SsoService } from './national-sso.ts';
 
 // Confirming a sign-on calls no national system and signs nothing.

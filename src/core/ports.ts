@@ -1,8 +1,8 @@
-import type { Logger } from '../logging.ts';
-import type { SystemId } from '../config/schema.ts';
-import type { Outcome } from '../audit/leaf.ts';
+import type { Outcome } from './exchanges.ts';
+import type { Logger } from './logger.ts';
 
-export type { SystemId };
+/** A national system's id, as the registry of adapter modules names it (adapters/index.ts). */
+export type SystemId = string;
 
 /** What every call into an adapter carries: who asks, why, and how to give up. */
 export interface CallContext {

@@ -137,6 +137,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/civil-status/births/{idNumber}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a birth registration from the civil-status database
+         * @description Returns the birth registration (đăng ký khai sinh) of the person with this 12-digit
+         *     personal ID number, as the national electronic civil-status database of the Ministry of
+         *     Justice holds it: name, gender, date and place of birth, parents, and the registration's
+         *     number, date and registering authority.
+         */
+        get: operations["getBirthRegistration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/procedures": {
         parameters: {
             query?: never;
@@ -1371,6 +1394,58 @@ export interface components {
             /** @description Whether the card is valid today. */
             valid: boolean;
         };
+        /** @description A birth registration (đăng ký khai sinh) as the civil-status database holds it. */
+        BirthRegistration: {
+            idNumber: components["schemas"]["IdNumber"];
+            fullName: components["schemas"]["FullName"];
+            /** @enum {string} */
+            gender: "male" | "female";
+            /**
+             * Format: date
+             * @example 1989-04-12
+             */
+            dateOfBirth: string;
+            placeOfBirth: components["schemas"]["Address"];
+            /** @example Thái */
+            ethnicity: string;
+            /**
+             * @description ISO 3166-1 alpha-2 country code.
+             * @example VN
+             */
+            nationality: string;
+            /** @description The father as registered; null when the registration names none. */
+            father: components["schemas"]["Relative"] | null;
+            /** @description The mother as registered; null when the registration names none. */
+            mother: components["schemas"]["Relative"] | null;
+            /** @description The registration itself. */
+            registration: {
+                /**
+                 * @description Registration number (số), as the register writes it.
+                 * @example 112/1989
+                 */
+                number: string;
+                /**
+                 * @description The register book (quyển số), when recorded.
+                 * @example 01/1989
+                 */
+                book: string | null;
+                /**
+                 * Format: date
+                 * @example 1989-05-02
+                 */
+                date: string;
+                /**
+                 * @description The registering authority (a commune's People's Committee, or a mission abroad).
+                 * @example Ủy ban nhân dân Xã Chiềng Ngần
+                 */
+                authority: string;
+            };
+            /**
+             * Format: date-time
+             * @example 2026-11-27T10:08:00+07:00
+             */
+            retrievedAt: string;
+        };
         ProcedureSummary: {
             code: components["schemas"]["ProcedureCode"];
             /** @example Đăng ký thành lập hộ kinh doanh */
@@ -1998,7 +2073,7 @@ export interface components {
          * @description National system id.
          * @enum {string}
          */
-        UpstreamId: "dvcqg" | "vneid" | "population" | "business-registry" | "tax" | "social-insurance";
+        UpstreamId: "dvcqg" | "vneid" | "population" | "business-registry" | "tax" | "social-insurance" | "civil-status";
         /**
          * @description One exchange-log entry. The leaf is the RFC 8785 canonical JSON of all fields but `index`
          *     and `leafHash`. Three leaf formats coexist in one log. Format 3 (`v: 3`, written now) is
@@ -2686,6 +2761,63 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getBirthRegistration: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /**
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @example canbo-tohieu-0042
+                 */
+                "X-User-Id": components["parameters"]["UserId"];
+                /**
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
+                 * @example 1.004616.000.00.00.H52
+                 */
+                "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
+            };
+            path: {
+                /**
+                 * @description The person's 12-digit personal ID number, given at birth registration.
+                 * @example 014089001234
+                 */
+                idNumber: components["schemas"]["IdNumber"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The birth registration as the civil-status database holds it. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "X-Exchange-Id": components["headers"]["XExchangeId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BirthRegistration"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];

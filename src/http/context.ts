@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { CallContext } from '../core/ports.ts';
+import { deferredLogger } from '../logging.ts';
 import type { AuthenticatedClient } from './auth.ts';
 import type { ExchangeState } from './exchange-recorder.ts';
 
@@ -18,11 +19,15 @@ export function exchangeContext(req: Request, res: Response): CallContext {
   res.once('close', () => {
     if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
   });
+  let log: CallContext['log'] | undefined;
   return {
     requestId: String(res.getHeader('x-request-id')),
     exchangeId,
     signal: controller.signal,
-    log: req.log.child({ exchangeId }),
+    // Made when the call logs something: most calls never do.
+    get log() {
+      return (log ??= deferredLogger(req.log, () => req.log.child({ exchangeId })));
+    },
     clientId: client.id,
     agency: client.agency,
     purpose: res.locals.purpose as string | undefined,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { Role } from '../config/schema.ts';
+import { readSubjectPaths, type IdentifierPath } from '../audit/subjects.ts';
 
 export const CONTRACT_PATH = fileURLToPath(new URL('../../openapi/gateway.yaml', import.meta.url));
 
@@ -29,9 +30,19 @@ export interface Operation {
    * it reaches no national system: the auditors' own searches, exports and resolutions.
    */
   auditRecord: boolean;
+  /** x-subjects: where the operation carries identifiers of a person or an enterprise, for the exchange log. */
+  subjects: IdentifierPath[];
   /** False for operational endpoints (security: []). */
   authenticated: boolean;
   matcher: RegExp;
+  /** Names of the path parameters, in the order the matcher captures them. */
+  pathParameters: string[];
+}
+
+/** A request's operation and its path parameters, percent-decoded; `undefined` when one does not decode. */
+export interface Match {
+  operation: Operation;
+  params: Record<string, string> | undefined;
 }
 
 export interface Contract {
@@ -39,7 +50,7 @@ export interface Contract {
   operations: Operation[];
   byId: Map<string, Operation>;
   /** The operation for a method and path; `allowed` lists methods when only the path matched. */
-  match(method: string, path: string): { operation: Operation } | { allowed: string[] } | undefined;
+  match(method: string, path: string): Match | { allowed: string[] } | undefined;
 }
 
 interface RawOperation {
@@ -49,6 +60,7 @@ interface RawOperation {
   'x-personal-data'?: boolean;
   'x-exchange'?: boolean;
   'x-audit-record'?: boolean;
+  'x-subjects'?: unknown;
   parameters?: RawParameter[];
 }
 
@@ -93,14 +105,23 @@ export function loadContract(path: string = CONTRACT_PATH): Contract {
         personalDataParameters: personalDataParameters(document, raw),
         exchange: raw['x-exchange'] === true,
         auditRecord: raw['x-audit-record'] === true,
+        subjects: readSubjectPaths(raw.operationId, raw['x-subjects']),
         authenticated: !(Array.isArray(raw.security) && raw.security.length === 0),
         matcher: new RegExp(`^${pattern}/?$`),
+        pathParameters: [...p.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!),
       });
     }
   }
   // Literal paths first, so /v1/accounts/links/x never shadows a literal sibling.
   operations.sort((a, b) => a.path.split('{').length - b.path.split('{').length);
   const byId = new Map(operations.map((o) => [o.operationId, o]));
+  // Candidates by number of path segments (a trailing slash ignored), so a request is tried against
+  // the few operations of its depth only, in the order above.
+  const byDepth = new Map<number, Operation[]>();
+  for (const operation of operations) {
+    const depth = segmentCount(operation.path);
+    byDepth.set(depth, [...(byDepth.get(depth) ?? []), operation]);
+  }
 
   return {
     document,
@@ -108,14 +129,51 @@ export function loadContract(path: string = CONTRACT_PATH): Contract {
     byId,
     match(method, path) {
       const m = method.toLowerCase();
-      const onPath = operations.filter((o) => o.matcher.test(path));
-      if (onPath.length === 0) return undefined;
-      const exact = onPath.find((o) => o.method === m) ?? (m === 'head' ? onPath.find((o) => o.method === 'get') : undefined);
-      if (exact) {
-        // A literal path (/v1/accounts/sso/start) beats a templated one on the same level.
-        return { operation: exact };
+      const candidates = byDepth.get(segmentCount(path));
+      if (!candidates) return undefined;
+      let found: RegExpExecArray | null = null;
+      let exact: Operation | undefined;
+      let onPath: Operation[] | undefined;
+      for (const operation of candidates) {
+        const groups = operation.matcher.exec(path);
+        if (!groups) continue;
+        (onPath ??= []).push(operation);
+        // A literal path (/v1/accounts/sso/start) beats a templated one on the same level: literal ones come first.
+        if (!exact && operation.method === m) {
+          exact = operation;
+          found = groups;
+        }
       }
+      if (!onPath) return undefined;
+      // HEAD is answered as GET.
+      if (!exact && m === 'head') {
+        exact = onPath.find((o) => o.method === 'get');
+        if (exact) found = exact.matcher.exec(path);
+      }
+      if (exact) return { operation: exact, params: paramsOf(exact, found!) };
       return { allowed: [...new Set(onPath.map((o) => o.method.toUpperCase()))] };
     },
   };
+}
+
+/** The slashes of a path, a trailing one left out. */
+function segmentCount(path: string): number {
+  const end = path.length > 1 && path.charCodeAt(path.length - 1) === 47 ? path.length - 1 : path.length;
+  let count = 0;
+  for (let i = 0; i < end; i++) if (path.charCodeAt(i) === 47) count++;
+  return count;
+}
+
+/** The captured path parameters, percent-decoded; undefined when one is not valid percent-encoding. */
+function paramsOf(operation: Operation, groups: RegExpExecArray): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < operation.pathParameters.length; i++) {
+    const raw = groups[i + 1]!;
+    try {
+      params[operation.pathParameters[i]!] = raw.includes('%') ? decodeURIComponent(raw) : raw;
+    } catch {
+      return undefined;
+    }
+  }
+  return params;
 }

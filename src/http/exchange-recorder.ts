@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { canonicalize } from 'json-canonicalize';
-import { DENIED_STATUSES, keyedLeaf, outcomeOf, type BusinessResult, type ExchangeLeafV3, type Outcome, type UpstreamCall } from '../audit/leaf.ts';
+import type { BusinessResult, ExchangeRecord, UpstreamCall } from '../core/exchanges.ts';
+import { DENIED_STATUSES } from '../audit/leaf.ts';
 import { answerCarriesIdentifiers, identifiersOf } from '../audit/subjects.ts';
 import type { BodyVault } from '../audit/bodies.ts';
-import type { ExchangeLog } from '../audit/exchange-log.ts';
+import { exchangeRecorder, type ExchangeLog } from '../audit/exchange-log.ts';
 import { officerHash } from '../audit/officers.ts';
 import type { AuthenticatedClient } from './auth.ts';
 import type { Operation } from './contract.ts';
@@ -145,6 +146,7 @@ export function recordExchanges(deps: {
   /** The officer registry: an officer a leaf names is sealed to the inspectorate with the leaf. */
   officers?: { remember(userId: string, agency: string): Promise<void> } | undefined;
 }): RequestHandler {
+  const exchanges = exchangeRecorder(deps.log);
   return (req, res, next) => {
     const operation = res.locals.operation as Operation | undefined;
     // Not authenticated by now: a refusal (401) on its way. An operation without client
@@ -176,45 +178,41 @@ export function recordExchanges(deps: {
       const id = exchange?.id ?? randomUUID();
       const requestText = requestTextOf(req);
       const request = { body: req.body as unknown, params: pathParams(operation, req.path), query: req.query as Record<string, unknown> };
-      const asked = identifiersOf(operation.operationId, request);
+      const asked = identifiersOf(operation.subjects, request);
       const answer = jsonAnswer !== undefined ? jsonAnswer : answerOf(body);
-      const answered = res.statusCode < 400 && answerCarriesIdentifiers(operation.operationId) ? identifiersOf(operation.operationId, { answer }) : [];
+      const answered = res.statusCode < 400 && answerCarriesIdentifiers(operation.subjects) ? identifiersOf(operation.subjects, { answer }) : [];
       // The primary subject: the one the handler named (sign-on), else the first in the request.
       const primary = locals.subject ?? asked[0];
       const claimedUser = req.get('x-user-id');
       const userId = locals.userId ?? (claimedUser && USER_ID.test(claimedUser) ? claimedUser : '');
       const claimedPurpose = req.get('x-purpose');
       const purpose = locals.purpose ?? (claimedPurpose && PURPOSE.test(claimedPurpose) ? claimedPurpose : null);
-      const denied = !reached && DENIED_STATUSES.has(res.statusCode);
-      const outcome: Outcome = denied ? 'denied' : outcomeOf(res.statusCode, locals.errorCode);
-      const leaf: ExchangeLeafV3 = keyedLeaf(
-        {
-          id,
-          time: new Date(exchange?.startedAt ?? arrived.startedAt).toISOString(),
-          client: client.id,
-          agency: client.agency,
-          operation: operation.operationId,
-          upstream: reached ? exchange!.upstream : null,
-          purpose,
-          userHash: officerHash(deps.hashIdentifier, userId),
-          subjectHash: primary ? deps.hashIdentifier(primary) : null,
-          outcome,
-          status: res.statusCode,
-          latencyMs: Math.round(performance.now() - (exchange?.started ?? arrived.started)),
-          upstreamCalls: reached ? exchange!.calls : [],
-          code: locals.errorCode ?? null,
-          subjects: [...asked, ...answered, ...(locals.subject ? [locals.subject] : [])].map((s) => deps.hashIdentifier(s)),
-          result: businessResult(res, reached),
-          caseId: locals.caseId ?? null,
-          resultCount: kind === 'audit' ? (locals.resultCount ?? null) : null,
-          criteria: kind === 'audit' ? (locals.criteria ?? criteriaOf(req, operation)) : null,
-        },
-        deps.log.digest,
-        requestText,
-        responseText,
-      );
+      const exchangeRecord: ExchangeRecord = {
+        id,
+        startedAt: new Date(exchange?.startedAt ?? arrived.startedAt),
+        client: client.id,
+        agency: client.agency,
+        operation: operation.operationId,
+        upstream: reached ? exchange!.upstream : null,
+        purpose,
+        userHash: officerHash(deps.hashIdentifier, userId),
+        subjectHash: primary ? deps.hashIdentifier(primary) : null,
+        // Refused before any national system was asked.
+        outcome: !reached && DENIED_STATUSES.has(res.statusCode) ? 'denied' : undefined,
+        status: res.statusCode,
+        latencyMs: Math.round(performance.now() - (exchange?.started ?? arrived.started)),
+        upstreamCalls: reached ? exchange!.calls : [],
+        code: locals.errorCode ?? null,
+        subjects: [...asked, ...answered, ...(locals.subject ? [locals.subject] : [])].map((s) => deps.hashIdentifier(s)),
+        result: businessResult(res, reached),
+        caseId: locals.caseId ?? null,
+        resultCount: kind === 'audit' ? (locals.resultCount ?? null) : null,
+        criteria: kind === 'audit' ? (locals.criteria ?? criteriaOf(req, operation)) : null,
+        request: requestText,
+        response: responseText,
+      };
       const bodies = reached && deps.bodies?.operations.has(operation.operationId) ? deps.bodies.vault : undefined;
-      const durable = bodies ? bodies.seal(id, new Date(exchange!.startedAt), requestText, responseText ?? '').then((sealed) => deps.log.enqueue(leaf, sealed)) : deps.log.enqueue(leaf);
+      const durable = bodies ? bodies.seal(id, new Date(exchange!.startedAt), requestText, responseText ?? '').then((sealed) => exchanges.record(exchangeRecord, sealed)) : exchanges.record(exchangeRecord);
       // The officer the leaf names (userHash) is made resolvable by the inspectorate before the answer, like the leaf.
       return userId && deps.officers ? Promise.all([durable, deps.officers.remember(userId, client.agency)]).then(() => undefined) : durable;
     };
@@ -229,7 +227,7 @@ export function recordExchanges(deps: {
 
     // The object a handler answers with res.json, read as it is rather than parsed back from its text.
     let jsonAnswer: unknown;
-    if (answerCarriesIdentifiers(operation.operationId)) {
+    if (answerCarriesIdentifiers(operation.subjects)) {
       const json = res.json.bind(res);
       res.json = ((body?: unknown) => {
         jsonAnswer = body;

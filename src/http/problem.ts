@@ -24,7 +24,7 @@ export function sendProblem(res: Response, err: GatewayError): void {
   res.status(err.status).type('application/problem+json').send(JSON.stringify(body));
 }
 
-/** express-openapi-validator error paths (`/params/x`, `/body/a/b`, `.query.x`) as our field names. */
+/** Error paths of other validators (`/params/x`, `/body/a/b`, `.query.x`) as our field names. */
 export function fieldName(path: string | undefined): string {
   if (!path) return 'request';
   const parts = path.replace(/^[./]+/, '').split(/[./]/).filter(Boolean);
@@ -56,7 +56,7 @@ export function toGatewayError(err: unknown): { error: GatewayError; unexpected:
   if (e.type === 'entity.too.large') return of('PAYLOAD_TOO_LARGE', 'the request body exceeds the size limit');
   if (e.type === 'entity.parse.failed') return of('VALIDATION_FAILED', 'the body is not valid JSON', { errors: [{ field: 'body', message: 'is not valid JSON' }] });
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return of('UNSUPPORTED_MEDIA_TYPE', e.message);
-  // express-openapi-validator
+  // Errors with an HTTP status from other middleware.
   if (status === 400) {
     const errors = fields();
     return of('VALIDATION_FAILED', errors?.map((x) => `${x.field} ${x.message}`).join('; ') ?? e.message, { errors });

@@ -86,25 +86,28 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
       response.body.on('error', () => {}).destroy();
       throw tooLarge();
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of response.body) {
-        size += (chunk as Buffer).length;
+    // Read with 'data' events rather than an async iterator: the same bytes for less work per call.
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const stream = response.body;
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
         if (size > options.maxResponseBytes) {
-          response.body.destroy();
-          throw tooLarge();
+          reject(tooLarge());
+          stream.on('error', () => {}).destroy();
+          return;
         }
-        chunks.push(chunk as Buffer);
-      }
-    } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      if (transportCode(err) || err instanceof undiciErrors.UndiciError) {
-        throw new GatewayError('UPSTREAM_UNAVAILABLE', { detail: 'the connection broke while reading the answer', upstreamFailure: true, cause: err });
-      }
-      throw err;
-    }
-    return { status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks) };
+        chunks.push(chunk);
+      });
+      stream.once('end', () => resolve(Buffer.concat(chunks, size)));
+      stream.once('error', (err) => {
+        if (transportCode(err) || err instanceof undiciErrors.UndiciError) {
+          reject(new GatewayError('UPSTREAM_UNAVAILABLE', { detail: 'the connection broke while reading the answer', upstreamFailure: true, cause: err }));
+        } else reject(err);
+      });
+    });
+    return { status: response.statusCode, headers: response.headers, body };
   }
 
   function tooLarge() {

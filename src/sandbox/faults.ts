@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { adapterModules } from '../../adapters/index.ts';
 import { SYSTEM_IDS, type SystemId } from '../config/schema.ts';
 
 export const FAULT_MODES = ['down', 'latency', 'error', 'timeout', 'malformed', 'unsigned', 'bad-signature', 'revoked-cert', 'expired-cert', 'attack'] as const;
@@ -19,18 +20,10 @@ export type FaultMode = (typeof FAULT_MODES)[number];
 export const ATTACK_VARIANTS = ['xxe', 'entity-expansion', 'signature-wrapping', 'alg-none', 'unknown-key', 'oversized', 'slow-body', 'wrong-content-type'] as const;
 export type AttackVariant = (typeof ATTACK_VARIANTS)[number];
 
-/** Attacks every signing system can suffer, whatever its protocol. */
-const EVERY_SYSTEM = ['oversized', 'slow-body', 'wrong-content-type', 'unknown-key'] as const satisfies readonly AttackVariant[];
-
-/** The attacks that make sense for each system's protocol. */
-export const ATTACKS_BY_SYSTEM: Readonly<Record<SystemId, readonly AttackVariant[]>> = {
-  'business-registry': EVERY_SYSTEM,
-  population: [...EVERY_SYSTEM, 'xxe', 'entity-expansion', 'signature-wrapping'],
-  tax: [...EVERY_SYSTEM, 'xxe', 'entity-expansion', 'signature-wrapping'],
-  'social-insurance': [...EVERY_SYSTEM, 'alg-none'],
-  dvcqg: EVERY_SYSTEM,
-  vneid: [],
-};
+/** The attacks that make sense for each system's protocol, as its module declares them. */
+export const ATTACKS_BY_SYSTEM: Readonly<Record<SystemId, readonly AttackVariant[]>> = Object.fromEntries(
+  adapterModules.map((module) => [module.id, module.sandbox.attacks]),
+) as Record<SystemId, readonly AttackVariant[]>;
 
 export const faultSchema = z
   .object({

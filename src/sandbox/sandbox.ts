@@ -22,8 +22,28 @@ export interface Sandbox {
 
 export interface SandboxOptions {
   host: string;
-  /** Control server port; simulators take the next ports in the order of adapters/index.ts. 0: any free ports. */
+  /** Control server port; each simulator takes it plus its module's offset (`sandbox.port`). 0: any free ports. */
   port: number;
+}
+
+/**
+ * Offsets from the control port of the sandbox's own servers: the TSA and the inspectorate's
+ * witness (README.md documents them), and the port `lienthong audit witness` listens on by default
+ * (8099), so that one runs beside the sandbox. Simulators take the offsets their modules declare.
+ */
+export const RESERVED_PORT_OFFSETS = { tsa: 7, witness: 8, standaloneWitness: 9 } as const;
+
+/** Why the registered modules' port offsets cannot all be used (shared, reserved or not positive), if they cannot. */
+export function portOffsetProblems(modules: readonly { id: string; sandbox: { port: number } }[]): string[] {
+  const problems: string[] = [];
+  const taken = new Map<number, string>(Object.entries(RESERVED_PORT_OFFSETS).map(([name, offset]) => [offset, { tsa: 'the sandbox TSA', witness: 'the sandbox witness', standaloneWitness: 'the default port of `lienthong audit witness`' }[name as keyof typeof RESERVED_PORT_OFFSETS]]));
+  for (const module of modules) {
+    const offset = module.sandbox.port;
+    if (!Number.isInteger(offset) || offset < 1) problems.push(`${module.id}: sandbox port offset ${offset} is not a positive whole number`);
+    else if (taken.has(offset)) problems.push(`${module.id}: sandbox port offset ${offset} is already taken by ${taken.get(offset)}`);
+    else taken.set(offset, module.id);
+  }
+  return problems;
 }
 
 const MAX_BODY = 16 * 1024;
@@ -65,9 +85,12 @@ export async function startSandbox(deps: { log: Logger }, options: SandboxOption
   const started: Listening[] = [];
   const urls: Partial<Record<SystemId, string>> = {};
   const systems: { id: SystemId; name: string; protocol: string; url: string; health: string }[] = [];
+  const clashes = portOffsetProblems(adapterModules);
+  if (clashes.length > 0) throw new Error(`sandbox ports: ${clashes.join('; ')}`);
   try {
-    for (const [i, module] of adapterModules.entries()) {
-      const port = options.port === 0 ? 0 : options.port + 1 + i;
+    for (const module of adapterModules) {
+      // Each module declares its port's offset: the first six systems have kept theirs (8091–8096 by default).
+      const port = options.port === 0 ? 0 : options.port + module.sandbox.port;
       let selfUrl = '';
       const createSimulator = await module.simulator();
       const simulator = createSimulator({ faults, log: deps.log.child({ simulator: module.id }), signing: simulatorSigning(module.id), selfUrl: () => selfUrl });
@@ -78,11 +101,11 @@ export async function startSandbox(deps: { log: Logger }, options: SandboxOption
       systems.push({ id: module.id, name: module.name, protocol: module.protocol, url: server.url, health: server.url + module.healthPath });
     }
 
-    // The TSA listens after the simulators (8091–8096 by default): 8090 + 7.
+    // The TSA listens after the first six simulators (8091–8096 by default): 8090 + 7.
     const tsa = await listen(
       createTsaServer({ credentials: loadPemCredentials(sample('tsa.pem'), sample('tsa.key.pem')) }),
       options.host,
-      options.port === 0 ? 0 : options.port + 7,
+      options.port === 0 ? 0 : options.port + RESERVED_PORT_OFFSETS.tsa,
     );
     started.push(tsa);
 

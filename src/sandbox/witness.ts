@@ -8,6 +8,7 @@ import { parseWitnessKey } from '../audit/note.ts';
 import { startWitness } from '../audit/witness.ts';
 import type { WitnessTarget } from '../audit/witnessing.ts';
 import { sample } from '../signing/material.ts';
+import { RESERVED_PORT_OFFSETS } from './sandbox.ts';
 
 /** The sample witness's key name (certs-sample/witness.key.pem, certs-sample/witness.vkey). */
 export const SANDBOX_WITNESS_NAME = 'thanhtra.sonla.gov.vn/witness-sandbox';
@@ -37,7 +38,7 @@ export function sandboxWitnessStateDir(config: Pick<Config, 'database'>): string
  */
 export async function startSandboxWitness(
   deps: { log: Logger },
-  options: { host: string; port: number; origin: string; logCertificate: X509Certificate; stateDir: string },
+  options: { host: string; /** The sandbox's control port (0: any free port): the witness takes its reserved offset from it. */ sandboxPort: number; origin: string; logCertificate: X509Certificate; stateDir: string },
 ): Promise<SandboxWitness> {
   const { witness, server } = await startWitness({
     name: SANDBOX_WITNESS_NAME,
@@ -46,7 +47,7 @@ export async function startSandboxWitness(
     stateDir: options.stateDir,
     log: deps.log,
     host: options.host,
-    port: options.port,
+    port: options.sandboxPort === 0 ? 0 : options.sandboxPort + RESERVED_PORT_OFFSETS.witness,
   });
   return {
     url: server.url,

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CmsError, OID, compareDer, createSignedData, derViolation, signDetached, sortAttributes, verifyDetached, verifySignedData } from './cms.ts';
+import { derViolation } from '../../test/helpers/der.ts';
+import { CmsError, OID, compareDer, createSignedData, signDetached, sortAttributes, verifyDetached, verifySignedData } from './cms.ts';
 import { sample } from './material.ts';
 import { createTrustStore, loadPemCredentials, readCertificates, withChain, type Credentials } from './trust-store.ts';
 

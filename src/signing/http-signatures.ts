@@ -26,7 +26,7 @@ import type { Credentials } from './trust-store.ts';
  * sandbox simulators of the REST systems use them. The signature base is built here from RFC 9421
  * §2 (checked against the RFC's own examples in the tests); signing and verifying use node:crypto.
  *
- * The profile (README of business-registry and dvcqg):
+ * The profile (README of business-registry, civil-status and dvcqg):
  * - one signature labelled `sig1`, with `created`, `expires`, `keyid` and `alg` (requests add a
  *   `nonce`); `keyid` is the base64url SHA-256 thumbprint of the signer's certificate (DER);
  * - requests cover `@method`, `@target-uri`, `date`, and with a body `content-type` and

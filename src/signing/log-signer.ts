@@ -2,7 +2,7 @@ import type { KeyObject, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { signDetached } from './cms.ts';
-import { loadPemCredentials, withChain, type Credentials } from './trust-store.ts';
+import { loadPemCredentials, withChain } from './trust-store.ts';
 
 /**
  * The exchange log's own signing identity: a certificate that signs checkpoints and nothing
@@ -22,28 +22,16 @@ export interface LogSigner {
   /** Intermediates after the leaf, root excluded. */
   chain: X509Certificate[];
   privateKey: KeyObject;
-  credentials: Credentials;
   /** A detached CMS signature over `body` (checkpoint text). */
   sign(body: Uint8Array): Promise<Buffer>;
 }
 
-/** Builds the log signer from credentials already loaded (chain completed from `intermediates`). */
-export function logSignerFrom(credentials: Credentials, intermediates: readonly X509Certificate[] = []): LogSigner {
-  const complete = withChain(credentials, intermediates);
-  return {
-    certificate: complete.certificate,
-    chain: complete.chain,
-    privateKey: complete.key,
-    credentials: complete,
-    sign: (body) => signDetached(body, complete),
-  };
-}
-
-/** Reads the log signer's PEM certificate (chain after the leaf allowed) and key. */
+/** Reads the log signer's PEM certificate (chain after the leaf allowed, completed from `intermediates`) and key. */
 export function loadLogSigner(files: { certificateFile: string; keyFile: string }, intermediates: readonly X509Certificate[] = []): LogSigner {
   const credentials = loadPemCredentials(files.certificateFile, files.keyFile);
   if (!credentials.certificate.checkPrivateKey(credentials.key)) throw new Error(`${files.keyFile}: the key does not belong to the certificate ${files.certificateFile}`);
-  return logSignerFrom(credentials, intermediates);
+  const complete = withChain(credentials, intermediates);
+  return { certificate: complete.certificate, chain: complete.chain, privateKey: complete.key, sign: (body) => signDetached(body, complete) };
 }
 
 /** The key usage bits, extended key usages and certificate policies a certificate carries. */
@@ -105,5 +93,12 @@ export function logSignerProfileProblems(certificate: X509Certificate): string[]
   const tls = (profile.extKeyUsage ?? []).filter((oid) => TLS_EKUS[oid]).map((oid) => TLS_EKUS[oid]!);
   if (tls.length > 0) problems.push(`it is a TLS certificate (extended key usage ${tls.join(', ')}): the log needs a signing certificate of its own`);
   if (certificate.ca) problems.push('it is a CA certificate');
+  if (!profile.policies.includes(LOG_SIGNING_POLICY_OID)) problems.push(`it does not carry the log-signing certificate policy ${LOG_SIGNING_POLICY_OID}, which auditors require of the checkpoints' signer`);
   return problems;
+}
+
+/** Why the certificate that signed a checkpoint is not a log signer (no log-signing policy), or undefined. */
+export function notALogSigner(signer: X509Certificate): string | undefined {
+  if (certificateProfile(signer).policies.includes(LOG_SIGNING_POLICY_OID)) return undefined;
+  return `signed by "${signer.subject.replaceAll('\n', ', ')}", which is not a log-signing certificate (no certificate policy ${LOG_SIGNING_POLICY_OID})`;
 }

@@ -9,7 +9,8 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTimestampReply } from '../sandbox/tsa-server.ts';
-import { OID, createSignedData, derTlv, derViolation, signingCertificateV2Attribute, verifySignedData } from './cms.ts';
+import { derViolation } from '../../test/helpers/der.ts';
+import { OID, createSignedData, derTlv, signingCertificateV2Attribute, verifySignedData } from './cms.ts';
 import { sample } from './material.ts';
 import { createTrustStore, loadPemCredentials, readCertificates, withChain, type Credentials } from './trust-store.ts';
 import {

@@ -1,7 +1,7 @@
 import { X509Certificate, randomBytes } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { CmsError, DIGESTS, OID, decodeAsn1, derViolation, parseSignedData, parseWith, sha, verifySignedData } from './cms.ts';
+import { CmsError, DIGESTS, OID, decodeAsn1, parseSignedData, parseWith, sha, verifySignedData } from './cms.ts';
 import type { TrustStore } from './trust-store.ts';
 
 /**
@@ -183,12 +183,14 @@ function accuracyOf(accuracy: pkijs.Accuracy): { seconds?: number; millis?: numb
 }
 
 function readTstInfo(der: Uint8Array): TstInfoSummary {
-  // RFC 3161 §2.4.2: the eContent is the DER TSTInfo, its genTime ending in Z. asn1js turns other
-  // time forms (no Z, an offset) into another instant than the one written and signed, one that
-  // openssl would not print: only the encoding every reader agrees on is read.
-  const violation = derViolation(der);
-  if (violation) throw new TimestampError('malformed', `the TSTInfo is not DER: ${violation}`);
-  const tst = asn1(() => parseWith('the TSTInfo', () => new pkijs.TSTInfo({ schema: decodeAsn1(der, 'the TSTInfo') })));
+  const schema = decodeAsn1(der, 'the TSTInfo');
+  // RFC 3161 §2.4.2: genTime is a DER GeneralizedTime, ending in Z. asn1js turns other time forms
+  // (no Z, an offset, a trailing zero fraction) into another instant than the one written and
+  // signed, one that openssl would not print: only the encoding every reader agrees on is read.
+  const genTime = schema instanceof asn1js.Sequence ? schema.valueBlock.value[4] : undefined;
+  const written = genTime instanceof asn1js.GeneralizedTime ? Buffer.from(genTime.valueBlock.valueHexView).toString('latin1') : '';
+  if (!/^\d{14}(\.\d*[1-9])?Z$/.test(written)) throw new TimestampError('malformed', `the TSTInfo's genTime is not a DER GeneralizedTime: ${JSON.stringify(written.slice(0, 40))}`);
+  const tst = asn1(() => parseWith('the TSTInfo', () => new pkijs.TSTInfo({ schema })));
   if (tst.version !== 1) throw new TimestampError('malformed', `TSTInfo version ${tst.version}, expected 1`);
   const serialHex = Buffer.from(tst.serialNumber.valueBlock.valueHexView).toString('hex').replace(/^(00)+(?=..)/, '').toUpperCase();
   return {

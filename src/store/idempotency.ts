@@ -1,32 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
-import { canonicalize } from 'json-canonicalize';
-import type { KeyedDigest } from '../signing/attestation.ts';
+import type { IdempotentWrite, StoredAnswer } from '../core/idempotency.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Database } from './schema.ts';
 import { isBusy, isUniqueViolation } from './unique.ts';
-
-/** An answer as it was given: status and JSON body. */
-export interface StoredAnswer {
-  status: number;
-  body: unknown;
-}
-
-/**
- * What makes two requests "the same" for a key: the operation, its path parameters and its body,
- * under a keyed digest. The row outlives the request; a plain hash of a body holding an ID number
- * would give the number back to whoever reads the table.
- */
-export function requestHash(digest: KeyedDigest, operation: string, params: Record<string, unknown>, body: unknown): string {
-  return digest(canonicalize({ operation, params, body: body ?? null }));
-}
-
-export interface IdempotentWrite {
-  clientId: string;
-  /** The client's Idempotency-Key; without one the write simply runs. */
-  key: string | undefined;
-  operation: string;
-  requestHash: string;
-}
 
 const ATTEMPTS = 10;
 

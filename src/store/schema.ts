@@ -175,7 +175,7 @@ export interface DossiersTable {
   received_at: string;
   /** Null for a procedure with no deadline. */
   due_at: string | null;
-  /** The dossier as received (JSON, encrypted: src/core/dossiers/sealed.ts), and the SHA-256 of its canonical form. */
+  /** The dossier as received (JSON, encrypted: src/store/dossier-sealer.ts), and the SHA-256 of its canonical form. */
   document: string;
   content_hash: string;
   /** The on-time rule's memory (OnTimeClock, JSON), and the columns `overdue` filters on. */
@@ -204,7 +204,7 @@ export interface DossierEventsTable {
   kind: string;
   status: number | null;
   at: string;
-  /** The change as received (JSON, encrypted: src/core/dossiers/sealed.ts). */
+  /** The change as received (JSON, encrypted: src/store/dossier-sealer.ts). */
   payload: string;
   client_id: string;
   agency: string;

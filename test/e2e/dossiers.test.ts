@@ -339,7 +339,7 @@ describe('stopping a gateway while a delivery is under way', () => {
 
 describe('outbox settings', () => {
   it('refuses a lease shorter than a delivery can take', async () => {
-    await expect(startTestGateway({ 'outbox.leaseSeconds': 2, 'upstreams.dvcqg.timeoutMs': 1000 })).rejects.toThrow(/outbox\.leaseSeconds: must be at least three times upstreams\.dvcqg\.timeoutMs/);
+    await expect(startTestGateway({ 'outbox.leaseSeconds': 2, 'upstreams.dvcqg.timeoutMs': 1000 })).rejects.toThrow(/outbox\.leaseSeconds: must be at least 3 times upstreams\.dvcqg\.timeoutMs plus its concurrency\.queueTimeoutMs/);
   });
 });
 

@@ -133,6 +133,55 @@ describe('POST /v1/social-insurance/lookup', () => {
   });
 });
 
+describe('GET /v1/civil-status/births/{idNumber}', () => {
+  it('returns the birth registration of a sandbox person, and records the exchange with its subject', async () => {
+    const p = people[2]!;
+    const res = await get(`/v1/civil-status/births/${p.idNumber}`);
+    const birth = await json<Record<string, unknown>>(res);
+    expect(birth).toMatchObject({ idNumber: p.idNumber, fullName: p.fullName, gender: p.gender, dateOfBirth: p.dateOfBirth, nationality: p.nationality });
+    expect(birth.registration).toMatchObject({ number: expect.stringMatching(/^\d+\/\d{4}$/), authority: expect.stringMatching(/^Ủy ban nhân dân /) });
+    expect(String(birth.retrievedAt)).toMatch(/\+07:00$/);
+    const entry = (await auditEntry(gw, res.headers.get('x-exchange-id')!, 'civil-status')) as unknown as { outcome: string; subjectHash: string | null; subjects: string[] };
+    expect(entry.outcome).toBe('success');
+    expect(entry.subjectHash).toMatch(/^[0-9a-f]{64}$/);
+    // The person and each parent the answer names with an ID number (x-subjects in the contract), once each.
+    const parents = [birth.father, birth.mother].filter((parent) => (parent as { idNumber?: string | null } | null)?.idNumber);
+    expect(entry.subjects[0]).toBe(entry.subjectHash);
+    expect(entry.subjects).toHaveLength(1 + parents.length);
+    expect(new Set(entry.subjects).size).toBe(entry.subjects.length);
+  });
+
+  it('refuses an impossible ID number with 400 naming it, before any call, and 404s an unknown one', async () => {
+    expect(await json(await get('/v1/civil-status/births/01408900123'), 400)).toMatchObject({ errors: [{ field: expect.stringMatching(/idNumber/) }] });
+    // Century digit 4: born in the 2100s.
+    expect(await json(await get(`/v1/civil-status/births/${people[0]!.idNumber.slice(0, 3)}4${people[0]!.idNumber.slice(4)}`), 400)).toMatchObject({ code: 'INVALID_IDENTIFIER', errors: [{ field: 'path.idNumber' }] });
+    expect(await json(await get(`/v1/civil-status/births/${UNKNOWN.idNumber}`), 404)).toMatchObject({ code: 'SUBJECT_NOT_FOUND' });
+  });
+
+  it('requires the accountability headers', async () => {
+    const res = await gw.fetch(`/v1/civil-status/births/${people[0]!.idNumber}`, { key: KEYS.agency });
+    expect(res.status).toBe(400);
+  });
+
+  it('is listed among the upstreams, with the certificate it signs with', async () => {
+    const { items } = await json<{ items: { id: string; breaker: string; certificateExpiresAt: string | null }[] }>(await gw.fetch('/v1/upstreams', { key: KEYS.operator }));
+    expect(items.find((i) => i.id === 'civil-status')).toMatchObject({ breaker: 'closed', certificateExpiresAt: expect.stringMatching(/\+07:00$/) });
+  });
+
+  it('refuses answers signed with a revoked certificate, and answers 503 while the civil-status database is down', async () => {
+    try {
+      await setFault(gw.controlUrl, { system: 'civil-status', mode: 'revoked-cert' });
+      expect(await json(await get(`/v1/civil-status/births/${people[1]!.idNumber}`), 502)).toMatchObject({ code: 'UPSTREAM_CERT_REVOKED' });
+      await setFault(gw.controlUrl, { system: 'civil-status', mode: 'down' });
+      const down = await json<{ code: string }>(await get(`/v1/civil-status/births/${people[1]!.idNumber}`), 503);
+      // Down, or already suspended by the breaker after these failures.
+      expect(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_CIRCUIT_OPEN']).toContain(down.code);
+    } finally {
+      await clearFaults(gw.controlUrl);
+    }
+  });
+});
+
 describe('procedure catalogue', () => {
   it('lists, searches, filters and pages the national catalogue', async () => {
     const all = await json<{ items: { code: string }[]; total: number }>(await get('/v1/procedures?pageSize=100', KEYS.portal));

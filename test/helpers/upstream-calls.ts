@@ -2,7 +2,7 @@ import { enterprises, insured, people, procedures, taxpayers } from '../../src/s
 import { KEYS, type TestGateway } from './gateway.ts';
 
 /** The national systems the gateway calls in the sandbox, each with a simulator of its own. */
-export const UPSTREAM_SYSTEMS = ['business-registry', 'population', 'tax', 'social-insurance', 'dvcqg'] as const;
+export const UPSTREAM_SYSTEMS = ['business-registry', 'population', 'tax', 'social-insurance', 'dvcqg', 'civil-status'] as const;
 export type UpstreamSystem = (typeof UPSTREAM_SYSTEMS)[number];
 
 /** Accountability headers for a personal-data call. */
@@ -18,5 +18,6 @@ export function upstreamCalls(gw: TestGateway): Record<UpstreamSystem, () => Pro
     tax: () => gw.fetch(`/v1/taxpayers/${taxpayers[0]!.taxCode}`, { headers }),
     'social-insurance': () => gw.fetch('/v1/social-insurance/lookup', { method: 'POST', headers, body: JSON.stringify({ insuranceCode: insured[0]!.insuranceCode }) }),
     dvcqg: () => gw.fetch(`/v1/procedures/${procedures[0]!.code}`),
+    'civil-status': () => gw.fetch(`/v1/civil-status/births/${person.idNumber}`, { headers }),
   };
 }

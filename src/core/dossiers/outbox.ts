@@ -1,22 +1,45 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
 import { canonicalize } from 'json-canonicalize';
-import { keyedLeaf, outcomeOf, type UpstreamCall } from '../../audit/leaf.ts';
-import type { ExchangeLog } from '../../audit/exchange-log.ts';
-import type { Config } from '../../config/schema.ts';
 import { GatewayError, isGatewayError } from '../../errors/gateway-error.ts';
-import type { Logger } from '../../logging.ts';
-import type { Metrics } from '../../metrics.ts';
-import { backoffMs } from '../../resilience/policy.ts';
-import type { Dialect } from '../../store/database.ts';
-import type { Database, OutboxJobsTable } from '../../store/schema.ts';
-import type { CallContext } from '../ports.ts';
+import type { ExchangeRecorder, UpstreamCall } from '../exchanges.ts';
+import type { Logger } from '../logger.ts';
+import type { CallContext, SystemId } from '../ports.ts';
 import type { DossierStatus } from './lifecycle.ts';
 import { DossierDataError, type DossierSealer } from './sealed.ts';
 import { PORTAL_SERVICES, type DeliveryMark, type Dossier, type DossierPortal, type DossierProgressEvent, type DossierSnapshot, type PortalService } from './port.ts';
+import type { OutboxJob as Job, OutboxStore } from './store.ts';
 
-export type OutboxOptions = Config['outbox'];
-type Job = Selectable<OutboxJobsTable>;
+/** How the worker runs (the `outbox` section of the configuration). */
+export interface OutboxOptions {
+  pollIntervalMs: number;
+  batchSize: number;
+  concurrency: number;
+  leaseSeconds: number;
+  maxAgeSeconds: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+/** A counter and a gauge, as the worker uses its metrics (prom-client's satisfy them). */
+interface Counter<L extends string> {
+  inc(labels: Record<L, string>): void;
+}
+interface Gauge {
+  set(value: number): void;
+}
+
+/** The outbox's metrics. */
+export interface OutboxMetrics {
+  outboxDeliveries: Counter<'service'>;
+  outboxFailures: Counter<'service' | 'code'>;
+  outboxDead: Counter<'service'>;
+  outboxDepth: Gauge;
+  outboxDeadJobs: Gauge;
+  outboxOldestPendingAge: Gauge;
+}
+
+/** The delay before retry number `attempt` (0 for the first), exponential with jitter, capped. */
+export type Backoff = (policy: { maxRetries: number; baseDelayMs: number; maxDelayMs: number }, attempt: number) => number;
 
 /** The exchange-log operation of a delivery attempt (a background exchange, not an API call). */
 export const DELIVERY_OPERATION = 'deliverDossier';
@@ -33,14 +56,17 @@ export interface Outbox {
 }
 
 export interface OutboxDeps {
-  db: Kysely<Database>;
-  dialect: Dialect;
+  store: OutboxStore;
   portal: DossierPortal;
+  /** The national system behind the portal port, as the exchange log names it. */
+  upstream: SystemId;
   /** Opens the dossier and the changes' payloads, kept encrypted at rest. */
   sealer: DossierSealer;
-  exchangeLog: ExchangeLog;
+  /** Where delivery attempts are recorded, as exchanges of their own. */
+  exchangeLog: ExchangeRecorder;
   log: Logger;
-  metrics: Metrics;
+  metrics: OutboxMetrics;
+  backoffMs: Backoff;
   /** Identifies this process among the workers sharing the outbox (in leases and logs). */
   workerId?: string;
   now?: () => Date;
@@ -73,9 +99,8 @@ function describeFailure(code: string, failure: unknown): string {
 const isPermanent = (failure: unknown) => failure instanceof DossierDataError || (isGatewayError(failure) && failure.permanent);
 
 /**
- * The outbox worker. Jobs are claimed with a lease: on PostgreSQL inside one UPDATE whose
- * candidate rows are locked with FOR UPDATE SKIP LOCKED, on SQLite by the same single UPDATE
- * statement (SQLite runs it under its write lock). Only a dossier's oldest undelivered job can be
+ * The outbox worker. Jobs are claimed with a lease, atomically across processes (how, per
+ * database, is the store's: src/store/outbox.ts). Only a dossier's oldest undelivered job can be
  * claimed, so each dossier's changes reach the portal strictly in order while different dossiers
  * are delivered concurrently (up to `concurrency`). A failed delivery is retried with exponential
  * backoff and full jitter until it is older than `maxAgeSeconds`, then it is dead; a permanent
@@ -87,7 +112,7 @@ const isPermanent = (failure: unknown) => failure instanceof DossierDataError ||
  * with the same delivery mark, which the portal recognises as a change it already holds.
  */
 export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
-  const { db, log, metrics } = deps;
+  const { store, log, metrics } = deps;
   const now = deps.now ?? (() => new Date());
   const workerId = deps.workerId ?? randomUUID();
   const inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
@@ -107,57 +132,16 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
 
   async function claim(limit: number): Promise<{ jobs: Job[]; token: string }> {
     const at = now();
-    const nowIso = at.toISOString();
     const token = `${workerId}:${randomUUID()}`;
-    let candidates = db
-      .selectFrom('outbox_jobs as j')
-      .select('j.id')
-      .where('j.state', '=', 'pending')
-      .where('j.next_attempt_at', '<=', nowIso)
-      .where((eb) => eb.or([eb('j.lease_expires_at', 'is', null), eb('j.lease_expires_at', '<', nowIso)]))
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('outbox_jobs as p')
-              .select('p.id')
-              .whereRef('p.dossier_code', '=', 'j.dossier_code')
-              .whereRef('p.sequence', '<', 'j.sequence')
-              .where('p.state', '<>', 'delivered'),
-          ),
-        ),
-      )
-      .orderBy('j.next_attempt_at')
-      .limit(limit);
-    if (deps.dialect === 'postgres') candidates = candidates.forUpdate().skipLocked();
-    // The candidates are a materialised CTE, chosen once: as a plain IN subquery, PostgreSQL may
-    // run the LIMIT subquery again for every pending row (a semi join) and lease far more than
-    // `limit` jobs, slowly (found by the soak test: 1.5 s per claim at 1,100 pending jobs).
-    const jobs = await db
-      .with((cte) => cte('candidates').materialized(), () => candidates)
-      .updateTable('outbox_jobs')
-      .set({ lease_owner: token, lease_expires_at: new Date(at.getTime() + options.leaseSeconds * 1000).toISOString() })
-      .where('id', 'in', (eb) => eb.selectFrom('candidates').select('candidates.id'))
-      // Checked again on the row being updated: a job leased meanwhile is not taken twice.
-      .where('state', '=', 'pending')
-      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', nowIso)]))
-      .returningAll()
-      .execute();
+    const jobs = await store.claim(limit, at, token, new Date(at.getTime() + options.leaseSeconds * 1000));
     return { jobs, token };
   }
 
   /** The dossier as the portal should hold it after change `sequence`, and that change. */
   async function load(job: Job) {
-    const dossier = await db.selectFrom('dossiers').selectAll().where('code', '=', job.dossier_code).executeTakeFirstOrThrow();
-    const events = await db
-      .selectFrom('dossier_events')
-      .selectAll()
-      .where('dossier_code', '=', job.dossier_code)
-      .where('sequence', '<=', job.sequence)
-      .orderBy('sequence')
-      .execute();
+    const { dossier, changes: events } = await store.load(job);
     const event = events.at(-1);
-    if (!event || event.sequence !== job.sequence) throw new Error(`job ${job.id} has no change ${job.sequence} of ${job.dossier_code}`);
+    if (!event || event.sequence !== job.sequence) throw new Error(`job ${job.id} has no change ${job.sequence} of ${job.dossierCode}`);
     let status = 1;
     let processingEndedAt: string | null = null;
     let returnedAt: string | null = null;
@@ -167,7 +151,7 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
       if (ENDING.has(e.status)) processingEndedAt ??= e.at;
       if (e.status === RETURNED) returnedAt ??= e.at;
     }
-    const snapshot: DossierSnapshot = { dossier: deps.sealer.open<Dossier>({ code: job.dossier_code }, dossier.document), status: status as DossierStatus, processingEndedAt, returnedAt };
+    const snapshot: DossierSnapshot = { dossier: deps.sealer.open<Dossier>({ code: job.dossierCode }, dossier.document), status: status as DossierStatus, processingEndedAt, returnedAt };
     return { dossier, event, snapshot };
   }
 
@@ -182,7 +166,7 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
     let duplicate: boolean | null = null;
     let loaded: Awaited<ReturnType<typeof load>> | undefined;
     const mark: DeliveryMark = { id: job.id, sequence: job.sequence };
-    const jobLog = log.child({ dossier: job.dossier_code, sequence: job.sequence, exchangeId });
+    const jobLog = log.child({ dossier: job.dossierCode, sequence: job.sequence, exchangeId });
 
     /** One portal call, counted per service. */
     const call = async <T>(service: PortalService, run: () => Promise<T>): Promise<T> => {
@@ -203,7 +187,7 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
         exchangeId,
         signal: abort.signal,
         log: jobLog,
-        clientId: loaded.event.client_id,
+        clientId: loaded.event.clientId,
         agency: loaded.event.agency,
         purpose: loaded.dossier.purpose ?? undefined,
         exchangeStarted: () => {
@@ -213,11 +197,11 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
       };
       const { snapshot, event } = loaded;
       if (event.kind === 'progress') {
-        const step = { code: job.dossier_code, status: snapshot.status, event: deps.sealer.open<DossierProgressEvent>({ code: job.dossier_code, sequence: event.sequence }, event.payload) };
+        const step = { code: job.dossierCode, status: snapshot.status, event: deps.sealer.open<DossierProgressEvent>({ code: job.dossierCode, sequence: event.sequence }, event.payload) };
         duplicate = (await call(PORTAL_SERVICES.progress, () => deps.portal.progress(ctx, step, mark))).duplicate;
       } else {
         // Public integrations ask first whether the portal knows the dossier: create, or update.
-        const known = loaded.dossier.portal_known === 1 || (await call(PORTAL_SERVICES.lookup, () => deps.portal.lookup(ctx, job.dossier_code)));
+        const known = loaded.dossier.portalKnown || (await call(PORTAL_SERVICES.lookup, () => deps.portal.lookup(ctx, job.dossierCode)));
         duplicate = (await call(PORTAL_SERVICES.sync, () => deps.portal.sync(ctx, snapshot, { isUpdating: known, mark }))).duplicate;
       }
     } catch (err) {
@@ -232,18 +216,18 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
     const notSent = code !== null && NOT_SENT.has(code) && calls.every((c) => c.outcome === 'rejected');
     if (reached && loaded && !notSent) {
       const status = failure === undefined ? 200 : isGatewayError(failure) ? failure.status : 500;
-      const leaf = keyedLeaf(
-        {
+      // The attempt is logged before its job is settled: a crash in between repeats the attempt, never hides one.
+      await deps.exchangeLog
+        .record({
           id: exchangeId,
-          time: startedAt.toISOString(),
-          client: loaded.event.client_id,
+          startedAt,
+          client: loaded.event.clientId,
           agency: loaded.event.agency,
           operation: DELIVERY_OPERATION,
-          upstream: 'dvcqg',
+          upstream: deps.upstream,
           purpose: loaded.dossier.purpose,
-          userHash: loaded.event.user_hash,
-          subjectHash: loaded.dossier.subject_hash,
-          outcome: failure instanceof Abandoned ? 'failed' : outcomeOf(status, code ?? undefined),
+          userHash: loaded.event.userHash,
+          subjectHash: loaded.dossier.subjectHash,
           status,
           latencyMs: Math.round(performance.now() - started),
           upstreamCalls: calls,
@@ -251,54 +235,35 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
           code,
           subjects: [],
           result: null,
-          caseId: job.dossier_code,
+          caseId: job.dossierCode,
           resultCount: null,
           criteria: null,
-        },
-        deps.exchangeLog.digest,
-        canonicalize({ operation: DELIVERY_OPERATION, dossier: job.dossier_code, sequence: job.sequence, delivery: job.id, attempt: job.attempts + 1, service: job.service }),
-        canonicalize({ status, code, duplicate }),
-      );
-      // The attempt is logged before its job is settled: a crash in between repeats the attempt, never hides one.
-      await deps.exchangeLog.enqueue(leaf).catch((err: unknown) => jobLog.error({ err }, 'delivery attempt could not be written to the exchange log'));
+          request: canonicalize({ operation: DELIVERY_OPERATION, dossier: job.dossierCode, sequence: job.sequence, delivery: job.id, attempt: job.attempts + 1, service: job.service }),
+          response: canonicalize({ status, code, duplicate }),
+        })
+        .catch((err: unknown) => jobLog.error({ err }, 'delivery attempt could not be written to the exchange log'));
     }
 
-    const mine = (q: ReturnType<typeof db.updateTable<'outbox_jobs'>>) => q.where('id', '=', job.id).where('lease_owner', '=', token);
     const at = now();
     if (failure instanceof Abandoned) {
-      await mine(db.updateTable('outbox_jobs')).set({ lease_owner: null, lease_expires_at: null }).execute();
+      await store.release(job, token);
       jobLog.info('delivery abandoned at shutdown; lease released');
       return;
     }
     if (failure === undefined) {
-      await db.transaction().execute(async (trx) => {
-        const settled = await mine(trx.updateTable('outbox_jobs'))
-          .set({ state: 'delivered', attempts: job.attempts + 1, delivered_at: at.toISOString(), last_error: null, lease_owner: null, lease_expires_at: null })
-          .executeTakeFirst();
-        if (Number(settled.numUpdatedRows) === 0) jobLog.warn('delivered after the lease had passed to another worker');
-        await trx.updateTable('dossiers').set({ portal_known: 1 }).where('code', '=', job.dossier_code).execute();
-      });
+      if (!(await store.delivered(job, token, job.attempts + 1, at))) jobLog.warn('delivered after the lease had passed to another worker');
       jobLog.debug({ duplicate, attempts: job.attempts + 1 }, 'delivered');
       return;
     }
     const attempts = notSent ? job.attempts : job.attempts + 1;
     const permanent = isPermanent(failure);
-    const tooOld = at.getTime() - new Date(job.enqueued_at).getTime() >= options.maxAgeSeconds * 1000;
+    const tooOld = at.getTime() - new Date(job.enqueuedAt).getTime() >= options.maxAgeSeconds * 1000;
     const dead = permanent || tooOld;
     const retryAfter = isGatewayError(failure) ? failure.retryAfter : undefined;
     const delay =
-      notSent && retryAfter !== undefined ? retryAfter * 1000 : backoffMs({ maxRetries: 0, baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }, Math.max(0, attempts - 1));
+      notSent && retryAfter !== undefined ? retryAfter * 1000 : deps.backoffMs({ maxRetries: 0, baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }, Math.max(0, attempts - 1));
     const lastError = describeFailure(code ?? 'INTERNAL_ERROR', failure);
-    await mine(db.updateTable('outbox_jobs'))
-      .set({
-        state: dead ? 'dead' : 'pending',
-        attempts,
-        last_error: lastError,
-        next_attempt_at: new Date(at.getTime() + delay).toISOString(),
-        lease_owner: null,
-        lease_expires_at: null,
-      })
-      .execute();
+    await store.failed(job, token, { state: dead ? 'dead' : 'pending', attempts, lastError, nextAttemptAt: new Date(at.getTime() + delay).toISOString() });
     if (dead) {
       metrics.outboxDead.inc({ service: job.service });
       if (permanent) {
@@ -318,16 +283,10 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
     const at = now();
     if (at.getTime() - gaugesAt < 1000) return;
     gaugesAt = at.getTime();
-    const rows = await db
-      .selectFrom('outbox_jobs')
-      .select((eb) => ['state', eb.fn.countAll<number>().as('n'), eb.fn.min('enqueued_at').as('oldest')])
-      .where('state', 'in', ['pending', 'dead'])
-      .groupBy('state')
-      .execute();
-    const pending = rows.find((r) => r.state === 'pending');
-    metrics.outboxDepth.set(Number(pending?.n ?? 0));
-    metrics.outboxDeadJobs.set(Number(rows.find((r) => r.state === 'dead')?.n ?? 0));
-    metrics.outboxOldestPendingAge.set(pending?.oldest ? Math.max(0, (at.getTime() - new Date(String(pending.oldest)).getTime()) / 1000) : 0);
+    const depth = await store.depth();
+    metrics.outboxDepth.set(depth.pending);
+    metrics.outboxDeadJobs.set(depth.dead);
+    metrics.outboxOldestPendingAge.set(depth.oldestPending ? Math.max(0, (at.getTime() - new Date(depth.oldestPending).getTime()) / 1000) : 0);
   }
 
   /** Claims what there is room for and starts it; again whenever a delivery ends. */
@@ -343,7 +302,7 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
         const leaseMs = options.leaseSeconds * 1000;
         const expiring = setTimeout(() => abort.abort(new LeaseRunningOut('lease running out')), leaseMs - Math.min(5000, leaseMs / 5));
         const done = deliver(job, token, abort)
-          .catch((err: unknown) => log.error({ err, dossier: job.dossier_code, sequence: job.sequence }, 'outbox job could not be settled'))
+          .catch((err: unknown) => log.error({ err, dossier: job.dossierCode, sequence: job.sequence }, 'outbox job could not be settled'))
           .finally(() => {
             clearTimeout(expiring);
             inFlight.delete(job.id);
@@ -381,7 +340,7 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
     start() {
       if (started) return;
       started = true;
-      log.info({ workerId, concurrency: options.concurrency, dialect: deps.dialect }, 'outbox worker started');
+      log.info({ workerId, concurrency: options.concurrency, dialect: store.dialect }, 'outbox worker started');
       void pump();
     },
     wake() {

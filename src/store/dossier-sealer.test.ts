@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createDossierSealer, DossierDataError } from './sealed.ts';
+import { DossierDataError } from '../core/dossiers/sealed.ts';
+import { createDossierSealer } from './dossier-sealer.ts';
 
 describe('dossier data at rest', () => {
   const key = randomBytes(32);

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { openStore, type Store } from '../store/store.ts';
-import type { CitizenService } from './citizens.ts';
-import type { EnterpriseService } from './enterprises.ts';
+import { openStore, type Store } from '../../src/store/store.ts';
+import type { CitizenService } from '../../src/core/citizens.ts';
+import type { EnterpriseService } from '../../src/core/enterprises.ts';
 
 /** Stands in for a dependency a test must never reach. */
 export const unused = (): never => {
