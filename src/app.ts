@@ -7,7 +7,6 @@ import type { CitizenService } from './core/citizens.ts';
 import type { EnterpriseService } from './core/enterprises.ts';
 import type { ProcedureService } from './core/procedures.ts';
 import type { SsoService } from './core/national-sso.ts';
-import type { createSocialInsuranceService, createTaxpayerService } from './core/registries.ts';
 import { GatewayError } from './errors/gateway-error.ts';
 import { authenticate, authorize, rateLimit, requireAccountability, type AuthenticatedClient } from './http/auth.ts';
 import type { Contract, Operation } from './http/contract.ts';
@@ -20,7 +19,6 @@ import { accountHandlers } from './http/routes/accounts.ts';
 import { citizenHandlers } from './http/routes/citizens.ts';
 import { enterpriseHandlers } from './http/routes/enterprises.ts';
 import { procedureHandlers } from './http/routes/procedures.ts';
-import { registryHandlers } from './http/routes/registries.ts';
 import { upstreamHandlers, type UpstreamStatus } from './http/routes/upstreams.ts';
 import { auditHandlers } from './http/routes/audit.ts';
 import { dossierHandlers } from './http/routes/dossiers.ts';
@@ -57,8 +55,6 @@ export interface AppDeps {
   services: {
     enterprises: EnterpriseService;
     citizens: CitizenService;
-    taxpayers: ReturnType<typeof createTaxpayerService>;
-    socialInsurance: ReturnType<typeof createSocialInsuranceService>;
     procedures: ProcedureService;
     dossiers: DossierService;
     accountLinks: AccountLinkService;
@@ -322,14 +318,17 @@ export function createApp(deps: AppDeps): Express {
   const handlers: Handlers = {
     ...enterpriseHandlers({ enterprises: services.enterprises }),
     ...citizenHandlers({ citizens: services.citizens }),
-    ...registryHandlers({ taxpayers: services.taxpayers, socialInsurance: services.socialInsurance }),
     ...procedureHandlers({ procedures: services.procedures }),
     ...accountHandlers({ links: services.accountLinks, sso: services.sso }),
     ...upstreamHandlers({ upstreams: deps.upstreams }),
     ...(deps.audit ? auditHandlers({ ...deps.audit, hashIdentifier: deps.hashIdentifier, officers: deps.officers }) : {}),
     ...dossierHandlers({ dossiers: services.dossiers, hashIdentifier: deps.hashIdentifier }),
-    ...services.registered,
   };
+  // A module serves operations of its own, never one the composed use cases serve.
+  for (const [operationId, handler] of Object.entries(services.registered ?? {})) {
+    if (handlers[operationId]) throw new Error(`a national system's module registers ${operationId}, which the gateway's own use cases serve`);
+    handlers[operationId] = handler;
+  }
   app.use(inOrder([...steps, dispatch(validation, handlers, config.server.validateResponses)]));
   app.use(problemHandler());
   return app;

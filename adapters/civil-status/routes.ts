@@ -1,6 +1,6 @@
 import { parseIdNumber } from '../../src/core/identifiers/id-number.ts';
-import { GatewayError } from '../../src/errors/gateway-error.ts';
 import { exchangeContext } from '../../src/http/context.ts';
+import { refuseIdentifier } from '../identifier-refusal.ts';
 import type { RouteFactory } from '../module.ts';
 import type { CivilStatusRegistry } from './registry.ts';
 
@@ -19,7 +19,7 @@ export const routes: RouteFactory<CivilStatusRegistry> = (registry) => ({
       : parsed.value.century + parsed.value.yearOfCentury > new Date().getUTCFullYear()
         ? 'names a year of birth still to come (its century digit and year)'
         : undefined;
-    if (reason) throw new GatewayError('INVALID_IDENTIFIER', { detail: `idNumber ${reason}`, errors: [{ field: 'path.idNumber', message: reason }] });
+    if (reason) refuseIdentifier('path.idNumber', reason);
     res.json(await registry.getBirth(ctx, idNumber));
   },
 });

@@ -1,6 +1,6 @@
 import type { AdapterDeps, AdapterOptions } from '../module.ts';
 import { messageSecurityFor } from '../message-security.ts';
-import type { SocialInsuranceRegistry } from '../../src/core/social-insurance-port.ts';
+import type { SocialInsuranceRegistry } from './registry.ts';
 import type { Adapter } from '../../src/core/ports.ts';
 import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { createSocialInsuranceClient } from './client.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { base64url, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Adapter } from '../../src/core/ports.ts';
-import type { SocialInsuranceRegistry } from '../../src/core/social-insurance-port.ts';
+import type { SocialInsuranceRegistry } from './registry.ts';
 import { listen, type Listening } from '../../src/http/listen.ts';
 import { createLogger } from '../../src/logging.ts';
 import { createMetrics } from '../../src/metrics.ts';

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../src/errors/gateway-error.ts';
-import type { SocialInsuranceQuery, SocialInsuranceRegistry } from '../../src/core/social-insurance-port.ts';
+import type { SocialInsuranceQuery, SocialInsuranceRegistry } from './registry.ts';
 import type { CallContext, Health } from '../../src/core/ports.ts';
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { probeHealth, type UpstreamHttp } from '../../src/resilience/upstream-http.ts';

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { adapterContract } from '../contract/suite.ts';
 import { insured, UNKNOWN } from '../../src/sandbox/personas.ts';
-import type { SocialInsuranceRecord } from '../../src/core/social-insurance-port.ts';
+import type { SocialInsuranceRecord } from './registry.ts';
 import { socialInsurance } from './index.ts';
 
 const known = insured[0]!;

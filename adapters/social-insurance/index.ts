@@ -1,5 +1,5 @@
 import { SIGNED_ANSWER_ATTACKS, type AdapterModule } from '../module.ts';
-import type { SocialInsuranceRegistry } from '../../src/core/social-insurance-port.ts';
+import type { SocialInsuranceRegistry } from './registry.ts';
 
 export const socialInsurance = {
   id: 'social-insurance',
@@ -9,6 +9,7 @@ export const socialInsurance = {
   messageSecurity: { supported: ['jws'], default: 'jws' },
   sandbox: { port: 4, certificate: 'ec', attacks: [...SIGNED_ANSWER_ATTACKS, 'alg-none'] },
   adapter: async () => (await import('./adapter.ts')).create,
+  routes: async () => (await import('./routes.ts')).routes,
   simulator: async () => {
     const { createSocialInsuranceSimulator } = await import('./simulator/server.ts');
     return (deps) => createSocialInsuranceSimulator(deps).handler;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SocialInsuranceRecord } from '../../src/core/social-insurance-port.ts';
+import type { SocialInsuranceRecord } from './registry.ts';
 
 /*
  * INFERRED — Vietnam Social Security's interface is not public (DOMAIN.md, "Other systems").

@@ -1,4 +1,4 @@
-import type { SocialInsuranceRecord } from '../../src/core/social-insurance-port.ts';
+import type { SocialInsuranceRecord } from './registry.ts';
 import { toVietnamIso, wireDateToIso } from '../../src/core/time.ts';
 import { MappingError } from '../mapping-error.ts';
 import { PARTICIPATION_STATUSES, type WireCard, type WireInsured } from './inferred.ts';

@@ -1,6 +1,6 @@
 import type { AdapterFactory } from '../module.ts';
 import { messageSecurityFor } from '../message-security.ts';
-import type { TaxRegistry } from '../../src/core/taxpayers-port.ts';
+import type { TaxRegistry } from './registry.ts';
 import { createUpstreamHttp } from '../../src/resilience/upstream-http.ts';
 import { createTaxClient } from './client.ts';
 import { tax } from './index.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isGatewayError } from '../../src/errors/gateway-error.ts';
-import type { TaxRegistry } from '../../src/core/taxpayers-port.ts';
+import type { TaxRegistry } from './registry.ts';
 import type { CallContext, Health } from '../../src/core/ports.ts';
 import type { UpstreamPolicy } from '../../src/resilience/policy.ts';
 import { probeHealth, type UpstreamHttp } from '../../src/resilience/upstream-http.ts';

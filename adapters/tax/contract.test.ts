@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { adapterContract } from '../contract/suite.ts';
 import { taxpayers, UNKNOWN } from '../../src/sandbox/personas.ts';
-import type { Taxpayer } from '../../src/core/taxpayers-port.ts';
+import type { Taxpayer } from './registry.ts';
 import { tax } from './index.ts';
 
 const known = taxpayers[0]!;

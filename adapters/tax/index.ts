@@ -1,5 +1,5 @@
 import { SIGNED_ANSWER_ATTACKS, type AdapterModule } from '../module.ts';
-import type { TaxRegistry } from '../../src/core/taxpayers-port.ts';
+import type { TaxRegistry } from './registry.ts';
 
 export const tax = {
   id: 'tax',
@@ -9,6 +9,7 @@ export const tax = {
   messageSecurity: { supported: ['xml-dsig'], default: 'xml-dsig' },
   sandbox: { port: 3, certificate: 'rsa', attacks: [...SIGNED_ANSWER_ATTACKS, 'xxe', 'entity-expansion', 'signature-wrapping'] },
   adapter: async () => (await import('./adapter.ts')).create,
+  routes: async () => (await import('./routes.ts')).routes,
   simulator: async () => {
     const { createTaxSimulator } = await import('./simulator/server.ts');
     return (deps) => createTaxSimulator(deps);

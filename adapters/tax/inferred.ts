@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Taxpayer } from '../../src/core/taxpayers-port.ts';
+import type { Taxpayer } from './registry.ts';
 import { buildXml } from './safe-xml.ts';
 
 /*

@@ -1,4 +1,4 @@
-import type { Taxpayer } from '../../src/core/taxpayers-port.ts';
+import type { Taxpayer } from './registry.ts';
 import { toVietnamIso, wireDateToIso } from '../../src/core/time.ts';
 import { MappingError } from '../mapping-error.ts';
 import { STATUSES, TAXPAYER_TYPES, type WireAddress, type WireTaxpayer } from './inferred.ts';

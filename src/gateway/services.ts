@@ -9,7 +9,6 @@ import { createDossierService } from '../core/dossiers/service.ts';
 import { createEnterpriseService } from '../core/enterprises.ts';
 import { createSsoService } from '../core/national-sso.ts';
 import { createProcedureService } from '../core/procedures.ts';
-import { createSocialInsuranceService, createTaxpayerService } from '../core/registries.ts';
 import type { Logger } from '../logging.ts';
 import type { Metrics } from '../metrics.ts';
 import type { createAttestationSigner } from '../signing/attestation.ts';
@@ -45,8 +44,10 @@ function citizenFieldPolicy(config: Config): (clientId: string, purpose: string 
 }
 
 /**
- * The use-case composition: each use case gets the national systems it needs by port. The one
- * place under src/ that names individual national systems.
+ * The use-case composition: each use case of src/core gets the national systems it needs by port
+ * (citizens, enterprises, account links, sign-on, procedures, dossiers and their delivery). The
+ * one place under src/ that names individual national systems. A use case one system serves alone
+ * (taxpayers, insurance records, births) is its module's own routes, registered with the module.
  */
 export function composeServices(config: Config, deps: ServiceDeps): AppDeps['services'] {
   const { adapters, store, attester, lifecycle } = deps;
@@ -92,8 +93,6 @@ export function composeServices(config: Config, deps: ServiceDeps): AppDeps['ser
   return {
     enterprises,
     citizens,
-    taxpayers: createTaxpayerService({ tax: adapters.tax.ops }),
-    socialInsurance: createSocialInsuranceService({ socialInsurance: adapters['social-insurance'].ops }),
     procedures: createProcedureService({ catalogue: adapters.dvcqg.ops }, { ttlMs: config.catalogue.ttlSeconds * 1000, maxStaleMs: config.catalogue.maxStaleSeconds * 1000 }),
     dossiers,
     accountLinks,
