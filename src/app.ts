@@ -26,7 +26,7 @@ import type { DossierService } from './core/dossiers/service.ts';
 import type { AuditStore } from './audit/store.ts';
 import type { BundleCertificates } from './audit/bundle.ts';
 import { operationsRouter, type ReadinessCheck } from './http/routes/operations.ts';
-import { deferredLogger, maskIdentifiers, type Logger } from './logging.ts';
+import { deferredLogger, maskedPath, type Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 import type { TrustStore } from './signing/trust-store.ts';
 import type { ExchangeLog } from './audit/exchange-log.ts';
@@ -100,7 +100,7 @@ function requestLoggers(app: Express, root: Logger): void {
 
 /** How a request is named in a log line: never its query, headers or body (keys and personal data). */
 function requestFields(req: Request): { id: string; method: string; path: string } {
-  return { id: String(req.res?.getHeader('x-request-id') ?? ''), method: req.method, path: maskIdentifiers(req.path) };
+  return { id: String(req.res?.getHeader('x-request-id') ?? ''), method: req.method, path: maskedPath(req.path) };
 }
 
 /** The operation and client of a request, for its completion log line. */
@@ -111,7 +111,7 @@ function whoAndWhat(res: Response): { operation?: string; client?: string } {
 
 /**
  * The request id (the caller's X-Request-Id when well formed), and once the answer is sent its
- * metrics and its completion log line (on the root logger; operational endpoints are not logged).
+ * metrics and its completion log line (on the root logger; health and metrics scrapes are not logged).
  */
 function requestLifecycle(log: Logger, metrics: Metrics): RequestHandler {
   return function lifecycle(req, res, next) {
@@ -149,7 +149,7 @@ function requestLifecycle(log: Logger, metrics: Metrics): RequestHandler {
  */
 function resolveOperation(contract: Contract, operations: RequestHandler): RequestHandler {
   const resolved = (req: Request, res: Response, next: (err?: unknown) => void, found: ReturnType<Contract['match']>) => {
-    if (!found) return next(new GatewayError('ROUTE_NOT_FOUND', { detail: `no resource at ${maskIdentifiers(req.path)}` }));
+    if (!found) return next(new GatewayError('ROUTE_NOT_FOUND', { detail: `no resource at ${maskedPath(req.path)}` }));
     if ('allowed' in found) {
       return next(
         new GatewayError('METHOD_NOT_ALLOWED', {
@@ -161,9 +161,8 @@ function resolveOperation(contract: Contract, operations: RequestHandler): Reque
     res.locals.operation = found.operation;
     res.locals.params = found.params;
     Object.defineProperty(req, 'query', { value: req.query, writable: true, enumerable: true, configurable: true });
-    if (!found.params) {
-      return next(new GatewayError('VALIDATION_FAILED', { detail: 'the path is not valid percent-encoding', errors: [{ field: 'path', message: 'is not valid percent-encoding' }] }));
-    }
+    // A path that is not valid percent-encoding is refused with the other validation problems
+    // (dispatch), once the caller is known: 401 first, and a known client's refusal is logged.
     next();
   };
   return function routeOnce(req, res, next) {
@@ -222,7 +221,10 @@ function dispatch(validation: Validation, handlers: Handlers, validateResponses:
     const operation = res.locals.operation as Operation;
     const handler = handlers[operation.operationId];
     // Operational endpoints (security: []) are served by the operations router; the sign-on callback, reached by a browser, is here.
-    if (!operation.authenticated && !handler) return next(new GatewayError('ROUTE_NOT_FOUND', { detail: `no resource at ${maskIdentifiers(req.path)}` }));
+    if (!operation.authenticated && !handler) return next(new GatewayError('ROUTE_NOT_FOUND', { detail: `no resource at ${maskedPath(req.path)}` }));
+    if (!res.locals.params) {
+      return next(new GatewayError('VALIDATION_FAILED', { detail: 'the path is not valid percent-encoding', errors: [{ field: 'path', message: 'is not valid percent-encoding' }] }));
+    }
     const checks = validation.of(operation.operationId);
     const headers = req.headers;
     const { params, query } = checks.request({

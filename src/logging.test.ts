@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, maskIdentifiers, serializeError } from './logging.ts';
+import { createLogger, maskIdentifiers, maskedPath, serializeError } from './logging.ts';
 
 /** A logger at info level whose lines are kept in `lines`. */
 function capturedLogger() {
@@ -20,6 +20,9 @@ function capturedLogger() {
 describe('logging', () => {
   it('masks every identifier form: ID numbers, old cards, tax, enterprise, branch and insurance codes', () => {
     expect(maskIdentifiers('/v1/taxpayers/014089001234')).toBe('/v1/taxpayers/014*******34');
+    // Digits sent percent-encoded are masked in the path as logged, which is decoded.
+    expect(maskedPath('/v1/civil-status/births/%30%31%34%30%38%39%30%30%31%32%33%34')).toBe('/v1/civil-status/births/014*******34');
+    expect(maskedPath('/v1/x/%zz014089001234')).toBe('/v1/x/%zz014*******34');
     expect(maskIdentifiers('cmnd 050712345 end')).toBe('cmnd 050****45 end');
     // A personal tax code of the 10-digit form, an enterprise code and an insurance code look alike: all masked.
     expect(maskIdentifiers('/v1/taxpayers/8012345678')).toBe('/v1/taxpayers/801*****78');

@@ -50,6 +50,17 @@ export function maskIdentifiers(text: string): string {
   return text.replace(/\d{9,}/g, (m) => m.slice(0, 3) + '*'.repeat(m.length - 5) + m.slice(-2));
 }
 
+/** A request path for logs and answers: percent-decoded where it decodes (digits may come as %30…), identifiers masked. */
+export function maskedPath(path: string): string {
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // Not valid percent-encoding: as sent.
+  }
+  return maskIdentifiers(decoded);
+}
+
 /** Log fields that hold a URL or a path; an identifier in them is masked, whoever logs it. */
 const URL_FIELDS = ['path', 'url', 'href', 'route'];
 

@@ -69,8 +69,8 @@ function businessResult(res: Response, reached: boolean): BusinessResult | null 
  * What an audit operation asked: its path parameters (the officer resolved) and its query, less
  * its personal-data parameters (those are only hashed, into `subjects`).
  */
-function criteriaOf(req: Request, operation: Operation): Record<string, string> {
-  const criteria: Record<string, string> = { ...pathParams(operation, req.path) };
+function criteriaOf(req: Request, res: Response, operation: Operation): Record<string, string> {
+  const criteria: Record<string, string> = { ...pathParams(res) };
   for (const [name, value] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
     // As given: the request validator may have coerced numbers and booleans already.
     if (!operation.personalDataParameters.includes(name) && ['string', 'number', 'boolean'].includes(typeof value)) criteria[name] = String(value);
@@ -79,21 +79,11 @@ function criteriaOf(req: Request, operation: Operation): Record<string, string> 
 }
 
 /**
- * The path parameters, read from the path by the operation's own pattern: `req.params` is empty
- * again by the time an error handler answers.
+ * The path parameters as the contract match decoded them (none when they were not valid
+ * percent-encoding): `req.params` is empty again by the time an error handler answers.
  */
-function pathParams(operation: Operation, path: string): Record<string, string> {
-  const names = [...operation.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
-  const values = operation.matcher.exec(path)?.slice(1) ?? [];
-  const params: Record<string, string> = {};
-  names.forEach((name, i) => {
-    try {
-      if (values[i] !== undefined) params[name] = decodeURIComponent(values[i]!);
-    } catch {
-      // Not valid percent-encoding: not an identifier.
-    }
-  });
-  return params;
+function pathParams(res: Response): Record<string, string> {
+  return (res.locals.params as Record<string, string> | undefined) ?? {};
 }
 
 /**
@@ -177,7 +167,7 @@ export function recordExchanges(deps: {
       const locals = res.locals as RecordLocals & { userId?: string; purpose?: string; errorCode?: string };
       const id = exchange?.id ?? randomUUID();
       const requestText = requestTextOf(req);
-      const request = { body: req.body as unknown, params: pathParams(operation, req.path), query: req.query as Record<string, unknown> };
+      const request = { body: req.body as unknown, params: pathParams(res), query: req.query as Record<string, unknown> };
       const asked = identifiersOf(operation.subjects, request);
       const answer = jsonAnswer !== undefined ? jsonAnswer : answerOf(body);
       const answered = res.statusCode < 400 && answerCarriesIdentifiers(operation.subjects) ? identifiersOf(operation.subjects, { answer }) : [];
@@ -207,7 +197,7 @@ export function recordExchanges(deps: {
         result: businessResult(res, reached),
         caseId: locals.caseId ?? null,
         resultCount: kind === 'audit' ? (locals.resultCount ?? null) : null,
-        criteria: kind === 'audit' ? (locals.criteria ?? criteriaOf(req, operation)) : null,
+        criteria: kind === 'audit' ? (locals.criteria ?? criteriaOf(req, res, operation)) : null,
         request: requestText,
         response: responseText,
       };

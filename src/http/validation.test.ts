@@ -65,6 +65,16 @@ describe('request validation compiled from the contract', () => {
     expect(refusal('verifyCitizen', { headers: accountable, contentType: 'application/json', hasBody: false, body: undefined }).errors).toEqual([{ field: 'body', message: 'is required' }]);
   });
 
+  it('checks a body with a discriminator against the branch its tag names only', () => {
+    const event = (body: unknown) => refusal('addDossierEvent', { params: { dossierCode: '000.00.52.H52-261203-0001' }, contentType: 'application/json', hasBody: true, body }).errors;
+    // A status event is not told about the progress event's fields, nor about oneOf.
+    expect(event({ kind: 'status', status: 99, at: '2026-12-03T10:00:00+07:00' })).toEqual([{ field: 'body.status', message: 'must be <= 10' }]);
+    expect(event({ kind: 'progress' })).toEqual([{ field: 'body.officer', message: "must have required property 'officer'" }]);
+    expect(event({ kind: 'resolved' })).toEqual([{ field: 'body.kind', message: 'value of tag "kind" must be in oneOf' }]);
+    expect(event([])).toEqual([{ field: 'body', message: 'must be object' }]);
+    expect(refusal('createAccountLink', { headers: accountable, contentType: 'application/json', hasBody: true, body: { portalAccountId: 'a-1', subject: null, evidence: { fullName: person.fullName, dateOfBirth: person.dateOfBirth } } }).errors).toContainEqual({ field: 'body.subject', message: 'must be object' });
+  });
+
   it('answers 415 for a body of a type the operation does not take', () => {
     const text = refusal('verifyCitizen', { headers: accountable, contentType: 'text/plain', hasBody: true, body: 'hello' });
     expect(text.code).toBe('UNSUPPORTED_MEDIA_TYPE');

@@ -8,8 +8,8 @@ import type { Contract } from './contract.ts';
  * every operation when the gateway starts, each response schema the first time it is needed.
  *
  * Problems are collected as a list of fields (`query.limit`, `header.x-purpose`, `path.index`,
- * `body.applicant.identifier`); with `allErrors` each location reports every invalid field,
- * without it the first of each (as the gateway answers today).
+ * `body.applicant.identifier`); with `allErrors` every invalid field, without it the first
+ * invalid location's first problem (as the gateway answers today).
  */
 export interface Validation {
   /** The checks of one operation (every operation of the contract has them). */
@@ -85,14 +85,36 @@ const OPENAPI_FORMATS: Record<string, true | RegExp | ((value: number) => boolea
   password: true,
 };
 
+/**
+ * The components as Ajv's `discriminator` reads them: without OpenAPI's `mapping` (each branch's
+ * own enum of the tag already says which it is) and typed as objects, so that a body is checked
+ * against the branch its tag names and only that branch's problems are reported.
+ */
+function withoutMappings(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutMappings);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (key === 'discriminator' && item && typeof item === 'object') {
+      const { mapping: _mapping, ...rest } = item as Record<string, unknown>;
+      out[key] = rest;
+      // Ajv reads the tag of whatever it is given: anything but an object is refused first.
+      if (!('type' in value)) out.type = 'object';
+    } else {
+      out[key] = withoutMappings(item);
+    }
+  }
+  return out;
+}
+
 function createAjv(document: Schema, options: Options): Ajv2020 {
-  // strict: false, as OpenAPI schemas carry keywords JSON Schema does not know (discriminator, x-*).
-  const ajv = new Ajv2020({ strict: false, strictNumbers: true, validateSchema: false, logger: false, ...options });
+  // strict: false, as OpenAPI schemas carry keywords JSON Schema does not know (example, x-*).
+  const ajv = new Ajv2020({ strict: false, strictNumbers: true, validateSchema: false, logger: false, discriminator: true, ...options });
   addFormats.default(ajv, { mode: 'full' });
   for (const [name, format] of Object.entries(OPENAPI_FORMATS)) {
     ajv.addFormat(name, typeof format === 'function' ? { type: 'number', validate: format } : format);
   }
-  ajv.addSchema({ components: document.components ?? {} }, CONTRACT);
+  ajv.addSchema({ components: withoutMappings(document.components ?? {}) }, CONTRACT);
   return ajv;
 }
 
@@ -150,8 +172,9 @@ export function fieldProblems(location: string, errors: readonly ErrorObject[] |
   const seen = new Set<string>();
   for (const error of errors ?? []) {
     const parts = pointerParts(error.instancePath);
-    const params = error.params as { missingProperty?: string; additionalProperty?: string; unevaluatedProperty?: string };
-    const named = params.missingProperty ?? params.additionalProperty ?? params.unevaluatedProperty;
+    const params = error.params as { missingProperty?: string; additionalProperty?: string; unevaluatedProperty?: string; tag?: string };
+    // A discriminator's tag (`kind`) that names no branch is a problem of the tag itself.
+    const named = params.missingProperty ?? params.additionalProperty ?? params.unevaluatedProperty ?? (error.keyword === 'discriminator' ? params.tag : undefined);
     if (named !== undefined) parts.push(named);
     const problem = { field: [location, ...parts].join('.'), message: error.message ?? 'is not valid' };
     const key = `${problem.field}\u0000${problem.message}`;

@@ -101,6 +101,10 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
         chunks.push(chunk);
       });
       stream.once('end', () => resolve(Buffer.concat(chunks, size)));
+      // Closed without its end nor an error (destroyed under us): the answer is cut short.
+      stream.once('close', () => {
+        if (!stream.readableEnded) reject(new GatewayError('UPSTREAM_UNAVAILABLE', { detail: 'the connection closed before the answer ended', upstreamFailure: true }));
+      });
       stream.once('error', (err) => {
         if (transportCode(err) || err instanceof undiciErrors.UndiciError) {
           reject(new GatewayError('UPSTREAM_UNAVAILABLE', { detail: 'the connection broke while reading the answer', upstreamFailure: true, cause: err }));

@@ -142,6 +142,14 @@ describe('the rest of the contract', () => {
     expect((await problem(wrongMethod)).code).toBe('METHOD_NOT_ALLOWED');
   });
 
+  it('refuses a path that is not valid percent-encoding once the caller is known: 401 first, then 400 naming the path', async () => {
+    const broken = '/v1/enterprises/%E0%A4%A';
+    expect((await gw.fetch(broken, { key: null })).status).toBe(401);
+    const refused = await gw.fetch(broken);
+    expect(refused.status).toBe(400);
+    expect((await problem(refused)).errors?.map((e) => e.field)).toEqual(['path']);
+  });
+
   it('checks the request before any national call and names the field', async () => {
     const person = people[1]!;
     const invalid = await gw.fetch('/v1/citizens/verify', {
