@@ -13,6 +13,8 @@ beforeAll(async () => {
     'upstreams.population.concurrency': { maxInFlight: POPULATION.maxInFlight, maxQueued: POPULATION.maxQueued, queueTimeoutMs: POPULATION.queueTimeoutMs },
     // Here the bulkhead alone must hold the slow system: the breaker would otherwise reject early.
     'upstreams.population.breaker.volumeThreshold': 100_000,
+    // The flood below runs at the default limit of 100 calls a second: a rate limit must not answer in the bulkhead's place.
+    'rateLimit.default': { points: 1000, durationSeconds: 1 },
   });
 });
 afterAll(async () => {
