@@ -96,10 +96,12 @@ export async function startAuditPipeline(
 
   const tsaUrl = config.audit.tsaUrl ?? sandbox?.tsaUrl;
   if (!tsaUrl) log.warn('no TSA configured (audit.tsaUrl): checkpoints are signed but not timestamped');
+  // One read side of the log, for the witnesses' submissions and the auditors' operations.
+  const auditStore = createAuditStore({ db: store.db });
   const witnessing = createWitnessing(
     {
       db: store.db,
-      store: createAuditStore({ db: store.db }),
+      store: auditStore,
       log: log.child({ component: 'witnessing' }),
       onOutcome: (witness, outcome) => metrics.witnessCosignatures.inc({ witness, outcome }),
       onLag: (witness, entries) => metrics.witnessLag.set({ witness }, entries),
@@ -143,7 +145,7 @@ export async function startAuditPipeline(
     bodies: bodyOperations.size > 0 ? { operations: bodyOperations, vault: createBodyVault({ db: store.db, masterKey: hashKey }) } : undefined,
     officers,
     audit: {
-      store: createAuditStore({ db: store.db }),
+      store: auditStore,
       certificates: { signer: [logSigner.certificate, ...logSigner.chain], roots: [...signing.trust.roots], intermediates: [...signing.trust.intermediates] },
       timestampedAnchor: tsaUrl !== undefined,
     },
