@@ -3,14 +3,16 @@
 # test/production-start.test.ts reads this file and boots exactly its layout (the COPY lines, the
 # npm ci command, ENV and CMD) with NODE_ENV=production: whatever runs must be a dependency and
 # live under bin, src, adapters or openapi. certs-sample/ is not in the image on purpose.
-FROM node:20-bookworm-slim AS deps
+# Node.js 22 LTS: the runtime oidc-provider and the other dependencies support (Node 20 is past its
+# end of life). Both stages use the same image, so better-sqlite3 is built for the node that runs it.
+FROM node:22-bookworm-slim AS deps
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
     && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'src/generated/', 'coverage/', '.scratch/'] },
+  { ignores: ['node_modules/', 'data/', 'src/generated/', 'coverage/', '.scratch/', 'clients/*/dist/', 'clients/*/src/generated/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -13,7 +13,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/main.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.js', 'vitest.config.ts'],
+    files: ['src/cli/main.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.js', 'vitest.config.ts', 'clients/*/examples/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

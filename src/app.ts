@@ -10,7 +10,7 @@ import type { SsoService } from './core/national-sso.ts';
 import { GatewayError } from './errors/gateway-error.ts';
 import { authenticate, authorize, rateLimit, requireAccountability, type AuthenticatedClient } from './http/auth.ts';
 import type { Contract, Operation } from './http/contract.ts';
-import { createValidation, mediaTypeOf, type Validation } from './http/validation.ts';
+import { carriesBody, createValidation, markEmptyBody, mediaTypeOf, type Validation } from './http/validation.ts';
 import { notImplemented, type Handlers } from './http/handlers.ts';
 import { problemHandler } from './http/problem.ts';
 import { corsPolicy } from './http/cors.ts';
@@ -232,7 +232,7 @@ function dispatch(validation: Validation, handlers: Handlers, validateResponses:
       query: req.query as Record<string, unknown>,
       headers,
       contentType: mediaTypeOf(headers['content-type']),
-      hasBody: headers['content-length'] !== undefined ? headers['content-length'] !== '0' : headers['transfer-encoding'] !== undefined,
+      hasBody: carriesBody(req),
       body: req.body,
     });
     req.params = params as Record<string, string>;
@@ -313,7 +313,7 @@ export function createApp(deps: AppDeps): Express {
     rateLimit({ limiter: deps.limiter }),
     requireAccountability({ config, procedures: deps.services.procedures, officers: deps.officers }),
     // Bodies are read only once the caller is known and allowed.
-    express.json({ limit: config.server.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true }),
+    express.json({ limit: config.server.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true, verify: markEmptyBody }),
   );
 
   const { services } = deps;
@@ -324,7 +324,7 @@ export function createApp(deps: AppDeps): Express {
     ...accountHandlers({ links: services.accountLinks, sso: services.sso }),
     ...upstreamHandlers({ upstreams: deps.upstreams }),
     ...(deps.audit ? auditHandlers({ ...deps.audit, hashIdentifier: deps.hashIdentifier, officers: deps.officers }) : {}),
-    ...dossierHandlers({ dossiers: services.dossiers, hashIdentifier: deps.hashIdentifier }),
+    ...dossierHandlers({ dossiers: services.dossiers, procedures: services.procedures, hashIdentifier: deps.hashIdentifier }),
   };
   // A module serves operations of its own, never one the composed use cases serve.
   for (const [operationId, handler] of Object.entries(services.registered ?? {})) {

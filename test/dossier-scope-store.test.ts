@@ -38,12 +38,12 @@ describe.each(backends)('whose dossiers and links, on $name', (backend) => {
       expect(await page(scope('desk', ['H52']))).toEqual([code(1)]);
       expect(await page({ all: true, clientId: 'ops', agencies: [] })).toEqual([code(1), code(2)]);
 
-      expect(await failure(service.get(scope('portal-b'), code(1)))).toBe('404 ROUTE_NOT_FOUND');
-      expect(await failure(service.redeliver(scope('portal-b'), code(1)))).toBe('404 ROUTE_NOT_FOUND');
+      expect(await failure(service.get(scope('portal-b'), code(1)))).toBe('404 DOSSIER_NOT_FOUND');
+      expect(await failure(service.redeliver(scope('portal-b'), code(1)))).toBe('404 DOSSIER_NOT_FOUND');
       const refusal = statusEvent(3, fixtureAt(0, '09:00')) as DossierEvent;
-      expect(await failure(service.addEvent(actor('portal-b', 'H52.30', scope('portal-b')), code(1), refusal))).toBe('404 ROUTE_NOT_FOUND');
+      expect(await failure(service.addEvent(actor('portal-b', 'H52.30', scope('portal-b')), code(1), refusal))).toBe('404 DOSSIER_NOT_FOUND');
       // Without a scope an actor may touch only what it handed over itself.
-      expect(await failure(service.addEvent(actor('portal-b', 'H52.30'), code(1), refusal))).toBe('404 ROUTE_NOT_FOUND');
+      expect(await failure(service.addEvent(actor('portal-b', 'H52.30'), code(1), refusal))).toBe('404 DOSSIER_NOT_FOUND');
       expect((await service.get(scope('portal-a'), code(1))).history).toHaveLength(1);
       expect((await service.addEvent(actor('desk', 'H52.101.114', scope('desk', ['H52'])), code(1), statusEvent(2, fixtureAt(0, '09:00')) as DossierEvent)).status).toBe(202);
       expect(await failure(service.create(actor('portal-b', 'H52.30', scope('portal-b')), sampleDossier(1) as unknown as Dossier))).toBe('409 CONFLICT');

@@ -16,6 +16,7 @@ import { GatewayError } from '../src/errors/gateway-error.ts';
 import { backoffMs, createPolicy } from '../src/resilience/policy.ts';
 import { createOutboxStore } from '../src/store/outbox.ts';
 import { eventually } from './helpers/dossiers.ts';
+import { UNKNOWN } from '../src/sandbox/personas.ts';
 
 const { backends, cleanup } = storeBackends('dossier store');
 afterAll(cleanup);
@@ -190,7 +191,7 @@ describe.each(backends)('outbox failures on $name', (backend) => {
         { sequence: 2, state: 'pending', attempts: 0, last_error: null },
       ]);
       expect(sent.filter((s) => s.startsWith(refused))).toEqual([`${refused}#1`]);
-      expect((await jobsOf(store.db, failing))[0]).toMatchObject({ state: 'pending', last_error: 'UPSTREAM_UNAVAILABLE' });
+      expect((await jobsOf(store.db, failing))[0]).toMatchObject({ state: 'pending', last_error: expect.stringMatching(/^UPSTREAM_UNAVAILABLE: /) });
       expect((await metrics.registry.getSingleMetric('lienthong_outbox_dead_total')!.get()).values.find((v) => v.labels.service === 'DongBoHoSoMC')?.value).toBe(1);
       expect((await service.get(EVERY_DOSSIER, refused)).deliveryState).toBe('dead');
 
@@ -234,17 +235,190 @@ describe.each(backends)('outbox failures on $name', (backend) => {
       // The first attempt reaches the portal and fails; the breaker opens; the next try is refused by it.
       const [job] = await eventually(async () => {
         const jobs = await jobsOf(store.db, code);
-        return jobs[0]!.last_error === 'UPSTREAM_CIRCUIT_OPEN' ? jobs : undefined;
+        return jobs[0]!.last_error?.startsWith('UPSTREAM_CIRCUIT_OPEN') ? jobs : undefined;
       }, 10_000, 'a try refused by the open breaker');
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(sent).toBe(1);
-      expect(await jobsOf(store.db, code)).toMatchObject([{ state: 'pending', attempts: 1, last_error: 'UPSTREAM_CIRCUIT_OPEN' }]);
+      // Its last error names the breaker's refusal and the kind of failure behind it (which may have been another dossier's).
+      expect(await jobsOf(store.db, code)).toMatchObject([{ state: 'pending', attempts: 1, last_error: 'UPSTREAM_CIRCUIT_OPEN: calls to dvcqg are suspended after repeated failures; last failure: UPSTREAM_UNAVAILABLE' }]);
       // Put off by the breaker's Retry-After (about a minute), not by the 50 ms backoff.
       expect(new Date(job!.next_attempt_at).getTime() - Date.now()).toBeGreaterThan(30_000);
       // Only the attempt that reached the portal is in the exchange log.
       expect(await store.db.selectFrom('exchange_queue').select('exchange_id').execute()).toHaveLength(1);
     } finally {
       await outbox.stop(0);
+      await store.close();
+    }
+  });
+});
+
+describe.each(backends)('dossier corrections on $name', (backend) => {
+  it.skipIf(backend.skip)('requeue the dead change in one transaction with the correction, so the refused change, those behind it and the correction are delivered in order', async () => {
+    const store = await openStore(await backend.options());
+    const { log, metrics } = quiet();
+    const sent: string[] = [];
+    // The portal refuses a dossier of the unknown procedure as invalid, as the national portal does.
+    const portal: DossierPortal = {
+      lookup: async () => sent.some((s) => s.startsWith('sync#1')),
+      sync: async (_ctx, snapshot, { mark, isUpdating }) => {
+        if (snapshot.dossier.procedureCode === UNKNOWN.procedureCode) {
+          sent.push(`refused#${mark.sequence}`);
+          throw new GatewayError('UPSTREAM_BAD_RESPONSE', { detail: 'refused as invalid', permanent: true, upstreamReason: '400 Mã thủ tục hành chính không tồn tại' });
+        }
+        sent.push(`sync#${mark.sequence}${isUpdating ? ' update' : ''} ${snapshot.dossier.procedureCode}`);
+        return { duplicate: false };
+      },
+      progress: async (_ctx, _step, mark) => (sent.push(`progress#${mark.sequence}`), { duplicate: false }),
+    };
+    const outbox = createOutbox({ store: createOutboxStore(store.db, store.dialect), portal, upstream: 'dvcqg', backoffMs, sealer, exchangeLog: exchangeRecorder(createExchangeLog({ db: store.db, masterKey: randomBytes(32) })), log, metrics }, fast);
+    try {
+      const service = createDossierService({ store: createDossierStore(store.db), hashIdentifier, sealer });
+      const dossier = sampleDossier(1, { procedureCode: UNKNOWN.procedureCode }) as unknown as Dossier;
+      const code = String(dossier.code);
+      await service.create(actor, dossier);
+      outbox.start();
+      await eventually(async () => ((await jobsOf(store.db, code))[0]!.state === 'dead' ? true : undefined), 10_000, 'the refused dossier dead');
+      for (const at of ['09:30', '10:30']) {
+        await service.addEvent(actor, code, { kind: 'progress', officer: 'Lò Văn Tuấn', title: 'Chuyên viên', department: 'Phòng Kinh tế', content: `Bước ${at}`, startedAt: fixtureAt(0, '09:05'), dueAt: fixtureAt(1, '17:00'), at: fixtureAt(0, at) });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(sent).toEqual(['refused#1']);
+      expect((await jobsOf(store.db, code)).map((j) => j.state)).toEqual(['dead', 'pending', 'pending']);
+
+      const corrector: Actor = { ...actor, userHash: 'c'.repeat(64) };
+      let subject: string | undefined;
+      const answer = await service.correct(corrector, code, { procedureCode: '1.001808.000.00.00.H52' }, { onSubject: (identifier) => (subject = identifier) });
+      expect(answer.status).toBe(202);
+      expect(subject).toBe((dossier.applicant as { identifier: string }).identifier);
+      outbox.wake();
+      await eventually(async () => ((await service.get(EVERY_DOSSIER, code)).deliveryState === 'delivered' ? true : undefined), 10_000, 'everything delivered');
+      expect(sent).toEqual(['refused#1', 'sync#1 1.001808.000.00.00.H52', 'progress#2', 'progress#3', 'sync#4 update 1.001808.000.00.00.H52']);
+      const events = await store.db.selectFrom('dossier_events').select(['sequence', 'kind', 'status', 'user_hash']).where('dossier_code', '=', code).orderBy('sequence').execute();
+      expect(events.map((e) => [e.sequence, e.kind, e.status])).toEqual([
+        [1, 'created', 1],
+        [2, 'progress', null],
+        [3, 'progress', null],
+        [4, 'correction', null],
+      ]);
+      expect(events[3]!.user_hash).toBe('c'.repeat(64));
+      // The corrected document is kept sealed, and the list column follows it.
+      const row = await store.db.selectFrom('dossiers').select(['procedure_code', 'document', 'last_sequence']).where('code', '=', code).executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ procedure_code: '1.001808.000.00.00.H52', last_sequence: 4 });
+      expect(row.document).not.toContain('1.001808');
+      expect(sealer.open<Dossier>({ code }, row.document)).toEqual({ ...dossier, procedureCode: '1.001808.000.00.00.H52' });
+    } finally {
+      await outbox.stop(0);
+      await store.close();
+    }
+  });
+
+  it.skipIf(backend.skip)('apply concurrent corrections and events one after the other, none lost, sequences gap-free (two processes on PostgreSQL)', async () => {
+    const options = await backend.options();
+    const first = await openStore(options);
+    const stores = backend.name === 'PostgreSQL' ? [first, await openStore(options)] : [first];
+    try {
+      const services = stores.map((s) => createDossierService({ store: createDossierStore(s.db), hashIdentifier, sealer }));
+      const dossier = sampleDossier(2) as unknown as Dossier;
+      const code = String(dossier.code);
+      await services[0]!.create(actor, dossier);
+      // Each correction changes a member of its own: applied to a stale document, one would undo another.
+      const patches = [{ summary: 'Trích yếu đã sửa' }, { note: 'Ghi chú đã sửa' }, { otherInfo: 'Thông tin khác' }, { returnInfo: 'Trả kết quả qua bưu điện' }, { receiptNumber: '0002a/BN-TH' }, { applicant: { phone: '0987654321' } }];
+      const results = await Promise.all([
+        ...patches.map((patch, i) => services[i % services.length]!.correct(actor, code, patch).then((r) => r.status)),
+        ...[0, 1, 2].map((i) => services[i % services.length]!.addEvent(actor, code, { kind: 'progress', officer: 'Lò Văn Tuấn', title: 'Chuyên viên', department: 'Phòng Kinh tế', content: `Bước ${i}`, startedAt: fixtureAt(0, '09:05'), dueAt: fixtureAt(1, '17:00'), at: fixtureAt(0, '10:00') }).then((r) => r.status)),
+      ]);
+      expect(results).toEqual(Array.from({ length: 9 }, () => 202));
+      const db = stores[0]!.db;
+      const jobs = await db.selectFrom('outbox_jobs').select('sequence').where('dossier_code', '=', code).orderBy('sequence').execute();
+      expect(jobs.map((j) => j.sequence)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+      const kinds = await db.selectFrom('dossier_events').select('kind').where('dossier_code', '=', code).where('kind', '=', 'correction').execute();
+      expect(kinds).toHaveLength(6);
+      const row = await db.selectFrom('dossiers').select(['document', 'content_hash', 'last_sequence']).where('code', '=', code).executeTakeFirstOrThrow();
+      const corrected = sealer.open<Dossier & Record<string, unknown>>({ code }, row.document);
+      expect(corrected).toMatchObject({ summary: 'Trích yếu đã sửa', note: 'Ghi chú đã sửa', otherInfo: 'Thông tin khác', returnInfo: 'Trả kết quả qua bưu điện', receiptNumber: '0002a/BN-TH', applicant: { phone: '0987654321' } });
+      expect(row.content_hash).toBe(sealer.contentDigest(corrected));
+      expect(row.last_sequence).toBe(10);
+    } finally {
+      for (const s of new Set(stores)) await s.close();
+    }
+  });
+
+  it.skipIf(backend.skip)('leave a change refused while a correction committed pending, not dead behind it', async () => {
+    const store = await openStore(await backend.options());
+    try {
+      const service = createDossierService({ store: createDossierStore(store.db), hashIdentifier, sealer });
+      const outboxStore = createOutboxStore(store.db, store.dialect);
+      const refusal = { state: 'dead' as const, attempts: 1, lastError: 'UPSTREAM_BAD_RESPONSE: 400 Mã thủ tục hành chính không tồn tại', nextAttemptAt: new Date().toISOString(), at: new Date().toISOString() };
+      const lease = () => outboxStore.claim(10, new Date(), 'worker:1', new Date(Date.now() + 60_000));
+
+      // Refused with the dossier as it still is: dead.
+      const kept = sampleDossier(3, { procedureCode: UNKNOWN.procedureCode }) as unknown as Dossier;
+      await service.create(actor, kept);
+      const [job] = (await lease()).filter((j) => j.dossierCode === kept.code);
+      const sentHash = (await outboxStore.load(job!)).dossier.contentHash;
+      expect(await outboxStore.failed(job!, 'worker:1', { ...refusal, sentContentHash: sentHash })).toBe('dead');
+
+      // Refused with a version a correction replaced while the attempt was under way (the
+      // correction found nothing dead to requeue): pending, so the corrected version goes next.
+      const racing = sampleDossier(4, { procedureCode: UNKNOWN.procedureCode }) as unknown as Dossier;
+      await service.create(actor, racing);
+      const [inFlight] = (await lease()).filter((j) => j.dossierCode === racing.code);
+      const stale = (await outboxStore.load(inFlight!)).dossier.contentHash;
+      await service.correct(actor, racing.code, { procedureCode: '1.001808.000.00.00.H52' });
+      expect(await outboxStore.failed(inFlight!, 'worker:1', { ...refusal, sentContentHash: stale })).toBe('pending');
+      expect((await jobsOf(store.db, racing.code)).map((j) => j.state)).toEqual(['pending', 'pending']);
+      // The corrected version starts afresh: no attempts yet, its age counted from the refusal.
+      const restarted = await store.db.selectFrom('outbox_jobs').select(['attempts', 'enqueued_at', 'next_attempt_at']).where('id', '=', inFlight!.id).executeTakeFirstOrThrow();
+      expect(restarted).toEqual({ attempts: 0, enqueued_at: refusal.at, next_attempt_at: refusal.at });
+      expect((await jobsOf(store.db, kept.code)).map((j) => j.state)).toEqual(['dead']);
+    } finally {
+      await store.close();
+    }
+  });
+  it.skipIf(backend.skip)('count the age of the changes that waited behind a requeued dead one from the requeue, so a late correction does not give them up at once', async () => {
+    const store = await openStore(await backend.options());
+    try {
+      const dossiers = createDossierStore(store.db);
+      const service = createDossierService({ store: dossiers, hashIdentifier, sealer });
+      const dossier = sampleDossier(5, { procedureCode: UNKNOWN.procedureCode }) as unknown as Dossier;
+      await service.create(actor, dossier);
+      await service.addEvent(actor, dossier.code, { kind: 'progress', officer: 'Lò Văn Tuấn', title: 'Chuyên viên', department: 'Phòng Kinh tế', content: 'Bước 1', startedAt: fixtureAt(0, '09:05'), dueAt: fixtureAt(1, '17:00'), at: fixtureAt(0, '10:00') });
+      // Refused three days ago; the step behind it has waited as long.
+      const long = new Date(Date.now() - 3 * 86_400_000).toISOString();
+      await store.db.updateTable('outbox_jobs').set({ enqueued_at: long }).where('dossier_code', '=', dossier.code).execute();
+      await store.db.updateTable('outbox_jobs').set({ state: 'dead' }).where('dossier_code', '=', dossier.code).where('sequence', '=', 1).execute();
+      const at = new Date().toISOString();
+      expect(await dossiers.redeliver(dossier.code, at)).toBe(1);
+      const jobs = await store.db.selectFrom('outbox_jobs').select(['sequence', 'state', 'enqueued_at']).where('dossier_code', '=', dossier.code).orderBy('sequence').execute();
+      expect(jobs).toEqual([
+        { sequence: 1, state: 'pending', enqueued_at: at },
+        { sequence: 2, state: 'pending', enqueued_at: at },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+  it.skipIf(backend.skip)('answer a retried correction with its first answer, even when the catalogue would now refuse its procedure code', async () => {
+    const store = await openStore(await backend.options());
+    try {
+      const service = createDossierService({ store: createDossierStore(store.db), hashIdentifier, sealer });
+      const dossier = sampleDossier(6, { procedureCode: UNKNOWN.procedureCode }) as unknown as Dossier;
+      await service.create(actor, dossier);
+      const patch = { procedureCode: '1.001808.000.00.00.H52' };
+      const first = await service.correct(actor, dossier.code, patch, { idempotencyKey: 'sua-ho-so-6', procedureKnown: async () => true });
+      expect(first.status).toBe(202);
+      let asked = 0;
+      const refusing = async () => {
+        asked++;
+        return false;
+      };
+      const again = await service.correct(actor, dossier.code, patch, { idempotencyKey: 'sua-ho-so-6', procedureKnown: refusing });
+      expect(again).toEqual(first);
+      expect(asked).toBe(0);
+      // A new request is checked against the catalogue as it is now.
+      await expect(service.correct(actor, dossier.code, { procedureCode: '1.000001.000.00.00.H52' }, { idempotencyKey: 'sua-ho-so-6b', procedureKnown: refusing })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+      expect(asked).toBe(1);
+    } finally {
       await store.close();
     }
   });

@@ -115,6 +115,16 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 // Each start runs a real process through tsx on a loaded machine.
 describe('the production image', { timeout: 180_000 }, () => {
+  it('runs on a Node.js LTS line the dependencies support (22 or later), the same in both stages', () => {
+    // Both stages on one image: better-sqlite3 is compiled for the node that runs it.
+    expect(new Set(recipe.images).size, recipe.images.join(', ')).toBe(1);
+    const major = Number(/^node:(\d+)(?:[.-]|$)/.exec(recipe.images[0]!)?.[1]);
+    // Node 20 is past its end of life and oidc-provider warns on anything before 22 (Jod).
+    expect(major).toBeGreaterThanOrEqual(22);
+    // Even-numbered lines are the ones that become LTS.
+    expect(major % 2).toBe(0);
+  });
+
   it('holds exactly what the Dockerfile copies, installed without dev dependencies', () => {
     expect(recipe.install).toEqual(['npm', 'ci', '--omit=dev']);
     expect(recipe.env.NODE_ENV).toBe('production');

@@ -145,7 +145,7 @@ describe('the export bundle', () => {
     const empty = await createTestLog();
     const err = await planExport(empty.audit, {}).catch((e: unknown) => e);
     await empty.close();
-    expect((err as GatewayError).code).toBe('ROUTE_NOT_FOUND');
+    expect((err as GatewayError).code).toBe('CHECKPOINT_NOT_FOUND');
   });
 
   it('keeps at most 1,000 checkpoints, every timestamped one among them', async () => {
@@ -333,7 +333,7 @@ describe('the export bundle', () => {
       await none.append(3);
       const nothing = (await planExport(none.audit, {}, { timestampedAnchor: true }).catch((e: unknown) => e)) as GatewayError;
       await none.close();
-      expect(nothing.code).toBe('ROUTE_NOT_FOUND');
+      expect(nothing.code).toBe('CHECKPOINT_NOT_FOUND');
     });
 
     it('refuses a bundle whose newest checkpoint, or every checkpoint, is untimestamped unless allowed', async () => {

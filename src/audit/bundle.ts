@@ -105,11 +105,11 @@ export interface PlanOptions {
 /** Checks the range and picks the checkpoints; throws 400/404 GatewayErrors before anything is sent. */
 export async function planExport(store: AuditStore, query: { from?: number | undefined; to?: number | undefined }, options: PlanOptions = {}): Promise<ExportPlan> {
   const latest = await store.latestCheckpoint();
-  if (!latest || latest.treeSize === 0) throw new GatewayError('ROUTE_NOT_FOUND', { detail: 'the exchange log has no signed checkpoint yet: nothing to export' });
+  if (!latest || latest.treeSize === 0) throw new GatewayError('CHECKPOINT_NOT_FOUND', { detail: 'the exchange log has no signed checkpoint yet: nothing to export' });
   let anchor = latest;
   if (options.timestampedAnchor) {
     const stamped = await store.latestTimestampedCheckpoint();
-    if (!stamped || stamped.treeSize === 0) throw new GatewayError('ROUTE_NOT_FOUND', { detail: 'no checkpoint of the exchange log is timestamped yet: nothing to export until the time-stamping authority answers' });
+    if (!stamped || stamped.treeSize === 0) throw new GatewayError('CHECKPOINT_NOT_FOUND', { detail: 'no checkpoint of the exchange log is timestamped yet: nothing to export until the time-stamping authority answers' });
     anchor = stamped;
   }
   const from = query.from ?? 0;

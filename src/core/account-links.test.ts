@@ -53,7 +53,7 @@ describe('national sign-on outcomes', () => {
     const offered = await resolve(person('sub-new', '014089001234'), 'cd-2', 'ex-2');
     expect(offered).toMatchObject({ outcome: 'confirmation_required', link: { portalAccountId: 'cd-1', state: 'pending', expiresAt: '2026-11-27T09:15:00+07:00' } });
     expect(await linkStore.events(offered.link!.id)).toMatchObject([{ event: 'offered', reason: `national sign-on at level of assurance ${LOA}` }]);
-    expect(await code(links.confirm({ ...portal, clientId: 'other-portal' }, offered.link!.id))).toBe('ROUTE_NOT_FOUND');
+    expect(await code(links.confirm({ ...portal, clientId: 'other-portal' }, offered.link!.id))).toBe('LINK_NOT_FOUND');
     clock = new Date(clock.getTime() + 15 * 60_000);
     expect(await code(links.confirm(portal, offered.link!.id))).toBe('VERIFICATION_MISMATCH');
   });
@@ -99,10 +99,10 @@ describe('national sign-on outcomes', () => {
   it('removes only what exists, once, and only for the portal that made it (or an operator)', async () => {
     const { link } = await resolve(person('sub-1', '014089001234'), 'cd-1', 'ex-1');
     const otherPortal = { ...portal, clientId: 'other-portal' };
-    expect(await code(links.remove(otherPortal, link!.id, 'not mine'))).toBe('ROUTE_NOT_FOUND');
+    expect(await code(links.remove(otherPortal, link!.id, 'not mine'))).toBe('LINK_NOT_FOUND');
     expect(await links.list({ idNumber: '014089001234' })).toHaveLength(1);
     await links.remove(portal, link!.id, 'asked');
-    expect(await code(links.remove(portal, link!.id, 'again'))).toBe('ROUTE_NOT_FOUND');
+    expect(await code(links.remove(portal, link!.id, 'again'))).toBe('LINK_NOT_FOUND');
     expect(await links.list({ idNumber: '014089001234' })).toEqual([]);
   });
 });

@@ -299,10 +299,10 @@ export function createAccountLinkService(
       // A portal removes only the links it made; operators any. To another portal the link does not exist.
       if (!actor.roles.includes('operator')) {
         const record = await deps.store.get(id);
-        if (record && record.createdBy !== actor.clientId) throw new GatewayError('ROUTE_NOT_FOUND', { detail: `no active or pending account link ${id}` });
+        if (record && record.createdBy !== actor.clientId) throw new GatewayError('LINK_NOT_FOUND', { detail: `no active or pending account link ${id}` });
       }
       if (!(await deps.store.end(id, event(actor, 'deleted', { reason })))) {
-        throw new GatewayError('ROUTE_NOT_FOUND', { detail: `no active or pending account link ${id}` });
+        throw new GatewayError('LINK_NOT_FOUND', { detail: `no active or pending account link ${id}` });
       }
     },
 
@@ -310,7 +310,7 @@ export function createAccountLinkService(
       const record = await deps.store.get(id);
       // Only the client that was offered the link may confirm it; to any other it does not exist.
       if (!record || record.state !== 'pending' || record.createdBy !== actor.clientId) {
-        throw new GatewayError('ROUTE_NOT_FOUND', { detail: `no pending account link ${id}` });
+        throw new GatewayError('LINK_NOT_FOUND', { detail: `no pending account link ${id}` });
       }
       if (record.expiresAt && record.expiresAt.getTime() <= now().getTime()) {
         throw new GatewayError('VERIFICATION_MISMATCH', { detail: 'the offer to link has lapsed; sign in with the national account again' });
@@ -324,7 +324,7 @@ export function createAccountLinkService(
         }
       }
       try {
-        if (!(await deps.store.activate(id, event(actor, 'confirmed'), now()))) throw new GatewayError('ROUTE_NOT_FOUND', { detail: `no pending account link ${id}` });
+        if (!(await deps.store.activate(id, event(actor, 'confirmed'), now()))) throw new GatewayError('LINK_NOT_FOUND', { detail: `no pending account link ${id}` });
       } catch (err) {
         if (err instanceof LinkConflictError) return conflict(actor, err.kind, { type: record.subjectType, hash: record.subjectHash }, record.portalAccountId);
         throw err;

@@ -67,7 +67,7 @@ describe('confirming a national sign-on', () => {
 
   it("is not another client's to confirm, and asking does not use it up", async () => {
     await signedOn('d'.repeat(43));
-    expect(await refusal(sso.confirm({ ...portal, clientId: 'other-portal' }, { signOn: 'd'.repeat(43), returnTo: RETURN_TO }))).toEqual({ code: 'ROUTE_NOT_FOUND', field: 'body.signOn' });
+    expect(await refusal(sso.confirm({ ...portal, clientId: 'other-portal' }, { signOn: 'd'.repeat(43), returnTo: RETURN_TO }))).toEqual({ code: 'SIGN_ON_NOT_FOUND', field: 'body.signOn' });
     expect((await sso.confirm(portal, { signOn: 'd'.repeat(43), returnTo: RETURN_TO })).outcome).toBe('linked');
   });
 

@@ -206,7 +206,7 @@ export function createSsoService(
       const claimed = await deps.flows.claimPending(request.signOn, actor.clientId, now());
       if ('refused' in claimed) {
         if (claimed.refused === 'unknown') {
-          throw new GatewayError('ROUTE_NOT_FOUND', { detail: 'no sign-on of this client awaits confirmation under this id', errors: [{ field: 'body.signOn', message: 'does not name a sign-on awaiting confirmation' }] });
+          throw new GatewayError('SIGN_ON_NOT_FOUND', { detail: 'no sign-on of this client awaits confirmation under this id', errors: [{ field: 'body.signOn', message: 'does not name a sign-on awaiting confirmation' }] });
         }
         throw new GatewayError('VERIFICATION_MISMATCH', {
           detail: claimed.refused === 'lapsed' ? 'the sign-on was not confirmed in time (sso.resultTtlSeconds); sign in again' : 'this sign-on was confirmed or refused already; sign in again',

@@ -1,6 +1,9 @@
 /**
  * The error catalogue: every error the gateway can answer with. Each code has one HTTP status,
- * one title and one problem `type` URI. `openapi/gateway.yaml` (schema `ErrorCode`) lists exactly
+ * one title and one problem `type` URI. A path no operation serves is ROUTE_NOT_FOUND; an
+ * operation's resource that does not exist (or that the client may not see) has a code of its own
+ * (DOSSIER_NOT_FOUND, LINK_NOT_FOUND, …), and a record the national system does not hold is
+ * SUBJECT_NOT_FOUND. `openapi/gateway.yaml` (schema `ErrorCode`) lists exactly
  * these codes; a test fails when the two disagree.
  */
 export const PROBLEM_BASE = 'https://lienthong.sonla.gov.vn/problems/';
@@ -17,8 +20,14 @@ export const ERROR_CODES = {
   UNAUTHENTICATED: { status: 401, title: 'Authentication is required' },
   FORBIDDEN: { status: 403, title: 'The client may not call this operation' },
   PURPOSE_NOT_ALLOWED: { status: 403, title: 'The client may not claim this purpose' },
-  ROUTE_NOT_FOUND: { status: 404, title: 'No such resource' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   SUBJECT_NOT_FOUND: { status: 404, title: 'The national system holds no such record' },
+  DOSSIER_NOT_FOUND: { status: 404, title: 'No such dossier' },
+  LINK_NOT_FOUND: { status: 404, title: 'No such account link' },
+  SIGN_ON_NOT_FOUND: { status: 404, title: 'No such sign-on awaits confirmation' },
+  AUDIT_ENTRY_NOT_FOUND: { status: 404, title: 'The exchange log has no such entry' },
+  OFFICER_NOT_FOUND: { status: 404, title: 'No such officer is recorded' },
+  CHECKPOINT_NOT_FOUND: { status: 404, title: 'The exchange log has no such checkpoint yet' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed on this resource' },
   CONFLICT: { status: 409, title: 'The request conflicts with the current state' },
   INVALID_TRANSITION: { status: 409, title: 'The status change is not allowed' },

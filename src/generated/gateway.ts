@@ -295,8 +295,9 @@ export interface paths {
          *     after the other in the order they were accepted. Failed deliveries are retried with
          *     exponential backoff until they are older than the configured maximum age, then `dead`.
          *     A change the portal refuses as invalid (its `error_code` 400: it would be refused again)
-         *     is `dead` at once, its `lastError` naming the refusal; fix the cause, then use
-         *     `redeliverDossier`. A try the open breaker or a full bulkhead refused, before anything was
+         *     is `dead` at once, its `lastError` naming the refusal, and the dossier's later changes wait
+         *     behind it; correct the dossier with `correctDossier` (which requeues it), or fix the
+         *     cause elsewhere and use `redeliverDossier`. A try the open breaker or a full bulkhead refused, before anything was
          *     sent, is not counted as an attempt.
          *     Each delivery attempt is an exchange-log entry (operation `deliverDossier`).
          *
@@ -325,9 +326,10 @@ export interface paths {
         /**
          * Get a dossier's delivery and on-time state
          * @description Returns the dossier's current status, every change handed to the gateway with its delivery
-         *     state (attempts, last error, when delivered), and whether the dossier is on time. A
+         *     state (attempts, last error and its cause, when delivered, when a pending one is tried
+         *     next), and whether the dossier is on time. A
          *     dossier handed over by another client (not of an agency this client acts for) is 404
-         *     `ROUTE_NOT_FOUND`, as one that does not exist; operators see all.
+         *     `DOSSIER_NOT_FOUND`, as one that does not exist; operators see all.
          *
          *     On time follows the national service index (Decision 766/QĐ-TTg): only accepted dossiers
          *     with a due date are rated (`not_rated` otherwise); processing ends at the first of
@@ -342,7 +344,52 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Correct a dossier's fields
+         * @description Corrects what the dossier was handed over with, typically after the National Public
+         *     Service Portal refused it (a wrong procedure code, a missing field): the body is a JSON
+         *     merge patch (RFC 7396, `application/merge-patch+json`) of the dossier's correctable
+         *     members. Members given replace the dossier's; `null` removes an optional member; objects
+         *     (`applicant`) merge member by member; lists (`attachments`, `fees`, `results`,
+         *     `nationalDatabases`) and `field` are replaced whole. A merge patch rather than PUT, because
+         *     a portal corrects a few fields and should not have to resend (or even hold) the whole
+         *     dossier; and because the media type itself says how the body applies.
+         *
+         *     Correctable: `procedureCode`, `procedureName`, `field`, `receiptNumber`, `summary`,
+         *     `channel`, `onlinePayment`, `paymentPlatform`, `resultByPost`, `submittedAt`,
+         *     `submissionPlace`, `nationalDatabases`, `results`, `otherInfo`, `returnInfo`, `note`,
+         *     `vneidVerified`, `handlingAgency`, `attachments`, `fees`, and the applicant's `name`,
+         *     `email`, `phone` and `nationalAccountId`. Not correctable: the dossier `code` (the
+         *     portal's key for it), the applicant's `type` and `identifier` (another applicant is
+         *     another dossier: the one-stop desk registers a new one), `receivedAt` (the legal time of
+         *     receipt), `dueAt` (a promised date is extended through the procedure's own process, not
+         *     rewritten), and `status` (changed with `addDossierEvent`). Naming any of them, or a member
+         *     the dossier does not have, is 400 `VALIDATION_FAILED` naming it; so is a value that
+         *     breaks the dossier's own rules, a required member set to `null`, and a `procedureCode`
+         *     the national procedure catalogue does not hold (checked against the gateway's cached
+         *     copy; if the catalogue cannot be reached and no copy is cached, 503 and nothing
+         *     written). A refused correction changes nothing.
+         *
+         *     The corrected dossier replaces the stored one (kept encrypted like it), a change of kind
+         *     `correction` is queued and sent to the portal as an update (`DongBoHoSoMC` with
+         *     `isUpdating` True), and the dossier's `dead` changes are requeued ahead of it, in their
+         *     order, so that the refused change and every change held behind it are delivered first,
+         *     with the corrected content, then the correction. With nothing dead, the correction is an
+         *     update delivered after the changes already queued. It is accepted whatever the dossier's
+         *     status, closed ones included: it fixes the record, not the processing. A patch that
+         *     changes nothing answers 200 with the dossier's state and queues nothing; otherwise 202.
+         *     `Idempotency-Key` works as for `createDossier`.
+         *
+         *     Every call is an entry of the exchange log (like the auditors' own operations): who
+         *     corrected (client, `userHash`), why (`purpose`), the applicant's keyed hash
+         *     (`subjectHash`) and the dossier code (`caseId`, unless `X-Case-Id` names another case),
+         *     with `upstream` naming the national portal when its catalogue was asked about the
+         *     corrected procedure code; the correction's delivery is a `deliverDossier` entry like any
+         *     change's. Only the client
+         *     that handed the dossier over, or one acting for its agency, may correct it; to others it
+         *     is 404.
+         */
+        patch: operations["correctDossier"];
         trace?: never;
     };
     "/v1/dossiers/{dossierCode}/events": {
@@ -372,7 +419,7 @@ export interface paths {
          *     409 `CONFLICT`. `at` may not be before the dossier's `receivedAt`, nor a step's `dueAt`
          *     before its `startedAt` (400 naming the field). Only the client that handed the dossier
          *     over (or a client acting for its agency) may add to it; to others it is 404
-         *     `ROUTE_NOT_FOUND`.
+         *     `DOSSIER_NOT_FOUND`.
          */
         post: operations["addDossierEvent"];
         delete?: never;
@@ -396,7 +443,7 @@ export interface paths {
          *     refused as invalid, once the cause is fixed) back in the outbox, in
          *     their original order, with their attempt counters reset. Changes already delivered are
          *     never sent again. Calling it when nothing is dead is harmless and requeues nothing.
-         *     A portal redelivers only dossiers it may see (others are 404 `ROUTE_NOT_FOUND`);
+         *     A portal redelivers only dossiers it may see (others are 404 `DOSSIER_NOT_FOUND`);
          *     operators any.
          */
         post: operations["redeliverDossier"];
@@ -1042,7 +1089,7 @@ export interface components {
              * @example urn:lienthong:request:7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
              */
             instance?: string;
-            /** @description One item per invalid input. */
+            /** @description One item per invalid input, at most 20 (the `detail` then says how many more there were). */
             errors?: components["schemas"]["ProblemFieldError"][];
             /** @description `INVALID_TRANSITION` only: the statuses the dossier may move to from its current status. */
             allowed?: components["schemas"]["DossierStatus"][];
@@ -1059,8 +1106,8 @@ export interface components {
              */
             field: string;
             /**
-             * @description What is wrong with it.
-             * @example must be a date (YYYY-MM-DD)
+             * @description What is wrong with it, in plain words (never the schema's vocabulary such as oneOf).
+             * @example must be a real calendar date, written YYYY-MM-DD
              */
             message: string;
         };
@@ -1070,14 +1117,20 @@ export interface components {
          *
          *     | code | status | meaning |
          *     |---|---|---|
-         *     | `VALIDATION_FAILED` | 400 | A parameter, header or body field fails the schema. |
+         *     | `VALIDATION_FAILED` | 400 | A parameter, header or body field fails the schema; `errors[]` names every invalid field (at most 20). |
          *     | `INVALID_IDENTIFIER` | 400 | An identifier is malformed, fails its check digit or contradicts other input. |
          *     | `ACCOUNTABILITY_REQUIRED` | 400 | `X-User-Id` or `X-Purpose` missing on a personal-data operation. |
          *     | `UNAUTHENTICATED` | 401 | No credentials, or credentials not accepted. |
          *     | `FORBIDDEN` | 403 | The client may not call this operation. |
          *     | `PURPOSE_NOT_ALLOWED` | 403 | The client may not claim the purpose given in `X-Purpose`: not registered for it, a procedure code not in the national catalogue, or an audit purpose claimed by a non-auditor (or another purpose by an auditor). |
-         *     | `ROUTE_NOT_FOUND` | 404 | No such route, or no dossier, link or log entry with this identifier that the client may see. |
+         *     | `ROUTE_NOT_FOUND` | 404 | No operation at this path. |
          *     | `SUBJECT_NOT_FOUND` | 404 | The national system has no such record. |
+         *     | `DOSSIER_NOT_FOUND` | 404 | No dossier with this code that the client may see. |
+         *     | `LINK_NOT_FOUND` | 404 | No active or pending account link with this id that the client created. |
+         *     | `SIGN_ON_NOT_FOUND` | 404 | No national sign-on of this client awaits confirmation under this id. |
+         *     | `AUDIT_ENTRY_NOT_FOUND` | 404 | The exchange log has no entry at this index. |
+         *     | `OFFICER_NOT_FOUND` | 404 | No officer with this hash is recorded. |
+         *     | `CHECKPOINT_NOT_FOUND` | 404 | The exchange log has no signed (or timestamped, when asked) checkpoint yet. |
          *     | `METHOD_NOT_ALLOWED` | 405 | The path exists but not with this HTTP method. |
          *     | `CONFLICT` | 409 | The request contradicts existing data (dossier content, existing link). |
          *     | `INVALID_TRANSITION` | 409 | The dossier's current status does not allow this status change. |
@@ -1100,7 +1153,7 @@ export interface components {
          *     | `UPSTREAM_TIMEOUT` | 503 | The national system did not answer in time; see Retry-After. |
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PURPOSE_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_SIGNATURE_INVALID" | "UPSTREAM_CERT_UNTRUSTED" | "UPSTREAM_CERT_EXPIRED" | "UPSTREAM_CERT_REVOKED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_BUSY" | "UPSTREAM_TIMEOUT";
+        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PURPOSE_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "DOSSIER_NOT_FOUND" | "LINK_NOT_FOUND" | "SIGN_ON_NOT_FOUND" | "AUDIT_ENTRY_NOT_FOUND" | "OFFICER_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_SIGNATURE_INVALID" | "UPSTREAM_CERT_UNTRUSTED" | "UPSTREAM_CERT_EXPIRED" | "UPSTREAM_CERT_REVOKED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_BUSY" | "UPSTREAM_TIMEOUT";
         /**
          * @description Personal identification number (số định danh cá nhân), 12 digits `PPPGYYNNNNNN`: birth registration province (014 Sơn La) or, for a birth registered abroad, the country's code; gender and century digit, last two digits of the year of birth, serial. No check digit.
          * @example 014089001234
@@ -1126,7 +1179,7 @@ export interface components {
         DossierCode: string;
         /**
          * @description Procedure code (`MaTTHC`) from the national catalogue.
-         * @example 1.004616.000.00.00.H52
+         * @example 1.001808.000.00.00.H52
          */
         ProcedureCode: string;
         /**
@@ -1141,7 +1194,7 @@ export interface components {
         FullName: string;
         /** @description A catalogue entry, by code and name. */
         CodeName: {
-            /** @example G12 */
+            /** @example HKD */
             code: string;
             /** @example Thành lập và hoạt động của hộ kinh doanh */
             name: string;
@@ -1659,6 +1712,40 @@ export interface components {
             /** @example 0912345678 */
             phone?: string;
         };
+        /** @description A JSON merge patch (RFC 7396) of a dossier's correctable members (see `correctDossier`): members given replace the dossier's, `null` removes an optional one, `applicant` merges member by member. The result must still be a valid `Dossier`. */
+        DossierCorrection: {
+            procedureCode?: components["schemas"]["ProcedureCode"];
+            procedureName?: components["schemas"]["Dossier"]["procedureName"];
+            field?: components["schemas"]["CodeName"];
+            receiptNumber?: components["schemas"]["Dossier"]["receiptNumber"];
+            applicant?: components["schemas"]["DossierApplicantCorrection"];
+            summary?: components["schemas"]["Dossier"]["summary"];
+            channel?: components["schemas"]["Dossier"]["channel"];
+            handlingAgency?: components["schemas"]["Dossier"]["handlingAgency"];
+            onlinePayment?: boolean | null;
+            /** @enum {string|null} */
+            paymentPlatform?: "national" | "provincial" | null;
+            resultByPost?: boolean | null;
+            /** Format: date-time */
+            submittedAt?: string | null;
+            submissionPlace?: string | null;
+            nationalDatabases?: ("population" | "business_registry" | "tax" | "social_insurance")[] | null;
+            results?: components["schemas"]["DossierResult"][] | null;
+            otherInfo?: string | null;
+            returnInfo?: string | null;
+            note?: string | null;
+            vneidVerified?: boolean | null;
+            attachments?: components["schemas"]["DossierAttachment"][] | null;
+            fees?: components["schemas"]["DossierFee"][] | null;
+        };
+        /** @description The applicant's correctable members. The applicant's `type` and `identifier` are not correctable: another applicant is another dossier. */
+        DossierApplicantCorrection: {
+            name?: components["schemas"]["DossierApplicant"]["name"];
+            nationalAccountId?: string | null;
+            /** Format: email */
+            email?: string | null;
+            phone?: string | null;
+        };
         DossierAttachment: {
             id: string;
             /** @description File name. */
@@ -1768,10 +1855,10 @@ export interface components {
         DossierHistoryItem: {
             sequence: number;
             /**
-             * @description `created`: the dossier itself; `status` and `progress`: events.
+             * @description `created`: the dossier itself; `status` and `progress`: events; `correction`: a correction of the dossier's fields (`correctDossier`), sent as an update.
              * @enum {string}
              */
-            kind: "created" | "status" | "progress";
+            kind: "created" | "status" | "progress" | "correction";
             status?: components["schemas"]["DossierStatus"];
             /** Format: date-time */
             at: string;
@@ -1779,13 +1866,19 @@ export interface components {
             /** @description Delivery attempts so far: tries that reached the portal (one the open breaker or a full bulkhead refused is not counted). */
             attempts: number;
             /**
-             * @description Error code of the last failed try; for a change the portal refused as invalid, followed by the portal's code and message (trimmed).
-             * @example UPSTREAM_UNAVAILABLE
+             * @description The last failed try: its error code, then its cause. For a change the portal refused as invalid, the portal's code and message; for a failure of the portal or the network, what failed (the HTTP status and the portal's `error_code`, or the network error's code); for a try the open circuit breaker refused, the failure it stands for after `last failure:` (the last failure of the portal this gateway saw, when it knows one). Null once delivered, and after a redelivery or a correction requeued the change.
+             * @example UPSTREAM_UNAVAILABLE: the national public-service portal is failing (HTTP 503)
              * @example UPSTREAM_BAD_RESPONSE: 400 Mã thủ tục hành chính không tồn tại
+             * @example UPSTREAM_CIRCUIT_OPEN: calls to dvcqg are suspended after repeated failures; last failure: UPSTREAM_UNAVAILABLE: the national system could not be reached (ECONNREFUSED)
              */
             lastError: string | null;
             /** Format: date-time */
             deliveredAt: string | null;
+            /**
+             * Format: date-time
+             * @description When a `pending` change is tried next (at once once the changes before it are delivered, or after its backoff or the breaker's Retry-After); null when delivered or dead.
+             */
+            nextAttemptAt: string | null;
         };
         /** @description The on-time rule of the national service index (Decision 766/QĐ-TTg) and its inputs. Only accepted dossiers with a due date are rated. Processing ends at the first of finished (9), returned (10), stopped (8) or refused after acceptance (3). Days are calendar days in Vietnam time: processing that ended on `deadlineDate`, at any hour, is on time. `deadlineDate` is `dueDate` moved on by `supplementDays`, the calendar days spent waiting for the applicant's supplementary documents (from the request to the resumption); a second supplement request makes the dossier late whatever the dates. */
         OnTime: {
@@ -2076,7 +2169,9 @@ export interface components {
         UpstreamId: "dvcqg" | "vneid" | "population" | "business-registry" | "tax" | "social-insurance" | "civil-status";
         /**
          * @description One exchange-log entry. The leaf is the RFC 8785 canonical JSON of all fields but `index`
-         *     and `leafHash`. Three leaf formats coexist in one log. Format 3 (`v: 3`, written now) is
+         *     and `leafHash`, with `time` as the leaf holds it: UTC (`Z`) with milliseconds, where the
+         *     answer gives it in Vietnam time (`+07:00`, whole seconds) like every other time; recompute
+         *     a leaf from `getAuditEntry`'s `leaf`, the exact bytes hashed. Three leaf formats coexist in one log. Format 3 (`v: 3`, written now) is
          *     format 2 with `code`, `subjects`, `result`, `caseId`, `resultCount` and `criteria`; it also
          *     records refused attempts (`outcome: denied`) and the auditors' own operations (searches,
          *     exports, resolutions: `upstream` null). Format 2 (`v: 2`) records
@@ -2238,7 +2333,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description The request is malformed: a parameter or body field fails validation (`VALIDATION_FAILED`), an identifier fails its check digit or contradicts other input (`INVALID_IDENTIFIER`), or the accountability headers are missing (`ACCOUNTABILITY_REQUIRED`). */
+        /** @description The request is malformed: parameters or body fields fail validation (`VALIDATION_FAILED`, `errors` naming every invalid field, at most 20, each in plain words), an identifier fails its check digit or contradicts other input (`INVALID_IDENTIFIER`), or the accountability headers are missing (`ACCOUNTABILITY_REQUIRED`). */
         BadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -2270,8 +2365,74 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Nothing found: the national system has no such record (`SUBJECT_NOT_FOUND`), or the gateway holds no dossier, link or log entry with this identifier (`ROUTE_NOT_FOUND`). */
+        /** @description The national system has no such record (`SUBJECT_NOT_FOUND`). A path no operation serves is `ROUTE_NOT_FOUND`; a resource of the gateway's own that does not exist has a code of its own (`DOSSIER_NOT_FOUND`, `LINK_NOT_FOUND`, …). */
         NotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No dossier with this code was handed to the gateway, or none the client may see (`DOSSIER_NOT_FOUND`): another client's dossiers are answered as if they did not exist. */
+        DossierNotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No active or pending account link with this id that the client created (`LINK_NOT_FOUND`): another client's links are answered as if they did not exist. */
+        LinkNotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No national sign-on of this client awaits confirmation under this id (`SIGN_ON_NOT_FOUND`). */
+        SignOnNotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The exchange log has no entry at this index (`AUDIT_ENTRY_NOT_FOUND`). */
+        AuditEntryNotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No officer with this hash is recorded (`OFFICER_NOT_FOUND`). */
+        OfficerNotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The exchange log has no signed checkpoint yet, or none timestamped when one is needed (`CHECKPOINT_NOT_FOUND`). */
+        CheckpointNotFound: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
                 "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
@@ -2392,7 +2553,7 @@ export interface components {
         UserId: string;
         /**
          * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-         * @example 1.004616.000.00.00.H52
+         * @example 1.001808.000.00.00.H52
          */
         Purpose: string;
         /**
@@ -2415,19 +2576,13 @@ export interface components {
          * @example 20
          */
         PageSize: number;
-        /**
-         * @description Enterprise code (mã số doanh nghiệp): 10 digits, the last a check digit, or 13 characters `NNNNNNNNNN-NNN` for a dependent unit. A wrong check digit gives 400 `INVALID_IDENTIFIER`.
-         * @example 5500123457
-         */
+        /** @description Enterprise code (mã số doanh nghiệp): 10 digits, the last a check digit, or 13 characters `NNNNNNNNNN-NNN` for a dependent unit. A wrong check digit gives 400 `INVALID_IDENTIFIER`. */
         EnterpriseCode: components["schemas"]["EnterpriseCode"];
-        /**
-         * @description Tax code: 10 digits with a check digit (13 characters for a dependent unit) for an organisation, or a 12-digit personal ID number for an individual or household business.
-         * @example 5500891233
-         */
+        /** @description Tax code: 10 digits with a check digit (13 characters for a dependent unit) for an organisation, or a 12-digit personal ID number for an individual or household business. */
         TaxCode: string;
         /**
          * @description Procedure code (`MaTTHC`) from the national catalogue.
-         * @example 1.004616.000.00.00.H52
+         * @example 1.001808.000.00.00.H52
          */
         ProcedureCode: components["schemas"]["ProcedureCode"];
         /**
@@ -2514,7 +2669,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -2570,7 +2725,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -2622,10 +2777,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
-                /**
-                 * @description Enterprise code (mã số doanh nghiệp): 10 digits, the last a check digit, or 13 characters `NNNNNNNNNN-NNN` for a dependent unit. A wrong check digit gives 400 `INVALID_IDENTIFIER`.
-                 * @example 5500123457
-                 */
+                /** @description Enterprise code (mã số doanh nghiệp): 10 digits, the last a check digit, or 13 characters `NNNNNNNNNN-NNN` for a dependent unit. A wrong check digit gives 400 `INVALID_IDENTIFIER`. */
                 enterpriseCode: components["parameters"]["EnterpriseCode"];
             };
             cookie?: never;
@@ -2669,7 +2821,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -2679,10 +2831,7 @@ export interface operations {
                 "X-Case-Id"?: components["parameters"]["CaseId"];
             };
             path: {
-                /**
-                 * @description Tax code: 10 digits with a check digit (13 characters for a dependent unit) for an organisation, or a 12-digit personal ID number for an individual or household business.
-                 * @example 5500891233
-                 */
+                /** @description Tax code: 10 digits with a check digit (13 characters for a dependent unit) for an organisation, or a 12-digit personal ID number for an individual or household business. */
                 taxCode: components["parameters"]["TaxCode"];
             };
             cookie?: never;
@@ -2726,7 +2875,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -2783,7 +2932,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -2834,12 +2983,12 @@ export interface operations {
                 q?: string;
                 /**
                  * @description Only procedures carried out by this agency (agency code from the national catalogue).
-                 * @example H52
+                 * @example H52.101.114
                  */
                 agency?: string;
                 /**
                  * @description Only procedures in this field (field code).
-                 * @example G12
+                 * @example HKD
                  */
                 field?: string;
                 /**
@@ -2974,7 +3123,7 @@ export interface operations {
             path: {
                 /**
                  * @description Procedure code (`MaTTHC`) from the national catalogue.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 procedureCode: components["parameters"]["ProcedureCode"];
             };
@@ -3070,7 +3219,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -3131,7 +3280,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -3164,9 +3313,86 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["DossierNotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+        };
+    };
+    correctDossier: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /**
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @example canbo-tohieu-0042
+                 */
+                "X-User-Id": components["parameters"]["UserId"];
+                /**
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
+                 * @example 1.001808.000.00.00.H52
+                 */
+                "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
+                /**
+                 * @description Makes a retry of this write safe. The first response given for a key is kept and returned again for a retry with the same key and body; the same key with a different body gives 422 `IDEMPOTENCY_KEY_REUSED`. Use a fresh random value (a UUID) per logical write.
+                 * @example 5d0b6c1e-93a2-4f4e-8b1f-0c7e2a9d3b61
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description Dossier code (mã hồ sơ), `<agency code>-<YYMMDD>-<sequence>`.
+                 * @example H52.101.114-261127-0001
+                 */
+                dossierCode: components["parameters"]["DossierCode"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["DossierCorrection"];
+            };
+        };
+        responses: {
+            /** @description The patch changes nothing; nothing was queued. The body is the dossier's state. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DossierState"];
+                };
+            };
+            /** @description Corrected and queued for delivery as an update, after the dossier's dead changes (requeued) and those waiting behind them. The body is the dossier's state. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DossierState"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["DossierNotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     addDossierEvent: {
@@ -3212,7 +3438,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["DossierNotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -3255,7 +3481,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["DossierNotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
@@ -3287,7 +3513,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -3334,7 +3560,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -3404,7 +3630,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -3439,7 +3665,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["LinkNotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
@@ -3462,7 +3688,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -3495,7 +3721,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["LinkNotFound"];
             409: components["responses"]["Conflict"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -3512,7 +3738,7 @@ export interface operations {
                 portalAccountId?: components["schemas"]["PortalAccountId"];
                 /**
                  * @description Where the gateway sends the browser with the result; must be on `sso.returnToAllowList`.
-                 * @example https://motcua.sonla.gov.vn/auth/national/callback
+                 * @example https://motcua.sonla.gov.vn/auth/national/callback?s=7Hq2kPz9
                  */
                 returnTo: string;
             };
@@ -3529,7 +3755,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -3588,20 +3814,14 @@ export interface operations {
                  * @example Yt3kQ9vX2mB7cN4pL8wR
                  */
                 state: string;
-                /**
-                 * @description The authorization code; absent when the sign-on did not complete.
-                 * @example SplxlOBeZQQYbYS6WxSbIA
-                 */
+                /** @description The authorization code; absent when the sign-on did not complete. */
                 code?: string;
                 /**
                  * @description The national service's issuer (RFC 9207); must be the configured one.
                  * @example http://127.0.0.1:8096
                  */
                 iss?: string;
-                /**
-                 * @description Why the sign-on did not complete (OAuth error code, e.g. `access_denied`).
-                 * @example access_denied
-                 */
+                /** @description Why the sign-on did not complete (OAuth error code, e.g. `access_denied`). */
                 error?: string;
                 /** @description The national service's text for `error`; not shown. */
                 error_description?: string;
@@ -3677,7 +3897,7 @@ export interface operations {
                 "X-User-Id": components["parameters"]["UserId"];
                 /**
                  * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @example 1.001808.000.00.00.H52
                  */
                 "X-Purpose": components["parameters"]["Purpose"];
                 /**
@@ -3708,7 +3928,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["SignOnNotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Not confirmed (`VERIFICATION_MISMATCH`): `returnTo` is not the value bound at start (the sign-on is ended), or the sign-on has lapsed or was used already. */
@@ -3759,7 +3979,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["CheckpointNotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
@@ -3784,12 +4004,12 @@ export interface operations {
                 operation?: string;
                 /**
                  * @description Only entries of this calling client (its configured id).
-                 * @example motcua-sonla
+                 * @example sandbox-portal
                  */
                 client?: string;
                 /**
                  * @description Only entries about this data subject: an ID number, old identity card number, enterprise code, tax code or social insurance code. The gateway matches the keyed hash against every subject an entry lists (`subjects`: every identifier the exchange touched, in the request and in the answer, so a person looked up by insurance code is found by their ID number too); the identifier itself is neither stored nor logged. A search by subject is itself a use of personal data: it needs `X-User-Id` and `X-Purpose` (400 `ACCOUNTABILITY_REQUIRED` without them).
-                 * @example 014203000123
+                 * @example 014089001234
                  */
                 subject?: string;
                 /** @description Only entries that involved this national system. */
@@ -3885,7 +4105,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["AuditEntryNotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
@@ -3900,15 +4120,15 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
                 /**
-                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
-                 * @example canbo-tohieu-0042
+                 * @description The inspector on whose behalf the identifier is fetched.
+                 * @example thanhtra-0007
                  */
-                "X-User-Id": components["parameters"]["UserId"];
+                "X-User-Id": string;
                 /**
-                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
-                 * @example 1.004616.000.00.00.H52
+                 * @description Why it is fetched: an audit purpose (configured with `audit: true`).
+                 * @example THANH_TRA_KIEM_TRA
                  */
-                "X-Purpose": components["parameters"]["Purpose"];
+                "X-Purpose": string;
                 /**
                  * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
                  * @example H52.101.114-261127-0001
@@ -3939,7 +4159,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["OfficerNotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
@@ -3984,7 +4204,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["CheckpointNotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
@@ -4072,7 +4292,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["CheckpointNotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };

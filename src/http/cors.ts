@@ -17,7 +17,7 @@ export function corsPolicy(config: Config['server']['cors']): RequestHandler | u
   return cors({
     origin: any ? '*' : (origin, done) => done(null, origin !== undefined && allowed.has(origin)),
     credentials: config.credentials,
-    methods: ['GET', 'POST', 'DELETE'],
+    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
     allowedHeaders: ALLOWED_HEADERS,
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: config.maxAgeSeconds,

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, Response } from 'express';
 import { ERROR_CODES, problemType, type ErrorCode } from '../errors/codes.ts';
 import { GatewayError, isGatewayError, type FieldProblem } from '../errors/gateway-error.ts';
+import { MAX_FIELD_PROBLEMS } from './validation.ts';
 
 /** Writes an RFC 9457 problem+json answer for a GatewayError. */
 export function sendProblem(res: Response, err: GatewayError): void {
@@ -14,7 +15,8 @@ export function sendProblem(res: Response, err: GatewayError): void {
     code: err.code,
     requestId,
     instance: `urn:lienthong:request:${requestId}`,
-    ...(err.errors?.length ? { errors: err.errors } : {}),
+    // Bounded whatever raised it (the request validation says in its detail how many more there were).
+    ...(err.errors?.length ? { errors: err.errors.slice(0, MAX_FIELD_PROBLEMS) } : {}),
     ...err.extensions,
   };
   res.locals.errorCode = err.code;
@@ -39,6 +41,19 @@ interface HttpLikeError {
   message?: string;
   errors?: { path?: string; message?: string }[];
   headers?: Record<string, string>;
+  /** The text body-parser could not parse. */
+  body?: unknown;
+}
+
+/** Whether a text is valid JSON (body-parser's strict mode refuses some that is). */
+function isJson(text: unknown): boolean {
+  if (typeof text !== 'string') return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Turns any error into a GatewayError; unknown ones become INTERNAL_ERROR (details to the log). */
@@ -54,7 +69,11 @@ export function toGatewayError(err: unknown): { error: GatewayError; unexpected:
   });
   // body-parser
   if (e.type === 'entity.too.large') return of('PAYLOAD_TOO_LARGE', 'the request body exceeds the size limit');
-  if (e.type === 'entity.parse.failed') return of('VALIDATION_FAILED', 'the body is not valid JSON', { errors: [{ field: 'body', message: 'is not valid JSON' }] });
+  if (e.type === 'entity.parse.failed') {
+    // Strict parsing takes an object or an array only: `null`, `"x"` or `5` is JSON, but not a body.
+    if (isJson(e.body)) return of('VALIDATION_FAILED', 'the body must be a JSON object', { errors: [{ field: 'body', message: 'must be a JSON object' }] });
+    return of('VALIDATION_FAILED', 'the body is not valid JSON', { errors: [{ field: 'body', message: 'is not valid JSON' }] });
+  }
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return of('UNSUPPORTED_MEDIA_TYPE', e.message);
   // Errors with an HTTP status from other middleware.
   if (status === 400) {

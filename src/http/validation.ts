@@ -8,9 +8,20 @@ import type { Contract } from './contract.ts';
  * every operation when the gateway starts, each response schema the first time it is needed.
  *
  * Problems are collected as a list of fields (`query.limit`, `header.x-purpose`, `path.index`,
- * `body.applicant.identifier`); with `allErrors` every invalid field, without it the first
- * invalid location's first problem (as the gateway answers today).
+ * `body.applicant.identifier`), each with a message in the caller's words (`is required`, `must be
+ * one of: status, progress`), never the schema's vocabulary (oneOf, anyOf, if/then). Every invalid
+ * field is reported (`allErrors`, the default), at most MAX_FIELD_PROBLEMS of them; without
+ * `allErrors`, the first invalid location's first problem. A body whose schema offers several
+ * forms (`oneOf` with a discriminator tag such as `kind`, or without one) is judged by the form its
+ * tag names, or else by the form it comes closest to: only that form's problems are reported.
+ * Within a location, the problems of known fields come first; fields (or query names) the contract
+ * does not know are one problem listing them, so that they never hide the others behind the cap.
+ * Integer parameters beyond 2^53 - 1 are refused (they would be read as another number).
  */
+
+/** The most field problems one refusal names; its `detail` says how many more there were. */
+export const MAX_FIELD_PROBLEMS = 20;
+
 export interface Validation {
   /** The checks of one operation (every operation of the contract has them). */
   of(operationId: string): OperationValidation;
@@ -85,6 +96,9 @@ const OPENAPI_FORMATS: Record<string, true | RegExp | ((value: number) => boolea
   password: true,
 };
 
+/** Where a discriminated schema keeps its tag's values (an annotation Ajv ignores). */
+const TAG_VALUES = 'x-tag-values';
+
 /**
  * The components as Ajv's `discriminator` reads them: without OpenAPI's `mapping` (each branch's
  * own enum of the tag already says which it is) and typed as objects, so that a body is checked
@@ -96,8 +110,10 @@ function withoutMappings(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
     if (key === 'discriminator' && item && typeof item === 'object') {
-      const { mapping: _mapping, ...rest } = item as Record<string, unknown>;
+      const { mapping, ...rest } = item as Record<string, unknown>;
       out[key] = rest;
+      // The tag's values, for a refusal of an unknown one that lists them.
+      if (mapping && typeof mapping === 'object') out[TAG_VALUES] = Object.keys(mapping);
       // Ajv reads the tag of whatever it is given: anything but an object is refused first.
       if (!('type' in value)) out.type = 'object';
     } else {
@@ -109,7 +125,8 @@ function withoutMappings(value: unknown): unknown {
 
 function createAjv(document: Schema, options: Options): Ajv2020 {
   // strict: false, as OpenAPI schemas carry keywords JSON Schema does not know (example, x-*).
-  const ajv = new Ajv2020({ strict: false, strictNumbers: true, validateSchema: false, logger: false, discriminator: true, ...options });
+  // verbose: a failed oneOf carries its forms and the value, to judge the value by its closest form.
+  const ajv = new Ajv2020({ strict: false, strictNumbers: true, validateSchema: false, logger: false, discriminator: true, verbose: true, ...options });
   addFormats.default(ajv, { mode: 'full' });
   for (const [name, format] of Object.entries(OPENAPI_FORMATS)) {
     ajv.addFormat(name, typeof format === 'function' ? { type: 'number', validate: format } : format);
@@ -141,17 +158,66 @@ function resolve<T extends { $ref?: string }>(document: Schema, value: T): T {
   return current;
 }
 
+type Numeric = 'integer' | 'number';
+
+/** Whether a parameter's schema takes an integer or a number (of its items, for an array); never when it also takes text. */
+function numericOf(document: Schema, schema: Schema | undefined, hops = 0): Numeric | undefined {
+  if (!schema || hops > 10) return undefined;
+  if (typeof schema.$ref === 'string') return numericOf(document, resolve(document, schema as { $ref?: string }) as Schema, hops + 1);
+  const types = ([] as unknown[]).concat(schema.type ?? []);
+  if (types.includes('array')) return numericOf(document, schema.items as Schema | undefined, hops + 1);
+  if (types.includes('string')) return undefined;
+  return types.includes('integer') ? 'integer' : types.includes('number') ? 'number' : undefined;
+}
+
+/**
+ * Parameters are text, and Ajv's coercion reads it as JavaScript would (`0x10` is 16, `1e3` is
+ * 1000, ` 7` is 7): a number parameter must be written in decimal digits before it is coerced.
+ */
+const DECIMAL: Record<Numeric, { pattern: RegExp; message: string }> = {
+  integer: { pattern: /^-?[0-9]+$/, message: 'must be an integer, written in decimal digits' },
+  number: { pattern: /^-?[0-9]+(?:\.[0-9]+)?$/, message: 'must be a number, written in decimal digits' },
+};
+
+const UNSAFE_INTEGER = `must be an integer from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}`;
+
+interface LocationChecks {
+  schema: Schema;
+  names: Set<string>;
+  emptyAllowed: Set<string>;
+  numeric: Map<string, Numeric>;
+}
+
 /** The object schema of one location's parameters (header names in lower case, as Node gives them). */
-function locationSchema(parameters: RawParameter[], where: RawParameter['in']): { schema: Schema; names: Set<string>; emptyAllowed: Set<string> } | undefined {
+function locationSchema(document: Schema, parameters: RawParameter[], where: RawParameter['in']): LocationChecks | undefined {
   const here = parameters.filter((p) => p.in === where);
   if (here.length === 0) return undefined;
   const name = (p: RawParameter) => (where === 'header' ? p.name.toLowerCase() : p.name);
   const required = here.filter((p) => p.required).map(name);
+  const numeric = new Map<string, Numeric>();
+  for (const p of here) {
+    const kind = numericOf(document, p.schema);
+    if (kind) numeric.set(name(p), kind);
+  }
   return {
     schema: { type: 'object', properties: Object.fromEntries(here.map((p) => [name(p), anchored(p.schema ?? {})])), ...(required.length ? { required } : {}) },
     names: new Set(here.map(name)),
     emptyAllowed: new Set(here.filter((p) => p.allowEmptyValue).map(name)),
+    numeric,
   };
+}
+
+/** Problems with number parameters not written in decimal digits, by field name. */
+function notDecimal(location: string, checks: LocationChecks | undefined, values: Record<string, unknown>): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const [name, kind] of checks?.numeric ?? []) {
+    const value = values[name];
+    const texts = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string' && v !== '');
+    if (texts.some((text) => !DECIMAL[kind].pattern.test(text))) problems.push({ field: `${location}.${name}`, message: DECIMAL[kind].message });
+    // Beyond 2^53 an integer is read as another one (99999999999999999999 as 1e20): refused, whatever the schema's bounds.
+    else if (kind === 'integer' && texts.some((text) => !Number.isSafeInteger(Number(text)))) problems.push({ field: `${location}.${name}`, message: UNSAFE_INTEGER });
+  }
+  return problems;
 }
 
 /** JSON Pointer segments of an Ajv instance path, unescaped. */
@@ -163,31 +229,241 @@ function pointerParts(pointer: string): string[] {
     .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'));
 }
 
+/** A value as a caller would write it in JSON: `"status"`, `2`, `null`. */
+function shown(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  integer: 'an integer',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'a JSON object',
+  array: 'an array',
+  null: 'null',
+};
+
+function typeWords(type: unknown): string {
+  const types = (Array.isArray(type) ? type : String(type).split(',')).map(String);
+  return `must be ${types.map((t) => TYPE_WORDS[t] ?? t).join(' or ')}`;
+}
+
+const FORMAT_WORDS: Record<string, string> = {
+  date: 'must be a real calendar date, written YYYY-MM-DD',
+  'date-time': 'must be a real date and time with its offset, e.g. 2026-12-03T10:00:00+07:00',
+  time: 'must be a time of day with its offset, e.g. 10:00:00+07:00',
+  uuid: 'must be a UUID',
+  uri: 'must be an absolute URI',
+  'uri-reference': 'must be a URI',
+  email: 'must be an e-mail address',
+  int32: 'must be a 32-bit integer',
+  int64: 'must be an integer',
+};
+
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+
+/**
+ * One Ajv error in the caller's words: what the value must be, without the schema's vocabulary
+ * (`must be one of: status, progress`, not `must be equal to one of the allowed values`).
+ */
+function words(error: ErrorObject): string {
+  const params = error.params as Record<string, unknown>;
+  const limit = Number(params.limit);
+  switch (error.keyword) {
+    case 'required':
+      return 'is required';
+    case 'dependentRequired':
+      return `is required when ${String(params.property)} is given`;
+    case 'additionalProperties':
+    case 'unevaluatedProperties':
+      return 'is not a known field';
+    case 'type':
+      return typeWords(params.type);
+    case 'enum':
+      return `must be one of: ${(params.allowedValues as unknown[]).map(shown).join(', ')}`;
+    case 'const':
+      return `must be ${shown(params.allowedValue)}`;
+    case 'format':
+      return FORMAT_WORDS[String(params.format)] ?? `must be a valid ${String(params.format)}`;
+    case 'minLength':
+      return limit === 1 ? 'must not be empty' : `must have at least ${plural(limit, 'character')}`;
+    case 'maxLength':
+      return `must have at most ${plural(limit, 'character')}`;
+    case 'minItems':
+      return limit === 1 ? 'must not be empty' : `must have at least ${plural(limit, 'item')}`;
+    case 'maxItems':
+      return `must have at most ${plural(limit, 'item')}`;
+    case 'minProperties':
+      return limit === 1 ? 'must not be empty' : `must have at least ${plural(limit, 'field')}`;
+    case 'maxProperties':
+      return `must have at most ${plural(limit, 'field')}`;
+    case 'uniqueItems':
+      return `must not repeat an item (items ${String(params.j)} and ${String(params.i)} are the same)`;
+    case 'pattern':
+      return `must match the pattern ${String(params.pattern)}`;
+    case 'discriminator': {
+      const values = ((error.parentSchema as Record<string, unknown> | undefined)?.[TAG_VALUES] as string[] | undefined) ?? [];
+      const allowed = values.length ? `one of: ${values.join(', ')}` : 'one of the documented values';
+      return params.tagValue === undefined ? `is required, ${allowed}` : `must be ${allowed}`;
+    }
+    case 'oneOf':
+      return params.passingSchemas ? 'fits more than one of the forms it may take' : 'does not fit any of the forms it may take';
+    case 'anyOf':
+      return 'does not fit any of the forms it may take';
+    case 'if':
+      return 'does not fit the other fields given';
+    case 'not':
+    case 'false schema':
+      return 'is not allowed';
+    case 'contains':
+      return `must contain at least ${plural(Number(params.minContains ?? 1), 'valid item')}`;
+    default:
+      return error.message ?? 'is not valid';
+  }
+}
+
+/** Whether `path` is `within` or inside it (JSON Pointers). */
+const inside = (path: string, within: string) => path === within || path.startsWith(`${within}/`);
+
+/**
+ * Replaces each failed `oneOf`/`anyOf` (and everything its forms reported) with the problems of
+ * the form the value comes closest to: the one with the fewest problems among those of the
+ * value's type; when the value has none of the forms' types, one problem naming the types. Keeps
+ * `if` only where nothing else explains the failure, and drops `propertyNames`'s summary.
+ */
+function settle(errors: readonly ErrorObject[], ajv: Ajv2020 | undefined, depth = 0): ErrorObject[] {
+  let list = errors.filter((e) => e.keyword !== 'propertyNames');
+  list = list.filter((e) => e.keyword !== 'if' || !list.some((o) => o !== e && o.keyword !== 'if' && inside(o.instancePath, e.instancePath)));
+  const settled = new WeakSet<ErrorObject>();
+  // Judging forms validates again: at most as many as a refusal names (a long array of failed
+  // forms gets the plain message for the rest).
+  let judged = 0;
+  for (;;) {
+    const index = list.findLastIndex((e) => (e.keyword === 'oneOf' || e.keyword === 'anyOf') && !settled.has(e));
+    if (index < 0) return list;
+    const choice = list[index]!;
+    settled.add(choice);
+    const replaced = judged++ < MAX_FIELD_PROBLEMS ? closestForm(choice, ajv, depth) : undefined;
+    if (!replaced) continue;
+    for (const e of replaced) settled.add(e);
+    const at = choice.instancePath;
+    list = [...list.slice(0, index).filter((e) => !inside(e.instancePath, at)), ...replaced, ...list.slice(index + 1)];
+  }
+}
+
+/**
+ * Each form's check, compiled once by the Ajv instance given to judge forms. That instance applies
+ * no defaults and coerces nothing, and judges a copy of the value: a form checked alone must
+ * neither change the request nor pass because of what it filled in.
+ */
+const formChecks = new WeakMap<Ajv2020, WeakMap<object, ValidateFunction>>();
+
+function closestForm(choice: ErrorObject, ajv: Ajv2020 | undefined, depth: number): ErrorObject[] | undefined {
+  const forms = choice.schema;
+  if (!ajv || depth > 8 || !Array.isArray(forms) || (choice.params as { passingSchemas?: unknown }).passingSchemas) return undefined;
+  const at = choice.instancePath;
+  const judged = forms.map((form: unknown) => {
+    if (form === null || typeof form !== 'object') return undefined;
+    let checks = formChecks.get(ajv);
+    if (!checks) formChecks.set(ajv, (checks = new WeakMap()));
+    let check = checks.get(form);
+    if (!check) {
+      // A form's own references are the contract's (`#/components/...`).
+      check = ajv.compile(anchored(form) as Schema);
+      checks.set(form, check);
+    }
+    if (check(structuredClone(choice.data))) return [];
+    return settle(check.errors ?? [], ajv, depth + 1).map((e) => ({ ...e, instancePath: at + e.instancePath }));
+  });
+  // A form the value fits when judged alone (what the other forms did to it, defaults, made it
+  // fit): no closest form to tell of; the failure is reported as Ajv saw it.
+  if (judged.some((errors) => errors === undefined || errors.length === 0)) return undefined;
+  const all = judged as ErrorObject[][];
+  const wrongType = (errors: ErrorObject[]) => errors.length === 1 && errors[0]!.keyword === 'type' && errors[0]!.instancePath === at;
+  const fitting = all.filter((errors) => !wrongType(errors));
+  if (fitting.length === 0) {
+    const types = [...new Set(all.flatMap((errors) => String((errors[0]!.params as { type: unknown }).type).split(',')))];
+    return [{ ...all[0]![0]!, params: { type: types } }];
+  }
+  return fitting.reduce((best, errors) => (errors.length < best.length ? errors : best));
+}
+
 /**
  * Ajv's errors as field problems: the field is where the value sits (a missing or unexpected
- * property named as the property itself), the message Ajv's (`must match format "date-time"`).
+ * property named as the property itself, a discriminator's tag as the tag), the message in the
+ * caller's words. With the Ajv instance that compiled the schema, a value refused by every form
+ * of a `oneOf` is judged by its closest form only.
  */
-export function fieldProblems(location: string, errors: readonly ErrorObject[] | null | undefined): FieldProblem[] {
+export function fieldProblems(location: string, errors: readonly ErrorObject[] | null | undefined, ajv?: Ajv2020): FieldProblem[] {
   const problems: FieldProblem[] = [];
+  // Unknown fields by the object they were sent in: reported after every known field's problem, folded into one.
+  const unknown = new Map<string, string[]>();
   const seen = new Set<string>();
-  for (const error of errors ?? []) {
+  for (const error of settle(errors ?? [], ajv)) {
     const parts = pointerParts(error.instancePath);
     const params = error.params as { missingProperty?: string; additionalProperty?: string; unevaluatedProperty?: string; tag?: string };
     // A discriminator's tag (`kind`) that names no branch is a problem of the tag itself.
     const named = params.missingProperty ?? params.additionalProperty ?? params.unevaluatedProperty ?? (error.keyword === 'discriminator' ? params.tag : undefined);
     if (named !== undefined) parts.push(named);
-    const problem = { field: [location, ...parts].join('.'), message: error.message ?? 'is not valid' };
+    if (error.keyword === 'additionalProperties' || error.keyword === 'unevaluatedProperties') {
+      const within = [location, ...parts.slice(0, -1)].join('.');
+      const names = unknown.get(within) ?? [];
+      if (!names.includes(named!)) names.push(named!);
+      unknown.set(within, names);
+      continue;
+    }
+    const problem = { field: [location, ...parts].join('.'), message: words(error) };
     const key = `${problem.field}\u0000${problem.message}`;
     if (!seen.has(key)) {
       seen.add(key);
       problems.push(problem);
     }
   }
+  for (const [within, names] of unknown) problems.push(unknownNames(within, names, 'is not a known field', 'fields it does not know'));
   return problems;
 }
 
-function validationFailed(errors: FieldProblem[]): GatewayError {
-  return new GatewayError('VALIDATION_FAILED', { detail: errors.map((e) => `${e.field} ${e.message}`).join('; '), errors });
+/** Names listed in one problem, at most this many (the rest counted). */
+const MAX_LISTED_NAMES = 10;
+
+/**
+ * Names a request has that the contract does not (body fields, query parameters): one of them as
+ * a problem of its own (`body.colour is not a known field`), several as one problem of the place
+ * they were sent in, so that they never hide the problems of known fields behind the cap.
+ */
+export function unknownNames(within: string, names: string[], one: string, several: string): FieldProblem {
+  if (names.length === 1) return { field: `${within}.${names[0]!}`, message: one };
+  const listed = names.slice(0, MAX_LISTED_NAMES).join(', ');
+  const more = names.length > MAX_LISTED_NAMES ? ` and ${names.length - MAX_LISTED_NAMES} more` : '';
+  return { field: within, message: `has ${names.length} ${several}: ${listed}${more}` };
+}
+
+/** 400 VALIDATION_FAILED naming at most MAX_FIELD_PROBLEMS fields; the detail says how many more there were. */
+export function validationFailed(problems: FieldProblem[]): GatewayError {
+  const errors = problems.slice(0, MAX_FIELD_PROBLEMS);
+  const omitted = problems.length - errors.length;
+  const listed = errors.map((e) => `${e.field} ${e.message}`).join('; ');
+  const detail = omitted > 0 ? `${listed}; and ${plural(omitted, 'more problem')}, not listed (at most ${MAX_FIELD_PROBLEMS} are)` : listed;
+  return new GatewayError('VALIDATION_FAILED', { detail, errors });
+}
+
+/** Requests whose body, read by a body parser, had no bytes at all (see markEmptyBody). */
+const emptyBodies = new WeakSet<object>();
+
+/**
+ * A body parser's `verify` hook (express.json's): notes a request whose body had no bytes, which
+ * express.json hands on as `{}`, so that a chunked body with no chunk is a missing body too.
+ */
+export function markEmptyBody(req: object, _res: unknown, bytes: Buffer): void {
+  if (bytes.length === 0) emptyBodies.add(req);
+}
+
+/** Whether a request carries a body: a Content-Length other than 0, or a Transfer-Encoding and at least one byte. */
+export function carriesBody(req: { headers: Record<string, string | string[] | undefined> }): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return req.headers['transfer-encoding'] !== undefined && !emptyBodies.has(req);
 }
 
 /** Lower-case media type without parameters: `application/json; charset=utf-8` → `application/json`. */
@@ -207,11 +483,27 @@ interface Check {
   location: string;
 }
 
-function compileRequest(ajv: { query: Ajv2020; body: Ajv2020 }, document: Schema, raw: RawOperation, options: { allErrors: boolean }): OperationValidation['request'] {
+/** What a required body that is missing is called: `a JSON body` for JSON, else its declared types. */
+function bodyWords(declared: string[]): string {
+  return declared.every((type) => type === 'application/json' || type.endsWith('+json')) ? 'a JSON body' : `a body (${declared.join(', ')})`;
+}
+
+/**
+ * The Ajv instances of the request side: `query` for parameters (coerced from text, defaults
+ * applied), `body` for JSON bodies (defaults applied, never coerced), and `judge`, which judges a
+ * failed `oneOf`'s forms one by one (no defaults, no coercion: see closestForm).
+ */
+interface RequestAjv {
+  query: Ajv2020;
+  body: Ajv2020;
+  judge: () => Ajv2020;
+}
+
+function compileRequest(ajv: RequestAjv, document: Schema, raw: RawOperation, options: { allErrors: boolean }): OperationValidation['request'] {
   const parameters = (raw.parameters ?? []).map((p) => resolve(document, p));
-  const path = locationSchema(parameters, 'path');
-  const query = locationSchema(parameters, 'query');
-  const header = locationSchema(parameters, 'header');
+  const path = locationSchema(document, parameters, 'path');
+  const query = locationSchema(document, parameters, 'query');
+  const header = locationSchema(document, parameters, 'header');
   const compile = (schema: Schema | undefined, location: string, on: Ajv2020): Check | undefined => (schema ? { validate: on.compile(schema), location } : undefined);
   // Query, headers and path parameters are text: coerced to the declared types, defaults applied.
   const queryCheck = compile(query?.schema, 'query', ajv.query);
@@ -222,42 +514,54 @@ function compileRequest(ajv: { query: Ajv2020; body: Ajv2020 }, document: Schema
   for (const [type, media] of Object.entries(body?.content ?? {})) bodies.set(type.toLowerCase(), ajv.body.compile(anchored(media.schema ?? {})));
   const bodyRequired = body?.required === true;
   const declaredTypes = [...bodies.keys()].join(', ');
+  const requiredBody = `is required: send ${bodyWords([...bodies.keys()])}`;
   const knownQuery = query?.names ?? new Set<string>();
   const emptyAllowed = query?.emptyAllowed ?? new Set<string>();
 
   return (input) => {
     const errors: FieldProblem[] = [];
-    const run = (check: Check | undefined, data: unknown): boolean => {
-      if (!check || check.validate(data)) return true;
-      errors.push(...fieldProblems(check.location, check.validate.errors));
-      return false;
+    const more = () => errors.length === 0 || options.allErrors;
+    /** Checks one location; a field already refused (empty, not in decimal digits) is not named twice. */
+    const run = (check: Check | undefined, checks: LocationChecks | undefined, data: Record<string, unknown>): void => {
+      if (!check) return;
+      errors.push(...notDecimal(check.location, checks, data));
+      if (check.validate(data) || !more()) return;
+      const refused = new Set(errors.map((p) => p.field));
+      errors.push(...explained(check.location, check.validate.errors).filter((p) => !refused.has(p.field)));
+    };
+    /** A refusal always names something, whatever the problems' translation made of Ajv's errors. */
+    const explained = (location: string, found: ValidateFunction['errors']): FieldProblem[] => {
+      const problems = fieldProblems(location, found, ajv.judge());
+      return problems.length > 0 ? problems : [{ field: location, message: 'is not valid' }];
     };
     // The same order as the answer names them: query, headers, path, body.
-    let queryValid = true;
+    // Names that are not parameters are reported after the problems of those that are, as one.
+    const unknownQuery: string[] = [];
     for (const name in input.query) {
-      if (!knownQuery.has(name)) errors.push({ field: `query.${name}`, message: 'is not a parameter of this operation' });
+      if (!knownQuery.has(name)) unknownQuery.push(name);
       else if (input.query[name] === '' && !emptyAllowed.has(name)) errors.push({ field: `query.${name}`, message: 'must not be empty' });
-      else continue;
-      queryValid = false;
-      if (!options.allErrors) break;
     }
-    if (queryValid || options.allErrors) run(queryCheck, input.query);
-    if (errors.length === 0 || options.allErrors) run(headerCheck, input.headers);
-    if (errors.length === 0 || options.allErrors) run(pathCheck, input.params);
-    if (body && (errors.length === 0 || options.allErrors)) {
-      if (!input.contentType) {
-        if (bodyRequired || input.hasBody) throw unsupported(declaredTypes, 'is required');
+    if (more()) run(queryCheck, query, input.query);
+    if (unknownQuery.length > 0) errors.push(unknownNames('query', unknownQuery, 'is not a parameter of this operation', 'names that are not parameters of this operation'));
+    if (more()) run(headerCheck, header, input.headers);
+    if (more()) run(pathCheck, path, input.params);
+    if (body && more()) {
+      if (!input.hasBody) {
+        // No bytes at all (whatever a body parser made of them): the body is missing, not empty JSON.
+        if (bodyRequired) errors.push({ field: 'body', message: requiredBody });
+      } else if (!input.contentType) {
+        throw unsupported(declaredTypes, 'is required');
       } else {
         const validate = mediaMatch(bodies, input.contentType);
         if (!validate) throw unsupported(declaredTypes, `must be ${declaredTypes}, not ${input.contentType}`);
         if (input.body === undefined) {
-          if (bodyRequired) errors.push({ field: 'body', message: 'is required' });
+          if (bodyRequired) errors.push({ field: 'body', message: requiredBody });
         } else if (!validate(input.body)) {
-          errors.push(...fieldProblems('body', validate.errors));
+          errors.push(...explained('body', validate.errors));
         }
       }
     }
-    if (errors.length > 0) throw validationFailed(errors);
+    if (errors.length > 0) throw validationFailed(options.allErrors ? errors : errors.slice(0, 1));
     return { params: input.params, query: input.query };
   };
 }
@@ -282,20 +586,23 @@ function compileResponses(ajv: () => Ajv2020, document: Schema, raw: RawOperatio
     if (!entry) return [{ field: 'response', message: `is ${type}, which the contract does not document for status ${status}` }];
     if (!entry.schema) return [];
     entry.validate ??= ajv().compile(anchored(entry.schema));
-    return entry.validate(body) ? [] : fieldProblems('response', entry.validate.errors);
+    return entry.validate(body) ? [] : fieldProblems('response', entry.validate.errors, ajv());
   };
 }
 
+/** `allErrors` (the default): every invalid field, at most MAX_FIELD_PROBLEMS; without it, the first problem only. */
 export function createValidation(contract: Contract, options: { allErrors?: boolean } = {}): Validation {
   const document = contract.document;
-  const allErrors = options.allErrors ?? false;
-  const ajv = {
+  const allErrors = options.allErrors ?? true;
+  let responseAjv: Ajv2020 | undefined;
+  // Neither defaults nor coercion: answers are checked as sent, forms judged as the caller wrote the value.
+  const responses = () => (responseAjv ??= createAjv(document, { coerceTypes: false, useDefaults: false, allErrors: true }));
+  const ajv: RequestAjv = {
     // Parameters arrive as text; a JSON body has its own types and is never coerced.
     query: createAjv(document, { coerceTypes: true, useDefaults: true, allErrors }),
     body: createAjv(document, { coerceTypes: false, useDefaults: true, allErrors }),
+    judge: responses,
   };
-  let responseAjv: Ajv2020 | undefined;
-  const responses = () => (responseAjv ??= createAjv(document, { coerceTypes: false, useDefaults: false, allErrors: true }));
   const paths = (document.paths ?? {}) as Record<string, Record<string, RawOperation>>;
   const checks = new Map<string, OperationValidation>();
   for (const operation of contract.operations) {

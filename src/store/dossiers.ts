@@ -71,11 +71,21 @@ function dossierWrites(db: Kysely<Database>): DossierWrites {
       const rows = await db
         .selectFrom('dossier_events as e')
         .innerJoin('outbox_jobs as j', (join) => join.onRef('j.dossier_code', '=', 'e.dossier_code').onRef('j.sequence', '=', 'e.sequence'))
-        .select(['e.sequence', 'e.kind', 'e.status', 'e.at', 'j.state', 'j.attempts', 'j.last_error', 'j.delivered_at'])
+        .select(['e.sequence', 'e.kind', 'e.status', 'e.at', 'j.state', 'j.attempts', 'j.last_error', 'j.delivered_at', 'j.next_attempt_at'])
         .where('e.dossier_code', '=', code)
         .orderBy('e.sequence')
         .execute();
-      return rows.map((e) => ({ sequence: e.sequence, kind: e.kind, status: e.status, at: e.at, state: e.state, attempts: e.attempts, lastError: e.last_error, deliveredAt: e.delivered_at }));
+      return rows.map((e) => ({
+        sequence: e.sequence,
+        kind: e.kind,
+        status: e.status,
+        at: e.at,
+        state: e.state,
+        attempts: e.attempts,
+        lastError: e.last_error,
+        deliveredAt: e.delivered_at,
+        nextAttemptAt: e.next_attempt_at,
+      }));
     },
 
     async insert(dossier: NewDossier) {
@@ -156,6 +166,41 @@ function dossierWrites(db: Kysely<Database>): DossierWrites {
         .where('code', '=', code)
         .execute();
     },
+
+    async lock(code, scope) {
+      // An update that changes nothing: one statement both dialects run as a writer (a row lock on
+      // PostgreSQL, the write lock on SQLite), so the decision that follows sees the latest state.
+      let lock = db
+        .updateTable('dossiers')
+        .set({ last_sequence: sql<number>`last_sequence` })
+        .where('code', '=', code);
+      if (!scope.all) lock = lock.where(visibleTo(scope));
+      const row = await lock.returningAll().executeTakeFirst();
+      return row && toDossier(row);
+    },
+
+    async replaceDocument(code, corrected) {
+      await db
+        .updateTable('dossiers')
+        .set({ procedure_code: corrected.procedureCode, document: corrected.document, content_hash: corrected.contentHash })
+        .where('code', '=', code)
+        .execute();
+    },
+
+    async requeueDead(code, at) {
+      const result = await db
+        .updateTable('outbox_jobs')
+        .set({ state: 'pending', attempts: 0, last_error: null, enqueued_at: at, next_attempt_at: at, lease_owner: null, lease_expires_at: null })
+        .where('dossier_code', '=', code)
+        .where('state', '=', 'dead')
+        .executeTakeFirst();
+      const requeued = Number(result.numUpdatedRows);
+      // The changes that waited behind the dead ones count their age from now too: otherwise the
+      // first failure after a late redelivery or correction finds them past the maximum age, and
+      // gives them up at once.
+      if (requeued > 0) await db.updateTable('outbox_jobs').set({ enqueued_at: at }).where('dossier_code', '=', code).where('state', '=', 'pending').execute();
+      return requeued;
+    },
   };
 }
 
@@ -167,7 +212,7 @@ export function createDossierStore(db: Kysely<Database>): DossierStore {
     owner: reads.owner,
     history: reads.history,
 
-    write: (write, work) => idempotent(db, write, (trx) => work(dossierWrites(trx))),
+    write: (write, work, check) => idempotent(db, write, (trx) => work(dossierWrites(trx)), check),
 
     async page(scope: DossierScope, filter: DossierQuery, at: Date) {
       const nowIso = at.toISOString();
@@ -223,14 +268,6 @@ export function createDossierStore(db: Kysely<Database>): DossierStore {
       return states;
     },
 
-    async redeliver(code, at) {
-      const result = await db
-        .updateTable('outbox_jobs')
-        .set({ state: 'pending', attempts: 0, last_error: null, enqueued_at: at, next_attempt_at: at, lease_owner: null, lease_expires_at: null })
-        .where('dossier_code', '=', code)
-        .where('state', '=', 'dead')
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows);
-    },
+    redeliver: (code, at) => reads.requeueDead(code, at),
   };
 }

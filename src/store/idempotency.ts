@@ -13,9 +13,10 @@ const ATTEMPTS = 10;
  * IDEMPOTENCY_KEY_REUSED. When a concurrent writer wins (a unique constraint on the key or on the
  * rows the write inserts, or a refusal decided against the state the winner left), the loser
  * looks again: it answers with the key's kept answer, or runs again against the winner's state.
- * Only accepted answers are kept; a refusal is decided again.
+ * Only accepted answers are kept; a refusal is decided again. `check` runs once, after the key
+ * is found to hold no answer and before the transaction.
  */
-export async function idempotent(db: Kysely<Database>, write: IdempotentWrite, work: (trx: Transaction<Database>) => Promise<StoredAnswer>): Promise<StoredAnswer> {
+export async function idempotent(db: Kysely<Database>, write: IdempotentWrite, work: (trx: Transaction<Database>) => Promise<StoredAnswer>, check?: () => Promise<void>): Promise<StoredAnswer> {
   const keptAnswer = async (): Promise<StoredAnswer | undefined> => {
     if (write.key === undefined) return undefined;
     const kept = await db
@@ -36,6 +37,8 @@ export async function idempotent(db: Kysely<Database>, write: IdempotentWrite, w
   for (let attempt = 1; ; attempt++) {
     const before = await keptAnswer();
     if (before) return before;
+    // Checks against other systems, outside the transaction: only for a request not answered yet.
+    if (attempt === 1) await check?.();
     try {
       return await db.transaction().execute(async (trx) => {
         const answer = await work(trx);

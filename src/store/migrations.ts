@@ -376,6 +376,19 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('checkpoints').dropColumn('note').execute();
     },
   },
+  '0011_outbox_last_error_text': {
+    async up(db: Kysely<unknown>) {
+      // A failed delivery's last error keeps its cause now (what the portal or the network said,
+      // the failure behind an open breaker): up to 300 characters, more than varchar(80). SQLite
+      // does not enforce a varchar's length, so only PostgreSQL's column changes.
+      const postgres = (db.getExecutor().adapter as object).constructor.name === 'PostgresAdapter';
+      if (postgres) await db.schema.alterTable('outbox_jobs').alterColumn('last_error', (c) => c.setDataType('text')).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      const postgres = (db.getExecutor().adapter as object).constructor.name === 'PostgresAdapter';
+      if (postgres) await sql`alter table outbox_jobs alter column last_error type varchar(80) using left(last_error, 80)`.execute(db);
+    },
+  },
 };
 
 export const MIGRATION_NAMES = Object.keys(migrations).sort();

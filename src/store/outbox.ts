@@ -1,5 +1,5 @@
-import type { Kysely, Selectable } from 'kysely';
-import type { OutboxJob, OutboxStore } from '../core/dossiers/store.ts';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { JobFailure, OutboxJob, OutboxStore } from '../core/dossiers/store.ts';
 import type { Dialect } from './database.ts';
 import { toChange, toDossier } from './dossiers.ts';
 import type { Database, OutboxJobsTable } from './schema.ts';
@@ -11,6 +11,7 @@ const toJob = (row: Selectable<OutboxJobsTable>): OutboxJob => ({
   service: row.service,
   attempts: row.attempts,
   enqueuedAt: row.enqueued_at,
+  lastError: row.last_error,
 });
 
 /**
@@ -88,9 +89,37 @@ export function createOutboxStore(db: Kysely<Database>, dialect: Dialect): Outbo
       }),
 
     async failed(job, token, failure) {
-      await mine(db.updateTable('outbox_jobs'), job, token)
-        .set({ state: failure.state, attempts: failure.attempts, last_error: failure.lastError, next_attempt_at: failure.nextAttemptAt, lease_owner: null, lease_expires_at: null })
-        .execute();
+      const settle = (trx: Kysely<Database>, state: JobFailure['state']) =>
+        mine(trx.updateTable('outbox_jobs'), job, token)
+          .set({ state, attempts: failure.attempts, last_error: failure.lastError, next_attempt_at: failure.nextAttemptAt, lease_owner: null, lease_expires_at: null })
+          .execute();
+      // Refused as a version since corrected: the corrected version is a fresh start (as a requeue is).
+      const afresh = (trx: Kysely<Database>) =>
+        mine(trx.updateTable('outbox_jobs'), job, token)
+          .set({ state: 'pending', attempts: 0, last_error: failure.lastError, enqueued_at: failure.at, next_attempt_at: failure.at, lease_owner: null, lease_expires_at: null })
+          .execute();
+      if (failure.state !== 'dead' || failure.sentContentHash === undefined) {
+        await settle(db, failure.state);
+        return failure.state;
+      }
+      // Given up against the dossier as it is now: the dossier's row is taken as a writer first
+      // (a row lock on PostgreSQL, the write lock on SQLite), so a correction either commits
+      // before (its new content is seen here, and the job stays pending for the corrected
+      // version) or after (it finds this job dead and requeues it).
+      return db.transaction().execute(async (trx) => {
+        const row = await trx
+          .updateTable('dossiers')
+          .set({ portal_known: sql<number>`portal_known` })
+          .where('code', '=', job.dossierCode)
+          .returning('content_hash')
+          .executeTakeFirst();
+        if (row !== undefined && row.content_hash !== failure.sentContentHash) {
+          await afresh(trx);
+          return 'pending';
+        }
+        await settle(trx, 'dead');
+        return 'dead';
+      });
     },
 
     async depth() {

@@ -223,6 +223,7 @@ export interface OutboxJobsTable {
   /** When the job was queued (or requeued); its age decides when it gives up. */
   enqueued_at: string;
   next_attempt_at: string;
+  /** The last failed try: its code and cause (text since migration 0011; up to 300 characters are written). */
   last_error: string | null;
   delivered_at: string | null;
   /** The worker holding the job, until lease_expires_at. */

@@ -149,7 +149,8 @@ describe('the audit API', () => {
     expect(block).toBeDefined();
     const work = mkdtempSync(join(dir, 'readme-checkpoint-'));
     symlinkSync(join(process.cwd(), 'certs-sample'), join(work, 'certs-sample'));
-    const script = `set -e\n${block!.replaceAll('localhost:8080', new URL(gw.server.url).host)}`;
+    // GW is set once at the top of the README's examples: here, the gateway under test.
+    const script = `set -e\nGW=${gw.server.url}\n${block!}`;
     // Not spawnSync: the gateway answering curl lives in this process.
     const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn('bash', ['-c', script], { cwd: work });
@@ -210,7 +211,7 @@ describe('the audit API', () => {
     for (const index of ['123', '99999999999']) {
       const missing = await gw.get(`/v1/audit/entries/${index}`);
       expect(missing.status).toBe(404);
-      expect((await problem(missing)).code).toBe('ROUTE_NOT_FOUND');
+      expect((await problem(missing)).code).toBe('AUDIT_ENTRY_NOT_FOUND');
     }
   });
 

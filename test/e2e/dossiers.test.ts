@@ -35,7 +35,7 @@ interface State {
   status: number;
   statusName: string;
   deliveryState: string;
-  history: { sequence: number; kind: string; status?: number; deliveryState: string; attempts: number; lastError: string | null; deliveredAt: string | null }[];
+  history: { sequence: number; kind: string; status?: number; deliveryState: string; attempts: number; lastError: string | null; deliveredAt: string | null; nextAttemptAt: string | null }[];
   onTime: { state: string; supplementRequests: number; supplementWaitSeconds: number; reason: string | null; processingEndedAt: string | null };
 }
 
@@ -62,6 +62,20 @@ describe('dossier synchronisation through the gateway', () => {
     const held = await simulatorDossier(dvcqg, String(dossier.code));
     expect(held).toMatchObject({ sequences: [1], duplicates: 0, outOfOrder: 0, status: '1' });
     expect(held!.held[0]!.service).toBe('DongBoHoSoMC');
+  });
+
+  it('answers every time of a dossier in +07:00, whatever offset it was sent in', async () => {
+    const utc = (at: string) => new Date(at).toISOString();
+    const dossier = sampleDossier(31, { receivedAt: utc(fixtureAt(0, '08:42:10')), dueAt: utc(fixtureAt(15, '17:00')) });
+    const code = String(dossier.code);
+    expect((await create(dossier)).status).toBe(202);
+    expect((await addEvent(code, statusEvent(2, utc(fixtureAt(0, '09:00'))), accountable)).status).toBe(202);
+    const state = (await (await get(code)).json()) as Omit<State, 'history'> & { receivedAt: string; dueAt: string; history: { at: string }[] };
+    expect(state.receivedAt).toBe(fixtureAt(0, '08:42:10'));
+    expect(state.dueAt).toBe(fixtureAt(15, '17:00'));
+    expect(state.history.map((h) => h.at)).toEqual([fixtureAt(0, '08:42:10'), fixtureAt(0, '09:00')]);
+    const listed = (await (await gw.fetch('/v1/dossiers?status=2', { key: KEYS.operator })).json()) as { items: { code: string; receivedAt: string; dueAt: string }[] };
+    expect(listed.items.find((d) => d.code === code)).toMatchObject({ receivedAt: fixtureAt(0, '08:42:10'), dueAt: fixtureAt(15, '17:00') });
   });
 
   it('delivers status changes and progress steps in order, with the on-time computation', async () => {
@@ -217,7 +231,10 @@ describe('dossier synchronisation through the gateway', () => {
         const state = (await (await get(code)).json()) as State;
         return state.deliveryState === 'dead' ? state : undefined;
       }, 15_000, 'a dead delivery');
-      expect(dead.history[0]).toMatchObject({ deliveryState: 'dead', lastError: 'UPSTREAM_UNAVAILABLE' });
+      // The cause, not only the code: what the portal answered (its HTTP status), never its text.
+      expect(dead.history[0]).toMatchObject({ deliveryState: 'dead', lastError: expect.stringMatching(/^UPSTREAM_UNAVAILABLE: the national public-service portal is failing \(HTTP 5\d\d\)$/), nextAttemptAt: null });
+      // The change behind it waits, due at a time answered in Vietnam time like every other.
+      expect(dead.history[1]!.nextAttemptAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+07:00$/);
       expect(dead.history[0]!.attempts).toBeGreaterThanOrEqual(1);
       // The next change waits behind it, never overtaking.
       expect(dead.history[1]!.deliveryState).not.toBe('delivered');

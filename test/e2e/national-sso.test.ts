@@ -547,7 +547,7 @@ describe('a sign-on started for one portal account and sent to someone else', ()
   it('answers 404 for a sign-on id that was never issued, and refuses a malformed one with 400', async () => {
     const unknown = await confirmSso({ signOn: 'A'.repeat(43), returnTo: RETURN_TO });
     expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toMatchObject({ code: 'ROUTE_NOT_FOUND', errors: [{ field: 'body.signOn' }] });
+    expect(await unknown.json()).toMatchObject({ code: 'SIGN_ON_NOT_FOUND', errors: [{ field: 'body.signOn' }] });
     const malformed = await confirmSso({ signOn: 'not an id', returnTo: RETURN_TO });
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [expect.objectContaining({ field: 'body.signOn' })] });

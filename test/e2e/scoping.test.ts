@@ -71,12 +71,12 @@ describe('dossiers are scoped to the client that handed them over', () => {
     const read = await call(KEY.portalB, `/v1/dossiers/${code}`);
     expect(read.status).toBe(404);
     const problem = await body(read);
-    expect(problem).toMatchObject({ code: 'ROUTE_NOT_FOUND' });
+    expect(problem).toMatchObject({ code: 'DOSSIER_NOT_FOUND' });
     expect(JSON.stringify(problem)).not.toContain(String(dossier.procedureCode));
     // A refusal (3) pushed by the other portal would reach the national portal: it is not found instead.
     const refuse = await call(KEY.portalB, `/v1/dossiers/${code}/events`, { method: 'POST', body: statusEvent(3, fixtureAt(0, '09:00')) });
     expect(refuse.status).toBe(404);
-    expect((await body(refuse)).code).toBe('ROUTE_NOT_FOUND');
+    expect((await body(refuse)).code).toBe('DOSSIER_NOT_FOUND');
     expect((await call(KEY.portalB, `/v1/dossiers/${code}/redeliver`, { method: 'POST' })).status).toBe(404);
     expect(rows<{ n: number }>('select count(*) as n from outbox_jobs where dossier_code = ?', code)[0]!.n).toBe(before);
     expect(rows('select sequence from dossier_events where dossier_code = ? and client_id = ?', code, 'portal-b')).toEqual([]);

@@ -208,7 +208,7 @@ describe('the officer behind a userHash, for the inspectorate only', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lienthong-resolve-'));
     copyFileSync(sample('inspectorate.key.pem'), join(dir, 'inspectorate.key.pem'));
     writeFileSync(join(dir, 'resolve.sh'), `set -euo pipefail\n${script!}`);
-    const { stdout } = await exec('bash', ['resolve.sh'], { cwd: dir, env: { PATH: process.env.PATH ?? '', GATEWAY: gw.url, LIENTHONG_API_KEY: KEY.inspector, USERHASH: userHash }, timeout: 20_000 });
+    const { stdout } = await exec('bash', ['resolve.sh'], { cwd: dir, env: { PATH: process.env.PATH ?? '', GW: gw.url, LIENTHONG_API_KEY: KEY.inspector, USERHASH: userHash }, timeout: 20_000 });
     expect(stdout.trim()).toBe('canbo-0042');
   });
 

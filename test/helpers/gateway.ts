@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createGatewayClient, type GatewayClient } from '../../src/client/index.ts';
+import { createGatewayClient, type GatewayClient } from '@lienthong/client';
 import { loadConfig } from '../../src/config/load.ts';
 import { startGateway, type Gateway } from '../../src/main.ts';
 

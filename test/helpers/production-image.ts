@@ -7,6 +7,8 @@ export const ROOT = new URL('../../', import.meta.url).pathname;
 
 /** What the Dockerfile does, read from the Dockerfile itself so that the two cannot drift apart. */
 export interface ImageRecipe {
+  /** Each stage's base image (FROM), in order. */
+  images: string[];
   /** Files copied into the dependency stage before the install. */
   installFiles: string[];
   /** The install command (`npm ci --omit=dev`). */
@@ -53,7 +55,8 @@ export function readImageRecipe(dockerfile = join(ROOT, 'Dockerfile')): ImageRec
     for (const [, k, v] of i.args.matchAll(/(\w+)=(\S+)/g)) env[k!] = v!;
   }
   const cmd = JSON.parse(final.find((i) => i.op === 'CMD')!.args) as string[];
-  return { installFiles: contextCopies(installStage), install, copied: contextCopies(final), env, cmd };
+  const images = stages.map((s) => s[0]!.args.split(/\s+/)[0]!);
+  return { images, installFiles: contextCopies(installStage), install, copied: contextCopies(final), env, cmd };
 }
 
 /**

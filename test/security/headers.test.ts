@@ -3,6 +3,7 @@ import { connect } from 'node:tls';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { loadContract } from '../../src/http/contract.ts';
 import { enterprises } from '../../src/sandbox/personas.ts';
 import { sample } from '../../src/signing/material.ts';
 import { KEYS, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -37,7 +38,9 @@ describe('CORS', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe(PORTAL);
     expect(res.headers.get('access-control-allow-credentials')).toBe('true');
     expect(res.headers.get('access-control-allow-headers')?.split(',')).toEqual(expect.arrayContaining(['authorization', 'x-user-id', 'x-purpose']));
-    expect(res.headers.get('access-control-allow-methods')).toContain('GET');
+    // Every method the API has (PATCH for a dossier's correction included) may be sent from the portal's pages.
+    const methods = new Set(loadContract().operations.map((o) => o.method.toUpperCase()));
+    expect(res.headers.get('access-control-allow-methods')?.split(',')).toEqual(expect.arrayContaining([...methods]));
     expect(res.headers.get('vary')).toMatch(/origin/i);
   });
 

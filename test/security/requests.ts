@@ -4,7 +4,7 @@ import type { Role } from '../../src/config/schema.ts';
 import { loadContract, type Contract, type Operation } from '../../src/http/contract.ts';
 import { procedures } from '../../src/sandbox/personas.ts';
 import { KEYS } from '../helpers/gateway.ts';
-import { deeplyNested, invalid, oddString, resolverFor, valid, type Resolver, type Schema } from './schema-arbitraries.ts';
+import { deeplyNested, IMPOSSIBLE_DATES, IMPOSSIBLE_DATE_TIMES, invalid, oddString, resolverFor, valid, type Resolver, type Schema } from './schema-arbitraries.ts';
 
 /** Requests made from the contract, for every operation: what the fuzz and access suites send. */
 
@@ -36,8 +36,16 @@ export function parametersOf(operation: Operation): Parameter[] {
   return (rawOperation(operation).parameters ?? []).map((p) => resolve(p) as unknown as Parameter);
 }
 
+/** The JSON media type an operation's body is sent as (`application/json`, else a `+json` type such as merge-patch), with its schema. */
+export function bodyMediaOf(operation: Operation): { type: string; schema: Schema } | undefined {
+  const content = rawOperation(operation).requestBody?.content ?? {};
+  const type = 'application/json' in content ? 'application/json' : Object.keys(content).find((t) => t.endsWith('+json'));
+  const schema = type ? content[type]?.schema : undefined;
+  return type && schema ? { type, schema } : undefined;
+}
+
 export function bodySchemaOf(operation: Operation): Schema | undefined {
-  return rawOperation(operation).requestBody?.content?.['application/json']?.schema;
+  return bodyMediaOf(operation)?.schema;
 }
 
 /** The statuses the contract documents for an operation, `4XX` standing for every 4xx. */
@@ -191,7 +199,7 @@ export function fuzzRequest(operation: Operation): fc.Arbitrary<FuzzRequest> {
     if (requestId) headers['x-request-id'] = headerValue(requestId);
     const canHaveBody = operation.method !== 'get';
     if (body.text !== undefined && canHaveBody) {
-      const type = body.contentType ?? 'application/json';
+      const type = body.contentType ?? bodyMediaOf(operation)?.type ?? 'application/json';
       if (type !== '') headers['content-type'] = type;
       if (body.encoding) headers['content-encoding'] = body.encoding;
     }
@@ -239,10 +247,131 @@ export function contractRequest(operation: Operation, authorization: string | un
   // An API client asks for JSON (an operation that can also redirect a browser then answers JSON).
   const answers = Object.entries(rawOperation(operation).responses).filter(([status]) => status.startsWith('2'));
   if (answers.some(([, r]) => Object.keys((resolve(r as Schema).content as object | undefined) ?? {}).includes('application/json'))) headers.accept = 'application/json';
-  const schema = bodySchemaOf(operation);
+  const media = bodyMediaOf(operation);
   const qs = search.toString();
   const request = { method: operation.method.toUpperCase(), url: url + (qs ? `?${qs}` : ''), headers };
-  if (!schema) return request;
-  headers['content-type'] = 'application/json';
-  return { ...request, body: JSON.stringify(sampleOf(valid(schema, resolve))) };
+  if (!media) return request;
+  headers['content-type'] = media.type;
+  return { ...request, body: JSON.stringify(sampleOf(valid(media.schema, resolve))) };
+}
+
+/**
+ * A form a body member was reached through (a branch of a `oneOf`/`anyOf`): where it sits in the
+ * body and a value of that form, to put there first so that the member belongs to the body.
+ */
+export interface BodyBranch {
+  path: string[];
+  value: unknown;
+}
+
+/** A scalar member of an operation's body, reached through objects and the forms of oneOf/anyOf. */
+export interface BodyField {
+  /** As a refusal names it: `body.evidence.dateOfBirth`. */
+  field: string;
+  schema: Schema;
+  /** The forms on the way, outermost first (none when reached through objects only). */
+  branches: BodyBranch[];
+}
+
+/** Every scalar member of an operation's JSON body, through objects and every form of a oneOf/anyOf (not into arrays). */
+export function bodyFieldsOf(operation: Operation): BodyField[] {
+  const fields = new Map<string, BodyField>();
+  const walk = (schema: Schema, path: string[], branches: BodyBranch[], depth: number): void => {
+    const resolved = resolve(schema);
+    if (depth > 6) return;
+    const forms = (resolved.oneOf ?? resolved.anyOf) as Schema[] | undefined;
+    if (forms) {
+      for (const form of forms) walk(form, path, [...branches, { path, value: sampleOf(valid(form, resolve)) }], depth + 1);
+      return;
+    }
+    const properties = resolved.properties as Record<string, Schema> | undefined;
+    if (properties) {
+      for (const [name, property] of Object.entries(properties)) walk(property, [...path, name], branches, depth + 1);
+      return;
+    }
+    const field = ['body', ...path].join('.');
+    // The first way to a member is kept (the same member of two forms is one field).
+    if (path.length > 0 && !fields.has(field)) fields.set(field, { field, schema: resolved, branches });
+  };
+  const body = bodySchemaOf(operation);
+  if (body) walk(body, [], [], 0);
+  return [...fields.values()];
+}
+
+/** A request whose body takes, at each branch's place, a value of that form (a body member's way in). */
+export function withBranches<R extends { body?: string }>(request: R, branches: readonly BodyBranch[]): R {
+  if (branches.length === 0) return request;
+  let body = JSON.parse(request.body ?? '{}') as unknown;
+  for (const branch of branches) {
+    if (branch.path.length === 0) {
+      body = structuredClone(branch.value);
+      continue;
+    }
+    let target = body as Record<string, unknown>;
+    for (const part of branch.path.slice(0, -1)) target = (target[part] ??= {}) as Record<string, unknown>;
+    target[branch.path.at(-1)!] = structuredClone(branch.value);
+  }
+  return { ...request, body: JSON.stringify(body) };
+}
+
+/** Where an operation takes a date or a date-time: a query parameter, or a body member (through objects and forms). */
+export interface DateField {
+  /** As the refusal names it: `query.since`, `body.dateOfBirth`. */
+  field: string;
+  impossible: readonly string[];
+  /** The forms a body member is reached through (see withBranches). */
+  branches: BodyBranch[];
+}
+
+export function dateFieldsOf(operation: Operation): DateField[] {
+  const impossibleFor = (schema: Schema): readonly string[] | undefined =>
+    schema.format === 'date' ? IMPOSSIBLE_DATES : schema.format === 'date-time' ? IMPOSSIBLE_DATE_TIMES : undefined;
+  const fields: DateField[] = [];
+  for (const parameter of parametersOf(operation)) {
+    const impossible = parameter.in === 'query' && parameter.schema ? impossibleFor(resolve(parameter.schema)) : undefined;
+    if (impossible) fields.push({ field: `query.${parameter.name}`, impossible, branches: [] });
+  }
+  for (const member of bodyFieldsOf(operation)) {
+    const impossible = impossibleFor(member.schema);
+    if (impossible) fields.push({ field: member.field, impossible, branches: member.branches });
+  }
+  return fields;
+}
+
+/** The JSON types a body member's schema takes. */
+export function typesOfField(schema: Schema): string[] {
+  return ([] as unknown[]).concat(schema.type ?? []).map(String);
+}
+
+/** Sets a member of a JSON body (by its field name, `body.a.b`), or a query parameter (`query.x`), on a request. */
+export function withValue<R extends { url: string; body?: string }>(request: R, field: string, value: unknown): R {
+  const [where, ...path] = field.split('.');
+  if (where === 'query') {
+    const url = new URL(request.url, 'http://x');
+    url.searchParams.set(path.join('.'), String(value));
+    return { ...request, url: url.pathname + url.search };
+  }
+  const body = JSON.parse(request.body ?? '{}') as Record<string, unknown>;
+  let target = body;
+  for (const part of path.slice(0, -1)) target = (target[part] ??= {}) as Record<string, unknown>;
+  target[path.at(-1)!] = value;
+  return { ...request, body: JSON.stringify(body) };
+}
+
+/** Integer query and path parameters, each with text a JavaScript number parser reads as one though it is not decimal digits. */
+export function integerParametersOf(operation: Operation): { name: string; in: 'query' | 'path'; field: string }[] {
+  return parametersOf(operation)
+    .filter((p): p is Parameter & { in: 'query' | 'path' } => (p.in === 'query' || p.in === 'path') && p.schema !== undefined && resolve(p.schema).type === 'integer')
+    .map((p) => ({ name: p.name, in: p.in, field: `${p.in}.${p.name}` }));
+}
+
+/** A request with a path parameter set (encoded) or a query parameter set. */
+export function withParameter<R extends { url: string }>(request: R, operation: Operation, parameter: { name: string; in: 'query' | 'path' }, value: string): R {
+  if (parameter.in === 'query') return withValue(request as R & { body?: string }, `query.${parameter.name}`, value);
+  const segments = operation.path.split('/');
+  const at = segments.indexOf(`{${parameter.name}}`);
+  const url = new URL(request.url, 'http://x');
+  const parts = url.pathname.split('/');
+  parts[at] = encodeURIComponent(value);
+  return { ...request, url: parts.join('/') + url.search };
 }

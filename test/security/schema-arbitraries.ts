@@ -183,6 +183,12 @@ export function valid(input: Schema, resolve: Resolver, depth = 0): fc.Arbitrary
   }
 }
 
+/** Calendar dates that do not exist: refused wherever a date is taken. */
+export const IMPOSSIBLE_DATES = ['2024-02-30', '1989-02-30', '1989-02-29', '2026-04-31', '2023-13-01', '2023-00-10'] as const;
+export const IMPOSSIBLE_DATE_TIMES = ['2024-02-30T10:00:00Z', '2026-02-30T10:00:00+07:00', '2026-04-31T08:00:00+07:00', '2026-12-03T24:00:00+07:00', '2026-12-03T10:60:00+07:00'] as const;
+/** Numbers written as text: `"2"` is no number in JSON; `0x10`, `1e3`, ` 7` are not decimal digits. */
+export const NUMBERS_AS_TEXT = ['2', '0', '-1', '0x10', '1e3', ' 7', 'Infinity'] as const;
+
 /** Values of any other JSON type than the schema allows. */
 function wrongType(schema: Schema): fc.Arbitrary<unknown> {
   const allowed = new Set(typesOf(schema));
@@ -214,8 +220,8 @@ export function invalid(input: Schema, resolve: Resolver, depth = 0): fc.Arbitra
       const pattern = new RegExp(schema.pattern);
       options.push(oddString.filter((s) => !pattern.test(s)), fc.string({ maxLength: 20 }).filter((s) => !pattern.test(s)));
     }
-    if (schema.format === 'date') options.push(fc.constantFrom('2024-02-30', '2023-13-01', '17/04/1989', '1989-04-17T00:00:00Z', '０１-01-2000'));
-    if (schema.format === 'date-time') options.push(fc.constantFrom('2024-02-30T10:00:00Z', 'yesterday', '2024-01-01 25:00', '1e3'));
+    if (schema.format === 'date') options.push(fc.constantFrom(...IMPOSSIBLE_DATES, '17/04/1989', '1989-04-17T00:00:00Z', '０１-01-2000'));
+    if (schema.format === 'date-time') options.push(fc.constantFrom(...IMPOSSIBLE_DATE_TIMES, 'yesterday', '2024-01-01 25:00', '1e3'));
     if (schema.format === 'uuid') options.push(fc.constantFrom('not-a-uuid', '{00000000-0000-0000-0000-000000000000}'));
     if (schema.format === 'uri') options.push(fc.constantFrom('not a uri', 'http//x', 'javascript:alert(1)'));
     if (!schema.pattern && !schema.format && max === undefined && min === undefined) options.push(fc.constant('\u0000'.repeat(3)));
@@ -226,6 +232,8 @@ export function invalid(input: Schema, resolve: Resolver, depth = 0): fc.Arbitra
     if (min !== undefined) options.push(fc.constantFrom(min - 1, min - 0.5, -1e308));
     if (max !== undefined) options.push(fc.constantFrom(max + 1, max + 0.5, 1e308));
     if (types.includes('integer') && !types.includes('number')) options.push(fc.constantFrom(1.5, 2 ** 53 + 2, -(2 ** 63)));
+    // A number as text (refused in a JSON body), or text that is a number only to JavaScript (refused in a parameter too).
+    if (!types.includes('string')) options.push(fc.constantFrom(...NUMBERS_AS_TEXT));
   }
   if (types.includes('array')) {
     const items = (schema.items as Schema | undefined) ?? {};

@@ -82,17 +82,64 @@ class LeaseRunningOut extends Error {}
 
 /** Refusals that sent nothing to the portal (its breaker is open, or no call slot was free): not delivery attempts. */
 const NOT_SENT: ReadonlySet<string> = new Set(['UPSTREAM_CIRCUIT_OPEN', 'UPSTREAM_BUSY']);
-/** `outbox_jobs.last_error` holds this many characters. */
-const LAST_ERROR_CHARS = 80;
+/** `outbox_jobs.last_error` holds at most this many characters (the column is text since migration 0011). */
+export const LAST_ERROR_CHARS = 300;
+/** How a breaker-open refusal names the failure before it: "UPSTREAM_CIRCUIT_OPEN: …; last failure: …". */
+const LAST_FAILURE = '; last failure: ';
 
 /**
- * What the job's row keeps of a failure: the error code, and for a permanent refusal what the
- * portal said (its code and message), trimmed to fit.
+ * What lies under a failure, without the national system's own text (that goes to the log
+ * only): a network error by its code (ECONNREFUSED, UND_ERR_SOCKET), an answer by its HTTP
+ * status and the portal's error_code. A permanent refusal keeps what the portal said of the item
+ * (the adapter's `upstreamReason`, meant for operators).
  */
-function describeFailure(code: string, failure: unknown): string {
-  const reason = failure instanceof DossierDataError ? 'stored data cannot be read' : isGatewayError(failure) && failure.permanent ? failure.upstreamReason : undefined;
-  const text = reason ? `${code}: ${reason}` : code;
-  return text.length <= LAST_ERROR_CHARS ? text : `${text.slice(0, LAST_ERROR_CHARS - 1)}…`;
+function underneath(cause: unknown): string | undefined {
+  if (!(cause instanceof Error)) return undefined;
+  const code = (cause as { code?: unknown }).code;
+  if (typeof code === 'string' && /^(E[A-Z0-9_]+|UND_ERR_[A-Z_]+)$/.test(code)) return code;
+  const answer = /^HTTP \d{3}(, error_code [\w-]{1,10})?/.exec(cause.message);
+  if (answer) return answer[0];
+  return underneath(cause.cause);
+}
+
+/** A failure in words: its code, then what the upstream said or what failed underneath. */
+function failureText(code: string, failure: unknown): string {
+  if (failure instanceof DossierDataError) return `${code}: stored data cannot be read`;
+  if (!isGatewayError(failure)) return code;
+  if (failure.permanent && failure.upstreamReason) return `${code}: ${failure.upstreamReason}`;
+  const below = underneath(failure.cause);
+  const detail = failure.detail ?? failure.message;
+  return `${code}: ${detail}${below ? ` (${below})` : ''}`;
+}
+
+/**
+ * A failure as another dossier's job may show it: its code and what failed underneath (a network
+ * error's code, an HTTP status), never a detail that could name that dossier or its data.
+ */
+function failureKind(failure: unknown): string {
+  if (!isGatewayError(failure)) return 'INTERNAL_ERROR';
+  const below = underneath(failure.cause);
+  return `${failure.code}${below ? ` (${below})` : ''}`;
+}
+
+const trim = (text: string) => {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length <= LAST_ERROR_CHARS ? flat : `${flat.slice(0, LAST_ERROR_CHARS - 1)}…`;
+};
+
+/**
+ * What the job's row keeps of a failure (`lastError`): the error code and its cause. A try the
+ * open breaker refused names the failure it stands for: the one the breaker gave as its cause,
+ * else the last upstream failure this worker saw (both by their kind only, as they may be another
+ * client's dossier), else the job's own previous error.
+ */
+export function describeFailure(code: string, failure: unknown, before: { lastUpstreamFailure?: string | undefined; previous?: string | null | undefined } = {}): string {
+  if (code !== 'UPSTREAM_CIRCUIT_OPEN') return trim(failureText(code, failure));
+  const cause = isGatewayError(failure) ? failure.cause : undefined;
+  const own = isGatewayError(failure) ? `${code}: ${failure.detail ?? failure.message}` : code;
+  const previous = before.previous?.startsWith('UPSTREAM_CIRCUIT_OPEN') ? before.previous.split(LAST_FAILURE)[1] : (before.previous ?? undefined);
+  const last = isGatewayError(cause) ? failureKind(cause) : (before.lastUpstreamFailure ?? previous);
+  return trim(last ? `${own}${LAST_FAILURE}${last}` : own);
 }
 
 /** Sent again unchanged, it fails again: a refusal of the item as invalid, or stored data that cannot be read. */
@@ -122,6 +169,8 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   let gaugesAt = 0;
+  /** The last failure of the portal itself this worker saw, to explain a later breaker-open refusal. */
+  let lastUpstreamFailure: string | undefined;
 
   const schedule = () => {
     clearTimeout(timer);
@@ -262,9 +311,19 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
     const retryAfter = isGatewayError(failure) ? failure.retryAfter : undefined;
     const delay =
       notSent && retryAfter !== undefined ? retryAfter * 1000 : deps.backoffMs({ maxRetries: 0, baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }, Math.max(0, attempts - 1));
-    const lastError = describeFailure(code ?? 'INTERNAL_ERROR', failure);
-    await store.failed(job, token, { state: dead ? 'dead' : 'pending', attempts, lastError, nextAttemptAt: new Date(at.getTime() + delay).toISOString() });
-    if (dead) {
+    const lastError = describeFailure(code ?? 'INTERNAL_ERROR', failure, { lastUpstreamFailure, previous: job.lastError });
+    if (isGatewayError(failure) && failure.upstreamFailure) lastUpstreamFailure = failureKind(failure);
+    const settled = await store.failed(job, token, {
+      state: dead ? 'dead' : 'pending',
+      attempts,
+      lastError,
+      nextAttemptAt: new Date(at.getTime() + delay).toISOString(),
+      at: at.toISOString(),
+      ...(loaded ? { sentContentHash: loaded.dossier.contentHash } : {}),
+    });
+    if (dead && settled === 'pending') {
+      jobLog.info({ code, attempts, lastError }, 'delivery refused, but the dossier was corrected meanwhile: the corrected version is sent next');
+    } else if (dead) {
       metrics.outboxDead.inc({ service: job.service });
       if (permanent) {
         const err = isGatewayError(failure) ? failure.cause : failure;

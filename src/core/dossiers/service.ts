@@ -58,6 +58,47 @@ export interface DossierService {
   list(scope: DossierScope, filter: ListFilter): Promise<DossierPage>;
   /** Puts the dossier's dead deliveries back in the outbox; how many. */
   redeliver(scope: DossierScope, code: string): Promise<number>;
+  /**
+   * Corrects the dossier's fields (a JSON merge patch of its correctable members, RFC 7396): the
+   * document is resealed with the corrections, an update is queued for the portal, and the
+   * dossier's dead deliveries are requeued ahead of it. 202 when a correction was queued, 200
+   * when the patch changes nothing.
+   */
+  correct(actor: Actor, code: string, patch: DossierCorrection, options?: CorrectionOptions): Promise<StoredAnswer>;
+}
+
+export type DossierCorrection = components['schemas']['DossierCorrection'];
+
+export interface CorrectionOptions {
+  idempotencyKey?: string | undefined;
+  /**
+   * Whether the national procedure catalogue holds a procedure code (the caller's cached copy);
+   * asked before anything is written when the patch names one. Throws when it cannot tell.
+   */
+  procedureKnown?: (procedureCode: string) => Promise<boolean>;
+  /**
+   * Told the applicant's identifier as soon as the dossier is found (before anything may be
+   * refused), so that the exchange-log entry of the call, accepted or refused, names whom it is about.
+   */
+  onSubject?: (identifier: string) => void;
+}
+
+/** The kind of change a correction is, in the dossier's history. */
+export const CORRECTION = 'correction';
+
+/**
+ * RFC 7396 JSON merge patch: members of the patch replace the target's, `null` removes one,
+ * objects merge member by member, anything else (arrays included) replaces as a whole.
+ */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(patch)) return patch;
+  const result: Record<string, unknown> = isObject(target) ? { ...target } : {};
+  for (const [name, value] of Object.entries(patch)) {
+    if (value === null) delete result[name];
+    else result[name] = mergePatch(result[name], value);
+  }
+  return result;
 }
 
 export interface DossierServiceDeps {
@@ -71,7 +112,7 @@ export interface DossierServiceDeps {
   now?: () => Date;
 }
 
-const notFound = (code: string) => new GatewayError('ROUTE_NOT_FOUND', { detail: `no dossier ${code} was handed to the gateway` });
+const notFound = (code: string) => new GatewayError('DOSSIER_NOT_FOUND', { detail: `no dossier ${code} was handed to the gateway` });
 const invalid = (field: string, message: string) => new GatewayError('VALIDATION_FAILED', { detail: `${field} ${message}`, errors: [{ field, message }] });
 
 const scopeOfActor = (actor: Actor): DossierScope => actor.scope ?? { all: false, clientId: actor.clientId, agencies: [] };
@@ -94,9 +135,14 @@ function statusOf(value: number): DossierStatus {
   return value as DossierStatus;
 }
 
+/** A time as answered: in Vietnam's offset like every time the API gives, whatever offset it was sent in. */
+function answered<T extends string | null>(value: T): T {
+  return (value === null ? null : toVietnamIso(new Date(value))) as T;
+}
+
 function onTimeView(row: Pick<DossierRecord, 'clock' | 'status'>, now: Date): DossierSummary['onTime'] {
   const { overdue: _overdue, ...view } = onTime(readClock(row.clock, statusOf(row.status)), now);
-  return view;
+  return { ...view, processingEndedAt: answered(view.processingEndedAt) };
 }
 
 function summary(row: DossierRecord, deliveryState: DeliveryState, now: Date): DossierSummary {
@@ -106,8 +152,8 @@ function summary(row: DossierRecord, deliveryState: DeliveryState, now: Date): D
     procedureCode: row.procedureCode,
     status,
     statusName: DOSSIER_STATUSES[status],
-    receivedAt: row.receivedAt,
-    dueAt: row.dueAt,
+    receivedAt: answered(row.receivedAt),
+    dueAt: answered(row.dueAt),
     onTime: onTimeView(row, now),
     deliveryState,
   };
@@ -129,18 +175,19 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
       sequence: e.sequence,
       kind: e.kind as HistoryItem['kind'],
       ...(e.status !== null ? { status: e.status } : {}),
-      at: e.at,
+      at: answered(e.at),
       deliveryState: e.state as DeliveryState,
       attempts: e.attempts,
       lastError: e.lastError,
       deliveredAt: e.deliveredAt ? toVietnamIso(new Date(e.deliveredAt)) : null,
+      nextAttemptAt: e.state === 'pending' ? toVietnamIso(new Date(e.nextAttemptAt)) : null,
     }));
     const { onTime: times, ...rest } = summary(row, worst(events.map((e) => e.state)), now());
     return { ...rest, history, onTime: times };
   }
 
   /** One change and its delivery job, at the dossier's next sequence. */
-  async function append(tx: DossierWrites, actor: Actor, code: string, sequence: number, event: { kind: 'created' | 'status' | 'progress'; status: number | null; at: string; payload: unknown }) {
+  async function append(tx: DossierWrites, actor: Actor, code: string, sequence: number, event: { kind: 'created' | 'status' | 'progress' | typeof CORRECTION; status: number | null; at: string; payload: unknown }) {
     const id = randomUUID();
     const at = now().toISOString();
     await tx.append(
@@ -256,6 +303,44 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
       const exists = await store.owner(code);
       if (!exists || !mayTouch(scope, exists)) throw notFound(code);
       return queued(await store.redeliver(code, now().toISOString()));
+    },
+
+    async correct(actor, code, patch, options = {}) {
+      const scope = scopeOfActor(actor);
+      const found = await store.find(code);
+      if (!found || !mayTouch(scope, found)) throw notFound(code);
+      // The applicant is not correctable: who the exchange is about is known before the write.
+      options.onSubject?.(deps.sealer.open<Dossier>({ code }, found.document).applicant.identifier);
+      if (Object.keys(patch).length === 0) throw invalid('body', 'must name at least one member to correct');
+      // Asked before the transaction (no lock is held while the catalogue may be called), and only
+      // for a request not answered yet: a retry gets its first answer whatever the catalogue says now.
+      const procedureCode = patch.procedureCode;
+      const known = options.procedureKnown;
+      const check =
+        procedureCode !== undefined && known
+          ? async () => {
+              if (!(await known(procedureCode))) throw invalid('body.procedureCode', 'is not in the national procedure catalogue');
+            }
+          : undefined;
+      const write = { clientId: actor.clientId, key: options.idempotencyKey, operation: 'correctDossier', requestHash: requestHash(deps.sealer.requestDigest, 'correctDossier', { code }, patch) };
+      const answer = await store.write(write, async (trx) => {
+        // Locked first: the correction applies to the document as the last committed change left it.
+        const row = await trx.lock(code, scope);
+        if (!row) throw notFound(code);
+        const corrected = mergePatch(deps.sealer.open<Dossier>({ code }, row.document), patch) as Dossier;
+        const contentHash = deps.sealer.contentDigest(corrected);
+        // Nothing changes: nothing is queued (and nothing requeued: redeliverDossier does that).
+        if (contentHash === row.contentHash) return { status: 200, body: await state(trx, code, scope) };
+        const claimed = await trx.claimNext(code, scope, now().toISOString());
+        if (!claimed) throw notFound(code);
+        await trx.replaceDocument(code, { procedureCode: corrected.procedureCode, document: deps.sealer.seal({ code }, corrected), contentHash });
+        const at = now();
+        // The dead changes go again, in their order, now with the corrected document; the correction follows them.
+        await trx.requeueDead(code, at.toISOString());
+        await append(trx, actor, code, claimed.lastSequence, { kind: CORRECTION, status: null, at: toVietnamIso(at), payload: patch });
+        return { status: 202, body: await state(trx, code, scope) };
+      }, check);
+      return answer.status === 202 ? queued(answer) : answer;
     },
   };
 }

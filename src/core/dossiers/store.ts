@@ -77,6 +77,16 @@ export interface DeliveredChange {
   attempts: number;
   lastError: string | null;
   deliveredAt: string | null;
+  /** When a pending delivery is tried next (ISO 8601 UTC, as stored). */
+  nextAttemptAt: string;
+}
+
+/** What a correction replaces in the dossier's row: the document, and the columns derived from it. */
+export interface CorrectedDocument {
+  procedureCode: string;
+  /** The corrected dossier, sealed (DossierSealer). */
+  document: string;
+  contentHash: string;
 }
 
 /** What the dossier list filters on. */
@@ -107,6 +117,15 @@ export interface DossierWrites extends DossierReads {
    */
   claimNext(code: string, scope: DossierScope, updatedAt: string): Promise<DossierRecord | undefined>;
   setStatus(code: string, status: number, clock: string, overdue: OverdueColumns): Promise<void>;
+  /**
+   * The dossier, if it is in scope, locked for a change decided on it: on PostgreSQL its row until
+   * commit, on SQLite the database's write lock (the transaction becomes the writer at once).
+   */
+  lock(code: string, scope: DossierScope): Promise<DossierRecord | undefined>;
+  /** Replaces the dossier's document (a correction). */
+  replaceDocument(code: string, corrected: CorrectedDocument): Promise<void>;
+  /** Puts the dossier's dead deliveries back in the queue, due at `at`, attempts reset; how many. */
+  requeueDead(code: string, at: string): Promise<number>;
 }
 
 export interface DossierStore extends DossierReads {
@@ -114,9 +133,11 @@ export interface DossierStore extends DossierReads {
    * Runs `work` in one transaction and keeps its answer under the client's Idempotency-Key in
    * that same transaction; the same key and request get the kept answer again, another request
    * 422 IDEMPOTENCY_KEY_REUSED. A write that lost a race to a concurrent one is run again against
-   * the winner's state, or answered with the winner's kept answer.
+   * the winner's state, or answered with the winner's kept answer. `check` (checks that may call
+   * other systems, so are not run inside the transaction) runs before it, only when no answer is
+   * kept: a retried request gets its first answer, whatever those systems say now.
    */
-  write(write: IdempotentWrite, work: (tx: DossierWrites) => Promise<StoredAnswer>): Promise<StoredAnswer>;
+  write(write: IdempotentWrite, work: (tx: DossierWrites) => Promise<StoredAnswer>, check?: () => Promise<void>): Promise<StoredAnswer>;
   /** A page of the dossiers in scope, newest first, and how many match in all. */
   page(scope: DossierScope, query: DossierQuery, now: Date): Promise<{ total: number; rows: DossierRecord[] }>;
   /** The states of the deliveries of each dossier named. */
@@ -133,6 +154,8 @@ export interface OutboxJob {
   service: string;
   attempts: number;
   enqueuedAt: string;
+  /** What the previous try left (null when none failed yet). */
+  lastError: string | null;
 }
 
 /** How a failed attempt leaves its job. */
@@ -141,6 +164,15 @@ export interface JobFailure {
   attempts: number;
   lastError: string;
   nextAttemptAt: string;
+  /** When the attempt ended. */
+  at: string;
+  /**
+   * For a job given up (`dead`): the dossier's content hash the attempt sent. If the dossier was
+   * corrected meanwhile (another hash now), the refusal was of a version no longer current: the
+   * job stays pending, due at once and counted afresh from `at` (attempts and age, as a requeued
+   * job is), not dead behind a correction that already requeued the dossier's dead jobs.
+   */
+  sentContentHash?: string;
 }
 
 /** The outbox's counts, for its gauges. */
@@ -169,6 +201,7 @@ export interface OutboxStore {
   release(job: OutboxJob, token: string): Promise<void>;
   /** The job delivered and the dossier known to the portal, in one transaction; false when the lease was no longer held. */
   delivered(job: OutboxJob, token: string, attempts: number, at: Date): Promise<boolean>;
-  failed(job: OutboxJob, token: string, failure: JobFailure): Promise<void>;
+  /** Settles a failed attempt; answers the state the job was left in (see JobFailure.sentContentHash). */
+  failed(job: OutboxJob, token: string, failure: JobFailure): Promise<JobFailure['state']>;
   depth(): Promise<OutboxDepth>;
 }

@@ -48,10 +48,17 @@ function instant(value: unknown): string | undefined {
   return t === undefined ? undefined : new Date(t).toISOString();
 }
 
+/** An instant as every time the gateway answers: +07:00. The leaf keeps it as it was written (UTC, `Z`). */
+function answeredTime(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? value : toVietnamIso(new Date(t));
+}
+
 function entryJson(entry: EntryRecord): AuditEntry {
   const leaf = JSON.parse(entry.leaf) as Record<string, unknown>;
   // index first for readability; the stored index and hash win over anything in the leaf.
-  return Object.assign({ index: entry.index }, leaf, { index: entry.index, leafHash: b64(entry.leafHash) }) as AuditEntry;
+  return Object.assign({ index: entry.index }, leaf, { index: entry.index, time: answeredTime(leaf.time), leafHash: b64(entry.leafHash) }) as AuditEntry;
 }
 
 /** The TimeStampToken out of the stored TimeStampResp (what the contract's `timestamp` holds). */
@@ -66,7 +73,7 @@ function tokenOf(reply: Buffer | null, req: Request): string | null {
   }
 }
 
-const noCheckpoint = () => new GatewayError('ROUTE_NOT_FOUND', { detail: 'the exchange log has no signed checkpoint yet' });
+const noCheckpoint = () => new GatewayError('CHECKPOINT_NOT_FOUND', { detail: 'the exchange log has no signed checkpoint yet' });
 
 /**
  * The auditor's operations (x-roles: auditor is enforced before these run). Sizes a proof may
@@ -79,7 +86,7 @@ export function auditHandlers(deps: AuditHandlerDeps): Handlers {
     getAuditCheckpoint: async (req, res) => {
       const timestamped = String((req.query as Record<string, unknown>).timestamped) === 'true';
       const checkpoint = await (timestamped ? store.latestTimestampedCheckpoint() : store.latestCheckpoint());
-      if (!checkpoint && timestamped) throw new GatewayError('ROUTE_NOT_FOUND', { detail: 'the exchange log has no timestamped checkpoint yet' });
+      if (!checkpoint && timestamped) throw new GatewayError('CHECKPOINT_NOT_FOUND', { detail: 'the exchange log has no timestamped checkpoint yet' });
       if (!checkpoint) throw noCheckpoint();
       res.json({
         origin: checkpoint.origin,
@@ -124,7 +131,7 @@ export function auditHandlers(deps: AuditHandlerDeps): Handlers {
     getAuditEntry: async (req, res) => {
       const index = integer(req.params.index) ?? -1;
       const entry = index >= 0 && index <= MAX_STORED_INDEX ? await store.entry(index) : undefined;
-      if (!entry) throw new GatewayError('ROUTE_NOT_FOUND', { detail: `the exchange log has no entry ${String(req.params.index)}` });
+      if (!entry) throw new GatewayError('AUDIT_ENTRY_NOT_FOUND', { detail: `the exchange log has no entry ${String(req.params.index)}` });
       res.json({ ...entryJson(entry), leaf: entry.leaf } satisfies components['schemas']['AuditEntryWithLeaf']);
     },
 
@@ -133,7 +140,7 @@ export function auditHandlers(deps: AuditHandlerDeps): Handlers {
       const officer = await deps.officers?.sealed(userHash);
       // Recorded (x-audit-record): which officer the inspector asked for, and whether one was found.
       Object.assign(res.locals as RecordLocals, { resultCount: officer ? 1 : 0 });
-      if (!officer) throw new GatewayError('ROUTE_NOT_FOUND', { detail: `no officer ${userHash} is recorded` });
+      if (!officer) throw new GatewayError('OFFICER_NOT_FOUND', { detail: `no officer ${userHash} is recorded` });
       res.json({
         userHash: officer.userHash,
         agency: officer.agency,

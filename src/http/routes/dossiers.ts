@@ -1,5 +1,9 @@
 import type { Request, Response } from 'express';
-import type { Actor, DossierScope, DossierService, ListFilter } from '../../core/dossiers/service.ts';
+import type { Actor, DossierCorrection, DossierScope, DossierService, ListFilter } from '../../core/dossiers/service.ts';
+import type { ProcedureService } from '../../core/procedures.ts';
+import { isGatewayError } from '../../errors/gateway-error.ts';
+import { exchangeContext } from '../context.ts';
+import type { RecordLocals } from '../exchange-recorder.ts';
 import type { Dossier, DossierEvent } from '../../core/dossiers/port.ts';
 import { scopeOf, type AuthenticatedClient } from '../auth.ts';
 import { officerHash } from '../../audit/officers.ts';
@@ -8,7 +12,7 @@ import type { Handlers } from '../handlers.ts';
 const flag = (value: unknown): boolean | undefined => (value === undefined ? undefined : value === true || value === 'true');
 const int = (value: unknown): number | undefined => (value === undefined ? undefined : Number(value));
 
-export function dossierHandlers(deps: { dossiers: DossierService; hashIdentifier(value: string): string }): Handlers {
+export function dossierHandlers(deps: { dossiers: DossierService; procedures?: ProcedureService | undefined; hashIdentifier(value: string): string }): Handlers {
   // Whose dossiers the caller may see and change; another client's are 404, as if they did not exist.
   const scope = (res: Response): DossierScope => scopeOf(res.locals.client as AuthenticatedClient);
   // The acting user is hashed as the exchange recorder hashes it, so log entries of deliveries match the API's.
@@ -48,6 +52,34 @@ export function dossierHandlers(deps: { dossiers: DossierService; hashIdentifier
         pageSize: int(q.pageSize) ?? 20,
       };
       res.json(await deps.dossiers.list(scope(res), filter));
+    },
+    correctDossier: async (req, res) => {
+      const dossierCode = code(req);
+      const locals = res.locals as RecordLocals;
+      // The exchange-log entry of the correction names the dossier as its case, unless X-Case-Id names another.
+      locals.caseId ??= dossierCode;
+      const { procedures } = deps;
+      // The catalogue's cached copy, as the X-Purpose check reads it: unknown is a bad value, anything else an upstream fault.
+      const procedureKnown = procedures
+        ? async (procedureCode: string) => {
+            try {
+              await procedures.get(exchangeContext(req, res), procedureCode);
+              return true;
+            } catch (err) {
+              if (isGatewayError(err) && err.code === 'SUBJECT_NOT_FOUND') return false;
+              throw err;
+            }
+          }
+        : undefined;
+      const answer = await deps.dossiers.correct(actor(res), dossierCode, req.body as DossierCorrection, {
+        idempotencyKey: key(req),
+        procedureKnown,
+        // Whom the correction is about, accepted or refused: the applicant, as the exchange log hashes it.
+        onSubject: (identifier) => {
+          locals.subject = identifier;
+        },
+      });
+      res.status(answer.status).json(answer.body);
     },
     redeliverDossier: async (req, res) => {
       res.status(202).json({ requeued: await deps.dossiers.redeliver(scope(res), code(req)) });
