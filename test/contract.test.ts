@@ -35,6 +35,19 @@ describe('the error catalogue and the contract', () => {
 describe('the contract', () => {
   const contract = loadContract();
 
+  it('says in words what every pattern stands for, as a refusal tells the caller', () => {
+    const undescribed: string[] = [];
+    const visit = (value: unknown, at: string): void => {
+      if (Array.isArray(value)) return value.forEach((item, i) => visit(item, `${at}/${i}`));
+      if (value === null || typeof value !== 'object') return;
+      const schema = value as Record<string, unknown>;
+      if (typeof schema.pattern === 'string' && typeof schema['x-pattern-description'] !== 'string') undescribed.push(at);
+      for (const [key, item] of Object.entries(schema)) visit(item, `${at}/${key}`);
+    };
+    visit(document, '#');
+    expect(undescribed).toEqual([]);
+  });
+
   it('gives every operation an id, and every protected one roles the gateway knows', () => {
     expect(contract.operations.length).toBeGreaterThanOrEqual(30);
     for (const op of contract.operations) {

@@ -186,6 +186,8 @@ interface LocationChecks {
   names: Set<string>;
   emptyAllowed: Set<string>;
   numeric: Map<string, Numeric>;
+  /** Parameters that are lists (`type: array`): the only ones that may be given more than once. */
+  repeatable: Set<string>;
 }
 
 /** The object schema of one location's parameters (header names in lower case, as Node gives them). */
@@ -204,6 +206,7 @@ function locationSchema(document: Schema, parameters: RawParameter[], where: Raw
     names: new Set(here.map(name)),
     emptyAllowed: new Set(here.filter((p) => p.allowEmptyValue).map(name)),
     numeric,
+    repeatable: new Set(here.filter((p) => p.schema && resolve(document, p.schema as { $ref?: string } & Schema).type === 'array').map(name)),
   };
 }
 
@@ -300,8 +303,11 @@ function words(error: ErrorObject): string {
       return `must have at most ${plural(limit, 'field')}`;
     case 'uniqueItems':
       return `must not repeat an item (items ${String(params.j)} and ${String(params.i)} are the same)`;
-    case 'pattern':
-      return `must match the pattern ${String(params.pattern)}`;
+    case 'pattern': {
+      // The contract says in words what each pattern stands for (`x-pattern-description`).
+      const described = (error.parentSchema as Record<string, unknown> | undefined)?.['x-pattern-description'];
+      return typeof described === 'string' ? `must be ${described}` : `must match the pattern ${String(params.pattern)}`;
+    }
     case 'discriminator': {
       const values = ((error.parentSchema as Record<string, unknown> | undefined)?.[TAG_VALUES] as string[] | undefined) ?? [];
       const allowed = values.length ? `one of: ${values.join(', ')}` : 'one of the documented values';
@@ -517,6 +523,7 @@ function compileRequest(ajv: RequestAjv, document: Schema, raw: RawOperation, op
   const requiredBody = `is required: send ${bodyWords([...bodies.keys()])}`;
   const knownQuery = query?.names ?? new Set<string>();
   const emptyAllowed = query?.emptyAllowed ?? new Set<string>();
+  const repeatable = query?.repeatable ?? new Set<string>();
 
   return (input) => {
     const errors: FieldProblem[] = [];
@@ -524,7 +531,8 @@ function compileRequest(ajv: RequestAjv, document: Schema, raw: RawOperation, op
     /** Checks one location; a field already refused (empty, not in decimal digits) is not named twice. */
     const run = (check: Check | undefined, checks: LocationChecks | undefined, data: Record<string, unknown>): void => {
       if (!check) return;
-      errors.push(...notDecimal(check.location, checks, data));
+      const given = new Set(errors.map((p) => p.field));
+      errors.push(...notDecimal(check.location, checks, data).filter((p) => !given.has(p.field)));
       if (check.validate(data) || !more()) return;
       const refused = new Set(errors.map((p) => p.field));
       errors.push(...explained(check.location, check.validate.errors).filter((p) => !refused.has(p.field)));
@@ -540,6 +548,7 @@ function compileRequest(ajv: RequestAjv, document: Schema, raw: RawOperation, op
     for (const name in input.query) {
       if (!knownQuery.has(name)) unknownQuery.push(name);
       else if (input.query[name] === '' && !emptyAllowed.has(name)) errors.push({ field: `query.${name}`, message: 'must not be empty' });
+      else if (Array.isArray(input.query[name]) && !repeatable.has(name)) errors.push({ field: `query.${name}`, message: 'must be given once' });
     }
     if (more()) run(queryCheck, query, input.query);
     if (unknownQuery.length > 0) errors.push(unknownNames('query', unknownQuery, 'is not a parameter of this operation', 'names that are not parameters of this operation'));

@@ -74,7 +74,7 @@ function leaksOf(secrets: Iterable<string>, logLines: string[]): string[] {
 }
 
 /** What a refusal never says: the schema's vocabulary instead of the caller's words. */
-const SCHEMA_WORDS = /oneOf|anyOf|allOf|must match "(?:then|else)"|property '|must be equal to|must NOT|additional properties|value of tag|boolean schema/;
+const SCHEMA_WORDS = /oneOf|anyOf|allOf|must match "(?:then|else)"|property '|must be equal to|must NOT|additional properties|value of tag|boolean schema|the pattern/;
 
 /** A 400 VALIDATION_FAILED names at most MAX_FIELD_PROBLEMS fields, each by its location, in plain words. */
 function expectPlainRefusal(problem: { detail?: string; errors?: { field: string; message: string }[] }, where: string): void {
