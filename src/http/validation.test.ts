@@ -131,7 +131,23 @@ describe('request validation compiled from the contract', () => {
       { field: 'body.evidence.dateOfBirth', message: 'must be a real calendar date, written YYYY-MM-DD' },
       { field: 'body.evidence.colour', message: 'is not a known field' },
     ]);
-    expect(link({ evidence: { name: '' } })).toEqual([{ field: 'body.evidence.name', message: 'must not be empty' }]);
+    // The subject's type says which form the evidence must take: a person's evidence for a person,
+    // though an organisation's form would be nearer to what was sent.
+    expect(link({ evidence: {} })).toEqual([
+      { field: 'body.evidence.fullName', message: 'is required' },
+      { field: 'body.evidence.dateOfBirth', message: 'is required' },
+    ]);
+    expect(link({ evidence: { name: '' } })).toEqual([
+      { field: 'body.evidence.fullName', message: 'is required' },
+      { field: 'body.evidence.dateOfBirth', message: 'is required' },
+      { field: 'body.evidence.name', message: 'is not a known field' },
+    ]);
+    const organization = { type: 'organization', enterpriseCode: '5500123457' };
+    expect(link({ subject: organization, evidence: { name: '' } })).toEqual([{ field: 'body.evidence.name', message: 'must not be empty' }]);
+    expect(link({ subject: organization, evidence: { fullName: person.fullName } })).toEqual([
+      { field: 'body.evidence.name', message: 'is required' },
+      { field: 'body.evidence.fullName', message: 'is not a known field' },
+    ]);
     expect(link({ evidence: 'Lò Văn Thắng' })).toEqual([{ field: 'body.evidence', message: 'must be a JSON object' }]);
   });
 

@@ -338,7 +338,7 @@ const inside = (path: string, within: string) => path === within || path.startsW
  * value's type; when the value has none of the forms' types, one problem naming the types. Keeps
  * `if` only where nothing else explains the failure, and drops `propertyNames`'s summary.
  */
-function settle(errors: readonly ErrorObject[], ajv: Ajv2020 | undefined, depth = 0): ErrorObject[] {
+function settle(errors: readonly ErrorObject[], ajv: Ajv2020 | undefined, depth = 0, data?: unknown): ErrorObject[] {
   let list = errors.filter((e) => e.keyword !== 'propertyNames');
   list = list.filter((e) => e.keyword !== 'if' || !list.some((o) => o !== e && o.keyword !== 'if' && inside(o.instancePath, e.instancePath)));
   const settled = new WeakSet<ErrorObject>();
@@ -350,7 +350,7 @@ function settle(errors: readonly ErrorObject[], ajv: Ajv2020 | undefined, depth 
     if (index < 0) return list;
     const choice = list[index]!;
     settled.add(choice);
-    const replaced = judged++ < MAX_FIELD_PROBLEMS ? closestForm(choice, ajv, depth) : undefined;
+    const replaced = judged++ < MAX_FIELD_PROBLEMS ? closestForm(choice, ajv, depth, data) : undefined;
     if (!replaced) continue;
     for (const e of replaced) settled.add(e);
     const at = choice.instancePath;
@@ -365,7 +365,26 @@ function settle(errors: readonly ErrorObject[], ajv: Ajv2020 | undefined, depth 
  */
 const formChecks = new WeakMap<Ajv2020, WeakMap<object, ValidateFunction>>();
 
-function closestForm(choice: ErrorObject, ajv: Ajv2020 | undefined, depth: number): ErrorObject[] | undefined {
+/**
+ * The form a sibling names, where the contract says so: `x-form-follows: { property: 'subject/type',
+ * forms: { person: '#/components/schemas/PersonEvidence', … } }` on the member with the choice
+ * (the property path is read from the object holding that member). Its index among the forms.
+ */
+function formNamedBySibling(choice: ErrorObject, forms: unknown[], data: unknown): number | undefined {
+  const follows = (choice.parentSchema as Record<string, unknown> | undefined)?.['x-form-follows'] as { property?: unknown; forms?: Record<string, unknown> } | undefined;
+  if (!follows || typeof follows.property !== 'string' || !follows.forms) return undefined;
+  let value: unknown = data;
+  for (const part of [...pointerParts(choice.instancePath).slice(0, -1), ...follows.property.split('/')]) {
+    value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+  }
+  const named = typeof value === 'string' && Object.hasOwn(follows.forms, value) ? follows.forms[value] : undefined;
+  // The forms' references point into the contract as Ajv knows it (`lienthong-contract#/components/…`).
+  const refOf = (form: unknown) => (form !== null && typeof form === 'object' ? String((form as { $ref?: unknown }).$ref ?? '').replace(/^[^#]*/, '') : '');
+  const index = forms.findIndex((form) => refOf(form) === named);
+  return named === undefined || index < 0 ? undefined : index;
+}
+
+function closestForm(choice: ErrorObject, ajv: Ajv2020 | undefined, depth: number, data: unknown): ErrorObject[] | undefined {
   const forms = choice.schema;
   if (!ajv || depth > 8 || !Array.isArray(forms) || (choice.params as { passingSchemas?: unknown }).passingSchemas) return undefined;
   const at = choice.instancePath;
@@ -380,12 +399,15 @@ function closestForm(choice: ErrorObject, ajv: Ajv2020 | undefined, depth: numbe
       checks.set(form, check);
     }
     if (check(structuredClone(choice.data))) return [];
-    return settle(check.errors ?? [], ajv, depth + 1).map((e) => ({ ...e, instancePath: at + e.instancePath }));
+    return settle(check.errors ?? [], ajv, depth + 1, choice.data).map((e) => ({ ...e, instancePath: at + e.instancePath }));
   });
   // A form the value fits when judged alone (what the other forms did to it, defaults, made it
   // fit): no closest form to tell of; the failure is reported as Ajv saw it.
   if (judged.some((errors) => errors === undefined || errors.length === 0)) return undefined;
   const all = judged as ErrorObject[][];
+  // The form a sibling names (a person's evidence for a person subject) speaks, whatever the others say.
+  const named = formNamedBySibling(choice, forms, data);
+  if (named !== undefined) return all[named];
   const wrongType = (errors: ErrorObject[]) => errors.length === 1 && errors[0]!.keyword === 'type' && errors[0]!.instancePath === at;
   const fitting = all.filter((errors) => !wrongType(errors));
   if (fitting.length === 0) {
@@ -401,12 +423,12 @@ function closestForm(choice: ErrorObject, ajv: Ajv2020 | undefined, depth: numbe
  * caller's words. With the Ajv instance that compiled the schema, a value refused by every form
  * of a `oneOf` is judged by its closest form only.
  */
-export function fieldProblems(location: string, errors: readonly ErrorObject[] | null | undefined, ajv?: Ajv2020): FieldProblem[] {
+export function fieldProblems(location: string, errors: readonly ErrorObject[] | null | undefined, ajv?: Ajv2020, data?: unknown): FieldProblem[] {
   const problems: FieldProblem[] = [];
   // Unknown fields by the object they were sent in: reported after every known field's problem, folded into one.
   const unknown = new Map<string, string[]>();
   const seen = new Set<string>();
-  for (const error of settle(errors ?? [], ajv)) {
+  for (const error of settle(errors ?? [], ajv, 0, data)) {
     const parts = pointerParts(error.instancePath);
     const params = error.params as { missingProperty?: string; additionalProperty?: string; unevaluatedProperty?: string; tag?: string };
     // A discriminator's tag (`kind`) that names no branch is a problem of the tag itself.
@@ -535,11 +557,11 @@ function compileRequest(ajv: RequestAjv, document: Schema, raw: RawOperation, op
       errors.push(...notDecimal(check.location, checks, data).filter((p) => !given.has(p.field)));
       if (check.validate(data) || !more()) return;
       const refused = new Set(errors.map((p) => p.field));
-      errors.push(...explained(check.location, check.validate.errors).filter((p) => !refused.has(p.field)));
+      errors.push(...explained(check.location, check.validate.errors, data).filter((p) => !refused.has(p.field)));
     };
     /** A refusal always names something, whatever the problems' translation made of Ajv's errors. */
-    const explained = (location: string, found: ValidateFunction['errors']): FieldProblem[] => {
-      const problems = fieldProblems(location, found, ajv.judge());
+    const explained = (location: string, found: ValidateFunction['errors'], data: unknown): FieldProblem[] => {
+      const problems = fieldProblems(location, found, ajv.judge(), data);
       return problems.length > 0 ? problems : [{ field: location, message: 'is not valid' }];
     };
     // The same order as the answer names them: query, headers, path, body.
@@ -566,7 +588,7 @@ function compileRequest(ajv: RequestAjv, document: Schema, raw: RawOperation, op
         if (input.body === undefined) {
           if (bodyRequired) errors.push({ field: 'body', message: requiredBody });
         } else if (!validate(input.body)) {
-          errors.push(...explained('body', validate.errors));
+          errors.push(...explained('body', validate.errors, input.body));
         }
       }
     }
