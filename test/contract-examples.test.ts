@@ -46,6 +46,7 @@ import { SANDBOX_PASSWORD } from '../adapters/vneid/sandbox-account.ts';
 import { loadContract } from '../src/http/contract.ts';
 import { createValidation } from '../src/http/validation.ts';
 import { createBrowser } from './helpers/browser.ts';
+import { eventually } from './helpers/dossiers.ts';
 import { KEYS, startTestGateway, type TestGateway } from './helpers/gateway.ts';
 
 type Json = unknown;
@@ -143,6 +144,8 @@ const RUN_DEPENDENT: Record<string, string[]> = {
   getAuditConsistencyProof: ['first', 'second', 'proof'],
   listUpstreams: ['url', 'latencyMs', 'errorRate', 'inFlight', 'queued'],
   readyz: ['latencyMs'],
+  // The sandbox's health-insurance cards run for the current calendar year (Vietnam time).
+  lookupSocialInsurance: ['validFrom', 'validTo'],
   // The served contract names the gateway it was fetched from as its server.
   openapiDocument: ['servers'],
 };
@@ -430,7 +433,6 @@ interface Run {
   state: Map<string, string>;
 }
 
-const KEY_BY_ROLE: Record<string, string> = { portal: KEYS.portal, agency: KEYS.agency, auditor: KEYS.auditor, operator: KEYS.operator };
 
 async function send(run: Run, request: RequestExample): Promise<Answer> {
   const url = new URL(run.gw.url + request.path.replace(/\{([^}]+)\}/g, (_, name: string) => encodeURIComponent(request.pathParams[name] ?? '')));
@@ -438,7 +440,7 @@ async function send(run: Run, request: RequestExample): Promise<Answer> {
   const headers = new Headers(request.headers);
   const accept = request.paired?.mediaType ?? 'application/json, application/problem+json, */*;q=0.1';
   headers.set('accept', accept);
-  if (request.authenticated && request.roles[0]) headers.set('authorization', `Bearer ${KEY_BY_ROLE[request.roles[0]]}`);
+  if (request.authenticated && request.roles[0]) headers.set('authorization', `Bearer ${KEYS[request.roles[0] as keyof typeof KEYS]}`);
   let body: string | undefined;
   if (request.body) {
     headers.set('content-type', request.body.mediaType);
@@ -465,11 +467,6 @@ function answerOf(run: Run, key: string): Dict {
   return answer.body as Dict;
 }
 
-/** The claims of a compact JWS, unverified (the gateway's own result, read to find the sign-on's id). */
-function claims(token: string): Dict {
-  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Dict;
-}
-
 /**
  * A person signs in at the sandbox's national sign-on page from `authorizationUrl` and is sent
  * back to the gateway's callback: that callback address (not followed), with `state`, `code`
@@ -487,12 +484,14 @@ async function signInAt(run: Run, authorizationUrl: string, idNumber: string): P
 /** Waits until the contract's example dossier (createDossier's) is as `settled` says. */
 async function dossierSettled(run: Run, settled: (history: Dict[]) => boolean): Promise<void> {
   const code = answerOf(run, [...run.answers.keys()].find((k) => k.startsWith('createDossier/'))!).code as string;
-  for (let tries = 0; tries < 100; tries++) {
-    const res = await run.gw.fetch(`/v1/dossiers/${encodeURIComponent(code)}`, { headers: { 'x-user-id': 'canbo-tohieu-0042', 'x-purpose': 'TIEP_NHAN_HO_SO' } });
-    if (res.status === 200 && settled(((await res.json()) as { history: Dict[] }).history)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`dossier ${code} did not reach the state the next example needs`);
+  await eventually(
+    async () => {
+      const res = await run.gw.fetch(`/v1/dossiers/${encodeURIComponent(code)}`, { headers: { 'x-user-id': 'canbo-tohieu-0042', 'x-purpose': 'TIEP_NHAN_HO_SO' } });
+      return res.status === 200 && settled(((await res.json()) as { history: Dict[] }).history) ? true : undefined;
+    },
+    10_000,
+    `dossier ${code} in the state the next example needs`,
+  );
 }
 
 /** Waits until the exchange log has integrated every entry so far under a signed, timestamped checkpoint. */
@@ -598,7 +597,7 @@ const PREPARE: Record<string, (run: Run, example: RequestExample) => Promise<voi
     const callback = await signInAt(run, authorizationUrl, person.idNumber);
     const back = await fetch(callback, { headers: { accept: 'application/json' } });
     const { result } = (await back.json()) as { result: string };
-    const confirmed = await run.gw.fetch('/v1/accounts/sso/confirm', { method: 'POST', headers, body: JSON.stringify({ signOn: claims(result).signOn, returnTo }) });
+    const confirmed = await run.gw.fetch('/v1/accounts/sso/confirm', { method: 'POST', headers, body: JSON.stringify({ signOn: signedClaims(result)!.signOn, returnTo }) });
     const body = (await confirmed.json()) as { outcome: string; link: { id: string } | null };
     if (body.outcome !== 'confirmation_required' || !body.link) throw new Error(`national sign-on offered no link: ${JSON.stringify(body)}`);
     run.state.set('offeredLinkId', body.link.id);
@@ -652,7 +651,7 @@ const SUBSTITUTE: Record<string, (run: Run, example: RequestExample) => Promise<
   // The sign-on's id is in the signed result completeSso gave.
   confirmSso(run, example) {
     const { result } = answerOf(run, 'completeSso/linked') as { result: string };
-    (example.body!.value as Dict).signOn = claims(result).signOn;
+    (example.body!.value as Dict).signOn = signedClaims(result)!.signOn;
   },
   // Indexes, sizes and times of the exchange log are this run's: those of verifyCitizen's example's entry.
   async listAuditEntries(run, example) {

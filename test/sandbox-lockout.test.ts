@@ -10,8 +10,10 @@ afterAll(async () => {
 });
 
 describe('the failed-authentication lockout', () => {
+  // The default, which production keeps.
+  const strict = loadConfig({}).rateLimit.authFailures;
+
   it('is relaxed in the sandbox configuration only', () => {
-    const strict = loadConfig({}).rateLimit.authFailures;
     expect(strict).toEqual({ points: 20, durationSeconds: 60 });
     expect(loadConfig({}, { file: 'config/production.example.yaml' }).rateLimit.authFailures).toEqual(strict);
     const sandbox = loadConfig({}, { file: 'config/sandbox.yaml' }).rateLimit.authFailures;
@@ -23,13 +25,11 @@ describe('the failed-authentication lockout', () => {
     // startTestGateway loads config/sandbox.yaml, as `npm start` does.
     const gw = await startTestGateway();
     gateways.push(gw);
-    const strict = loadConfig({}).rateLimit.authFailures.points;
-    for (let i = 0; i <= strict; i++) expect((await gw.fetch(path, { key: `mistyped-${i}-0000000000` })).status).toBe(401);
+    for (let i = 0; i <= strict.points; i++) expect((await gw.fetch(path, { key: `mistyped-${i}-0000000000` })).status).toBe(401);
     expect((await gw.fetch(path, { key: KEYS.portal })).status).toBe(200);
   });
 
   it('still locks out after the production default without that setting', async () => {
-    const strict = loadConfig({}).rateLimit.authFailures;
     const gw = await startTestGateway({ 'rateLimit.authFailures': strict });
     gateways.push(gw);
     for (let i = 0; i < strict.points; i++) expect((await gw.fetch(path, { key: `mistyped-${i}-0000000000` })).status).toBe(401);

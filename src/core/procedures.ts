@@ -49,6 +49,20 @@ const SERVE_STALE_ON = new Set(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPS
  * is refreshed (one refresh per key at a time); if the refresh fails with an upstream fault, the
  * expired copy is served and marked stale rather than failing the portal.
  */
+/**
+ * Whether the catalogue holds a procedure code (through the cached service: a cached copy answers
+ * at once). Any failure other than "no such procedure" is the caller's to handle.
+ */
+export async function procedureExists(procedures: { get(ctx: CallContext, code: string): Promise<unknown> }, ctx: CallContext, code: string): Promise<boolean> {
+  try {
+    await procedures.get(ctx, code);
+    return true;
+  } catch (err) {
+    if (isGatewayError(err) && err.code === 'SUBJECT_NOT_FOUND') return false;
+    throw err;
+  }
+}
+
 export function createProcedureService(deps: { catalogue: ProcedureCatalogue; now?: () => number }, options: CatalogueCacheOptions): ProcedureService {
   const now = deps.now ?? Date.now;
   const entries = new Map<string, Entry<unknown>>();

@@ -6,6 +6,16 @@ export function toVietnamIso(date: Date): string {
   return new Date(date.getTime() + OFFSET_MS).toISOString().slice(0, 19) + '+07:00';
 }
 
+/**
+ * An instant given as text (in any offset) as the API answers every time: +07:00, whole seconds.
+ * Text that is not an instant is left as it is.
+ */
+export function answeredInstant<T extends string | null>(value: T): T {
+  if (value === null) return value;
+  const t = Date.parse(value);
+  return (Number.isNaN(t) ? value : toVietnamIso(new Date(t))) as T;
+}
+
 /** `yyyyMMdd` (wire) to `yyyy-MM-dd`, or null when it is not a real calendar date. */
 export function wireDateToIso(value: string): string | null {
   const m = /^(\d{4})(\d{2})(\d{2})$/.exec(value);

@@ -6,6 +6,7 @@ import { hashApiKey } from '../config/load.ts';
 import type { ClientConfig, Config, DistinguishedName } from '../config/schema.ts';
 import { MAX_SEALED_ID_BYTES } from '../audit/officers.ts';
 import type { CallContext } from '../core/ports.ts';
+import { procedureExists } from '../core/procedures.ts';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.ts';
 import type { Operation } from './contract.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -258,14 +259,11 @@ function catalogueCheck(procedures: ProcedureLookup, now: () => number) {
       agency: client.agency,
     };
     try {
-      await procedures.get(ctx, code);
-      return true;
+      if (await procedureExists(procedures, ctx, code)) return true;
+      if (unknown.size >= UNKNOWN_MAX) unknown.clear();
+      unknown.set(code, now() + UNKNOWN_TTL_MS);
+      return false;
     } catch (err) {
-      if (isGatewayError(err) && err.code === 'SUBJECT_NOT_FOUND') {
-        if (unknown.size >= UNKNOWN_MAX) unknown.clear();
-        unknown.set(code, now() + UNKNOWN_TTL_MS);
-        return false;
-      }
       throw new GatewayError('UPSTREAM_UNAVAILABLE', {
         detail: `X-Purpose ${code} cannot be checked: the national procedure catalogue cannot be reached and no copy of this procedure is cached (${isGatewayError(err) ? err.code : 'error'}); an unchecked purpose is not let through`,
         errors: [{ field: 'header.x-purpose', message: 'cannot be checked against the national procedure catalogue now' }],

@@ -55,6 +55,21 @@ const visibleTo = (scope: DossierScope) => (eb: ExpressionBuilder<Database, 'dos
   eb.or([eb('client_id', '=', scope.clientId), ...(scope.agencies.length > 0 ? [eb('agency', 'in', [...scope.agencies])] : [])]);
 
 /** Reads and writes on one connection or transaction. */
+/**
+ * Takes a dossier's row as a writer, within the caller's transaction, and reads it: an update that
+ * changes nothing, one statement both dialects run as a writer (a row lock on PostgreSQL, the
+ * write lock on SQLite), so the decision that follows sees the latest committed state.
+ */
+export async function lockDossier(db: Kysely<Database>, code: string, scope?: DossierScope): Promise<DossierRecord | undefined> {
+  let lock = db
+    .updateTable('dossiers')
+    .set({ last_sequence: sql<number>`last_sequence` })
+    .where('code', '=', code);
+  if (scope && !scope.all) lock = lock.where(visibleTo(scope));
+  const row = await lock.returningAll().executeTakeFirst();
+  return row && toDossier(row);
+}
+
 function dossierWrites(db: Kysely<Database>): DossierWrites {
   return {
     async find(code) {
@@ -167,17 +182,7 @@ function dossierWrites(db: Kysely<Database>): DossierWrites {
         .execute();
     },
 
-    async lock(code, scope) {
-      // An update that changes nothing: one statement both dialects run as a writer (a row lock on
-      // PostgreSQL, the write lock on SQLite), so the decision that follows sees the latest state.
-      let lock = db
-        .updateTable('dossiers')
-        .set({ last_sequence: sql<number>`last_sequence` })
-        .where('code', '=', code);
-      if (!scope.all) lock = lock.where(visibleTo(scope));
-      const row = await lock.returningAll().executeTakeFirst();
-      return row && toDossier(row);
-    },
+    lock: (code, scope) => lockDossier(db, code, scope),
 
     async replaceDocument(code, corrected) {
       await db

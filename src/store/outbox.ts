@@ -1,7 +1,7 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { JobFailure, OutboxJob, OutboxStore } from '../core/dossiers/store.ts';
 import type { Dialect } from './database.ts';
-import { toChange, toDossier } from './dossiers.ts';
+import { lockDossier, toChange, toDossier } from './dossiers.ts';
 import type { Database, OutboxJobsTable } from './schema.ts';
 
 const toJob = (row: Selectable<OutboxJobsTable>): OutboxJob => ({
@@ -107,13 +107,8 @@ export function createOutboxStore(db: Kysely<Database>, dialect: Dialect): Outbo
       // before (its new content is seen here, and the job stays pending for the corrected
       // version) or after (it finds this job dead and requeues it).
       return db.transaction().execute(async (trx) => {
-        const row = await trx
-          .updateTable('dossiers')
-          .set({ portal_known: sql<number>`portal_known` })
-          .where('code', '=', job.dossierCode)
-          .returning('content_hash')
-          .executeTakeFirst();
-        if (row !== undefined && row.content_hash !== failure.sentContentHash) {
+        const row = await lockDossier(trx, job.dossierCode);
+        if (row !== undefined && row.contentHash !== failure.sentContentHash) {
           await afresh(trx);
           return 'pending';
         }

@@ -140,7 +140,7 @@ describe('correcting a dossier the national portal refused', () => {
       expect(h.nextAttemptAt).toBeNull();
     }
     // The portal took them in order: the dossier (now with the catalogue's code), both steps, then the correction as an update.
-    const held = (await (await fetch(`${dvcqg}/sandbox/dossiers/${code}`)).json()) as { sequences: number[]; duplicates: number; outOfOrder: number; held: { service: string }[]; item: Record<string, unknown> };
+    const held = (await simulatorDossier(dvcqg, code))!;
     expect(held).toMatchObject({ sequences: [1, 2, 3, 4], duplicates: 0, outOfOrder: 0 });
     expect(held.held.map((h) => h.service)).toEqual(['DongBoHoSoMC', 'CapNhatTienDoHoSoMC', 'CapNhatTienDoHoSoMC', 'DongBoHoSoMC']);
     expect(held.item).toMatchObject({ MaHoSo: code, MaTTHC: catalogued.code, TenTTHC: catalogued.name });
@@ -177,7 +177,7 @@ describe('correcting a dossier the national portal refused', () => {
     expect(res.status).toBe(202);
     const state = await until(code, 'delivered', (s) => s.deliveryState === 'delivered');
     expect(state.history.map((h) => h.kind)).toEqual(['created', 'status', 'correction']);
-    const held = (await (await fetch(`${dvcqg}/sandbox/dossiers/${code}`)).json()) as { sequences: number[]; outOfOrder: number; item: Record<string, unknown> };
+    const held = (await simulatorDossier(dvcqg, code))!;
     expect(held).toMatchObject({ sequences: [1, 2, 3], outOfOrder: 0 });
     expect(JSON.stringify(held.item)).toContain('0987654321');
     expect(JSON.stringify(held.item)).not.toContain('camthihoa@example.com');

@@ -70,6 +70,8 @@ export interface SimulatorDossier {
   duplicates: number;
   outOfOrder: number;
   held: { sequence: number; deliveryId: string; service: string; status: string; receivedAt: number }[];
+  /** The dossier as the portal holds it (its wire fields). */
+  item: Record<string, unknown>;
 }
 
 export interface SimulatorReport {

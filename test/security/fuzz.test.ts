@@ -258,16 +258,14 @@ describe('numbers sent as text in a JSON body', () => {
     const base = await onOwnDossier(operation, withBranches(baseRequest(operation), member.branches));
     const effects = await effectsOf(operation, base);
     const before = await effects();
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...NUMBERS_AS_TEXT), async (text) => {
-        const request = withValue(base, member.field, text);
-        const { status, text: answer } = await send({ ...request, secrets: [] }, quiet);
-        const where = `${request.method} ${request.url} ${member.field}=${JSON.stringify(text)} → ${status} ${answer.slice(0, 300)}`;
-        expect(status, where).toBe(400);
-        expect((JSON.parse(answer) as { errors?: { field: string }[] }).errors?.map((e) => e.field), where).toContain(member.field);
-      }),
-      { numRuns: NUMBERS_AS_TEXT.length * 2, ...(SEED !== undefined ? { seed: SEED } : {}) },
-    );
+    // Every value, not a sample of them.
+    for (const text of NUMBERS_AS_TEXT) {
+      const request = withValue(base, member.field, text);
+      const { status, text: answer } = await send({ ...request, secrets: [] }, quiet);
+      const where = `${request.method} ${request.url} ${member.field}=${JSON.stringify(text)} → ${status} ${answer.slice(0, 300)}`;
+      expect(status, where).toBe(400);
+      expect((JSON.parse(answer) as { errors?: { field: string }[] }).errors?.map((e) => e.field), where).toContain(member.field);
+    }
     expect(await effects()).toEqual(before);
   });
 });

@@ -5,7 +5,7 @@ import { requestHash, type StoredAnswer } from '../idempotency.ts';
 import { parseDossierCode } from '../identifiers/dossier-code.ts';
 import { parseIdNumber } from '../identifiers/id-number.ts';
 import { parseTaxCode } from '../identifiers/tax-code.ts';
-import { toVietnamIso } from '../time.ts';
+import { answeredInstant, toVietnamIso } from '../time.ts';
 import {
   DOSSIER_STATUSES,
   INITIAL_STATUS,
@@ -135,14 +135,9 @@ function statusOf(value: number): DossierStatus {
   return value as DossierStatus;
 }
 
-/** A time as answered: in Vietnam's offset like every time the API gives, whatever offset it was sent in. */
-function answered<T extends string | null>(value: T): T {
-  return (value === null ? null : toVietnamIso(new Date(value))) as T;
-}
-
 function onTimeView(row: Pick<DossierRecord, 'clock' | 'status'>, now: Date): DossierSummary['onTime'] {
   const { overdue: _overdue, ...view } = onTime(readClock(row.clock, statusOf(row.status)), now);
-  return { ...view, processingEndedAt: answered(view.processingEndedAt) };
+  return { ...view, processingEndedAt: answeredInstant(view.processingEndedAt) };
 }
 
 function summary(row: DossierRecord, deliveryState: DeliveryState, now: Date): DossierSummary {
@@ -152,8 +147,8 @@ function summary(row: DossierRecord, deliveryState: DeliveryState, now: Date): D
     procedureCode: row.procedureCode,
     status,
     statusName: DOSSIER_STATUSES[status],
-    receivedAt: answered(row.receivedAt),
-    dueAt: answered(row.dueAt),
+    receivedAt: answeredInstant(row.receivedAt),
+    dueAt: answeredInstant(row.dueAt),
     onTime: onTimeView(row, now),
     deliveryState,
   };
@@ -175,11 +170,11 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
       sequence: e.sequence,
       kind: e.kind as HistoryItem['kind'],
       ...(e.status !== null ? { status: e.status } : {}),
-      at: answered(e.at),
+      at: answeredInstant(e.at),
       deliveryState: e.state as DeliveryState,
       attempts: e.attempts,
       lastError: e.lastError,
-      deliveredAt: e.deliveredAt ? toVietnamIso(new Date(e.deliveredAt)) : null,
+      deliveredAt: answeredInstant(e.deliveredAt),
       nextAttemptAt: e.state === 'pending' ? toVietnamIso(new Date(e.nextAttemptAt)) : null,
     }));
     const { onTime: times, ...rest } = summary(row, worst(events.map((e) => e.state)), now());

@@ -5,7 +5,7 @@ import type { Request } from 'express';
 import { exportBundle, planExport, type BundleCertificates } from '../../audit/bundle.ts';
 import { OFFICER_SEAL_ALGORITHM, type OfficerRegistry } from '../../audit/officers.ts';
 import { MAX_STORED_INDEX, type AuditStore, type EntryRecord } from '../../audit/store.ts';
-import { toVietnamIso } from '../../core/time.ts';
+import { answeredInstant, toVietnamIso } from '../../core/time.ts';
 import { GatewayError } from '../../errors/gateway-error.ts';
 import type { components } from '../../generated/gateway.ts';
 import { parseTimestampResponse } from '../../signing/tsa.ts';
@@ -48,17 +48,12 @@ function instant(value: unknown): string | undefined {
   return t === undefined ? undefined : new Date(t).toISOString();
 }
 
-/** An instant as every time the gateway answers: +07:00. The leaf keeps it as it was written (UTC, `Z`). */
-function answeredTime(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  const t = Date.parse(value);
-  return Number.isNaN(t) ? value : toVietnamIso(new Date(t));
-}
-
 function entryJson(entry: EntryRecord): AuditEntry {
   const leaf = JSON.parse(entry.leaf) as Record<string, unknown>;
   // index first for readability; the stored index and hash win over anything in the leaf.
-  return Object.assign({ index: entry.index }, leaf, { index: entry.index, time: answeredTime(leaf.time), leafHash: b64(entry.leafHash) }) as AuditEntry;
+  // The entry's time as every time the gateway answers (+07:00); the leaf keeps it as written (UTC, `Z`).
+  const time = typeof leaf.time === 'string' ? answeredInstant(leaf.time) : leaf.time;
+  return Object.assign({ index: entry.index }, leaf, { index: entry.index, time, leafHash: b64(entry.leafHash) }) as AuditEntry;
 }
 
 /** The TimeStampToken out of the stored TimeStampResp (what the contract's `timestamp` holds). */

@@ -1,7 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Actor, DossierCorrection, DossierScope, DossierService, ListFilter } from '../../core/dossiers/service.ts';
-import type { ProcedureService } from '../../core/procedures.ts';
-import { isGatewayError } from '../../errors/gateway-error.ts';
+import { procedureExists, type ProcedureService } from '../../core/procedures.ts';
 import { exchangeContext } from '../context.ts';
 import type { RecordLocals } from '../exchange-recorder.ts';
 import type { Dossier, DossierEvent } from '../../core/dossiers/port.ts';
@@ -60,17 +59,7 @@ export function dossierHandlers(deps: { dossiers: DossierService; procedures?: P
       locals.caseId ??= dossierCode;
       const { procedures } = deps;
       // The catalogue's cached copy, as the X-Purpose check reads it: unknown is a bad value, anything else an upstream fault.
-      const procedureKnown = procedures
-        ? async (procedureCode: string) => {
-            try {
-              await procedures.get(exchangeContext(req, res), procedureCode);
-              return true;
-            } catch (err) {
-              if (isGatewayError(err) && err.code === 'SUBJECT_NOT_FOUND') return false;
-              throw err;
-            }
-          }
-        : undefined;
+      const procedureKnown = procedures ? (procedureCode: string) => procedureExists(procedures, exchangeContext(req, res), procedureCode) : undefined;
       const answer = await deps.dossiers.correct(actor(res), dossierCode, req.body as DossierCorrection, {
         idempotencyKey: key(req),
         procedureKnown,
