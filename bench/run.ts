@@ -44,6 +44,7 @@ import { signRequest, verifyResponse, type RequestMessage } from '../src/signing
 import { loadSigningMaterial } from '../src/signing/material.ts';
 import { openStore } from '../src/store/store.ts';
 import { freePort, startLienthong, startSandboxProcess, type Started } from '../test/helpers/processes.ts';
+import { documentsBench, documentsSection } from './documents.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** Direct and gateway measurements alternate this many times per scenario; medians are reported. */
@@ -555,6 +556,8 @@ async function main(): Promise<string> {
   // In a process of its own, once the gateway and the sandbox are stopped.
   await Promise.all(children.map((c) => c.stop()));
   const verifySeconds = Number(execFileSync(process.execPath, ['--import', 'tsx', 'bench/verify-million.ts', '1000000'], { maxBuffer: 1 << 20 }).toString().split(' ')[0]);
+  // Document deposits: a sandbox and a gateway of their own (bench/documents.ts).
+  const documents = documentsSection(await documentsBench());
 
   const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
   // autocannon's percentiles are whole milliseconds.
@@ -588,6 +591,8 @@ async function main(): Promise<string> {
     `| appends by the integrator (SQLite, batches of 5000) | ${appendRate.toFixed(0)}/s | ≥ 20,000/s |`,
     `| full verification of a 1,000,000-entry log from its stored leaf bytes (hash every leaf, recompute the root; own process) | ${verifySeconds.toFixed(1)} s | < 10 s |`,
     ``,
+    ...documents,
+    ``,
     `Requests refused or failed during load (any other status, a signature that did not verify, a wrong answer): REST direct ${rest.direct.errors} of ${rest.direct.requests}, gateway ${rest.gateway.errors} of ${rest.gateway.requests}; SOAP direct ${soap.direct.errors} of ${soap.direct.requests}, gateway ${soap.gateway.errors} of ${soap.gateway.requests}; dossier events direct ${dossier.direct.errors} of ${dossier.direct.requests}, gateway ${dossier.gateway.errors} of ${dossier.gateway.requests}; open breaker ${rejectedAlone.errors + rejected.errors} of ${rejectedAlone.requests + rejected.requests}.`,
     ``,
   ];
@@ -595,8 +600,11 @@ async function main(): Promise<string> {
 }
 
 try {
-  const text = await main();
-  writeFileSync(process.env.BENCH_OUTPUT ?? 'bench/RESULTS.md', text);
+  // `npm run bench -- documents`: that scenario alone, printed (bench/RESULTS.md is left as it is).
+  const only = process.argv[2];
+  if (only !== undefined && only !== 'documents') throw new Error(`unknown scenario "${only}": run all, or "documents"`);
+  const text = only === 'documents' ? documentsSection(await documentsBench()).join('\n') : await main();
+  if (only === undefined) writeFileSync(process.env.BENCH_OUTPUT ?? 'bench/RESULTS.md', text);
   console.log(text);
 } finally {
   // Stop what we started, and make sure it is gone before this process leaves.

@@ -78,6 +78,8 @@ function keyUsage(bits: number[]): pkijs.Extension {
 
 interface Profile {
   cn: string;
+  /** The subject's O (the sandbox organisation unless given). */
+  org?: string;
   algo: Algo;
   ca?: { pathLen?: number };
   eku?: string[];
@@ -94,7 +96,7 @@ async function issue(fileName: string, profile: Profile, issuer?: Issued): Promi
   const cert = new pkijs.Certificate();
   cert.version = 2;
   cert.serialNumber = serial();
-  cert.subject = name(profile.cn);
+  cert.subject = name(profile.cn, profile.org);
   cert.issuer = issuer ? issuer.cert.subject : cert.subject;
   cert.notBefore.value = profile.notBefore ?? new Date(NOW.getTime() - DAY);
   cert.notAfter.value = profile.notAfter ?? new Date(NOW.getTime() + (profile.ca ? 7300 : 3650) * DAY);
@@ -242,6 +244,18 @@ async function existing(fileName: string): Promise<Issued> {
 
 const missing = (file: string) => !existsSync(join(OUT, file));
 
+/** emailProtection: what NSS (pdfsig, Firefox) requires of a document signer; documentSigning (RFC 9336) names the purpose. */
+const DOCUMENT_SIGNING_EKU = ['1.3.6.1.5.5.7.3.4', '1.3.6.1.5.5.7.3.36'];
+
+/**
+ * The agency's document seal (RSA-2048): signs deposited results (PAdES in PDFs, detached CMS
+ * otherwise). keyUsage digitalSignature + nonRepudiation, no TLS extended key usage.
+ */
+async function documentSeal(issuing: Issued, all: boolean): Promise<void> {
+  if (!all && !missing('document-seal.pem') && !missing('document-seal.key.pem')) return;
+  await issue('document-seal', { cn: 'UBND tỉnh Sơn La - con dấu số (sandbox)', org: 'UBND tỉnh Sơn La (NOT FOR PRODUCTION)', algo: 'rsa', eku: DOCUMENT_SIGNING_EKU }, issuing);
+}
+
 /**
  * What the exchange log and its auditors use: the log's signing certificate (P-256, not a TLS
  * certificate, carrying the log-signing policy and extended key usage), a witness's Ed25519 key
@@ -279,6 +293,7 @@ async function main(): Promise<void> {
   if (!process.argv.includes('--regenerate') && cas.every((file) => !missing(file))) {
     const issuing = await existing('issuing-ca');
     await auditMaterial(issuing, false);
+    await documentSeal(issuing, false);
     // A system added to the registry: its certificates, its look-alike, and a CRL that revokes its revoked twin too.
     const added = SYSTEMS.filter(([system]) => ['', '-revoked', '-expired', '-impostor'].some((suffix) => missing(`${system}${suffix}.pem`)));
     for (const [system, algo] of added) {
@@ -306,6 +321,7 @@ async function main(): Promise<void> {
   await crl(issuing, revoked);
   await impostors();
   await auditMaterial(issuing, true);
+  await documentSeal(issuing, true);
   writeFingerprints();
   console.log(`sample PKI written to ${OUT}/`);
 }

@@ -22,6 +22,11 @@ import { procedureHandlers } from './http/routes/procedures.ts';
 import { upstreamHandlers, type UpstreamStatus } from './http/routes/upstreams.ts';
 import { auditHandlers } from './http/routes/audit.ts';
 import { dossierHandlers } from './http/routes/dossiers.ts';
+import { documentHandlers } from './http/routes/documents.ts';
+import type { DocumentService } from './core/documents/service.ts';
+import { reportHandlers } from './http/routes/reports.ts';
+import type { DocumentFigures } from './store/document-figures.ts';
+import type { DocumentLinks } from './signing/document-links.ts';
 import type { DossierService } from './core/dossiers/service.ts';
 import type { AuditStore } from './audit/store.ts';
 import type { BundleCertificates } from './audit/bundle.ts';
@@ -60,8 +65,14 @@ export interface AppDeps {
     accountLinks: AccountLinkService;
     /** National sign-on; `redirectUri` is the gateway's callback as registered with the national service. */
     sso: { service: SsoService; redirectUri: () => string };
+    /** The electronic document store: deposits, reads and content; without it the document operations answer 501. */
+    documents?: DocumentService;
     /** The handlers national systems' modules register for their own use cases, by operationId (adapters/index.ts). */
     registered?: Handlers;
+    /** The addresses the national portal downloads documents from (getSharedDocumentContent). */
+    documentLinks?: DocumentLinks;
+    /** The digitisation figures (dossiers and documents); without them the report answers 501. */
+    figures?: DocumentFigures;
   };
   /** Public keys for checking the gateway's attestations. */
   jwks(): { keys: object[] };
@@ -225,6 +236,8 @@ function dispatch(validation: Validation, handlers: Handlers, validateResponses:
     if (!res.locals.params) {
       return next(new GatewayError('VALIDATION_FAILED', { detail: 'the path is not valid percent-encoding', errors: [{ field: 'path', message: 'is not valid percent-encoding' }] }));
     }
+    // An answer about a person is kept by no cache on its way (a handler may say more, never less).
+    if (operation.personalData) res.setHeader('cache-control', 'no-store');
     const checks = validation.of(operation.operationId);
     const headers = req.headers;
     const { params, query } = checks.request({
@@ -325,6 +338,8 @@ export function createApp(deps: AppDeps): Express {
     ...upstreamHandlers({ upstreams: deps.upstreams }),
     ...(deps.audit ? auditHandlers({ ...deps.audit, hashIdentifier: deps.hashIdentifier, officers: deps.officers }) : {}),
     ...dossierHandlers({ dossiers: services.dossiers, procedures: services.procedures, hashIdentifier: deps.hashIdentifier }),
+    ...(services.documents ? documentHandlers({ documents: services.documents, validation, maxBytes: config.documents.maxBytes, hashIdentifier: deps.hashIdentifier, links: services.documentLinks }) : {}),
+    ...(services.figures ? reportHandlers({ figures: services.figures }) : {}),
   };
   // A module serves operations of its own, never one the composed use cases serve.
   for (const [operationId, handler] of Object.entries(services.registered ?? {})) {

@@ -63,7 +63,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       hashIdentifier,
       listeningUrl: () => listeningUrl,
       lifecycle,
+      signingTrust: material.signing.trust,
+      sandboxTsaUrl: infrastructure.sandbox?.tsaUrl,
     });
+    if (infrastructure.sandbox && services.documents) {
+      // The sandbox's sample documents, deposited once; loaded only here, as the sandbox is.
+      const { depositSampleDocuments } = await import('./sandbox/sample-documents.ts');
+      await depositSampleDocuments({ documents: services.documents, log: log.child({ component: 'sandbox' }), hashIdentifier });
+    }
 
     const { store, redis } = infrastructure;
     const readiness: ReadinessCheck[] = [{ name: 'store', check: () => store.ping() }, audit.readiness];

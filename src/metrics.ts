@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { toVietnamIso } from './core/time.ts';
+import { addMonths, type AgencyMonthCounts } from './store/document-figures.ts';
 
 /** Every metric the gateway exports, on one registry per process (no global default registry). */
 export interface Metrics {
@@ -24,13 +26,112 @@ export interface Metrics {
   outboxDeliveries: Counter<'service'>;
   outboxFailures: Counter<'service' | 'code'>;
   outboxDead: Counter<'service'>;
+  documentsDue: Gauge;
+  documentsStored: Gauge<'kind'>;
+  dossiersReceived: Gauge<'agency' | 'month'>;
+  digitisedShare: Gauge<'agency' | 'month' | 'measure'>;
+  /**
+   * Where the document gauges are read from on each scrape, once the store is open: what is due,
+   * what is stored and the digitisation figures of the current and previous month (Vietnam time),
+   * each at most once per `cacheMs` (default 60 s).
+   */
+  watchDocuments(source: DocumentGaugeSource, options?: { cacheMs?: number; now?: () => Date }): void;
+}
+
+/** What the document gauges read (src/store/document-figures.ts). */
+export interface DocumentGaugeSource {
+  dueForDestruction(now: Date): Promise<number>;
+  storedByKind(): Promise<Record<string, number>>;
+  digitisation(range: { from: string; to: string }): Promise<DigitisationCounts[]>;
+}
+
+/** One agency's dossiers received in one month, and how many of them have each measure. */
+export type DigitisationCounts = AgencyMonthCounts;
+
+const MEASURES = ['digitisedSubmission', 'digitisedResult', 'reusedDocument'] as const;
+
+/**
+ * The handling agency is text a client sends: the digitisation gauges name at most this many
+ * agencies (those with the most dossiers over the two months shown) and sum the rest as
+ * agency="other", so that no client can grow the series without bound. The JSON report
+ * (/v1/reports/digitisation) keeps every agency.
+ */
+export const METRIC_AGENCIES = 20;
+
+/** The labels the gauges give themselves: an agency sent with one of these names is counted in "other". */
+const RESERVED_AGENCIES = new Set(['province', 'other']);
+
+/**
+ * Runs a gauge's read from the store; a failure leaves its last values. A scrape must not fail
+ * because the store does (every other metric would be lost with it); /readyz reports the store.
+ */
+async function quietly(read: () => Promise<void>): Promise<void> {
+  try {
+    await read();
+  } catch {
+    // Kept as last read.
+  }
+}
+
+/** The month (yyyy-MM) of an instant in Vietnam time, and the month before it. */
+function currentAndPreviousMonth(now: Date): { from: string; to: string } {
+  const to = toVietnamIso(now).slice(0, 7);
+  return { from: addMonths(to, -1), to };
+}
+
+/** Adds `row` into the sum kept under `key` (created with `agency` as its label). */
+function addTo(sums: Map<string, DigitisationCounts>, key: string, agency: string, row: DigitisationCounts): void {
+  const sum = sums.get(key) ?? { agency, month: row.month, dossiers: 0, digitisedSubmission: 0, digitisedResult: 0, reusedDocument: 0 };
+  sum.dossiers += row.dossiers;
+  for (const m of MEASURES) sum[m] += row[m];
+  sums.set(key, sum);
+}
+
+/**
+ * The rows the gauges show: the METRIC_AGENCIES agencies with the most dossiers over all the rows
+ * (ties by code) as they are, every other agency summed as `other` per month, and `province` for
+ * all agencies together per month.
+ */
+function gaugeRows(rows: DigitisationCounts[]): DigitisationCounts[] {
+  const totals = new Map<string, number>();
+  for (const r of rows) if (!RESERVED_AGENCIES.has(r.agency)) totals.set(r.agency, (totals.get(r.agency) ?? 0) + r.dossiers);
+  const named = new Set(
+    [...totals]
+      .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, METRIC_AGENCIES)
+      .map(([agency]) => agency),
+  );
+  const shown: DigitisationCounts[] = [];
+  const other = new Map<string, DigitisationCounts>();
+  const province = new Map<string, DigitisationCounts>();
+  for (const r of rows) {
+    if (named.has(r.agency)) shown.push(r);
+    else addTo(other, r.month, 'other', r);
+    addTo(province, r.month, 'province', r);
+  }
+  return [...shown, ...other.values(), ...province.values()];
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'lienthong_' });
   const registers = [registry];
-  return {
+  let documents: { source: DocumentGaugeSource; cacheMs: number; now: () => Date } | undefined;
+  // The figures last read (or being read: concurrent scrapes share one query), each kept for cacheMs.
+  let cache = new Map<string, { at: number; value: Promise<unknown> }>();
+  const cached = <T>(name: string, read: (now: Date) => Promise<T>): Promise<T> => {
+    const watched = documents!;
+    const at = watched.now().getTime();
+    const kept = cache.get(name);
+    if (kept && at - kept.at < watched.cacheMs) return kept.value as Promise<T>;
+    const value = read(new Date(at));
+    // A failed read is not kept: the next scrape asks again.
+    value.catch(() => cache.get(name)?.value === value && cache.delete(name));
+    cache.set(name, { at, value });
+    return value;
+  };
+  const readFigures = () => cached('digitisation', async (now) => gaugeRows(await documents!.source.digitisation(currentAndPreviousMonth(now))));
+  const metrics = {
     registry,
     httpRequests: new Counter({
       name: 'lienthong_http_requests_total',
@@ -155,5 +256,61 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ['upstream', 'to'],
       registers,
     }),
+    documentsDue: new Gauge({
+      name: 'lienthong_documents_due_for_destruction',
+      help: 'Documents whose retention ended and whose content is not destroyed yet, not on legal hold (lienthong documents purge destroys it)',
+      registers,
+      async collect() {
+        const watched = documents;
+        // A count over the documents past retention: read at most once per cacheMs, as the others are.
+        if (watched) await quietly(async () => this.set(await cached('due', (now) => watched.source.dueForDestruction(now))));
+      },
+    }),
+    documentsStored: new Gauge({
+      name: 'lienthong_documents_stored',
+      help: 'Documents whose content is kept (not destroyed), by kind: submission or result',
+      labelNames: ['kind'],
+      registers,
+      async collect() {
+        const watched = documents;
+        // A count over every document: read at most once per cacheMs, as the figures are.
+        if (watched) await quietly(async () => Object.entries(await cached('stored', () => watched.source.storedByKind())).forEach(([kind, count]) => this.set({ kind }, count)));
+      },
+    }),
+    dossiersReceived: new Gauge({
+      name: 'lienthong_dossiers_received',
+      help: `Dossiers received in the current and previous month (Vietnam time), by handling agency: the ${METRIC_AGENCIES} agencies with the most dossiers over the two months, agency="other" for the rest together, agency="province" for all together (/v1/reports/digitisation gives every agency)`,
+      labelNames: ['agency', 'month'],
+      registers,
+      async collect() {
+        if (!documents) return;
+        await quietly(async () => {
+          const rows = await readFigures();
+          this.reset();
+          for (const r of rows) this.set({ agency: r.agency, month: r.month }, r.dossiers);
+        });
+      },
+    }),
+    digitisedShare: new Gauge({
+      name: 'lienthong_dossiers_digitised_share',
+      help: `Share (0 to 1) of the dossiers received in the current and previous month (Vietnam time) with each measure: digitisedSubmission, digitisedResult, reusedDocument (plan 128/KH-UBND targets 0.8 for reusedDocument), by handling agency: the ${METRIC_AGENCIES} agencies with the most dossiers over the two months, agency="other" for the rest together, agency="province" for all together (/v1/reports/digitisation gives every agency)`,
+      labelNames: ['agency', 'month', 'measure'],
+      registers,
+      async collect() {
+        if (!documents) return;
+        await quietly(async () => {
+          const rows = await readFigures();
+          this.reset();
+          for (const r of rows) for (const measure of MEASURES) this.set({ agency: r.agency, month: r.month, measure }, r.dossiers === 0 ? 0 : r[measure] / r.dossiers);
+        });
+      },
+    }),
+  };
+  return {
+    ...metrics,
+    watchDocuments(source, options = {}) {
+      documents = { source, cacheMs: options.cacheMs ?? 60_000, now: options.now ?? (() => new Date()) };
+      cache = new Map();
+    },
   };
 }

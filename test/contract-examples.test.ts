@@ -40,11 +40,15 @@
  *
  * The run prints each example with its status and what it was compared with.
  */
+import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_PASSWORD } from '../adapters/vneid/sandbox-account.ts';
 import { loadContract } from '../src/http/contract.ts';
 import { createValidation } from '../src/http/validation.ts';
+import { loadHashKey } from '../src/signing/attestation.ts';
+import { createDocumentLinks } from '../src/signing/document-links.ts';
+import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { createBrowser } from './helpers/browser.ts';
 import { eventually } from './helpers/dossiers.ts';
 import { KEYS, startTestGateway, type TestGateway } from './helpers/gateway.ts';
@@ -143,11 +147,18 @@ const RUN_DEPENDENT: Record<string, string[]> = {
   getAuditInclusionProof: ['index', 'treeSize', 'auditPath'],
   getAuditConsistencyProof: ['first', 'second', 'proof'],
   listUpstreams: ['url', 'latencyMs', 'errorRate', 'inFlight', 'queued'],
+  // Figures of the dossiers the examples before it handed over (the createDossier examples, received in 2026-11).
+  getDigitisationReport: ['agency', 'dossiers', 'count', 'share'],
   readyz: ['latencyMs'],
   // The sandbox's health-insurance cards run for the current calendar year (Vietnam time).
   lookupSocialInsurance: ['validFrom', 'validTo'],
   // The served contract names the gateway it was fetched from as its server.
   openapiDocument: ['servers'],
+  // A document's code carries this year and the run's sequence, its URL the gateway's address,
+  // its size and seal this run's signature (the sample seal's certificate, the sandbox TSA's token).
+  createDocument: ['code', 'contentUrl', 'size', 'signatures'],
+  listDocuments: ['code', 'contentUrl', 'size', 'signatures'],
+  getDocument: ['code', 'contentUrl', 'size', 'signatures'],
 };
 
 /** The operation that serves this contract: its documented answer is the contract itself, not an example of it. */
@@ -431,6 +442,8 @@ interface Run {
   answers: Map<string, Answer>;
   /** Values set up by PREPARE for SUBSTITUTE, by name. */
   state: Map<string, string>;
+  /** Files PREPARE made for the file parts of multipart examples, by part name. */
+  files: Map<string, { bytes: Buffer; name: string; type: string }>;
 }
 
 
@@ -441,8 +454,16 @@ async function send(run: Run, request: RequestExample): Promise<Answer> {
   const accept = request.paired?.mediaType ?? 'application/json, application/problem+json, */*;q=0.1';
   headers.set('accept', accept);
   if (request.authenticated && request.roles[0]) headers.set('authorization', `Bearer ${KEYS[request.roles[0] as keyof typeof KEYS]}`);
-  let body: string | undefined;
-  if (request.body) {
+  let body: string | FormData | undefined;
+  if (request.body?.mediaType === 'multipart/form-data') {
+    // Each field a part; a file part (its example value a description of the bytes) gets the file PREPARE made.
+    body = new FormData();
+    for (const [name, value] of Object.entries(request.body.value as Dict)) {
+      const file = run.files.get(name);
+      if (file) body.append(name, new Blob([new Uint8Array(file.bytes)], { type: file.type }), file.name);
+      else body.append(name, asText(value));
+    }
+  } else if (request.body) {
     headers.set('content-type', request.body.mediaType);
     body = request.body.mediaType.includes('json') ? JSON.stringify(request.body.value) : asText(request.body.value);
   }
@@ -545,6 +566,11 @@ const RUN_ORDER = [
   'completeSso/cancelled',
   'confirmSso',
   'listAccountLinks',
+  'createDocument',
+  'listDocuments',
+  'getDocument',
+  'getDocumentContent',
+  'getSharedDocumentContent',
 ];
 
 function orderKey(example: RequestExample): number {
@@ -629,6 +655,12 @@ const PREPARE: Record<string, (run: Run, example: RequestExample) => Promise<voi
   async getAuditCheckpoint(run) {
     await settleLog(run);
   },
+  /** The example's file: a one-page PDF, deposited as the decision it names. */
+  async createDocument(run) {
+    const pdf = await PDFDocument.create();
+    pdf.addPage([595, 842]).drawText('Giay chung nhan dang ky ho kinh doanh', { x: 50, y: 780, size: 14, font: await pdf.embedFont(StandardFonts.Helvetica) });
+    run.files.set('file', { bytes: Buffer.from(await pdf.save()), name: 'giay-chung-nhan.pdf', type: 'application/pdf' });
+  },
 };
 
 /**
@@ -652,6 +684,19 @@ const SUBSTITUTE: Record<string, (run: Run, example: RequestExample) => Promise<
   confirmSso(run, example) {
     const { result } = answerOf(run, 'completeSso/linked') as { result: string };
     (example.body!.value as Dict).signOn = signedClaims(result)!.signOn;
+  },
+  // A document's code is made by the gateway: the one createDocument's example deposited.
+  getDocument(run, example) {
+    example.pathParams.documentCode = answerOf(run, 'createDocument/result').code as string;
+  },
+  getDocumentContent(run, example) {
+    example.pathParams.documentCode = answerOf(run, 'createDocument/result').code as string;
+  },
+  // The address the national portal would have been given for that document: its token is made with the gateway's privacy key.
+  getSharedDocumentContent(run, example) {
+    const code = answerOf(run, 'createDocument/result').code as string;
+    example.pathParams.documentCode = code;
+    example.pathParams.token = createDocumentLinks(loadHashKey(join(dirname(run.gw.dbPath), 'hash-key'), { create: false })).token(code);
   },
   // Indexes, sizes and times of the exchange log are this run's: those of verifyCitizen's example's entry.
   async listAuditEntries(run, example) {
@@ -698,6 +743,7 @@ describe('every request example of the contract', () => {
     run.gw = await startTestGateway();
     run.answers = new Map();
     run.state = new Map();
+    run.files = new Map();
   });
   afterAll(async () => {
     await run.gw?.close();

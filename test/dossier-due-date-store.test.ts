@@ -67,7 +67,7 @@ describe.each(backends)('a dossier without a due date on $name', (backend) => {
       if (handle.dialect === 'sqlite') {
         const { sql } = await import('kysely');
         const indexes = await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'dossiers' and sql is not null order by name`.execute(handle.db);
-        expect(indexes.rows.map((r) => r.name)).toEqual(['dossiers_created_at', 'dossiers_status']);
+        expect(indexes.rows.map((r) => r.name)).toEqual(['dossiers_created_at', 'dossiers_received_at', 'dossiers_status']);
       }
     } finally {
       await handle.db.destroy();

@@ -73,6 +73,8 @@ beforeAll(async () => {
   const inspectorate = { publicKeyFile: join(pkiDir, 'inspectorate.pub.pem') };
   execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', join(pkiDir, 'inspectorate.key.pem')], { stdio: 'pipe' });
   execFileSync('openssl', ['pkey', '-in', join(pkiDir, 'inspectorate.key.pem'), '-pubout', '-out', inspectorate.publicKeyFile], { stdio: 'pipe' });
+  // The agency seal deposited results are signed with.
+  const documentSeal = ca.issue('document-seal', 'UBND tinh Son La (document seal)');
   // The format compose.yaml asks for: 32 random bytes, hex-encoded.
   writeFileSync(join(pkiDir, 'hash-key'), execFileSync('openssl', ['rand', '-hex', '32']));
 
@@ -101,6 +103,7 @@ beforeAll(async () => {
     upstreams,
     trust: { roots: [ca.certificateFile], crls: [crl] },
     audit: { signer: logSigner, inspectorate },
+    documents: { seal: { certificateFile: documentSeal.certificateFile, keyFile: documentSeal.keyFile }, tsaUrl: `${unreachable}/tsa` },
     clients: [{ id: 'provincial-portal', agency: 'H52', roles: ['portal'], keyHash: hashApiKey(apiKey) }],
   };
   env = {

@@ -229,10 +229,21 @@ export const IDENTIFIER_TYPES = { idNumber: '1', oldCard: '2' } as const;
 /** DuocThanhToanTrucTuyen: 0 not paid online, 1 through the national payment platform, 2 through the province's. */
 export const PAYMENT_PLATFORMS = { national: '1', provincial: '2' } as const;
 
+/**
+ * DuocTaiSuDung by where a reused document came from: 1 an earlier dossier's submission, 2 an
+ * earlier result (sent with MaKetQuaThayThe); 0 not reused. From public one-stop code (README.md,
+ * "Reused documents and results").
+ */
+export const REUSE_SOURCES = { earlier_submission: '1', earlier_result: '2' } as const;
+const NOT_REUSED = '0';
+
 /** Codes the sources use without spelling them out: inferred (README.md, "Inferred"). */
 export const INFERRED = {
-  /** DuocTaiSuDung for a reused document: 1 an earlier result, 2 the shared repository (0 not reused). */
-  reuse: { earlier_result: '1', shared_repository: '2' },
+  /**
+   * DuocTaiSuDung for a document from the shared (national) repository: what that repository
+   * holds are results. Where it was taken from travels in DuocLayTuKhoDMQG.
+   */
+  reuse: { shared_repository: '2' },
   /** LoaiPhiLePhi: 1 fee (phí), 2 charge (lệ phí). */
   feeKind: { fee: '1', charge: '2' },
   /** HinhThucThu: 1 collected at the desk, 2 collected online. */
@@ -344,6 +355,27 @@ function identifiersOf(applicant: DossierSnapshot['dossier']['applicant']): Wire
   throw new MappingError('a citizen identifier is neither a 12-digit ID number nor a 9-digit card number');
 }
 
+type Attachment = NonNullable<DossierSnapshot['dossier']['attachments']>[number];
+
+/**
+ * DuocTaiSuDung, and the MaKetQuaThayThe that goes with a reused result only. Where a reused
+ * document came from is left out: a result when the result it stands in for is named, else 1,
+ * as the public code sends a reuse it knows no result code of.
+ */
+function reuseOf(a: Attachment): { DuocTaiSuDung: '0' | '1' | '2'; MaKetQuaThayThe: string } {
+  if (!a.reused) return { DuocTaiSuDung: NOT_REUSED, MaKetQuaThayThe: '' };
+  const from = a.reusedFrom ?? (a.replacesResultCode ? 'earlier_result' : 'earlier_submission');
+  // The shared repository holds results: it stands in for one as an earlier result does.
+  const code = from === 'shared_repository' ? INFERRED.reuse.shared_repository : REUSE_SOURCES[from];
+  return { DuocTaiSuDung: code, MaKetQuaThayThe: from === 'earlier_submission' ? '' : (a.replacesResultCode ?? '') };
+}
+
+/** Where the portal fetches an attachment: one naming a stored document is given its address as it is delivered. */
+function urlOf(a: Attachment): string {
+  if (!a.url) throw new MappingError('an attachment has no URL (a stored document was not completed)');
+  return a.url;
+}
+
 /** The DongBoHoSoMC item for a dossier as it stands after a change. */
 export function toWireDossier(snapshot: DossierSnapshot, mark: DeliveryMark): WireDossierItem {
   const d = snapshot.dossier;
@@ -380,11 +412,10 @@ export function toWireDossier(snapshot: DossierSnapshot, mark: DeliveryMark): Wi
       TepDinhKemId: a.id,
       TenTepDinhKem: a.name,
       MaThanhPhanHoSo: a.componentCode,
-      DuongDanTaiTepTin: a.url,
+      DuongDanTaiTepTin: urlOf(a),
       DuocSoHoa: flag(a.digitised),
-      DuocTaiSuDung: a.reused ? INFERRED.reuse[a.reusedFrom ?? 'earlier_result'] : '0',
+      ...reuseOf(a),
       DuocLayTuKhoDMQG: flag(a.fromNationalRepository),
-      MaKetQuaThayThe: a.replacesResultCode ?? '',
       IsDeleted: flag(a.deleted),
     })),
     DanhSachLePhi: (d.fees ?? []).map((f) => ({

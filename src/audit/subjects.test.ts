@@ -47,7 +47,8 @@ function contractPaths(operationId: string, withAnswer: boolean): Map<string, bo
     if (p.in === 'path' || p.in === 'query') paths.push({ path: `${p.in === 'path' ? 'params' : 'query'}.${String(p.name)}`, text: isText(p.schema as Schema) });
   }
   const body = resolve(raw.requestBody as Schema | undefined).content as Record<string, { schema?: Schema }> | undefined;
-  paths.push(...propertyPaths(body?.['application/json']?.schema, 'body'));
+  // A multipart form's fields are the body the exchange recorder reads (the route sets them on req.body).
+  paths.push(...propertyPaths((body?.['application/json'] ?? body?.['multipart/form-data'])?.schema, 'body'));
   if (withAnswer) {
     for (const [status, response] of Object.entries((raw.responses ?? {}) as Record<string, Schema>)) {
       if (!/^2/.test(status)) continue;

@@ -6,6 +6,7 @@ import { createDatabase } from '../store/database.ts';
 import { migrateToLatest } from '../store/migrations.ts';
 import { AUDIT_USAGE, AuditCheckError, AuditUsageError, runAudit } from './audit.ts';
 import { addClient } from './clients.ts';
+import { DOCUMENTS_USAGE, DocumentsUsageError, runDocuments } from './documents.ts';
 import { RESOLVE_USAGE } from './audit-resolve.ts';
 import { PURGE_USAGE, runPurge } from './purge.ts';
 import { WITNESS_USAGE } from './witness.ts';
@@ -20,7 +21,7 @@ Commands:
               [--name NAME] [--config FILE]
                                  create a client, store its key hash in the config file and
                                  print the key once
-${AUDIT_USAGE}${WITNESS_USAGE}${RESOLVE_USAGE}${PURGE_USAGE}
+${AUDIT_USAGE}${WITNESS_USAGE}${RESOLVE_USAGE}${PURGE_USAGE}${DOCUMENTS_USAGE}
 Settings come from the config file (--config or LIENTHONG_CONFIG) and environment variables;
 see README.md. Exit codes: 0 done, 1 failure, 2 bad configuration or usage.
 `;
@@ -111,6 +112,8 @@ async function run(argv: string[]): Promise<number> {
     case 'audit':
       if (rest[0] === 'purge') return runPurge(rest.slice(1), env, (line) => console.log(line));
       return runAudit(rest, env, (line) => console.log(line));
+    case 'documents':
+      return runDocuments(rest, env, { out: (line) => console.log(line), err: (line) => console.error(line) });
     case undefined:
     case 'help':
     case '--help':
@@ -133,7 +136,7 @@ run(process.argv.slice(2)).then(
       console.error(`lienthong: audit verify FAILED: ${err.message}`);
       process.exit(1);
     }
-    if (err instanceof UsageError || err instanceof AuditUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof UsageError || err instanceof AuditUsageError || err instanceof DocumentsUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`lienthong: ${(err as Error).message}\n\n${USAGE}`);
       process.exit(2);
     }

@@ -21,6 +21,8 @@ function complete(): Record<string, unknown> {
     'trust.crls': ['/etc/lienthong/national-ca.crl'],
     'audit.signer': { certificateFile: '/etc/lienthong/log-signer.pem', keyFile: '/etc/lienthong/log-signer.key.pem' },
     'audit.inspectorate': { publicKeyFile: '/etc/lienthong/trust/inspectorate.pub.pem' },
+    'documents.seal': { certificateFile: '/etc/lienthong/document-seal.pem', keyFile: '/etc/lienthong/document-seal.key.pem' },
+    'documents.tsaUrl': 'https://tsa.example.gov.vn/tsa',
   };
   for (const m of adapterModules) {
     settings[`upstreams.${m.id}.url`] = `https://${m.id}.example.gov.vn`;
@@ -140,6 +142,15 @@ describe('production refusals', () => {
 
   it('require the inspectorate key officers are sealed to', () => {
     expect(problems(without('audit.inspectorate'))).toEqual([expect.stringMatching(/^audit\.inspectorate\.publicKeyFile: required when NODE_ENV=production/)]);
+  });
+
+  it('require the agency seal deposited results are signed with', () => {
+    expect(problems(without('documents.seal'))).toEqual([expect.stringMatching(/^documents\.seal: required when NODE_ENV=production/)]);
+  });
+
+  it('require a TSA for the seal, of its own or the exchange log\'s', () => {
+    expect(problems(without('documents.tsaUrl'))).toEqual([expect.stringMatching(/^documents\.tsaUrl: required when NODE_ENV=production/)]);
+    expect(problems({ ...without('documents.tsaUrl'), 'audit.tsaUrl': 'https://tsa.example.gov.vn/tsa' })).toEqual([]);
   });
 
   it('require every upstream URL but an optional system\'s, and list every problem at once', () => {

@@ -61,6 +61,12 @@ export function productionProblems(config: Config, systems: readonly UpstreamReq
   if (!config.audit.signer) {
     problems.push(`audit.signer: ${REQUIRED} (the log-signing certificate and key that sign checkpoints, not the TLS or message-signing ones)`);
   }
+  if (!config.documents.seal) {
+    problems.push(`documents.seal: ${REQUIRED} (the agency certificate and key that seal deposited results; the sample seal is for development only)`);
+  }
+  if (!config.documents.tsaUrl && !config.audit.tsaUrl) {
+    problems.push(`documents.tsaUrl: ${REQUIRED}, or audit.tsaUrl (sealed results carry an RFC 3161 signature timestamp)`);
+  }
   if (!config.audit.inspectorate) {
     problems.push(`audit.inspectorate.publicKeyFile: ${REQUIRED} (the inspectorate's RSA public key acting officers' identifiers are sealed to; the sample key is for development only)`);
   }

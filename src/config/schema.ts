@@ -175,6 +175,11 @@ const deliverers = adapterModules.flatMap((module) => (module.deliversDossiers ?
 if (deliverers.length > 1) throw new Error(`one system delivers dossiers, and ${deliverers.map((d) => d.id).join(', ')} all declare deliversDossiers (adapters/index.ts)`);
 const dossierDelivery = deliverers[0];
 
+/** What the document store accepts, judged by content (file-type's names). */
+export const documentMediaTypes = ['application/pdf', 'image/png', 'image/jpeg', 'image/tiff'] as const;
+/** A retention period: whole years, or kept for ever. */
+const retentionPeriod = z.union([z.number().int().min(1).max(500), z.literal('permanent')]);
+
 export const configSchema = z
   .object({
     server: z
@@ -392,6 +397,43 @@ export const configSchema = z
         flowTtlSeconds: z.number().int().min(30).max(3600).default(600),
         /** Lifetime of the signed result handed to returnTo, and how long its sign-on waits for the portal's confirmation. */
         resultTtlSeconds: z.number().int().min(10).max(600).default(120),
+      })
+      .strict()
+      .prefault({}),
+    /** The electronic document store (src/core/documents): sealed results and digitised submissions per person or organisation. */
+    documents: z
+      .object({
+        /** Where the encrypted content is kept with the embedded database; with PostgreSQL (database.url) it is kept there. */
+        directory: z.string().min(1).default('./data/documents'),
+        /** Largest file accepted (413 beyond). */
+        maxBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(20 * 1024 * 1024),
+        /** Media types accepted, judged by the content, never by the name. */
+        mediaTypes: z.array(z.enum(documentMediaTypes)).min(1).default([...documentMediaTypes]),
+        /**
+         * The agency's sealing certificate (PEM, chain after the leaf allowed) and key (PEM) that sign
+         * every deposited result: certs-sample/document-seal.pem and .key.pem when unset outside production.
+         */
+        seal: z.object({ certificateFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+        /** RFC 3161 TSA for document signatures: audit.tsaUrl when unset, else the sandbox's own. */
+        tsaUrl: z.url().optional(),
+        /**
+         * Where the national portal fetches a document's content (DuongDanTaiTepTin, DuongDanTepTinKetQua):
+         * this base + /v1/documents/{code}/content. The gateway's listening address when unset.
+         */
+        publicBaseUrl: z.url().optional(),
+        /** A deposit's subject must exist in the national database (population or business registry). */
+        checkSubject: z.boolean().default(true),
+        /**
+         * How long content is kept, counted from the document's issue date (its deposit when not
+         * given): whole years, or `permanent`. Per document type code, else the default.
+         */
+        retention: z
+          .object({
+            default: retentionPeriod.default('permanent'),
+            byType: z.record(z.string().min(1), retentionPeriod).default({}),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

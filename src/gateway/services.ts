@@ -6,6 +6,8 @@ import { createAccountLinkService } from '../core/account-links.ts';
 import { createCitizenService, type CitizenField } from '../core/citizens.ts';
 import { createOutbox } from '../core/dossiers/outbox.ts';
 import { createDossierService } from '../core/dossiers/service.ts';
+import { documentContentPath, sharedDocumentPath } from '../core/documents/codes.ts';
+import { createDocumentLinks } from '../signing/document-links.ts';
 import { createEnterpriseService } from '../core/enterprises.ts';
 import { createSsoService } from '../core/national-sso.ts';
 import { createProcedureService } from '../core/procedures.ts';
@@ -16,9 +18,13 @@ import { backoffMs } from '../resilience/policy.ts';
 import { createAccountLinkStore, createSsoFlowStore } from '../store/account-links.ts';
 import { createDossierSealer } from '../store/dossier-sealer.ts';
 import { createDossierStore } from '../store/dossiers.ts';
+import { createDocumentStore } from '../store/documents.ts';
+import { createDocumentFigures } from '../store/document-figures.ts';
 import { createOutboxStore } from '../store/outbox.ts';
 import type { Store } from '../store/store.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import type { TrustStore } from '../signing/trust-store.ts';
+import { composeDocuments } from './documents.ts';
 
 export interface ServiceDeps {
   log: Logger;
@@ -32,6 +38,10 @@ export interface ServiceDeps {
   /** The gateway's own address once it listens, for the sign-on callback when none is configured. */
   listeningUrl: () => string;
   lifecycle: Lifecycle;
+  /** The trust signatures are checked against (material.signing.trust): documents signed elsewhere are checked with it. */
+  signingTrust: TrustStore;
+  /** The sandbox's TSA, when the sandbox runs: documents are timestamped by it when no TSA is configured. */
+  sandboxTsaUrl?: string | undefined;
 }
 
 /** Which citizen fields a client gets for a purpose: its own list for the purpose, its default, the gateway's. */
@@ -69,6 +79,15 @@ export function composeServices(config: Config, deps: ServiceDeps): AppDeps['ser
   // The outbox lease outlasts one delivery to the portal: checked when the configuration loads (config/schema.ts).
   // Dossiers' personal data is kept encrypted, under a key derived from the privacy key (as exchange bodies' keys are).
   const dossierSealer = createDossierSealer(deps.hashKey);
+  // Dossiers read the document store (attachments naming stored documents, results deposited for
+  // them) and give the portal a document's content by its public address.
+  const documentStore = createDocumentStore({ db: store.db, dialect: store.dialect, directory: config.documents.directory, masterKey: deps.hashKey });
+  const publicBase = () => (config.documents.publicBaseUrl ?? deps.listeningUrl()).replace(/\/+$/, '');
+  // API clients download with their key (contentUrl); the national portal has none: it gets the document's shared address.
+  const documentLinks = createDocumentLinks(deps.hashKey);
+  const documentUrl = (code: string) => `${publicBase()}${documentContentPath(code)}`;
+  const sharedUrl = (code: string) => `${publicBase()}${sharedDocumentPath(code, documentLinks.token(code))}`;
+  const dossierDocuments = { documents: documentStore, documentUrl: sharedUrl };
   // Dossier changes are accepted into the outbox; this process's worker delivers them (so may others on PostgreSQL).
   const outbox = createOutbox(
     {
@@ -80,16 +99,20 @@ export function composeServices(config: Config, deps: ServiceDeps): AppDeps['ser
       log: deps.log.child({ component: 'outbox' }),
       metrics: deps.metrics,
       backoffMs,
+      ...dossierDocuments,
     },
     config.outbox,
   );
-  const dossiers = createDossierService({ store: createDossierStore(store.db), hashIdentifier: hashSubject, sealer: dossierSealer, onQueued: () => outbox.wake() });
+  const dossiers = createDossierService({ store: createDossierStore(store.db), hashIdentifier: hashSubject, sealer: dossierSealer, onQueued: () => outbox.wake(), documents: documentStore });
   if (config.outbox.enabled) {
     outbox.start();
     // Runs before the integrator's and the store's cleanups: attempts under way are settled or released first.
     lifecycle.defer(() => outbox.stop(Math.min(config.server.shutdownGraceMs, 5000)));
   }
 
+  // The document and digitisation gauges read the same figures the operators' report does.
+  const figures = createDocumentFigures(store.db, store.dialect);
+  deps.metrics.watchDocuments(figures);
   return {
     enterprises,
     citizens,
@@ -97,5 +120,20 @@ export function composeServices(config: Config, deps: ServiceDeps): AppDeps['ser
     dossiers,
     accountLinks,
     sso: { service: sso, redirectUri },
+    documents: composeDocuments(config, {
+      log: deps.log,
+      store: documentStore,
+      hashIdentifier: hashSubject,
+      population: adapters.population.ops,
+      registry: adapters['business-registry'].ops,
+      // What documents need of dossiers (a deposit for a dossier, a result to send with it).
+      dossiers,
+      trust: deps.signingTrust,
+      sandboxTsaUrl: deps.sandboxTsaUrl,
+      documentUrl,
+      lifecycle,
+    }),
+    documentLinks,
+    figures,
   };
 }

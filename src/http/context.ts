@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { CallContext } from '../core/ports.ts';
 import { deferredLogger } from '../logging.ts';
-import type { AuthenticatedClient } from './auth.ts';
+import { officerHash } from '../audit/officers.ts';
+import type { Actor } from '../core/dossiers/service.ts';
+import { scopeOf, type AuthenticatedClient, type Scope } from './auth.ts';
 import type { ExchangeState } from './exchange-recorder.ts';
 
 /**
@@ -41,5 +43,21 @@ export function exchangeContext(req: Request, res: Response): CallContext {
     recordCall: (call) => {
       state.calls.push(call);
     },
+  };
+}
+
+/**
+ * Who acts in a request that changes something: the client, its agency and scope, and the acting
+ * user hashed as the exchange recorder hashes it, so that entries the change leads to later (a
+ * dossier's delivery) name the same officer as the API call's entry.
+ */
+export function actorOf(res: Response, hashIdentifier: (value: string) => string): Actor & { scope: Scope } {
+  const client = res.locals.client as AuthenticatedClient;
+  return {
+    clientId: client.id,
+    agency: client.agency,
+    userHash: officerHash(hashIdentifier, (res.locals.userId as string | undefined) ?? ''),
+    purpose: (res.locals.purpose as string | undefined) ?? null,
+    scope: scopeOf(client),
   };
 }

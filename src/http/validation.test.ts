@@ -322,3 +322,34 @@ describe('routing once from the contract', () => {
     expect(contract.match('GET', '/v1')).toBeUndefined();
   });
 });
+
+describe('a multipart body, read by its handler', () => {
+  const checks = createValidation(contract).of('createDocument');
+  const headers = { 'x-user-id': 'canbo-0042', 'x-purpose': 'TIEP_NHAN_HO_SO' };
+  const fields = { subjectType: 'citizen', subject: '014089001234', kind: 'result', documentType: 'KQ.G15.000031', name: 'Quyết định', issuingAgency: 'H52.101.114' };
+
+  it('passes the body on unread once its content type is one the operation takes', () => {
+    const input: RequestInput = { params: {}, query: {}, headers, contentType: 'multipart/form-data', hasBody: true, body: undefined };
+    expect(() => checks.request(input)).not.toThrow();
+    expect(() => checks.request({ ...input, contentType: 'application/json', body: fields })).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_MEDIA_TYPE' }));
+  });
+
+  it('checks its text fields against the contract, less the file part, naming body.<field>', () => {
+    expect(checks.form(fields)).toEqual(fields);
+    const refused = (() => {
+      try {
+        checks.form({ ...fields, subject: '01408900123', kind: 'decision', colour: 'red', issuedOn: '2026-02-30', name: undefined });
+      } catch (err) {
+        return err as GatewayError;
+      }
+    })();
+    expect(refused?.code).toBe('VALIDATION_FAILED');
+    expect(refused?.errors).toEqual([
+      { field: 'body.name', message: 'is required' },
+      { field: 'body.subject', message: 'must be a 12-digit personal identification number, or an enterprise code (10 digits, or 10 digits, \'-\' and 3 for a branch)' },
+      { field: 'body.kind', message: 'must be one of: submission, result' },
+      { field: 'body.issuedOn', message: 'must be a real calendar date, written YYYY-MM-DD' },
+      { field: 'body.colour', message: 'is not a known field' },
+    ]);
+  });
+});

@@ -37,6 +37,13 @@ export interface OperationValidation {
   request(input: RequestInput): { params: Record<string, unknown>; query: Record<string, unknown> };
   /** Problems with an answer's JSON body for its status and content type; empty when it conforms. */
   response(status: number, contentType: string | undefined, body: unknown): FieldProblem[];
+  /**
+   * Checks the text fields of a body its handler reads itself (`multipart/form-data`, which no
+   * body parser reads before the handler): against the contract's schema of that body less its
+   * file parts (`format: binary`), with the same problems as any body (`body.subject is
+   * required`); throws 400 VALIDATION_FAILED. Returns the fields with the schema's defaults.
+   */
+  form(fields: Record<string, unknown>): Record<string, unknown>;
 }
 
 export interface RequestInput {
@@ -585,7 +592,10 @@ function compileRequest(ajv: RequestAjv, document: Schema, raw: RawOperation, op
       } else {
         const validate = mediaMatch(bodies, input.contentType);
         if (!validate) throw unsupported(declaredTypes, `must be ${declaredTypes}, not ${input.contentType}`);
-        if (input.body === undefined) {
+        // A streamed body (multipart) is read by its handler, which checks its fields (see `form`).
+        if (isStreamed(input.contentType)) {
+          // Its content type is checked here; its parts, as they arrive.
+        } else if (input.body === undefined) {
           if (bodyRequired) errors.push({ field: 'body', message: requiredBody });
         } else if (!validate(input.body)) {
           errors.push(...explained('body', validate.errors, input.body));
@@ -594,6 +604,39 @@ function compileRequest(ajv: RequestAjv, document: Schema, raw: RawOperation, op
     }
     if (errors.length > 0) throw validationFailed(options.allErrors ? errors : errors.slice(0, 1));
     return { params: input.params, query: input.query };
+  };
+}
+
+/** Bodies no body parser reads before the handler: their handler streams them (src/http/multipart.ts). */
+function isStreamed(mediaType: string): boolean {
+  return mediaType.startsWith('multipart/');
+}
+
+/** A schema's properties that are files (`format: binary`), by name. */
+function fileParts(document: Schema, schema: Schema): Set<string> {
+  const properties = (schema.properties ?? {}) as Record<string, Schema>;
+  return new Set(Object.entries(properties).filter(([, property]) => resolve(document, property as { $ref?: string } & Schema).format === 'binary').map(([name]) => name));
+}
+
+/** The check of a streamed body's text fields: its schema without its file parts (see OperationValidation.form). */
+function compileForm(ajv: RequestAjv, document: Schema, raw: RawOperation, options: { allErrors: boolean }): OperationValidation['form'] {
+  const body = raw.requestBody ? resolve(document, raw.requestBody) : undefined;
+  const media = Object.entries(body?.content ?? {}).find(([type]) => isStreamed(type.toLowerCase()))?.[1];
+  let validate: ValidateFunction | undefined;
+  return (fields) => {
+    if (!media?.schema) throw new Error('the operation has no multipart body in the contract');
+    if (!validate) {
+      const schema = resolve(document, media.schema as { $ref?: string } & Schema);
+      const files = fileParts(document, schema);
+      const properties = Object.fromEntries(Object.entries((schema.properties ?? {}) as Record<string, Schema>).filter(([name]) => !files.has(name)));
+      const required = ((schema.required ?? []) as string[]).filter((name) => !files.has(name));
+      validate = ajv.body.compile(anchored({ ...schema, properties, required }));
+    }
+    const data = { ...fields };
+    if (validate(data)) return data;
+    const problems = fieldProblems('body', validate.errors, ajv.judge(), data);
+    const found = problems.length > 0 ? problems : [{ field: 'body', message: 'is not valid' }];
+    throw validationFailed(options.allErrors ? found : found.slice(0, 1));
   };
 }
 
@@ -638,7 +681,11 @@ export function createValidation(contract: Contract, options: { allErrors?: bool
   const checks = new Map<string, OperationValidation>();
   for (const operation of contract.operations) {
     const raw = paths[operation.path]![operation.method]!;
-    checks.set(operation.operationId, { request: compileRequest(ajv, document, raw, { allErrors }), response: compileResponses(responses, document, raw) });
+    checks.set(operation.operationId, {
+      request: compileRequest(ajv, document, raw, { allErrors }),
+      response: compileResponses(responses, document, raw),
+      form: compileForm(ajv, document, raw, { allErrors }),
+    });
   }
   return {
     of(operationId) {

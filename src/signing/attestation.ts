@@ -65,7 +65,7 @@ export function createSubjectHasher(key: Buffer): (identifier: string) => string
  * HKDF-SHA-256 (`info` = `lienthong digest <purpose>`), so a digest made for one purpose can
  * never be matched against another's, and none of them is a subject hash.
  */
-export type DigestPurpose = 'exchange-bodies' | 'dossier-content' | 'idempotency-request';
+export type DigestPurpose = 'exchange-bodies' | 'dossier-content' | 'idempotency-request' | 'document-link';
 
 /** A keyed digest (HMAC-SHA-256, hex) of data that may carry personal data. */
 export type KeyedDigest = (data: string | Uint8Array) => string;

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { derViolation } from '../../test/helpers/der.ts';
-import { CmsError, OID, compareDer, createSignedData, signDetached, sortAttributes, verifyDetached, verifySignedData } from './cms.ts';
+import { CmsError, OID, compareDer, createSignedData, parseSignedData, signDetached, sortAttributes, verifyDetached, verifySignedData } from './cms.ts';
 import { sample } from './material.ts';
 import { createTrustStore, loadPemCredentials, readCertificates, withChain, type Credentials } from './trust-store.ts';
 
@@ -204,5 +204,40 @@ describe('DER helpers', () => {
     expect(derViolation(Buffer.from('2406040161040162', 'hex'))).toMatch(/constructed/);
     expect(derViolation(Buffer.from('0101 01'.replace(/ /g, ''), 'hex'))).toMatch(/BOOLEAN/);
     expect(derViolation(Buffer.from('300302010a00', 'hex'))).toMatch(/one value|stray|past/);
+  });
+});
+
+describe('CMS options for detached seals', () => {
+  it('signs a precomputed SHA-256 without signing-time, with unsigned attributes from the signature value, all in DER', async () => {
+    const content = Buffer.from('streamed content known only by its digest\n');
+    const digest = createHash('sha256').update(content).digest();
+    let seen: Buffer | undefined;
+    const marker = Buffer.from(new asn1js.Utf8String({ value: 'unsigned' }).toBER(false));
+    const signature = await createSignedData({
+      contentDigest: digest,
+      detached: true,
+      credentials: load('gateway'),
+      signingTime: null,
+      unsignedAttributes: async (value) => {
+        seen = value;
+        return [{ type: '1.2.3.4.5', values: [marker] }];
+      },
+    });
+    expect(derViolation(signature)).toBeUndefined();
+    expect(opensslVerify(signature, content).status).toBe(0);
+    expect(opensslVerify(signature, Buffer.concat([content, Buffer.from('!')])).status).not.toBe(0);
+    const verified = await verifySignedData(signature, { trust, contentDigest: digest });
+    expect(verified.signingTime).toBeUndefined();
+    expect(verified.signedAttributes.map((a) => a.type)).not.toContain(OID.signingTime);
+    expect(await reason(verifySignedData(signature, { trust, contentDigest: createHash('sha256').update('other').digest() }))).toBe('digest-mismatch');
+    // The unsigned attribute was asked for with the signature value the SignerInfo carries, and travels byte for byte.
+    const signerInfo = parseSignedData(signature).signerInfos[0]!;
+    expect(Buffer.from(signerInfo.signature.valueBlock.valueHexView).equals(seen!)).toBe(true);
+    expect(Buffer.from((signerInfo.unsignedAttrs!.attributes[0]!.values[0] as asn1js.AsnType).toBER(false)).equals(marker)).toBe(true);
+  });
+
+  it('refuses a digest for attached content, and a digest of the wrong length', async () => {
+    await expect(createSignedData({ contentDigest: Buffer.alloc(32), credentials: load('gateway') })).rejects.toThrow(/detached/);
+    await expect(createSignedData({ contentDigest: Buffer.alloc(20), detached: true, credentials: load('gateway') })).rejects.toThrow(/32 bytes/);
   });
 });

@@ -199,9 +199,20 @@ function prepare(credentials: Credentials): PreparedSigner {
   return entry;
 }
 
+/** An attribute whose values are given already DER-encoded (carried byte for byte, e.g. a timestamp token). */
+export interface EncodedAttribute {
+  type: string;
+  values: Uint8Array[];
+}
+
 export interface SignedDataInput {
-  /** The content signed (its SHA-256 goes in the message-digest attribute). */
-  content: Uint8Array;
+  /** The content signed (its SHA-256 goes in the message-digest attribute). Required unless `contentDigest` is given. */
+  content?: Uint8Array;
+  /**
+   * The SHA-256 of content signed without being at hand (content streamed elsewhere): goes in the
+   * message-digest attribute as it is. Only for a detached signature.
+   */
+  contentDigest?: Uint8Array;
   /** eContentType: id-data unless given (id-ct-TSTInfo for timestamp tokens). */
   contentType?: string;
   /** Leave the content out of the SignedData (a detached signature). */
@@ -211,7 +222,25 @@ export interface SignedDataInput {
   certificates?: 'chain' | 'none';
   /** Signed attributes besides content-type, signing-time and message-digest. */
   attributes?: pkijs.Attribute[];
-  signingTime?: Date;
+  /** The signing-time attribute's value (now unless given); null leaves the attribute out (PAdES puts the time in /M). */
+  signingTime?: Date | null;
+  /**
+   * Unsigned attributes, or a function answering them from the signature value (a signature
+   * timestamp is over the value, so it can only be asked for once the signature exists).
+   */
+  unsignedAttributes?: EncodedAttribute[] | ((signatureValue: Buffer) => Promise<EncodedAttribute[]>);
+}
+
+/** An Attribute ::= SEQUENCE { attrType, attrValues SET } around values already in DER, byte for byte. */
+function encodeAttribute(attribute: EncodedAttribute): Buffer {
+  const values = attribute.values.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)).sort(compareDer);
+  return derTlv(0x30, der(new asn1js.ObjectIdentifier({ value: attribute.type })), derTlv(0x31, ...values));
+}
+
+/** The content octets of one DER TLV (what follows its tag and length). */
+function tlvContent(encoded: Buffer): Buffer {
+  const first = encoded[1]!;
+  return encoded.subarray(first & 0x80 ? 2 + (first & 0x7f) : 2);
 }
 
 /**
@@ -222,10 +251,14 @@ export interface SignedDataInput {
 export async function createSignedData(input: SignedDataInput): Promise<Buffer> {
   const signer = prepare(input.credentials);
   const contentType = input.contentType ?? OID.data;
+  if (input.content === undefined && input.contentDigest === undefined) throw new Error('CMS signing needs the content or its digest');
+  if (input.content === undefined && !input.detached) throw new Error('a signature over a content digest must be detached');
+  if (input.contentDigest !== undefined && input.contentDigest.byteLength !== 32) throw new RangeError(`a SHA-256 digest has 32 bytes, not ${input.contentDigest.byteLength}`);
+  const digest = input.contentDigest ?? sha('sha256', input.content!);
   const attributes = sortAttributes([
     new pkijs.Attribute({ type: OID.contentType, values: [new asn1js.ObjectIdentifier({ value: contentType })] }),
-    new pkijs.Attribute({ type: OID.signingTime, values: [timeValue(input.signingTime ?? new Date())] }),
-    new pkijs.Attribute({ type: OID.messageDigest, values: [new asn1js.OctetString({ valueHex: sha('sha256', input.content) })] }),
+    ...(input.signingTime === null ? [] : [new pkijs.Attribute({ type: OID.signingTime, values: [timeValue(input.signingTime ?? new Date())] })]),
+    new pkijs.Attribute({ type: OID.messageDigest, values: [new asn1js.OctetString({ valueHex: new Uint8Array(digest) })] }),
     ...(input.attributes ?? []),
   ]);
   const signedAttrs = new pkijs.SignedAndUnsignedAttributes({ type: 0, attributes });
@@ -242,9 +275,16 @@ export async function createSignedData(input: SignedDataInput): Promise<Buffer> 
     signatureAlgorithm: signer.signatureAlgorithm(),
     signature: new asn1js.OctetString({ valueHex: signature }),
   });
+  let signerInfoDer = der(signerInfo.toSchema());
+  const unsigned = typeof input.unsignedAttributes === 'function' ? await input.unsignedAttributes(Buffer.from(signature)) : (input.unsignedAttributes ?? []);
+  if (unsigned.length > 0) {
+    // unsignedAttrs [1] IMPLICIT SET OF Attribute, DER-sorted, appended to the SignerInfo as built.
+    const encoded = unsigned.map(encodeAttribute).sort(compareDer);
+    signerInfoDer = derTlv(0x30, tlvContent(signerInfoDer), derTlv(0xa1, ...encoded));
+  }
   // eContent is assigned after construction: the constructor would turn it into a BER constructed OCTET STRING.
   const encapContentInfo = new pkijs.EncapsulatedContentInfo({ eContentType: contentType });
-  if (!input.detached) encapContentInfo.eContent = new asn1js.OctetString({ valueHex: new Uint8Array(input.content) });
+  if (!input.detached) encapContentInfo.eContent = new asn1js.OctetString({ valueHex: new Uint8Array(input.content!) });
   // SignedData assembled here rather than by pkijs, so that the certificates travel byte for byte
   // (pkijs would re-encode each one) and an empty certificate set is simply left out.
   // Version (RFC 5652 §5.1): 3 when the content is not id-data, else 1 (X.509 certificates, v1 signerInfo).
@@ -254,7 +294,7 @@ export async function createSignedData(input: SignedDataInput): Promise<Buffer> 
     der(new asn1js.Set({ value: [new pkijs.AlgorithmIdentifier({ algorithmId: OID.sha256 }).toSchema()] })),
     der(encapContentInfo.toSchema()),
     ...(input.certificates !== 'none' && signer.certificateSet ? [signer.certificateSet] : []),
-    der(new asn1js.Set({ value: [signerInfo.toSchema()] })),
+    derTlv(0x31, signerInfoDer),
   );
   return derTlv(0x30, der(new asn1js.ObjectIdentifier({ value: OID.signedData })), derTlv(0xa0, signedData));
 }
@@ -271,6 +311,11 @@ export interface SignedDataCheck {
   trust: TrustStore;
   /** The content of a detached signature; must be absent for attached content. */
   content?: Uint8Array;
+  /**
+   * Instead of `content`, the SHA-256 of the content of a detached signature (content streamed
+   * elsewhere): the message-digest attribute must equal it. `content` is then answered empty.
+   */
+  contentDigest?: Uint8Array;
   /** The eContentType required (id-data unless given). */
   contentType?: string;
   /** Where to look for the signer's certificate besides the SignedData's own set. */
@@ -389,6 +434,17 @@ function matchesSid(sid: unknown, cert: pkijs.Certificate): boolean {
   return false;
 }
 
+/**
+ * The certificate a SignedData carries for its first signer, found by the SignerInfo's sid (not
+ * whichever certificate comes first), without verifying anything: for naming the signer of a
+ * signature that does not verify.
+ */
+export function carriedSignerCertificate(signedData: Uint8Array): X509Certificate | undefined {
+  const parts = parseSignedData(signedData);
+  const sid = parts.signerInfos[0]?.sid;
+  return parts.certificates.map(parseCertificate).find((c) => matchesSid(sid, c.parsed))?.x509;
+}
+
 /** The single value of a signed attribute that must appear at most once with one value. */
 export function singleAttributeValue(attributes: pkijs.Attribute[], type: string, name: string): asn1js.AsnType | undefined {
   const found = attributes.filter((a) => a.type === type);
@@ -418,7 +474,10 @@ export async function verifySignedData(signedData: Uint8Array | asn1js.AsnType, 
   if (parts.contentType !== expectedType) throw new CmsError('content-type', `the signed content is ${parts.contentType}, expected ${expectedType}`);
 
   let content: Buffer;
-  if (check.content !== undefined) {
+  if (check.contentDigest !== undefined) {
+    if (parts.content) throw new CmsError('not-detached', 'the SignedData carries its content: it is not a detached signature');
+    content = Buffer.alloc(0);
+  } else if (check.content !== undefined) {
     if (parts.content) throw new CmsError('not-detached', 'the SignedData carries its content: it is not a detached signature');
     content = Buffer.from(check.content.buffer, check.content.byteOffset, check.content.byteLength);
   } else {
@@ -442,7 +501,9 @@ export async function verifySignedData(signedData: Uint8Array | asn1js.AsnType, 
   if (!digestAlgorithm || digestAlgorithm.name === 'sha1') throw new CmsError('unsupported', `digest algorithm ${signerInfo.digestAlgorithm.algorithmId} is not accepted`);
   const digestValue = singleAttributeValue(attributes, OID.messageDigest, 'message-digest');
   if (!(digestValue instanceof asn1js.OctetString)) throw new CmsError('malformed', 'the message-digest attribute is missing');
-  if (!sameBytes(digestValue.valueBlock.valueHexView, sha(digestAlgorithm.name, content))) {
+  const expectedDigest = check.contentDigest !== undefined && digestAlgorithm.name === 'sha256' ? check.contentDigest : undefined;
+  if (check.contentDigest !== undefined && !expectedDigest) throw new CmsError('unsupported', 'a content digest can only be checked against a SHA-256 message digest');
+  if (!sameBytes(digestValue.valueBlock.valueHexView, expectedDigest ?? sha(digestAlgorithm.name, content))) {
     throw new CmsError('digest-mismatch', 'the message-digest attribute does not match the content');
   }
   const signingTime = toDate(singleAttributeValue(attributes, OID.signingTime, 'signing-time'));

@@ -14,6 +14,7 @@ type Fingerprints = Record<string, { certificate: string; publicKey: string }>;
  * sample-pki.test.ts fails when the sample PKI is regenerated and these tables are not.
  */
 const GATEWAY_FINGERPRINTS: Fingerprints = {
+  'document-seal.pem': { certificate: '5e9403cc4bc35a772f0b6c3693da6c3bb77b743b58ef3d5b014cb255675bada8', publicKey: '4512a207b04366291ff8c0882ec613d6e04a0e4f03c6e7e5ca3f8e725f55534f' },
   'gateway-ec.pem': { certificate: 'b2b3b1e713884ab261728bc3c0e2d14d9a76ecbc78c915d08e2a7fadb365b532', publicKey: '1c46d2fb7abd56340a98442fd4bdef41b5b21f55632c8e3f89d31dc31bde0104' },
   'gateway.pem': { certificate: 'cbeff287c7c2a42af94695e8f5d227ff807faf8b6672920b9a1979bf7a8df0ae', publicKey: 'd75ca9a3055df5c04ec29fb814ed89d1a84f578dce2a79a9fbf6b3e79f98fe4f' },
   'impostor-ca.pem': { certificate: 'cbce3ad9505bfa149e5dcd2e7c5df61513ea2469ee7ce90f0adfc38a13892ecc', publicKey: '6e12fe52f2e96cafc2706622c7883b7e79506ed3d46c95137c61746e55c70abb' },

@@ -2,6 +2,7 @@ import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysel
 import type {
   ChangeRecord,
   DeliveredChange,
+  DossierFigures,
   DossierOwner,
   DossierQuery,
   DossierRecord,
@@ -49,6 +50,13 @@ export function toChange(row: Selectable<DossierEventsTable>): ChangeRecord {
     createdAt: row.created_at,
   };
 }
+
+/** The clear columns the digitisation figures read. */
+const figureColumns = (figures: DossierFigures) => ({
+  handling_agency: figures.handlingAgency,
+  digitised_submission: figures.digitisedSubmission ? 1 : 0,
+  reused_document: figures.reusedDocument ? 1 : 0,
+});
 
 /** The dossiers a scope may touch, as a condition on the dossiers table (the caller skips it when scope.all). */
 const visibleTo = (scope: DossierScope) => (eb: ExpressionBuilder<Database, 'dossiers'>) =>
@@ -124,6 +132,7 @@ function dossierWrites(db: Kysely<Database>): DossierWrites {
           subject_hash: dossier.subjectHash,
           created_at: dossier.createdAt,
           updated_at: dossier.updatedAt,
+          ...figureColumns(dossier.figures),
         })
         .execute();
     },
@@ -187,7 +196,7 @@ function dossierWrites(db: Kysely<Database>): DossierWrites {
     async replaceDocument(code, corrected) {
       await db
         .updateTable('dossiers')
-        .set({ procedure_code: corrected.procedureCode, document: corrected.document, content_hash: corrected.contentHash })
+        .set({ procedure_code: corrected.procedureCode, document: corrected.document, content_hash: corrected.contentHash, ...figureColumns(corrected.figures) })
         .where('code', '=', code)
         .execute();
     },

@@ -389,6 +389,74 @@ export const migrations: Record<string, Migration> = {
       if (postgres) await sql`alter table outbox_jobs alter column last_error type varchar(80) using left(last_error, 80)`.execute(db);
     },
   },
+  '0012_documents': {
+    async up(db: Kysely<unknown>) {
+      const postgres = (db.getExecutor().adapter as object).constructor.name === 'PostgresAdapter';
+      // The electronic document store (src/store/documents.ts). Personal data only sealed: the
+      // subject's identifier and the document's name are AES-GCM ciphertexts bound to the code;
+      // lists filter on subject_hash (the keyed hash). wrapped_key and content_address are cleared
+      // when the content is destroyed; every other column stays.
+      await db.schema
+        .createTable('documents')
+        .addColumn('code', 'varchar(120)', (c) => c.primaryKey())
+        .addColumn('kind', 'varchar(20)', (c) => c.notNull())
+        .addColumn('subject_type', 'varchar(20)', (c) => c.notNull())
+        .addColumn('subject_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('subject_sealed', 'text', (c) => c.notNull())
+        .addColumn('document_type', 'varchar(64)', (c) => c.notNull())
+        .addColumn('name_sealed', 'text', (c) => c.notNull())
+        .addColumn('media_type', 'varchar(100)', (c) => c.notNull())
+        .addColumn('procedure_code', 'varchar(64)')
+        .addColumn('dossier_code', 'varchar(64)')
+        .addColumn('issuing_agency', 'varchar(80)', (c) => c.notNull())
+        .addColumn('issued_on', 'varchar(10)')
+        .addColumn('valid_until', 'varchar(10)')
+        .addColumn('sha256', 'varchar(64)', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('signatures', 'text', (c) => c.notNull())
+        .addColumn('seal_cms', 'text')
+        .addColumn('deposited_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('client_id', 'varchar(80)', (c) => c.notNull())
+        .addColumn('agency', 'varchar(80)', (c) => c.notNull())
+        .addColumn('user_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('retain_until', 'varchar(40)')
+        .addColumn('legal_hold', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('destroyed_at', 'varchar(40)')
+        .addColumn('wrapped_key', 'text')
+        .addColumn('content_address', 'varchar(80)')
+        .execute();
+      await db.schema.createIndex('documents_subject').on('documents').columns(['subject_hash', 'document_type']).execute();
+      for (const column of ['dossier_code', 'retain_until', 'content_address']) {
+        await db.schema.createIndex(`documents_${column}`).on('documents').column(column).execute();
+      }
+      // One counter per code prefix, taken by an upsert in the document's own transaction.
+      await db.schema
+        .createTable('document_sequences')
+        .addColumn('prefix', 'varchar(100)', (c) => c.primaryKey())
+        .addColumn('last', 'integer', (c) => c.notNull())
+        .execute();
+      // Encrypted content with PostgreSQL: one row per stored chunk (the filesystem holds it with SQLite).
+      await db.schema
+        .createTable('document_chunks')
+        .addColumn('address', 'varchar(80)', (c) => c.notNull())
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('data', postgres ? 'bytea' : 'blob', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('document_chunks_pk', ['address', 'idx'])
+        .execute();
+      // In clear, for the digitisation figures: no personal data.
+      await db.schema.alterTable('dossiers').addColumn('handling_agency', 'varchar(500)').execute();
+      await db.schema.alterTable('dossiers').addColumn('digitised_submission', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('dossiers').addColumn('reused_document', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      // The figures select dossiers by the month they were received in (src/store/document-figures.ts).
+      await db.schema.createIndex('dossiers_received_at').on('dossiers').column('received_at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('dossiers_received_at').execute();
+      for (const column of ['reused_document', 'digitised_submission', 'handling_agency']) await db.schema.alterTable('dossiers').dropColumn(column).execute();
+      for (const table of ['document_chunks', 'document_sequences', 'documents']) await db.schema.dropTable(table).execute();
+    },
+  },
 };
 
 export const MIGRATION_NAMES = Object.keys(migrations).sort();

@@ -194,6 +194,12 @@ export interface DossiersTable {
   subject_hash: string;
   created_at: string;
   updated_at: string;
+  /** The agency handling the dossier (no personal data), for the digitisation figures. */
+  handling_agency: string | null;
+  /** 1 when an attachment was digitised or names a stored submission. */
+  digitised_submission: Generated<number>;
+  /** 1 when an attachment was reused or names a stored document. */
+  reused_document: Generated<number>;
 }
 
 /** A change to a dossier (sequence 1 is the dossier itself). */
@@ -252,6 +258,63 @@ export interface OfficerRegistryTable {
   first_seen: string;
 }
 
+/**
+ * A stored document (src/store/documents.ts): metadata in clear except personal data, which is
+ * sealed (AES-256-GCM, bound to the code, base64 of IV ‖ ciphertext ‖ tag).
+ */
+export interface DocumentsTable {
+  /** `<issuingAgency>.<documentType>.<yyyy>.<NNNNNN>`. */
+  code: string;
+  kind: 'submission' | 'result';
+  subject_type: 'citizen' | 'enterprise';
+  /** Keyed hash of the subject's identifier: what lists filter on. */
+  subject_hash: string;
+  subject_sealed: string;
+  document_type: string;
+  name_sealed: string;
+  media_type: string;
+  procedure_code: string | null;
+  dossier_code: string | null;
+  issuing_agency: string;
+  /** yyyy-MM-dd. */
+  issued_on: string | null;
+  valid_until: string | null;
+  /** SHA-256 (hex) and size of the plaintext content. */
+  sha256: string;
+  size: number;
+  /** SignatureFacts[] as JSON. */
+  signatures: string;
+  /** The gateway's CMS SignedData (DER), base64. */
+  seal_cms: string | null;
+  deposited_at: string;
+  client_id: string;
+  agency: string;
+  user_hash: string;
+  /** When the content may be destroyed; null: permanent. */
+  retain_until: string | null;
+  legal_hold: number;
+  destroyed_at: string | null;
+  /** The document key and content id, sealed under the document-key wrapping key (AAD: the code); null once destroyed. */
+  wrapped_key: string | null;
+  /** SHA-256 (hex) of the stored encrypted bytes; null once destroyed. */
+  content_address: string | null;
+}
+
+/** The last sequence number given out for a code prefix. */
+export interface DocumentSequencesTable {
+  prefix: string;
+  last: number;
+}
+
+/** Encrypted document content on PostgreSQL: chunk `idx` of the blob at `address` (a temporary name while written). */
+export interface DocumentChunksTable {
+  address: string;
+  idx: number;
+  data: Buffer;
+  /** When the chunk was written (or the blob got its final address): sweep spares recent content. */
+  created_at: string;
+}
+
 export interface Database {
   gateway_meta: GatewayMetaTable;
   exchange_queue: ExchangeQueueTable;
@@ -272,4 +335,7 @@ export interface Database {
   outbox_jobs: OutboxJobsTable;
   idempotency_keys: IdempotencyKeysTable;
   officer_registry: OfficerRegistryTable;
+  documents: DocumentsTable;
+  document_sequences: DocumentSequencesTable;
+  document_chunks: DocumentChunksTable;
 }

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KEYS, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { auditEntriesAbout, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { eventually, fixtureAt, progressEvent, sampleDossier, simulatorDossier, statusEvent } from '../helpers/dossiers.ts';
 import { UNKNOWN, procedures } from '../../src/sandbox/personas.ts';
 import { createSubjectHasher, loadHashKey } from '../../src/signing/attestation.ts';
@@ -32,7 +32,6 @@ afterAll(async () => {
 const DESK = { 'x-user-id': 'canbo-tohieu-0042', 'x-purpose': 'TIEP_NHAN_HO_SO' };
 /** The officer who corrects, not the one who registered the dossier. */
 const CORRECTOR = { 'x-user-id': 'canbo-tohieu-0077', 'x-purpose': 'TIEP_NHAN_HO_SO' };
-const AUDITOR = { 'x-user-id': 'thanhtra-0007', 'x-purpose': 'THANH_TRA_KIEM_TRA' };
 const MERGE_PATCH = 'application/merge-patch+json';
 
 const create = (body: unknown) => gw.fetch('/v1/dossiers', { method: 'POST', headers: { 'content-type': 'application/json', ...DESK }, body: JSON.stringify(body) });
@@ -83,13 +82,7 @@ const until = (code: string, what: string, done: (s: State) => boolean) =>
   }, 15_000, `${code} ${what}`);
 
 /** Exchange-log entries about a person, as an auditor searches them, once `enough` holds. */
-const entriesAbout = (identifier: string, operation: string, enough: (items: Entry[]) => boolean) =>
-  eventually(async () => {
-    const res = await gw.fetch(`/v1/audit/entries?operation=${operation}&subject=${identifier}&limit=1000`, { key: KEYS.auditor, headers: AUDITOR });
-    expect(res.status).toBe(200);
-    const { items } = (await res.json()) as { items: Entry[] };
-    return enough(items) ? items : undefined;
-  }, 15_000, `${operation} entries in the exchange log`);
+const entriesAbout = (identifier: string, operation: string, enough: (items: Entry[]) => boolean) => auditEntriesAbout(gw, identifier, operation, enough);
 
 async function problem(res: Response): Promise<{ code: string; detail?: string; errors?: { field: string; message: string }[] }> {
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);

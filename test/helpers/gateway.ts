@@ -42,6 +42,7 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}, 
       'server.tls.port': 0,
       'database.sqlitePath': join(dir, 'gateway.db'),
       'privacy.hashKeyFile': join(dir, 'hash-key'),
+      'documents.directory': join(dir, 'documents'),
       'log.level': 'debug',
       ...overrides,
     },
@@ -113,6 +114,22 @@ export async function auditEntry(gw: TestGateway, exchangeId: string, upstream: 
     const found = items.find((e) => e.id === exchangeId);
     if (found) return found;
     if (Date.now() > deadline) throw new Error(`exchange ${exchangeId} is not in the exchange log`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** An auditor's accountability headers, for searches by subject (the API asks who and why). */
+export const AUDITOR_HEADERS = { 'x-user-id': 'thanhtra-0007', 'x-purpose': 'THANH_TRA_KIEM_TRA' };
+
+/** Exchange-log entries about a person for one operation, as an auditor searches them, once `enough` holds (15 s at most). */
+export async function auditEntriesAbout<T>(gw: TestGateway, identifier: string, operation: string, enough: (items: T[]) => boolean): Promise<T[]> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const res = await gw.fetch(`/v1/audit/entries?operation=${operation}&subject=${identifier}&limit=1000`, { key: KEYS.auditor, headers: AUDITOR_HEADERS });
+    if (res.status !== 200) throw new Error(`the auditor API answered ${res.status}`);
+    const { items } = (await res.json()) as { items: T[] };
+    if (enough(items)) return items;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${operation} entries in the exchange log`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -88,6 +88,16 @@ describe('security headers', () => {
     }
   });
 
+  it('keep answers about a person out of every cache, refusals included, and leave the catalogue cacheable', async () => {
+    const about = { 'x-user-id': 'officer-17', 'x-purpose': 'XAC_MINH_DANH_TINH' };
+    const person = await gw.fetch('/v1/citizens/verify', { method: 'POST', headers: { 'content-type': 'application/json', ...about }, body: JSON.stringify({ idNumber: '014089001234', fullName: 'X', dateOfBirth: '1989-01-01' }) });
+    expect(person.headers.get('cache-control')).toBe('no-store');
+    const documents = await gw.fetch('/v1/documents?subject=01408900123', { headers: about });
+    expect(documents.status).toBe(400);
+    expect(documents.headers.get('cache-control')).toBe('no-store');
+    expect((await gw.fetch('/v1/procedures?pageSize=1')).headers.get('cache-control')).toBeNull();
+  });
+
   it('include HSTS for a year on HTTPS', async () => {
     const dispatcher = new Agent({ connect: { ca: readFileSync(sample('root-ca.pem'), 'utf8'), servername: 'localhost' } });
     try {

@@ -250,9 +250,21 @@ export function contractRequest(operation: Operation, authorization: string | un
   const media = bodyMediaOf(operation);
   const qs = search.toString();
   const request = { method: operation.method.toUpperCase(), url: url + (qs ? `?${qs}` : ''), headers };
+  const form = rawOperation(operation).requestBody?.content?.['multipart/form-data']?.schema;
+  if (form) return { ...request, ...formRequest(sampleOf(valid(form, resolve)) as Record<string, unknown>, headers) };
   if (!media) return request;
   headers['content-type'] = media.type;
   return { ...request, body: JSON.stringify(sampleOf(valid(media.schema, resolve))) };
+}
+
+/** A form's fields as a multipart/form-data body, the binary ones (`file`) sent as a file part. */
+function formRequest(fields: Record<string, unknown>, headers: Record<string, string>): { headers: Record<string, string>; body: string } {
+  const boundary = 'contract-request-form';
+  const parts = Object.entries(fields).map(([name, value]) => {
+    const file = name === 'file' ? `; filename="${name}.pdf"\r\nContent-Type: application/pdf` : '';
+    return `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${file}\r\n\r\n${String(value)}\r\n`;
+  });
+  return { headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}` }, body: `${parts.join('')}--${boundary}--\r\n` };
 }
 
 /**

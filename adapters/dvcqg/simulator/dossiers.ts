@@ -32,11 +32,25 @@ export const portalDossierItem = z.looseObject({
   KenhThucHien: code('1', '2', '3').optional(),
   DuocThanhToanTrucTuyen: code('0', '1', '2').optional(),
   HoSoCoThanhPhanSoHoa: code('0', '1').optional(),
+  // DuocTaiSuDung: 0 not reused, 1 from an earlier submission, 2 from an earlier result (with MaKetQuaThayThe).
   TaiLieuNop: z
-    .array(z.looseObject({ TepDinhKemId: z.string().min(1), TenTepDinhKem: z.string().min(1), DuocSoHoa: code('0', '1').optional(), DuocTaiSuDung: code('0', '1', '2').optional(), DuocLayTuKhoDMQG: code('0', '1').optional(), IsDeleted: code('0', '1').optional() }))
+    .array(
+      z.looseObject({
+        TepDinhKemId: z.string().min(1),
+        TenTepDinhKem: z.string().min(1),
+        DuongDanTaiTepTin: z.string().min(1).optional(),
+        DuocSoHoa: code('0', '1').optional(),
+        DuocTaiSuDung: code('0', '1', '2').optional(),
+        DuocLayTuKhoDMQG: code('0', '1').optional(),
+        MaKetQuaThayThe: z.string().optional(),
+        IsDeleted: code('0', '1').optional(),
+      }),
+    )
     .optional(),
   DanhSachLePhi: z.array(z.looseObject({ TenPhiLePhi: z.string().min(1), Gia: z.string().regex(/^\d+$/) })).optional(),
-  DanhSachGiayToKetQua: z.array(z.looseObject({ TenGiayTo: z.string().min(1), GiayToId: z.string().min(1), DuongDanTepTinKetQua: z.string().min(1) })).optional(),
+  DanhSachGiayToKetQua: z
+    .array(z.looseObject({ TenGiayTo: z.string().min(1), GiayToId: z.string().min(1), MaThanhPhanHoSo: z.string().optional(), DuongDanTepTinKetQua: z.string().min(1), MaGiayToKetQua: z.string().optional() }))
+    .optional(),
   DSKetNoiCSDL: z.array(z.looseObject({ MaCSDL: z.string().min(1) })).optional(),
   ...marks,
 });

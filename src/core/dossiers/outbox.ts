@@ -5,6 +5,7 @@ import type { ExchangeRecorder, UpstreamCall } from '../exchanges.ts';
 import type { Logger } from '../logger.ts';
 import type { CallContext, SystemId } from '../ports.ts';
 import type { DossierStatus } from './lifecycle.ts';
+import { withDepositedResults, withDocumentUrls, type DocumentUrl, type DossierDocumentStore } from './documents.ts';
 import { DossierDataError, type DossierSealer } from './sealed.ts';
 import { PORTAL_SERVICES, type DeliveryMark, type Dossier, type DossierPortal, type DossierProgressEvent, type DossierSnapshot, type PortalService } from './port.ts';
 import type { OutboxJob as Job, OutboxStore } from './store.ts';
@@ -67,6 +68,12 @@ export interface OutboxDeps {
   log: Logger;
   metrics: OutboxMetrics;
   backoffMs: Backoff;
+  /**
+   * The document store: the results deposited for a dossier are added to what the portal
+   * receives of it (DanhSachGiayToKetQua), with their content URL (`documentUrl`, required with it).
+   */
+  documents?: DossierDocumentStore;
+  documentUrl?: DocumentUrl;
   /** Identifies this process among the workers sharing the outbox (in leases and logs). */
   workerId?: string;
   now?: () => Date;
@@ -162,6 +169,7 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
   const { store, log, metrics } = deps;
   const now = deps.now ?? (() => new Date());
   const workerId = deps.workerId ?? randomUUID();
+  if (deps.documents && !deps.documentUrl) throw new Error('the outbox needs documentUrl with documents');
   const inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
   let started = false;
   let stopping = false;
@@ -200,7 +208,18 @@ export function createOutbox(deps: OutboxDeps, options: OutboxOptions): Outbox {
       if (ENDING.has(e.status)) processingEndedAt ??= e.at;
       if (e.status === RETURNED) returnedAt ??= e.at;
     }
-    const snapshot: DossierSnapshot = { dossier: deps.sealer.open<Dossier>({ code: job.dossierCode }, dossier.document), status: status as DossierStatus, processingEndedAt, returnedAt };
+    const document = deps.sealer.open<Dossier>({ code: job.dossierCode }, dossier.document);
+    // Stored documents at their address as the portal receives them, and the results deposited for
+    // the dossier as they are now (a later deposit queues another update); progress steps carry neither.
+    if (deps.documentUrl && event.kind !== 'progress') {
+      const attachments = withDocumentUrls(document.attachments, deps.documentUrl);
+      if (attachments) document.attachments = attachments;
+      if (deps.documents) {
+        const results = withDepositedResults(document.results, await deps.documents.forDossier(job.dossierCode), deps.documentUrl);
+        if (results) document.results = results;
+      }
+    }
+    const snapshot: DossierSnapshot = { dossier: document, status: status as DossierStatus, processingEndedAt, returnedAt };
     return { dossier, event, snapshot };
   }
 

@@ -5,7 +5,9 @@ import { requestHash, type StoredAnswer } from '../idempotency.ts';
 import { parseDossierCode } from '../identifiers/dossier-code.ts';
 import { parseIdNumber } from '../identifiers/id-number.ts';
 import { parseTaxCode } from '../identifiers/tax-code.ts';
+import type { DocumentSubjectType, DossierDocuments } from '../documents/port.ts';
 import { answeredInstant, toVietnamIso } from '../time.ts';
+import { checkAttachmentForms, completeAttachments, documentSubjectOf, dossierFigures, type DossierDocumentStore } from './documents.ts';
 import {
   DOSSIER_STATUSES,
   INITIAL_STATUS,
@@ -51,7 +53,8 @@ export interface ListFilter {
   pageSize: number;
 }
 
-export interface DossierService {
+/** Dossier use cases; with the document store's needs of dossiers (DossierDocuments: deposits for a dossier). */
+export interface DossierService extends DossierDocuments {
   create(actor: Actor, dossier: Dossier, idempotencyKey?: string): Promise<StoredAnswer>;
   addEvent(actor: Actor, code: string, event: DossierEvent, idempotencyKey?: string): Promise<StoredAnswer>;
   get(scope: DossierScope, code: string): Promise<DossierState>;
@@ -85,6 +88,8 @@ export interface CorrectionOptions {
 
 /** The kind of change a correction is, in the dossier's history. */
 export const CORRECTION = 'correction';
+/** The kind of change a result deposited for the dossier is: an update carrying it to the portal. */
+export const RESULT = 'result';
 
 /**
  * RFC 7396 JSON merge patch: members of the patch replace the target's, `null` removes one,
@@ -109,6 +114,11 @@ export interface DossierServiceDeps {
   sealer: DossierSealer;
   /** Called once a change is committed, so the outbox worker need not wait for its next poll. */
   onQueued?: () => void;
+  /**
+   * The document store, for attachments that name a stored document (`documentCode`); without
+   * it such attachments are refused.
+   */
+  documents?: DossierDocumentStore;
   now?: () => Date;
 }
 
@@ -162,6 +172,10 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
   const { store } = deps;
   const now = deps.now ?? (() => new Date());
 
+  /** The attachments with those naming a stored document checked and completed (reads only). */
+  const complete = (attachments: Dossier['attachments'], applicant: Dossier['applicant'], held?: Dossier['attachments']) =>
+    completeAttachments(attachments, applicant, { documents: deps.documents, hashIdentifier: deps.hashIdentifier, now: now(), held });
+
   async function state(reads: DossierReads, code: string, scope: DossierScope): Promise<DossierState | undefined> {
     const row = await reads.find(code);
     if (!row || !mayTouch(scope, row)) return undefined;
@@ -182,7 +196,7 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
   }
 
   /** One change and its delivery job, at the dossier's next sequence. */
-  async function append(tx: DossierWrites, actor: Actor, code: string, sequence: number, event: { kind: 'created' | 'status' | 'progress' | typeof CORRECTION; status: number | null; at: string; payload: unknown }) {
+  async function append(tx: DossierWrites, actor: Actor, code: string, sequence: number, event: { kind: 'created' | 'status' | 'progress' | typeof CORRECTION | typeof RESULT; status: number | null; at: string; payload: unknown }) {
     const id = randomUUID();
     const at = now().toISOString();
     await tx.append(
@@ -211,8 +225,17 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
       if (dossier.dueAt !== undefined && new Date(dossier.dueAt).getTime() <= new Date(dossier.receivedAt).getTime()) throw invalid('body.dueAt', 'must be after receivedAt');
       const initialStatus: DossierStatus = (dossier.status as DossierStatus | undefined) ?? INITIAL_STATUS;
       if (!INITIAL_STATUSES.includes(initialStatus)) throw invalid('body.status', `must be one of ${INITIAL_STATUSES.join(', ')}`);
-      const contentHash = deps.sealer.contentDigest(dossier);
+      checkAttachmentForms(dossier.attachments);
+      // The dossier as stored and delivered: attachments naming stored documents completed, once
+      // checked (outside the transaction, and only for a request not answered yet).
+      let completed: Dossier = dossier;
+      const check = dossier.attachments?.some((a) => a.documentCode !== undefined)
+        ? async () => {
+            completed = { ...dossier, attachments: await complete(dossier.attachments, dossier.applicant) };
+          }
+        : undefined;
       const answer = await store.write({ clientId: actor.clientId, key: idempotencyKey, operation: 'createDossier', requestHash: requestHash(deps.sealer.requestDigest, 'createDossier', {}, dossier) }, async (trx) => {
+        const contentHash = deps.sealer.contentDigest(completed);
         const existing = await trx.owner(dossier.code);
         // Codes are unique across clients, so the caller must learn that this one is taken; nothing
         // else about the other client's dossier (not even whether the content is the same).
@@ -233,7 +256,7 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
           status: initialStatus,
           receivedAt: dossier.receivedAt,
           dueAt: dossier.dueAt ?? null,
-          document: deps.sealer.seal({ code: dossier.code }, dossier),
+          document: deps.sealer.seal({ code: dossier.code }, completed),
           contentHash,
           clock: JSON.stringify(clock),
           overdue: overdueColumns(clock),
@@ -244,10 +267,11 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
           subjectHash: deps.hashIdentifier(dossier.applicant.identifier),
           createdAt: at,
           updatedAt: at,
+          figures: dossierFigures(completed),
         });
         await append(trx, actor, dossier.code, 1, { kind: 'created', status: initialStatus, at: dossier.receivedAt, payload: null });
         return { status: 202, body: await state(trx, dossier.code, scopeOfActor(actor)) };
-      });
+      }, check);
       return queued(answer);
     },
 
@@ -305,16 +329,33 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
       const found = await store.find(code);
       if (!found || !mayTouch(scope, found)) throw notFound(code);
       // The applicant is not correctable: who the exchange is about is known before the write.
-      options.onSubject?.(deps.sealer.open<Dossier>({ code }, found.document).applicant.identifier);
+      const { applicant, attachments: held } = deps.sealer.open<Dossier>({ code }, found.document);
+      options.onSubject?.(applicant.identifier);
       if (Object.keys(patch).length === 0) throw invalid('body', 'must name at least one member to correct');
+      // Attachments are replaced whole: those the patch gives are checked, the others were when they came.
+      const attachments = patch.attachments ?? undefined;
+      checkAttachmentForms(attachments);
+      let completedAttachments: Dossier['attachments'];
       // Asked before the transaction (no lock is held while the catalogue may be called), and only
       // for a request not answered yet: a retry gets its first answer whatever the catalogue says now.
       const procedureCode = patch.procedureCode;
       const known = options.procedureKnown;
-      const check =
+      const checkProcedure =
         procedureCode !== undefined && known
           ? async () => {
               if (!(await known(procedureCode))) throw invalid('body.procedureCode', 'is not in the national procedure catalogue');
+            }
+          : undefined;
+      const checkDocuments = attachments?.some((a) => a.documentCode !== undefined)
+        ? async () => {
+            completedAttachments = await complete(attachments, applicant, held);
+          }
+        : undefined;
+      const check =
+        checkProcedure || checkDocuments
+          ? async () => {
+              await checkProcedure?.();
+              await checkDocuments?.();
             }
           : undefined;
       const write = { clientId: actor.clientId, key: options.idempotencyKey, operation: 'correctDossier', requestHash: requestHash(deps.sealer.requestDigest, 'correctDossier', { code }, patch) };
@@ -323,12 +364,13 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
         const row = await trx.lock(code, scope);
         if (!row) throw notFound(code);
         const corrected = mergePatch(deps.sealer.open<Dossier>({ code }, row.document), patch) as Dossier;
+        if (completedAttachments) corrected.attachments = completedAttachments;
         const contentHash = deps.sealer.contentDigest(corrected);
         // Nothing changes: nothing is queued (and nothing requeued: redeliverDossier does that).
         if (contentHash === row.contentHash) return { status: 200, body: await state(trx, code, scope) };
         const claimed = await trx.claimNext(code, scope, now().toISOString());
         if (!claimed) throw notFound(code);
-        await trx.replaceDocument(code, { procedureCode: corrected.procedureCode, document: deps.sealer.seal({ code }, corrected), contentHash });
+        await trx.replaceDocument(code, { procedureCode: corrected.procedureCode, document: deps.sealer.seal({ code }, corrected), contentHash, figures: dossierFigures(corrected) });
         const at = now();
         // The dead changes go again, in their order, now with the corrected document; the correction follows them.
         await trx.requeueDead(code, at.toISOString());
@@ -337,5 +379,35 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
       }, check);
       return answer.status === 202 ? queued(answer) : answer;
     },
+
+    async checkDepositFor(scope, dossierCode, subject) {
+      const found = await store.find(dossierCode);
+      if (!found || !mayTouch(scope, found)) throw notFound(dossierCode);
+      if (!isApplicant(found, subject)) {
+        const message = "is a dossier of another applicant than the document's subject";
+        throw new GatewayError('DOCUMENT_NOT_REUSABLE', { detail: `body.dossierCode ${message}`, errors: [{ field: 'body.dossierCode', message }] });
+      }
+    },
+
+    async resultDeposited(actor, dossierCode, documentCode) {
+      // An update still waiting to carry deposited results carries this one too: the outbox reads
+      // the dossier's results as it delivers. (Two deposits at the same moment may both queue one.)
+      if ((await store.history(dossierCode)).some((c) => c.kind === RESULT && c.state !== 'delivered')) return;
+      const write = { clientId: actor.clientId, key: undefined, operation: 'depositResult', requestHash: '' };
+      await store.write(write, async (trx) => {
+        // The dossier's next change: an update delivered after those queued, carrying its deposited results (the outbox adds them).
+        const claimed = await trx.claimNext(dossierCode, scopeOfActor(actor), now().toISOString());
+        if (!claimed) throw notFound(dossierCode);
+        await append(trx, actor, dossierCode, claimed.lastSequence, { kind: RESULT, status: null, at: toVietnamIso(now()), payload: { documentCode } });
+        return { status: 202, body: null };
+      });
+      deps.onQueued?.();
+    },
   };
+
+  /** Whether a document's subject is the dossier's applicant: the same keyed hash, and a matching kind of subject. */
+  function isApplicant(row: DossierRecord, subject: { type: DocumentSubjectType; identifier: string }): boolean {
+    const { applicant } = deps.sealer.open<Dossier>({ code: row.code }, row.document);
+    return documentSubjectOf(applicant) === subject.type && row.subjectHash === deps.hashIdentifier(subject.identifier);
+  }
 }

@@ -45,8 +45,19 @@ export interface DossierRecord {
 /** The columns the overdue filter reads, as the on-time rule decides them. */
 export type OverdueColumns = ReturnType<typeof overdueColumns>;
 
-/** A new dossier: as stored, with its overdue columns. */
-export type NewDossier = Omit<DossierRecord, 'portalKnown'> & { overdue: OverdueColumns };
+/**
+ * What the digitisation figures count of a dossier, kept in clear beside it (no personal data):
+ * the agency handling it, and whether an attachment still in it was digitised (or names a stored
+ * document) and whether one was reused (or names a stored document).
+ */
+export interface DossierFigures {
+  handlingAgency: string;
+  digitisedSubmission: boolean;
+  reusedDocument: boolean;
+}
+
+/** A new dossier: as stored, with its overdue columns and its figures. */
+export type NewDossier = Omit<DossierRecord, 'portalKnown'> & { overdue: OverdueColumns; figures: DossierFigures };
 
 /** Who handed a dossier over, and what: enough to tell a repeated hand-over and to check scope. */
 export type DossierOwner = Pick<DossierRecord, 'contentHash' | 'clientId' | 'agency'>;
@@ -87,6 +98,7 @@ export interface CorrectedDocument {
   /** The corrected dossier, sealed (DossierSealer). */
   document: string;
   contentHash: string;
+  figures: DossierFigures;
 }
 
 /** What the dossier list filters on. */

@@ -308,6 +308,19 @@ export interface paths {
          *     `dueAt`, when given, after `receivedAt` (400 `VALIDATION_FAILED` naming `body.dueAt`). A
          *     refused request stores nothing. A dossier accepted at the desk may be handed over in
          *     status 2 (`status`); otherwise it starts in 1.
+         *
+         *     An attachment may name a document of the applicant kept in the gateway's document store
+         *     (`documentCode`) instead of a file (`url`): the gateway checks it and sends it to the
+         *     portal as reused, with its shared address (see `DossierAttachment`); one that is not the
+         *     applicant's, not valid today or destroyed is 422 `DOCUMENT_NOT_REUSABLE` and nothing is
+         *     stored or queued. Results deposited later through the document API for this dossier go
+         *     to the portal without being listed here: each deposit queues an update carrying them in
+         *     `DanhSachGiayToKetQua` (see `DossierResult`).
+         *
+         *     Every call is an entry of the exchange log (like `correctDossier`): who handed the
+         *     dossier over, why, the applicant's keyed hash (`subjectHash`), the dossier code
+         *     (`caseId`, unless `X-Case-Id` names another case) and, when attachments name stored
+         *     documents, their codes (`criteria.reusedDocuments`, comma-separated).
          */
         post: operations["createDossier"];
         delete?: never;
@@ -385,7 +398,10 @@ export interface paths {
          *     (`subjectHash`) and the dossier code (`caseId`, unless `X-Case-Id` names another case),
          *     with `upstream` naming the national portal when its catalogue was asked about the
          *     corrected procedure code; the correction's delivery is a `deliverDossier` entry like any
-         *     change's. Only the client
+         *     change's. Attachments the patch names by `documentCode` are checked as `createDossier`
+         *     checks them (422 `DOCUMENT_NOT_REUSABLE`, nothing written) and their codes are in the
+         *     entry's `criteria.reusedDocuments`; attachments the patch leaves alone are not checked
+         *     again. Only the client
          *     that handed the dossier over, or one acting for its agency, may correct it; to others it
          *     is 404.
          */
@@ -447,6 +463,149 @@ export interface paths {
          *     operators any.
          */
         post: operations["redeliverDossier"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a person's or organisation's stored documents
+         * @description Lists the documents stored for a subject (an ID number or an enterprise code), newest
+         *     first, metadata only: what a portal offers for reuse instead of asking the person for the
+         *     paper again. `valid=true` keeps only documents valid today (no `validUntil`, or not past
+         *     it) whose content is kept; without it (or `false`) every document is listed. Every search is
+         *     an entry of the exchange log with the subject's keyed hash.
+         */
+        get: operations["listDocuments"];
+        put?: never;
+        /**
+         * Deposit a document in the electronic document store
+         * @description Deposits a file for a person (`subjectType: citizen`, a 12-digit ID number) or an
+         *     organisation (`enterprise`, an enterprise code) as `multipart/form-data`: the part `file`
+         *     and the metadata fields. `kind: submission` is a document the person handed in, digitised;
+         *     `kind: result` is a decision of an agency, which the gateway seals with the agency's
+         *     certificate: a PDF as a PAdES-B-T signature (a PDF signature any PDF reader validates,
+         *     with an RFC 3161 signature timestamp), any other type as a detached CMS signature with a
+         *     signature timestamp, kept beside it.
+         *
+         *     Only a client with the `agency` role deposits a result, and only one issued by its own
+         *     agency or an agency it acts for (`actsFor` in its configuration): otherwise 403 `FORBIDDEN`
+         *     naming `body.kind` (a client without the agency role, such as a portal, deposits
+         *     submissions only) or `body.issuingAgency`. When those fields come before the file, the
+         *     file is refused unread.
+         *
+         *     The type is judged by the content, never by the name: content that is not the type the
+         *     part's `Content-Type` or the file name's extension says is 422 `DOCUMENT_CONTENT_INVALID`,
+         *     as is an encrypted or malformed PDF; a type not accepted (PDF, PNG, JPEG and TIFF by
+         *     default) is 415. The file streams into the store (encrypted at rest), except a PDF, held
+         *     in memory (up to the limit) to check and seal it; beyond `documents.maxBytes` (20 MiB by
+         *     default) it is 413. A PDF that already carries signatures has each checked (signature,
+         *     chain to the gateway's trust store, dates, revocation) and recorded with its signer (`by:
+         *     external`); one that does not verify is 422 `DOCUMENT_SIGNATURE_INVALID`.
+         *
+         *     The subject must be known to the national population database or business registry (404
+         *     `SUBJECT_NOT_FOUND`); a `dossierCode` must name a dossier this client may see whose
+         *     applicant is the subject (404 `DOSSIER_NOT_FOUND`, 422 `DOCUMENT_NOT_REUSABLE`). A result
+         *     deposited for a dossier is sent to the national portal with the dossier's next sync
+         *     (`DanhSachGiayToKetQua`). A body cut short, without its closing boundary or with another
+         *     boundary than its `Content-Type` names, or without a file, is 400 `VALIDATION_FAILED`
+         *     naming `body` or `body.file`; an `issuedOn` after today (Vietnam time), or a `validUntil`
+         *     before it, is 400 naming that field. A refused deposit stores nothing.
+         *
+         *     The code is `<issuingAgency>.<documentType>.<year>.<sequence>` (the year of the deposit in
+         *     Vietnam time, a 6-digit sequence per prefix, unique across the gateway's processes). The
+         *     layout is inferred: the circular on one-stop electronic dossiers names result codes, but
+         *     its annex with their layout is not public. Every deposit is an entry of the exchange log
+         *     with the subject's keyed hash, a refused one too once its subject field was read.
+         */
+        post: operations["createDocument"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{documentCode}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a stored document's metadata and check its signatures again
+         * @description The document's metadata and `signatureCheck`: every signature it carries checked again now
+         *     (against its content while it is kept; once the content is destroyed at the end of its
+         *     retention, the gateway's kept seal alone). Every read is an entry of the exchange log with
+         *     the subject's keyed hash.
+         */
+        get: operations["getDocument"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{documentCode}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a stored document's content
+         * @description The stored file, as sealed for a result (a PDF carries its PAdES signature), streamed and
+         *     authenticated chunk by chunk as it is decrypted. `Repr-Digest` (RFC 9530) gives its SHA-256,
+         *     the `sha256` of its metadata; `Content-Disposition` its name (RFC 6266, `filename*` in
+         *     UTF-8). Once its retention ended the content is destroyed: 410 `DOCUMENT_DESTROYED`, while
+         *     its metadata remains. Every download is an entry of the exchange log with the subject's
+         *     keyed hash, made before the first byte is sent.
+         */
+        get: operations["getDocumentContent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{documentCode}/shared/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The national portal downloads a document named in a dossier it received
+         * @description The address the national public-service portal receives for a stored document: the
+         *     `DuongDanTaiTepTin` of an attachment that names one (`documentCode`) and the
+         *     `DuongDanTepTinKetQua` of a result deposited for the dossier. The portal holds no client
+         *     key of this gateway, so the address is the credential, as public one-stop systems give
+         *     other systems file addresses that need no access key: `token` is a keyed digest of the
+         *     code under a key derived from the privacy key, which cannot be guessed or made for
+         *     another code. A token that is not the code's is answered as an unknown document (404).
+         *     The file is answered as getDocumentContent answers it, and every download is an entry of
+         *     the exchange log (client `national-portal`, the document subject's keyed hash) made
+         *     before the first byte. The address is not given to API clients (`contentUrl` is the
+         *     authenticated download); it stops working when the content is destroyed (410) or the
+         *     privacy key changes.
+         */
+        get: operations["getSharedDocumentContent"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -908,6 +1067,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reports/digitisation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Digitisation and reuse figures per agency and month
+         * @description The figures plan 128/KH-UBND (Sơn La) asks for: per handling agency and month of receipt,
+         *     how many dossiers the gateway received and how many of them
+         *
+         *     - `digitisedSubmission`: came with digitised submissions: the dossier has an attachment
+         *       digitised or naming a stored submission (`dossiers.digitised_submission`), or a
+         *       document of kind `submission` was deposited for it (its `dossierCode`);
+         *     - `digitisedResult`: got a digitised signed result: a document of kind `result` (sealed by
+         *       the gateway on deposit) was deposited for it;
+         *     - `reusedDocument`: reused at least one document the state already held (an attachment
+         *       marked reused or naming a stored document).
+         *
+         *     Each measure gives `count` and `share` = `count / dossiers`, rounded to 4 decimals (null
+         *     when there are no dossiers). The agency is the dossier's handling agency, or the agency
+         *     of the client that handed it over when none was given. The month is the one the
+         *     dossier's `receivedAt` falls in, in Vietnam time (+07:00): a dossier received at
+         *     `2026-11-30T18:00:00Z` counts for December. `province` adds every agency's dossiers
+         *     together per month, and `total` over the whole range; both are the province's whatever
+         *     `agency` filters, so an agency's rows can be read against them. `target` names the plan's
+         *     goal: 80% of dossiers reusing a document (from 30%). Figures are computed when asked (the
+         *     same ones are Prometheus gauges for the current and previous month, see `/metrics`).
+         */
+        get: operations["getDigitisationReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/upstreams": {
         parameters: {
             query?: never;
@@ -982,7 +1180,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics
-         * @description Metrics in the Prometheus text exposition format (requests, upstream calls, breaker states, outbox depth, exchange-log size).
+         * @description Metrics in the Prometheus text exposition format (requests, upstream calls, breaker states, outbox depth, exchange-log size; documents due for destruction and stored; the digitisation shares of `getDigitisationReport` for the current and previous month, `lienthong_dossiers_digitised_share{agency,month,measure}` and `lienthong_dossiers_received{agency,month}`, with `agency="province"` for all together, read at most once a minute).
          */
         get: operations["metrics"];
         put?: never;
@@ -1131,13 +1329,18 @@ export interface components {
          *     | `AUDIT_ENTRY_NOT_FOUND` | 404 | The exchange log has no entry at this index. |
          *     | `OFFICER_NOT_FOUND` | 404 | No officer with this hash is recorded. |
          *     | `CHECKPOINT_NOT_FOUND` | 404 | The exchange log has no signed (or timestamped, when asked) checkpoint yet. |
+         *     | `DOCUMENT_NOT_FOUND` | 404 | No stored document with this code. |
          *     | `METHOD_NOT_ALLOWED` | 405 | The path exists but not with this HTTP method. |
          *     | `CONFLICT` | 409 | The request contradicts existing data (dossier content, existing link). |
          *     | `INVALID_TRANSITION` | 409 | The dossier's current status does not allow this status change. |
+         *     | `DOCUMENT_DESTROYED` | 410 | The document's retention ended and its content was destroyed; its metadata, hash and signature facts remain. |
          *     | `PAYLOAD_TOO_LARGE` | 413 | The request body exceeds the size limit. |
          *     | `UNSUPPORTED_MEDIA_TYPE` | 415 | The request body is not JSON. |
          *     | `IDEMPOTENCY_KEY_REUSED` | 422 | The Idempotency-Key was already used with a different body. |
          *     | `VERIFICATION_MISMATCH` | 422 | Evidence or a sign-on token does not verify against the national record. |
+         *     | `DOCUMENT_CONTENT_INVALID` | 422 | The file's content is not the type it claims, or is an encrypted or malformed PDF. |
+         *     | `DOCUMENT_SIGNATURE_INVALID` | 422 | A signature the deposited file carries does not verify (signature, chain, dates or revocation). |
+         *     | `DOCUMENT_NOT_REUSABLE` | 422 | A stored document named for reuse belongs to someone else, is no longer valid or was destroyed. |
          *     | `RATE_LIMITED` | 429 | The client's rate limit is exceeded; see Retry-After. |
          *     | `INTERNAL_ERROR` | 500 | Unexpected fault in the gateway. |
          *     | `NOT_IMPLEMENTED` | 501 | The operation is not built yet in this release. |
@@ -1150,10 +1353,11 @@ export interface components {
          *     | `UPSTREAM_UNAVAILABLE` | 503 | The national system cannot be reached; see Retry-After. |
          *     | `UPSTREAM_CIRCUIT_OPEN` | 503 | Calls to the national system are suspended by its circuit breaker; see Retry-After. |
          *     | `UPSTREAM_BUSY` | 503 | The gateway already has as many calls under way to the national system as its policy allows, and its queue is full or the wait ran out; see Retry-After. |
+         *     | `TIMESTAMP_UNAVAILABLE` | 503 | The timestamping authority needed to seal the document did not answer; see Retry-After. |
          *     | `UPSTREAM_TIMEOUT` | 503 | The national system did not answer in time; see Retry-After. |
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PURPOSE_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "DOSSIER_NOT_FOUND" | "LINK_NOT_FOUND" | "SIGN_ON_NOT_FOUND" | "AUDIT_ENTRY_NOT_FOUND" | "OFFICER_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_SIGNATURE_INVALID" | "UPSTREAM_CERT_UNTRUSTED" | "UPSTREAM_CERT_EXPIRED" | "UPSTREAM_CERT_REVOKED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_BUSY" | "UPSTREAM_TIMEOUT";
+        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PURPOSE_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "DOSSIER_NOT_FOUND" | "LINK_NOT_FOUND" | "SIGN_ON_NOT_FOUND" | "AUDIT_ENTRY_NOT_FOUND" | "OFFICER_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "DOCUMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "DOCUMENT_DESTROYED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "DOCUMENT_CONTENT_INVALID" | "DOCUMENT_SIGNATURE_INVALID" | "DOCUMENT_NOT_REUSABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_SIGNATURE_INVALID" | "UPSTREAM_CERT_UNTRUSTED" | "UPSTREAM_CERT_EXPIRED" | "UPSTREAM_CERT_REVOKED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_BUSY" | "TIMESTAMP_UNAVAILABLE" | "UPSTREAM_TIMEOUT";
         /**
          * @description Personal identification number (số định danh cá nhân), 12 digits `PPPGYYNNNNNN`: birth registration province (014 Sơn La) or, for a birth registered abroad, the country's code; gender and century digit, last two digits of the year of birth, serial. No check digit.
          * @example 014089001234
@@ -1182,6 +1386,167 @@ export interface components {
          * @example 1.001808.000.00.00.H52
          */
         ProcedureCode: string;
+        /**
+         * @description A stored document's code: `<issuing agency>.<document type>.<year>.<sequence>` (inferred; see createDocument).
+         * @example H52.101.114.KQ.G15.000031.2026.000001
+         */
+        DocumentCode: string;
+        /**
+         * @description Whose document it is: a 12-digit personal ID number, or an enterprise code.
+         * @example 014089001234
+         * @example 5500123457
+         */
+        DocumentSubject: string;
+        /**
+         * @description The document type's code; for a result, the procedure's result code (e.g. KQ.G15.000031).
+         * @example KQ.G15.000031
+         */
+        DocumentType: string;
+        /** @description A deposit's parts (`multipart/form-data`). Each field is one text part, given once. */
+        DocumentDeposit: {
+            /**
+             * Format: binary
+             * @description The file (one part, with a file name). Its type is judged by its content.
+             */
+            file: string;
+            /**
+             * @description `citizen`: `subject` is a 12-digit ID number; `enterprise`: an enterprise code.
+             * @enum {string}
+             */
+            subjectType: "citizen" | "enterprise";
+            subject: components["schemas"]["DocumentSubject"];
+            /**
+             * @description `submission`: handed in by the subject (digitised); `result`: decided by an agency, sealed by the gateway. Only a client with the agency role deposits a result (403 `FORBIDDEN` naming `body.kind` otherwise): a portal deposits submissions.
+             * @enum {string}
+             */
+            kind: "submission" | "result";
+            documentType: components["schemas"]["DocumentType"];
+            /** @description The document's name, as a person reads it (kept encrypted). No control characters: the name is sent on to the national portal. */
+            name: string;
+            procedureCode?: components["schemas"]["ProcedureCode"];
+            dossierCode?: components["schemas"]["DossierCode"];
+            /** @description The issuing agency's code. For a result, the depositing client's own agency or one it acts for (403 `FORBIDDEN` naming `body.issuingAgency` otherwise). */
+            issuingAgency: string;
+            /**
+             * Format: date
+             * @description The day the document was issued, not after today (Vietnam time); retention counts from it (else from the deposit day) and ends at the end of the anniversary day.
+             */
+            issuedOn?: string;
+            /**
+             * Format: date
+             * @description The last day the document is valid; none when it does not expire.
+             */
+            validUntil?: string;
+        };
+        /** @description A certificate as a document's records name it. */
+        CertificateFacts: {
+            subject: string;
+            issuer: string;
+            /** @description Upper-case hex, as openssl prints it. */
+            serialNumber: string;
+            /** Format: date-time */
+            notBefore: string;
+            /** Format: date-time */
+            notAfter: string;
+            /** @description SHA-256 of the certificate's DER, lower-case hex. */
+            sha256: string;
+        };
+        /** @description One signature a document carries: the gateway's seal (`by: gateway`) or one made elsewhere and checked on deposit (`by: external`). */
+        DocumentSignature: {
+            /**
+             * @description `pades`: a PDF signature; `cms`: a detached CMS signature beside the file.
+             * @enum {string}
+             */
+            form: "pades" | "cms";
+            /** @enum {string} */
+            by: "gateway" | "external";
+            signer: components["schemas"]["CertificateFacts"];
+            /**
+             * Format: date-time
+             * @description The claimed signing time.
+             */
+            signedAt: string | null;
+            /** @description The RFC 3161 signature timestamp, when there is one. */
+            timestamp: null | {
+                /** Format: date-time */
+                genTime: string;
+                tsa: components["schemas"]["CertificateFacts"];
+                serialNumber: string;
+                policy: string;
+            };
+            /** @description For a PDF signature, whether it covers the whole file as stored. */
+            coversWholeFile?: boolean;
+        };
+        /** @description A stored document's metadata. */
+        Document: {
+            code: components["schemas"]["DocumentCode"];
+            /** @enum {string} */
+            kind: "submission" | "result";
+            /** @enum {string} */
+            subjectType: "citizen" | "enterprise";
+            subject: components["schemas"]["DocumentSubject"];
+            documentType: components["schemas"]["DocumentType"];
+            name: string;
+            /** @description As judged by the content. */
+            mediaType: string;
+            /** @description Bytes stored (the sealed file for a result). */
+            size: number;
+            /** @description SHA-256 of the bytes stored (the sealed file for a result). */
+            sha256: string;
+            procedureCode: string | null;
+            dossierCode: string | null;
+            issuingAgency: string;
+            /** Format: date */
+            issuedOn: string | null;
+            /** Format: date */
+            validUntil: string | null;
+            /** Format: date-time */
+            depositedAt: string;
+            depositedBy: {
+                clientId: string;
+                agency: string;
+            };
+            /**
+             * Format: date-time
+             * @description When the content may be destroyed; null when kept permanently.
+             */
+            retainUntil: string | null;
+            legalHold: boolean;
+            /**
+             * Format: date-time
+             * @description When the content was destroyed (its key deleted); null while it is kept.
+             */
+            destroyedAt: string | null;
+            /**
+             * Format: uri
+             * @description Where the content is downloaded (getDocumentContent).
+             */
+            contentUrl: string;
+            signatures: components["schemas"]["DocumentSignature"][];
+        };
+        /** @description A document's metadata with its signatures checked again now. */
+        DocumentDetails: components["schemas"]["Document"] & {
+            signatureCheck: components["schemas"]["DocumentSignatureCheck"];
+        };
+        DocumentSignatureCheck: {
+            /** Format: date-time */
+            checkedAt: string;
+            /** @description Every signature verifies (and a sealed document has at least one). */
+            valid: boolean;
+            /** @description The content was checked; false once destroyed (the kept seal alone is checked then). */
+            contentChecked: boolean;
+            signatures: (components["schemas"]["DocumentSignature"] & {
+                valid: boolean;
+                /** @description Why it does not verify, in words. */
+                problem?: string;
+            })[];
+        };
+        DocumentPage: {
+            items: components["schemas"]["Document"][];
+            page: number;
+            pageSize: number;
+            total: number;
+        };
         /**
          * @description The account's id in the provincial portal.
          * @example cd-000184522
@@ -1746,6 +2111,7 @@ export interface components {
             email?: string | null;
             phone?: string | null;
         };
+        /** @description A document handed in with the dossier: a file the one-stop system holds (`url`, with `digitised` and `reused`), or a document kept in the gateway's document store (`documentCode`). Give exactly one of `url` and `documentCode`; otherwise 400 `VALIDATION_FAILED` naming `documentCode` (both given) or `url` (neither). */
         DossierAttachment: {
             id: string;
             /** @description File name. */
@@ -1754,25 +2120,31 @@ export interface components {
             componentCode: string;
             /**
              * Format: uri
-             * @description Where the national portal can fetch the file.
+             * @description Where the national portal can fetch the file. Required unless `documentCode` is given.
              */
-            url: string;
-            /** @description The document was digitised (scanned and signed) at the desk. */
-            digitised: boolean;
-            /** @description The document was reused from an earlier dossier or a national database. */
-            reused: boolean;
+            url?: string;
             /**
-             * @description Where a reused document came from (`reused` true); an earlier result when left out.
+             * @description A document of the applicant kept in the gateway's document store (`POST /v1/documents`), reused instead of a file: its code. The gateway checks that it is the applicant's (the same ID number or enterprise code: a citizen's document for a citizen or for a household business applying under its owner's number, an enterprise's for a business), valid today (Vietnam time; no `validUntil`, or not before today; a correction resending an attachment the dossier holds under the same id keeps it) and not destroyed; otherwise 422 `DOCUMENT_NOT_REUSABLE` naming `body.attachments.<i>.documentCode`, the same for a code the store does not hold or another person's document (which is never told apart), and nothing is stored. The dossier then holds the attachment completed by the gateway, and the national portal receives it so: `url` the document's shared address, made as it is delivered (`<documents.publicBaseUrl>/v1/documents/<code>/shared/<token>`, see getSharedDocumentContent), `digitised` and `reused` true, `reusedFrom` `earlier_result` for a stored result (`replacesResultCode` its document type, the procedure's result code) or `earlier_submission` for a stored submission, `fromNationalRepository` false; values sent for these are replaced. Every reuse is in the exchange log: the `createDossier` or `correctDossier` entry names the applicant (`subjectHash`) and the codes reused (`criteria.reusedDocuments`).
+             * @example H52.101.114.KQ.G15.000031.2026.000042
+             */
+            documentCode?: string;
+            /** @description The document was digitised (scanned and signed) at the desk. Required with `url`. */
+            digitised?: boolean;
+            /** @description The document was reused from an earlier dossier or a national database. Required with `url`. */
+            reused?: boolean;
+            /**
+             * @description Where a reused document came from (`reused` true): an earlier dossier's submission (`DuocTaiSuDung` 1) or an earlier result (2, with `replacesResultCode`); an earlier result when left out. `shared_repository` is kept for clients that used it, and sent as an earlier result; say where it was taken from with `fromNationalRepository`.
              * @enum {string}
              */
-            reusedFrom?: "earlier_result" | "shared_repository";
+            reusedFrom?: "earlier_result" | "earlier_submission" | "shared_repository";
             /** @description Taken from the national document repository. False when left out. */
             fromNationalRepository?: boolean;
-            /** @description Code of the earlier result this document stands in for. */
+            /** @description Code of the earlier result this document stands in for (the procedure catalogue's result code); sent only for a document reused from an earlier result. */
             replacesResultCode?: string;
             /** @description The document was withdrawn from the dossier. False when left out. */
             deleted?: boolean;
         };
+        /** @description A result the one-stop system sends itself. Results deposited through the document API for the dossier (`POST /v1/documents`, kind `result`, its `dossierCode`) need not be listed: each deposit queues an update of the dossier (history kind `result`; none when one is already waiting, as it reads the results as it is delivered), and every delivery adds the dossier's deposited results that are not destroyed after these, each with its document code as its id, its shared address (getSharedDocumentContent) and its document type as its result code. */
         DossierResult: {
             id: string;
             /** @example Giấy chứng nhận đăng ký hộ kinh doanh */
@@ -1855,10 +2227,10 @@ export interface components {
         DossierHistoryItem: {
             sequence: number;
             /**
-             * @description `created`: the dossier itself; `status` and `progress`: events; `correction`: a correction of the dossier's fields (`correctDossier`), sent as an update.
+             * @description `created`: the dossier itself; `status` and `progress`: events; `correction`: a correction of the dossier's fields (`correctDossier`), sent as an update; `result`: a result deposited for the dossier through the document API, sent as an update carrying it.
              * @enum {string}
              */
-            kind: "created" | "status" | "progress" | "correction";
+            kind: "created" | "status" | "progress" | "correction" | "result";
             status?: components["schemas"]["DossierStatus"];
             /** Format: date-time */
             at: string;
@@ -2280,6 +2652,47 @@ export interface components {
             firstRoot: components["schemas"]["Base64Hash"];
             secondRoot: components["schemas"]["Base64Hash"];
         };
+        ReportMonth: string;
+        DigitisationMeasure: {
+            /** @description Dossiers with the measure. */
+            count: number;
+            /** @description `count / dossiers`, rounded to 4 decimals; null when there are no dossiers. */
+            share: number | null;
+        };
+        DigitisationFigures: {
+            /** @description Dossiers received. */
+            dossiers: number;
+            digitisedSubmission: components["schemas"]["DigitisationMeasure"];
+            digitisedResult: components["schemas"]["DigitisationMeasure"];
+            reusedDocument: components["schemas"]["DigitisationMeasure"];
+        };
+        DigitisationReport: {
+            from: components["schemas"]["ReportMonth"];
+            to: components["schemas"]["ReportMonth"];
+            /** @description The agency `items` is filtered to, as asked. */
+            agency: string | null;
+            /** @description One per agency and month with at least one dossier, by month then agency. */
+            items: (components["schemas"]["DigitisationFigures"] & {
+                /** @description The handling agency (else the agency of the client that handed the dossier over). */
+                agency: string;
+                month: components["schemas"]["ReportMonth"];
+            })[];
+            /** @description Every agency together, one per month with at least one dossier. */
+            province: (components["schemas"]["DigitisationFigures"] & {
+                month: components["schemas"]["ReportMonth"];
+            })[];
+            total: components["schemas"]["DigitisationFigures"];
+            /** @description The plan's target the figures are measured against. */
+            target: {
+                /** @enum {string} */
+                measure: "reusedDocument";
+                /** @description The share to reach (0.8). */
+                share: number;
+                /** @description The share when the plan was made (0.3). */
+                baseline: number;
+                source: string;
+            };
+        };
         Upstream: {
             id: components["schemas"]["UpstreamId"];
             name: string;
@@ -2381,6 +2794,26 @@ export interface components {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
                 "X-Exchange-Id": components["headers"]["XExchangeIdIfReached"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No stored document has this code (`DOCUMENT_NOT_FOUND`). */
+        DocumentNotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The document's retention ended and its content was destroyed (`DOCUMENT_DESTROYED`); its metadata, hash and signature facts remain (getDocument). */
+        DocumentDestroyed: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -2590,6 +3023,11 @@ export interface components {
          * @example H52.101.114-261127-0001
          */
         DossierCode: components["schemas"]["DossierCode"];
+        /**
+         * @description A stored document's code, as its deposit answered it.
+         * @example H52.101.114.KQ.G15.000031.2026.000001
+         */
+        DocumentCode: components["schemas"]["DocumentCode"];
         /**
          * @description The account link's id.
          * @example 8aa56fa8-dfc4-472b-a090-8368147bf15a
@@ -3486,6 +3924,324 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    listDocuments: {
+        parameters: {
+            query: {
+                /**
+                 * @description Whose documents: a 12-digit ID number or an enterprise code.
+                 * @example 014089001234
+                 */
+                subject: components["schemas"]["DocumentSubject"];
+                /**
+                 * @description Only documents of this type.
+                 * @example KQ.G15.000031
+                 */
+                documentType?: components["schemas"]["DocumentType"];
+                /**
+                 * @description `true`: only documents valid today whose content is kept.
+                 * @example true
+                 */
+                valid?: boolean;
+                /**
+                 * @description Page number, from 1.
+                 * @example 1
+                 */
+                page?: components["parameters"]["Page"];
+                /**
+                 * @description Items per page.
+                 * @example 20
+                 */
+                pageSize?: components["parameters"]["PageSize"];
+            };
+            header: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /**
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @example canbo-tohieu-0042
+                 */
+                "X-User-Id": components["parameters"]["UserId"];
+                /**
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
+                 * @example 1.001808.000.00.00.H52
+                 */
+                "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of documents. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createDocument: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /**
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @example canbo-tohieu-0042
+                 */
+                "X-User-Id": components["parameters"]["UserId"];
+                /**
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
+                 * @example 1.001808.000.00.00.H52
+                 */
+                "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["DocumentDeposit"];
+            };
+        };
+        responses: {
+            /** @description Stored (and sealed, for a result). The body is the document's metadata. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Document"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The client may not deposit this (`FORBIDDEN`): a result by a client without the agency role (naming `body.kind`), or a result issued by an agency that is neither the client's nor one it acts for (naming `body.issuingAgency`). As for any operation, also a client without a role in `x-roles` (`FORBIDDEN`) or a purpose it may not claim (`PURPOSE_NOT_ALLOWED`). Nothing is stored. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getDocument: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /**
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @example canbo-tohieu-0042
+                 */
+                "X-User-Id": components["parameters"]["UserId"];
+                /**
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
+                 * @example 1.001808.000.00.00.H52
+                 */
+                "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
+            };
+            path: {
+                /**
+                 * @description A stored document's code, as its deposit answered it.
+                 * @example H52.101.114.KQ.G15.000031.2026.000001
+                 */
+                documentCode: components["parameters"]["DocumentCode"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document's metadata and a fresh signature check. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentDetails"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["DocumentNotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getDocumentContent: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /**
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @example canbo-tohieu-0042
+                 */
+                "X-User-Id": components["parameters"]["UserId"];
+                /**
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
+                 * @example 1.001808.000.00.00.H52
+                 */
+                "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
+            };
+            path: {
+                /**
+                 * @description A stored document's code, as its deposit answered it.
+                 * @example H52.101.114.KQ.G15.000031.2026.000001
+                 */
+                documentCode: components["parameters"]["DocumentCode"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    /**
+                     * @description `attachment` with the document's name (`filename`, and `filename*` in UTF-8).
+                     * @example attachment; filename="Giay chung nhan dang ky ho kinh doanh.pdf"; filename*=UTF-8''Gi%E1%BA%A5y%20ch%E1%BB%A9ng%20nh%E1%BA%ADn%20%C4%91%C4%83ng%20k%C3%BD%20h%E1%BB%99%20kinh%20doanh.pdf
+                     */
+                    "Content-Disposition"?: string;
+                    /**
+                     * @description The SHA-256 of the file (RFC 9530), the `sha256` of the document's metadata.
+                     * @example sha-256=:XxwLnS56TDuPbh0KnCt+TzqNXBtunyp9TDuOHwpdnCs=:
+                     */
+                    "Repr-Digest"?: string;
+                    /**
+                     * @description The file's SHA-256 in hex, quoted.
+                     * @example "5f1c0b9d2e7a4c3b8f6e1d0a9c2b7e4f3a8d5c1b6e9f2a7d4c3b8e1f0a5d9c2b"
+                     */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                    "image/png": string;
+                    "image/jpeg": string;
+                    "image/tiff": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["DocumentNotFound"];
+            410: components["responses"]["DocumentDestroyed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getSharedDocumentContent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /**
+                 * @description A stored document's code, as its deposit answered it.
+                 * @example H52.101.114.KQ.G15.000031.2026.000001
+                 */
+                documentCode: components["parameters"]["DocumentCode"];
+                /**
+                 * @description The document's link token, as the address the portal received carries it.
+                 * @example 3f6c2a9e81d04b7f95e2c6a1d8b3f0e4a7c9d2b5e8f1a4c7d0b3e6f9a2c5d8e1
+                 */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    /** @description `attachment` with the document's name (`filename`, and `filename*` in UTF-8). */
+                    "Content-Disposition"?: string;
+                    /** @description The SHA-256 of the file (RFC 9530). */
+                    "Repr-Digest"?: string;
+                    /** @description The file's SHA-256 in hex, quoted. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                    "image/png": string;
+                    "image/jpeg": string;
+                    "image/tiff": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["DocumentNotFound"];
+            410: components["responses"]["DocumentDestroyed"];
+            500: components["responses"]["InternalError"];
+        };
+    };
     listAccountLinks: {
         parameters: {
             query?: {
@@ -4293,6 +5049,51 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["CheckpointNotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getDigitisationReport: {
+        parameters: {
+            query?: {
+                /**
+                 * @description First month (yyyy-MM, Vietnam time); `to` when not given.
+                 * @example 2026-11
+                 */
+                from?: components["schemas"]["ReportMonth"];
+                /**
+                 * @description Last month (yyyy-MM, Vietnam time), included; the current month when not given. At most 120 months after `from`; before `from` is refused (400 naming `query.from`).
+                 * @example 2026-11
+                 */
+                to?: components["schemas"]["ReportMonth"];
+                /** @description Only this agency's rows in `items` (`province` and `total` stay the province's). */
+                agency?: string;
+            };
+            header?: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DigitisationReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
