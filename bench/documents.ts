@@ -1,6 +1,6 @@
 /**
- * Document deposits: a result PDF of 1 MiB and of 20 MiB less one byte (the largest file the
- * default documents.maxBytes lets through), and a result PNG of the same size, deposited through a
+ * Document deposits: a result PDF of 1 MiB and of 20 MiB (the largest file the default
+ * documents.maxBytes lets through), and a result PNG of the same size, deposited through a
  * gateway process (multipart upload, type judged by content; a PDF held in memory, its structure
  * and signatures checked, sealed as PAdES-B-T; a PNG streamed to the store and sealed by a detached
  * CAdES-B-T signature; both with the sandbox TSA, encrypted and written, the row committed, the
@@ -255,6 +255,6 @@ export function documentsSection(result: { rows: DocumentBenchRow[]; windowed: b
         `| ${r.size} (${r.bytes} bytes) | ${r.concurrency} | ${r.deposits} | ${r.gatewayMBps.toFixed(1)} | ${r.directMBps.toFixed(0)} | ${((r.gatewayMBps / r.directMBps) * 100).toFixed(1)}% | ${r.msPerDeposit.toFixed(0)} | ${r.cpuMsPerDeposit.toFixed(0)} | ${r.peakMiB.toFixed(0)} MiB (${r.residentBeforeMiB.toFixed(0)} MiB) |`,
     ),
     ``,
-    `A deposit through the gateway: multipart upload over loopback, type judged by content, a PDF held whole, parsed, its signatures checked and sealed (PAdES-B-T: CMS signature and an RFC 3161 timestamp from the sandbox TSA, another process), a PNG streamed to the store and sealed by a detached CAdES-B-T signature over its SHA-256, encrypted (AES-256-GCM per 64 KiB chunk) and written under documents.directory, its row committed in SQLite, the exchange logged. "Write + SHA-256 here": this process writing the same bytes to a file and hashing them, at the same concurrency. Peak memory: the gateway process's VmHWM during that measurement${result.windowed ? '' : ' (the kernel refused to restart the high-water window: the figure is the peak since the gateway started)'}: a PDF is held whole in memory while it is checked and sealed, a PNG never is. 20 MiB − 1 B: the largest file the default documents.maxBytes (20 MiB) lets through (a file of exactly 20 MiB is refused with 413).`,
+    `A deposit through the gateway: multipart upload over loopback, type judged by content, a PDF held whole, parsed, its signatures checked and sealed (PAdES-B-T: CMS signature and an RFC 3161 timestamp from the sandbox TSA, another process), a PNG streamed to the store and sealed by a detached CAdES-B-T signature over its SHA-256, encrypted (AES-256-GCM per 64 KiB chunk) and written under documents.directory, its row committed in SQLite, the exchange logged. "Write + SHA-256 here": this process writing the same bytes to a file and hashing them, at the same concurrency. Peak memory: the gateway process's VmHWM during that measurement${result.windowed ? '' : ' (the kernel refused to restart the high-water window: the figure is the peak since the gateway started)'}: a PDF is held whole in memory while it is checked and sealed, a PNG never is. 20 MiB is the largest file the default documents.maxBytes lets through.`,
   ];
 }
