@@ -66,11 +66,6 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       signingTrust: material.signing.trust,
       sandboxTsaUrl: infrastructure.sandbox?.tsaUrl,
     });
-    if (infrastructure.sandbox && services.documents) {
-      // The sandbox's sample documents, deposited once; loaded only here, as the sandbox is.
-      const { depositSampleDocuments } = await import('./sandbox/sample-documents.ts');
-      await depositSampleDocuments({ documents: services.documents, log: log.child({ component: 'sandbox' }), hashIdentifier });
-    }
 
     const { store, redis } = infrastructure;
     const readiness: ReadinessCheck[] = [{ name: 'store', check: () => store.ping() }, audit.readiness];
@@ -97,6 +92,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     });
     const listeners = await startListeners(config, app, { log, intermediates: material.signing.trust.intermediates, clientTrust, lifecycle });
     listeningUrl = listeners.http.url;
+    if (infrastructure.sandbox && services.documents) {
+      // The sandbox's sample documents, deposited once (their addresses are the gateway's: once it listens); loaded only here, as the sandbox is.
+      const { depositSampleDocuments } = await import('./sandbox/sample-documents.ts');
+      await depositSampleDocuments({ documents: services.documents, log: log.child({ component: 'sandbox' }), hashIdentifier });
+    }
     log.info({ url: listeners.http.url, tls: listeners.tls?.url, store: store.dialect, rateLimits: redis ? 'redis' : 'memory' }, 'gateway listening');
 
     return {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { toVietnamIso } from './core/time.ts';
+import { vietnamMonth } from './core/time.ts';
 import { addMonths, type AgencyMonthCounts } from './store/document-figures.ts';
 
 /** Every metric the gateway exports, on one registry per process (no global default registry). */
@@ -75,7 +75,7 @@ async function quietly(read: () => Promise<void>): Promise<void> {
 
 /** The month (yyyy-MM) of an instant in Vietnam time, and the month before it. */
 function currentAndPreviousMonth(now: Date): { from: string; to: string } {
-  const to = toVietnamIso(now).slice(0, 7);
+  const to = vietnamMonth(now);
   return { from: addMonths(to, -1), to };
 }
 

@@ -43,11 +43,11 @@ describe.each(backends)('document retention on $name', (backend) => {
       expect(await figures.dueForDestruction(new Date())).toBe(5);
 
       // A dry run lists what is due and destroys nothing.
-      const dry = await purgeDue(documents, new Date(), undefined, { dryRun: true });
+      const dry = await purgeDue(documents, new Date(), { dryRun: true });
       expect(dry.destroyed.sort()).toEqual(expired.map((e) => e.code).sort());
       expect(await documents.readAll(expired[0]!.code)).toEqual(expired[0]!.content);
 
-      const result = await purgeDue(documents, new Date(), undefined, { batchSize: 2 });
+      const result = await purgeDue(documents, new Date(), { batchSize: 2 });
       expect(result.destroyed.sort()).toEqual(expired.map((e) => e.code).sort());
       expect(result.refused).toEqual([]);
       for (const { code } of expired) {
@@ -83,10 +83,10 @@ describe.each(backends)('document retention on $name', (backend) => {
       for (let i = 0; i < 230; i++) expired.push((await deposit(documents, -1 - (i % 7))).code);
       const kept = await deposit(documents, 30);
 
-      const dry = await purgeDue(documents, new Date(), undefined, { dryRun: true, batchSize: 50 });
+      const dry = await purgeDue(documents, new Date(), { dryRun: true, batchSize: 50 });
       expect(dry.destroyed).toHaveLength(230);
       expect(dry.destroyed.sort()).toEqual([...expired].sort());
-      expect((await purgeDue(documents, new Date(), undefined, { dryRun: true })).destroyed).toHaveLength(230);
+      expect((await purgeDue(documents, new Date(), { dryRun: true })).destroyed).toHaveLength(230);
       expect(await createDocumentFigures(store.db, store.dialect).dueForDestruction(new Date())).toBe(230);
 
       const result = await purgeDue(documents, new Date());
@@ -113,7 +113,7 @@ describe.each(backends)('document retention on $name', (backend) => {
           return documents.destroy(code, at);
         },
       };
-      const result = await purgeDue(racing, new Date(), undefined, { batchSize: 2 });
+      const result = await purgeDue(racing, new Date(), { batchSize: 2 });
       expect(result.refused.sort()).toEqual([...raced].sort());
       expect(result.destroyed.sort()).toEqual(expired.filter((code) => !raced.has(code)).sort());
     } finally {

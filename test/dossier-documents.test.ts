@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DocumentRecord } from '../src/core/documents/port.ts';
-import { vietnamDay } from '../src/core/dossiers/documents.ts';
+import { vietnamDay } from '../src/core/time.ts';
 import { documentContentPath } from '../src/core/documents/codes.ts';
 import { createOutbox } from '../src/core/dossiers/outbox.ts';
 import type { Dossier, DossierPortal, DossierSnapshot } from '../src/core/dossiers/port.ts';

@@ -103,7 +103,7 @@ beforeAll(async () => {
     upstreams,
     trust: { roots: [ca.certificateFile], crls: [crl] },
     audit: { signer: logSigner, inspectorate },
-    documents: { seal: { certificateFile: documentSeal.certificateFile, keyFile: documentSeal.keyFile }, tsaUrl: `${unreachable}/tsa` },
+    documents: { seal: { certificateFile: documentSeal.certificateFile, keyFile: documentSeal.keyFile }, tsaUrl: `${unreachable}/tsa`, publicBaseUrl: 'https://lienthong.sonla.gov.vn' },
     clients: [{ id: 'provincial-portal', agency: 'H52', roles: ['portal'], keyHash: hashApiKey(apiKey) }],
   };
   env = {

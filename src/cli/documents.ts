@@ -60,7 +60,7 @@ async function purge(args: string[], env: NodeJS.ProcessEnv, io: Output, now: Da
   if (positionals.length > 0) throw new DocumentsUsageError(`documents purge takes no arguments besides options, got "${positionals.join(' ')}"`);
   const dryRun = values['dry-run'];
   return withDocuments(values.config, env, async (documents, store) => {
-    const result = await purgeDue(documents, now, undefined, { dryRun });
+    const result = await purgeDue(documents, now, { dryRun });
     for (const code of result.destroyed) io.out(`${dryRun ? 'due' : 'destroyed'} ${code}`);
     for (const code of result.refused) io.err(`not destroyed ${code}: the store refused it (put on legal hold or destroyed meanwhile)`);
     const count = result.destroyed.length;

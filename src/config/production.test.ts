@@ -23,6 +23,7 @@ function complete(): Record<string, unknown> {
     'audit.inspectorate': { publicKeyFile: '/etc/lienthong/trust/inspectorate.pub.pem' },
     'documents.seal': { certificateFile: '/etc/lienthong/document-seal.pem', keyFile: '/etc/lienthong/document-seal.key.pem' },
     'documents.tsaUrl': 'https://tsa.example.gov.vn/tsa',
+    'documents.publicBaseUrl': 'https://lienthong.sonla.gov.vn',
   };
   for (const m of adapterModules) {
     settings[`upstreams.${m.id}.url`] = `https://${m.id}.example.gov.vn`;
@@ -146,6 +147,10 @@ describe('production refusals', () => {
 
   it('require the agency seal deposited results are signed with', () => {
     expect(problems(without('documents.seal'))).toEqual([expect.stringMatching(/^documents\.seal: required when NODE_ENV=production/)]);
+  });
+
+  it('require the public address the national portal downloads documents from', () => {
+    expect(problems(without('documents.publicBaseUrl'))).toEqual([expect.stringMatching(/^documents\.publicBaseUrl: required when NODE_ENV=production/)]);
   });
 
   it('require a TSA for the seal, of its own or the exchange log\'s', () => {

@@ -64,6 +64,9 @@ export function productionProblems(config: Config, systems: readonly UpstreamReq
   if (!config.documents.seal) {
     problems.push(`documents.seal: ${REQUIRED} (the agency certificate and key that seal deposited results; the sample seal is for development only)`);
   }
+  if (!config.documents.publicBaseUrl) {
+    problems.push(`documents.publicBaseUrl: ${REQUIRED} (the address the national portal downloads reused documents and results from; the listening address is no address of the portal's)`);
+  }
   if (!config.documents.tsaUrl && !config.audit.tsaUrl) {
     problems.push(`documents.tsaUrl: ${REQUIRED}, or audit.tsaUrl (sealed results carry an RFC 3161 signature timestamp)`);
   }

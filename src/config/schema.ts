@@ -417,8 +417,9 @@ export const configSchema = z
         /** RFC 3161 TSA for document signatures: audit.tsaUrl when unset, else the sandbox's own. */
         tsaUrl: z.url().optional(),
         /**
-         * Where the national portal fetches a document's content (DuongDanTaiTepTin, DuongDanTepTinKetQua):
-         * this base + /v1/documents/{code}/content. The gateway's listening address when unset.
+         * Where the national portal reaches this gateway to fetch a document (DuongDanTaiTepTin,
+         * DuongDanTepTinKetQua): this base + /v1/documents/{code}/shared/{token}; also the base of
+         * `contentUrl` in answers. The listening address when unset; required in production.
          */
         publicBaseUrl: z.url().optional(),
         /** A deposit's subject must exist in the national database (population or business registry). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isoDateToWire, toVietnamIso, toWireDateTime, wireDateTimeToIso, wireDateToIso } from './time.ts';
+import { addDays, anniversary, isoDateToWire, toVietnamIso, toWireDateTime, vietnamDay, vietnamMonth, wireDateTimeToIso, wireDateToIso } from './time.ts';
 
 describe('time', () => {
   it('writes instants with the +07:00 offset', () => {
@@ -17,5 +17,26 @@ describe('time', () => {
     expect(wireDateTimeToIso('20261128246000')).toBeNull();
     expect(wireDateTimeToIso('20260230120000')).toBeNull();
     expect(toWireDateTime(new Date('2026-11-27T23:42:51Z'))).toBe('20261128064251');
+  });
+});
+
+describe('calendar days in Vietnam', () => {
+  it('take the day and month of Vietnam, which begin at 17:00 UTC', () => {
+    expect(vietnamDay(new Date('2026-12-31T16:59:59Z'))).toBe('2026-12-31');
+    expect(vietnamDay(new Date('2026-12-31T17:00:00Z'))).toBe('2027-01-01');
+    expect(vietnamMonth(new Date('2026-01-31T17:30:00Z'))).toBe('2026-02');
+  });
+
+  it('count days across months, years and 29 February', () => {
+    expect(addDays('2028-02-28', 1)).toBe('2028-02-29');
+    expect(addDays('2027-02-28', 1)).toBe('2027-03-01');
+    expect(addDays('2027-01-01', -1)).toBe('2026-12-31');
+  });
+
+  it('give an anniversary the same day, or the last of its month when there is none', () => {
+    expect(anniversary('2026-01-15', 5)).toBe('2031-01-15');
+    expect(anniversary('2024-02-29', 1)).toBe('2025-02-28');
+    expect(anniversary('2024-02-29', 4)).toBe('2028-02-29');
+    expect(anniversary('2026-12-31', 3)).toBe('2029-12-31');
   });
 });

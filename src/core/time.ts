@@ -6,6 +6,26 @@ export function toVietnamIso(date: Date): string {
   return new Date(date.getTime() + OFFSET_MS).toISOString().slice(0, 19) + '+07:00';
 }
 
+/** The calendar day (yyyy-MM-dd) an instant falls on in Vietnam. */
+export const vietnamDay = (date: Date): string => toVietnamIso(date).slice(0, 10);
+
+/** The month (yyyy-MM) an instant falls in, in Vietnam. */
+export const vietnamMonth = (date: Date): string => toVietnamIso(date).slice(0, 7);
+
+/** A calendar day (yyyy-MM-dd) `days` later (earlier when negative). */
+export const addDays = (day: string, days: number): string => new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+
+/**
+ * The day `years` after a calendar day (yyyy-MM-dd): the same month and number, or the month's
+ * last day when it has no such number (29 February in a common year), as periods in years are
+ * counted.
+ */
+export function anniversary(day: string, years: number): string {
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
+  const daysInMonth = new Date(Date.UTC(y + years, m, 0)).getUTCDate();
+  return new Date(Date.UTC(y + years, m - 1, Math.min(d, daysInMonth))).toISOString().slice(0, 10);
+}
+
 /**
  * An instant given as text (in any offset) as the API answers every time: +07:00, whole seconds.
  * Text that is not an instant is left as it is.

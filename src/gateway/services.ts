@@ -82,7 +82,12 @@ export function composeServices(config: Config, deps: ServiceDeps): AppDeps['ser
   // Dossiers read the document store (attachments naming stored documents, results deposited for
   // them) and give the portal a document's content by its public address.
   const documentStore = createDocumentStore({ db: store.db, dialect: store.dialect, directory: config.documents.directory, masterKey: deps.hashKey });
-  const publicBase = () => (config.documents.publicBaseUrl ?? deps.listeningUrl()).replace(/\/+$/, '');
+  const publicBase = () => {
+    const base = (config.documents.publicBaseUrl ?? deps.listeningUrl()).replace(/\/+$/, '');
+    // Before the gateway listens (a delivery right after a start): retried, never sent with a relative address.
+    if (!base) throw new Error('the gateway has no public address yet (documents.publicBaseUrl unset, not listening yet)');
+    return base;
+  };
   // API clients download with their key (contentUrl); the national portal has none: it gets the document's shared address.
   const documentLinks = createDocumentLinks(deps.hashKey);
   const documentUrl = (code: string) => `${publicBase()}${documentContentPath(code)}`;

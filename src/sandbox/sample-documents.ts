@@ -6,7 +6,7 @@ import type { DocumentKind, DocumentSubjectType } from '../core/documents/port.t
 import { officerHash } from '../audit/officers.ts';
 // The standard PDF fonts print no Vietnamese diacritics: text is written without them.
 import { withoutDiacritics } from '../core/names.ts';
-import { toVietnamIso } from '../core/time.ts';
+import { addDays, anniversary, vietnamDay } from '../core/time.ts';
 import type { Logger } from '../logging.ts';
 import { agencyNames, enterprises, people } from './personas.ts';
 
@@ -50,7 +50,6 @@ const enterprise = (name: string) => {
 };
 
 /** yyyy-MM-dd `days` after `day`. */
-const plusDays = (day: string, days: number) => new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
 /** The sample documents; dates of validity are counted from `today` (yyyy-MM-dd), so they are valid whenever the sandbox first starts. */
 export function sampleDocuments(today: string): SampleDocument[] {
@@ -59,7 +58,7 @@ export function sampleDocuments(today: string): SampleDocument[] {
   const mango = enterprise('CÔNG TY TNHH MỘT THÀNH VIÊN XOÀI YÊN CHÂU');
   const ward = 'H52.128.101';
   const health = 'H52.21';
-  const foodSafetyIssued = plusDays(today, -30);
+  const foodSafetyIssued = addDays(today, -30);
   return [
     {
       subjectType: 'citizen',
@@ -103,7 +102,7 @@ export function sampleDocuments(today: string): SampleDocument[] {
       name: `Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm — ${mango.name}`,
       issuingAgency: health,
       issuedOn: foodSafetyIssued,
-      validUntil: plusDays(foodSafetyIssued, 3 * 365),
+      validUntil: anniversary(foodSafetyIssued, 3),
       lines: [
         'GIAY CHUNG NHAN CO SO DU DIEU KIEN AN TOAN THUC PHAM',
         `Co so: ${withoutDiacritics(mango.name)}`,
@@ -151,7 +150,7 @@ export async function depositSampleDocuments(
   deps: { documents: DocumentService; log: Logger; hashIdentifier: (value: string) => string; now?: () => Date },
 ): Promise<{ deposited: string[]; present: number }> {
   const now = deps.now ?? (() => new Date());
-  const today = toVietnamIso(now()).slice(0, 10);
+  const today = vietnamDay(now());
   const deposited: string[] = [];
   let present = 0;
   for (const sample of sampleDocuments(today)) {

@@ -19,11 +19,11 @@ export interface DocumentSealerOptions {
   trust: TrustStore;
   /** How long the TSA may take (default 10 s). */
   timeoutMs?: number;
-  /** Retry-After of TIMESTAMP_UNAVAILABLE, in seconds (default 30). */
-  retryAfterSeconds?: number;
 }
 
 const PDF = 'application/pdf';
+/** Retry-After of TIMESTAMP_UNAVAILABLE: a TSA that failed is asked again for the next deposit, not before. */
+const TIMESTAMP_RETRY_AFTER_SECONDS = 30;
 
 /** A signature that does not verify, refused as the deposit's problem; signatures are named by their place in the file. */
 function signatureInvalid(signatures: CheckedSignature[]): GatewayError {
@@ -42,7 +42,7 @@ export function createDocumentSealer(options: DocumentSealerOptions): DocumentSe
       return await fn();
     } catch (err) {
       if (!(err instanceof SignatureTimestampError)) throw err;
-      throw new GatewayError('TIMESTAMP_UNAVAILABLE', { detail: err.message, retryAfter: options.retryAfterSeconds ?? 30, cause: err });
+      throw new GatewayError('TIMESTAMP_UNAVAILABLE', { detail: err.message, retryAfter: TIMESTAMP_RETRY_AFTER_SECONDS, cause: err });
     }
   }
 

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DocumentKind } from '../core/documents/port.ts';
-import { toVietnamIso } from '../core/time.ts';
+import { addDays } from '../core/time.ts';
 import type { Dialect } from './database.ts';
 import type { Database } from './schema.ts';
 
@@ -34,12 +34,6 @@ export interface DocumentFigures {
   storedByKind(): Promise<Record<DocumentKind, number>>;
 }
 
-export const MONTH_PATTERN = /^\d{4}-(0[1-9]|1[0-2])$/;
-
-/** The month (yyyy-MM) an instant falls in, in Vietnam time. */
-export function vietnamMonth(instant: Date): string {
-  return toVietnamIso(instant).slice(0, 7);
-}
 
 /** `month` moved by `delta` months (yyyy-MM). */
 export function addMonths(month: string, delta: number): string {
@@ -55,7 +49,7 @@ export function monthsBetween(from: string, to: string): number {
 }
 
 /** yyyy-MM-dd of the day `days` after the first of `month`. */
-const dayOf = (month: string, days: number) => new Date(Date.parse(`${month}-01T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+const dayOf = (month: string, days: number) => addDays(`${month}-01`, days);
 
 const count = (value: unknown) => Number(value ?? 0);
 

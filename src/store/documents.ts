@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { deriveKey, openBytes, sealBytes } from '../audit/bodies.ts';
+import { SEQUENCE_DIGITS } from '../core/documents/codes.ts';
 import type { DocumentRecord, DocumentStore, NewDocument, PendingContent, SignatureFacts } from '../core/documents/port.ts';
 import type { Dialect } from './database.ts';
 import { CONTENT_ID_BYTES, ContentIntegrityError, databaseContent, filesystemContent, readContent, writeContent, type ContentBackend } from './document-content.ts';
@@ -48,7 +49,7 @@ interface Held {
 /** Additional data binding a sealed value to its document and purpose: a value moved to another row does not open. */
 const boundTo = (purpose: 'key' | 'subject' | 'name', code: string) => Buffer.from(`lienthong document ${purpose}\0${code}`, 'utf8');
 
-const formatCode = (prefix: string, sequence: number) => `${prefix}.${String(sequence).padStart(6, '0')}`;
+const formatCode = (prefix: string, sequence: number) => `${prefix}.${String(sequence).padStart(SEQUENCE_DIGITS, '0')}`;
 
 export function createDocumentStore(options: DocumentStoreOptions): DocumentStore {
   const { db } = options;

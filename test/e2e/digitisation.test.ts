@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { officerHash } from '../../src/audit/officers.ts';
-import { toVietnamIso } from '../../src/core/time.ts';
+import { vietnamDay, vietnamMonth } from '../../src/core/time.ts';
 import { SAMPLE_CLIENT, sampleDocuments } from '../../src/sandbox/sample-documents.ts';
 import { createSubjectHasher, loadHashKey } from '../../src/signing/attestation.ts';
-import { vietnamMonth } from '../../src/store/document-figures.ts';
 import { openStore } from '../../src/store/store.ts';
 import { sampleDossier } from '../helpers/dossiers.ts';
 import { KEYS, metric, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -38,7 +37,7 @@ const dossierHeaders = { 'content-type': 'application/json', 'x-user-id': 'canbo
 
 describe('sandbox sample documents', () => {
   it('are deposited and sealed on the first start, and not again on the next', async () => {
-    const samples = sampleDocuments(toVietnamIso(new Date()).slice(0, 10));
+    const samples = sampleDocuments(vietnamDay(new Date()));
     expect(samples.length).toBeGreaterThanOrEqual(2);
     expect(gw.logs.filter((line) => line.includes('sample document could not be deposited'))).toEqual([]);
     expect(await metric(gw.url, 'lienthong_documents_stored', { kind: 'result' })).toBe(samples.length);

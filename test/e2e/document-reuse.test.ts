@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addDays, vietnamDay } from '../../src/core/time.ts';
 import { people } from '../../src/sandbox/personas.ts';
 import { createSubjectHasher, loadHashKey } from '../../src/signing/attestation.ts';
 import { eventually, sampleDossier, simulatorDossier } from '../helpers/dossiers.ts';
@@ -22,9 +23,8 @@ const A = people[0]!;
 const B = people[1]!;
 const DESK = { 'x-user-id': 'canbo-tohieu-0042', 'x-purpose': 'TIEP_NHAN_HO_SO' };
 const RESULT_TYPE = 'KQ.G15.000031';
-const DAY_MS = 86_400_000;
 /** A day in Vietnam time, `days` from today (yyyy-MM-dd). */
-const vietnamDay = (days: number) => new Date(Date.now() + 7 * 3_600_000 + days * DAY_MS).toISOString().slice(0, 10);
+const dayFromToday = (days: number) => addDays(vietnamDay(new Date()), days);
 
 let gw: TestGateway;
 let dvcqg: string;
@@ -212,7 +212,7 @@ describe('a dossier reusing a stored document', () => {
     const unknown = (await (await handOver(dossierOf(303, B, [naming('H52.101.114.KQ.G15.000031.2026.999999')]))).json()) as typeof body;
     expect(unknown.errors).toEqual(body.errors);
 
-    const expired = await deposit(A.idNumber, { kind: 'submission', documentType: 'TP.GKS', issuedOn: vietnamDay(-400), validUntil: vietnamDay(-1) }, `expired ${Date.now()}`);
+    const expired = await deposit(A.idNumber, { kind: 'submission', documentType: 'TP.GKS', issuedOn: dayFromToday(-400), validUntil: dayFromToday(-1) }, `expired ${Date.now()}`);
     const late = await handOver(dossierOf(304, A, [naming(expired.code)]));
     expect(late.status).toBe(422);
     expect(await late.json()).toMatchObject({ code: 'DOCUMENT_NOT_REUSABLE', errors: [{ field: 'body.attachments.0.documentCode' }] });

@@ -19,9 +19,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSubjectHasher, loadHashKey } from '../../src/signing/attestation.ts';
 import { UNKNOWN } from '../../src/sandbox/personas.ts';
-import { eventually } from '../helpers/dossiers.ts';
 import { storeBackends } from '../helpers/backends.ts';
-import { KEYS, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { KEYS, auditEntriesAbout, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addDays, vietnamDay } from '../../src/core/time.ts';
 import { encryptedPdf, extractPdfCms, extractTimestamp, nssDbWithRoot, openssl, pdfsig, samplePdf, truncatedPdf } from '../helpers/pdf.ts';
 import { sample } from '../../src/signing/material.ts';
 
@@ -29,7 +29,6 @@ const execFileAsync = promisify(execFile);
 
 const PERSON = '014089001234';
 const ACCOUNTABLE = { 'x-user-id': 'canbo-tohieu-0042', 'x-purpose': 'TIEP_NHAN_HO_SO' };
-const AUDITOR = { 'x-user-id': 'thanhtra-0007', 'x-purpose': 'THANH_TRA_KIEM_TRA' };
 /** Small enough that an oversized file is cheap to send, large enough for every fixture. */
 const MAX_BYTES = 64 * 1024;
 
@@ -167,7 +166,7 @@ describe('a result PDF for a sandbox person', () => {
     // A refusal names its cause; an internal error's is in the gateway's log.
     expect(res.status, `${text}\n${gw.logs.filter((line) => /"level":50/.test(line)).join('\n')}`).toBe(201);
     deposited = JSON.parse(text) as typeof deposited;
-    const year = new Date(Date.now() + 7 * 3600_000).getUTCFullYear();
+    const year = vietnamDay(new Date()).slice(0, 4);
     expect(deposited.code).toMatch(new RegExp(`^H52\\.101\\.114\\.KQ\\.G15\\.000031\\.${year}\\.[0-9]{6}$`));
     expect(res.headers.get('location')).toBe(`/v1/documents/${deposited.code}`);
     expect(deposited).toMatchObject({ kind: 'result', subjectType: 'citizen', subject: PERSON, mediaType: 'application/pdf', destroyedAt: null, legalHold: false });
@@ -238,16 +237,7 @@ describe('a result PDF for a sandbox person', () => {
   it('leaves an exchange-log entry with the person\'s keyed hash for each deposit, list, read and download', async () => {
     const clients: Record<string, string> = { createDocument: 'sandbox-agency', listDocuments: 'sandbox-portal', getDocument: 'sandbox-portal', getDocumentContent: 'sandbox-portal' };
     for (const operation of Object.keys(clients)) {
-      const entries = await eventually(
-        async () => {
-          const res = await gw.fetch(`/v1/audit/entries?operation=${operation}&subject=${PERSON}&limit=1000`, { key: KEYS.auditor, headers: AUDITOR });
-          expect(res.status).toBe(200);
-          const { items } = (await res.json()) as { items: { status: number; subjectHash: string | null; client: string; purpose: string | null }[] };
-          return items.some((e) => e.status < 300) ? items : undefined;
-        },
-        15_000,
-        `${operation} entries in the exchange log`,
-      );
+      const entries = await auditEntriesAbout<{ status: number; subjectHash: string | null; client: string; purpose: string | null }>(gw, PERSON, operation, (items) => items.some((e) => e.status < 300));
       expect(entries.find((e) => e.status < 300)).toMatchObject({ subjectHash: hash(PERSON), client: clients[operation], purpose: 'TIEP_NHAN_HO_SO' });
     }
   });
@@ -394,7 +384,7 @@ describe('bad input: a clear 4xx problem, and nothing stored', () => {
   });
 
   it('a name with a line break, and an issue day after today (Vietnam time)', async () => {
-    const afterTomorrow = new Date(Date.now() + 7 * 3600_000 + 2 * 86400_000).toISOString().slice(0, 10);
+    const afterTomorrow = addDays(vietnamDay(new Date()), 2);
     await storesNothing(async () => {
       const name = await problem(await deposit(form({ bytes: PNG, name: 'x.png', type: 'image/png' }, { ...METADATA, kind: 'submission', name: 'Giấy tờ\r\nX-Injected: 1' })), 400, 'VALIDATION_FAILED');
       expect(name.errors?.map((e) => e.field)).toEqual(['body.name']);
@@ -406,16 +396,8 @@ describe('bad input: a clear 4xx problem, and nothing stored', () => {
   it('a refused deposit is logged with its subject\'s keyed hash', async () => {
     // 415 (content), 413 (size), 403 (who), 400 (fields): refused while reading the body or after.
     for (const status of [415, 413, 403, 400]) {
-      const entry = await eventually(
-        async () => {
-          const res = await gw.fetch(`/v1/audit/entries?operation=createDocument&subject=${PERSON}&limit=1000`, { key: KEYS.auditor, headers: AUDITOR });
-          const { items } = (await res.json()) as { items: { status: number; subjectHash: string | null }[] };
-          return items.find((e) => e.status === status);
-        },
-        15_000,
-        `a createDocument entry with status ${status} for the person`,
-      );
-      expect(entry.subjectHash).toBe(hash(PERSON));
+      const entries = await auditEntriesAbout<{ status: number; subjectHash: string | null }>(gw, PERSON, 'createDocument', (items) => items.some((e) => e.status === status));
+      expect(entries.find((e) => e.status === status)!.subjectHash).toBe(hash(PERSON));
     }
   });
 

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { createGatewayClient, type GatewayClient } from '@lienthong/client';
 import { loadConfig } from '../../src/config/load.ts';
 import { startGateway, type Gateway } from '../../src/main.ts';
+import { eventually } from './dossiers.ts';
 
 export const KEYS = {
   portal: 'sandbox-portal-key',
@@ -122,14 +123,15 @@ export async function auditEntry(gw: TestGateway, exchangeId: string, upstream: 
 export const AUDITOR_HEADERS = { 'x-user-id': 'thanhtra-0007', 'x-purpose': 'THANH_TRA_KIEM_TRA' };
 
 /** Exchange-log entries about a person for one operation, as an auditor searches them, once `enough` holds (15 s at most). */
-export async function auditEntriesAbout<T>(gw: TestGateway, identifier: string, operation: string, enough: (items: T[]) => boolean): Promise<T[]> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const res = await gw.fetch(`/v1/audit/entries?operation=${operation}&subject=${identifier}&limit=1000`, { key: KEYS.auditor, headers: AUDITOR_HEADERS });
-    if (res.status !== 200) throw new Error(`the auditor API answered ${res.status}`);
-    const { items } = (await res.json()) as { items: T[] };
-    if (enough(items)) return items;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${operation} entries in the exchange log`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+export function auditEntriesAbout<T>(gw: TestGateway, identifier: string, operation: string, enough: (items: T[]) => boolean): Promise<T[]> {
+  return eventually(
+    async () => {
+      const res = await gw.fetch(`/v1/audit/entries?operation=${operation}&subject=${identifier}&limit=1000`, { key: KEYS.auditor, headers: AUDITOR_HEADERS });
+      if (res.status !== 200) throw new Error(`the auditor API answered ${res.status}`);
+      const { items } = (await res.json()) as { items: T[] };
+      return enough(items) ? items : undefined;
+    },
+    15_000,
+    `${operation} entries in the exchange log`,
+  );
 }

@@ -1,4 +1,4 @@
-import { toVietnamIso } from '../time.ts';
+import { vietnamDay } from '../time.ts';
 
 /**
  * Document codes. The circular on one-stop electronic dossiers names result codes but its annex
@@ -12,7 +12,7 @@ import { toVietnamIso } from '../time.ts';
 
 /** The fixed part of a document's code (see above): the store appends `.` and the sequence. */
 export function documentCodePrefix(issuingAgency: string, documentType: string, depositedAt: Date): string {
-  return `${issuingAgency}.${documentType}.${toVietnamIso(depositedAt).slice(0, 4)}`;
+  return `${issuingAgency}.${documentType}.${vietnamDay(depositedAt).slice(0, 4)}`;
 }
 
 /** Digits of the sequence, zero-padded (more when a prefix passes 999999 documents). */
@@ -23,6 +23,3 @@ export const documentContentPath = (code: string): string => `/v1/documents/${en
 
 /** Where the national portal fetches a document, the address itself its credential (getSharedDocumentContent). */
 export const sharedDocumentPath = (code: string, token: string): string => `/v1/documents/${encodeURIComponent(code)}/shared/${token}`;
-
-/** The shape of a document code, as the contract's DocumentCode gives it. */
-export const DOCUMENT_CODE = /^[0-9A-Za-z._-]+\.[0-9]{4}\.[0-9]{6,}$/;

@@ -1,4 +1,3 @@
-import type { Logger } from '../logger.ts';
 import type { DocumentStore } from './port.ts';
 
 /**
@@ -42,7 +41,7 @@ async function listDue(store: DocumentStore, now: Date, batchSize: number): Prom
  * query lists no code it has not seen (every query asks for a batch beyond those refused, so
  * the documents listed after refused ones are reached too).
  */
-export async function purgeDue(store: DocumentStore, now: Date, log?: Logger, options: PurgeOptions = {}): Promise<PurgeResult> {
+export async function purgeDue(store: DocumentStore, now: Date, options: PurgeOptions = {}): Promise<PurgeResult> {
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   if (options.dryRun) return { destroyed: await listDue(store, now, batchSize), refused: [] };
   const destroyed: string[] = [];
@@ -50,17 +49,13 @@ export async function purgeDue(store: DocumentStore, now: Date, log?: Logger, op
   for (;;) {
     const due = (await store.dueForDestruction(now, batchSize + refused.size)).filter((code) => !refused.has(code));
     if (due.length === 0) break;
-    let progress = 0;
     for (const code of due) {
       if (await store.destroy(code, now)) {
         destroyed.push(code);
-        progress++;
       } else {
         refused.add(code);
       }
     }
-    log?.info({ destroyed: progress, refused: due.length - progress }, 'document retention batch');
   }
-  if (destroyed.length > 0 || refused.size > 0) log?.info({ destroyed: destroyed.length, refused: refused.size }, 'document content past its retention destroyed');
   return { destroyed, refused: [...refused] };
 }

@@ -9,7 +9,7 @@ import type { Actor, DossierScope } from '../dossiers/service.ts';
 import { parseIdNumber } from '../identifiers/id-number.ts';
 import { parseEnterpriseCode } from '../identifiers/tax-code.ts';
 import type { CallContext } from '../ports.ts';
-import { answeredInstant, toVietnamIso } from '../time.ts';
+import { addDays, anniversary, answeredInstant, vietnamDay } from '../time.ts';
 import { documentCodePrefix } from './codes.ts';
 import type {
   CertificateFacts,
@@ -192,17 +192,14 @@ function judgeType(first: Buffer, detected: string | undefined, claims: ReturnTy
  * a common year), that is at the start of the next day, in Vietnam time.
  */
 function yearsAfter(day: string, years: number): Date {
-  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
-  const daysInMonth = new Date(Date.UTC(y + years, m, 0)).getUTCDate();
-  const dayAfter = new Date(Date.UTC(y + years, m - 1, Math.min(d, daysInMonth) + 1));
-  return new Date(`${dayAfter.toISOString().slice(0, 10)}T00:00:00+07:00`);
+  return new Date(`${addDays(anniversary(day, years), 1)}T00:00:00+07:00`);
 }
 
 /** When a document's content may be destroyed: the end of its type's period (else the default's) from its issue day, else its deposit day; null: permanent. */
 export function retainUntil(retention: DocumentServiceOptions['retention'], documentType: string, issuedOn: string | undefined, depositedAt: Date): Date | null {
   const period = retention.byType[documentType] ?? retention.default;
   if (period === 'permanent') return null;
-  return yearsAfter(issuedOn ?? toVietnamIso(depositedAt).slice(0, 10), period);
+  return yearsAfter(issuedOn ?? vietnamDay(depositedAt), period);
 }
 
 function answeredCertificate(facts: CertificateFacts): AnsweredCertificate {
@@ -389,7 +386,7 @@ export function createDocumentService(
       try {
         checkIdentifier(metadata.subjectType, metadata.subject);
         // Retention counts from the issue day: one in the future would keep the content longer.
-        if (metadata.issuedOn && metadata.issuedOn > toVietnamIso(now()).slice(0, 10)) {
+        if (metadata.issuedOn && metadata.issuedOn > vietnamDay(now())) {
           throw new GatewayError('VALIDATION_FAILED', { detail: 'body.issuedOn is after today', errors: [{ field: 'body.issuedOn', message: 'must not be after today (Vietnam time)' }] });
         }
         if (metadata.issuedOn && metadata.validUntil && metadata.validUntil < metadata.issuedOn) {
@@ -466,7 +463,7 @@ export function createDocumentService(
       const { items, total } = await deps.store.list({
         subjectHash: deps.hashIdentifier(query.subject),
         documentType: query.documentType,
-        validOn: query.valid ? toVietnamIso(now()).slice(0, 10) : undefined,
+        validOn: query.valid ? vietnamDay(now()) : undefined,
         page: query.page,
         pageSize: query.pageSize,
       });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../errors/gateway-error.ts';
 import type { DocumentRecord } from '../documents/port.ts';
-import { checkAttachmentForms, completeAttachments, dossierFigures, namedDocuments, vietnamDay, withDepositedResults, type ReuseCheck } from './documents.ts';
+import { vietnamDay } from '../time.ts';
+import { checkAttachmentForms, completeAttachments, dossierFigures, namedDocuments, withDepositedResults, type ReuseCheck } from './documents.ts';
 import { documentContentPath } from '../documents/codes.ts';
 import type { Dossier } from './port.ts';
 import { documentRecord } from '../../../test/helpers/document-records.ts';

@@ -1,6 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error.ts';
 import type { DocumentRecord, DocumentStore, DocumentSubjectType } from '../documents/port.ts';
-import { toVietnamIso } from '../time.ts';
+import { vietnamDay } from '../time.ts';
 import type { Dossier } from './port.ts';
 import type { DossierFigures } from './store.ts';
 
@@ -30,8 +30,6 @@ const PERSONAL_ID = /^\d{12}$/;
 export const documentSubjectOf = (applicant: Pick<Applicant, 'type' | 'identifier'>): DocumentSubjectType | undefined =>
   applicant.type === 'business' && PERSONAL_ID.test(applicant.identifier) ? 'citizen' : DOCUMENT_SUBJECT[applicant.type];
 
-/** The day in Vietnam time (yyyy-MM-dd), which validity dates are compared with. */
-export const vietnamDay = (at: Date): string => toVietnamIso(at).slice(0, 10);
 
 const invalid = (field: string, message: string) => new GatewayError('VALIDATION_FAILED', { detail: `${field} ${message}`, errors: [{ field, message }] });
 const notReusable = (field: string, message: string) => new GatewayError('DOCUMENT_NOT_REUSABLE', { detail: `${field} ${message}`, errors: [{ field, message }] });

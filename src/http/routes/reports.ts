@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error.ts';
-import { digitisationReport, monthsBetween, vietnamMonth, type DocumentFigures } from '../../store/document-figures.ts';
+import { vietnamMonth } from '../../core/time.ts';
+import { digitisationReport, monthsBetween, type DocumentFigures } from '../../store/document-figures.ts';
 import type { Handlers } from '../handlers.ts';
 
 /** The longest range one report covers: ten years of months is already more than a dashboard shows. */

@@ -2133,7 +2133,7 @@ export interface components {
             /** @description The document was reused from an earlier dossier or a national database. Required with `url`. */
             reused?: boolean;
             /**
-             * @description Where a reused document came from (`reused` true): an earlier dossier's submission (`DuocTaiSuDung` 1) or an earlier result (2, with `replacesResultCode`); an earlier result when left out. `shared_repository` is kept for clients that used it, and sent as an earlier result; say where it was taken from with `fromNationalRepository`.
+             * @description Where a reused document came from (`reused` true): an earlier dossier's submission (`DuocTaiSuDung` 1) or an earlier result (2, with `replacesResultCode`); left out, an earlier result when `replacesResultCode` is given, else 1. `shared_repository` is kept for clients that used it, and sent as an earlier result; say where it was taken from with `fromNationalRepository`.
              * @enum {string}
              */
             reusedFrom?: "earlier_result" | "earlier_submission" | "shared_repository";
@@ -5062,7 +5062,7 @@ export interface operations {
                  */
                 from?: components["schemas"]["ReportMonth"];
                 /**
-                 * @description Last month (yyyy-MM, Vietnam time), included; the current month when not given. At most 120 months after `from`; before `from` is refused (400 naming `query.from`).
+                 * @description Last month (yyyy-MM, Vietnam time), included; the current month when not given. At most 120 months in all (`from` and `to` included, so `to` at most 119 months after `from`); before `from` is refused (400 naming `query.from`).
                  * @example 2026-11
                  */
                 to?: components["schemas"]["ReportMonth"];
