@@ -57,6 +57,8 @@ const MEASURES = ['digitisedSubmission', 'digitisedResult', 'reusedDocument'] as
  * (/v1/reports/digitisation) keeps every agency.
  */
 export const METRIC_AGENCIES = 20;
+/** How the digitisation gauges label agencies (the help text of each). */
+const AGENCY_LABELS = `the ${METRIC_AGENCIES} agencies with the most dossiers over the two months, agency="other" for the rest together, agency="province" for all together (/v1/reports/digitisation gives every agency)`;
 
 /** The labels the gauges give themselves: an agency sent with one of these names is counted in "other". */
 const RESERVED_AGENCIES = new Set(['province', 'other']);
@@ -131,6 +133,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     return value;
   };
   const readFigures = () => cached('digitisation', async (now) => gaugeRows(await documents!.source.digitisation(currentAndPreviousMonth(now))));
+  /** A gauge of the digitisation figures: every row set again on each scrape (the rows read at most once per cacheMs). */
+  function figureGauge<L extends string>(name: string, help: string, labelNames: L[], set: (gauge: Gauge<L>, row: DigitisationCounts) => void): Gauge<L> {
+    return new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        if (!documents) return;
+        await quietly(async () => {
+          const rows = await readFigures();
+          this.reset();
+          for (const r of rows) set(this, r);
+        });
+      },
+    });
+  }
   const metrics = {
     registry,
     httpRequests: new Counter({
@@ -277,34 +296,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
         if (watched) await quietly(async () => Object.entries(await cached('stored', () => watched.source.storedByKind())).forEach(([kind, count]) => this.set({ kind }, count)));
       },
     }),
-    dossiersReceived: new Gauge({
-      name: 'lienthong_dossiers_received',
-      help: `Dossiers received in the current and previous month (Vietnam time), by handling agency: the ${METRIC_AGENCIES} agencies with the most dossiers over the two months, agency="other" for the rest together, agency="province" for all together (/v1/reports/digitisation gives every agency)`,
-      labelNames: ['agency', 'month'],
-      registers,
-      async collect() {
-        if (!documents) return;
-        await quietly(async () => {
-          const rows = await readFigures();
-          this.reset();
-          for (const r of rows) this.set({ agency: r.agency, month: r.month }, r.dossiers);
-        });
+    dossiersReceived: figureGauge(
+      'lienthong_dossiers_received',
+      `Dossiers received in the current and previous month (Vietnam time), by handling agency: ${AGENCY_LABELS}`,
+      ['agency', 'month'],
+      (gauge, r) => gauge.set({ agency: r.agency, month: r.month }, r.dossiers),
+    ),
+    digitisedShare: figureGauge(
+      'lienthong_dossiers_digitised_share',
+      `Share (0 to 1) of the dossiers received in the current and previous month (Vietnam time) with each measure: digitisedSubmission, digitisedResult, reusedDocument (plan 128/KH-UBND targets 0.8 for reusedDocument), by handling agency: ${AGENCY_LABELS}`,
+      ['agency', 'month', 'measure'],
+      (gauge, r) => {
+        for (const measure of MEASURES) gauge.set({ agency: r.agency, month: r.month, measure }, r.dossiers === 0 ? 0 : r[measure] / r.dossiers);
       },
-    }),
-    digitisedShare: new Gauge({
-      name: 'lienthong_dossiers_digitised_share',
-      help: `Share (0 to 1) of the dossiers received in the current and previous month (Vietnam time) with each measure: digitisedSubmission, digitisedResult, reusedDocument (plan 128/KH-UBND targets 0.8 for reusedDocument), by handling agency: the ${METRIC_AGENCIES} agencies with the most dossiers over the two months, agency="other" for the rest together, agency="province" for all together (/v1/reports/digitisation gives every agency)`,
-      labelNames: ['agency', 'month', 'measure'],
-      registers,
-      async collect() {
-        if (!documents) return;
-        await quietly(async () => {
-          const rows = await readFigures();
-          this.reset();
-          for (const r of rows) for (const measure of MEASURES) this.set({ agency: r.agency, month: r.month, measure }, r.dossiers === 0 ? 0 : r[measure] / r.dossiers);
-        });
-      },
-    }),
+    ),
   };
   return {
     ...metrics,

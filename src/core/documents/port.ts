@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { components } from '../../generated/gateway.ts';
 import type { Actor, DossierScope } from '../dossiers/service.ts';
 
 /**
@@ -11,31 +12,13 @@ export type DocumentKind = 'submission' | 'result';
 /** Whose document it is: a person (12-digit ID number) or an organisation (enterprise code). */
 export type DocumentSubjectType = 'citizen' | 'enterprise';
 
-/** A certificate as the document's records name it (never the whole certificate). */
-export interface CertificateFacts {
-  subject: string;
-  issuer: string;
-  /** Upper-case hex, as openssl prints it. */
-  serialNumber: string;
-  notBefore: string;
-  notAfter: string;
-  /** SHA-256 of the certificate's DER, lower-case hex. */
-  sha256: string;
-}
-
-/** One signature a document carries: the gateway's seal, or one made elsewhere and checked on deposit. */
-export interface SignatureFacts {
-  /** `pades`: a PDF signature (CMS detached over the byte ranges); `cms`: a detached CMS beside the file. */
-  form: 'pades' | 'cms';
-  by: 'gateway' | 'external';
-  signer: CertificateFacts;
-  /** The claimed signing time (the PDF's /M or the signing-time attribute), ISO 8601 UTC. */
-  signedAt: string | null;
-  /** The RFC 3161 signature timestamp (unsigned attribute signatureTimeStampToken), when there is one. */
-  timestamp: { genTime: string; tsa: CertificateFacts; serialNumber: string; policy: string } | null;
-  /** For a PDF signature: does it cover the whole file as stored (the last revision)? */
-  coversWholeFile?: boolean;
-}
+/**
+ * A certificate as the document's records name it (never the whole certificate), and one
+ * signature a document carries: the gateway's seal, or one made elsewhere and checked on deposit.
+ * The contract's shapes: kept with times in UTC, answered in +07:00.
+ */
+export type CertificateFacts = components['schemas']['CertificateFacts'];
+export type SignatureFacts = components['schemas']['DocumentSignature'];
 
 /** The metadata of a deposit, as the service hands it to the store (the store allocates the code). */
 export interface NewDocument {

@@ -39,8 +39,6 @@ import type {
 export type DocumentView = components['schemas']['Document'];
 export type DocumentDetails = components['schemas']['DocumentDetails'];
 export type DocumentPage = components['schemas']['DocumentPage'];
-type AnsweredSignature = components['schemas']['DocumentSignature'];
-type AnsweredCertificate = components['schemas']['CertificateFacts'];
 
 /** The metadata of a deposit, as the contract's createDocument fields give it (already checked against the schema). */
 export interface DepositMetadata {
@@ -202,11 +200,11 @@ export function retainUntil(retention: DocumentServiceOptions['retention'], docu
   return yearsAfter(issuedOn ?? vietnamDay(depositedAt), period);
 }
 
-function answeredCertificate(facts: CertificateFacts): AnsweredCertificate {
+function answeredCertificate(facts: CertificateFacts): CertificateFacts {
   return { ...facts, notBefore: answeredInstant(facts.notBefore), notAfter: answeredInstant(facts.notAfter) };
 }
 
-function answeredSignature(facts: SignatureFacts): AnsweredSignature {
+function answeredSignature(facts: SignatureFacts): SignatureFacts {
   return {
     form: facts.form,
     by: facts.by,
