@@ -21,6 +21,7 @@ COPY bin ./bin
 COPY src ./src
 COPY adapters ./adapters
 COPY openapi ./openapi
+COPY console ./console
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 8080

@@ -13,6 +13,15 @@ export default tseslint.config(
     },
   },
   {
+    // The console's browser modules (console/, served as they are, no build step).
+    files: ['console/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'history', 'localStorage', 'Node', 'Event', 'KeyboardEvent', 'HTMLElement', 'HTMLDialogElement', 'HTMLInputElement', 'HTMLSelectElement', 'HTMLButtonElement', 'Headers', 'Blob', 'TextEncoder', 'atob', 'btoa', 'setInterval', 'clearInterval'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['src/cli/main.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.js', 'vitest.config.ts', 'clients/*/examples/**'],
     rules: { 'no-restricted-properties': 'off' },
   },

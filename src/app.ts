@@ -8,7 +8,7 @@ import type { EnterpriseService } from './core/enterprises.ts';
 import type { ProcedureService } from './core/procedures.ts';
 import type { SsoService } from './core/national-sso.ts';
 import { GatewayError } from './errors/gateway-error.ts';
-import { authenticate, authorize, rateLimit, requireAccountability, type AuthenticatedClient } from './http/auth.ts';
+import { authenticate, authorize, clientIdentity, createKeyRing, rateLimit, requireAccountability, type AuthenticatedClient } from './http/auth.ts';
 import type { Contract, Operation } from './http/contract.ts';
 import { carriesBody, createValidation, markEmptyBody, mediaTypeOf, type Validation } from './http/validation.ts';
 import { notImplemented, type Handlers } from './http/handlers.ts';
@@ -25,7 +25,10 @@ import { dossierHandlers } from './http/routes/dossiers.ts';
 import { documentHandlers } from './http/routes/documents.ts';
 import type { DocumentService } from './core/documents/service.ts';
 import { reportHandlers } from './http/routes/reports.ts';
+import { subjectHandlers } from './http/routes/subjects.ts';
+import { operationSummaries } from './audit/accesses.ts';
 import type { DocumentFigures } from './store/document-figures.ts';
+import type { ServiceIndexCounts } from './store/service-index.ts';
 import type { DocumentLinks } from './signing/document-links.ts';
 import type { DossierService } from './core/dossiers/service.ts';
 import type { AuditStore } from './audit/store.ts';
@@ -36,6 +39,9 @@ import type { Metrics } from './metrics.ts';
 import type { TrustStore } from './signing/trust-store.ts';
 import type { ExchangeLog } from './audit/exchange-log.ts';
 import { recordExchanges, type BodyRecording } from './http/exchange-recorder.ts';
+import { consoleRouter } from './http/console.ts';
+import { consoleSessionHandlers } from './http/console-session.ts';
+import type { ConsoleSessions } from './store/console-sessions.ts';
 import type { OfficerRegistry } from './audit/officers.ts';
 
 /** Everything the HTTP layer needs; built by main.ts (or a test), never inside createApp. */
@@ -55,6 +61,8 @@ export interface AppDeps {
   hashIdentifier(value: string): string;
   /** Acting officers sealed to the inspectorate's key; without it officers cannot be resolved (404). */
   officers?: OfficerRegistry;
+  /** Staff sessions of the console; without them no one signs in to it (the session operations answer 404). */
+  consoleSessions?: ConsoleSessions;
   /** The exchange log's read side for auditors and the certificates export bundles carry; without it the audit operations answer 501. */
   audit?: { store: AuditStore; certificates: BundleCertificates; timestampedAnchor?: boolean };
   services: {
@@ -73,6 +81,8 @@ export interface AppDeps {
     documentLinks?: DocumentLinks;
     /** The digitisation figures (dossiers and documents); without them the report answers 501. */
     figures?: DocumentFigures;
+    /** The counts behind the national service index; without them the report answers 501. */
+    serviceIndex?: ServiceIndexCounts;
   };
   /** Public keys for checking the gateway's attestations. */
   jwks(): { keys: object[] };
@@ -132,7 +142,7 @@ function requestLifecycle(log: Logger, metrics: Metrics): RequestHandler {
     const started = process.hrtime.bigint();
     res.once('close', function answered() {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const operation = (res.locals.operation as Operation | undefined)?.operationId ?? (req.path.startsWith('/docs') ? 'apiReference' : 'unmatched');
+      const operation = (res.locals.operation as Operation | undefined)?.operationId ?? (req.path.startsWith('/docs') ? 'apiReference' : req.path.startsWith('/console') ? 'consolePage' : 'unmatched');
       const finished = res.writableFinished;
       if (finished) {
         const labels = { operation, method: req.method, status: String(res.statusCode) };
@@ -289,6 +299,16 @@ function inOrder(handlers: readonly RequestHandler[]): RequestHandler {
   };
 }
 
+/** The console switched off (console.enabled: false) or without a session store: its operations are not there. */
+const consoleOff: Handlers = Object.fromEntries(
+  ['createConsoleSession', 'getConsoleSession', 'deleteConsoleSession'].map((operationId) => [
+    operationId,
+    (req: Request) => {
+      throw new GatewayError('ROUTE_NOT_FOUND', { detail: `no resource at ${maskedPath(req.path)}: the console is not enabled` });
+    },
+  ]),
+);
+
 export function createApp(deps: AppDeps): Express {
   const { config, contract } = deps;
   const app = express();
@@ -316,10 +336,14 @@ export function createApp(deps: AppDeps): Express {
 
   // Compiled here, once: a contract the validators cannot be built from stops the start.
   const validation = createValidation(contract);
-  const operations = operationsRouter({ metrics: deps.metrics, document: contract.document, checks: deps.readiness, isShuttingDown: deps.isShuttingDown, jwks: deps.jwks });
+  const operations = inOrder([
+    operationsRouter({ metrics: deps.metrics, document: contract.document, checks: deps.readiness, isShuttingDown: deps.isShuttingDown, jwks: deps.jwks }),
+    // The console's page and files (security: [], like the API reference).
+    consoleRouter({ enabled: config.console.enabled, log: deps.log }),
+  ]);
   steps.push(
     resolveOperation(contract, operations),
-    authenticate({ config, limiter: deps.limiter, ...(deps.clientTrust ? { clientTrust: deps.clientTrust } : {}) }),
+    authenticate({ config, limiter: deps.limiter, ...(deps.clientTrust ? { clientTrust: deps.clientTrust } : {}), ...(deps.consoleSessions ? { consoleSessions: deps.consoleSessions } : {}) }),
     // Right after authentication: refusals of a known client (role, purpose, validation) are recorded too.
     recordExchanges({ log: deps.exchangeLog, hashIdentifier: deps.hashIdentifier, bodies: deps.bodies, officers: deps.officers }),
     authorize(),
@@ -339,7 +363,18 @@ export function createApp(deps: AppDeps): Express {
     ...(deps.audit ? auditHandlers({ ...deps.audit, hashIdentifier: deps.hashIdentifier, officers: deps.officers }) : {}),
     ...dossierHandlers({ dossiers: services.dossiers, procedures: services.procedures, hashIdentifier: deps.hashIdentifier }),
     ...(services.documents ? documentHandlers({ documents: services.documents, validation, maxBytes: config.documents.maxBytes, hashIdentifier: deps.hashIdentifier, links: services.documentLinks }) : {}),
-    ...(services.figures ? reportHandlers({ figures: services.figures }) : {}),
+    ...reportHandlers({ figures: services.figures, serviceIndex: services.serviceIndex }),
+    ...(deps.consoleSessions && config.console.enabled
+      ? consoleSessionHandlers({ config, limiter: deps.limiter, sessions: deps.consoleSessions, findClient: createKeyRing(config.clients), identify: clientIdentity(config), log: deps.log })
+      : consoleOff),
+    ...(deps.audit
+      ? subjectHandlers({
+          store: deps.audit.store,
+          links: services.accountLinks,
+          hashIdentifier: deps.hashIdentifier,
+          terms: { summaries: operationSummaries(contract.document), purposes: new Map(config.purposes.map((p) => [p.code, p.description])), officer: config.subjectAccesses.officer },
+        })
+      : {}),
   };
   // A module serves operations of its own, never one the composed use cases serve.
   for (const [operationId, handler] of Object.entries(services.registered ?? {})) {

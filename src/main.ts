@@ -16,6 +16,7 @@ import { loadMaterial, startInfrastructure } from './gateway/infrastructure.ts';
 import { Lifecycle } from './gateway/lifecycle.ts';
 import { startListeners } from './gateway/listeners.ts';
 import { composeServices } from './gateway/services.ts';
+import { createConsoleSessions } from './store/console-sessions.ts';
 
 export interface Gateway {
   url: string;
@@ -84,6 +85,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       audit: audit.audit,
       hashIdentifier,
       ...(audit.officers ? { officers: audit.officers } : {}),
+      consoleSessions: createConsoleSessions({ db: store.db, hashIdentifier, idleSeconds: config.console.sessionIdleSeconds, maxSeconds: config.console.sessionMaxSeconds }),
       services: { ...services, registered: upstreams.routes },
       jwks: () => attester.jwks(),
       upstreams: upstreams.status,
@@ -96,6 +98,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       // The sandbox's sample documents, deposited once (their addresses are the gateway's: once it listens); loaded only here, as the sandbox is.
       const { depositSampleDocuments } = await import('./sandbox/sample-documents.ts');
       await depositSampleDocuments({ documents: services.documents, log: log.child({ component: 'sandbox' }), hashIdentifier });
+    }
+    if (infrastructure.sandbox && config.sandbox.sampleDossiers) {
+      // The sample dossiers, handed over once through the dossier service (delivered to the sandbox's national portal).
+      const { depositSampleDossiers } = await import('./sandbox/sample-dossiers.ts');
+      await depositSampleDossiers({ dossiers: services.dossiers, log: log.child({ component: 'sandbox' }), hashIdentifier });
     }
     log.info({ url: listeners.http.url, tls: listeners.tls?.url, store: store.dialect, rateLimits: redis ? 'redis' : 'memory' }, 'gateway listening');
 

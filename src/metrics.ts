@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { vietnamMonth } from './core/time.ts';
 import { addMonths, type AgencyMonthCounts } from './store/document-figures.ts';
+import type { ServiceIndexGaugeRow } from './store/service-index.ts';
 
 /** Every metric the gateway exports, on one registry per process (no global default registry). */
 export interface Metrics {
@@ -36,6 +37,31 @@ export interface Metrics {
    * each at most once per `cacheMs` (default 60 s).
    */
   watchDocuments(source: DocumentGaugeSource, options?: { cacheMs?: number; now?: () => Date }): void;
+  serviceIndexRate: Gauge<'indicator' | 'scope' | 'agency' | 'period'>;
+  serviceIndexPoints: Gauge<'indicator' | 'scope' | 'agency' | 'period'>;
+  /**
+   * Where the service index gauges are read from on each scrape: the computed indicators of the
+   * current month and quarter (src/store/service-index.ts), at most once per `cacheMs` (default 60 s).
+   */
+  watchServiceIndex(read: (now: Date) => Promise<ServiceIndexGaugeRow[]>, options?: { cacheMs?: number; now?: () => Date }): void;
+}
+
+
+/**
+ * The service index rows the gauges show: the province, and the METRIC_AGENCIES agencies that
+ * received the most dossiers in the rows' periods (ties by code). A rate cannot be summed, so
+ * the other agencies are left out (the report gives every agency).
+ */
+function indexGaugeRows(rows: ServiceIndexGaugeRow[]): ServiceIndexGaugeRow[] {
+  const totals = new Map<string, number>();
+  for (const r of rows) if (r.scope === 'agency' && r.indicator === rows[0]?.indicator) totals.set(r.agency, (totals.get(r.agency) ?? 0) + r.received);
+  const named = new Set(
+    [...totals]
+      .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, METRIC_AGENCIES)
+      .map(([agency]) => agency),
+  );
+  return rows.filter((r) => r.scope === 'province' || named.has(r.agency));
 }
 
 /** What the document gauges read (src/store/document-figures.ts). */
@@ -119,6 +145,38 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'lienthong_' });
   const registers = [registry];
   let documents: { source: DocumentGaugeSource; cacheMs: number; now: () => Date } | undefined;
+  let serviceIndex: { read: (now: Date) => Promise<ServiceIndexGaugeRow[]>; cacheMs: number; now: () => Date; kept?: { at: number; value: Promise<ServiceIndexGaugeRow[]> } } | undefined;
+  /** The service index rows last read (concurrent scrapes share one read), kept for cacheMs. */
+  const readServiceIndex = (): Promise<ServiceIndexGaugeRow[]> => {
+    const watched = serviceIndex!;
+    const at = watched.now().getTime();
+    if (watched.kept && at - watched.kept.at < watched.cacheMs) return watched.kept.value;
+    const value = watched.read(new Date(at)).then(indexGaugeRows);
+    value.catch(() => watched.kept?.value === value && (watched.kept = undefined));
+    watched.kept = { at, value };
+    return value;
+  };
+  /** A gauge of the service index: every row set again on each scrape. */
+  // The province has its own `scope` (and agency=""): an agency may be named anything, "province" too.
+  function indexGauge(name: string, help: string, value: (row: ServiceIndexGaugeRow) => number | null): Gauge<'indicator' | 'scope' | 'agency' | 'period'> {
+    return new Gauge({
+      name,
+      help,
+      labelNames: ['indicator', 'scope', 'agency', 'period'],
+      registers,
+      async collect() {
+        if (!serviceIndex) return;
+        await quietly(async () => {
+          const rows = await readServiceIndex();
+          this.reset();
+          for (const r of rows) {
+            const v = value(r);
+            if (v !== null) this.set({ indicator: r.indicator, scope: r.scope, agency: r.scope === 'province' ? '' : r.agency, period: r.period }, v);
+          }
+        });
+      },
+    });
+  }
   // The figures last read (or being read: concurrent scrapes share one query), each kept for cacheMs.
   let cache = new Map<string, { at: number; value: Promise<unknown> }>();
   const cached = <T>(name: string, read: (now: Date) => Promise<T>): Promise<T> => {
@@ -313,6 +371,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   };
   return {
     ...metrics,
+    serviceIndexRate: indexGauge(
+      'lienthong_service_index_rate',
+      'National service index (Decision 766): each computed indicator\'s rate (0 to 1; 2.2 in days) for the current month (period="yyyy-MM") and quarter (period="yyyy-Qn"), Vietnam time, scope="agency" by handling agency (the 20 with the most dossiers) and scope="province" (agency="") for all together; absent when no dossier counts (/v1/reports/service-index)',
+      (r) => r.rate,
+    ),
+    serviceIndexPoints: indexGauge(
+      'lienthong_service_index_points',
+      'National service index (Decision 766): each computed indicator\'s points for the current month and quarter, scope="agency" by handling agency and scope="province" (agency="") (/v1/reports/service-index)',
+      (r) => r.points,
+    ),
+    watchServiceIndex(read, options = {}) {
+      serviceIndex = { read, cacheMs: options.cacheMs ?? 60_000, now: options.now ?? (() => new Date()) };
+    },
     watchDocuments(source, options = {}) {
       documents = { source, cacheMs: options.cacheMs ?? 60_000, now: options.now ?? (() => new Date()) };
       cache = new Map();

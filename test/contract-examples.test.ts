@@ -123,6 +123,8 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
  */
 const QUERY_ALTERNATIVES: Record<string, string[][]> = {
   listAccountLinks: [['portalAccountId'], ['idNumber']],
+  // A portal names the account, an auditor the identifier, never both (400); the example is sent as the portal (its first role).
+  getSubjectAccesses: [['portalAccountId', 'before', 'limit', 'since']],
 };
 
 /**
@@ -143,12 +145,16 @@ const RUN_DEPENDENT: Record<string, string[]> = {
   // Positions in the exchange log and figures of this run's traffic.
   getAuditCheckpoint: ['treeSize', 'checkpoint', 'note'],
   listAuditEntries: ['index', 'nextFrom', 'latencyMs'],
+  // Positions in the exchange log, and whether the person's history of this run fills more than a page.
+  getSubjectAccesses: ['index', 'nextBefore'],
   getAuditEntry: ['index', 'latencyMs', 'leaf', 'treeSize'],
   getAuditInclusionProof: ['index', 'treeSize', 'auditPath'],
   getAuditConsistencyProof: ['first', 'second', 'proof'],
   listUpstreams: ['url', 'latencyMs', 'errorRate', 'inFlight', 'queued'],
   // Figures of the dossiers the examples before it handed over (the createDossier examples, received in 2026-11).
   getDigitisationReport: ['agency', 'dossiers', 'count', 'share'],
+  // The same dossiers' service index: counts, rates and points depend on the examples run before it and on today.
+  getServiceIndex: ['numerator', 'denominator', 'unknown', 'rate', 'points', 'counts'],
   readyz: ['latencyMs'],
   // The sandbox's health-insurance cards run for the current calendar year (Vietnam time).
   lookupSocialInsurance: ['validFrom', 'validTo'],
@@ -453,7 +459,8 @@ async function send(run: Run, request: RequestExample): Promise<Answer> {
   const headers = new Headers(request.headers);
   const accept = request.paired?.mediaType ?? 'application/json, application/problem+json, */*;q=0.1';
   headers.set('accept', accept);
-  if (request.authenticated && request.roles[0]) headers.set('authorization', `Bearer ${KEYS[request.roles[0] as keyof typeof KEYS]}`);
+  // A console session's cookie (PREPARE signed in) stands for the key.
+  if (request.authenticated && request.roles[0] && !headers.has('cookie')) headers.set('authorization', `Bearer ${KEYS[request.roles[0] as keyof typeof KEYS]}`);
   let body: string | FormData | undefined;
   if (request.body?.mediaType === 'multipart/form-data') {
     // Each field a part; a file part (its example value a description of the bytes) gets the file PREPARE made.
@@ -500,6 +507,20 @@ async function signInAt(run: Run, authorizationUrl: string, idNumber: string): P
   const done = await browser.submit({ html, url: page.url }, /\/login$/, { username: idNumber, password: SANDBOX_PASSWORD }, `${run.gw.url}/v1/accounts/sso/callback`);
   if (!done.url.startsWith(`${run.gw.url}/v1/accounts/sso/callback`)) throw new Error(`the sign-on did not come back to the gateway: ${done.response.status} ${done.url}`);
   return new URL(done.url);
+}
+
+/**
+ * Signs in to the console as createConsoleSession's example does, and makes the example a call
+ * of that session: its cookie in place of the key, its CSRF token where the example shows one.
+ */
+async function consoleSignIn(run: Run, example: RequestExample): Promise<void> {
+  const signIn = examples.find((e) => e.operationId === 'createConsoleSession')!;
+  const res = await run.gw.fetch('/v1/console/sessions', { method: 'POST', key: null, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...(signIn.body!.value as Dict), apiKey: KEYS.auditor }) });
+  if (res.status !== 201) throw new Error(`the console sign-in failed: ${res.status} ${await res.text()}`);
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  const cookie = res.headers.getSetCookie()[0]!.split(';')[0]!;
+  example.headers.cookie = cookie;
+  if (example.headers['x-csrf-token'] !== undefined) example.headers['x-csrf-token'] = csrfToken;
 }
 
 /** Waits until the contract's example dossier (createDossier's) is as `settled` says. */
@@ -655,6 +676,36 @@ const PREPARE: Record<string, (run: Run, example: RequestExample) => Promise<voi
   async getAuditCheckpoint(run) {
     await settleLog(run);
   },
+  /**
+   * The access the example shows: a one-stop desk verifying the identity of the person the
+   * example's account is linked to (national sign-on linked it in confirmSso's example), its
+   * entry in the log before the list is asked for.
+   */
+  async getSubjectAccesses(run, example) {
+    const account = example.query.portalAccountId!;
+    const links = await run.gw.fetch(`/v1/accounts/links?portalAccountId=${encodeURIComponent(account)}`, { headers: { 'x-user-id': 'canbo-tohieu-0042', 'x-purpose': 'LIEN_KET_TAI_KHOAN' } });
+    const { items } = (await links.json()) as { items: { state: string }[] };
+    if (!items.some((l) => l.state === 'active')) throw new Error(`portal account ${account} has no active link; the examples before this one should have made it`);
+    const desk = { 'x-user-id': 'canbo-motcua-0107', 'x-purpose': 'XAC_MINH_DANH_TINH', 'content-type': 'application/json' };
+    const verified = await run.gw.fetch('/v1/citizens/verify', { method: 'POST', key: KEYS.agency, headers: desk, body: JSON.stringify(SSO_PEOPLE.linked) });
+    const exchangeId = verified.headers.get('x-exchange-id');
+    if (verified.status !== 200 || !exchangeId) throw new Error(`the desk's verification failed: ${verified.status} ${await verified.text()}`);
+    await eventually(
+      async () => {
+        const res = await run.gw.fetch('/v1/audit/entries?operation=verifyCitizen&client=sandbox-agency&limit=1000', { key: KEYS.auditor });
+        return ((await res.json()) as { items: Dict[] }).items.some((e) => e.id === exchangeId) ? true : undefined;
+      },
+      10_000,
+      "the desk's verification in the exchange log",
+    );
+  },
+  /** The session operations answer for a console session only: the auditor of createConsoleSession's example signs in. */
+  async getConsoleSession(run, example) {
+    await consoleSignIn(run, example);
+  },
+  async deleteConsoleSession(run, example) {
+    await consoleSignIn(run, example);
+  },
   /** The example's file: a one-page PDF, deposited as the decision it names. */
   async createDocument(run) {
     const pdf = await PDFDocument.create();
@@ -684,6 +735,10 @@ const SUBSTITUTE: Record<string, (run: Run, example: RequestExample) => Promise<
   confirmSso(run, example) {
     const { result } = answerOf(run, 'completeSso/linked') as { result: string };
     (example.body!.value as Dict).signOn = signedClaims(result)!.signOn;
+  },
+  // A key is the one secret no example shows (the contract is served to anyone): the sandbox auditor's signs in.
+  createConsoleSession(_run, example) {
+    (example.body!.value as Dict).apiKey = KEYS.auditor;
   },
   // A document's code is made by the gateway: the one createDocument's example deposited.
   getDocument(run, example) {
@@ -728,7 +783,7 @@ const SUBSTITUTE: Record<string, (run: Run, example: RequestExample) => Promise<
 /** Who signs in nationally in the sign-on examples (sandbox personas). */
 const SSO_PEOPLE = {
   /** Signs in for startSso's example and is linked to its account on confirmation. */
-  linked: { idNumber: '014089001234' },
+  linked: { idNumber: '014089001234', fullName: 'Lò Văn Thắng', dateOfBirth: '1989-04-17' },
   /** Already linked to an account by database verification; signing in nationally offers a pending link. */
   offered: { idNumber: '014194002871', fullName: 'Cầm Thị Hoa', dateOfBirth: '1994-11-02' },
 };

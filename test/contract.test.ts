@@ -57,10 +57,11 @@ describe('the contract', () => {
     }
   });
 
-  it('keeps the audit log to auditors, the reports to operators, and lets the portal call everything else', () => {
+  it('keeps the audit log to auditors, the reports to operators, the console to both, and lets the portal call everything else', () => {
     for (const op of contract.operations.filter((o) => o.authenticated)) {
       if (op.path.startsWith('/v1/audit/')) expect(op.roles, op.operationId).toEqual(['auditor']);
       else if (op.path.startsWith('/v1/reports/')) expect(op.roles, op.operationId).toEqual(['operator']);
+      else if (op.path.startsWith('/v1/console/')) expect(op.roles, op.operationId).toEqual(['auditor', 'operator']);
       else expect(op.roles, op.operationId).toContain('portal');
     }
   });

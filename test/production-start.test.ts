@@ -140,9 +140,13 @@ describe('the production image', { timeout: 180_000 }, () => {
     const run = await serve(writeConfig('production'), {}, async (url) => ({
       healthz: (await fetch(`${url}/healthz`)).status,
       metrics: await (await fetch(`${url}/metrics`)).text(),
+      // The console and the chart library it loads come from the image (console/ and a production dependency).
+      console: (await fetch(`${url}/console`)).status,
+      chart: (await fetch(`${url}/console/vendor/chart.umd.min.js`)).status,
     }));
-    const seen = run.result as { healthz: number; metrics: string } | undefined;
+    const seen = run.result as { healthz: number; metrics: string; console: number; chart: number } | undefined;
     expect(seen?.healthz, run.stderr + run.stdout).toBe(200);
+    expect(seen).toMatchObject({ console: 200, chart: 200 });
     expect(seen!.metrics).toMatch(/lienthong_crl_next_update_timestamp_seconds\{issuer="Test national root CA"\} \d+/);
     expect(run.code, run.stderr).toBe(0);
 

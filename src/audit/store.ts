@@ -63,6 +63,24 @@ export interface EntryPage {
   nextFrom: number | null;
 }
 
+/** Entries about one subject, newest first: what getSubjectAccesses pages through. */
+export interface SubjectEntryFilter {
+  /** Keyed hash (hex) of an identifier of the data subject, as exchange_subjects holds it. */
+  subjectHash: string;
+  /** Only entries with an index below this one; the newest when absent. */
+  before?: number | undefined;
+  /** Only entries at or after this instant (ISO 8601 UTC with milliseconds, the leaves' format). */
+  since?: string | undefined;
+  limit: number;
+}
+
+export interface SubjectEntryPage {
+  /** Newest first. */
+  items: EntryRecord[];
+  /** The `before` of the next (older) page; null when nothing older matches. */
+  nextBefore: number | null;
+}
+
 export interface InclusionProofRecord {
   index: number;
   treeSize: number;
@@ -94,6 +112,8 @@ export interface AuditStore {
   /** The largest timestamped checkpoint. */
   latestTimestampedCheckpoint(): Promise<CheckpointRecord | undefined>;
   listEntries(filter: EntryFilter): Promise<EntryPage>;
+  /** Entries listing a subject among their subjects, newest first (see SubjectEntryFilter). */
+  entriesAbout(filter: SubjectEntryFilter): Promise<SubjectEntryPage>;
   entry(index: number): Promise<EntryRecord | undefined>;
   /** Entries [from, to) in index order, read page by page. */
   entries(from: number, to: number): AsyncGenerator<EntryRecord>;
@@ -291,6 +311,24 @@ export function createAuditStore(deps: { db: Kysely<Database> }): AuditStore {
       const rows = await query.orderBy('idx').limit(filter.limit + 1).execute();
       const items = rows.slice(0, filter.limit).map(toEntry);
       return { items, nextFrom: rows.length > filter.limit ? items[items.length - 1]!.index + 1 : null };
+    },
+
+    async entriesAbout(filter) {
+      // Driven by exchange_subjects' primary key (subject_hash, idx), read backwards from `before`:
+      // a page costs its own rows however long the log or the person's history is. SQLite's
+      // CROSS JOIN keeps that table outermost even with `since` (the planner could otherwise
+      // walk the time index of the whole log); PostgreSQL treats it as a plain join.
+      let query = db
+        .selectFrom('exchange_subjects as s')
+        .crossJoin('exchange_entries as e')
+        .select(['e.idx', 'e.leaf', 'e.leaf_hash'])
+        .whereRef('e.idx', '=', 's.idx')
+        .where('s.subject_hash', '=', filter.subjectHash);
+      if (filter.before !== undefined) query = query.where('s.idx', '<', filter.before);
+      if (filter.since !== undefined) query = query.where('e.time', '>=', filter.since);
+      const rows = await query.orderBy('s.idx', 'desc').limit(filter.limit + 1).execute();
+      const items = rows.slice(0, filter.limit).map(toEntry);
+      return { items, nextBefore: rows.length > filter.limit ? items[items.length - 1]!.index : null };
     },
 
     async entry(index) {

@@ -438,6 +438,27 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The console at /console: staff sessions (createConsoleSession). */
+    console: z
+      .object({
+        /** Off: /console and the session operations answer 404; API keys work as ever. */
+        enabled: z.boolean().default(true),
+        /** A session unused this long ends. */
+        sessionIdleSeconds: z.number().int().min(60).max(24 * 3600).default(900),
+        /** A session ends this long after sign-in, however much it is used. */
+        sessionMaxSeconds: z.number().int().min(300).max(7 * 24 * 3600).default(4 * 3600),
+      })
+      .strict()
+      .refine((c) => c.sessionMaxSeconds >= c.sessionIdleSeconds, { message: 'sessionMaxSeconds must be at least sessionIdleSeconds', path: ['sessionMaxSeconds'] })
+      .prefault({}),
+    /** What getSubjectAccesses tells a person about the exchanges about them. */
+    subjectAccesses: z
+      .object({
+        /** `pseudonym`: each access names the officer's keyed hash (resolvable by the inspectorate only); `hidden`: never. */
+        officer: z.enum(['hidden', 'pseudonym']).default('hidden'),
+      })
+      .strict()
+      .prefault({}),
     /** Delivery of dossiers and their changes to the national portal (see src/core/dossiers/outbox.ts). */
     outbox: z
       .object({
@@ -466,6 +487,8 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         /** Control server port; simulators listen on the ports after it (each module's offset; 0: any free port). */
         port: z.number().int().min(0).max(65535).default(8090),
+        /** Hand the sample dossiers over on the first start (src/sandbox/sample-dossiers.ts), for the service index and the reports. */
+        sampleDossiers: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

@@ -117,6 +117,11 @@ export interface AccountLinkService {
   link(ctx: CallContext, actor: Actor, request: LinkRequest): Promise<{ link: AccountLink; created: boolean }>;
   /** The links `scope` may see (absent: every link, for callers inside the gateway). */
   list(query: { portalAccountId?: string | undefined; idNumber?: string | undefined }, scope?: LinkScope): Promise<AccountLink[]>;
+  /**
+   * Who the account's active link names, when `scope` may see that link: the keyed hash (the
+   * exchange log's) and the masked identifier. Pending links name no one yet.
+   */
+  linkedSubject(portalAccountId: string, scope: LinkScope): Promise<{ type: SubjectType; hash: string; masked: string } | undefined>;
   remove(actor: Actor, id: string, reason: string): Promise<void>;
   confirm(actor: Actor, id: string): Promise<AccountLink>;
   /** The national account of a verified sign-on, at level of assurance `acr`, in the form it waits for confirmation. */
@@ -293,6 +298,12 @@ export function createAccountLinkService(
       const by = query.portalAccountId !== undefined ? { account: query.portalAccountId } : { subjectHash: deps.hashIdentifier(query.idNumber!) };
       const records = await deps.store.list(by, now(), scope && !scope.all ? scope.clients : undefined);
       return records.map(toAccountLink);
+    },
+
+    async linkedSubject(portalAccountId, scope) {
+      const records = await deps.store.list({ account: portalAccountId }, now(), scope.all ? undefined : scope.clients);
+      const active = records.find((r) => r.state === 'active');
+      return active ? { type: active.subjectType, hash: active.subjectHash, masked: active.subjectMasked } : undefined;
     },
 
     async remove(actor, id, reason) {

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   ACCOUNTABILITY_REQUIRED: { status: 400, title: 'Acting user and purpose are required' },
   UNAUTHENTICATED: { status: 401, title: 'Authentication is required' },
   FORBIDDEN: { status: 403, title: 'The client may not call this operation' },
+  CSRF_REJECTED: { status: 403, title: "The request's origin is not proven" },
   PURPOSE_NOT_ALLOWED: { status: 403, title: 'The client may not claim this purpose' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   SUBJECT_NOT_FOUND: { status: 404, title: 'The national system holds no such record' },

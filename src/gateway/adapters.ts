@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import { adapterModules, createAdapters, type Adapters } from '../../adapters/index.ts';
 import { messageSecurityOf } from '../config/message-security.ts';
 import { notConnected } from '../config/production.ts';
@@ -80,6 +81,10 @@ export async function buildAdapters(
       routes[operationId] = handler;
     }
   }
+  const crlNextUpdate = (peer: X509Certificate | undefined): string | null => {
+    const next = peer ? signing.trust.crls().find((crl) => crl.issuerSubject === peer.issuer)?.nextUpdate : undefined;
+    return next ? toVietnamIso(next) : null;
+  };
   const status = (): UpstreamStatus[] =>
     connected.map((module) => {
       const stats = policies.get(module.id)!.stats();
@@ -97,6 +102,8 @@ export async function buildAdapters(
         maxInFlight: stats.maxInFlight,
         maxQueued: stats.maxQueued,
         certificateExpiresAt: peer ? toVietnamIso(new Date(peer.validTo)) : null,
+        // The CRL that decides whether that certificate is revoked: its issuer's.
+        crlNextUpdate: crlNextUpdate(peer),
       };
     });
   return { adapters, policies, upstreamUrls, status, routes };

@@ -20,6 +20,7 @@ import { createDossierSealer } from '../store/dossier-sealer.ts';
 import { createDossierStore } from '../store/dossiers.ts';
 import { createDocumentStore } from '../store/documents.ts';
 import { createDocumentFigures } from '../store/document-figures.ts';
+import { createServiceIndexCounts, currentServiceIndex } from '../store/service-index.ts';
 import { createOutboxStore } from '../store/outbox.ts';
 import type { Store } from '../store/store.ts';
 import type { Lifecycle } from './lifecycle.ts';
@@ -118,6 +119,9 @@ export function composeServices(config: Config, deps: ServiceDeps): AppDeps['ser
   // The document and digitisation gauges read the same figures the operators' report does.
   const figures = createDocumentFigures(store.db, store.dialect);
   deps.metrics.watchDocuments(figures);
+  // The service index's gauges read the same counts as its report, for the current month and quarter.
+  const serviceIndex = createServiceIndexCounts(store.db, store.dialect);
+  deps.metrics.watchServiceIndex((now) => currentServiceIndex(serviceIndex, now));
   return {
     enterprises,
     citizens,
@@ -140,5 +144,6 @@ export function composeServices(config: Config, deps: ServiceDeps): AppDeps['ser
     }),
     documentLinks,
     figures,
+    serviceIndex,
   };
 }

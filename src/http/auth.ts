@@ -1,7 +1,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { TLSSocket } from 'node:tls';
 import { commonName, type TrustStore } from '../signing/trust-store.ts';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { hashApiKey } from '../config/load.ts';
 import type { ClientConfig, Config, DistinguishedName } from '../config/schema.ts';
 import { MAX_SEALED_ID_BYTES } from '../audit/officers.ts';
@@ -10,6 +10,20 @@ import { procedureExists } from '../core/procedures.ts';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.ts';
 import type { Operation } from './contract.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import type { ConsoleSessions } from '../store/console-sessions.ts';
+import { attachConsoleSession, clearConsoleCookie, CONSOLE_COOKIE, consoleCookieAuthenticator, consoleRefusal } from './console-session.ts';
+import { withoutCredentials } from './cors.ts';
+
+/**
+ * An answer to a call made with the console's cookie: kept by no cache, shared (Vary) with no
+ * request without the same cookie, and readable by no other origin, whatever server.cors lets
+ * through for key holders (CORS answered before anyone was authenticated).
+ */
+function cookieAnswer(res: Response): void {
+  res.setHeader('cache-control', 'no-store');
+  res.vary('Cookie');
+  withoutCredentials(res);
+}
 
 /**
  * Whose dossiers and account links a client may see: all (operators), or its own, those handed
@@ -126,10 +140,31 @@ export function createCertificateRing(clients: readonly ClientConfig[], trust: T
   };
 }
 
-export function authenticate(deps: { config: Config; limiter: RateLimiter; clientTrust?: TrustStore }): RequestHandler {
+/** A configured client as authenticate names the caller (res.locals.client). */
+export function clientIdentity(config: Config): (client: ClientConfig) => AuthenticatedClient {
+  const scopes = new Map(config.clients.map((c) => [c.id, scopeFor(c, config.clients)]));
+  return (client) => ({
+    id: client.id,
+    agency: client.agency,
+    roles: client.roles,
+    operations: client.operations,
+    rateLimit: client.rateLimit ?? config.rateLimit.default,
+    scope: scopes.get(client.id)!,
+  });
+}
+
+/**
+ * Who calls: a Bearer key, else a client certificate over HTTPS, else a console session's cookie
+ * (`consoleSessions`; the key and certificate paths never touch the database). A call made with
+ * a session is its client's, with res.locals.consoleSession set; a change without the session's
+ * CSRF token, or naming another officer, is refused by authorize (once the recorder is in place,
+ * so the refusal is logged).
+ */
+export function authenticate(deps: { config: Config; limiter: RateLimiter; clientTrust?: TrustStore; consoleSessions?: ConsoleSessions }): RequestHandler {
   const findClient = createKeyRing(deps.config.clients);
   const certificateClient = createCertificateRing(deps.config.clients, deps.clientTrust);
-  const scopes = new Map(deps.config.clients.map((c) => [c.id, scopeFor(c, deps.config.clients)]));
+  const identify = clientIdentity(deps.config);
+  const bySession = deps.consoleSessions && deps.config.console.enabled ? consoleCookieAuthenticator({ sessions: deps.consoleSessions, config: deps.config }) : undefined;
   const failureLimit = deps.config.rateLimit.authFailures;
   return async (req, res, next) => {
     const operation = res.locals.operation as Operation;
@@ -144,6 +179,24 @@ export function authenticate(deps: { config: Config; limiter: RateLimiter; clien
     const match = header ? BEARER.exec(header) : null;
     // A Bearer key wins; without one, a trusted client certificate on an HTTPS connection.
     const byCertificate = header ? {} : certificateClient(req.socket);
+    // Neither: a console session's cookie, if the request carries one.
+    const session = header || byCertificate.client || byCertificate.problem || !bySession ? undefined : await bySession(req);
+    if (session) {
+      // Whatever the cookie proves, the answer is for this browser alone (see console-session.ts).
+      cookieAnswer(res);
+    }
+    if (session && 'problem' in session) {
+      // Dropped by the browser, so an ended session's cookie is not sent again and again.
+      clearConsoleCookie(req, res);
+      if (session.failure) await deps.limiter.consume('auth-failures', address, failureLimit);
+      return next(new GatewayError('UNAUTHENTICATED', { detail: session.problem, errors: [{ field: `cookie.${CONSOLE_COOKIE}`, message: session.problem }] }));
+    }
+    if (session) {
+      res.locals.client = identify(session.client);
+      attachConsoleSession(res, session.session);
+      res.locals.consoleRefusal = consoleRefusal(req, session.session);
+      return next();
+    }
     const client = match ? findClient(match[1]!) : byCertificate.client;
     if (!client || client.disabled) {
       await deps.limiter.consume('auth-failures', address, failureLimit);
@@ -158,15 +211,7 @@ export function authenticate(deps: { config: Config; limiter: RateLimiter; clien
               : 'the API key is not valid';
       return next(new GatewayError('UNAUTHENTICATED', { detail, errors: [{ field: 'header.authorization', message: detail }] }));
     }
-    const authenticated: AuthenticatedClient = {
-      id: client.id,
-      agency: client.agency,
-      roles: client.roles,
-      operations: client.operations,
-      rateLimit: client.rateLimit ?? deps.config.rateLimit.default,
-      scope: scopes.get(client.id)!,
-    };
-    res.locals.client = authenticated;
+    res.locals.client = identify(client);
     next();
   };
 }
@@ -176,6 +221,9 @@ export function authorize(): RequestHandler {
   return (_req, res, next) => {
     const operation = res.locals.operation as Operation;
     const client = res.locals.client as AuthenticatedClient | undefined;
+    // A console session's call that did not prove its origin, or named another officer (authenticate).
+    const refusal = res.locals.consoleRefusal as GatewayError | undefined;
+    if (refusal) return next(refusal);
     if (!operation.authenticated || !client) return next();
     const roleAllows = client.roles.some((r) => operation.roles.includes(r));
     const listed = client.operations.includes('*') || client.operations.includes(operation.operationId);
@@ -186,24 +234,34 @@ export function authorize(): RequestHandler {
   };
 }
 
+/**
+ * Spends one request of the client's budget and says so in the RateLimit headers; the refusal
+ * (429, with Retry-After) when none is left. Also used by the console's sign-in, which has no
+ * security scheme and so never reaches rateLimit below.
+ */
+export async function spendClientBudget(limiter: RateLimiter, res: Response, client: AuthenticatedClient): Promise<GatewayError | undefined> {
+  const decision = await limiter.consume('client', client.id, client.rateLimit);
+  res.setHeader('ratelimit-limit', String(client.rateLimit.points));
+  res.setHeader('ratelimit-reset', String(decision.resetSeconds));
+  if (!decision.allowed) {
+    res.setHeader('ratelimit-remaining', '0');
+    return new GatewayError('RATE_LIMITED', { detail: `client ${client.id} exceeded ${client.rateLimit.points} requests per ${client.rateLimit.durationSeconds} s`, retryAfter: decision.retryAfter });
+  }
+  res.setHeader('ratelimit-remaining', String(decision.remaining));
+  return undefined;
+}
+
 export function rateLimit(deps: { limiter: RateLimiter }): RequestHandler {
   return async (_req, res, next) => {
     const client = res.locals.client as AuthenticatedClient | undefined;
     if (!client) return next();
-    const decision = await deps.limiter.consume('client', client.id, client.rateLimit);
-    res.setHeader('ratelimit-limit', String(client.rateLimit.points));
-    res.setHeader('ratelimit-reset', String(decision.resetSeconds));
-    if (!decision.allowed) {
-      res.setHeader('ratelimit-remaining', '0');
-      return next(new GatewayError('RATE_LIMITED', { detail: `client ${client.id} exceeded ${client.rateLimit.points} requests per ${client.rateLimit.durationSeconds} s`, retryAfter: decision.retryAfter }));
-    }
-    res.setHeader('ratelimit-remaining', String(decision.remaining));
-    next();
+    next(await spendClientBudget(deps.limiter, res, client));
   };
 }
 
 const PROCEDURE_CODE = /^\d\.\d{6}\.\d{3}\.\d{2}\.\d{2}\.[A-Z][A-Z0-9.]*$/;
-const USER_ID = /^[\p{L}\p{N}._@:-]{1,128}$/u;
+/** What X-User-Id (and a console session's officer) may be: letters, digits and ._@:-, 1 to 128 of them. */
+export const USER_ID = /^[\p{L}\p{N}._@:-]{1,128}$/u;
 /** A case reference: a dossier code (H52-261127-0001) or an agency's own case number. */
 const CASE_ID = /^[A-Za-z0-9._/-]{1,64}$/;
 

@@ -23,6 +23,8 @@ export interface Operation {
   personalData: boolean;
   /** Query parameters marked x-personal-data: when one is given, X-User-Id and X-Purpose are required. */
   personalDataParameters: string[];
+  /** Parameters marked x-secret (a link token): never copied into an audit record's criteria. */
+  secretParameters: string[];
   /** x-exchange: the operation calls a national system. */
   exchange: boolean;
   /**
@@ -69,6 +71,7 @@ interface RawParameter {
   name?: string;
   in?: string;
   'x-personal-data'?: boolean;
+  'x-secret'?: boolean;
 }
 
 /** Names of the query parameters marked x-personal-data (inline, or by reference to components). */
@@ -77,6 +80,15 @@ function personalDataParameters(document: Record<string, unknown>, raw: RawOpera
   return (raw.parameters ?? [])
     .map((p) => (p.$ref ? components[p.$ref.replace('#/components/parameters/', '')] ?? {} : p))
     .filter((p) => p.in === 'query' && p['x-personal-data'] === true && typeof p.name === 'string')
+    .map((p) => p.name!);
+}
+
+/** Names of the parameters (any location) marked x-secret: a credential, never written to the log in clear. */
+function secretParameters(document: Record<string, unknown>, raw: RawOperation): string[] {
+  const components = ((document.components as Record<string, unknown> | undefined)?.parameters ?? {}) as Record<string, RawParameter>;
+  return (raw.parameters ?? [])
+    .map((p) => (p.$ref ? components[p.$ref.replace('#/components/parameters/', '')] ?? {} : p))
+    .filter((p) => p['x-secret'] === true && typeof p.name === 'string')
     .map((p) => p.name!);
 }
 
@@ -103,6 +115,7 @@ export function loadContract(path: string = CONTRACT_PATH): Contract {
         roles: raw['x-roles'] ?? [],
         personalData: raw['x-personal-data'] === true,
         personalDataParameters: personalDataParameters(document, raw),
+        secretParameters: secretParameters(document, raw),
         exchange: raw['x-exchange'] === true,
         auditRecord: raw['x-audit-record'] === true,
         subjects: readSubjectPaths(raw.operationId, raw['x-subjects']),

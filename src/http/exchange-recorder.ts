@@ -26,6 +26,8 @@ export interface ExchangeState {
  * What handlers may tell the recorder on res.locals:
  * - `subject`: the identifier of the person the exchange turned out to be about, when only the
  *   national system names it (sign-on);
+ * - `subjectHashes`: subjects the gateway knows only by their keyed hash (an account link's
+ *   subject), recorded as they are;
  * - `result`: the business result (`match`, `mismatch`, `not_found`) when the handler knows it;
  * - `caseId`: the case or dossier the call is made for;
  * - `resultCount`, `criteria`: for an audit operation, how many entries it answered or exported,
@@ -35,6 +37,7 @@ export interface ExchangeState {
  */
 export interface RecordLocals {
   subject?: string;
+  subjectHashes?: readonly string[];
   result?: BusinessResult;
   caseId?: string | null;
   resultCount?: number;
@@ -67,13 +70,20 @@ function businessResult(res: Response, reached: boolean): BusinessResult | null 
 
 /**
  * What an audit operation asked: its path parameters (the officer resolved) and its query, less
- * its personal-data parameters (those are only hashed, into `subjects`).
+ * every parameter that names someone: those marked x-personal-data, and those x-subjects reads an
+ * identifier from (those are only hashed, into `subjects`), and credentials (x-secret, such as a
+ * shared document's link token). Kept in clear in the log, so a
+ * parameter is left out unless the contract says nothing of it.
  */
 function criteriaOf(req: Request, res: Response, operation: Operation): Record<string, string> {
-  const criteria: Record<string, string> = { ...pathParams(res) };
+  const named = new Set(operation.subjects.map((s) => s.path));
+  const criteria: Record<string, string> = {};
+  const secret = new Set(operation.secretParameters);
+  for (const [name, value] of Object.entries(pathParams(res))) if (!named.has(`params.${name}`) && !secret.has(name)) criteria[name] = value;
   for (const [name, value] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
+    if (operation.personalDataParameters.includes(name) || named.has(`query.${name}`) || secret.has(name)) continue;
     // As given: the request validator may have coerced numbers and booleans already.
-    if (!operation.personalDataParameters.includes(name) && ['string', 'number', 'boolean'].includes(typeof value)) criteria[name] = String(value);
+    if (['string', 'number', 'boolean'].includes(typeof value)) criteria[name] = String(value);
   }
   return criteria;
 }
@@ -123,7 +133,9 @@ type Kind = 'exchange' | 'denied' | 'audit';
  * - refused attempts: an operation on personal data (x-personal-data, or a personal-data query
  *   parameter given) that the gateway refused before any national system (400, 403, 422) is a
  *   leaf with outcome `denied`, its error code, no upstream;
- * - audit operations (x-audit-record): every call, with what it asked and how many entries it got.
+ * - audit operations (x-audit-record), and every call made with a console session (staff at the
+ *   console): every call; an audit operation's with what it asked (`criteria`, never a parameter
+ *   that names someone) and how many entries it got.
  * Unauthenticated calls (401) leave no leaf: they are not attributable to a client, and recording
  * them would let anyone flood the log (authentication failures are rate-limited by address and
  * counted in metrics instead). Installed after authentication and before authorisation, so a
@@ -143,7 +155,9 @@ export function recordExchanges(deps: {
     // authentication (the sign-on callback) names its client later, on res.locals.
     if (!operation || (operation.authenticated && !res.locals.client)) return next();
     const personal = operation.personalData || operation.personalDataParameters.length > 0;
-    if (!operation.exchange && !operation.auditRecord && !personal) return next();
+    // Every call made with a console session is recorded, as an audit operation's is.
+    const audited = operation.auditRecord || res.locals.consoleSession !== undefined;
+    if (!operation.exchange && !audited && !personal) return next();
     const arrived = { started: performance.now(), startedAt: Date.now() };
     const send = res.send.bind(res) as (body?: unknown) => Response;
     let recorded = false;
@@ -154,7 +168,7 @@ export function recordExchanges(deps: {
       if (exchange?.reached) return 'exchange';
       // Refused for too many requests: nothing was attempted (and recording it would flood the log).
       if (res.statusCode === 429) return undefined;
-      if (operation.auditRecord) return 'audit';
+      if (audited) return 'audit';
       const personalHere = operation.personalData || operation.personalDataParameters.some((name) => req.query[name] !== undefined);
       return personalHere && DENIED_STATUSES.has(res.statusCode) ? 'denied' : undefined;
     };
@@ -186,18 +200,20 @@ export function recordExchanges(deps: {
         upstream: reached ? exchange!.upstream : null,
         purpose,
         userHash: officerHash(deps.hashIdentifier, userId),
-        subjectHash: primary ? deps.hashIdentifier(primary) : null,
+        subjectHash: primary ? deps.hashIdentifier(primary) : (locals.subjectHashes?.[0] ?? null),
         // Refused before any national system was asked.
         outcome: !reached && DENIED_STATUSES.has(res.statusCode) ? 'denied' : undefined,
         status: res.statusCode,
         latencyMs: Math.round(performance.now() - (exchange?.started ?? arrived.started)),
         upstreamCalls: reached ? exchange!.calls : [],
         code: locals.errorCode ?? null,
-        subjects: [...asked, ...answered, ...(locals.subject ? [locals.subject] : [])].map((s) => deps.hashIdentifier(s)),
+        subjects: [...[...asked, ...answered, ...(locals.subject ? [locals.subject] : [])].map((s) => deps.hashIdentifier(s)), ...(locals.subjectHashes ?? [])],
         result: businessResult(res, reached),
         caseId: locals.caseId ?? null,
         resultCount: kind === 'audit' ? (locals.resultCount ?? null) : null,
-        criteria: kind === 'audit' ? (locals.criteria ?? criteriaOf(req, res, operation)) : null,
+        // Only an audit operation's own (x-audit-record): any other call made with a console session
+        // is recorded for who made it, and what it asked is left to `subjects`, hashed.
+        criteria: kind === 'audit' && operation.auditRecord ? (locals.criteria ?? criteriaOf(req, res, operation)) : null,
         request: requestText,
         response: responseText,
       };
@@ -207,7 +223,7 @@ export function recordExchanges(deps: {
       return userId && deps.officers ? Promise.all([durable, deps.officers.remember(userId, client.agency)]).then(() => undefined) : durable;
     };
 
-    if (operation.auditRecord) {
+    if (audited) {
       (res.locals as RecordLocals).commitRecord = async () => {
         if (recorded) return;
         recorded = true;

@@ -135,6 +135,14 @@ function createAjv(document: Schema, options: Options): Ajv2020 {
   // verbose: a failed oneOf carries its forms and the value, to judge the value by its closest form.
   const ajv = new Ajv2020({ strict: false, strictNumbers: true, validateSchema: false, logger: false, discriminator: true, verbose: true, ...options });
   addFormats.default(ajv, { mode: 'full' });
+  // RFC 3339 wants the offset as Z or ±hh:mm; ajv-formats also lets `+07` and `+0700` through,
+  // which Date.parse cannot read: such a timestamp would reach the store as an invalid date.
+  const dateTime = ajv.formats['date-time'] as { validate: (value: string) => boolean; compare?: (a: string, b: string) => number | undefined };
+  ajv.addFormat('date-time', {
+    type: 'string',
+    validate: (value: string) => dateTime.validate(value) && /(?:[zZ]|[+-]\d\d:\d\d)$/.test(value) && !Number.isNaN(Date.parse(value)),
+    ...(dateTime.compare ? { compare: dateTime.compare } : {}),
+  });
   for (const [name, format] of Object.entries(OPENAPI_FORMATS)) {
     ajv.addFormat(name, typeof format === 'function' ? { type: 'number', validate: format } : format);
   }

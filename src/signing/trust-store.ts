@@ -73,13 +73,15 @@ interface Crl {
 export interface CrlStatus {
   /** The common name of the CA that signed it. */
   issuer: string;
+  /** The CA's full subject name (as X509Certificate#subject writes it), to match a certificate's issuer. */
+  issuerSubject: string;
   thisUpdate: Date;
   /** When a newer CRL must be in place; past it, every certificate the CA issued is refused. */
   nextUpdate: Date | undefined;
   revoked: number;
 }
 
-const status = (crl: Crl): CrlStatus => ({ issuer: commonName(crl.issuer) ?? crl.issuer.subject, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, revoked: crl.revoked.size });
+const status = (crl: Crl): CrlStatus => ({ issuer: commonName(crl.issuer) ?? crl.issuer.subject, issuerSubject: crl.issuer.subject, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, revoked: crl.revoked.size });
 
 export interface TrustOptions {
   roots: X509Certificate[];

@@ -1,6 +1,7 @@
 import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import type {
   ChangeRecord,
+  DeliveryJob,
   DeliveredChange,
   DossierFigures,
   DossierOwner,
@@ -11,6 +12,7 @@ import type {
   DossierWrites,
   NewDossier,
 } from '../core/dossiers/store.ts';
+import { vietnamMonth } from '../core/time.ts';
 import { idempotent } from './idempotency.ts';
 import type { Database, DossierEventsTable, DossiersTable } from './schema.ts';
 
@@ -51,11 +53,18 @@ export function toChange(row: Selectable<DossierEventsTable>): ChangeRecord {
   };
 }
 
-/** The clear columns the digitisation figures read. */
+const flag = (value: boolean | undefined) => (value === undefined ? null : value ? 1 : 0);
+
+/** The clear columns the digitisation figures and the service index read. */
 const figureColumns = (figures: DossierFigures) => ({
   handling_agency: figures.handlingAgency,
   digitised_submission: figures.digitisedSubmission ? 1 : 0,
   reused_document: figures.reusedDocument ? 1 : 0,
+  channel: figures.channel ?? null,
+  online_payment: flag(figures.onlinePayment),
+  fee_due: flag(figures.feeDue),
+  population_data: flag(figures.populationData),
+  result_listed: flag(figures.resultListed),
 });
 
 /** The dossiers a scope may touch, as a condition on the dossiers table (the caller skips it when scope.all). */
@@ -132,6 +141,7 @@ function dossierWrites(db: Kysely<Database>): DossierWrites {
           subject_hash: dossier.subjectHash,
           created_at: dossier.createdAt,
           updated_at: dossier.updatedAt,
+          received_month: vietnamMonth(new Date(dossier.receivedAt)),
           ...figureColumns(dossier.figures),
         })
         .execute();
@@ -184,9 +194,12 @@ function dossierWrites(db: Kysely<Database>): DossierWrites {
     },
 
     async setStatus(code, status, clock, overdue) {
+      const { accepted_at: acceptedAt, ...columns } = overdue;
       await db
         .updateTable('dossiers')
-        .set({ status, clock, ...overdue })
+        // When a dossier was accepted does not change; a clock written before acceptance was
+        // recorded knows it only roughly, and the column (from migration 0014) is kept instead.
+        .set({ status, clock, ...columns, ...(acceptedAt !== undefined ? { accepted_at: sql<string | null>`coalesce(accepted_at, ${acceptedAt})` } : {}) })
         .where('code', '=', code)
         .execute();
     },
@@ -270,16 +283,17 @@ export function createDossierStore(db: Kysely<Database>): DossierStore {
     },
 
     async deliveryStates(codes) {
-      const states = new Map<string, string[]>();
-      if (codes.length === 0) return states;
-      const jobs = await db
+      const jobs = new Map<string, DeliveryJob[]>();
+      if (codes.length === 0) return jobs;
+      // A dossier has few changes: every job, in the order of its changes.
+      const rows = await db
         .selectFrom('outbox_jobs')
-        .select(['dossier_code', 'state'])
+        .select(['dossier_code', 'state', 'last_error'])
         .where('dossier_code', 'in', [...codes])
-        .groupBy(['dossier_code', 'state'])
+        .orderBy('sequence')
         .execute();
-      for (const j of jobs) states.set(j.dossier_code, [...(states.get(j.dossier_code) ?? []), j.state]);
-      return states;
+      for (const j of rows) jobs.set(j.dossier_code, [...(jobs.get(j.dossier_code) ?? []), { state: j.state, lastError: j.last_error }]);
+      return jobs;
     },
 
     redeliver: (code, at) => reads.requeueDead(code, at),

@@ -457,7 +457,147 @@ export const migrations: Record<string, Migration> = {
       for (const table of ['document_chunks', 'document_sequences', 'documents']) await db.schema.dropTable(table).execute();
     },
   },
+  '0013_console_sessions': {
+    async up(db: Kysely<unknown>) {
+      // Staff sessions of the console (src/store/console-sessions.ts). Nothing here lets a reader
+      // of the database act as staff or learn who they are: the id is the SHA-256 of the cookie's
+      // token (never stored), the officer a keyed hash, their identifier sealed under a key only
+      // the cookie's token gives.
+      await db.schema
+        .createTable('console_sessions')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('client_id', 'varchar(80)', (c) => c.notNull())
+        .addColumn('user_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('user_sealed', 'text', (c) => c.notNull())
+        // A keyed hash of the client's key hash at sign-in: a session ends with the key it was opened with.
+        .addColumn('key_fingerprint', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('last_used_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('idle_expires_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('expires_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('ended_at', 'varchar(40)')
+        .execute();
+      // Purging looks at the absolute expiry; a sign-in at its client's live sessions.
+      await db.schema.createIndex('console_sessions_expires_at').on('console_sessions').column('expires_at').execute();
+      await db.schema.createIndex('console_sessions_client_id').on('console_sessions').columns(['client_id', 'created_at']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('console_sessions').execute();
+    },
+  },
+  '0014_service_index': {
+    async up(db: Kysely<unknown>) {
+      // In clear, for the national service index (src/store/service-index.ts): no personal data.
+      // What only the sealed document tells (channel, payment, fees, population data, listed
+      // results) stays null on the dossiers already stored: not known, and reported as such.
+      for (const [column, type] of SERVICE_INDEX_COLUMNS) await db.schema.alterTable('dossiers').addColumn(column, type).execute();
+      // What the clear columns and the status events tell is filled in: the month of receipt
+      // (Vietnam time) and the clock's instants, 500 dossiers a statement (the table is locked
+      // while this runs).
+      for (let after = ''; ; ) {
+        const rows = (
+          await sql<{ code: string; status: number; clock: string; received_at: string }>`select code, status, clock, received_at from dossiers where code > ${after} order by code limit ${BACKFILL_BATCH}`.execute(db)
+        ).rows;
+        if (rows.length === 0) break;
+        after = rows[rows.length - 1]!.code;
+        const events = new Map<string, { status: number; at: string }[]>();
+        const stored = await sql<{ dossier_code: string; status: number; at: string }>`select dossier_code, status, at from dossier_events
+          where dossier_code in (${sql.join(rows.map((r) => r.code))}) and status is not null order by dossier_code, sequence`.execute(db);
+        for (const e of stored.rows) events.set(e.dossier_code, [...(events.get(e.dossier_code) ?? []), { status: Number(e.status), at: e.at }]);
+        const filled = rows.map((row) => ({ code: row.code, ...backfilledColumns(row, events.get(row.code) ?? []) }));
+        const column = (name: keyof ReturnType<typeof backfilledColumns>, type: 'integer' | 'varchar(40)') =>
+          sql`${sql.ref(name)} = case code ${sql.join(
+            filled.map((f) => sql`when ${f.code} then cast(${f[name]} as ${sql.raw(type)})`),
+            sql` `,
+          )} end`;
+        await sql`update dossiers set ${sql.join([
+          column('received_month', 'varchar(40)'),
+          column('accepted_at', 'varchar(40)'),
+          column('processing_ended_at', 'varchar(40)'),
+          column('processing_end_status', 'integer'),
+          column('second_supplement_at', 'varchar(40)'),
+        ])} where code in (${sql.join(filled.map((f) => f.code))})`.execute(db);
+      }
+      for (const column of ['received_month', 'accepted_at', 'processing_ended_at']) {
+        await db.schema.createIndex(`dossiers_${column}`).on('dossiers').column(column).execute();
+      }
+      // The dossiers still open, by acceptance: what the on-time figure reads besides those ended in the period.
+      await db.schema.createIndex('dossiers_open_accepted_at').on('dossiers').column('accepted_at').where(sql.ref('processing_ended_at'), 'is', null).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('dossiers_open_accepted_at').execute();
+      for (const column of ['received_month', 'accepted_at', 'processing_ended_at']) await db.schema.dropIndex(`dossiers_${column}`).execute();
+      for (const [column] of [...SERVICE_INDEX_COLUMNS].reverse()) await db.schema.alterTable('dossiers').dropColumn(column).execute();
+    },
+  },
 };
+
+/** The dossier columns 0014 adds. */
+const SERVICE_INDEX_COLUMNS: [string, 'varchar(7)' | 'varchar(20)' | 'varchar(40)' | 'integer'][] = [
+  ['received_month', 'varchar(7)'],
+  ['channel', 'varchar(20)'],
+  ['online_payment', 'integer'],
+  ['fee_due', 'integer'],
+  ['population_data', 'integer'],
+  ['result_listed', 'integer'],
+  ['accepted_at', 'varchar(40)'],
+  ['processing_ended_at', 'varchar(40)'],
+  ['processing_end_status', 'integer'],
+  ['second_supplement_at', 'varchar(40)'],
+];
+
+const BACKFILL_BATCH = 500;
+
+/**
+ * What 0014 reads of a dossier stored before it: a copy frozen here, on purpose, of what the
+ * lifecycle (src/core/dossiers/lifecycle.ts) knew of its clock when 0014 was written. A migration
+ * must give the same columns whenever it runs; the live code will change with the rules.
+ * Clocks written before acceptance or the ending status were recorded date from the stricter
+ * table (3 only after 1, nothing after 7): the status events, else the current status, tell them.
+ */
+function backfilledColumns(
+  row: { status: number; clock: string; received_at: string },
+  events: readonly { status: number; at: string }[],
+): { received_month: string | null; accepted_at: string | null; processing_ended_at: string | null; processing_end_status: number | null; second_supplement_at: string | null } {
+  const clock = JSON.parse(row.clock) as { acceptedAt?: string | null; endedAt?: string | null; endedBy?: number | null; repeatedSupplementAt?: string | null };
+  const afterAcceptance = [2, 4, 5, 6, 8, 9, 10];
+  const ending = [3, 7, 8, 9, 10];
+  const acceptedAt =
+    clock.acceptedAt !== undefined
+      ? clock.acceptedAt
+      : (events.find((e) => afterAcceptance.includes(e.status))?.at ?? (row.status === 1 || row.status === 3 ? null : row.received_at));
+  const ended = events.find((e) => ending.includes(e.status));
+  const endedAt = clock.endedAt ?? ended?.at ?? null;
+  const endedBy = endedAt === null ? null : (clock.endedBy ?? ended?.status ?? (ending.includes(row.status) ? row.status : null));
+  // The second supplement request: a resent 5 (5 after 5) is the same request.
+  let second: string | null = clock.repeatedSupplementAt ?? null;
+  if (second === null) {
+    let requests = 0;
+    let previous = 0;
+    for (const e of events) {
+      if (e.status === 5 && previous !== 5 && ++requests === 2) {
+        second = e.at;
+        break;
+      }
+      previous = e.status;
+    }
+  }
+  const received = instant(row.received_at);
+  return {
+    received_month: received ? new Date(Date.parse(received) + 7 * 3_600_000).toISOString().slice(0, 7) : null,
+    accepted_at: instant(acceptedAt),
+    processing_ended_at: instant(endedAt),
+    processing_end_status: endedBy,
+    second_supplement_at: instant(second),
+  };
+}
+
+/** An instant as UTC ISO 8601, also from the offsets once accepted (`+07`, `+0700`) that Date.parse cannot read; null when none. */
+function instant(value: string | null | undefined): string | null {
+  if (!value) return null;
+  const t = Date.parse(value.replace(/(T[\d:.]+[+-]\d\d):?(\d\d)?$/, (_, time: string, minutes?: string) => `${time}:${minutes ?? '00'}`));
+  return Number.isNaN(t) ? null : new Date(t).toISOString();
+}
 
 export const MIGRATION_NAMES = Object.keys(migrations).sort();
 

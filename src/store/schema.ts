@@ -200,6 +200,23 @@ export interface DossiersTable {
   digitised_submission: Generated<number>;
   /** 1 when an attachment was reused or names a stored document. */
   reused_document: Generated<number>;
+  /**
+   * What the national service index counts (migration 0014, src/store/service-index.ts); null on
+   * dossiers stored before it: not known, and reported as such. The month of receipt (yyyy-MM,
+   * Vietnam time); the submission channel; 0/1 flags: paid online, some fee above 0, population
+   * data used, an electronic result listed by the one-stop system.
+   */
+  received_month: string | null;
+  channel: string | null;
+  online_payment: number | null;
+  fee_due: number | null;
+  population_data: number | null;
+  result_listed: number | null;
+  /** From the clock (indexColumns), UTC ISO 8601: accepted, processing ended (and by which status), second supplement request. */
+  accepted_at: string | null;
+  processing_ended_at: string | null;
+  processing_end_status: number | null;
+  second_supplement_at: string | null;
 }
 
 /** A change to a dossier (sequence 1 is the dossier itself). */
@@ -315,6 +332,25 @@ export interface DocumentChunksTable {
   created_at: string;
 }
 
+/**
+ * A console session (src/store/console-sessions.ts): `id` is the SHA-256 (hex) of the cookie's
+ * token, `user_hash` the officer's keyed hash (the exchange log's userHash), `user_sealed` their
+ * identifier under a key derived from the token (AES-256-GCM, bound to the id, base64 of IV ‖
+ * ciphertext ‖ tag). Times ISO 8601, UTC; idle_expires_at never after expires_at.
+ */
+export interface ConsoleSessionsTable {
+  id: string;
+  client_id: string;
+  user_hash: string;
+  user_sealed: string;
+  key_fingerprint: string;
+  created_at: string;
+  last_used_at: string;
+  idle_expires_at: string;
+  expires_at: string;
+  ended_at: string | null;
+}
+
 export interface Database {
   gateway_meta: GatewayMetaTable;
   exchange_queue: ExchangeQueueTable;
@@ -338,4 +374,5 @@ export interface Database {
   documents: DocumentsTable;
   document_sequences: DocumentSequencesTable;
   document_chunks: DocumentChunksTable;
+  console_sessions: ConsoleSessionsTable;
 }

@@ -136,6 +136,12 @@ describe('a dossier reusing a stored document', () => {
       return items.find((e) => e.status === 404);
     }, 15_000, 'the refused download in the exchange log');
     expect(refused).toMatchObject({ client: 'national-portal', subjectHash: null, status: 404 });
+    // The token is the credential (x-secret): the records name the document, never the token, valid or forged.
+    const token = reused!.DuongDanTaiTepTin!.slice(-64);
+    for (const entry of [...downloads, refused!]) {
+      expect(entry.criteria).toEqual({ documentCode: expect.any(String) });
+      expect(JSON.stringify(entry)).not.toContain(token.slice(0, 60));
+    }
 
     // The figures' clear columns.
     const db = new Database(gw.dbPath, { readonly: true });

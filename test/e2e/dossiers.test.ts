@@ -238,8 +238,9 @@ describe('dossier synchronisation through the gateway', () => {
       expect(dead.history[0]!.attempts).toBeGreaterThanOrEqual(1);
       // The next change waits behind it, never overtaking.
       expect(dead.history[1]!.deliveryState).not.toBe('delivered');
-      const listed = (await (await gw.fetch('/v1/dossiers?deliveryState=dead', { key: KEYS.operator })).json()) as { items: { code: string }[] };
-      expect(listed.items.map((i) => i.code)).toContain(code);
+      const listed = (await (await gw.fetch('/v1/dossiers?deliveryState=dead', { key: KEYS.operator })).json()) as { items: { code: string; deliveryError: string | null }[] };
+      // Listed with the failure an operator must fix before redelivering: the dead change's.
+      expect(listed.items.find((i) => i.code === code)?.deliveryError).toBe(dead.history[0]!.lastError);
       expect(await metric(gw.url, 'lienthong_outbox_dead_total', { service: 'DongBoHoSoMC' })).toBeGreaterThanOrEqual(1);
       // The gauges follow the outbox (refreshed about once a second): one dead job, one waiting behind it.
       await eventually(async () => ((await metric(gw.url, 'lienthong_outbox_dead_jobs', {})) >= 1 ? true : undefined), 5000, 'the dead-jobs gauge');
@@ -278,8 +279,8 @@ describe('dossier synchronisation through the gateway', () => {
     await delivered(String(sampleDossier(51).code));
     expect(await simulatorDossier(dvcqg, code)).toBeUndefined();
     expect(await metric(gw.url, 'lienthong_outbox_dead_total', { service: 'DongBoHoSoMC' })).toBe(deadBefore + 1);
-    const listed = (await (await gw.fetch('/v1/dossiers?deliveryState=dead&pageSize=100', { key: KEYS.operator })).json()) as { items: { code: string }[] };
-    expect(listed.items.map((i) => i.code)).toContain(code);
+    const listed = (await (await gw.fetch('/v1/dossiers?deliveryState=dead&pageSize=100', { key: KEYS.operator })).json()) as { items: { code: string; deliveryError: string | null }[] };
+    expect(listed.items.find((i) => i.code === code)?.deliveryError).toBe('UPSTREAM_BAD_RESPONSE: 400 Mã thủ tục hành chính không tồn tại');
     const line = gw.logs.filter((l) => l.includes(code)).map((l) => JSON.parse(l) as { level: number; msg: string; lastError?: string }).find((l) => l.level >= 50);
     expect(line).toMatchObject({ lastError: 'UPSTREAM_BAD_RESPONSE: 400 Mã thủ tục hành chính không tồn tại', msg: expect.stringContaining('refused as invalid') });
 

@@ -85,15 +85,21 @@ describe('GET /v1/upstreams', () => {
     for (const system of SYSTEMS) expect((await CALLS[system]()).status).toBe(200);
     const res = await gw.fetch('/v1/upstreams', { key: KEYS.operator });
     expect(res.status).toBe(200);
-    const { items } = (await res.json()) as { items: { id: string; breaker: string; errorRate: number; latencyMs: { p99: number }; inFlight: number; certificateExpiresAt: string | null }[] };
+    const { items } = (await res.json()) as { items: { id: string; breaker: string; errorRate: number; latencyMs: { p99: number }; inFlight: number; certificateExpiresAt: string | null; crlNextUpdate: string | null }[] };
     // National sign-on is listed too; it signs ID tokens with published keys (JWKS), not a certificate.
     expect(items.map((i) => i.id).sort()).toEqual([...SYSTEMS, 'vneid'].sort());
     for (const item of items) {
       expect(item.breaker).toBe('closed');
       expect(item.errorRate).toBeGreaterThanOrEqual(0);
       expect(item.inFlight).toBe(0);
-      if (item.id === 'vneid') expect(item.certificateExpiresAt).toBeNull();
-      else expect(item.certificateExpiresAt, item.id).toMatch(/\+07:00$/);
+      if (item.id === 'vneid') {
+        expect(item.certificateExpiresAt).toBeNull();
+        expect(item.crlNextUpdate).toBeNull();
+      } else {
+        expect(item.certificateExpiresAt, item.id).toMatch(/\+07:00$/);
+        // The sandbox's issuing CA publishes a CRL: the date a newer one is due, later than now.
+        expect(Date.parse(item.crlNextUpdate ?? ''), item.id).toBeGreaterThan(Date.now());
+      }
     }
     const metrics = await (await gw.fetch('/metrics', { key: null })).text();
     expect(metrics).toMatch(/lienthong_certificate_expiry_timestamp_seconds\{role="gateway",name="signing"\} \d+/);

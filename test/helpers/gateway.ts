@@ -45,6 +45,8 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}, 
       'privacy.hashKeyFile': join(dir, 'hash-key'),
       'documents.directory': join(dir, 'documents'),
       'log.level': 'debug',
+      // The sandbox's sample dossiers only where a test asks for them: the others count their own.
+      'sandbox.sampleDossiers': false,
       ...overrides,
     },
   });

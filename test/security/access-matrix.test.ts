@@ -6,7 +6,7 @@ import { ROLES, type Role } from '../../src/config/schema.ts';
 import { CITIZEN_FIELDS } from '../../src/core/citizens.ts';
 import { sample } from '../../src/signing/material.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { KEY_OF, contract, contractRequest } from './requests.ts';
+import { KEY_OF, consoleSession, contract, contractRequest, sessionOnly } from './requests.ts';
 
 /**
  * Who may call what, from the contract's x-roles: every operation against every role, no key, a
@@ -61,12 +61,22 @@ async function call(operationId: string, authorization: string | undefined): Pro
   return { status: res.status, code };
 }
 
+/** A call made with a console session of this role's client (signed in with its key), not with the key itself. */
+async function sessionCall(operationId: string, role: Role): Promise<{ status: number; code?: string }> {
+  const request = contractRequest(contract.byId.get(operationId)!, undefined);
+  const headers = { ...request.headers, ...(await consoleSession(gw.url, KEY_OF[role])) };
+  const res = await fetch(gw.url + request.url, { method: request.method, headers, ...(request.body ? { body: request.body } : {}), redirect: 'manual' });
+  const text = await res.text();
+  bodies.push(text);
+  return { status: res.status, code: text ? (JSON.parse(text) as { code?: string }).code : undefined };
+}
+
 const authenticated = contract.operations.filter((o) => o.authenticated);
 const matrix = authenticated.flatMap((o) => ROLES.map((role) => [o.operationId, role, o.roles.includes(role)] as const));
 
 describe.each(matrix)('%s called by a %s client', (operationId, role, allowed) => {
   it(allowed ? 'is let through (x-roles lists the role)' : 'is refused with 403 (x-roles does not list the role)', async () => {
-    const { status, code } = await call(operationId, `Bearer ${KEY_OF[role]}`);
+    const { status, code } = allowed && sessionOnly(contract.byId.get(operationId)!) ? await sessionCall(operationId, role) : await call(operationId, `Bearer ${KEY_OF[role]}`);
     if (allowed) {
       expect(status, code).not.toBe(401);
       expect(code, `${status}`).not.toBe('FORBIDDEN');
@@ -118,7 +128,8 @@ describe('the public operational endpoints', () => {
 });
 
 describe('separation of duties', () => {
-  const writes = contract.operations.filter((o) => o.authenticated && o.method !== 'get');
+  // Signing out of one's own console session changes nothing but the session.
+  const writes = contract.operations.filter((o) => o.authenticated && o.method !== 'get' && o.operationId !== 'deleteConsoleSession');
   it('no write operation lets an auditor in', () => {
     expect(writes.length).toBeGreaterThan(0);
     for (const o of writes) expect(o.roles, o.operationId).not.toContain('auditor');

@@ -6,7 +6,7 @@ import { UNKNOWN, enterprises, insured, people, procedures, taxpayers } from '..
 import { KEYS, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { isPrismError, startPrism, type PrismProxy } from '../helpers/prism.ts';
 import { ACCOUNTABLE, UPSTREAM_SYSTEMS } from '../helpers/upstream-calls.ts';
-import { KEY_OF, callerRole, contract, contractRequest } from './requests.ts';
+import { KEY_OF, callerRole, consoleSession, contract, contractRequest, sessionOnly } from './requests.ts';
 
 /**
  * An independent check of the contract: Stoplight Prism, as a validating proxy in front of the
@@ -62,6 +62,16 @@ const send = (request: ReturnType<typeof contractRequest>) =>
 describe('every operation of the contract, through Prism', () => {
   it.each(contract.operations.map((o) => [o.operationId, o] as const))('%s: a contract request by an allowed caller, a forbidden role and a wrong key', async (_id, operation) => {
     const role = callerRole(operation);
+    if (sessionOnly(operation)) {
+      // The session operations take a console session, which only staff clients get: signed in, and signed in no more.
+      const session = await consoleSession(prism.url, KEY_OF[role!]);
+      const request = contractRequest(operation, undefined);
+      const allowed = await send({ ...request, headers: { ...request.headers, ...session } });
+      expect(allowed.status).toBeLessThan(300);
+      const ended = await send({ ...request, headers: { ...request.headers, ...session, cookie: `lienthong_console=${'A'.repeat(43)}` } });
+      expect(ended.status).toBe(401);
+      return;
+    }
     const allowed = await send(contractRequest(operation, role ? `Bearer ${KEY_OF[role]}` : undefined));
     expect(allowed.status).not.toBe(401);
     expect(allowed.status).not.toBe(403);

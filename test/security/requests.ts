@@ -56,6 +56,23 @@ export function documentedStatuses(operation: Operation): Set<string> {
 /** The key of a sample client with this role (config/sandbox.yaml). */
 export const KEY_OF: Record<Role, string> = KEYS;
 
+/** Whether a console session is the operation's only security (the session operations): a key is not what it takes. */
+export function sessionOnly(operation: Operation): boolean {
+  const security = (rawOperation(operation) as { security?: Record<string, unknown>[] }).security;
+  return security !== undefined && security.length > 0 && security.every((scheme) => Object.keys(scheme).every((name) => name === 'consoleSession'));
+}
+
+/**
+ * A console session of a staff client, signed in with its key at `baseUrl` (the gateway, or a
+ * proxy in front of it): the Cookie header and the X-CSRF-Token to send.
+ */
+export async function consoleSession(baseUrl: string, key: string): Promise<{ cookie: string; 'x-csrf-token': string }> {
+  const res = await fetch(`${baseUrl}/v1/console/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: key, userId: 'officer-17' }) });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`the console sign-in failed: ${res.status} ${text}`);
+  return { cookie: res.headers.getSetCookie()[0]!.split(';')[0]!, 'x-csrf-token': (JSON.parse(text) as { csrfToken: string }).csrfToken };
+}
+
 /** A role the operation allows, preferring the portal; undefined for public endpoints. */
 export function callerRole(operation: Operation): Role | undefined {
   return operation.roles.includes('portal') ? 'portal' : operation.roles[0];

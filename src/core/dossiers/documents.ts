@@ -114,14 +114,27 @@ export async function completeAttachments(attachments: readonly Attachment[] | u
   return completed;
 }
 
-/** What the digitisation figures count of a dossier as it stands: no personal data. */
-export function dossierFigures(dossier: Pick<Dossier, 'handlingAgency' | 'attachments'>): DossierFigures {
+/** What the digitisation figures and the service index count of a dossier as it stands: no personal data. */
+export function dossierFigures(
+  dossier: Pick<Dossier, 'handlingAgency' | 'attachments'> & Partial<Pick<Dossier, 'channel' | 'onlinePayment' | 'fees' | 'vneidVerified' | 'nationalDatabases' | 'results'>>,
+): DossierFigures {
   const present = (dossier.attachments ?? []).filter((a) => !a.deleted);
   return {
     handlingAgency: dossier.handlingAgency,
     // An attachment naming a stored document is an electronic file the gateway holds: digitised, and reused.
     digitisedSubmission: present.some((a) => a.digitised === true || a.documentCode !== undefined),
     reusedDocument: present.some((a) => a.reused === true || a.documentCode !== undefined),
+    ...(dossier.channel !== undefined
+      ? {
+          channel: dossier.channel,
+          onlinePayment: dossier.onlinePayment === true,
+          // The national rule counts dossiers of procedures with a fee in the catalogue, less those whose fees are all 0:
+          // without the catalogue, a dossier with some fee above 0 (766.md, 3.6).
+          feeDue: (dossier.fees ?? []).some((f) => f.amount > 0),
+          populationData: dossier.vneidVerified === true || (dossier.nationalDatabases ?? []).includes('population'),
+          resultListed: (dossier.results ?? []).length > 0,
+        }
+      : {}),
   };
 }
 

@@ -90,6 +90,8 @@ export interface OnTimeClock {
   /** The first status change that ended processing, and that status (7 when withdrawn first). */
   endedAt: string | null;
   endedBy?: DossierStatus | null;
+  /** When the second supplement request came (it makes the dossier late), for the service index's judgement at a period's end. */
+  repeatedSupplementAt?: string | null;
 }
 
 export function startClock(dueAt: string | null, initialStatus: DossierStatus = INITIAL_STATUS, receivedAt: string | null = null): OnTimeClock {
@@ -123,7 +125,9 @@ export function readClock(stored: string, status: DossierStatus): OnTimeClock {
   };
 }
 
-const ms = (iso: string) => new Date(iso).getTime();
+// Offsets without minutes (`+07`, `+0700`) were accepted before the contract refused them; a
+// clock stored then still holds them, and Date cannot read them.
+const ms = (iso: string) => new Date(iso.replace(/(T[\d:.]+[+-]\d\d):?(\d\d)?$/, (_, time: string, minutes?: string) => `${time}:${minutes ?? '00'}`)).getTime();
 const DAY_MS = 86_400_000;
 const VIETNAM_MS = 7 * 3_600_000;
 
@@ -152,6 +156,8 @@ export function tick(clock: OnTimeClock, from: DossierStatus, to: DossierStatus,
   if (to === SUPPLEMENT) {
     next.supplementRequests += 1;
     next.supplementSince = at;
+    // `>=`: a clock stored before the instant was kept may already count two requests.
+    if (next.supplementRequests >= 2 && !next.repeatedSupplementAt) next.repeatedSupplementAt = at;
   }
   if (next.endedAt === null && (ENDS_PROCESSING.has(to) || to === 7)) {
     next.endedAt = at;
@@ -239,4 +245,33 @@ export function overdueColumns(clock: OnTimeClock): { on_time_state: OnTimeState
     deadline_at: dueDate ? endOfVietnamDay(dateOfDay(dayNumber(dueDate) + (clock.supplementDays ?? 0))) : '',
     supplement_since: clock.supplementSince ? new Date(ms(clock.supplementSince)).toISOString() : null,
   };
+}
+
+/** An instant as the store compares instants: UTC ISO 8601, null kept. */
+const utc = (iso: string | null | undefined) => (iso ? new Date(ms(iso)).toISOString() : null);
+
+/**
+ * The columns the national service index reads of the clock (src/store/service-index.ts), besides
+ * the overdue ones: when the dossier was accepted (null: never, or not known), when its processing
+ * ended and by which status (null: not ended; a withdrawal is kept, status 7, so the index can
+ * leave it out), and when a second supplement request made it late. Instants in UTC, so the store
+ * compares them as text.
+ */
+export function indexColumns(clock: OnTimeClock): {
+  accepted_at: string | null;
+  processing_ended_at: string | null;
+  processing_end_status: number | null;
+  second_supplement_at: string | null;
+} {
+  return {
+    accepted_at: clock.acceptedAt && clock.acceptedAt !== 'unknown' ? utc(clock.acceptedAt) : null,
+    processing_ended_at: utc(clock.endedAt),
+    processing_end_status: clock.endedAt ? (clock.endedBy ?? null) : null,
+    second_supplement_at: utc(clock.repeatedSupplementAt),
+  };
+}
+
+/** Every column derived from the clock: the overdue filter's and the service index's. */
+export function clockColumns(clock: OnTimeClock): ReturnType<typeof overdueColumns> & ReturnType<typeof indexColumns> {
+  return { ...overdueColumns(clock), ...indexColumns(clock) };
 }

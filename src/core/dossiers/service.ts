@@ -14,9 +14,9 @@ import {
   INITIAL_STATUSES,
   allowedNext,
   canMove,
+  clockColumns,
   isClosed,
   onTime,
-  overdueColumns,
   readClock,
   startClock,
   tick,
@@ -24,7 +24,7 @@ import {
 } from './lifecycle.ts';
 import { PORTAL_SERVICES, type Dossier, type DossierEvent } from './port.ts';
 import type { DossierSealer } from './sealed.ts';
-import type { DossierReads, DossierRecord, DossierScope, DossierStore, DossierWrites } from './store.ts';
+import type { DeliveryJob, DossierReads, DossierRecord, DossierScope, DossierStore, DossierWrites } from './store.ts';
 
 export type { DossierScope };
 
@@ -150,7 +150,16 @@ function onTimeView(row: Pick<DossierRecord, 'clock' | 'status'>, now: Date): Do
   return { ...view, processingEndedAt: answeredInstant(view.processingEndedAt) };
 }
 
-function summary(row: DossierRecord, deliveryState: DeliveryState, now: Date): DossierSummary {
+/**
+ * The newest failure of a change not delivered: a dead change's (what a redelivery must fix)
+ * before a pending one's, which may still go through.
+ */
+function deliveryError(jobs: readonly DeliveryJob[]): string | null {
+  const newest = (state: string) => jobs.findLast((j) => j.state === state && j.lastError)?.lastError ?? null;
+  return newest('dead') ?? newest('pending');
+}
+
+function summary(row: DossierRecord, jobs: readonly DeliveryJob[], now: Date): DossierSummary {
   const status = statusOf(row.status);
   return {
     code: row.code,
@@ -160,7 +169,8 @@ function summary(row: DossierRecord, deliveryState: DeliveryState, now: Date): D
     receivedAt: answeredInstant(row.receivedAt),
     dueAt: answeredInstant(row.dueAt),
     onTime: onTimeView(row, now),
-    deliveryState,
+    deliveryState: worst(jobs.map((j) => j.state)),
+    deliveryError: deliveryError(jobs),
   };
 }
 
@@ -191,7 +201,7 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
       deliveredAt: answeredInstant(e.deliveredAt),
       nextAttemptAt: e.state === 'pending' ? toVietnamIso(new Date(e.nextAttemptAt)) : null,
     }));
-    const { onTime: times, ...rest } = summary(row, worst(events.map((e) => e.state)), now());
+    const { onTime: times, ...rest } = summary(row, events, now());
     return { ...rest, history, onTime: times };
   }
 
@@ -259,7 +269,7 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
           document: deps.sealer.seal({ code: dossier.code }, completed),
           contentHash,
           clock: JSON.stringify(clock),
-          overdue: overdueColumns(clock),
+          overdue: clockColumns(clock),
           lastSequence: 1,
           clientId: actor.clientId,
           agency: actor.agency,
@@ -295,7 +305,7 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
             });
           }
           const clock = tick(readClock(row.clock, from), from, to, event.at);
-          await trx.setStatus(code, to, JSON.stringify(clock), overdueColumns(clock));
+          await trx.setStatus(code, to, JSON.stringify(clock), clockColumns(clock));
         } else if (isClosed(from)) {
           throw new GatewayError('CONFLICT', { detail: `dossier ${code} is closed (status ${from}, ${DOSSIER_STATUSES[from]}): no processing step can follow` });
         }
@@ -315,7 +325,7 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
       const at = now();
       const { total, rows } = await store.page(scope, filter, at);
       const states = await store.deliveryStates(rows.map((r) => r.code));
-      return { items: rows.map((r) => summary(r, worst(states.get(r.code) ?? []), at)), page: filter.page, pageSize: filter.pageSize, total };
+      return { items: rows.map((r) => summary(r, states.get(r.code) ?? [], at)), page: filter.page, pageSize: filter.pageSize, total };
     },
 
     async redeliver(scope, code) {

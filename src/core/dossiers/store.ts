@@ -1,5 +1,5 @@
 import type { IdempotentWrite, StoredAnswer } from '../idempotency.ts';
-import type { overdueColumns } from './lifecycle.ts';
+import type { indexColumns, overdueColumns } from './lifecycle.ts';
 
 /**
  * Ports: where dossiers, their changes and their delivery jobs live (src/store implements them on
@@ -16,6 +16,12 @@ export interface DossierScope {
   all: boolean;
   clientId: string;
   agencies: readonly string[];
+}
+
+/** One change's delivery, as the outbox keeps it. */
+export interface DeliveryJob {
+  state: string;
+  lastError: string | null;
 }
 
 /** A dossier as stored: its document and changes' payloads sealed, the applicant only as a keyed hash. */
@@ -42,8 +48,11 @@ export interface DossierRecord {
   updatedAt: string;
 }
 
-/** The columns the overdue filter reads, as the on-time rule decides them. */
-export type OverdueColumns = ReturnType<typeof overdueColumns>;
+/**
+ * The columns the overdue filter reads, as the on-time rule decides them, and those the service
+ * index reads of the clock (clockColumns; left out, they stay null: not known).
+ */
+export type OverdueColumns = ReturnType<typeof overdueColumns> & Partial<ReturnType<typeof indexColumns>>;
 
 /**
  * What the digitisation figures count of a dossier, kept in clear beside it (no personal data):
@@ -54,6 +63,17 @@ export interface DossierFigures {
   handlingAgency: string;
   digitisedSubmission: boolean;
   reusedDocument: boolean;
+  /**
+   * What the national service index counts of the dossier as it stands (Decision 766, see
+   * src/core/service-index.ts): how it was submitted, whether fees are due and were paid online,
+   * whether population data was used (VNeID-verified account, or the population database
+   * consulted), whether the one-stop system listed an electronic result. Left out: not known.
+   */
+  channel?: 'in_person' | 'online' | 'postal';
+  onlinePayment?: boolean;
+  feeDue?: boolean;
+  populationData?: boolean;
+  resultListed?: boolean;
 }
 
 /** A new dossier: as stored, with its overdue columns and its figures. */
@@ -152,8 +172,8 @@ export interface DossierStore extends DossierReads {
   write(write: IdempotentWrite, work: (tx: DossierWrites) => Promise<StoredAnswer>, check?: () => Promise<void>): Promise<StoredAnswer>;
   /** A page of the dossiers in scope, newest first, and how many match in all. */
   page(scope: DossierScope, query: DossierQuery, now: Date): Promise<{ total: number; rows: DossierRecord[] }>;
-  /** The states of the deliveries of each dossier named. */
-  deliveryStates(codes: readonly string[]): Promise<Map<string, string[]>>;
+  /** The deliveries of each dossier named, in the order of its changes. */
+  deliveryStates(codes: readonly string[]): Promise<Map<string, DeliveryJob[]>>;
   /** Puts the dossier's dead deliveries back in the queue, due at `at`; how many. */
   redeliver(code: string, at: string): Promise<number>;
 }

@@ -1067,6 +1067,115 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/subjects/accesses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who asked about this person or organisation
+         * @description Every exchange the log holds about one person or organisation, newest first: when, which
+         *     agency and client, which operation (and national system), for what purpose, with what
+         *     outcome. The portal calls it for a citizen signed in to it (or an organisation's
+         *     representative), to show them who looked at their data; auditors call it for anyone.
+         *
+         *     - A `portal` or `agency` client names the account (`portalAccountId`): the subject is the
+         *       one that account is linked to by an active link the client may see (one it made, or one
+         *       made by a client of an agency it acts for). No such link: 404 `LINK_NOT_FOUND` naming
+         *       `query.portalAccountId`. A client never names the identifier itself, so it can list only
+         *       people who linked an account with it.
+         *     - An `auditor` names the identifier (`subject`: an ID number, old identity card number,
+         *       enterprise code, tax code or social insurance code), with an audit purpose.
+         *
+         *     Entries are found by the keyed hash of the subject's identifiers (`subjects` in the log):
+         *     an exchange that named the person by another identifier the national system linked to
+         *     their ID number (an insurance code answered with the ID number) is found too. The acting
+         *     officer is never named: the log holds only a keyed hash, and it is given (`officer`, a
+         *     pseudonym an inspector can resolve) only where the gateway is configured to
+         *     (`subjectAccesses.officer: pseudonym`). Every call is itself an entry of the log
+         *     (`x-audit-record`), about the same subject, so the person sees that their list was read.
+         *     Page with `before: nextBefore` until it is null.
+         */
+        get: operations["getSubjectAccesses"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in to the console
+         * @description Exchanges a staff client's API key for a short-lived console session: the answer sets an
+         *     `HttpOnly`, `SameSite=Strict` cookie (`Secure` over HTTPS, where it is named
+         *     `__Host-lienthong_console`; `lienthong_console` on plain HTTP) that authenticates the
+         *     browser's later calls to this API in place of the key, which the console never keeps in
+         *     browser storage. Only clients with the `auditor` or `operator` role may sign in (403
+         *     `FORBIDDEN` for others); the session carries that client's roles, operations and
+         *     purposes, and `userId`, the person at the console, is the `X-User-Id` of every call made
+         *     with it (a call naming another is refused, 403 `FORBIDDEN`).
+         *
+         *     Every call with the cookie, reading ones too, must come from the gateway's own origin as
+         *     the browser says: `Sec-Fetch-Site` (when sent) `same-origin`, and `Origin` (when sent) the
+         *     gateway itself; calls that change something (any method but GET and HEAD) must also carry
+         *     the session's `csrfToken` in `X-CSRF-Token`: 403 `CSRF_REJECTED` otherwise. Answers to
+         *     calls made with the cookie are `Cache-Control: no-store`, `Vary: Cookie`, and never carry
+         *     `Access-Control-Allow-Credentials`, whatever `server.cors` allows. A client holds at most
+         *     20 live sessions (its oldest ends when it signs in again), a sign-in counts against the
+         *     client's rate limit like any call (429 with `Retry-After`), and a session ends when the
+         *     client's key is replaced or removed. A session also ends
+         *     `console.sessionIdleSeconds` after its last use or `console.sessionMaxSeconds` after sign-in,
+         *     whichever comes first, or when signed out; after that the cookie is refused (401, with a
+         *     `Set-Cookie` that clears it; not counted as a failed authentication).
+         *     Every call made with a session is an entry of the exchange log (the sign-in and sign-out
+         *     too), naming the client and the officer's keyed hash. A wrong key is 401 and counts
+         *     against the address like any failed authentication.
+         */
+        post: operations["createConsoleSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/sessions/current": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The console session of this browser
+         * @description The session the cookie names, with its CSRF token (a page reloaded asks here rather than
+         *     keep the token anywhere). 401 when there is none or it has ended. Using the session keeps
+         *     it alive (`idleExpiresAt` moves), never past `expiresAt`.
+         */
+        get: operations["getConsoleSession"];
+        put?: never;
+        post?: never;
+        /**
+         * Sign out of the console
+         * @description Ends the session at once and clears the cookie. Needs `X-CSRF-Token` like any change.
+         */
+        delete: operations["deleteConsoleSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reports/digitisation": {
         parameters: {
             query?: never;
@@ -1098,6 +1207,64 @@ export interface paths {
          *     same ones are Prometheus gauges for the current and previous month, see `/metrics`).
          */
         get: operations["getDigitisationReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/service-index": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * National service index (Decision 766) per agency and month or quarter
+         * @description The indicators of the national service index (Bộ chỉ số phục vụ người dân, doanh
+         *     nghiệp, Decision 766/QĐ-TTg) that the gateway's dossiers, their histories and the
+         *     documents deposited for them can support, per handling agency (the dossier's, else the
+         *     agency of the client that handed it over) and for the province, per month or quarter in
+         *     Vietnam time (+07:00). Each figure gives the counts behind it (`numerator`,
+         *     `denominator`), `rate` (4 decimals; null when the denominator is 0; for 2.2 the average
+         *     in days), `points` and `maxPoints`, the formula and its sources; 2.1 also gives its four
+         *     counts (finished on time or late, in progress within time or overdue at the period's end).
+         *
+         *     Formulas: the national portal's description "Mô tả công thức tính chỉ số 766" (S5) and
+         *     its METRICS sheet (S4), known from an unofficial public transcription (the annex of the
+         *     decision itself could not be read); points follow S5's notes and the portal's observed
+         *     scores (S6): linear `maxPoints × rate`, or with a threshold T `min(maxPoints,
+         *     maxPoints × rate / T)`; no dossier, 0 points. `sources` lists them with their addresses.
+         *     Computed: 1.4 synchronised to the national portal (an estimate: `estimate` true), 2.1
+         *     handled on time (the gateway's on-time rule: calendar days in Vietnam time; open dossiers
+         *     judged on the period's last day), 2.2 average processing time (no points), 3.3 submitted
+         *     online (full from 50%), 3.6 paid online (over dossiers with some fee above 0), 3.5b
+         *     procedures with an online payment (full from 80%), 4.1 electronic results and 4.2
+         *     digitised dossiers (over dossiers finished or returned in the period), 4.3 reuse (full
+         *     from 80%), 4.5b population data used. Every other indicator of the six groups is in
+         *     `notComputed` with the reason; group totals give the computed indicators' points, the
+         *     most they could give, and the group's full maximum, never a figure for the rest.
+         *
+         *     Figures are computed from the dossiers as they are now: a correction of a dossier (its
+         *     channel, payment, fees, handling agency, listed results) changes the figures of past
+         *     periods too. What happened after a period does not: a dossier still open at a period's
+         *     end is judged from its status events before that end (supplement waits, a second
+         *     request), and a document deposited after the period's end does not count for it (one
+         *     destroyed since still counts: it was a digitised submission or result then).
+         *
+         *     Dossiers stored before the index existed (before migration 0014) have no channel,
+         *     payment, fee or listed-result facts: they are counted in `unknown` and left out of the
+         *     indicators that need those facts. CSV (`format=csv`, or `Accept: text/csv`): UTF-8 with
+         *     a byte order mark (so spreadsheet applications read the Vietnamese names), one row per
+         *     period × scope (province or agency) × computed indicator; a text field starting with
+         *     `=`, `+`, `-`, `@`, a tab or a carriage return is written with a leading `'` so that it
+         *     is never taken for a formula. The same rates and points are Prometheus gauges for the
+         *     current month and quarter (`/metrics`).
+         */
+        get: operations["getServiceIndex"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1180,7 +1347,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics
-         * @description Metrics in the Prometheus text exposition format (requests, upstream calls, breaker states, outbox depth, exchange-log size; documents due for destruction and stored; the digitisation shares of `getDigitisationReport` for the current and previous month, `lienthong_dossiers_digitised_share{agency,month,measure}` and `lienthong_dossiers_received{agency,month}`, with `agency="province"` for all together, read at most once a minute).
+         * @description Metrics in the Prometheus text exposition format (requests, upstream calls, breaker states, outbox depth, exchange-log size; documents due for destruction and stored; the digitisation shares of `getDigitisationReport` for the current and previous month, `lienthong_dossiers_digitised_share{agency,month,measure}` and `lienthong_dossiers_received{agency,month}`, with `agency="province"` for all together, read at most once a minute; the computed indicators of `getServiceIndex` for the current month and quarter, `lienthong_service_index_rate{indicator,agency,period}` and `lienthong_service_index_points{indicator,agency,period}`, read at most once a minute).
          */
         get: operations["metrics"];
         put?: never;
@@ -1243,6 +1410,30 @@ export interface paths {
          * @description This document rendered as an HTML reference for people.
          */
         get: operations["apiReference"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The console for auditors and operators
+         * @description The console's page (Vietnamese, English available): auditors browse the exchange log and
+         *     check proofs in the browser, operators watch the national systems, the outbox, overdue
+         *     dossiers and the national service index. Served by the gateway with its assets (no
+         *     outside service), under a strict Content-Security-Policy; staff sign in with
+         *     `createConsoleSession`.
+         */
+        get: operations["consolePage"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1320,6 +1511,7 @@ export interface components {
          *     | `ACCOUNTABILITY_REQUIRED` | 400 | `X-User-Id` or `X-Purpose` missing on a personal-data operation. |
          *     | `UNAUTHENTICATED` | 401 | No credentials, or credentials not accepted. |
          *     | `FORBIDDEN` | 403 | The client may not call this operation. |
+         *     | `CSRF_REJECTED` | 403 | A call with a console session came from another origin (`Sec-Fetch-Site` other than `same-origin`, or a foreign `Origin`), or changes something without the session's `X-CSRF-Token`. |
          *     | `PURPOSE_NOT_ALLOWED` | 403 | The client may not claim the purpose given in `X-Purpose`: not registered for it, a procedure code not in the national catalogue, or an audit purpose claimed by a non-auditor (or another purpose by an auditor). |
          *     | `ROUTE_NOT_FOUND` | 404 | No operation at this path. |
          *     | `SUBJECT_NOT_FOUND` | 404 | The national system has no such record. |
@@ -1357,7 +1549,7 @@ export interface components {
          *     | `UPSTREAM_TIMEOUT` | 503 | The national system did not answer in time; see Retry-After. |
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PURPOSE_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "DOSSIER_NOT_FOUND" | "LINK_NOT_FOUND" | "SIGN_ON_NOT_FOUND" | "AUDIT_ENTRY_NOT_FOUND" | "OFFICER_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "DOCUMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "DOCUMENT_DESTROYED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "DOCUMENT_CONTENT_INVALID" | "DOCUMENT_SIGNATURE_INVALID" | "DOCUMENT_NOT_REUSABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_SIGNATURE_INVALID" | "UPSTREAM_CERT_UNTRUSTED" | "UPSTREAM_CERT_EXPIRED" | "UPSTREAM_CERT_REVOKED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_BUSY" | "TIMESTAMP_UNAVAILABLE" | "UPSTREAM_TIMEOUT";
+        ErrorCode: "VALIDATION_FAILED" | "INVALID_IDENTIFIER" | "ACCOUNTABILITY_REQUIRED" | "UNAUTHENTICATED" | "FORBIDDEN" | "CSRF_REJECTED" | "PURPOSE_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "SUBJECT_NOT_FOUND" | "DOSSIER_NOT_FOUND" | "LINK_NOT_FOUND" | "SIGN_ON_NOT_FOUND" | "AUDIT_ENTRY_NOT_FOUND" | "OFFICER_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "DOCUMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_TRANSITION" | "DOCUMENT_DESTROYED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "VERIFICATION_MISMATCH" | "DOCUMENT_CONTENT_INVALID" | "DOCUMENT_SIGNATURE_INVALID" | "DOCUMENT_NOT_REUSABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_AUTH" | "UPSTREAM_SIGNATURE_INVALID" | "UPSTREAM_CERT_UNTRUSTED" | "UPSTREAM_CERT_EXPIRED" | "UPSTREAM_CERT_REVOKED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_CIRCUIT_OPEN" | "UPSTREAM_BUSY" | "TIMESTAMP_UNAVAILABLE" | "UPSTREAM_TIMEOUT";
         /**
          * @description Personal identification number (số định danh cá nhân), 12 digits `PPPGYYNNNNNN`: birth registration province (014 Sơn La) or, for a birth registered abroad, the country's code; gender and century digit, last two digits of the year of birth, serial. No check digit.
          * @example 014089001234
@@ -2326,6 +2518,8 @@ export interface components {
             dueAt: string | null;
             onTime: components["schemas"]["OnTime"];
             deliveryState: components["schemas"]["DeliveryState"];
+            /** @description The last failure of a change not delivered yet: a dead one's (what redelivery must fix) before a pending one's; null when none has failed. Its error code and cause, as `history[].lastError` of `getDossier` gives it. */
+            deliveryError: string | null;
         };
         DossierPage: {
             items: components["schemas"]["DossierSummary"][];
@@ -2693,6 +2887,127 @@ export interface components {
                 source: string;
             };
         };
+        /** @description The national service index (Decision 766) as far as the gateway's dossiers support it; see `getServiceIndex`. */
+        ServiceIndexReport: {
+            /** @enum {string} */
+            period: "month" | "quarter";
+            from: components["schemas"]["ReportMonth"];
+            to: components["schemas"]["ReportMonth"];
+            /** @description The agency `agencies` is filtered to, as asked. */
+            agency: string | null;
+            /** @description One per month or quarter of the range, in order. */
+            periods: components["schemas"]["ServiceIndexPeriod"][];
+            /** @description The computed indicators' definitions. */
+            indicators: components["schemas"]["ServiceIndicator"][];
+            /** @description The six groups and their full maxima (100 points in all). */
+            groups: {
+                id: components["schemas"]["ServiceIndexGroupId"];
+                name: string;
+                nameEn: string;
+                maxPoints: number;
+            }[];
+            /** @description The indicators the gateway's data cannot support, each with the reason. */
+            notComputed: {
+                id: string;
+                group: components["schemas"]["ServiceIndexGroupId"];
+                name: string;
+                nameEn: string;
+                maxPoints: number;
+                reason: string;
+                sources: components["schemas"]["ServiceIndexSourceId"][];
+            }[];
+            /** @description Where the formulas come from. */
+            sources: {
+                id: components["schemas"]["ServiceIndexSourceId"];
+                title: string;
+                /** Format: uri */
+                url: string | null;
+                note: string;
+            }[];
+        };
+        /** @enum {string} */
+        ServiceIndexGroupId: "publicity" | "progress" | "online" | "payment" | "satisfaction" | "digitisation";
+        /** @enum {string} */
+        ServiceIndexSourceId: "QD766" | "S4" | "S5" | "S6" | "S7" | "DOMAIN";
+        /** @enum {string} */
+        ServiceIndicatorId: "1.4" | "2.1" | "2.2" | "3.3" | "3.6" | "3.5b" | "4.1" | "4.2" | "4.3" | "4.5b";
+        ServiceIndicator: {
+            id: components["schemas"]["ServiceIndicatorId"];
+            group: components["schemas"]["ServiceIndexGroupId"];
+            /** @description The indicator's name in the sources (Vietnamese). */
+            name: string;
+            nameEn: string;
+            /** @description Null for an indicator without points (2.2). */
+            maxPoints: number | null;
+            scoring: {
+                /** @enum {string} */
+                kind: "linear" | "threshold" | "none";
+                /** @description With `threshold`, the rate from which the points are full. */
+                threshold?: number;
+            };
+            /** @enum {string} */
+            unit: "share" | "days";
+            formula: {
+                /** @description As the sources write it. */
+                vi: string;
+                /** @description What the gateway counts. */
+                en: string;
+            };
+            sources: components["schemas"]["ServiceIndexSourceId"][];
+            estimate: boolean;
+            /** @description Where the gateway's figure differs from the sources, or how it is approximated. */
+            note: string | null;
+        };
+        ServiceIndexPeriod: {
+            /** @description yyyy-MM, or yyyy-Qn for a quarter. */
+            period: string;
+            /** Format: date */
+            firstDay: string;
+            /** Format: date */
+            lastDay: string;
+            province: components["schemas"]["ServiceIndexScope"];
+            /** @description One per handling agency with dossiers counted in the period, by the agency's name as the dossiers give it (`handlingAgency`, else the code of the agency of the client that handed the dossier over), sorted. */
+            agencies: (components["schemas"]["ServiceIndexScope"] & {
+                /** @description The handling agency (else the agency of the client that handed the dossier over). */
+                agency: string;
+            })[];
+        };
+        ServiceIndexScope: {
+            indicators: components["schemas"]["ServiceIndexFigure"][];
+            groups: {
+                group: components["schemas"]["ServiceIndexGroupId"];
+                name: string;
+                /** @description The computed indicators' points; null when none of the group's is computed. */
+                points: number | null;
+                /** @description The most the computed indicators could give. */
+                computedMaxPoints: number;
+                /** @description The group's full maximum. */
+                maxPoints: number;
+            }[];
+        };
+        ServiceIndexFigure: {
+            id: components["schemas"]["ServiceIndicatorId"];
+            /** @description The count the rate is made of (for 2.2 the total days, 2 decimals). */
+            numerator: number;
+            denominator: number;
+            /** @description Dossiers of the period stored before migration 0014 whose facts this indicator needs; left out, never guessed. */
+            unknown: number;
+            /** @description numerator ÷ denominator (4 decimals; 2.2 the average in days, 2 decimals, from the exact total rather than the rounded `numerator`); null when the denominator is 0. */
+            rate: number | null;
+            /** @description 2 decimals; null for an indicator without points. */
+            points: number | null;
+            maxPoints: number | null;
+            estimate: boolean;
+            formula: string;
+            sources: components["schemas"]["ServiceIndexSourceId"][];
+            /** @description 2.1 only. */
+            counts?: {
+                finishedOnTime: number;
+                finishedLate: number;
+                inProgressWithinTime: number;
+                inProgressOverdue: number;
+            };
+        };
         Upstream: {
             id: components["schemas"]["UpstreamId"];
             name: string;
@@ -2722,6 +3037,75 @@ export interface components {
              * @description Expiry of the certificate the system last signed an accepted answer with (ISO 8601, +07:00); null until one has been seen since start.
              */
             certificateExpiresAt: string | null;
+            /**
+             * Format: date-time
+             * @description When the CRL of that certificate's issuing CA must be replaced (its nextUpdate, +07:00): past it, every answer signed under that CA is refused until a newer CRL is loaded. Null until a certificate has been seen, or when its CA has no CRL in the trust store.
+             */
+            crlNextUpdate: string | null;
+        };
+        SubjectAccessPage: {
+            /** @description Who the list is about, masked as an account link shows it; `type` is null for an auditor's identifier. */
+            subject: {
+                /** @enum {string|null} */
+                type: "person" | "organization" | null;
+                /** @example 014*******34 */
+                maskedIdentifier: string;
+            };
+            items: components["schemas"]["SubjectAccess"][];
+            /** @description The `before` of the next (older) page; null when there is none. */
+            nextBefore: number | null;
+        };
+        /** @description One exchange about the subject, as the exchange log holds it. */
+        SubjectAccess: {
+            /** @description The entry's index in the exchange log (an auditor can prove it with its inclusion proof). */
+            index: number;
+            /** Format: date-time */
+            time: string;
+            /** @description The agency of the client that made the call. */
+            agency: string;
+            /** @description The calling client (the portal, a desk application, an auditor). */
+            client: string;
+            /** @description The operation (`operationId`) called. */
+            operation: string;
+            /** @description What the operation does, in words (the operation's summary in this document). */
+            summary: string;
+            /** @description The national system asked, if any. */
+            upstream: string | null;
+            /** @description The purpose claimed (`X-Purpose`): a procedure code or a purpose code. */
+            purpose: string | null;
+            /** @description The configured purpose's description; null for a procedure code or no purpose. */
+            purposeDescription: string | null;
+            /** @description The case or dossier the call was made for, as recorded. */
+            caseId: string | null;
+            outcome: components["schemas"]["AuditOutcome"];
+            /** @description The acting officer's pseudonym (the log's keyed `userHash`), only where `subjectAccesses.officer` is `pseudonym`; null otherwise. */
+            officer: string | null;
+        };
+        ConsoleSessionRequest: {
+            /** @description The staff client's API key; used once here, never stored in clear. */
+            apiKey: string;
+            /** @description The person at the console (their officer code), the `X-User-Id` of every call made with the session: letters, digits, '.', '_', '@', ':' and '-', at most 190 bytes in UTF-8, as `X-User-Id` takes (400 `VALIDATION_FAILED` otherwise). */
+            userId: string;
+        };
+        ConsoleSession: {
+            client: string;
+            agency: string;
+            roles: ("portal" | "agency" | "auditor" | "operator")[];
+            userId: string;
+            /** @description The purpose codes the client may claim (an auditor's audit purposes). */
+            purposes: string[];
+            /**
+             * Format: date-time
+             * @description When the session ends whatever happens.
+             */
+            expiresAt: string;
+            /**
+             * Format: date-time
+             * @description When the session ends unless used before.
+             */
+            idleExpiresAt: string;
+            /** @description Send as `X-CSRF-Token` on every call that changes something. */
+            csrfToken: string;
         };
         UpstreamList: {
             items: components["schemas"]["Upstream"][];
@@ -3041,6 +3425,8 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description `no-store`: no cache on the way may keep the answer. */
+        NoStore: "no-store";
         /**
          * @description The request's correlation id, echoed from the request or generated.
          * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
@@ -4208,7 +4594,7 @@ export interface operations {
                  */
                 documentCode: components["parameters"]["DocumentCode"];
                 /**
-                 * @description The document's link token, as the address the portal received carries it.
+                 * @description The document's link token, as the address the portal received carries it. It is the credential (`x-secret`): the log's record of the download names the document, never the token.
                  * @example 3f6c2a9e81d04b7f95e2c6a1d8b3f0e4a7c9d2b5e8f1a4c7d0b3e6f9a2c5d8e1
                  */
                 token: string;
@@ -5053,6 +5439,188 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    getSubjectAccesses: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The portal account whose linked subject is asked about (portal and agency clients; required for them).
+                 * @example cd-000184522
+                 */
+                portalAccountId?: string;
+                /**
+                 * @description The identifier asked about (auditors only, and required for them).
+                 * @example 014089001234
+                 */
+                subject?: string;
+                /**
+                 * @description Only entries with an index below this one (the previous page's `nextBefore`); the newest when left out.
+                 * @example 184202
+                 */
+                before?: number;
+                /**
+                 * @description Most entries to return.
+                 * @example 20
+                 */
+                limit?: number;
+                /**
+                 * @description Only entries at or after this time.
+                 * @example 2026-01-01T00:00:00+07:00
+                 */
+                since?: string;
+            };
+            header: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /**
+                 * @description The officer or citizen on whose behalf the call is made, as the portal identifies them (officer code, portal account or session id). Recorded in the exchange log only as a keyed hash (and, once per officer, encrypted to the inspectorate's key). Missing, empty or longer than 190 bytes in UTF-8: 400 `ACCOUNTABILITY_REQUIRED`.
+                 * @example canbo-tohieu-0042
+                 */
+                "X-User-Id": components["parameters"]["UserId"];
+                /**
+                 * @description Why the personal data is processed: the procedure code (`MaTTHC`) of the dossier being handled, or a purpose code configured for the gateway. Recorded in the exchange log; it also decides which fields a lookup may return. Missing or empty: 400 `ACCOUNTABILITY_REQUIRED`; a purpose the client is not registered for, a procedure code the national procedure catalogue does not hold, or an audit purpose claimed by a client without the auditor role (or any other purpose claimed by an auditor): 403 `PURPOSE_NOT_ALLOWED`; the catalogue unreachable with no cached copy of the procedure: 503 `UPSTREAM_UNAVAILABLE`.
+                 * @example 1.001808.000.00.00.H52
+                 */
+                "X-Purpose": components["parameters"]["Purpose"];
+                /**
+                 * @description The case the call is made for: a dossier code or the agency's own case number. Recorded in the exchange-log entry as `caseId`. 1-64 letters, digits or `._/-`; anything else: 400 `VALIDATION_FAILED` naming `header.x-case-id`.
+                 * @example H52.101.114-261127-0001
+                 */
+                "X-Case-Id"?: components["parameters"]["CaseId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of accesses, newest first. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubjectAccessPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["LinkNotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createConsoleSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsoleSessionRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in; the cookie is set. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    /** @description The session cookie (HttpOnly; SameSite=Strict; Path=/; Secure over HTTPS). */
+                    "Set-Cookie"?: string;
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleSession"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getConsoleSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleSession"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    deleteConsoleSession: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+                /**
+                 * @description The session's `csrfToken`.
+                 * @example 9cQm1W3iT1m6b0u3XfXz2v3nVq8pQ0ZcJ7oQm4rS1aE
+                 */
+                "X-CSRF-Token": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out; the cookie is cleared. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    /** @description The session cookie, expired. */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
     getDigitisationReport: {
         parameters: {
             query?: {
@@ -5089,6 +5657,56 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DigitisationReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getServiceIndex: {
+        parameters: {
+            query?: {
+                /**
+                 * @description First month (yyyy-MM, Vietnam time); `to` when not given. With `period=quarter`, the quarter it falls in.
+                 * @example 2026-11
+                 */
+                from?: components["schemas"]["ReportMonth"];
+                /**
+                 * @description Last month (yyyy-MM, Vietnam time), included; the current month when not given. At most 120 months in all; before `from` is refused (400 naming `query.from`).
+                 * @example 2026-11
+                 */
+                to?: components["schemas"]["ReportMonth"];
+                /** @description Figures per calendar month or per quarter. */
+                period?: "month" | "quarter";
+                /** @description Only this agency's rows in `agencies` (`province` stays the province's). */
+                agency?: string;
+                /** @description `csv` for text/csv, `json` for JSON; without it, the Accept header decides (JSON unless text/csv is preferred). */
+                format?: "json" | "csv";
+            };
+            header?: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceIndexReport"];
+                    "text/csv": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5299,6 +5917,35 @@ export interface operations {
         };
     };
     apiReference: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Correlation id. Send your own (1-128 characters: letters, digits, `.`, `_`, `:`, `-`) and the gateway echoes it on the response and writes it in its logs; leave it out and the gateway generates one (a UUID). A value outside those rules is refused with 400.
+                 * @example 7f3c2a9e-4b1d-4e8a-9c55-2f6d8e1a0b34
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description HTML page. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            500: components["responses"]["InternalError"];
+            "4XX": components["responses"]["ClientError"];
+        };
+    };
+    consolePage: {
         parameters: {
             query?: never;
             header?: {
