@@ -152,18 +152,11 @@ function deliveryBadge(state) {
   return badge(`delivery.${state}`, state === 'delivered' ? 'ok' : state === 'dead' ? 'bad' : 'warn', state);
 }
 
-/** How often, and how long, a redelivered dossier is followed. */
-export const FOLLOW_EVERY_MS = 1500;
-const FOLLOW_TIMES = 40;
-
 /**
- * The purpose the session reads a dossier with (getDossier is personal data): the intake
- * purpose when the client has it, else its first one.
- * @param {string[]} purposes
+ * The pauses before each read of a redelivered dossier: quick while the outbox worker is likely
+ * at it, then every 15 s, a minute in all. Each read is an exchange-log entry, so few of them.
  */
-function readPurpose(purposes) {
-  return purposes.includes('TIEP_NHAN_HO_SO') ? 'TIEP_NHAN_HO_SO' : (purposes[0] ?? '');
-}
+export const FOLLOW_PAUSES_MS = [1000, 2000, 4000, 8000, 15_000, 15_000, 15_000];
 
 /**
  * The outbox: dead and pending dossiers with their errors, redelivery, and overdue dossiers.
@@ -243,22 +236,32 @@ export async function outboxView(main, ctx) {
     }
     // The row's button goes with the list: focus to the message that says what happened.
     status.focus();
-    // Then the result, from the dossier itself (never from its absence in a list, which may have
-    // failed or be cut at 100): its deliveryState, read until delivered or dead (a minute at most).
-    for (let i = 0; i < FOLLOW_TIMES && here(); i++) {
-      await new Promise((r) => setTimeout(r, i === 0 ? 300 : FOLLOW_EVERY_MS));
+    // Then the result, from the dossier's own row (never from its absence in a list, which may
+    // have failed or be cut at 100): its deliveryState, read until delivered or dead. The list
+    // filtered by code holds no personal data, so the officer is asked for no purpose and the
+    // exchange log records no read of the applicant.
+    for (const pause of FOLLOW_PAUSES_MS) {
+      await new Promise((r) => setTimeout(r, pause));
       if (!here()) return;
-      /** @type {string} */
-      let state;
+      /** @type {any} */
+      let row;
       try {
-        const dossier = await api(`v1/dossiers/${encodeURIComponent(dossierCode)}`, { headers: { 'x-purpose': readPurpose(ctx.session.purposes) }, signal });
-        state = String(dossier?.deliveryState ?? '');
+        const page = await api('v1/dossiers', { query: { code: dossierCode, pageSize: 1 }, signal });
+        row = (Array.isArray(page?.items) ? page.items : []).find((/** @type {any} */ d) => d?.code === dossierCode);
       } catch (e) {
         if (!here()) return;
         status.append(notice('error', t('outbox.readFailed', { code: dossierCode }), ' ', errorText(e)));
         await load();
         return;
       }
+      if (!here()) return;
+      // An operator lists every dossier: the one just redelivered missing is no answer either.
+      if (!row) {
+        status.append(notice('error', t('outbox.readFailed', { code: dossierCode })));
+        await load();
+        return;
+      }
+      const state = String(row.deliveryState ?? '');
       if (state === 'dead') {
         await load();
         status.append(notice('error', t('outbox.failedAgain', { code: dossierCode })));

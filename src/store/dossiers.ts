@@ -247,6 +247,7 @@ export function createDossierStore(db: Kysely<Database>): DossierStore {
       if (!scope.all) {
         query = query.where((eb) => eb.or([eb('d.client_id', '=', scope.clientId), ...(scope.agencies.length > 0 ? [eb('d.agency', 'in', [...scope.agencies])] : [])]));
       }
+      if (filter.code !== undefined) query = query.where('d.code', '=', filter.code);
       if (filter.status !== undefined) query = query.where('d.status', '=', filter.status);
       if (filter.deliveryState !== undefined) {
         const having = (state: string) => (eb: ExpressionBuilder<Database & { d: DossiersTable }, 'd'>) =>

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findChromium, chromiumArgs } from '../helpers/chromium.ts';
 import { eventually, fixtureAt, sampleDossier, statusEvent } from '../helpers/dossiers.ts';
@@ -585,10 +585,21 @@ describe.skipIf(!found.executablePath)('the console in a real browser', () => {
       expect(await page.evaluate(() => document.activeElement?.getAttribute('data-redeliver'))).toBe(code);
       expect(await row.count()).toBe(1);
 
+      // From the first redelivery on, every call the page makes: the follow-up reads the dossier
+      // list by code (no personal data), never getDossier, and claims no purpose.
+      const calls: { method: string; path: string; purpose: string | undefined }[] = [];
+      const listen = (r: Request) => {
+        const url = new URL(r.url());
+        if (url.pathname.startsWith('/v1/')) calls.push({ method: r.method(), path: `${url.pathname}${url.search}`, purpose: r.headers()['x-purpose'] });
+      };
+      page.on('request', listen);
+      const followed = (c: string) => calls.filter((call) => call.method === 'GET' && call.path === `/v1/dossiers?code=${encodeURIComponent(c)}&pageSize=1`).length;
+
       // The dossier's state cannot be read after its redelivery: said as an error, never "delivered"
       // (it is in fact delivered, and gone from the pending list).
       const escaped = (c: string) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      await page.route(new RegExp(`/v1/dossiers/${escaped(unreadable)}$`), (route) => route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ status: 503, title: 'Service Unavailable', detail: 'read failed on purpose' }) }));
+      const byCode = (c: string) => new RegExp(`/v1/dossiers\\?code=${escaped(encodeURIComponent(c))}&`);
+      await page.route(byCode(unreadable), (route) => route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ status: 503, title: 'Service Unavailable', detail: 'read failed on purpose' }) }));
       await page.getByRole('button', { name: `Gửi lại hồ sơ ${unreadable}` }).click();
       await page.locator('#confirm-ok').click();
       await page.getByText(`Hồ sơ ${unreadable}: đã đưa 1 thay đổi trở lại hàng đợi.`).waitFor();
@@ -596,14 +607,17 @@ describe.skipIf(!found.executablePath)('the console in a real browser', () => {
       expect(await page.evaluate(() => document.activeElement?.id)).toBe('outbox-status');
       await page.getByText(`Hồ sơ ${unreadable}: không đọc được trạng thái gửi`).waitFor({ timeout: 10_000 });
       expect(await page.locator('#outbox-status').textContent()).not.toContain(`Hồ sơ ${unreadable}: đã gửi xong`);
+      // One failed read is the answer: no more reads of it.
+      expect(followed(unreadable)).toBe(1);
       await page.unrouteAll({ behavior: 'wait' });
 
       // Following a redelivery stops when the page is left.
       let reads = 0;
-      await page.route(new RegExp(`/v1/dossiers/${escaped(left)}$`), async (route) => {
+      await page.route(byCode(left), async (route) => {
         reads++;
         const response = await route.fetch();
-        await route.fulfill({ response, json: { ...((await response.json()) as object), deliveryState: 'pending' } });
+        const listed = (await response.json()) as { items: object[] };
+        await route.fulfill({ response, json: { ...listed, items: listed.items.map((d) => ({ ...d, deliveryState: 'pending' })) } });
       });
       await page.getByRole('button', { name: `Gửi lại hồ sơ ${left}` }).click();
       await page.locator('#confirm-ok').click();
@@ -625,6 +639,10 @@ describe.skipIf(!found.executablePath)('the console in a real browser', () => {
       const state = (await (await gw.fetch(`/v1/dossiers/${code}`, { key: KEYS.operator, headers: { 'x-user-id': 'vanhanh-0001', 'x-purpose': 'TIEP_NHAN_HO_SO' } })).json()) as { deliveryState: string };
       expect(state.deliveryState).toBe('delivered');
       expect(await dead.locator('tbody tr', { hasText: code }).count()).toBe(0);
+      page.off('request', listen);
+      expect(followed(code)).toBeGreaterThan(0);
+      expect(calls.filter((call) => call.method === 'GET' && /^\/v1\/dossiers\/[^/?]+$/.test(call.path))).toEqual([]);
+      expect(calls.filter((call) => call.purpose !== undefined)).toEqual([]);
       await shot(page, '07-outbox-redelivered.png');
     });
 

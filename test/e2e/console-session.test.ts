@@ -9,7 +9,7 @@ import { hashApiKey, loadConfig } from '../../src/config/load.ts';
 import { sample } from '../../src/signing/material.ts';
 import { createSubjectHasher, loadHashKey } from '../../src/signing/attestation.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
-import { eventually } from '../helpers/dossiers.ts';
+import { eventually, sampleDossier } from '../helpers/dossiers.ts';
 import { KEYS, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
 /**
@@ -29,6 +29,8 @@ interface Leaf {
   outcome: string;
   code: string | null;
   criteria: Record<string, string> | null;
+  subjectHash: string | null;
+  subjects: string[];
 }
 
 /** A browser page of this site that the console does not serve: listed for CORS with credentials. */
@@ -341,6 +343,19 @@ describe('calls with the session cookie', () => {
       expect(JSON.stringify(leaf)).not.toContain('014089001234');
       expect(JSON.stringify(leaf)).not.toContain('cd-000184599');
     }
+  });
+
+  it("records an operator's read of a dossier as an access to its applicant", async () => {
+    const applicant = '014192004578';
+    const dossier = sampleDossier(61, { applicant: { type: 'citizen', identifier: applicant, name: 'Cầm Văn Pọm' } });
+    const created = await gw.fetch('/v1/dossiers', { method: 'POST', key: KEYS.portal, headers: { 'content-type': 'application/json', 'x-user-id': 'canbo-0061', 'x-purpose': 'TIEP_NHAN_HO_SO' }, body: JSON.stringify(dossier) });
+    expect(created.status, await created.text()).toBe(202);
+    const session = await signIn(KEYS.operator, 'vanhanh-0482');
+    const read = await withCookie(session, `/v1/dossiers/${String(dossier.code)}`, { headers: { 'x-purpose': 'TIEP_NHAN_HO_SO' } });
+    expect(read.status, await read.text()).toBe(200);
+    const [leaf] = await leaves((l) => l.userHash === hash('user:vanhanh-0482') && l.operation === 'getDossier', 1);
+    // The applicant is named only by the dossier's code: the entry carries their keyed hash, so their access list shows the read.
+    expect(leaf).toMatchObject({ subjectHash: hash(applicant), subjects: [hash(applicant)] });
   });
 
   it('takes the key over the cookie when both are sent, and answers the session operations only for a session', async () => {

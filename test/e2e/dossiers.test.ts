@@ -221,6 +221,30 @@ describe('dossier synchronisation through the gateway', () => {
     expect((await gw.fetch('/v1/dossiers?deliveryState=lost', { key: KEYS.operator })).status).toBe(400);
   });
 
+  it('lists one dossier by its code, within the caller\'s scope, and refuses a malformed code naming query.code', async () => {
+    const own = String(sampleDossier(24).code);
+    const desks = String(sampleDossier(25).code);
+    expect((await create(sampleDossier(24))).status).toBe(202);
+    // Handed over by the one-stop desk: the portal, acting for no one, does not see it.
+    expect((await create(sampleDossier(25), { authorization: `Bearer ${KEYS.agency}` })).status).toBe(202);
+    const codes = async (code: string, key: string = KEYS.portal) => {
+      const res = await gw.fetch(`/v1/dossiers?code=${encodeURIComponent(code)}&pageSize=1`, { key });
+      expect(res.status, code).toBe(200);
+      const page = (await res.json()) as { items: { code: string; deliveryState: string }[]; total: number };
+      expect(page.total, code).toBe(page.items.length);
+      return page.items.map((d) => d.code);
+    };
+    expect(await codes(own)).toEqual([own]);
+    expect(await codes(own, KEYS.operator)).toEqual([own]);
+    expect(await codes(desks, KEYS.operator)).toEqual([desks]);
+    expect(await codes(desks)).toEqual([]);
+    expect(await codes('H52-261127-9999', KEYS.operator)).toEqual([]);
+    const bad = await gw.fetch('/v1/dossiers?code=not-a-code', { key: KEYS.operator });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(JSON.stringify(await bad.json())).toContain('query.code');
+  });
+
   it('gives a delivery up after the maximum age, shows it dead, and redelivers it on request', async () => {
     await setFault(gw.controlUrl, { system: 'dvcqg', mode: 'error' });
     const code = String(sampleDossier(30).code);

@@ -46,6 +46,7 @@ export interface Actor {
 }
 
 export interface ListFilter {
+  code?: string | undefined;
   deliveryState?: DeliveryState | undefined;
   status?: number | undefined;
   overdue?: boolean | undefined;
@@ -57,7 +58,8 @@ export interface ListFilter {
 export interface DossierService extends DossierDocuments {
   create(actor: Actor, dossier: Dossier, idempotencyKey?: string): Promise<StoredAnswer>;
   addEvent(actor: Actor, code: string, event: DossierEvent, idempotencyKey?: string): Promise<StoredAnswer>;
-  get(scope: DossierScope, code: string): Promise<DossierState>;
+  /** The dossier as the caller may see it; `onSubjectHash` learns whose it is (the applicant's keyed hash), for the exchange log. */
+  get(scope: DossierScope, code: string, onSubjectHash?: (hash: string) => void): Promise<DossierState>;
   list(scope: DossierScope, filter: ListFilter): Promise<DossierPage>;
   /** Puts the dossier's dead deliveries back in the outbox; how many. */
   redeliver(scope: DossierScope, code: string): Promise<number>;
@@ -186,9 +188,10 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
   const complete = (attachments: Dossier['attachments'], applicant: Dossier['applicant'], held?: Dossier['attachments']) =>
     completeAttachments(attachments, applicant, { documents: deps.documents, hashIdentifier: deps.hashIdentifier, now: now(), held });
 
-  async function state(reads: DossierReads, code: string, scope: DossierScope): Promise<DossierState | undefined> {
+  async function state(reads: DossierReads, code: string, scope: DossierScope, onSubjectHash?: (hash: string) => void): Promise<DossierState | undefined> {
     const row = await reads.find(code);
     if (!row || !mayTouch(scope, row)) return undefined;
+    onSubjectHash?.(row.subjectHash);
     const events = await reads.history(code);
     const history: HistoryItem[] = events.map((e) => ({
       sequence: e.sequence,
@@ -315,8 +318,8 @@ export function createDossierService(deps: DossierServiceDeps): DossierService {
       return queued(answer);
     },
 
-    async get(scope, code) {
-      const found = await state(store, code, scope);
+    async get(scope, code, onSubjectHash) {
+      const found = await state(store, code, scope, onSubjectHash);
       if (!found) throw notFound(code);
       return found;
     },

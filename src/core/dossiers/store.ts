@@ -123,6 +123,8 @@ export interface CorrectedDocument {
 
 /** What the dossier list filters on. */
 export interface DossierQuery {
+  /** Only the dossier with this code (still within the scope). */
+  code?: string | undefined;
   deliveryState?: 'pending' | 'delivered' | 'dead' | undefined;
   status?: number | undefined;
   overdue?: boolean | undefined;

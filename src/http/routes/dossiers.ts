@@ -43,11 +43,14 @@ export function dossierHandlers(deps: { dossiers: DossierService; procedures?: P
       res.status(answer.status).json(answer.body);
     },
     getDossier: async (req, res) => {
-      res.json(await deps.dossiers.get(scope(res), code(req)));
+      // Whose dossier was read: an entry of this read (a console session's, or a refusal) is about the applicant.
+      const locals = res.locals as RecordLocals;
+      res.json(await deps.dossiers.get(scope(res), code(req), (hash) => (locals.subjectHashes = [hash])));
     },
     listDossiers: async (req, res) => {
       const q = req.query as Record<string, unknown>;
       const filter: ListFilter = {
+        code: q.code as string | undefined,
         deliveryState: q.deliveryState as ListFilter['deliveryState'],
         status: int(q.status),
         overdue: flag(q.overdue),

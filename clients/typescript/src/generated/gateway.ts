@@ -267,8 +267,10 @@ export interface paths {
          * List dossiers and their delivery state
          * @description Lists dossiers handed to the gateway, newest first, with their delivery and on-time state.
          *     Filter by `deliveryState` to find dossiers stuck in the outbox (`dead`) or still waiting
-         *     (`pending`), and by `overdue` to find dossiers past their due date. A client lists only
-         *     the dossiers it handed over and those of the agencies it acts for; operators list all.
+         *     (`pending`), and by `overdue` to find dossiers past their due date. Filter by `code` to
+         *     follow one dossier's delivery without reading its personal data (`getDossier`). A client
+         *     lists only the dossiers it handed over and those of the agencies it acts for; operators
+         *     list all.
          */
         get: operations["listDossiers"];
         put?: never;
@@ -3981,6 +3983,8 @@ export interface operations {
     listDossiers: {
         parameters: {
             query?: {
+                /** @description Only the dossier with this code (at most one item). */
+                code?: components["schemas"]["DossierCode"];
                 /** @description Only dossiers whose overall delivery state is this. */
                 deliveryState?: components["schemas"]["DeliveryState"];
                 /** @description Only dossiers currently in this status. */
