@@ -145,17 +145,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'lienthong_' });
   const registers = [registry];
   let documents: { source: DocumentGaugeSource; cacheMs: number; now: () => Date } | undefined;
-  let serviceIndex: { read: (now: Date) => Promise<ServiceIndexGaugeRow[]>; cacheMs: number; now: () => Date; kept?: { at: number; value: Promise<ServiceIndexGaugeRow[]> } } | undefined;
-  /** The service index rows last read (concurrent scrapes share one read), kept for cacheMs. */
-  const readServiceIndex = (): Promise<ServiceIndexGaugeRow[]> => {
-    const watched = serviceIndex!;
+  let serviceIndex: { read: (now: Date) => Promise<ServiceIndexGaugeRow[]>; cacheMs: number; now: () => Date } | undefined;
+  // What the gauges last read (or are reading: concurrent scrapes share one query), each kept for its watcher's cacheMs.
+  let cache = new Map<string, { at: number; value: Promise<unknown> }>();
+  const cached = <T>(name: string, watched: { cacheMs: number; now: () => Date }, read: (now: Date) => Promise<T>): Promise<T> => {
     const at = watched.now().getTime();
-    if (watched.kept && at - watched.kept.at < watched.cacheMs) return watched.kept.value;
-    const value = watched.read(new Date(at)).then(indexGaugeRows);
-    value.catch(() => watched.kept?.value === value && (watched.kept = undefined));
-    watched.kept = { at, value };
+    const kept = cache.get(name);
+    if (kept && at - kept.at < watched.cacheMs) return kept.value as Promise<T>;
+    const value = read(new Date(at));
+    // A failed read is not kept: the next scrape asks again.
+    value.catch(() => cache.get(name)?.value === value && cache.delete(name));
+    cache.set(name, { at, value });
     return value;
   };
+  const readServiceIndex = () => cached('service-index', serviceIndex!, async (now) => indexGaugeRows(await serviceIndex!.read(now)));
   /** A gauge of the service index: every row set again on each scrape. */
   // The province has its own `scope` (and agency=""): an agency may be named anything, "province" too.
   function indexGauge(name: string, help: string, value: (row: ServiceIndexGaugeRow) => number | null): Gauge<'indicator' | 'scope' | 'agency' | 'period'> {
@@ -177,20 +180,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       },
     });
   }
-  // The figures last read (or being read: concurrent scrapes share one query), each kept for cacheMs.
-  let cache = new Map<string, { at: number; value: Promise<unknown> }>();
-  const cached = <T>(name: string, read: (now: Date) => Promise<T>): Promise<T> => {
-    const watched = documents!;
-    const at = watched.now().getTime();
-    const kept = cache.get(name);
-    if (kept && at - kept.at < watched.cacheMs) return kept.value as Promise<T>;
-    const value = read(new Date(at));
-    // A failed read is not kept: the next scrape asks again.
-    value.catch(() => cache.get(name)?.value === value && cache.delete(name));
-    cache.set(name, { at, value });
-    return value;
-  };
-  const readFigures = () => cached('digitisation', async (now) => gaugeRows(await documents!.source.digitisation(currentAndPreviousMonth(now))));
+  const readFigures = () => cached('digitisation', documents!, async (now) => gaugeRows(await documents!.source.digitisation(currentAndPreviousMonth(now))));
   /** A gauge of the digitisation figures: every row set again on each scrape (the rows read at most once per cacheMs). */
   function figureGauge<L extends string>(name: string, help: string, labelNames: L[], set: (gauge: Gauge<L>, row: DigitisationCounts) => void): Gauge<L> {
     return new Gauge({
@@ -340,7 +330,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       async collect() {
         const watched = documents;
         // A count over the documents past retention: read at most once per cacheMs, as the others are.
-        if (watched) await quietly(async () => this.set(await cached('due', (now) => watched.source.dueForDestruction(now))));
+        if (watched) await quietly(async () => this.set(await cached('due', watched, (now) => watched.source.dueForDestruction(now))));
       },
     }),
     documentsStored: new Gauge({
@@ -351,7 +341,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       async collect() {
         const watched = documents;
         // A count over every document: read at most once per cacheMs, as the figures are.
-        if (watched) await quietly(async () => Object.entries(await cached('stored', () => watched.source.storedByKind())).forEach(([kind, count]) => this.set({ kind }, count)));
+        if (watched) await quietly(async () => Object.entries(await cached('stored', watched, () => watched.source.storedByKind())).forEach(([kind, count]) => this.set({ kind }, count)));
       },
     }),
     dossiersReceived: figureGauge(
@@ -383,6 +373,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     ),
     watchServiceIndex(read, options = {}) {
       serviceIndex = { read, cacheMs: options.cacheMs ?? 60_000, now: options.now ?? (() => new Date()) };
+      cache.delete('service-index');
     },
     watchDocuments(source, options = {}) {
       documents = { source, cacheMs: options.cacheMs ?? 60_000, now: options.now ?? (() => new Date()) };

@@ -85,8 +85,8 @@ for (const backend of backends) {
           // Asked twice for a supplement (a resend between), the instant not kept.
           { ...base, code: 'H52-000002-0003', status: 4, clock: oldClock({ supplementRequests: 2 }) },
           // Offsets accepted before the contract asked ±hh:mm: the month still found.
-          { ...base, code: 'H52-000002-0004', status: 1, clock: oldClock({}), received_at: '2026-11-30T18:00:00+07' },
-          { ...base, code: 'H52-000002-0005', status: 1, clock: oldClock({}), received_at: '2026-11-30T18:00:00+0700' },
+          { ...base, code: 'H52-000002-0004', status: 1, clock: oldClock({}), received_at: at(0).replace(/\+07:00$/, '+07') },
+          { ...base, code: 'H52-000002-0005', status: 1, clock: oldClock({}), received_at: at(0).replace(/\+07:00$/, '+0700') },
         ];
         // More than one batch of ordinary ones.
         for (let i = 0; i < 1100; i++) rows.push({ ...base, code: `H52-000003-${String(i).padStart(4, '0')}`, status: 1, clock: oldClock({}) });
@@ -114,8 +114,8 @@ for (const backend of backends) {
           { code: 'H52-000002-0001', received_month: month, processing_ended_at: utc(at(3)), processing_end_status: 9, second_supplement_at: null },
           { code: 'H52-000002-0002', received_month: month, processing_ended_at: utc(at(4)), processing_end_status: 10, second_supplement_at: null },
           { code: 'H52-000002-0003', received_month: month, processing_ended_at: null, processing_end_status: null, second_supplement_at: utc(at(4)) },
-          { code: 'H52-000002-0004', received_month: '2026-11', processing_ended_at: null, processing_end_status: null, second_supplement_at: null },
-          { code: 'H52-000002-0005', received_month: '2026-11', processing_ended_at: null, processing_end_status: null, second_supplement_at: null },
+          { code: 'H52-000002-0004', received_month: month, processing_ended_at: null, processing_end_status: null, second_supplement_at: null },
+          { code: 'H52-000002-0005', received_month: month, processing_ended_at: null, processing_end_status: null, second_supplement_at: null },
         ]);
         const missing = await sql<{ n: unknown }>`select count(*) as n from dossiers where received_month is null`.execute(handle.db);
         expect(Number(missing.rows[0]!.n)).toBe(0);

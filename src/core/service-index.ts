@@ -10,15 +10,15 @@
  * support are listed in NOT_COMPUTED with the reason: no figure is ever made up for them.
  */
 
-export type GroupId = 'publicity' | 'progress' | 'online' | 'payment' | 'satisfaction' | 'digitisation';
+import type { components } from '../generated/gateway.ts';
 
-export interface IndicatorGroup {
-  id: GroupId;
-  name: string;
-  nameEn: string;
-  /** The group's full maximum in the current national score (S4/S7): 100 points in all. */
-  maxPoints: number;
-}
+type Schemas = components['schemas'];
+type Report = Schemas['ServiceIndexReport'];
+
+export type GroupId = Schemas['ServiceIndexGroupId'];
+
+/** A group and its full maximum in the current national score (S4/S7): 100 points in all. */
+export type IndicatorGroup = Report['groups'][number];
 
 export const GROUPS: readonly IndicatorGroup[] = [
   { id: 'publicity', name: 'Công khai, minh bạch', nameEn: 'Publicity and transparency', maxPoints: 18 },
@@ -29,14 +29,9 @@ export const GROUPS: readonly IndicatorGroup[] = [
   { id: 'digitisation', name: 'Số hoá hồ sơ', nameEn: 'Digitisation of dossiers', maxPoints: 22 },
 ];
 
-export type SourceId = 'QD766' | 'S4' | 'S5' | 'S6' | 'S7' | 'DOMAIN';
+export type SourceId = Schemas['ServiceIndexSourceId'];
 
-export interface Source {
-  id: SourceId;
-  title: string;
-  url: string | null;
-  note: string;
-}
+export type Source = Report['sources'][number];
 
 export const SOURCES: readonly Source[] = [
   {
@@ -80,7 +75,7 @@ export const SOURCES: readonly Source[] = [
 /** How points follow from a rate: in proportion, or full from a threshold up (S5 "Lưu ý", S6). */
 export type Scoring = { kind: 'linear' } | { kind: 'threshold'; threshold: number } | { kind: 'none' };
 
-export type ComputedIndicatorId = '1.4' | '2.1' | '2.2' | '3.3' | '3.6' | '3.5b' | '4.1' | '4.2' | '4.3' | '4.5b';
+export type ComputedIndicatorId = Schemas['ServiceIndicatorId'];
 
 export interface Indicator {
   id: ComputedIndicatorId;
@@ -264,15 +259,7 @@ export const INDICATORS: readonly Indicator[] = [
   },
 ];
 
-export interface NotComputedIndicator {
-  id: string;
-  group: GroupId;
-  name: string;
-  nameEn: string;
-  maxPoints: number;
-  reason: string;
-  sources: SourceId[];
-}
+export type NotComputedIndicator = Report['notComputed'][number];
 
 /** The other indicators of the six groups: what each needs that the gateway does not hold. */
 export const NOT_COMPUTED: readonly NotComputedIndicator[] = [
@@ -311,13 +298,11 @@ export function points(indicator: Pick<Indicator, 'maxPoints' | 'scoring'>, nume
   return twoDecimals(indicator.maxPoints * Math.min(1, Math.max(0, scaled)));
 }
 
+/** One indicator's figure for one agency (or the province) and period. */
+export type IndicatorFigure = Schemas['ServiceIndexFigure'];
+
 /** The counts behind 2.1. */
-export interface OnTimeCounts {
-  finishedOnTime: number;
-  finishedLate: number;
-  inProgressWithinTime: number;
-  inProgressOverdue: number;
-}
+export type OnTimeCounts = NonNullable<IndicatorFigure['counts']>;
 
 /** What the store counts for one agency (or the province) and one period. */
 export interface PeriodCounts {
@@ -364,23 +349,6 @@ export const ZERO_COUNTS: PeriodCounts = {
   timed: 0,
   timedDays: 0,
 };
-
-/** One indicator's figure for one agency (or the province) and period. */
-export interface IndicatorFigure {
-  id: ComputedIndicatorId;
-  numerator: number;
-  denominator: number;
-  /** Dossiers of the period whose facts were stored before the index was (migration 0014): left out, not guessed. */
-  unknown: number;
-  rate: number | null;
-  points: number | null;
-  maxPoints: number | null;
-  estimate: boolean;
-  formula: string;
-  sources: SourceId[];
-  /** 2.1 only: the four counts behind it. */
-  counts?: OnTimeCounts;
-}
 
 /** numerator, denominator and unknown of each indicator, from the counts. */
 function parts(id: ComputedIndicatorId, c: PeriodCounts): { numerator: number; denominator: number; unknown: number } {
@@ -432,16 +400,8 @@ export function indicatorFigures(counts: PeriodCounts): IndicatorFigure[] {
   });
 }
 
-export interface GroupTotal {
-  group: GroupId;
-  name: string;
-  /** Points of the computed indicators with points; null when the group has none. */
-  points: number | null;
-  /** The most those indicators could give. */
-  computedMaxPoints: number;
-  /** The group's full maximum: the part not computed is never filled in. */
-  maxPoints: number;
-}
+/** A group's points from the computed indicators, what they could reach, and the group's full maximum (the part not computed is never filled in). */
+export type GroupTotal = Schemas['ServiceIndexScope']['groups'][number];
 
 /** Per group: the computed indicators' points and what they could reach, beside the group's full maximum. */
 export function groupTotals(figures: readonly IndicatorFigure[]): GroupTotal[] {
@@ -457,31 +417,14 @@ export function groupTotals(figures: readonly IndicatorFigure[]): GroupTotal[] {
   });
 }
 
-export type PeriodKind = 'month' | 'quarter';
+export type PeriodKind = Report['period'];
 
 /** One period of a report: its key (yyyy-MM or yyyy-Qn) and first and last days (Vietnam time). */
-export interface ReportPeriod {
-  period: string;
-  firstDay: string;
-  lastDay: string;
-}
+export type ReportPeriod = Pick<Schemas['ServiceIndexPeriod'], 'period' | 'firstDay' | 'lastDay'>;
 
-export interface Scope {
-  indicators: IndicatorFigure[];
-  groups: GroupTotal[];
-}
+type Scope = Schemas['ServiceIndexScope'];
 
-export interface ServiceIndexReport {
-  period: PeriodKind;
-  from: string;
-  to: string;
-  agency: string | null;
-  periods: (ReportPeriod & { province: Scope; agencies: (Scope & { agency: string })[] })[];
-  indicators: readonly Indicator[];
-  groups: readonly IndicatorGroup[];
-  notComputed: readonly NotComputedIndicator[];
-  sources: readonly Source[];
-}
+export type ServiceIndexReport = Report;
 
 const scope = (counts: PeriodCounts): Scope => {
   const indicators = indicatorFigures(counts);
@@ -503,10 +446,10 @@ export function serviceIndexReport(
       province: scope(province),
       agencies: agencies.filter((a) => query.agency === undefined || a.agency === query.agency).map((a) => ({ agency: a.agency, ...scope(a.counts) })),
     })),
-    indicators: INDICATORS,
-    groups: GROUPS,
-    notComputed: NOT_COMPUTED,
-    sources: SOURCES,
+    indicators: [...INDICATORS],
+    groups: [...GROUPS],
+    notComputed: [...NOT_COMPUTED],
+    sources: [...SOURCES],
   };
 }
 

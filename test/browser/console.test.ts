@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findChromium, chromiumArgs } from '../helpers/chromium.ts';
-import { eventually, fixtureAt, sampleDossier, statusEvent } from '../helpers/dossiers.ts';
+import { QUICK_OUTBOX, eventually, fixtureAt, sampleDossier, statusEvent } from '../helpers/dossiers.ts';
 import { KEYS, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { people } from '../../src/sandbox/personas.ts';
 
@@ -91,15 +91,7 @@ async function latestTreeSize(): Promise<number> {
 describe.skipIf(!found.executablePath)('the console in a real browser', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    gw = await startTestGateway({
-      'outbox.pollIntervalMs': 50,
-      'outbox.backoffBaseMs': 20,
-      'outbox.backoffMaxMs': 200,
-      // A delivery still failing one second after it was queued is given up (dead).
-      'outbox.maxAgeSeconds': 1,
-      'upstreams.dvcqg.breaker.volumeThreshold': 100_000,
-      'audit.timestampEverySeconds': 2,
-    });
+    gw = await startTestGateway({ ...QUICK_OUTBOX, 'audit.timestampEverySeconds': 2 });
     host = new URL(gw.url).host;
     // Vietnamese for the browser's own widgets too (the month pickers).
     browser = await chromium.launch({ executablePath: found.executablePath!, args: [...chromiumArgs(), '--lang=vi'] });

@@ -1,11 +1,9 @@
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leafDigests } from '../../src/audit/leaf.ts';
 import { UNKNOWN, insured, people, taxpayers } from '../../src/sandbox/personas.ts';
-import { createSubjectHasher, loadHashKey } from '../../src/signing/attestation.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { sampleDossier } from '../helpers/dossiers.ts';
-import { KEYS, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { KEYS, startTestGateway, type TestGateway, subjectHasherOf } from '../helpers/gateway.ts';
 
 /**
  * Complete records, end to end through the HTTP API and the sandbox: every identifier an exchange
@@ -47,7 +45,7 @@ const desk = (userId: string, purpose = 'XAC_MINH_DANH_TINH') => ({ 'content-typ
 beforeAll(async () => {
   gw = await startTestGateway({ 'audit.integrateIntervalMs': 50, 'audit.timestampEverySeconds': 1 });
   store = await openStore({ sqlitePath: gw.dbPath });
-  hash = createSubjectHasher(loadHashKey(join(dirname(gw.dbPath), 'hash-key'), { create: false }));
+  hash = subjectHasherOf(gw);
 }, 60_000);
 afterAll(async () => {
   await store?.close();

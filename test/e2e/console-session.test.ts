@@ -7,10 +7,9 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey, loadConfig } from '../../src/config/load.ts';
 import { sample } from '../../src/signing/material.ts';
-import { createSubjectHasher, loadHashKey } from '../../src/signing/attestation.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { eventually, sampleDossier } from '../helpers/dossiers.ts';
-import { KEYS, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { KEYS, startTestGateway, type TestGateway, subjectHasherOf } from '../helpers/gateway.ts';
 
 /**
  * Console sessions end to end, through the real gateway over HTTP: signing in with a staff key,
@@ -50,7 +49,7 @@ let hash: (value: string) => string;
 beforeAll(async () => {
   gw = await startTestGateway({ 'audit.integrateIntervalMs': 50, 'server.cors.origins': [PORTAL_ORIGIN], 'server.cors.credentials': true });
   store = await openStore({ sqlitePath: gw.dbPath });
-  hash = createSubjectHasher(loadHashKey(join(dirname(gw.dbPath), 'hash-key'), { create: false }));
+  hash = subjectHasherOf(gw);
 }, 60_000);
 afterAll(async () => {
   await store?.close();

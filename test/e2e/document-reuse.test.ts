@@ -9,14 +9,12 @@
  * refused one, is an exchange-log entry of the applicant naming the documents.
  */
 import { createHash } from 'node:crypto';
-import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, vietnamDay } from '../../src/core/time.ts';
 import { people } from '../../src/sandbox/personas.ts';
-import { createSubjectHasher, loadHashKey } from '../../src/signing/attestation.ts';
 import { eventually, sampleDossier, simulatorDossier } from '../helpers/dossiers.ts';
-import { AUDITOR_HEADERS, KEYS, auditEntriesAbout, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { AUDITOR_HEADERS, KEYS, auditEntriesAbout, startTestGateway, type TestGateway, subjectHasherOf } from '../helpers/gateway.ts';
 import { samplePdf } from '../helpers/pdf.ts';
 
 const A = people[0]!;
@@ -33,7 +31,7 @@ let hash: (value: string) => string;
 beforeAll(async () => {
   gw = await startTestGateway({ 'outbox.pollIntervalMs': 50, 'outbox.backoffBaseMs': 20, 'outbox.backoffMaxMs': 200, 'audit.integrateIntervalMs': 50 });
   dvcqg = gw.gateway.sandbox!.urls.dvcqg!;
-  hash = createSubjectHasher(loadHashKey(join(dirname(gw.dbPath), 'hash-key'), { create: false }));
+  hash = subjectHasherOf(gw);
 }, 60_000);
 afterAll(async () => {
   await gw?.close();

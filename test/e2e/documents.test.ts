@@ -12,15 +12,14 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSubjectHasher, loadHashKey } from '../../src/signing/attestation.ts';
 import { UNKNOWN } from '../../src/sandbox/personas.ts';
 import { storeBackends } from '../helpers/backends.ts';
-import { KEYS, auditEntriesAbout, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { KEYS, auditEntriesAbout, startTestGateway, type TestGateway, subjectHasherOf } from '../helpers/gateway.ts';
 import { addDays, vietnamDay } from '../../src/core/time.ts';
 import { encryptedPdf, extractPdfCms, extractTimestamp, nssDbWithRoot, openssl, pdfsig, samplePdf, truncatedPdf } from '../helpers/pdf.ts';
 import { sample } from '../../src/signing/material.ts';
@@ -148,7 +147,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'lienthong-documents-'));
   documentsDir = join(work, 'documents');
   gw = await startTestGateway({ 'documents.directory': documentsDir, 'documents.maxBytes': MAX_BYTES });
-  hash = createSubjectHasher(loadHashKey(join(dirname(gw.dbPath), 'hash-key'), { create: false }));
+  hash = subjectHasherOf(gw);
 }, 60_000);
 
 afterAll(async () => {

@@ -1,10 +1,8 @@
-import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEntriesAbout, clearFaults, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { auditEntriesAbout, clearFaults, setFault, startTestGateway, type TestGateway, subjectHasherOf } from '../helpers/gateway.ts';
 import { eventually, fixtureAt, progressEvent, sampleDossier, simulatorDossier, statusEvent } from '../helpers/dossiers.ts';
 import { UNKNOWN, procedures } from '../../src/sandbox/personas.ts';
-import { createSubjectHasher, loadHashKey } from '../../src/signing/attestation.ts';
 
 /*
  * Correcting a dossier the national portal refused, end to end: a real gateway, the sandbox's
@@ -23,7 +21,7 @@ beforeAll(async () => {
     'audit.integrateIntervalMs': 50,
   });
   dvcqg = gw.gateway.sandbox!.urls.dvcqg!;
-  hash = createSubjectHasher(loadHashKey(join(dirname(gw.dbPath), 'hash-key'), { create: false }));
+  hash = subjectHasherOf(gw);
 }, 60_000);
 afterAll(async () => {
   await gw?.close();

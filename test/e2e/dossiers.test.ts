@@ -1,20 +1,13 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS, clearFaults, metric, setFault, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { eventually, fixtureAt, fixtureCodeDay, progressEvent, sampleDossier, simulatorDossier, statusEvent } from '../helpers/dossiers.ts';
+import { QUICK_OUTBOX, eventually, fixtureAt, fixtureCodeDay, progressEvent, sampleDossier, simulatorDossier, statusEvent } from '../helpers/dossiers.ts';
 import { UNKNOWN } from '../../src/sandbox/personas.ts';
 
 let gw: TestGateway;
 let dvcqg: string;
 beforeAll(async () => {
-  gw = await startTestGateway({
-    'outbox.pollIntervalMs': 50,
-    'outbox.backoffBaseMs': 20,
-    'outbox.backoffMaxMs': 200,
-    // A delivery still failing one second after it was queued is given up (dead).
-    'outbox.maxAgeSeconds': 1,
-    'upstreams.dvcqg.breaker.volumeThreshold': 100_000,
-  });
+  gw = await startTestGateway(QUICK_OUTBOX);
   dvcqg = gw.gateway.sandbox!.urls.dvcqg!;
 });
 afterAll(async () => {

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { components } from '../../src/generated/gateway.ts';
 import { createDatabase } from '../../src/store/database.ts';
 import { SAMPLE_AGENCIES, sampleDossiers, type SampleDossier } from '../../src/sandbox/sample-dossiers.ts';
 import { storeBackends, type Backend } from '../helpers/backends.ts';
@@ -70,23 +71,8 @@ async function start(backend: Backend) {
 }
 
 type Json = Record<string, unknown>;
-interface Figure {
-  id: string;
-  numerator: number;
-  denominator: number;
-  unknown: number;
-  rate: number | null;
-  points: number | null;
-  maxPoints: number | null;
-  counts?: { finishedOnTime: number; finishedLate: number; inProgressWithinTime: number; inProgressOverdue: number };
-}
-interface Period {
-  period: string;
-  firstDay: string;
-  lastDay: string;
-  province: { indicators: Figure[]; groups: { group: string; points: number | null; computedMaxPoints: number; maxPoints: number }[] };
-  agencies: { agency: string; indicators: Figure[] }[];
-}
+type Figure = components['schemas']['ServiceIndexFigure'];
+type Period = components['schemas']['ServiceIndexPeriod'];
 
 const operator = { key: KEYS.operator };
 async function report(query: Record<string, string>): Promise<{ periods: Period[]; notComputed: { id: string; reason: string }[] } & Json> {

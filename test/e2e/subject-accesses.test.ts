@@ -1,15 +1,13 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey, loadConfig } from '../../src/config/load.ts';
 import { maskIdentifier } from '../../src/core/identifiers/id-number.ts';
 import type { components } from '../../src/generated/gateway.ts';
 import { people } from '../../src/sandbox/personas.ts';
-import { createSubjectHasher, loadHashKey } from '../../src/signing/attestation.ts';
 import { eventually, sampleDossier } from '../helpers/dossiers.ts';
-import { AUDITOR_HEADERS, KEYS, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { AUDITOR_HEADERS, KEYS, startTestGateway, type TestGateway, subjectHasherOf } from '../helpers/gateway.ts';
 
 /**
  * "Who looked at my data", end to end through the HTTP API and the sandbox: a citizen's access
@@ -130,7 +128,7 @@ describe('GET /v1/subjects/accesses', () => {
 
   beforeAll(async () => {
     gw = await startGateway();
-    hash = createSubjectHasher(loadHashKey(join(dirname(gw.dbPath), 'hash-key'), { create: false }));
+    hash = subjectHasherOf(gw);
     aboutA.push(await link(gw, ACCOUNT.A, A));
     aboutB.push(await link(gw, ACCOUNT.B, B));
     // A's identity checked at a desk (one with a case), A's record looked up by the portal, A's dossier handed over.
@@ -368,7 +366,7 @@ describe('GET /v1/subjects/accesses with subjectAccesses.officer: pseudonym', ()
     const ids = [await link(gw, ACCOUNT.A, A), await verify(gw, A, 'canbo-motcua-0301')];
     const entries = await settled(gw, A.idNumber, ids);
     const { items } = await json<AccessPage>(await accesses(gw, `portalAccountId=${ACCOUNT.A}&limit=100`), 200);
-    const hash = createSubjectHasher(loadHashKey(join(dirname(gw.dbPath), 'hash-key'), { create: false }));
+    const hash = subjectHasherOf(gw);
     const verifyEntry = entries.find((e) => e.id === ids[1])!;
     expect(items.find((a) => a.index === verifyEntry.index)!.officer).toBe(hash('user:canbo-motcua-0301'));
     for (const access of items) {

@@ -48,6 +48,19 @@ export function sampleDossier(n: number, overrides: Record<string, unknown> = {}
   };
 }
 
+/**
+ * Gateway settings for tests that watch deliveries: the outbox polls and retries quickly, a
+ * delivery still failing one second after it was queued is given up (dead), and the portal's
+ * breaker never opens on the way.
+ */
+export const QUICK_OUTBOX = {
+  'outbox.pollIntervalMs': 50,
+  'outbox.backoffBaseMs': 20,
+  'outbox.backoffMaxMs': 200,
+  'outbox.maxAgeSeconds': 1,
+  'upstreams.dvcqg.breaker.volumeThreshold': 100_000,
+} as const;
+
 export const statusEvent = (status: number, at: string, note?: string) => ({ kind: 'status', status, at, ...(note ? { note } : {}) });
 
 export const progressEvent = (at: string, content = 'Thẩm định hồ sơ đăng ký hộ kinh doanh') => ({

@@ -1,10 +1,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createGatewayClient, type GatewayClient } from '@lienthong/client';
 import { loadConfig } from '../../src/config/load.ts';
 import { startGateway, type Gateway } from '../../src/main.ts';
+import { createSubjectHasher, loadHashKey } from '../../src/signing/attestation.ts';
 import { eventually } from './dossiers.ts';
 
 export const KEYS = {
@@ -25,6 +26,11 @@ export interface TestGateway {
   client(key: string, extra?: { userId?: string; purpose?: string }): GatewayClient;
   fetch(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
   close(): Promise<void>;
+}
+
+/** The keyed hash the gateway's exchange log gives an identifier, from the key beside its database. */
+export function subjectHasherOf(gw: Pick<TestGateway, 'dbPath'>): (value: string) => string {
+  return createSubjectHasher(loadHashKey(join(dirname(gw.dbPath), 'hash-key'), { create: false }));
 }
 
 /**
